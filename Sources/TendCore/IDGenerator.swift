@@ -1,0 +1,52 @@
+import Foundation
+
+/// Produces time-ordered identifiers (UUIDv7 layout: 48-bit Unix milliseconds, version,
+/// random bits), rendered as lowercase 32-hex strings without dashes so they sort by time.
+public struct IDGenerator: Sendable {
+    private let generate: @Sendable () -> String
+
+    public init(_ generate: @escaping @Sendable () -> String) {
+        self.generate = generate
+    }
+
+    public func next() -> String { generate() }
+
+    public static func uuidV7(clock: TendClock) -> IDGenerator {
+        IDGenerator {
+            var generator = SystemRandomNumberGenerator()
+            return makeUUIDv7(milliseconds: UInt64(max(0, clock.now().timeIntervalSince1970 * 1000)), using: &generator)
+        }
+    }
+
+    public static func makeUUIDv7(milliseconds: UInt64, using generator: inout some RandomNumberGenerator) -> String {
+        var bytes = [UInt8](repeating: 0, count: 16)
+        for index in 0..<6 {
+            bytes[index] = UInt8(truncatingIfNeeded: milliseconds >> (8 * (5 - index)))
+        }
+        for index in 6..<16 {
+            bytes[index] = UInt8.random(in: 0...255, using: &generator)
+        }
+        bytes[6] = (bytes[6] & 0x0F) | 0x70
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        return bytes.map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Deterministic ids for tests: a fixed prefix and a counter, still ordered.
+    public static func sequential(prefix: String = "id") -> IDGenerator {
+        let counter = Counter()
+        return IDGenerator { "\(prefix)\(String(format: "%012d", counter.increment()))" }
+    }
+}
+
+/// A lock-protected counter shared by the sequential generator's closure.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+
+    func increment() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        value += 1
+        return value
+    }
+}

@@ -1,0 +1,190 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import TendCore
+import TendStore
+
+struct APIEndpoint: Sendable {
+    let operation: APIOperation
+    let handler: @Sendable (Request, TendRequestContext) async throws -> Response
+}
+
+/// The REST API under /api/v1. Each endpoint is declared with its OpenAPI description.
+struct APIRoutes: Sendable {
+    let dependencies: AppDependencies
+
+    private var stores: Stores { dependencies.stores }
+    private var access: ProgramAccess { ProgramAccess(stores: stores) }
+
+    func endpoints(openAPI: @escaping @Sendable () -> JSONValue) -> [APIEndpoint] {
+        [
+            APIEndpoint(operation: APIOperation(
+                method: .get, path: "/api/v1/openapi.json", operationID: "getOpenAPI",
+                summary: "This document", tag: "meta", requiresAuth: false,
+                response: ["type": "object"])
+            ) { _, _ in try JSONIO.response(openAPI()) },
+
+            APIEndpoint(operation: APIOperation(
+                method: .get, path: "/api/v1/me", operationID: "getMe",
+                summary: "The caller and the programs they belong to", tag: "auth",
+                response: Schema.ref("Me"))
+            ) { _, context in
+                let identity = try context.requireIdentity()
+                let memberships = try await stores.staff.memberships(userID: identity.user.id)
+                return try JSONIO.response(MeBody(user: UserBody(identity.user), programs: memberships.map { ProgramBody($0.program, role: $0.role) }))
+            },
+
+            APIEndpoint(operation: APIOperation(
+                method: .get, path: "/api/v1/programs", operationID: "listPrograms",
+                summary: "Programs the caller belongs to (all programs for a platform admin)", tag: "programs",
+                response: Schema.list(of: "Program"))
+            ) { _, context in
+                let identity = try context.requireIdentity()
+                let memberships = try await stores.staff.memberships(userID: identity.user.id)
+                var bodies = memberships.map { ProgramBody($0.program, role: $0.role) }
+                if identity.user.isPlatformAdmin {
+                    let mine = Set(memberships.map(\.program.id))
+                    bodies += try await stores.programs.all().filter { !mine.contains($0.id) }.map { ProgramBody($0, role: nil) }
+                    bodies.sort { $0.slug < $1.slug }
+                }
+                return try JSONIO.response(ItemsBody(items: bodies))
+            },
+
+            APIEndpoint(operation: APIOperation(
+                method: .post, path: "/api/v1/programs", operationID: "createProgram",
+                summary: "Create a program (platform admins)", tag: "programs",
+                requestBody: CreateProgramRequest.schema, successStatus: 201, response: Schema.ref("Program"))
+            ) { request, context in
+                let identity = try context.requireIdentity()
+                try verifyCSRF(request, identity: identity)
+                guard identity.user.isPlatformAdmin else { throw TendError.forbidden }
+                let body = try await JSONIO.decode(CreateProgramRequest.self, from: request)
+                let program = try await stores.programs.create(slug: body.slug, name: body.name)
+                try await stores.audit.record(.init(programID: program.id, actorID: identity.user.id, actorKind: identity.actorKind,
+                                                    action: "program.create", subjectType: "program", subjectID: program.id, requestID: context.requestID))
+                return try JSONIO.response(ProgramBody(program, role: nil), status: .created)
+            },
+
+            APIEndpoint(operation: APIOperation(
+                method: .get, path: "/api/v1/programs/{program}", operationID: "getProgram",
+                summary: "One program", tag: "programs", response: Schema.ref("Program"))
+            ) { _, context in
+                let grant = try await access.require(.readProgram, slug: try context.parameters.require("program"), identity: try context.requireIdentity())
+                return try JSONIO.response(ProgramBody(grant.program, role: grant.role))
+            },
+
+            APIEndpoint(operation: APIOperation(
+                method: .get, path: "/api/v1/programs/{program}/members", operationID: "listMembers",
+                summary: "The program's staff and their roles", tag: "programs", response: Schema.list(of: "Member"))
+            ) { _, context in
+                let grant = try await access.require(.readProgram, slug: try context.parameters.require("program"), identity: try context.requireIdentity())
+                let members = try await stores.staff.members(programID: grant.program.id)
+                return try JSONIO.response(ItemsBody(items: members.map(MemberBody.init)))
+            },
+
+            APIEndpoint(operation: APIOperation(
+                method: .post, path: "/api/v1/programs/{program}/members", operationID: "addMember",
+                summary: "Add a staff member to the program, or change their role (admins); creates the account when the email is new",
+                tag: "programs", requestBody: AddMemberRequest.schema, successStatus: 200, response: Schema.ref("Member"))
+            ) { request, context in
+                let identity = try context.requireIdentity()
+                let grant = try await access.require(.manageMembers, slug: try context.parameters.require("program"), identity: identity)
+                try verifyCSRF(request, identity: identity)
+                let body = try await JSONIO.decode(AddMemberRequest.self, from: request)
+                let role = try Validate.role(body.role)
+                let email = try Validate.email(body.email)
+                let user: StaffUser
+                if let existing = try await stores.staff.credentials(email: email)?.user {
+                    user = existing
+                } else {
+                    guard let name = body.display_name else { throw TendError.missing("display_name") }
+                    guard let password = body.password else { throw TendError.missing("password") }
+                    let validName = try Validate.name(name, field: "display_name")
+                    let hash = try await dependencies.passwords.hash(try Validate.password(password))
+                    user = try await stores.staff.createUser(email: email, displayName: validName, passwordHash: hash)
+                }
+                try await stores.staff.setMembership(userID: user.id, programID: grant.program.id, role: role)
+                try await stores.audit.record(.init(programID: grant.program.id, actorID: identity.user.id, actorKind: identity.actorKind,
+                                                    action: "membership.set", subjectType: "staff", subjectID: user.id, requestID: context.requestID))
+                return try JSONIO.response(MemberBody(ProgramMember(user: user, role: role)))
+            },
+
+            APIEndpoint(operation: APIOperation(
+                method: .delete, path: "/api/v1/programs/{program}/members/{user}", operationID: "removeMember",
+                summary: "Remove a staff member from the program (admins)", tag: "programs", successStatus: 204)
+            ) { request, context in
+                let identity = try context.requireIdentity()
+                let grant = try await access.require(.manageMembers, slug: try context.parameters.require("program"), identity: identity)
+                try verifyCSRF(request, identity: identity)
+                let userID = try context.parameters.require("user")
+                guard try await stores.staff.removeMembership(userID: userID, programID: grant.program.id) else {
+                    throw TendError.notFound("member")
+                }
+                try await stores.audit.record(.init(programID: grant.program.id, actorID: identity.user.id, actorKind: identity.actorKind,
+                                                    action: "membership.remove", subjectType: "staff", subjectID: userID, requestID: context.requestID))
+                return Response(status: .noContent)
+            },
+
+            APIEndpoint(operation: APIOperation(
+                method: .get, path: "/api/v1/programs/{program}/audit", operationID: "listAudit",
+                summary: "The program's audit trail, newest first (admins)", tag: "audit",
+                query: [
+                    .init(name: "subject", schema: Schema.string, description: "Only events about this subject id"),
+                    .init(name: "limit", schema: ["type": "integer", "minimum": 1, "maximum": 1000], description: "At most this many events (default 100)"),
+                ],
+                response: Schema.list(of: "AuditEvent"))
+            ) { request, context in
+                let grant = try await access.require(.readAudit, slug: try context.parameters.require("program"), identity: try context.requireIdentity())
+                var limit = 100
+                if let raw = request.uri.queryParameters["limit"] {
+                    guard let value = Int(String(raw)), (1...1000).contains(value) else {
+                        throw TendError.invalid("limit", .init(en: "must be an integer from 1 to 1000", zh: "必须是 1–1000 的整数"))
+                    }
+                    limit = value
+                }
+                let subject = request.uri.queryParameters["subject"].map(String.init)
+                let events = try await stores.audit.events(programID: grant.program.id, subjectID: subject, limit: limit)
+                return try JSONIO.response(ItemsBody(items: events.map(AuditEventBody.init)))
+            },
+
+            APIEndpoint(operation: APIOperation(
+                method: .get, path: "/api/v1/tokens", operationID: "listTokens",
+                summary: "The caller's API tokens", tag: "auth", response: Schema.list(of: "Token"))
+            ) { _, context in
+                let identity = try context.requireIdentity()
+                return try JSONIO.response(ItemsBody(items: try await stores.tokens.list(userID: identity.user.id).map(TokenBody.init)))
+            },
+
+            APIEndpoint(operation: APIOperation(
+                method: .post, path: "/api/v1/tokens", operationID: "createToken",
+                summary: "Create an API token for the caller; the secret is returned once", tag: "auth",
+                requestBody: CreateTokenRequest.schema, successStatus: 201, response: Schema.ref("CreatedToken"))
+            ) { request, context in
+                let identity = try context.requireIdentity()
+                try verifyCSRF(request, identity: identity)
+                let body = try await JSONIO.decode(CreateTokenRequest.self, from: request)
+                let (token, secret) = try await stores.tokens.create(userID: identity.user.id, name: body.name)
+                try await stores.audit.record(.init(programID: nil, actorID: identity.user.id, actorKind: identity.actorKind,
+                                                    action: "token.create", subjectType: "token", subjectID: token.id, requestID: context.requestID))
+                return try JSONIO.response(CreatedTokenBody(token: TokenBody(token), secret: secret), status: .created)
+            },
+
+            APIEndpoint(operation: APIOperation(
+                method: .delete, path: "/api/v1/tokens/{token}", operationID: "revokeToken",
+                summary: "Revoke one of the caller's tokens", tag: "auth", successStatus: 204)
+            ) { request, context in
+                let identity = try context.requireIdentity()
+                try verifyCSRF(request, identity: identity)
+                let id = try context.parameters.require("token")
+                guard try await stores.tokens.revoke(id: id, userID: identity.user.id) else { throw TendError.notFound("token") }
+                try await stores.audit.record(.init(programID: nil, actorID: identity.user.id, actorKind: identity.actorKind,
+                                                    action: "token.revoke", subjectType: "token", subjectID: id, requestID: context.requestID))
+                return Response(status: .noContent)
+            },
+        ]
+    }
+
+    private func verifyCSRF(_ request: Request, identity: Identity) throws {
+        try CSRF.verify(request.headers[HTTPField.Name("X-CSRF-Token")!], identity: identity)
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import TendCore
+import TendStore
+
+/// Everything the HTTP layer uses, built once and passed in: no globals.
+public struct AppDependencies: Sendable {
+    public let config: AppConfig
+    public let stores: Stores
+    public let clock: TendClock
+    public let ids: IDGenerator
+    public let passwords: PasswordHasher
+    public let metrics: ServerMetrics
+    public let logger: Logger
+
+    public init(config: AppConfig, stores: Stores, clock: TendClock, ids: IDGenerator, metrics: ServerMetrics = ServerMetrics(), logger: Logger) {
+        self.config = config
+        self.stores = stores
+        self.clock = clock
+        self.ids = ids
+        self.passwords = PasswordHasher(cost: config.passwordCost)
+        self.metrics = metrics
+        self.logger = logger
+    }
+}
+
+/// Builds the router: middleware, health and metrics, the API (from its operation table)
+/// and the console.
+public func buildRouter(_ dependencies: AppDependencies, renderer: PageRenderer) -> Router<TendRequestContext> {
+    let router = Router(context: TendRequestContext.self)
+    router.add(middleware: MetricsMiddleware(metrics: dependencies.metrics))
+    router.add(middleware: ErrorMiddleware(renderer: renderer))
+    router.add(middleware: AuthMiddleware(stores: dependencies.stores, defaultLocale: dependencies.config.defaultLocale))
+
+    router.get("/healthz") { _, _ -> Response in
+        let database: String
+        do {
+            _ = try await dependencies.stores.programs.find(slug: "-")
+            database = "ok"
+        } catch {
+            return try JSONIO.response(["status": "degraded", "database": "unreachable"], status: .serviceUnavailable)
+        }
+        return try JSONIO.response(["status": "ok", "database": database])
+    }
+    router.get("/metrics") { _, _ -> Response in
+        Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                 body: .init(byteBuffer: ByteBuffer(string: dependencies.metrics.exposition())))
+    }
+
+    let api = APIRoutes(dependencies: dependencies)
+    let operations = LockedOperations()
+    let endpoints = api.endpoints(openAPI: {
+        OpenAPIDocument.build(operations: operations.value, components: APIComponents.all, serverURL: dependencies.config.baseURL)
+    })
+    operations.set(endpoints.map(\.operation))
+    for endpoint in endpoints {
+        router.on(RouterPath(endpoint.operation.routerPath), method: endpoint.operation.method, use: endpoint.handler)
+    }
+
+    ConsoleRoutes(dependencies: dependencies, renderer: renderer).register(on: router)
+    return router
+}
+
+/// The operation list, fixed once the router is built and read by the OpenAPI handler.
+final class LockedOperations: @unchecked Sendable {
+    private let lock = NSLock()
+    private var operations: [APIOperation] = []
+
+    var value: [APIOperation] {
+        lock.withLock { operations }
+    }
+
+    func set(_ operations: [APIOperation]) {
+        lock.withLock { self.operations = operations }
+    }
+}
+
+public func buildApplication(_ dependencies: AppDependencies, services: [any Service] = []) async throws -> some ApplicationProtocol {
+    let renderer = try await PageRenderer.load()
+    let router = buildRouter(dependencies, renderer: renderer)
+    var app = Application(
+        router: router,
+        configuration: .init(address: .hostname(dependencies.config.host, port: dependencies.config.port), serverName: "tend"),
+        logger: dependencies.logger)
+    for service in services {
+        app.addServices(service)
+    }
+    return app
+}
+
+/// Opens the database, checks its schema and builds the stores: the start-up path
+/// shared by `tend serve`, `tend demo` and the tests.
+public func openStores(config: AppConfig, clock: TendClock, ids: IDGenerator, logger: Logger, migrate: Bool) async throws -> Stores {
+    let keys = try config.loadKeyRing()
+    let database = try await Database.open(config.database, logger: logger)
+    do {
+        let migrator = Migrator(database: database, clock: clock)
+        if migrate {
+            try await migrator.migrate()
+        }
+        try await migrator.checkCompatible()
+    } catch {
+        await database.close()
+        throw error
+    }
+    return Stores(database: database, clock: clock, ids: ids, keys: keys)
+}

@@ -1,0 +1,162 @@
+import Foundation
+import Hummingbird
+import TendCore
+import TendStore
+
+/// The staff console: sign-in, the program switcher and each program's home.
+struct ConsoleRoutes: Sendable {
+    let dependencies: AppDependencies
+    let renderer: PageRenderer
+
+    private var stores: Stores { dependencies.stores }
+
+    struct LoginForm: Decodable {
+        var email: String?
+        var password: String?
+        var csrf: String?
+    }
+
+    struct CSRFForm: Decodable {
+        var csrf: String?
+        var lang: String?
+        var next: String?
+    }
+
+    func register(on router: Router<TendRequestContext>) {
+        router.get("/") { _, context -> Response in
+            guard let identity = context.identity else { return .redirect(to: "/login") }
+            let memberships = try await stores.staff.memberships(userID: identity.user.id)
+            guard let first = memberships.first else {
+                return renderer.render("no_programs", [:], chrome: chrome(identity, programs: [], path: "/"), locale: context.locale)
+            }
+            return .redirect(to: "/p/\(first.program.slug)")
+        }
+
+        router.get("/login") { request, context -> Response in
+            if context.identity != nil { return .redirect(to: "/") }
+            return loginPage(request: request, context: context, error: nil, email: "")
+        }
+
+        router.post("/login") { request, context -> Response in
+            let form = try await decodeForm(LoginForm.self, request)
+            guard let cookieToken = request.cookies[CookieName.loginCSRF]?.value, let presented = form.csrf,
+                  Secrets.constantTimeEquals(cookieToken, presented) else {
+                return loginPage(request: request, context: context, error: UIStrings.table["login_expired"]!, email: form.email ?? "", status: .forbidden)
+            }
+            let email = (form.email ?? "").trimmingCharacters(in: .whitespaces)
+            let password = form.password ?? ""
+            let credentials = try await stores.staff.credentials(email: email)
+            let verified = try await dependencies.passwords.verify(password, hash: credentials?.passwordHash ?? PasswordHasher.decoyHash)
+            guard let credentials, verified, !credentials.user.disabled else {
+                return loginPage(request: request, context: context, error: UIStrings.table["login_failed"]!, email: email, status: .unauthorized)
+            }
+            let (secret, _) = try await stores.sessions.create(userID: credentials.user.id, lifetime: dependencies.config.sessionLifetime)
+            try await stores.audit.record(.init(programID: nil, actorID: credentials.user.id, actorKind: .staff, action: "session.login", requestID: context.requestID))
+            var response = Response.redirect(to: "/")
+            response.setCookie(sessionCookie(secret, maxAge: Int(dependencies.config.sessionLifetime)))
+            response.setCookie(expired(CookieName.loginCSRF))
+            return response
+        }
+
+        router.post("/logout") { request, context -> Response in
+            guard let identity = context.identity else { return .redirect(to: "/login") }
+            let form = try await decodeForm(CSRFForm.self, request)
+            try CSRF.verify(form.csrf, identity: identity)
+            if let secret = request.cookies[CookieName.session]?.value {
+                try await stores.sessions.delete(secret: secret)
+            }
+            var response = Response.redirect(to: "/login")
+            response.setCookie(expired(CookieName.session))
+            return response
+        }
+
+        router.post("/settings/language") { request, context -> Response in
+            let form = try await decodeForm(CSRFForm.self, request)
+            guard let locale = form.lang.flatMap(AppLocale.init(identifier:)) else {
+                throw TendError.invalid("lang", .init(en: "must be zh-Hans or en", zh: "必须是 zh-Hans 或 en"))
+            }
+            if let identity = context.identity {
+                try CSRF.verify(form.csrf, identity: identity)
+                try await stores.staff.setLocale(userID: identity.user.id, locale: locale)
+            }
+            var response = Response.redirect(to: safeLocalPath(form.next))
+            response.setCookie(Cookie(name: CookieName.language, value: locale.rawValue, maxAge: 365 * 86400, path: "/",
+                                      secure: dependencies.config.secureCookies, httpOnly: true, sameSite: .lax))
+            return response
+        }
+
+        router.get("/switch") { request, context -> Response in
+            _ = try context.requireIdentity()
+            guard let slug = request.uri.queryParameters["program"] else { throw TendError.missing("program") }
+            return .redirect(to: "/p/\(try Validate.slug(String(slug), field: "program"))")
+        }
+
+        router.get("/p/:program") { request, context -> Response in
+            let identity = try context.requireIdentity()
+            let grant = try await ProgramAccess(stores: stores).require(.readProgram, slug: try context.parameters.require("program"), identity: identity)
+            let memberships = try await stores.staff.memberships(userID: identity.user.id)
+            var programs = memberships.map(\.program)
+            if !programs.contains(where: { $0.id == grant.program.id }) { programs.append(grant.program) }
+            let members = try await stores.staff.members(programID: grant.program.id)
+            let values: [String: Any] = [
+                "program": ["name": grant.program.name, "slug": grant.program.slug],
+                "role_name": grant.role.map { UIStrings.roleName($0, in: context.locale) } ?? "—",
+                "members": members.map { ["display_name": $0.user.displayName, "role_name": UIStrings.roleName($0.role, in: context.locale)] },
+            ]
+            var pageChrome = chrome(identity, programs: programs, path: request.uri.path)
+            pageChrome.currentProgramID = grant.program.id
+            return renderer.render("home", values, chrome: pageChrome, locale: context.locale)
+        }
+
+        router.get("/static/tend.css") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "public, max-age=300"],
+                     body: .init(byteBuffer: ByteBuffer(string: Self.stylesheet)))
+        }
+    }
+
+    static let stylesheet: String = {
+        let url = Bundle.module.resourceURL!.appendingPathComponent("Resources/static/tend.css")
+        return (try? String(contentsOf: url, encoding: .utf8)) ?? ""
+    }()
+
+    private func loginPage(request: Request, context: TendRequestContext, error: LocalizedText?, email: String, status: HTTPResponse.Status = .ok) -> Response {
+        let token = Secrets.random(bytes: 18)
+        var values: [String: Any] = ["login_csrf": token, "email": email]
+        if let error { values["error"] = error.text(in: context.locale) }
+        var response = renderer.render("login", values, chrome: PageRenderer.Chrome(path: "/login"), locale: context.locale, status: status)
+        response.setCookie(Cookie(name: CookieName.loginCSRF, value: token, maxAge: 3600, path: "/login",
+                                  secure: dependencies.config.secureCookies, httpOnly: true, sameSite: .strict))
+        return response
+    }
+
+    private func chrome(_ identity: Identity, programs: [Program], path: String) -> PageRenderer.Chrome {
+        var csrf = ""
+        if case .session(let session) = identity.credential { csrf = session.csrfToken }
+        return PageRenderer.Chrome(user: identity.user, programs: programs, csrf: csrf, path: path)
+    }
+
+    private func sessionCookie(_ secret: String, maxAge: Int) -> Cookie {
+        Cookie(name: CookieName.session, value: secret, maxAge: maxAge, path: "/",
+               secure: dependencies.config.secureCookies, httpOnly: true, sameSite: .lax)
+    }
+
+    private func expired(_ name: String) -> Cookie {
+        Cookie(name: name, value: "", maxAge: 0, path: name == CookieName.loginCSRF ? "/login" : "/",
+               secure: dependencies.config.secureCookies, httpOnly: true, sameSite: .lax)
+    }
+
+    /// Only same-site paths are followed after a form, never another host.
+    private func safeLocalPath(_ next: String?) -> String {
+        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.contains("\\") else { return "/" }
+        return next
+    }
+
+    private func decodeForm<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
+        let buffer = try await request.body.collect(upTo: 64 * 1024)
+        do {
+            return try URLEncodedFormDecoder().decode(T.self, from: String(buffer: buffer))
+        } catch {
+            throw TendError(kind: .invalidInput, code: "malformed_form", message: .init(en: "The form could not be read", zh: "无法读取表单"), field: "body")
+        }
+    }
+}

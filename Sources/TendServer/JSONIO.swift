@@ -1,0 +1,78 @@
+import Foundation
+import Hummingbird
+import TendCore
+
+/// Reading request bodies and writing responses as JSON, with errors that name the field.
+enum JSONIO {
+    static let maxBodyBytes = 1 << 20
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: maxBodyBytes)
+        } catch {
+            throw TendError(kind: .payloadTooLarge, code: "payload_too_large",
+                            message: .init(en: "The body is larger than \(maxBodyBytes) bytes", zh: "请求体超过 \(maxBodyBytes) 字节"))
+        }
+        guard buffer.readableBytes > 0 else {
+            throw TendError(kind: .invalidInput, code: "malformed_json", message: .init(en: "The body must be a JSON object", zh: "请求体必须是 JSON 对象"), field: "body")
+        }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        do {
+            return try decoder.decode(T.self, from: Data(buffer: buffer))
+        } catch let error as DecodingError {
+            throw map(error)
+        }
+    }
+
+    static func map(_ error: DecodingError) -> TendError {
+        func path(_ codingPath: [any CodingKey], appending key: (any CodingKey)? = nil) -> String {
+            let keys = codingPath + (key.map { [$0] } ?? [])
+            return keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+                .replacingOccurrences(of: ".[", with: "[")
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            return .missing(path(context.codingPath, appending: key))
+        case .valueNotFound(_, let context):
+            return .missing(path(context.codingPath))
+        case .typeMismatch(let type, let context):
+            let field = path(context.codingPath)
+            return .invalid(field.isEmpty ? "body" : field, .init(en: "must be of type \(describe(type))", zh: "类型应为 \(describe(type))"), code: "wrong_type")
+        case .dataCorrupted(let context):
+            if context.codingPath.isEmpty {
+                return TendError(kind: .invalidInput, code: "malformed_json",
+                                 message: .init(en: "The body is not valid JSON", zh: "请求体不是有效的 JSON"), field: "body")
+            }
+            return .invalid(path(context.codingPath), .init(en: "has an invalid value", zh: "的值无效"))
+        @unknown default:
+            return TendError(kind: .invalidInput, code: "malformed_json", message: .init(en: "The body could not be read", zh: "无法读取请求体"), field: "body")
+        }
+    }
+
+    private static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "string"
+        case is Int.Type, is Int64.Type: "integer"
+        case is Double.Type: "number"
+        case is Bool.Type: "boolean"
+        default: String(describing: type).contains("Array") ? "array" : "object"
+        }
+    }
+
+    static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let data = try encoder.encode(value)
+        return Response(
+            status: status,
+            headers: [.contentType: "application/json; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

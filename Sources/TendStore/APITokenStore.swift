@@ -1,0 +1,86 @@
+import Foundation
+import SQLKit
+import TendCore
+
+public struct APIToken: Sendable, Equatable, Codable {
+    public var id: String
+    public var userID: String
+    public var name: String
+    public var createdAt: Date
+    public var lastUsedAt: Date?
+    public var revokedAt: Date?
+}
+
+/// Bearer tokens for integrations: `tend_<id>_<secret>`. Only the secret's hash is stored,
+/// so the plaintext is shown once, when the token is made.
+public struct APITokenStore: Sendable {
+    let database: Database
+    let clock: TendClock
+    let ids: IDGenerator
+
+    public init(database: Database, clock: TendClock, ids: IDGenerator) {
+        self.database = database
+        self.clock = clock
+        self.ids = ids
+    }
+
+    public func create(userID: String, name rawName: String) async throws -> (token: APIToken, plaintext: String) {
+        let name = try Validate.name(rawName, maxLength: 100)
+        let token = APIToken(id: ids.next(), userID: userID, name: name, createdAt: clock.now(), lastUsedAt: nil, revokedAt: nil)
+        let plaintext = "tend_\(token.id)_\(Secrets.random())"
+        try await database.session { sql in
+            try await sql.raw("""
+                INSERT INTO api_tokens (id, user_id, name, token_hash, created_at)
+                VALUES (\(bind: token.id), \(bind: userID), \(bind: name), \(bind: Secrets.sha256Hex(plaintext)), \(bind: token.createdAt.epochMilliseconds))
+                """).run()
+        }
+        return (token, plaintext)
+    }
+
+    /// The user a live token belongs to, or nil for an unknown, revoked or disabled one.
+    public func authenticate(plaintext: String) async throws -> (token: APIToken, userID: String)? {
+        guard plaintext.hasPrefix("tend_"), plaintext.count < 200 else { return nil }
+        let now = clock.now().epochMilliseconds
+        return try await database.session { sql in
+            guard let row = try await sql.raw("""
+                SELECT t.id, t.user_id, t.name, t.created_at, t.last_used_at, t.revoked_at
+                FROM api_tokens t JOIN staff_users u ON u.id = t.user_id
+                WHERE t.token_hash = \(bind: Secrets.sha256Hex(plaintext)) AND t.revoked_at IS NULL AND u.disabled = 0
+                """).first() else { return nil }
+            let token = try Self.token(from: row)
+            try await sql.raw("UPDATE api_tokens SET last_used_at = \(bind: now) WHERE id = \(bind: token.id)").run()
+            return (token, token.userID)
+        }
+    }
+
+    public func list(userID: String) async throws -> [APIToken] {
+        try await database.session { sql in
+            try await sql.raw("""
+                SELECT id, user_id, name, created_at, last_used_at, revoked_at FROM api_tokens
+                WHERE user_id = \(bind: userID) ORDER BY created_at, id
+                """).all().map(Self.token(from:))
+        }
+    }
+
+    /// Revokes one of the user's tokens; returns false when the user has no such live token.
+    public func revoke(id: String, userID: String) async throws -> Bool {
+        let now = clock.now().epochMilliseconds
+        return try await database.session { sql in
+            let rows = try await sql.raw("""
+                UPDATE api_tokens SET revoked_at = \(bind: now)
+                WHERE id = \(bind: id) AND user_id = \(bind: userID) AND revoked_at IS NULL RETURNING id
+                """).all()
+            return !rows.isEmpty
+        }
+    }
+
+    private static func token(from row: any SQLRow) throws -> APIToken {
+        APIToken(
+            id: try row.decode(column: "id", as: String.self),
+            userID: try row.decode(column: "user_id", as: String.self),
+            name: try row.decode(column: "name", as: String.self),
+            createdAt: Date(epochMilliseconds: try row.decode(column: "created_at", as: Int64.self)),
+            lastUsedAt: try row.decode(column: "last_used_at", as: Int64?.self).map(Date.init(epochMilliseconds:)),
+            revokedAt: try row.decode(column: "revoked_at", as: Int64?.self).map(Date.init(epochMilliseconds:)))
+    }
+}

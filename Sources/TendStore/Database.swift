@@ -1,0 +1,164 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import PostgresKit
+import SQLiteKit
+import SQLKit
+import TendCore
+
+public enum DatabaseKind: String, Sendable {
+    case sqlite
+    case postgres
+}
+
+/// Why the database could not be opened, in one line for the operator.
+public struct DatabaseOpenError: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// The one handle to storage. Stores run their SQL through `session` (plain statements) or
+/// `transaction` (all or nothing); the dialect differences live in `SQLDialectHelpers`.
+public final class Database: Sendable {
+    public let kind: DatabaseKind
+    private let backend: Backend
+
+    private enum Backend: Sendable {
+        case sqlite(SQLiteConnection, SerialGate)
+        case postgres(PostgresClient, Task<Void, Never>)
+    }
+
+    private init(kind: DatabaseKind, backend: Backend) {
+        self.kind = kind
+        self.backend = backend
+    }
+
+    public static func open(_ location: DatabaseLocation, logger: Logger) async throws -> Database {
+        switch location {
+        case .sqlite(let path):
+            let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            if !FileManager.default.fileExists(atPath: directory) {
+                throw DatabaseOpenError(description: "SQLite folder \(directory) does not exist / SQLite 目录不存在")
+            }
+            let connection: SQLiteConnection
+            do {
+                connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+            } catch {
+                throw DatabaseOpenError(description: "cannot open SQLite file \(path): \(error) / 无法打开 SQLite 文件")
+            }
+            let sql = connection.sql(queryLogLevel: nil)
+            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000", "PRAGMA synchronous=NORMAL"] {
+                try await sql.raw(SQLQueryString(pragma)).run()
+            }
+            return Database(kind: .sqlite, backend: .sqlite(connection, SerialGate()))
+        case .postgres(let target):
+            try await probe(target, logger: logger)
+            var configuration = PostgresClient.Configuration(
+                host: target.host, port: target.port, username: target.username,
+                password: target.password, database: target.database, tls: try clientTLS(target.tls))
+            if let searchPath = target.searchPath {
+                configuration.options.additionalStartupParameters = [("search_path", searchPath)]
+            }
+            configuration.options.maximumConnections = 8
+            let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+            let runner = Task { await client.run() }
+            return Database(kind: .postgres, backend: .postgres(client, runner))
+        }
+    }
+
+    /// Connects once, directly, so that a wrong address or password fails at start-up with
+    /// a reason instead of hanging in the pool's retry loop.
+    private static func probe(_ target: DatabaseLocation.PostgresTarget, logger: Logger) async throws {
+        let tls: PostgresConnection.Configuration.TLS
+        switch target.tls {
+        case .disable: tls = .disable
+        case .prefer: tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        case .require: tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        }
+        var configuration = PostgresConnection.Configuration(
+            host: target.host, port: target.port, username: target.username,
+            password: target.password, database: target.database, tls: tls)
+        configuration.options.connectTimeout = .seconds(5)
+        do {
+            let connection = try await PostgresConnection.connect(
+                on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration, id: 0, logger: logger)
+            try await connection.close()
+        } catch let error as PSQLError {
+            let detail = error.serverInfo?[.message] ?? "\(error.code)"
+            throw DatabaseOpenError(description: "cannot connect to PostgreSQL at \(target.host):\(target.port): \(detail) / 无法连接 PostgreSQL")
+        } catch {
+            throw DatabaseOpenError(description: "cannot connect to PostgreSQL at \(target.host):\(target.port): \(error) / 无法连接 PostgreSQL")
+        }
+    }
+
+    private static func clientTLS(_ mode: DatabaseLocation.PostgresTarget.TLSMode) throws -> PostgresClient.Configuration.TLS {
+        switch mode {
+        case .disable: .disable
+        case .prefer: .prefer(.makeClientConfiguration())
+        case .require: .require(.makeClientConfiguration())
+        }
+    }
+
+    /// Runs statements on one connection, outside a transaction.
+    public func session<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        switch backend {
+        case .sqlite(let connection, let gate):
+            await gate.acquire()
+            do {
+                let result = try await body(connection.sql(queryLogLevel: nil))
+                await gate.release()
+                return result
+            } catch {
+                await gate.release()
+                throw error
+            }
+        case .postgres(let client, _):
+            return try await client.withConnection { connection in
+                try await body(connection.sql(queryLogLevel: nil))
+            }
+        }
+    }
+
+    /// Runs the body in one transaction: every write in it lands, or none does.
+    public func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        let begin: SQLQueryString = kind == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN"
+        return try await session { sql in
+            try await sql.raw(begin).run()
+            do {
+                let result = try await body(sql)
+                try await sql.raw("COMMIT").run()
+                return result
+            } catch {
+                try? await sql.raw("ROLLBACK").run()
+                throw error
+            }
+        }
+    }
+
+    public func close() async {
+        switch backend {
+        case .sqlite(let connection, _):
+            try? await connection.close()
+        case .postgres(_, let runner):
+            runner.cancel()
+            await runner.value
+        }
+    }
+}
+
+/// Recognises a unique-constraint violation from either driver, so stores can turn it into
+/// a `conflict` error naming the field.
+public func isUniqueViolation(_ error: any Error) -> Bool {
+    if let error = error as? PSQLError {
+        return error.serverInfo?[.sqlState] == "23505"
+    }
+    if let error = error as? SQLiteError {
+        switch error.reason {
+        case .constraintUniqueFailed, .constraintPrimaryKeyFailed: return true
+        case .constraint: return error.message.contains("UNIQUE")
+        default: return false
+        }
+    }
+    return false
+}

@@ -1,0 +1,122 @@
+import Crypto
+import Foundation
+import TendCore
+
+/// Master keys live outside the database (an environment variable or a 0600 key file).
+/// Each key has an id; the last one is active for new ciphertexts, older ones still decrypt.
+public struct KeyRing: Sendable {
+    public struct Key: Sendable {
+        public let id: String
+        let material: SymmetricKey
+    }
+
+    public let keys: [Key]
+    public var active: Key { keys[keys.count - 1] }
+
+    public init(keys: [Key]) throws(KeyRingError) {
+        guard !keys.isEmpty else { throw KeyRingError(description: "the key ring holds no key / 密钥环为空") }
+        self.keys = keys
+    }
+
+    /// Parses `id:base64` entries separated by commas or new lines.
+    public static func parse(_ text: String, source: String) throws(KeyRingError) -> KeyRing {
+        var keys: [Key] = []
+        let entries = text.split(whereSeparator: { $0 == "," || $0 == "\n" }).map { $0.trimmingCharacters(in: .whitespaces) }
+        for entry in entries where !entry.isEmpty && !entry.hasPrefix("#") {
+            let parts = entry.split(separator: ":", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, parts[0].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+                throw KeyRingError(description: "\(source): each key must be written id:base64 / 密钥格式应为 id:base64")
+            }
+            guard let data = Data(base64Encoded: parts[1]), data.count == 32 else {
+                throw KeyRingError(description: "\(source): key \(parts[0]) is not 32 bytes of base64 / 密钥 \(parts[0]) 不是 32 字节 base64")
+            }
+            guard !keys.contains(where: { $0.id == parts[0] }) else {
+                throw KeyRingError(description: "\(source): key id \(parts[0]) appears twice / 密钥 id 重复")
+            }
+            keys.append(Key(id: parts[0], material: SymmetricKey(data: data)))
+        }
+        return try KeyRing(keys: keys)
+    }
+
+    public static func generateKeyLine(id: String) -> String {
+        "\(id):\(SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }.base64EncodedString())"
+    }
+
+    /// Reads the key file, or creates it with one new key (mode 0600) when `create` is set.
+    public static func loadFile(at path: String, create: Bool) throws(KeyRingError) -> KeyRing {
+        let manager = FileManager.default
+        if !manager.fileExists(atPath: path) {
+            guard create else {
+                throw KeyRingError(description: "master key file \(path) does not exist; set TEND_MASTER_KEY or --key-file / 主密钥文件不存在")
+            }
+            let line = generateKeyLine(id: "k1") + "\n"
+            guard manager.createFile(atPath: path, contents: Data(line.utf8), attributes: [.posixPermissions: 0o600]) else {
+                throw KeyRingError(description: "cannot create master key file \(path) / 无法创建主密钥文件")
+            }
+        }
+        guard let data = manager.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw KeyRingError(description: "cannot read master key file \(path) / 无法读取主密钥文件")
+        }
+        return try parse(text, source: path)
+    }
+
+    func key(id: String) -> Key? { keys.first { $0.id == id } }
+
+    /// The key blind indexes are computed under. It derives from the first key so that
+    /// indexes stay valid across rotations of the encryption key.
+    var blindIndexKey: SymmetricKey {
+        HKDF<SHA256>.deriveKey(inputKeyMaterial: keys[0].material, info: Data("tend-blind-index-v1".utf8), outputByteCount: 32)
+    }
+
+    func encryptionKey(_ key: Key) -> SymmetricKey {
+        HKDF<SHA256>.deriveKey(inputKeyMaterial: key.material, info: Data("tend-field-encryption-v1".utf8), outputByteCount: 32)
+    }
+}
+
+public struct KeyRingError: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// AES-GCM encryption of single fields. A ciphertext reads `keyID:base64(nonce|ct|tag)`.
+public struct FieldCipher: Sendable {
+    let ring: KeyRing
+
+    public init(ring: KeyRing) {
+        self.ring = ring
+    }
+
+    public func seal(_ plaintext: String) throws -> String {
+        let key = ring.active
+        let box = try AES.GCM.seal(Data(plaintext.utf8), using: ring.encryptionKey(key))
+        guard let combined = box.combined else { throw KeyRingError(description: "AES-GCM produced no ciphertext") }
+        return "\(key.id):\(combined.base64EncodedString())"
+    }
+
+    public func open(_ ciphertext: String) throws -> String {
+        let parts = ciphertext.split(separator: ":", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let key = ring.key(id: parts[0]), let data = Data(base64Encoded: parts[1]) else {
+            throw KeyRingError(description: "ciphertext names an unknown key or is malformed")
+        }
+        let plain = try AES.GCM.open(AES.GCM.SealedBox(combined: data), using: ring.encryptionKey(key))
+        guard let text = String(data: plain, encoding: .utf8) else { throw KeyRingError(description: "decrypted field is not UTF-8") }
+        return text
+    }
+
+    public static func keyID(of ciphertext: String) -> String? {
+        ciphertext.split(separator: ":", maxSplits: 1).first.map(String.init)
+    }
+}
+
+/// Keyed HMAC of a normalised value, so equal values can be found without storing them.
+public struct BlindIndexer: Sendable {
+    let key: SymmetricKey
+
+    public init(ring: KeyRing) {
+        self.key = ring.blindIndexKey
+    }
+
+    public func index(_ normalisedValue: String, purpose: String) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Data("\(purpose)\u{1F}\(normalisedValue)".utf8), using: key)
+        return Data(mac).map { String(format: "%02x", $0) }.joined()
+    }
+}

@@ -1,0 +1,163 @@
+import SQLKit
+import TendCore
+
+/// A numbered, forward-only schema change. The same statements run on both backends; where
+/// a type differs, `statements(kind)` says so.
+public struct Migration: Sendable {
+    public let version: Int
+    public let name: String
+    public let statements: @Sendable (DatabaseKind) -> [String]
+}
+
+public struct SchemaTooNewError: Error, CustomStringConvertible {
+    public let databaseVersion: Int
+    public let knownVersion: Int
+    public var description: String {
+        "database schema is at version \(databaseVersion) but this tend knows only up to \(knownVersion); upgrade tend / 数据库结构版本 \(databaseVersion) 高于本程序支持的 \(knownVersion)，请升级 tend"
+    }
+}
+
+public struct SchemaOutdatedError: Error, CustomStringConvertible {
+    public let databaseVersion: Int
+    public let knownVersion: Int
+    public var description: String {
+        "database schema is at version \(databaseVersion), this tend needs \(knownVersion): run `tend migrate` / 数据库结构版本 \(databaseVersion) 过旧，请先运行 tend migrate"
+    }
+}
+
+public struct Migrator: Sendable {
+    public let database: Database
+    public let clock: TendClock
+    public let migrations: [Migration]
+
+    public init(database: Database, clock: TendClock, migrations: [Migration] = Schema.migrations) {
+        self.database = database
+        self.clock = clock
+        self.migrations = migrations
+    }
+
+    public var knownVersion: Int { migrations.map(\.version).max() ?? 0 }
+
+    public func currentVersion() async throws -> Int {
+        try await database.session { sql in
+            try await Self.ensureLedger(sql)
+            let row = try await sql.raw("SELECT MAX(version) AS v FROM schema_migrations").first()
+            return try row?.decodeNil(column: "v") == false ? try row!.decode(column: "v", as: Int.self) : 0
+        }
+    }
+
+    /// Applies every migration newer than the database, each in its own transaction.
+    /// Returns the versions applied.
+    @discardableResult
+    public func migrate() async throws -> [Int] {
+        let current = try await currentVersion()
+        guard current <= knownVersion else {
+            throw SchemaTooNewError(databaseVersion: current, knownVersion: knownVersion)
+        }
+        var applied: [Int] = []
+        for migration in migrations.sorted(by: { $0.version < $1.version }) where migration.version > current {
+            let kind = database.kind
+            let now = Int64(clock.now().timeIntervalSince1970 * 1000)
+            try await database.transaction { sql in
+                for statement in migration.statements(kind) {
+                    try await sql.raw(SQLQueryString(statement)).run()
+                }
+                try await sql.raw("INSERT INTO schema_migrations (version, name, applied_at) VALUES (\(bind: migration.version), \(bind: migration.name), \(bind: now))").run()
+            }
+            applied.append(migration.version)
+        }
+        return applied
+    }
+
+    /// Refuses a database whose schema this binary does not know, or has not migrated.
+    public func checkCompatible() async throws {
+        let current = try await currentVersion()
+        if current > knownVersion {
+            throw SchemaTooNewError(databaseVersion: current, knownVersion: knownVersion)
+        }
+        if current < knownVersion {
+            throw SchemaOutdatedError(databaseVersion: current, knownVersion: knownVersion)
+        }
+    }
+
+    private static func ensureLedger(_ sql: any SQLDatabase) async throws {
+        try await sql.raw("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)").run()
+    }
+}
+
+/// Tend's schema, in order. Instants are BIGINT milliseconds since the Unix epoch on both
+/// backends, so range scans and comparisons behave the same everywhere.
+public enum Schema {
+    public static let migrations: [Migration] = [
+        Migration(version: 1, name: "programs_staff_auth_audit") { _ in
+            [
+                """
+                CREATE TABLE programs (
+                    id TEXT PRIMARY KEY,
+                    slug TEXT NOT NULL UNIQUE,
+                    name TEXT NOT NULL,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE staff_users (
+                    id TEXT PRIMARY KEY,
+                    email TEXT NOT NULL UNIQUE,
+                    display_name TEXT NOT NULL,
+                    password_hash TEXT NOT NULL,
+                    locale TEXT,
+                    is_platform_admin BIGINT NOT NULL DEFAULT 0,
+                    disabled BIGINT NOT NULL DEFAULT 0,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE memberships (
+                    program_id TEXT NOT NULL REFERENCES programs(id),
+                    user_id TEXT NOT NULL REFERENCES staff_users(id),
+                    role TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    PRIMARY KEY (program_id, user_id)
+                )
+                """,
+                "CREATE INDEX memberships_by_user ON memberships (user_id)",
+                """
+                CREATE TABLE web_sessions (
+                    token_hash TEXT PRIMARY KEY,
+                    user_id TEXT NOT NULL REFERENCES staff_users(id),
+                    csrf_token TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX web_sessions_by_user ON web_sessions (user_id)",
+                """
+                CREATE TABLE api_tokens (
+                    id TEXT PRIMARY KEY,
+                    user_id TEXT NOT NULL REFERENCES staff_users(id),
+                    name TEXT NOT NULL,
+                    token_hash TEXT NOT NULL UNIQUE,
+                    created_at BIGINT NOT NULL,
+                    last_used_at BIGINT,
+                    revoked_at BIGINT
+                )
+                """,
+                "CREATE INDEX api_tokens_by_user ON api_tokens (user_id)",
+                """
+                CREATE TABLE audit_events (
+                    id TEXT PRIMARY KEY,
+                    program_id TEXT,
+                    actor_id TEXT,
+                    actor_kind TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    subject_type TEXT,
+                    subject_id TEXT,
+                    request_id TEXT,
+                    at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX audit_by_program_subject ON audit_events (program_id, subject_id, at)",
+            ]
+        },
+    ]
+}

@@ -1,0 +1,53 @@
+import Foundation
+import SQLKit
+import TendCore
+
+public struct ProgramStore: Sendable {
+    let database: Database
+    let clock: TendClock
+    let ids: IDGenerator
+
+    public init(database: Database, clock: TendClock, ids: IDGenerator) {
+        self.database = database
+        self.clock = clock
+        self.ids = ids
+    }
+
+    public func create(slug rawSlug: String, name rawName: String) async throws -> Program {
+        let program = Program(
+            id: ids.next(), slug: try Validate.slug(rawSlug), name: try Validate.name(rawName),
+            createdAt: clock.now())
+        do {
+            try await database.session { sql in
+                try await sql.raw("""
+                    INSERT INTO programs (id, slug, name, created_at)
+                    VALUES (\(bind: program.id), \(bind: program.slug), \(bind: program.name), \(bind: program.createdAt.epochMilliseconds))
+                    """).run()
+            }
+        } catch where isUniqueViolation(error) {
+            throw TendError.conflict("slug", .init(en: "is already used by another program", zh: "已被其他项目使用"))
+        }
+        return program
+    }
+
+    public func find(slug: String) async throws -> Program? {
+        try await database.session { sql in
+            try await sql.raw("SELECT id, slug, name, created_at FROM programs WHERE slug = \(bind: slug)")
+                .first().map(Self.program(from:))
+        }
+    }
+
+    public func all() async throws -> [Program] {
+        try await database.session { sql in
+            try await sql.raw("SELECT id, slug, name, created_at FROM programs ORDER BY slug").all().map(Self.program(from:))
+        }
+    }
+
+    static func program(from row: any SQLRow) throws -> Program {
+        Program(
+            id: try row.decode(column: "id", as: String.self),
+            slug: try row.decode(column: "slug", as: String.self),
+            name: try row.decode(column: "name", as: String.self),
+            createdAt: Date(epochMilliseconds: try row.decode(column: "created_at", as: Int64.self)))
+    }
+}

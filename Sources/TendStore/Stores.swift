@@ -1,0 +1,24 @@
+import TendCore
+
+/// Every store over one database, built once at start-up and passed down explicitly.
+public struct Stores: Sendable {
+    public let database: Database
+    public let programs: ProgramStore
+    public let staff: StaffStore
+    public let sessions: SessionStore
+    public let tokens: APITokenStore
+    public let audit: AuditLog
+    public let cipher: FieldCipher
+    public let blindIndex: BlindIndexer
+
+    public init(database: Database, clock: TendClock, ids: IDGenerator, keys: KeyRing) {
+        self.database = database
+        self.programs = ProgramStore(database: database, clock: clock, ids: ids)
+        self.staff = StaffStore(database: database, clock: clock, ids: ids)
+        self.sessions = SessionStore(database: database, clock: clock)
+        self.tokens = APITokenStore(database: database, clock: clock, ids: ids)
+        self.audit = AuditLog(database: database, clock: clock, ids: ids)
+        self.cipher = FieldCipher(ring: keys)
+        self.blindIndex = BlindIndexer(ring: keys)
+    }
+}

@@ -75,7 +75,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            resources: [.copy("Resources")],
+            resources: [.copy("Assets")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -103,10 +103,8 @@ public struct AppConfig: Sendable {
         let keySource: KeySource
         if let inline = text(Key.masterKey) {
             keySource = .inline(inline)
-        } else if let file = text(Key.keyFile) {
-            keySource = .file(path: file, create: false)
         } else {
-            throw ConfigError(field: "master key (TEND_MASTER_KEY or --key-file)", problem: "is required: PII is encrypted under it / 必须提供主密钥：个人信息以其加密")
+            keySource = .file(path: text(Key.keyFile) ?? "\(defaultDataDirectory)/master.key", create: false)
         }
         let publicURL = text(Key.publicURL)
         if let publicURL, URL(string: publicURL)?.scheme.map({ ["http", "https"].contains($0.lowercased()) }) != true {

@@ -77,16 +77,18 @@ final class LockedOperations: @unchecked Sendable {
     }
 }
 
-public func buildApplication(_ dependencies: AppDependencies, services: [any Service] = []) async throws -> some ApplicationProtocol {
+public func buildApplication(
+    _ dependencies: AppDependencies, services: [any Service] = [],
+    onServerRunning: @escaping @Sendable (_ port: Int?) async -> Void = { _ in }
+) async throws -> some ApplicationProtocol {
     let renderer = try await PageRenderer.load()
     let router = buildRouter(dependencies, renderer: renderer)
-    var app = Application(
+    let app = Application(
         router: router,
         configuration: .init(address: .hostname(dependencies.config.host, port: dependencies.config.port), serverName: "tend"),
+        services: services,
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port) },
         logger: dependencies.logger)
-    for service in services {
-        app.addServices(service)
-    }
     return app
 }
 

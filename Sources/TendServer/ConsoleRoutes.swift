@@ -115,7 +115,7 @@ struct ConsoleRoutes: Sendable {
     }
 
     static let stylesheet: String = {
-        let url = Bundle.module.resourceURL!.appendingPathComponent("Resources/static/tend.css")
+        let url = PageRenderer.assets.appendingPathComponent("static/tend.css")
         return (try? String(contentsOf: url, encoding: .utf8)) ?? ""
     }()
 

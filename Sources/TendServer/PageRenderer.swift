@@ -3,17 +3,24 @@ import Hummingbird
 import Mustache
 import TendCore
 
+struct PageRendererError: Error, CustomStringConvertible {
+    var description: String
+}
+
 /// Renders console pages from the Mustache templates shipped with the server, filling in
 /// the strings of the caller's language and the chrome every page shares.
 public struct PageRenderer: Sendable {
     let library: MustacheLibrary
 
-    public static let templateDirectory: String = {
-        Bundle.module.resourceURL!.appendingPathComponent("Resources/templates").path
-    }()
+    /// The templates and stylesheet shipped in the module's resource bundle.
+    static let assets: URL = Bundle.module.url(forResource: "Assets", withExtension: nil)!
 
     public static func load() async throws -> PageRenderer {
-        PageRenderer(library: try await MustacheLibrary(directory: templateDirectory))
+        let library = try await MustacheLibrary(directory: assets.appendingPathComponent("templates").path)
+        guard library.getTemplate(named: "layout") != nil else {
+            throw PageRendererError(description: "console templates not found under \(assets.path)")
+        }
+        return PageRenderer(library: library)
     }
 
     /// What every page's chrome needs.

@@ -1,0 +1,62 @@
+import TendCore
+import TendStore
+
+/// The demo programs and logins `tend demo` creates on first run. Seeding is idempotent:
+/// a second run finds them and changes nothing.
+public enum DemoSeed {
+    public struct Login: Sendable {
+        public let email: String
+        public let role: String
+    }
+
+    public static let password = "tend-demo-2026"
+
+    public static let programs: [(slug: String, name: String)] = [
+        ("gdm-camp", "妊娠期糖尿病控糖营 GDM Glucose Camp"),
+        ("lung-followup", "肺癌随访项目 Lung Cancer Follow-up"),
+    ]
+
+    /// email, display name, platform admin, role in each program (nil: not a member)
+    static let staff: [(email: String, name: String, platformAdmin: Bool, roles: [String: StaffRole])] = [
+        ("admin@tend.demo", "王管理 Wang (admin)", true, ["gdm-camp": .admin, "lung-followup": .admin]),
+        ("manager@tend.demo", "李健康 Li (health manager)", false, ["gdm-camp": .manager, "lung-followup": .manager]),
+        ("pharmacist@tend.demo", "赵药师 Zhao (pharmacist)", false, ["gdm-camp": .pharmacist]),
+        ("doctor@tend.demo", "陈医生 Chen (doctor)", false, ["lung-followup": .doctor]),
+    ]
+
+    public static var logins: [Login] {
+        staff.map { entry in
+            Login(email: entry.email, role: entry.roles.sorted { $0.key < $1.key }.map { "\($0.value.rawValue)@\($0.key)" }.joined(separator: ", "))
+        }
+    }
+
+    /// Returns true when something was created.
+    @discardableResult
+    public static func seed(stores: Stores, passwords: PasswordHasher) async throws -> Bool {
+        var created = false
+        var programIDs: [String: String] = [:]
+        for (slug, name) in programs {
+            if let existing = try await stores.programs.find(slug: slug) {
+                programIDs[slug] = existing.id
+            } else {
+                programIDs[slug] = try await stores.programs.create(slug: slug, name: name).id
+                created = true
+            }
+        }
+        for entry in staff {
+            let user: StaffUser
+            if let existing = try await stores.staff.credentials(email: entry.email)?.user {
+                user = existing
+            } else {
+                user = try await stores.staff.createUser(
+                    email: entry.email, displayName: entry.name, passwordHash: try await passwords.hash(password),
+                    isPlatformAdmin: entry.platformAdmin)
+                created = true
+                for (slug, role) in entry.roles {
+                    try await stores.staff.setMembership(userID: user.id, programID: programIDs[slug]!, role: role)
+                }
+            }
+        }
+        return created
+    }
+}

@@ -1,0 +1,169 @@
+import Foundation
+import SQLKit
+import Testing
+import TendCore
+import TendStore
+import TendTestSupport
+
+/// The store contract: every test runs on SQLite, and on PostgreSQL when
+/// TEND_TEST_POSTGRES_URL is set.
+@Suite struct StoreContractTests {
+    @Test(arguments: TestBackend.available)
+    func migrationsApplyOnceAndRecordTheirVersion(backend: TestBackend) async throws {
+        try await TestDatabase.withDatabase(backend, migrate: false) { database in
+            let migrator = Migrator(database: database, clock: .system)
+            #expect(try await migrator.currentVersion() == 0)
+            await #expect(throws: SchemaOutdatedError.self) { try await migrator.checkCompatible() }
+            #expect(try await migrator.migrate() == Schema.migrations.map(\.version))
+            #expect(try await migrator.migrate().isEmpty)
+            #expect(try await migrator.currentVersion() == migrator.knownVersion)
+            try await migrator.checkCompatible()
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func refusesASchemaNewerThanTheBinary(backend: TestBackend) async throws {
+        try await TestDatabase.withDatabase(backend) { database in
+            try await database.session { sql in
+                try await sql.raw("INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future', 0)").run()
+            }
+            let migrator = Migrator(database: database, clock: .system)
+            await #expect(throws: SchemaTooNewError.self) { try await migrator.checkCompatible() }
+            await #expect(throws: SchemaTooNewError.self) { try await migrator.migrate() }
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func transactionRollsBackEveryWriteWhenTheBodyFails(backend: TestBackend) async throws {
+        try await TestDatabase.withDatabase(backend) { database in
+            struct Boom: Error {}
+            await #expect(throws: Boom.self) {
+                try await database.transaction { sql in
+                    try await sql.raw("INSERT INTO programs (id, slug, name, created_at) VALUES ('p1', 'one', 'One', 0)").run()
+                    throw Boom()
+                }
+            }
+            let count = try await database.session { sql in
+                try await sql.raw("SELECT COUNT(*) AS n FROM programs").first()!.decode(column: "n", as: Int.self)
+            }
+            #expect(count == 0)
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func programsAreCreatedFoundAndUniqueBySlug(backend: TestBackend) async throws {
+        let clock = TestClock()
+        try await TestDatabase.withDatabase(backend) { database in
+            let programs = ProgramStore(database: database, clock: clock.clock, ids: .sequential(prefix: "p"))
+            let created = try await programs.create(slug: "lung-followup", name: " 肺癌随访 ")
+            #expect(created.name == "肺癌随访")
+            #expect(created.createdAt == clock.now)
+            #expect(try await programs.find(slug: "lung-followup") == created)
+            #expect(try await programs.find(slug: "nope") == nil)
+            do {
+                _ = try await programs.create(slug: "lung-followup", name: "again")
+                Issue.record("a duplicate slug was accepted")
+            } catch let error as TendError {
+                #expect(error.kind == .conflict)
+                #expect(error.field == "slug")
+            }
+            await #expect(throws: TendError.self) { try await programs.create(slug: "Bad Slug", name: "x") }
+            #expect(try await programs.all().map(\.slug) == ["lung-followup"])
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func staffMembershipsAndRoles(backend: TestBackend) async throws {
+        let clock = TestClock()
+        try await TestDatabase.withDatabase(backend) { database in
+            let ids = IDGenerator.sequential()
+            let programs = ProgramStore(database: database, clock: clock.clock, ids: ids)
+            let staff = StaffStore(database: database, clock: clock.clock, ids: ids)
+            let gdm = try await programs.create(slug: "gdm", name: "GDM")
+            let lung = try await programs.create(slug: "lung", name: "Lung")
+            let li = try await staff.createUser(email: "Li@Example.org ", displayName: "Li Hua", passwordHash: "hash-1")
+            #expect(li.email == "li@example.org")
+            do {
+                _ = try await staff.createUser(email: "li@example.org", displayName: "Other", passwordHash: "x")
+                Issue.record("a duplicate email was accepted")
+            } catch let error as TendError {
+                #expect(error.kind == .conflict && error.field == "email")
+            }
+            #expect(try await staff.credentials(email: "LI@example.org")?.passwordHash == "hash-1")
+
+            try await staff.setMembership(userID: li.id, programID: gdm.id, role: .manager)
+            try await staff.setMembership(userID: li.id, programID: gdm.id, role: .admin)
+            try await staff.setMembership(userID: li.id, programID: lung.id, role: .viewer)
+            #expect(try await staff.role(userID: li.id, programID: gdm.id) == .admin)
+            #expect(try await staff.memberships(userID: li.id).map { "\($0.program.slug)=\($0.role.rawValue)" } == ["gdm=admin", "lung=viewer"])
+            #expect(try await staff.members(programID: gdm.id).map(\.user.id) == [li.id])
+            #expect(try await staff.removeMembership(userID: li.id, programID: lung.id))
+            #expect(try await staff.removeMembership(userID: li.id, programID: lung.id) == false)
+            #expect(try await staff.role(userID: li.id, programID: lung.id) == nil)
+
+            try await staff.setLocale(userID: li.id, locale: .en)
+            #expect(try await staff.user(id: li.id)?.locale == .en)
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func sessionsExpireAndCanBeEnded(backend: TestBackend) async throws {
+        let clock = TestClock()
+        try await TestDatabase.withDatabase(backend) { database in
+            let staff = StaffStore(database: database, clock: clock.clock, ids: .sequential())
+            let sessions = SessionStore(database: database, clock: clock.clock)
+            let user = try await staff.createUser(email: "a@b.org", displayName: "A", passwordHash: "h")
+            let (secret, session) = try await sessions.create(userID: user.id, lifetime: 3600)
+            #expect(try await sessions.find(secret: secret) == session)
+            #expect(try await sessions.find(secret: secret + "x") == nil)
+            let stored = try await database.session { sql in
+                try await sql.raw("SELECT token_hash FROM web_sessions").first()!.decode(column: "token_hash", as: String.self)
+            }
+            #expect(stored != secret, "the cookie secret itself must not be stored")
+            clock.advance(by: 3601)
+            #expect(try await sessions.find(secret: secret) == nil)
+            let (second, _) = try await sessions.create(userID: user.id, lifetime: 3600)
+            try await sessions.delete(secret: second)
+            #expect(try await sessions.find(secret: second) == nil)
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func apiTokensAuthenticateUntilRevoked(backend: TestBackend) async throws {
+        let clock = TestClock()
+        try await TestDatabase.withDatabase(backend) { database in
+            let staff = StaffStore(database: database, clock: clock.clock, ids: .sequential(prefix: "u"))
+            let tokens = APITokenStore(database: database, clock: clock.clock, ids: .sequential(prefix: "t"))
+            let user = try await staff.createUser(email: "int@b.org", displayName: "HIS", passwordHash: "h")
+            let (token, plaintext) = try await tokens.create(userID: user.id, name: "his-import")
+            #expect(plaintext.hasPrefix("tend_\(token.id)_"))
+            clock.advance(by: 60)
+            #expect(try await tokens.authenticate(plaintext: plaintext)?.userID == user.id)
+            #expect(try await tokens.list(userID: user.id).first?.lastUsedAt == clock.now)
+            #expect(try await tokens.authenticate(plaintext: plaintext + "x") == nil)
+            #expect(try await tokens.authenticate(plaintext: "garbage") == nil)
+            #expect(try await tokens.revoke(id: token.id, userID: "someone-else") == false)
+            #expect(try await tokens.revoke(id: token.id, userID: user.id))
+            #expect(try await tokens.authenticate(plaintext: plaintext) == nil)
+            #expect(try await tokens.revoke(id: token.id, userID: user.id) == false)
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func auditEventsAreScopedToTheirProgram(backend: TestBackend) async throws {
+        let clock = TestClock()
+        try await TestDatabase.withDatabase(backend) { database in
+            let audit = AuditLog(database: database, clock: clock.clock, ids: .sequential(prefix: "a"))
+            try await audit.record(.init(programID: "p1", actorID: "u1", actorKind: .staff, action: "patient.read", subjectType: "patient", subjectID: "x1", requestID: "r1"))
+            clock.advance(by: 1)
+            try await audit.record(.init(programID: "p1", actorID: "u1", actorKind: .apiToken, action: "patient.update", subjectType: "patient", subjectID: "x2"))
+            try await audit.record(.init(programID: "p2", actorID: "u2", actorKind: .cli, action: "patient.read", subjectID: "x1"))
+            let p1 = try await audit.events(programID: "p1")
+            #expect(p1.map(\.action) == ["patient.update", "patient.read"])
+            #expect(p1.last?.requestID == "r1")
+            #expect(try await audit.events(programID: "p1", subjectID: "x1").count == 1)
+            #expect(try await audit.events(programID: "p2").map(\.actorKind) == [.cli])
+            #expect(try await audit.events(programID: "p1", limit: 1).count == 1)
+        }
+    }
+}

@@ -31,7 +31,7 @@ public struct AppDependencies: Sendable {
 public func buildRouter(_ dependencies: AppDependencies, renderer: PageRenderer) -> Router<TendRequestContext> {
     let router = Router(context: TendRequestContext.self)
     router.add(middleware: MetricsMiddleware(metrics: dependencies.metrics))
-    router.add(middleware: ErrorMiddleware(renderer: renderer))
+    router.add(middleware: ErrorMiddleware(renderer: renderer, defaultLocale: dependencies.config.defaultLocale))
     router.add(middleware: AuthMiddleware(stores: dependencies.stores, defaultLocale: dependencies.config.defaultLocale))
 
     router.get("/healthz") { _, _ -> Response in

@@ -8,6 +8,7 @@ import TendCore
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = TendRequestContext
     let renderer: PageRenderer
+    let defaultLocale: AppLocale
 
     struct Body: Encodable {
         let error: String
@@ -38,6 +39,10 @@ struct ErrorMiddleware: RouterMiddleware {
     }
 
     private func respond(_ error: TendError, status: HTTPResponse.Status, request: Request, context: Context) throws -> Response {
+        // This middleware runs outside the one that identifies the caller, so it picks the
+        // language from the request alone.
+        var context = context
+        context.locale = AuthMiddleware.locale(for: request, user: nil, fallback: defaultLocale)
         if request.uri.path.hasPrefix("/api/") || !(request.headers[.accept]?.contains("text/html") ?? false) {
             var response = try JSONIO.response(
                 Body(error: error.code, message: error.message.text(in: context.locale), field: error.field, requestID: context.requestID),

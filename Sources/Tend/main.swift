@@ -110,10 +110,10 @@ struct Serve: AsyncParsableCommand {
 
 func serve(_ config: AppConfig, migrate: Bool, banner: @escaping @Sendable (String) -> String) async throws {
     let logger = Logger(label: "tend")
-    logger.info("starting", metadata: ["config": "\(config.redactedSummary)"])
     let clock = TendClock.system
     let ids = IDGenerator.uuidV7(clock: clock)
     let stores = try await openStores(config: config, clock: clock, ids: ids, logger: logger, migrate: migrate)
+    logger.info("starting", metadata: ["config": "\(config.redactedSummary)"])
     let dependencies = AppDependencies(config: config, stores: stores, clock: clock, ids: ids, logger: logger)
     let app = try await buildApplication(dependencies) { port in
         let url = config.publicURL ?? "http://\(config.host == "0.0.0.0" ? "127.0.0.1" : config.host):\(port ?? config.port)"

@@ -85,7 +85,7 @@ public final class Database: Sendable {
                 on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration, id: 0, logger: logger)
             try await connection.close()
         } catch let error as PSQLError {
-            let detail = error.serverInfo?[.message] ?? "\(error.code)"
+            let detail = error.serverInfo?[.message] ?? error.underlying.map { "\($0)" } ?? "\(error.code)"
             throw DatabaseOpenError(description: "cannot connect to PostgreSQL at \(target.host):\(target.port): \(detail) / 无法连接 PostgreSQL")
         } catch {
             throw DatabaseOpenError(description: "cannot connect to PostgreSQL at \(target.host):\(target.port): \(error) / 无法连接 PostgreSQL")

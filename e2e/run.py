@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""Checks that drive the real `tend` binary: the CLI's start-up failures, and the console
+in headless Chromium. Run by .ci/run after `swift test`.
+
+    python e2e/run.py --binary .build/debug/tend [--postgres-url postgres://...]
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+
+results = []
+
+
+def check(name):
+    def wrap(fn):
+        def run(*args):
+            started = time.time()
+            try:
+                fn(*args)
+                results.append((name, True, ""))
+                print(f"ok   {name} ({time.time() - started:.1f}s)", flush=True)
+            except Exception as error:  # noqa: BLE001 - report every failure and go on
+                results.append((name, False, str(error)))
+                print(f"FAIL {name}: {error}", flush=True)
+                traceback.print_exc()
+        return run
+    return wrap
+
+
+class DemoServer:
+    """`tend demo` on a free port in a throw-away data folder."""
+
+    def __init__(self, binary, data_dir):
+        self.binary, self.data_dir = binary, data_dir
+        self.process = None
+        self.url = None
+        self.output = []
+
+    def __enter__(self):
+        self.process = subprocess.Popen(
+            [self.binary, "demo", "--data-dir", self.data_dir, "--port", "0"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                if self.process.poll() is not None:
+                    break
+                continue
+            self.output.append(line)
+            match = re.search(r"running at (http://\S+)", line)
+            if match:
+                self.url = match.group(1)
+            if "demo" in line and "password" in line.lower():
+                continue
+            if self.url and ("Ctrl-C" in line):
+                return self
+        raise RuntimeError("demo did not start: " + "".join(self.output))
+
+    def __exit__(self, *exc):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def run_cli(binary, *args, env=None):
+    merged = dict(os.environ)
+    merged.pop("TEND_MASTER_KEY", None)
+    merged.update(env or {})
+    return subprocess.run([binary, *args], capture_output=True, text=True, timeout=60, env=merged)
+
+
+@check("serve with an unreachable PostgreSQL exits with one line")
+def serve_unreachable_postgres(binary, workdir):
+    key = Path(workdir) / "k.key"
+    key.write_text("k1:" + "A" * 43 + "=\n")
+    result = run_cli(binary, "serve", "--database", "postgres://tend@127.0.0.1:1/tend?sslmode=disable",
+                     "--key-file", str(key), "--port", "0")
+    assert result.returncode != 0, "exit status was 0"
+    lines = [l for l in result.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and "PostgreSQL" in lines[0], f"stderr was {result.stderr!r}"
+    assert "Fatal error" not in result.stderr and "Stack" not in result.stderr
+
+
+@check("serve without a master key exits with one line")
+def serve_without_key(binary, workdir):
+    result = run_cli(binary, "serve", "--database", f"sqlite:{workdir}/nokey.sqlite",
+                     "--key-file", f"{workdir}/missing.key", "--port", "0")
+    assert result.returncode != 0, "exit status was 0"
+    lines = [l for l in result.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and "missing.key" in lines[0], f"stderr was {result.stderr!r}"
+
+
+@check("serve with a bad port value names it")
+def serve_bad_port(binary, workdir):
+    result = run_cli(binary, "serve", env={"TEND_PORT": "eighty"})
+    assert result.returncode != 0
+    assert "TEND_PORT" in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+@check("CLI: user add, token create and the API on PostgreSQL")
+def cli_on_postgres(binary, workdir, postgres_url):
+    if not postgres_url:
+        print("     (skipped: no --postgres-url)")
+        return
+    key = Path(workdir) / "pg.key"
+    key.write_text("k1:" + "B" * 43 + "=\n")
+    schema_url = postgres_url
+    common = ["--database", schema_url, "--key-file", str(key)]
+    for args in (["migrate"], ["migrate"]):
+        result = run_cli(binary, *args, *common)
+        assert result.returncode == 0, result.stderr
+    result = run_cli(binary, "program", "create", "--slug", f"e2e-{int(time.time())}", "--name", "E2E 项目", *common)
+    assert result.returncode == 0, result.stderr
+    slug = re.search(r"program (\S+)", result.stdout).group(1)
+    email = f"e2e{int(time.time())}@tend.test"
+    result = run_cli(binary, "user", "add", "--email", email, "--password", "e2e-password-1",
+                     "--program", slug, "--role", "manager", *common)
+    assert result.returncode == 0, result.stderr
+    result = run_cli(binary, "token", "create", "--user", email, *common)
+    assert result.returncode == 0 and result.stdout.startswith("tend_"), result.stderr
+    token = result.stdout.strip()
+    server = subprocess.Popen([binary, "serve", *common, "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = None
+        deadline = time.time() + 30
+        while time.time() < deadline and url is None:
+            line = server.stdout.readline()
+            match = re.search(r"running at (http://\S+)", line or "")
+            url = match.group(1) if match else None
+        assert url, "serve did not print its URL"
+        import json
+        import urllib.request
+        request = urllib.request.Request(f"{url}/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+        body = json.load(urllib.request.urlopen(request, timeout=10))
+        assert body["user"]["email"] == email and body["programs"][0]["slug"] == slug, body
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+
+
+@check("browser: demo login shows the program switcher with both programs")
+def browser_login(binary, workdir):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    data_dir = Path(workdir) / "demo"
+    with DemoServer(binary, str(data_dir)) as demo:
+        banner = "".join(demo.output)
+        login = re.search(r"^\s+(manager@\S+)", banner, re.M).group(1)
+        password = re.search(r"password (\S+)\)", banner).group(1)
+        options = webdriver.ChromeOptions()
+        options.binary_location = "/usr/bin/chromium"
+        for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,800"):
+            options.add_argument(argument)
+        driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+        try:
+            wait = WebDriverWait(driver, 20)
+            driver.get(demo.url + "/")
+            wait.until(conditions.presence_of_element_located((By.ID, "email")))
+            driver.find_element(By.ID, "email").send_keys(login)
+            driver.find_element(By.ID, "password").send_keys(password)
+            driver.find_element(By.ID, "login-submit").click()
+            switcher = wait.until(conditions.presence_of_element_located((By.ID, "program-switcher")))
+            names = [option.text for option in switcher.find_elements(By.TAG_NAME, "option")]
+            assert any("GDM" in name for name in names) and any("Lung" in name for name in names), names
+            OUT.mkdir(exist_ok=True)
+            driver.save_screenshot(str(OUT / "login-program-switcher.png"))
+            # Switching program through the select lands on the other program's home.
+            other = next(o for o in switcher.find_elements(By.TAG_NAME, "option") if not o.is_selected())
+            other_name = other.text
+            other.click()
+            wait.until(conditions.text_to_be_present_in_element((By.ID, "program-name"), other_name))
+            driver.set_window_size(390, 844)
+            driver.save_screenshot(str(OUT / "program-home-phone.png"))
+        finally:
+            driver.quit()
+    # A second run reuses the data and keeps the same master key.
+    key_before = (data_dir / "master.key").read_text()
+    with DemoServer(binary, str(data_dir)) as demo:
+        assert "Reusing" in "".join(demo.output), demo.output
+    assert (data_dir / "master.key").read_text() == key_before
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--binary", default=".build/debug/tend")
+    parser.add_argument("--postgres-url", default=os.environ.get("TEND_TEST_POSTGRES_URL"))
+    args = parser.parse_args()
+    binary = str(Path(args.binary).resolve())
+    workdir = tempfile.mkdtemp(prefix="tend-e2e-")
+    try:
+        serve_unreachable_postgres(binary, workdir)
+        serve_without_key(binary, workdir)
+        serve_bad_port(binary, workdir)
+        cli_on_postgres(binary, workdir, args.postgres_url)
+        browser_login(binary, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    passed = sum(1 for _, ok, _ in results if ok)
+    failed = len(results) - passed
+    print(f"e2e: {passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

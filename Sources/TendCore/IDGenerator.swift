@@ -11,10 +11,13 @@ public struct IDGenerator: Sendable {
 
     public func next() -> String { generate() }
 
+    /// Monotonic within one generator: ids made in the same millisecond (or after the clock
+    /// stepped back) continue from the previous one, so creation order is id order.
     public static func uuidV7(clock: TendClock) -> IDGenerator {
-        IDGenerator {
-            var generator = SystemRandomNumberGenerator()
-            return makeUUIDv7(milliseconds: UInt64(max(0, clock.now().timeIntervalSince1970 * 1000)), using: &generator)
+        let state = MonotonicState()
+        return IDGenerator {
+            let milliseconds = UInt64(max(0, clock.now().timeIntervalSince1970 * 1000))
+            return state.next(milliseconds: milliseconds)
         }
     }
 
@@ -35,6 +38,29 @@ public struct IDGenerator: Sendable {
     public static func sequential(prefix: String = "id") -> IDGenerator {
         let counter = Counter()
         return IDGenerator { "\(prefix)\(String(format: "%012d", counter.increment()))" }
+    }
+}
+
+/// The last id's time and random tail, so the next id can be made strictly greater.
+final class MonotonicState: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lastMilliseconds: UInt64 = 0
+    private var tail: UInt64 = 0
+
+    func next(milliseconds: UInt64) -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        var generator = SystemRandomNumberGenerator()
+        if milliseconds > lastMilliseconds {
+            lastMilliseconds = milliseconds
+            tail = UInt64.random(in: 0..<(1 << 40), using: &generator)
+        } else {
+            tail += 1 + UInt64.random(in: 0..<(1 << 16), using: &generator)
+        }
+        // 12 hex digits of time, the version digit, 16 of the counter, 3 random: fixed width,
+        // so string order is (time, counter) order.
+        let suffix = String(format: "%03x", UInt16.random(in: 0..<4096, using: &generator))
+        return String(format: "%012llx", lastMilliseconds) + "7" + String(format: "%016llx", tail) + suffix
     }
 }
 

@@ -54,12 +54,24 @@ public enum PatientImport {
         public var line: Int
         public var profile: PatientProfile
         public var tags: [PatientTag]
+
+        public init(line: Int, profile: PatientProfile, tags: [PatientTag]) {
+            self.line = line
+            self.profile = profile
+            self.tags = tags
+        }
     }
 
     public struct Reject: Sendable, Equatable, Error {
         public var line: Int
         public var field: String?
         public var reason: String
+
+        public init(line: Int, field: String?, reason: String) {
+            self.line = line
+            self.field = field
+            self.reason = reason
+        }
     }
 
     /// Resolves a CSV header row; unknown headers are an error so that a typo never drops

@@ -166,6 +166,10 @@ enum APIComponents {
         "Token": TokenBody.schema,
         "CreatedToken": CreatedTokenBody.schema,
         "AuditEvent": AuditEventBody.schema,
+        "Patient": PatientBody.schema,
+        "PatientPage": PatientPageBody.schema,
+        "Consent": ConsentBody.schema,
+        "ImportResult": ImportResultBody.schema,
         "Health": Schema.object(["status": Schema.string, "database": Schema.string], required: ["status", "database"]),
     ]
 }

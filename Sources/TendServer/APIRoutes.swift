@@ -1,5 +1,4 @@
 import Foundation
-import HTTPTypes
 import Hummingbird
 import TendCore
 import TendStore
@@ -17,6 +16,10 @@ struct APIRoutes: Sendable {
     private var access: ProgramAccess { ProgramAccess(stores: stores) }
 
     func endpoints(openAPI: @escaping @Sendable () -> JSONValue) -> [APIEndpoint] {
+        coreEndpoints(openAPI: openAPI) + PatientRoutes(dependencies: dependencies).endpoints()
+    }
+
+    private func coreEndpoints(openAPI: @escaping @Sendable () -> JSONValue) -> [APIEndpoint] {
         [
             APIEndpoint(operation: APIOperation(
                 method: .get, path: "/api/v1/openapi.json", operationID: "getOpenAPI",
@@ -130,6 +133,7 @@ struct APIRoutes: Sendable {
                 summary: "The program's audit trail, newest first (admins)", tag: "audit",
                 query: [
                     .init(name: "subject", schema: Schema.string, description: "Only events about this subject id"),
+                    .init(name: "patient", schema: Schema.string, description: "Only events about this patient id (same as subject)"),
                     .init(name: "limit", schema: ["type": "integer", "minimum": 1, "maximum": 1000], description: "At most this many events (default 100)"),
                 ],
                 response: Schema.list(of: "AuditEvent"))
@@ -142,7 +146,7 @@ struct APIRoutes: Sendable {
                     }
                     limit = value
                 }
-                let subject = request.uri.queryParameters["subject"].map(String.init)
+                let subject = (request.uri.queryParameters["patient"] ?? request.uri.queryParameters["subject"]).map(String.init)
                 let events = try await stores.audit.events(programID: grant.program.id, subjectID: subject, limit: limit)
                 return try JSONIO.response(ItemsBody(items: events.map(AuditEventBody.init)))
             },
@@ -185,6 +189,6 @@ struct APIRoutes: Sendable {
     }
 
     private func verifyCSRF(_ request: Request, identity: Identity) throws {
-        try CSRF.verify(request.headers[HTTPField.Name("X-CSRF-Token")!], identity: identity)
+        try CSRF.verify(request, identity: identity)
     }
 }

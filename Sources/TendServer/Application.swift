@@ -107,5 +107,7 @@ public func openStores(config: AppConfig, clock: TendClock, ids: IDGenerator, lo
         await database.close()
         throw error
     }
-    return Stores(database: database, clock: clock, ids: ids, keys: keys)
+    var keyFile: String?
+    if case .file(let path, _) = config.keySource { keyFile = path }
+    return Stores(database: database, clock: clock, ids: ids, keys: keys, keyFile: keyFile)
 }

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import TendCore
 import TendStore
@@ -55,6 +56,13 @@ struct AuthMiddleware: RouterMiddleware {
 /// session's CSRF token (form field `csrf` or header `X-CSRF-Token`). Bearer-token calls
 /// are not exposed to CSRF and pass.
 enum CSRF {
+    static let header = HTTPField.Name("X-CSRF-Token")!
+
+    /// For API calls: the token travels in the `X-CSRF-Token` header.
+    static func verify(_ request: Request, identity: Identity) throws {
+        try verify(request.headers[header], identity: identity)
+    }
+
     static func verify(_ presented: String?, identity: Identity) throws {
         guard case .session(let session) = identity.credential else { return }
         guard let presented, Secrets.constantTimeEquals(presented, session.csrfToken) else {

@@ -105,8 +105,11 @@ struct ConsoleRoutes: Sendable {
             ]
             var pageChrome = chrome(identity, programs: programs, path: request.uri.path)
             pageChrome.currentProgramID = grant.program.id
+            pageChrome.navProgram = grant.program.slug
             return renderer.render("home", values, chrome: pageChrome, locale: context.locale)
         }
+
+        PatientConsole(console: self).register(on: router)
 
         router.get("/static/tend.css") { _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "public, max-age=300"],
@@ -129,7 +132,7 @@ struct ConsoleRoutes: Sendable {
         return response
     }
 
-    private func chrome(_ identity: Identity, programs: [Program], path: String) -> PageRenderer.Chrome {
+    func chrome(_ identity: Identity, programs: [Program], path: String) -> PageRenderer.Chrome {
         var csrf = ""
         if case .session(let session) = identity.credential { csrf = session.csrfToken }
         return PageRenderer.Chrome(user: identity.user, programs: programs, csrf: csrf, path: path)
@@ -151,7 +154,7 @@ struct ConsoleRoutes: Sendable {
         return next
     }
 
-    private func decodeForm<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
+    func decodeForm<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
         let buffer = try await request.body.collect(upTo: 64 * 1024)
         do {
             return try URLEncodedFormDecoder().decode(T.self, from: String(buffer: buffer))

@@ -32,7 +32,7 @@ public enum DemoSeed {
 
     /// Returns true when something was created.
     @discardableResult
-    public static func seed(stores: Stores, passwords: PasswordHasher) async throws -> Bool {
+    public static func seed(stores: Stores, passwords: PasswordHasher, patientsPerProgram: Int = 300) async throws -> Bool {
         var created = false
         var programIDs: [String: String] = [:]
         for (slug, name) in programs {
@@ -55,6 +55,11 @@ public enum DemoSeed {
                 for (slug, role) in entry.roles {
                     try await stores.staff.setMembership(userID: user.id, programID: programIDs[slug]!, role: role)
                 }
+            }
+        }
+        for (slug, _) in programs {
+            if let program = try await stores.programs.find(slug: slug) {
+                try await DemoPatients.seed(stores: stores, program: program, count: patientsPerProgram)
             }
         }
         return created

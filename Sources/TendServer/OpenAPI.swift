@@ -69,6 +69,7 @@ struct APIOperation: Sendable {
     var successStatus = 200
     var response: JSONValue?
     var responseContentType = "application/json"
+    var requestContentTypes = ["application/json"]
 
     /// The path in the router's syntax (`:name` for `{name}`).
     var routerPath: String {
@@ -97,7 +98,7 @@ enum OpenAPIDocument {
             }
             if !parameters.isEmpty { entry["parameters"] = .array(parameters) }
             if let body = operation.requestBody {
-                entry["requestBody"] = ["required": true, "content": ["application/json": ["schema": body]]]
+                entry["requestBody"] = ["required": true, "content": .object(Dictionary(uniqueKeysWithValues: operation.requestContentTypes.map { ($0, ["schema": body]) }))]
             }
             var responses: [String: JSONValue] = [:]
             if let response = operation.response {

@@ -30,6 +30,8 @@ public struct PageRenderer: Sendable {
         var currentProgramID: String?
         var csrf: String = ""
         var path: String = "/"
+        /// The program whose sections the navigation links to.
+        var navProgram: String?
     }
 
     func render(_ template: String, _ values: [String: Any], chrome: Chrome, locale: AppLocale, status: HTTPResponse.Status = .ok) -> Response {
@@ -41,6 +43,7 @@ public struct PageRenderer: Sendable {
         object["other_lang_name"] = other == .en ? "English" : "中文"
         object["csrf"] = chrome.csrf
         object["path"] = chrome.path
+        object["nav_program"] = chrome.navProgram
         if let user = chrome.user {
             object["user"] = ["display_name": user.displayName]
             object["display_name"] = user.displayName

@@ -77,15 +77,63 @@ public struct KeyRingError: Error, CustomStringConvertible {
     public var description: String
 }
 
-/// AES-GCM encryption of single fields. A ciphertext reads `keyID:base64(nonce|ct|tag)`.
-public struct FieldCipher: Sendable {
-    let ring: KeyRing
+/// The key ring in use, re-read from its key file when the file changes (checked at most
+/// every two seconds) or when a ciphertext names a key not yet known, so that running
+/// servers follow `tend keys rotate` without a restart.
+public final class KeyRingSource: @unchecked Sendable {
+    private let lock = NSLock()
+    private var ring: KeyRing
+    private let path: String?
+    private var modified: Date?
+    private var lastCheck = ContinuousClock.now
 
-    public init(ring: KeyRing) {
+    public init(ring: KeyRing, path: String? = nil) {
         self.ring = ring
+        self.path = path
+        self.modified = path.flatMap { try? FileManager.default.attributesOfItem(atPath: $0)[.modificationDate] as? Date }
     }
 
+    public var current: KeyRing {
+        lock.withLock {
+            if path != nil, ContinuousClock.now - lastCheck > .seconds(2) { reloadIfChanged(force: false) }
+            return ring
+        }
+    }
+
+    /// The ring after re-reading the file, for a ciphertext under an unknown key.
+    func refreshed() -> KeyRing {
+        lock.withLock {
+            reloadIfChanged(force: true)
+            return ring
+        }
+    }
+
+    private func reloadIfChanged(force: Bool) {
+        lastCheck = ContinuousClock.now
+        guard let path else { return }
+        let stamp = try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date
+        guard force || stamp != modified, let reloaded = try? KeyRing.loadFile(at: path, create: false) else { return }
+        modified = stamp
+        ring = reloaded
+    }
+}
+
+/// AES-GCM encryption of single fields. A ciphertext reads `keyID:base64(nonce|ct|tag)`.
+public struct FieldCipher: Sendable {
+    let source: KeyRingSource
+
+    public init(ring: KeyRing) {
+        self.source = KeyRingSource(ring: ring)
+    }
+
+    public init(source: KeyRingSource) {
+        self.source = source
+    }
+
+    public var activeKeyID: String { source.current.active.id }
+
     public func seal(_ plaintext: String) throws -> String {
+        let ring = source.current
         let key = ring.active
         let box = try AES.GCM.seal(Data(plaintext.utf8), using: ring.encryptionKey(key))
         guard let combined = box.combined else { throw KeyRingError(description: "AES-GCM produced no ciphertext") }
@@ -94,6 +142,8 @@ public struct FieldCipher: Sendable {
 
     public func open(_ ciphertext: String) throws -> String {
         let parts = ciphertext.split(separator: ":", maxSplits: 1).map(String.init)
+        var ring = source.current
+        if parts.count == 2, ring.key(id: parts[0]) == nil { ring = source.refreshed() }
         guard parts.count == 2, let key = ring.key(id: parts[0]), let data = Data(base64Encoded: parts[1]) else {
             throw KeyRingError(description: "ciphertext names an unknown key or is malformed")
         }

@@ -159,5 +159,65 @@ public enum Schema {
                 "CREATE INDEX audit_by_program_subject ON audit_events (program_id, subject_id, at)",
             ]
         },
+        Migration(version: 2, name: "patients_tags_consents") { _ in
+            [
+                """
+                CREATE TABLE patients (
+                    id TEXT PRIMARY KEY,
+                    program_id TEXT NOT NULL REFERENCES programs(id),
+                    external_id TEXT,
+                    name_enc TEXT NOT NULL,
+                    name_bidx TEXT NOT NULL,
+                    sex TEXT NOT NULL,
+                    birth_date TEXT,
+                    phone_enc TEXT,
+                    phone_bidx TEXT,
+                    id_number_enc TEXT,
+                    id_number_bidx TEXT,
+                    address_enc TEXT,
+                    locale TEXT NOT NULL,
+                    time_zone TEXT NOT NULL,
+                    contact_window TEXT,
+                    quiet_hours TEXT,
+                    channels TEXT NOT NULL,
+                    caregivers_enc TEXT,
+                    status TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE UNIQUE INDEX patients_by_external_id ON patients (program_id, external_id)",
+                "CREATE INDEX patients_by_phone ON patients (program_id, phone_bidx)",
+                "CREATE INDEX patients_by_id_number ON patients (program_id, id_number_bidx)",
+                "CREATE INDEX patients_by_name ON patients (program_id, name_bidx)",
+                "CREATE INDEX patients_by_status ON patients (program_id, status, id)",
+                """
+                CREATE TABLE patient_tags (
+                    program_id TEXT NOT NULL,
+                    patient_id TEXT NOT NULL REFERENCES patients(id),
+                    tag_key TEXT NOT NULL,
+                    tag_value TEXT NOT NULL,
+                    set_by TEXT,
+                    source TEXT NOT NULL,
+                    set_at BIGINT NOT NULL,
+                    PRIMARY KEY (patient_id, tag_key, tag_value)
+                )
+                """,
+                "CREATE INDEX patient_tags_by_tag ON patient_tags (program_id, tag_key, tag_value, patient_id)",
+                """
+                CREATE TABLE patient_consents (
+                    id TEXT PRIMARY KEY,
+                    program_id TEXT NOT NULL,
+                    patient_id TEXT NOT NULL REFERENCES patients(id),
+                    kind TEXT NOT NULL,
+                    version TEXT NOT NULL,
+                    granted_at BIGINT NOT NULL,
+                    withdrawn_at BIGINT,
+                    recorded_by TEXT
+                )
+                """,
+                "CREATE INDEX patient_consents_by_patient ON patient_consents (patient_id)",
+            ]
+        },
     ]
 }

@@ -8,17 +8,19 @@ public struct Stores: Sendable {
     public let sessions: SessionStore
     public let tokens: APITokenStore
     public let audit: AuditLog
+    public let patients: PatientStore
     public let cipher: FieldCipher
     public let blindIndex: BlindIndexer
 
-    public init(database: Database, clock: TendClock, ids: IDGenerator, keys: KeyRing) {
+    public init(database: Database, clock: TendClock, ids: IDGenerator, keys: KeyRing, keyFile: String? = nil) {
         self.database = database
         self.programs = ProgramStore(database: database, clock: clock, ids: ids)
         self.staff = StaffStore(database: database, clock: clock, ids: ids)
         self.sessions = SessionStore(database: database, clock: clock)
         self.tokens = APITokenStore(database: database, clock: clock, ids: ids)
         self.audit = AuditLog(database: database, clock: clock, ids: ids)
-        self.cipher = FieldCipher(ring: keys)
+        self.cipher = FieldCipher(source: KeyRingSource(ring: keys, path: keyFile))
         self.blindIndex = BlindIndexer(ring: keys)
+        self.patients = PatientStore(database: database, clock: clock, ids: ids, cipher: cipher, blindIndex: blindIndex)
     }
 }

@@ -116,7 +116,7 @@ public struct TestApp: Sendable {
         }
         let dependencies = AppDependencies(config: config, stores: stores, clock: clock.clock, ids: ids, logger: TestDatabase.logger)
         do {
-            if seedDemo { try await DemoSeed.seed(stores: stores, passwords: dependencies.passwords) }
+            if seedDemo { try await DemoSeed.seed(stores: stores, passwords: dependencies.passwords, patientsPerProgram: 30) }
             let result = try await body(TestApp(dependencies: dependencies, clock: clock))
             await stores.database.close()
             await cleanup()

@@ -44,6 +44,15 @@ let concretePaths: [(method: HTTPRequest.Method, path: String)] = [
     (.get, "/api/v1/tokens"),
     (.post, "/api/v1/tokens"),
     (.delete, "/api/v1/tokens/some-token"),
+    (.get, "/api/v1/programs/gdm-camp/patients"),
+    (.post, "/api/v1/programs/gdm-camp/patients"),
+    (.post, "/api/v1/programs/gdm-camp/patients/search"),
+    (.post, "/api/v1/programs/gdm-camp/patients/import"),
+    (.get, "/api/v1/programs/gdm-camp/patients/p1"),
+    (.patch, "/api/v1/programs/gdm-camp/patients/p1"),
+    (.post, "/api/v1/programs/gdm-camp/patients/p1/tags"),
+    (.post, "/api/v1/programs/gdm-camp/patients/p1/consents"),
+    (.post, "/api/v1/programs/gdm-camp/patients/p1/consents/c1/withdraw"),
 ]
 
 @Suite struct APIAuthTests {

@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import TendCore
+import TendServer
+import TendStore
+
+struct ImportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import", abstract: "Import data / 导入数据", subcommands: [Patients.self])
+
+    struct Patients: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import patients from CSV or NDJSON, upserting by external_id / 导入患者（按 external_id 更新或新增）",
+            discussion: """
+            CSV columns (English or Chinese headers): external_id (患者编号), name (姓名), sex (性别), birth_date (出生日期),
+            phone (手机号), id_number (身份证号), address (地址), locale (语言), time_zone (时区), contact_window (联系时段),
+            quiet_hours (免打扰), channels (渠道, ; separated), tags (标签, key=value;key=value), status (状态),
+            caregiver_name (家属姓名), caregiver_relation (家属关系), caregiver_phone (家属电话).
+            external_id and name are required. Invalid rows are written to the rejects file with their line and reason.
+            """)
+
+        @OptionGroup var storage: StorageOptions
+        @Argument(help: "The file to import (.csv, .ndjson or .jsonl)") var file: String
+        @Option(help: "Program slug") var program: String
+        @Option(help: "csv or ndjson (default: from the file name)") var format: String?
+        @Option(help: "Where to write rejected rows (default: FILE.rejects.csv)") var rejects: String?
+
+        func run() async throws {
+            try await runReporting {
+                let chosenFormat: ImportFormat
+                if let name = format {
+                    guard let parsed = ImportFormat(rawValue: name) else { throw TendError.invalid("--format", .init(en: "must be csv or ndjson", zh: "必须是 csv 或 ndjson")) }
+                    chosenFormat = parsed
+                } else {
+                    chosenFormat = ImportFormat.guess(path: file)
+                }
+                guard let data = FileManager.default.contents(atPath: file) else {
+                    throw TendError.invalid("FILE", .init(en: "\(file) cannot be read", zh: "无法读取 \(file)"))
+                }
+                let rejectsPath = rejects ?? file + ".rejects.csv"
+                try await withStores(try await loadConfig(storage)) { stores, _ in
+                    guard let target = try await stores.programs.find(slug: program) else { throw TendError.notFound("program \(program)") }
+                    let reader = try ImportRowReader(bytes: [UInt8](data), format: chosenFormat)
+                    let summary = try await importRows(reader, into: target, stores: stores, rejectsPath: rejectsPath)
+                    say("Imported: \(summary.created) created, \(summary.updated) updated, \(summary.rejected) rejected / 导入完成：新增 \(summary.created)，更新 \(summary.updated)，拒绝 \(summary.rejected)")
+                    if summary.rejected > 0 { say("Rejected rows: \(rejectsPath) / 被拒绝的行见 \(rejectsPath)") }
+                }
+            }
+        }
+    }
+}
+
+/// Runs an import batch by batch, drawing a progress line on a terminal.
+func importRows(_ reader: ImportRowReader, into program: Program, stores: Stores, rejectsPath: String) async throws -> ImportSummary {
+    let importer = PatientImporter(store: stores.patients)
+    let session = PatientImporter.Session()
+    let actor = AuditActor(id: nil, kind: .cli)
+    var rejectLines = ["line,field,reason"]
+    let progress = ProgressLine(enabled: isatty(STDERR_FILENO) == 1)
+    var batch: [Result<PatientImport.Candidate, PatientImport.Reject>] = []
+    func flush() async throws {
+        try await importer.importBatch(programID: program.id, rows: batch, actor: actor, session: session) { reject in
+            rejectLines.append([String(reject.line), reject.field ?? "", reject.reason].map(CSVReader.escape).joined(separator: ","))
+        }
+        batch.removeAll(keepingCapacity: true)
+        progress.update(session.summary.processed)
+    }
+    for row in reader {
+        batch.append(row)
+        if batch.count == importer.batchSize { try await flush() }
+    }
+    try await flush()
+    progress.finish(session.summary.processed)
+    if session.summary.rejected > 0 {
+        try (rejectLines.joined(separator: "\n") + "\n").write(toFile: rejectsPath, atomically: true, encoding: .utf8)
+    }
+    return session.summary
+}
+
+/// `\r 120,000 rows · 21,400 rows/s` on stderr, redrawn at most ten times a second.
+final class ProgressLine {
+    let enabled: Bool
+    let start = ContinuousClock.now
+    var lastDraw = ContinuousClock.now
+
+    init(enabled: Bool) {
+        self.enabled = enabled
+    }
+
+    func update(_ rows: Int) {
+        guard enabled, ContinuousClock.now - lastDraw > .milliseconds(100) else { return }
+        lastDraw = ContinuousClock.now
+        draw(rows)
+    }
+
+    func finish(_ rows: Int) {
+        guard enabled else { return }
+        draw(rows)
+        FileHandle.standardError.write(Data("\n".utf8))
+    }
+
+    private func draw(_ rows: Int) {
+        let elapsed = ContinuousClock.now - start
+        let seconds = max(0.001, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        let rate = Int(Double(rows) / seconds)
+        let bar = String(repeating: "█", count: min(30, rows / 1000 % 31))
+        FileHandle.standardError.write(Data("\r\(bar) \(rows.formatted()) rows · \(rate.formatted()) rows/s / 行每秒   ".utf8))
+    }
+}

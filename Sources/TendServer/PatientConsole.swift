@@ -1,0 +1,331 @@
+import Foundation
+import Hummingbird
+import TendCore
+import TendStore
+
+/// Console pages for patients: the list with tag filters and search, a patient's page
+/// (profile, tags, consent, audit trail) and the add/edit form.
+struct PatientConsole: Sendable {
+    let console: ConsoleRoutes
+
+    private var stores: Stores { console.dependencies.stores }
+    private var renderer: PageRenderer { console.renderer }
+
+    struct PatientForm: Decodable {
+        var csrf: String?
+        var name: String?
+        var external_id: String?
+        var sex: String?
+        var birth_date: String?
+        var phone: String?
+        var id_number: String?
+        var address: String?
+        var locale: String?
+        var time_zone: String?
+        var contact_window: String?
+        var quiet_hours: String?
+        var status: String?
+        var tags: String?
+    }
+
+    struct TagForm: Decodable {
+        var csrf: String?
+        var add: String?
+        var remove: String?
+    }
+
+    struct ConsentForm: Decodable {
+        var csrf: String?
+        var kind: String?
+        var version: String?
+    }
+
+    struct FindForm: Decodable {
+        var csrf: String?
+        var q: String?
+    }
+
+    /// The caller's view of one program, with what the page chrome needs.
+    struct Page {
+        var grant: ProgramAccess.Grant
+        var chrome: PageRenderer.Chrome
+        var locale: AppLocale
+        var actor: AuditActor
+        var canWrite: Bool { grant.role?.allows(.writePatients) ?? false }
+        var showAudit: Bool { grant.role.map { $0 >= .manager } ?? false }
+        var programValues: [String: Any] { ["name": grant.program.name, "slug": grant.program.slug] }
+    }
+
+    private func page(_ permission: Permission, _ request: Request, _ context: TendRequestContext) async throws -> Page {
+        let identity = try context.requireIdentity()
+        let grant = try await ProgramAccess(stores: stores).require(permission, slug: try context.parameters.require("program"), identity: identity)
+        var programs = try await stores.staff.memberships(userID: identity.user.id).map(\.program)
+        if !programs.contains(where: { $0.id == grant.program.id }) { programs.append(grant.program) }
+        var chrome = console.chrome(identity, programs: programs, path: request.uri.path)
+        chrome.currentProgramID = grant.program.id
+        chrome.navProgram = grant.program.slug
+        return Page(grant: grant, chrome: chrome, locale: context.locale,
+                    actor: AuditActor(id: identity.user.id, kind: .staff, requestID: context.requestID))
+    }
+
+    func register(on router: Router<TendRequestContext>) {
+        router.get("/p/:program/patients") { request, context -> Response in
+            let page = try await page(.readPatients, request, context)
+            let parameters = request.uri.queryParameters
+            var query = PatientQuery()
+            var error: String?
+            do throws(TendError) {
+                query = try PatientRoutes.patientQuery(parameters)
+            } catch let problem {
+                error = problem.message.text(in: context.locale)
+            }
+            let result = try await stores.patients.list(programID: page.grant.program.id, query: query, actor: page.actor)
+            var nextURL: String?
+            if let next = result.nextAfter {
+                var components = URLComponents()
+                components.queryItems = ["tags", "not_tags", "any_tags", "status"].compactMap { name in
+                    parameters[Substring(name)].map { URLQueryItem(name: name, value: String($0)) }
+                } + [URLQueryItem(name: "after", value: next)]
+                nextURL = "/p/\(page.grant.program.slug)/patients?\(components.percentEncodedQuery ?? "")"
+            }
+            return renderList(page, patients: result.patients, nextURL: nextURL, error: error, filter: [
+                "tags": parameters["tags"].map(String.init) ?? "",
+                "not_tags": parameters["not_tags"].map(String.init) ?? "",
+            ], status: query.status)
+        }
+
+        router.post("/p/:program/patients/find") { request, context -> Response in
+            let page = try await page(.readPatients, request, context)
+            let form = try await console.decodeForm(FindForm.self, request)
+            try CSRF.verify(form.csrf, identity: page.grant.identity)
+            let text = (form.q ?? "").trimmingCharacters(in: .whitespaces)
+            guard !text.isEmpty else { return .redirect(to: "/p/\(page.grant.program.slug)/patients") }
+            let folded = TextFolding.halfWidth(text)
+            let looksNumeric = folded.allSatisfy { $0.isNumber || "+-() xX".contains($0) }
+            var found: [Patient] = []
+            if looksNumeric, let phone = try? PatientFields.phone(folded, field: "q") {
+                found = try await stores.patients.search(programID: page.grant.program.id, phone: phone, idNumber: nil, name: nil, actor: page.actor)
+            }
+            if found.isEmpty, looksNumeric, (try? PatientFields.idNumber(folded)) != nil {
+                found = try await stores.patients.search(programID: page.grant.program.id, phone: nil, idNumber: folded, name: nil, actor: page.actor)
+            }
+            if found.isEmpty, !looksNumeric {
+                found = try await stores.patients.search(programID: page.grant.program.id, phone: nil, idNumber: nil, name: text, actor: page.actor)
+            }
+            return renderList(page, patients: found, nextURL: nil, error: nil, filter: [:], status: nil)
+        }
+
+        router.get("/p/:program/patients/new") { request, context -> Response in
+            let page = try await page(.writePatients, request, context)
+            return renderForm(page, profile: nil, values: PatientForm(), error: nil, patientID: nil)
+        }
+
+        router.post("/p/:program/patients") { request, context -> Response in
+            let page = try await page(.writePatients, request, context)
+            let form = try await console.decodeForm(PatientForm.self, request)
+            try CSRF.verify(form.csrf, identity: page.grant.identity)
+            do {
+                let (profile, tags) = try profile(from: form, current: nil)
+                let patient = try await stores.patients.create(programID: page.grant.program.id, profile: profile, tags: tags, actor: page.actor)
+                return .redirect(to: "/p/\(page.grant.program.slug)/patients/\(patient.id)")
+            } catch let error as TendError where error.kind == .invalidInput || error.kind == .conflict {
+                return renderForm(page, profile: nil, values: form, error: error, patientID: nil)
+            }
+        }
+
+        router.get("/p/:program/patients/:patient") { request, context -> Response in
+            let page = try await page(.readPatients, request, context)
+            guard let patient = try await stores.patients.get(programID: page.grant.program.id, patientID: try context.parameters.require("patient"), actor: page.actor) else {
+                throw TendError.notFound("patient")
+            }
+            var values: [String: Any] = [
+                "program": page.programValues, "patient": patientValues(patient, locale: page.locale),
+                "can_write": page.canWrite, "show_audit": page.showAudit,
+            ]
+            if page.showAudit {
+                let events = try await stores.audit.events(programID: page.grant.program.id, subjectID: patient.id, limit: 50)
+                var names: [String: String] = [:]
+                for id in Set(events.compactMap(\.actorID)) {
+                    names[id] = try await stores.staff.user(id: id)?.displayName
+                }
+                values["audit"] = events.map { event -> [String: Any] in
+                    [
+                        "at": Self.format(event.at), "action": event.action, "request_id": event.requestID ?? "",
+                        "actor": event.actorID.flatMap { names[$0] } ?? event.actorKind.rawValue,
+                    ]
+                }
+            }
+            return renderer.render("patient", values, chrome: page.chrome, locale: page.locale)
+        }
+
+        router.get("/p/:program/patients/:patient/edit") { request, context -> Response in
+            let page = try await page(.writePatients, request, context)
+            guard let patient = try await stores.patients.get(programID: page.grant.program.id, patientID: try context.parameters.require("patient"), actor: page.actor) else {
+                throw TendError.notFound("patient")
+            }
+            return renderForm(page, profile: patient.profile, values: nil, error: nil, patientID: patient.id)
+        }
+
+        router.post("/p/:program/patients/:patient") { request, context -> Response in
+            let page = try await page(.writePatients, request, context)
+            let patientID = try context.parameters.require("patient")
+            let form = try await console.decodeForm(PatientForm.self, request)
+            try CSRF.verify(form.csrf, identity: page.grant.identity)
+            guard let current = try await stores.patients.get(programID: page.grant.program.id, patientID: patientID, actor: page.actor) else {
+                throw TendError.notFound("patient")
+            }
+            do {
+                let (profile, _) = try profile(from: form, current: current.profile)
+                _ = try await stores.patients.update(programID: page.grant.program.id, patientID: patientID, profile: profile, actor: page.actor)
+                return .redirect(to: "/p/\(page.grant.program.slug)/patients/\(patientID)")
+            } catch let error as TendError where error.kind == .invalidInput || error.kind == .conflict {
+                return renderForm(page, profile: current.profile, values: form, error: error, patientID: patientID)
+            }
+        }
+
+        router.post("/p/:program/patients/:patient/tags") { request, context -> Response in
+            let page = try await page(.writePatients, request, context)
+            let patientID = try context.parameters.require("patient")
+            let form = try await console.decodeForm(TagForm.self, request)
+            try CSRF.verify(form.csrf, identity: page.grant.identity)
+            if let text = form.add, !text.trimmingCharacters(in: .whitespaces).isEmpty {
+                guard try await stores.patients.addTags(programID: page.grant.program.id, patientID: patientID, tags: [try PatientTag.parse(text, field: "add")], actor: page.actor) else {
+                    throw TendError.notFound("patient")
+                }
+            }
+            if let text = form.remove, !text.isEmpty {
+                guard try await stores.patients.removeTags(programID: page.grant.program.id, patientID: patientID, tags: [try PatientTag.parse(text, field: "remove")], actor: page.actor) else {
+                    throw TendError.notFound("patient")
+                }
+            }
+            return .redirect(to: "/p/\(page.grant.program.slug)/patients/\(patientID)")
+        }
+
+        router.post("/p/:program/patients/:patient/consents") { request, context -> Response in
+            let page = try await page(.writePatients, request, context)
+            let patientID = try context.parameters.require("patient")
+            let form = try await console.decodeForm(ConsentForm.self, request)
+            try CSRF.verify(form.csrf, identity: page.grant.identity)
+            guard try await stores.patients.recordConsent(programID: page.grant.program.id, patientID: patientID, kind: form.kind ?? "", version: form.version ?? "", actor: page.actor) != nil else {
+                throw TendError.notFound("patient")
+            }
+            return .redirect(to: "/p/\(page.grant.program.slug)/patients/\(patientID)")
+        }
+    }
+
+    private func renderList(_ page: Page, patients: [Patient], nextURL: String?, error: String?, filter: [String: String], status: PatientStatus?) -> Response {
+        let t = UIStrings.strings(for: page.locale)
+        var values: [String: Any] = [
+            "program": page.programValues,
+            "can_write": page.canWrite,
+            "filter": filter,
+            "statuses": PatientStatus.allCases.map { ["value": $0.rawValue, "label": t["status_\($0.rawValue)"] ?? $0.rawValue, "selected": $0 == status] as [String: Any] },
+            "patients": patients.map { patient -> [String: Any] in
+                [
+                    "id": patient.id, "name": patient.profile.name, "external_id": patient.profile.externalID ?? "",
+                    "status": patient.profile.status.rawValue, "status_label": t["status_\(patient.profile.status.rawValue)"] ?? "",
+                    "tags": patient.tags.map(\.tag.text),
+                ]
+            },
+        ]
+        if let error { values["error"] = error }
+        if let nextURL { values["next_url"] = nextURL }
+        return renderer.render("patients", values, chrome: page.chrome, locale: page.locale)
+    }
+
+    private func patientValues(_ patient: Patient, locale: AppLocale) -> [String: Any] {
+        let t = UIStrings.strings(for: locale)
+        let profile = patient.profile
+        return [
+            "id": patient.id, "name": profile.name, "external_id": profile.externalID ?? "",
+            "status": profile.status.rawValue, "status_label": t["status_\(profile.status.rawValue)"] ?? "",
+            "sex_label": t["sex_\(profile.sex.rawValue)"] ?? "", "age": profile.age(on: console.dependencies.clock.now()).map { $0 as Any } ?? false,
+            "phone": profile.phone ?? "—", "id_number": profile.idNumber ?? "—", "birth_date": profile.birthDate ?? "—",
+            "address": profile.address ?? "—", "locale": profile.locale.rawValue, "time_zone": profile.timeZone,
+            "contact_window": profile.contactWindow?.text ?? "—", "quiet_hours": profile.quietHours?.text ?? "—",
+            "channels": profile.channels.map(\.rawValue).joined(separator: ", "),
+            "caregivers": profile.caregivers.map { ["name": $0.name, "relation": $0.relation, "phone": $0.phone ?? ""] },
+            "tags": patient.tags.map { ["text": $0.tag.text, "source": $0.source, "set_at": Self.format($0.setAt)] },
+            "consents": patient.consents.map { consent -> [String: Any] in
+                ["kind": consent.kind, "version": consent.version, "granted_at": Self.format(consent.grantedAt), "withdrawn_at": consent.withdrawnAt.map(Self.format) ?? false]
+            },
+        ]
+    }
+
+    private func renderForm(_ page: Page, profile: PatientProfile?, values form: PatientForm?, error: TendError?, patientID: String?) -> Response {
+        let t = UIStrings.strings(for: page.locale)
+        func text(_ formValue: String?, _ stored: String?) -> String { form == nil ? (stored ?? "") : (formValue ?? "") }
+        let sex = form?.sex ?? profile?.sex.rawValue ?? Sex.unknown.rawValue
+        let status = form?.status ?? profile?.status.rawValue ?? PatientStatus.active.rawValue
+        let locale = form?.locale ?? profile?.locale.rawValue ?? AppLocale.zhHans.rawValue
+        func field(_ name: String, _ label: String, _ value: String, placeholder: String = "", required: Bool = false) -> [String: Any] {
+            ["name": name, "label": t[label] ?? label, "value": value, "placeholder": placeholder, "required": required, "invalid": error?.field == name]
+        }
+        func select(_ name: String, _ label: String, _ options: [(String, String)], _ selected: String) -> [String: Any] {
+            ["name": name, "label": t[label] ?? label, "invalid": error?.field == name,
+             "options": options.map { ["value": $0.0, "label": $0.1, "selected": $0.0 == selected] as [String: Any] }]
+        }
+        var fields: [[String: Any]] = [
+            field("name", "patient_name", text(form?.name, profile?.name), required: true),
+            field("external_id", "external_id", text(form?.external_id, profile?.externalID), placeholder: "MRN-0001"),
+            select("sex", "sex", Sex.allCases.map { ($0.rawValue, t["sex_\($0.rawValue)"] ?? $0.rawValue) }, sex),
+            field("birth_date", "birth_date", text(form?.birth_date, profile?.birthDate), placeholder: "1990-03-07"),
+            field("phone", "phone", text(form?.phone, profile?.phone), placeholder: "13800138000"),
+            field("id_number", "id_number", text(form?.id_number, profile?.idNumber)),
+            field("address", "address", text(form?.address, profile?.address)),
+            select("locale", "locale", [("zh-Hans", "中文"), ("en", "English")], locale),
+            field("time_zone", "time_zone", form == nil ? (profile?.timeZone ?? "Asia/Shanghai") : (form?.time_zone ?? ""), placeholder: "Asia/Shanghai"),
+            field("contact_window", "contact_window", text(form?.contact_window, profile?.contactWindow?.text), placeholder: "12:00-13:30"),
+            field("quiet_hours", "quiet_hours", text(form?.quiet_hours, profile?.quietHours?.text), placeholder: "22:00-07:00"),
+            select("status", "status", PatientStatus.allCases.map { ($0.rawValue, t["status_\($0.rawValue)"] ?? $0.rawValue) }, status),
+        ]
+        if patientID == nil {
+            fields.append(field("tags", "tags", form?.tags ?? "", placeholder: "disease=T2DM;stage=chemo"))
+        }
+        let slug = page.grant.program.slug
+        var values: [String: Any] = [
+            "program": page.programValues,
+            "form_title": t[patientID == nil ? "patient_new_title" : "patient_edit_title"] ?? "",
+            "action": patientID.map { "/p/\(slug)/patients/\($0)" } ?? "/p/\(slug)/patients",
+            "fields": fields,
+        ]
+        if let error { values["error"] = error.message.text(in: page.locale) }
+        return renderer.render("patient_form", values, chrome: page.chrome, locale: page.locale, status: error == nil ? .ok : .badRequest)
+    }
+
+    /// The form's text fields as a validated profile; blank optional fields clear the value.
+    private func profile(from form: PatientForm, current: PatientProfile?) throws(TendError) -> (PatientProfile, [PatientTag]) {
+        func blankToNil(_ text: String?) -> String? {
+            guard let text = text?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
+            return text
+        }
+        var profile = current ?? PatientProfile(name: "")
+        profile.name = form.name ?? ""
+        profile.externalID = blankToNil(form.external_id)
+        guard let sex = Sex(loose: form.sex ?? "") else { throw TendError.invalid("sex", .init(en: "is not a known value", zh: "值无效")) }
+        profile.sex = sex
+        profile.birthDate = blankToNil(form.birth_date)
+        profile.phone = blankToNil(form.phone)
+        profile.idNumber = blankToNil(form.id_number)
+        profile.address = blankToNil(form.address)
+        profile.locale = AppLocale(identifier: form.locale ?? "") ?? profile.locale
+        profile.timeZone = form.time_zone ?? ""
+        profile.contactWindow = try blankToNil(form.contact_window).map { (text) throws(TendError) in try DailyWindow.parse(text, field: "contact_window") }
+        profile.quietHours = try blankToNil(form.quiet_hours).map { (text) throws(TendError) in try DailyWindow.parse(text, field: "quiet_hours") }
+        guard let status = PatientStatus(rawValue: form.status ?? "") else { throw TendError.invalid("status", .init(en: "is not a known value", zh: "值无效")) }
+        profile.status = status
+        var tags: [PatientTag] = []
+        for piece in (form.tags ?? "").split(whereSeparator: { $0 == ";" || $0 == "," }) where !piece.trimmingCharacters(in: .whitespaces).isEmpty {
+            tags.append(try PatientTag.parse(String(piece), field: "tags"))
+        }
+        return (try profile.validated(), tags)
+    }
+
+    static func format(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "Asia/Shanghai")
+        formatter.dateFormat = "yyyy-MM-dd HH:mm"
+        return formatter.string(from: date)
+    }
+}

@@ -1,0 +1,476 @@
+import Foundation
+import SQLKit
+import TendCore
+
+/// Who is reading or writing, for the audit trail.
+public struct AuditActor: Sendable {
+    public var id: String?
+    public var kind: ActorKind
+    public var requestID: String?
+
+    public init(id: String?, kind: ActorKind, requestID: String? = nil) {
+        self.id = id
+        self.kind = kind
+        self.requestID = requestID
+    }
+}
+
+public struct PatientQuery: Sendable {
+    public var tags = TagFilter()
+    public var status: PatientStatus?
+    public var externalID: String?
+    /// Paging: ids sort by creation time; a page continues after the last id of the previous one.
+    public var after: String?
+    public var limit = 50
+
+    public init(tags: TagFilter = TagFilter(), status: PatientStatus? = nil, externalID: String? = nil, after: String? = nil, limit: Int = 50) {
+        self.tags = tags
+        self.status = status
+        self.externalID = externalID
+        self.after = after
+        self.limit = limit
+    }
+}
+
+public struct PatientPage: Sendable {
+    public var patients: [Patient]
+    public var nextAfter: String?
+}
+
+/// Patients of one program. PII is sealed with the field cipher before it reaches SQL, and
+/// every read and write appends audit events in the same unit of work.
+public struct PatientStore: Sendable {
+    let database: Database
+    let clock: TendClock
+    let ids: IDGenerator
+    let cipher: FieldCipher
+    let blindIndex: BlindIndexer
+
+    public init(database: Database, clock: TendClock, ids: IDGenerator, cipher: FieldCipher, blindIndex: BlindIndexer) {
+        self.database = database
+        self.clock = clock
+        self.ids = ids
+        self.cipher = cipher
+        self.blindIndex = blindIndex
+    }
+
+    static let columns = [
+        "id", "program_id", "external_id", "name_enc", "name_bidx", "sex", "birth_date", "phone_enc", "phone_bidx",
+        "id_number_enc", "id_number_bidx", "address_enc", "locale", "time_zone", "contact_window", "quiet_hours",
+        "channels", "caregivers_enc", "status", "created_at", "updated_at",
+    ]
+    static let columnList = columns.joined(separator: ", ")
+    static let updatableColumns = columns.filter { !["id", "program_id", "created_at"].contains($0) }
+
+    // MARK: Blind indexes
+
+    public func phoneIndex(_ normalised: String) -> String { blindIndex.index(normalised, purpose: "phone") }
+    public func idNumberIndex(_ normalised: String) -> String { blindIndex.index(normalised, purpose: "id_number") }
+    public func nameIndex(_ name: String) -> String { blindIndex.index(PatientFields.normalisedName(name), purpose: "name") }
+
+    /// The column values of one patient row, PII sealed.
+    func row(id: String, programID: String, profile: PatientProfile, createdAt: Int64, updatedAt: Int64) throws -> [any Encodable & Sendable] {
+        let caregivers: String? = profile.caregivers.isEmpty ? nil : try cipher.seal(String(decoding: try JSONEncoder().encode(profile.caregivers), as: UTF8.self))
+        let values: [any Encodable & Sendable] = [
+            id, programID, profile.externalID,
+            try cipher.seal(profile.name), nameIndex(profile.name),
+            profile.sex.rawValue, profile.birthDate,
+            try profile.phone.map(cipher.seal), profile.phone.map(phoneIndex),
+            try profile.idNumber.map(cipher.seal), profile.idNumber.map(idNumberIndex),
+            try profile.address.map(cipher.seal),
+            profile.locale.rawValue, profile.timeZone,
+            profile.contactWindow?.text, profile.quietHours?.text,
+            profile.channels.map(\.rawValue).joined(separator: ","),
+            caregivers, profile.status.rawValue, createdAt, updatedAt,
+        ]
+        return values
+    }
+
+    func profile(from row: any SQLRow) throws -> PatientProfile {
+        func open(_ column: String) throws -> String? {
+            try row.decode(column: column, as: String?.self).map(cipher.open)
+        }
+        let caregivers: [Caregiver] = try open("caregivers_enc").map { try JSONDecoder().decode([Caregiver].self, from: Data($0.utf8)) } ?? []
+        return PatientProfile(
+            externalID: try row.decode(column: "external_id", as: String?.self),
+            name: try open("name_enc") ?? "",
+            sex: Sex(rawValue: try row.decode(column: "sex", as: String.self)) ?? .unknown,
+            birthDate: try row.decode(column: "birth_date", as: String?.self),
+            phone: try open("phone_enc"),
+            idNumber: try open("id_number_enc"),
+            address: try open("address_enc"),
+            locale: AppLocale(rawValue: try row.decode(column: "locale", as: String.self)) ?? .zhHans,
+            timeZone: try row.decode(column: "time_zone", as: String.self),
+            contactWindow: try row.decode(column: "contact_window", as: String?.self).flatMap { try? DailyWindow.parse($0, field: "contact_window") },
+            quietHours: try row.decode(column: "quiet_hours", as: String?.self).flatMap { try? DailyWindow.parse($0, field: "quiet_hours") },
+            channels: try row.decode(column: "channels", as: String.self).split(separator: ",").compactMap { ContactChannel(rawValue: String($0)) },
+            caregivers: caregivers,
+            status: PatientStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .active)
+    }
+
+    // MARK: Writes
+
+    /// Creates a patient after checking that no other patient of the program has the same
+    /// external id, phone or ID number.
+    public func create(programID: String, profile rawProfile: PatientProfile, tags: [PatientTag] = [], actor: AuditActor) async throws -> Patient {
+        let profile = try rawProfile.validated()
+        let tags = try tags.map { try $0.validated() }
+        let id = ids.next()
+        let now = clock.now().epochMilliseconds
+        let values = try row(id: id, programID: programID, profile: profile, createdAt: now, updatedAt: now)
+        let auditIDs = (0..<2).map { _ in ids.next() }
+        try await database.transaction { sql in
+            try await self.checkDuplicates(sql, programID: programID, profile: profile, excluding: nil)
+            try await sql.raw("INSERT INTO patients (\(unsafeRaw: Self.columnList)) VALUES (\(binds: values))").run()
+            try await self.insertTags(sql, programID: programID, patientID: id, tags: tags, setBy: actor.id, source: actor.kind.rawValue, at: now)
+            try await self.audit(sql, programID: programID, patientIDs: [id], action: "patient.create", actor: actor, eventIDs: [auditIDs[0]], at: now)
+        }
+        return Patient(
+            id: id, programID: programID, profile: profile,
+            tags: tags.map { AppliedTag(tag: $0, setBy: actor.id, source: actor.kind.rawValue, setAt: Date(epochMilliseconds: now)) },
+            consents: [], createdAt: Date(epochMilliseconds: now), updatedAt: Date(epochMilliseconds: now))
+    }
+
+    /// Replaces the patient's profile. Returns nil when the program has no such patient.
+    public func update(programID: String, patientID: String, profile rawProfile: PatientProfile, actor: AuditActor) async throws -> Patient? {
+        let profile = try rawProfile.validated()
+        let now = clock.now().epochMilliseconds
+        let values = try row(id: patientID, programID: programID, profile: profile, createdAt: 0, updatedAt: now)
+        let auditID = ids.next()
+        let updated: Bool = try await database.transaction { sql in
+            try await self.checkDuplicates(sql, programID: programID, profile: profile, excluding: patientID)
+            var query = SQLQueryString("UPDATE patients SET ")
+            var first = true
+            for (column, value) in zip(Self.columns, values) where Self.updatableColumns.contains(column) {
+                if !first { query.appendLiteral(", ") }
+                first = false
+                query.appendInterpolation(unsafeRaw: "\(column) = ")
+                query.appendInterpolation(bind: value)
+            }
+            query.appendLiteral(" WHERE program_id = ")
+            query.appendInterpolation(bind: programID)
+            query.appendLiteral(" AND id = ")
+            query.appendInterpolation(bind: patientID)
+            query.appendLiteral(" RETURNING id")
+            guard try await !sql.raw(query).all().isEmpty else { return false }
+            try await self.audit(sql, programID: programID, patientIDs: [patientID], action: "patient.update", actor: actor, eventIDs: [auditID], at: now)
+            return true
+        }
+        guard updated else { return nil }
+        return try await fetch(programID: programID, ids: [patientID]).first
+    }
+
+    private func checkDuplicates(_ sql: any SQLDatabase, programID: String, profile: PatientProfile, excluding patientID: String?) async throws {
+        let probes: [(field: String, column: String, value: String?)] = [
+            ("external_id", "external_id", profile.externalID),
+            ("phone", "phone_bidx", profile.phone.map(phoneIndex)),
+            ("id_number", "id_number_bidx", profile.idNumber.map(idNumberIndex)),
+        ]
+        for probe in probes {
+            guard let value = probe.value else { continue }
+            let rows = try await sql.raw("SELECT id FROM patients WHERE program_id = \(bind: programID) AND \(unsafeRaw: probe.column) = \(bind: value) LIMIT 2").all()
+            let others = try rows.map { try $0.decode(column: "id", as: String.self) }.filter { $0 != patientID }
+            if let other = others.first {
+                throw TendError(
+                    kind: .conflict, code: "duplicate_patient",
+                    message: .init(en: "\(probe.field) already belongs to patient \(other) in this program", zh: "\(probe.field) 已属于本项目患者 \(other)"),
+                    field: probe.field)
+            }
+        }
+    }
+
+    func insertTags(_ sql: any SQLDatabase, programID: String, patientID: String, tags: [PatientTag], setBy: String?, source: String, at: Int64) async throws {
+        guard !tags.isEmpty else { return }
+        var query = SQLQueryString("INSERT INTO patient_tags (program_id, patient_id, tag_key, tag_value, set_by, source, set_at) VALUES ")
+        for (index, tag) in tags.enumerated() {
+            if index > 0 { query.appendLiteral(", ") }
+            query.appendLiteral("(")
+            query.appendInterpolation(binds: [programID, patientID, tag.key, tag.value, setBy, source, at])
+            query.appendLiteral(")")
+        }
+        query.appendLiteral(" ON CONFLICT (patient_id, tag_key, tag_value) DO NOTHING")
+        try await sql.raw(query).run()
+    }
+
+    /// Adds tags; returns false when the program has no such patient.
+    public func addTags(programID: String, patientID: String, tags rawTags: [PatientTag], actor: AuditActor) async throws -> Bool {
+        let tags = try rawTags.map { try $0.validated() }
+        let now = clock.now().epochMilliseconds
+        let auditID = ids.next()
+        return try await database.transaction { sql in
+            guard try await self.exists(sql, programID: programID, patientID: patientID) else { return false }
+            try await self.insertTags(sql, programID: programID, patientID: patientID, tags: tags, setBy: actor.id, source: actor.kind.rawValue, at: now)
+            try await self.touch(sql, patientID: patientID, at: now)
+            try await self.audit(sql, programID: programID, patientIDs: [patientID], action: "patient.tag.add", actor: actor, eventIDs: [auditID], at: now)
+            return true
+        }
+    }
+
+    public func removeTags(programID: String, patientID: String, tags rawTags: [PatientTag], actor: AuditActor) async throws -> Bool {
+        let tags = try rawTags.map { try $0.validated() }
+        let now = clock.now().epochMilliseconds
+        let auditID = ids.next()
+        return try await database.transaction { sql in
+            guard try await self.exists(sql, programID: programID, patientID: patientID) else { return false }
+            for tag in tags {
+                try await sql.raw("DELETE FROM patient_tags WHERE patient_id = \(bind: patientID) AND tag_key = \(bind: tag.key) AND tag_value = \(bind: tag.value)").run()
+            }
+            try await self.touch(sql, patientID: patientID, at: now)
+            try await self.audit(sql, programID: programID, patientIDs: [patientID], action: "patient.tag.remove", actor: actor, eventIDs: [auditID], at: now)
+            return true
+        }
+    }
+
+    public func recordConsent(programID: String, patientID: String, kind rawKind: String, version rawVersion: String, actor: AuditActor) async throws -> ConsentRecord? {
+        let kind = try Validate.name(rawKind, field: "kind", maxLength: 60)
+        let version = try Validate.name(rawVersion, field: "version", maxLength: 40)
+        let now = clock.now()
+        let consent = ConsentRecord(id: ids.next(), kind: kind, version: version, grantedAt: now, withdrawnAt: nil, recordedBy: actor.id)
+        let auditID = ids.next()
+        let recorded: Bool = try await database.transaction { sql in
+            guard try await self.exists(sql, programID: programID, patientID: patientID) else { return false }
+            try await sql.raw("""
+                INSERT INTO patient_consents (id, program_id, patient_id, kind, version, granted_at, recorded_by)
+                VALUES (\(bind: consent.id), \(bind: programID), \(bind: patientID), \(bind: kind), \(bind: version), \(bind: now.epochMilliseconds), \(bind: actor.id))
+                """).run()
+            try await self.audit(sql, programID: programID, patientIDs: [patientID], action: "patient.consent.record", actor: actor, eventIDs: [auditID], at: now.epochMilliseconds)
+            return true
+        }
+        return recorded ? consent : nil
+    }
+
+    public func withdrawConsent(programID: String, patientID: String, consentID: String, actor: AuditActor) async throws -> Bool {
+        let now = clock.now().epochMilliseconds
+        let auditID = ids.next()
+        return try await database.transaction { sql in
+            let rows = try await sql.raw("""
+                UPDATE patient_consents SET withdrawn_at = \(bind: now)
+                WHERE id = \(bind: consentID) AND patient_id = \(bind: patientID) AND program_id = \(bind: programID) AND withdrawn_at IS NULL
+                RETURNING id
+                """).all()
+            guard !rows.isEmpty else { return false }
+            try await self.audit(sql, programID: programID, patientIDs: [patientID], action: "patient.consent.withdraw", actor: actor, eventIDs: [auditID], at: now)
+            return true
+        }
+    }
+
+    private func exists(_ sql: any SQLDatabase, programID: String, patientID: String) async throws -> Bool {
+        try await sql.raw("SELECT id FROM patients WHERE program_id = \(bind: programID) AND id = \(bind: patientID)").first() != nil
+    }
+
+    private func touch(_ sql: any SQLDatabase, patientID: String, at: Int64) async throws {
+        try await sql.raw("UPDATE patients SET updated_at = \(bind: at) WHERE id = \(bind: patientID)").run()
+    }
+
+    /// Appends one audit event per patient in a single statement.
+    func audit(_ sql: any SQLDatabase, programID: String, patientIDs: [String], action: String, actor: AuditActor, eventIDs: [String], at: Int64) async throws {
+        guard !patientIDs.isEmpty else { return }
+        var query = SQLQueryString("INSERT INTO audit_events (id, program_id, actor_id, actor_kind, action, subject_type, subject_id, request_id, at) VALUES ")
+        for (index, patientID) in patientIDs.enumerated() {
+            if index > 0 { query.appendLiteral(", ") }
+            query.appendLiteral("(")
+            query.appendInterpolation(binds: [eventIDs[index], programID, actor.id, actor.kind.rawValue, action, "patient", patientID, actor.requestID, at])
+            query.appendLiteral(")")
+        }
+        try await sql.raw(query).run()
+    }
+
+    // MARK: Reads
+
+    /// One patient with tags and consents, audited as a read.
+    public func get(programID: String, patientID: String, actor: AuditActor) async throws -> Patient? {
+        guard let patient = try await fetch(programID: programID, ids: [patientID]).first else { return nil }
+        try await recordReads(programID: programID, patientIDs: [patientID], action: "patient.read", actor: actor)
+        return patient
+    }
+
+    public func list(programID: String, query: PatientQuery, actor: AuditActor) async throws -> PatientPage {
+        let limit = max(1, min(query.limit, 500))
+        var sqlQuery = SQLQueryString("SELECT p.id FROM patients p WHERE p.program_id = \(bind: programID)")
+        if let status = query.status {
+            sqlQuery.appendLiteral(" AND p.status = ")
+            sqlQuery.appendInterpolation(bind: status.rawValue)
+        }
+        if let externalID = query.externalID {
+            sqlQuery.appendLiteral(" AND p.external_id = ")
+            sqlQuery.appendInterpolation(bind: externalID)
+        }
+        if let after = query.after {
+            sqlQuery.appendLiteral(" AND p.id > ")
+            sqlQuery.appendInterpolation(bind: after)
+        }
+        for tag in query.tags.all {
+            sqlQuery.appendLiteral(" AND EXISTS (")
+            appendTagMatch(&sqlQuery, [tag])
+            sqlQuery.appendLiteral(")")
+        }
+        if !query.tags.any.isEmpty {
+            sqlQuery.appendLiteral(" AND EXISTS (")
+            appendTagMatch(&sqlQuery, query.tags.any)
+            sqlQuery.appendLiteral(")")
+        }
+        if !query.tags.none.isEmpty {
+            sqlQuery.appendLiteral(" AND NOT EXISTS (")
+            appendTagMatch(&sqlQuery, query.tags.none)
+            sqlQuery.appendLiteral(")")
+        }
+        sqlQuery.appendInterpolation(unsafeRaw: " ORDER BY p.id LIMIT \(limit + 1)")
+        let finalQuery = sqlQuery
+        let ids = try await database.session { sql in
+            try await sql.raw(finalQuery).all().map { try $0.decode(column: "id", as: String.self) }
+        }
+        let pageIDs = Array(ids.prefix(limit))
+        let patients = try await fetch(programID: programID, ids: pageIDs)
+        try await recordReads(programID: programID, patientIDs: pageIDs, action: "patient.list", actor: actor)
+        return PatientPage(patients: patients, nextAfter: ids.count > limit ? pageIDs.last : nil)
+    }
+
+    /// `SELECT 1 FROM patient_tags t WHERE t.patient_id = p.id AND (tag or tag …)`.
+    private func appendTagMatch(_ query: inout SQLQueryString, _ tags: [PatientTag]) {
+        query.appendLiteral("SELECT 1 FROM patient_tags t WHERE t.patient_id = p.id AND (")
+        for (index, tag) in tags.enumerated() {
+            if index > 0 { query.appendLiteral(" OR ") }
+            query.appendLiteral("(t.tag_key = ")
+            query.appendInterpolation(bind: tag.key)
+            if tag.value != "*" {
+                query.appendLiteral(" AND t.tag_value = ")
+                query.appendInterpolation(bind: tag.value)
+            }
+            query.appendLiteral(")")
+        }
+        query.appendLiteral(")")
+    }
+
+    /// Finds patients by exact phone, ID number or name through the blind indexes.
+    public func search(programID: String, phone: String?, idNumber: String?, name: String?, actor: AuditActor) async throws -> [Patient] {
+        var conditions: [(String, String)] = []
+        if let phone, let normalised = try PatientFields.phone(phone, field: "phone") { conditions.append(("phone_bidx", phoneIndex(normalised))) }
+        if let idNumber, let normalised = try PatientFields.idNumber(idNumber) { conditions.append(("id_number_bidx", idNumberIndex(normalised))) }
+        if let name, !name.trimmingCharacters(in: .whitespaces).isEmpty { conditions.append(("name_bidx", nameIndex(name))) }
+        guard !conditions.isEmpty else {
+            throw TendError(kind: .invalidInput, code: "missing_field", message: .init(en: "Give phone, id_number or name", zh: "请提供 phone、id_number 或 name"), field: "phone")
+        }
+        var query = SQLQueryString("SELECT id FROM patients WHERE program_id = \(bind: programID)")
+        for (column, value) in conditions {
+            query.appendInterpolation(unsafeRaw: " AND \(column) = ")
+            query.appendInterpolation(bind: value)
+        }
+        query.appendLiteral(" ORDER BY id LIMIT 50")
+        let finalQuery = query
+        let ids = try await database.session { sql in
+            try await sql.raw(finalQuery).all().map { try $0.decode(column: "id", as: String.self) }
+        }
+        let patients = try await fetch(programID: programID, ids: ids)
+        try await recordReads(programID: programID, patientIDs: ids, action: "patient.search", actor: actor)
+        return patients
+    }
+
+    private func recordReads(programID: String, patientIDs: [String], action: String, actor: AuditActor) async throws {
+        guard !patientIDs.isEmpty else { return }
+        let now = clock.now().epochMilliseconds
+        let eventIDs = patientIDs.map { _ in ids.next() }
+        try await database.session { sql in
+            try await self.audit(sql, programID: programID, patientIDs: patientIDs, action: action, actor: actor, eventIDs: eventIDs, at: now)
+        }
+    }
+
+    /// Loads patients with their tags and consents, in the order of `ids`. Unaudited: for
+    /// callers that audit the surrounding operation themselves (a write that reads first).
+    public func fetch(programID: String, ids: [String]) async throws -> [Patient] {
+        guard !ids.isEmpty else { return [] }
+        let (rows, tagRows, consentRows) = try await database.session { sql in
+            let rows = try await sql.raw("SELECT \(unsafeRaw: Self.columnList) FROM patients WHERE program_id = \(bind: programID) AND id IN (\(binds: ids))").all()
+            let tagRows = try await sql.raw("SELECT patient_id, tag_key, tag_value, set_by, source, set_at FROM patient_tags WHERE program_id = \(bind: programID) AND patient_id IN (\(binds: ids)) ORDER BY tag_key, tag_value").all()
+            let consentRows = try await sql.raw("SELECT id, patient_id, kind, version, granted_at, withdrawn_at, recorded_by FROM patient_consents WHERE program_id = \(bind: programID) AND patient_id IN (\(binds: ids)) ORDER BY granted_at, id").all()
+            return (rows, tagRows, consentRows)
+        }
+        var tags: [String: [AppliedTag]] = [:]
+        for row in tagRows {
+            tags[try row.decode(column: "patient_id", as: String.self), default: []].append(AppliedTag(
+                tag: PatientTag(key: try row.decode(column: "tag_key", as: String.self), value: try row.decode(column: "tag_value", as: String.self)),
+                setBy: try row.decode(column: "set_by", as: String?.self),
+                source: try row.decode(column: "source", as: String.self),
+                setAt: Date(epochMilliseconds: try row.decode(column: "set_at", as: Int64.self))))
+        }
+        var consents: [String: [ConsentRecord]] = [:]
+        for row in consentRows {
+            consents[try row.decode(column: "patient_id", as: String.self), default: []].append(ConsentRecord(
+                id: try row.decode(column: "id", as: String.self),
+                kind: try row.decode(column: "kind", as: String.self),
+                version: try row.decode(column: "version", as: String.self),
+                grantedAt: Date(epochMilliseconds: try row.decode(column: "granted_at", as: Int64.self)),
+                withdrawnAt: try row.decode(column: "withdrawn_at", as: Int64?.self).map(Date.init(epochMilliseconds:)),
+                recordedBy: try row.decode(column: "recorded_by", as: String?.self)))
+        }
+        var byID: [String: Patient] = [:]
+        for row in rows {
+            let id = try row.decode(column: "id", as: String.self)
+            byID[id] = Patient(
+                id: id, programID: programID, profile: try profile(from: row), tags: tags[id] ?? [], consents: consents[id] ?? [],
+                createdAt: Date(epochMilliseconds: try row.decode(column: "created_at", as: Int64.self)),
+                updatedAt: Date(epochMilliseconds: try row.decode(column: "updated_at", as: Int64.self)))
+        }
+        return ids.compactMap { byID[$0] }
+    }
+}
+
+extension PatientStore {
+    static let sealedColumns = ["name_enc", "phone_enc", "id_number_enc", "address_enc", "caregivers_enc"]
+
+    /// Re-seals every PII field not under the active key, in batches. Returns the number of
+    /// patients changed. Safe to run while servers write: a row is re-read in its batch.
+    public func reencryptAll(batchSize: Int = 500, progress: (Int) -> Void = { _ in }) async throws -> Int {
+        var after = ""
+        var changed = 0
+        while true {
+            let active = cipher.activeKeyID
+            let cipher = self.cipher
+            let start = after
+            let (lastID, count): (String?, Int) = try await database.transaction { sql in
+                let rows = try await sql.raw("""
+                    SELECT id, \(unsafeRaw: Self.sealedColumns.joined(separator: ", ")) FROM patients
+                    WHERE id > \(bind: start) ORDER BY id LIMIT \(unsafeRaw: String(batchSize))
+                    """).all()
+                var count = 0
+                for row in rows {
+                    var updates: [(String, String)] = []
+                    for column in Self.sealedColumns {
+                        guard let sealed = try row.decode(column: column, as: String?.self), FieldCipher.keyID(of: sealed) != active else { continue }
+                        updates.append((column, try cipher.seal(try cipher.open(sealed))))
+                    }
+                    guard !updates.isEmpty else { continue }
+                    var query = SQLQueryString("UPDATE patients SET ")
+                    for (index, update) in updates.enumerated() {
+                        if index > 0 { query.appendLiteral(", ") }
+                        query.appendInterpolation(unsafeRaw: "\(update.0) = ")
+                        query.appendInterpolation(bind: update.1)
+                    }
+                    query.appendLiteral(" WHERE id = ")
+                    query.appendInterpolation(bind: try row.decode(column: "id", as: String.self))
+                    try await sql.raw(query).run()
+                    count += 1
+                }
+                return (try rows.last?.decode(column: "id", as: String.self), count)
+            }
+            changed += count
+            progress(changed)
+            guard let lastID else { return changed }
+            after = lastID
+        }
+    }
+
+    /// How many patients still have a field sealed under another key than the active one.
+    public func countNotUnderActiveKey() async throws -> Int {
+        let prefix = cipher.activeKeyID + ":%"
+        return try await database.session { sql in
+            var query = SQLQueryString("SELECT COUNT(*) AS n FROM patients WHERE ")
+            for (index, column) in Self.sealedColumns.enumerated() {
+                if index > 0 { query.appendLiteral(" OR ") }
+                query.appendInterpolation(unsafeRaw: "(\(column) IS NOT NULL AND \(column) NOT LIKE ")
+                query.appendInterpolation(bind: prefix)
+                query.appendLiteral(")")
+            }
+            return try await sql.raw(query).first()!.decode(column: "n", as: Int.self)
+        }
+    }
+}

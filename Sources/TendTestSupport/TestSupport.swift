@@ -40,7 +40,7 @@ public enum TestBackend: String, Sendable, CustomStringConvertible, CaseIterable
 }
 
 public enum TestDatabase {
-    static let logger = Logger(label: "tend-test")
+    public static let logger = Logger(label: "tend-test")
 
     /// A fresh, empty database location on the backend: a temporary SQLite file, or a
     /// new PostgreSQL schema reached through `search_path`. `cleanup` removes it.
@@ -95,6 +95,39 @@ public enum TestKeys {
     public static let single = "k1:\(Data(repeating: 1, count: 32).base64EncodedString())"
 }
 
+/// Keeps every log line, at every level, so tests can look for what must never be logged.
+public final class LogCapture: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+
+    public init() {}
+
+    public var text: String { lock.withLock { lines.joined(separator: "\n") } }
+
+    func append(_ line: String) { lock.withLock { lines.append(line) } }
+
+    public var logger: Logger {
+        Logger(label: "tend-capture") { label in CapturingHandler(label: label, capture: self) }
+    }
+
+    struct CapturingHandler: LogHandler {
+        let label: String
+        let capture: LogCapture
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            let all = self.metadata.merging(event.metadata ?? [:]) { _, new in new }
+            capture.append("\(event.level) \(label) \(event.message) \(all) \(event.error.map { "\($0)" } ?? "")")
+        }
+    }
+}
+
 /// A whole application on a fresh database, with the demo programs and logins seeded.
 public struct TestApp: Sendable {
     public let dependencies: AppDependencies
@@ -102,19 +135,19 @@ public struct TestApp: Sendable {
 
     public var stores: Stores { dependencies.stores }
 
-    public static func withApp<R: Sendable>(_ backend: TestBackend, seedDemo: Bool = true, _ body: (TestApp) async throws -> R) async throws -> R {
+    public static func withApp<R: Sendable>(_ backend: TestBackend, seedDemo: Bool = true, logger: Logger = TestDatabase.logger, _ body: (TestApp) async throws -> R) async throws -> R {
         let clock = TestClock()
         let (location, cleanup) = try await TestDatabase.makeLocation(backend)
         let config = AppConfig(database: location, port: 0, keySource: .inline(TestKeys.ring), logLevel: .warning, passwordCost: 4)
         let ids = IDGenerator.uuidV7(clock: clock.clock)
         let stores: Stores
         do {
-            stores = try await openStores(config: config, clock: clock.clock, ids: ids, logger: TestDatabase.logger, migrate: true)
+            stores = try await openStores(config: config, clock: clock.clock, ids: ids, logger: logger, migrate: true)
         } catch {
             await cleanup()
             throw error
         }
-        let dependencies = AppDependencies(config: config, stores: stores, clock: clock.clock, ids: ids, logger: TestDatabase.logger)
+        let dependencies = AppDependencies(config: config, stores: stores, clock: clock.clock, ids: ids, logger: logger)
         do {
             if seedDemo { try await DemoSeed.seed(stores: stores, passwords: dependencies.passwords, patientsPerProgram: 30) }
             let result = try await body(TestApp(dependencies: dependencies, clock: clock))

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import HummingbirdTesting
 import Testing
 import TendCore
@@ -9,11 +10,11 @@ import TendStore
 import TendTestSupport
 
 /// Runs the body with a test client against the real router on a fresh seeded database.
-func withClient<R: Sendable>(_ backend: TestBackend, _ body: @escaping @Sendable (TestApp, any TestClientProtocol) async throws -> R) async throws -> R {
-    try await TestApp.withApp(backend) { app in
+func withClient<R: Sendable>(_ backend: TestBackend, logger: Logger = Logger(label: "test"), _ body: @escaping @Sendable (TestApp, any TestClientProtocol) async throws -> R) async throws -> R {
+    try await TestApp.withApp(backend, logger: logger) { app in
         let renderer = try await PageRenderer.load()
         let router = buildRouter(app.dependencies, renderer: renderer)
-        let application = Application(router: router)
+        let application = Application(router: router, logger: logger)
         return try await application.test(.router) { client in
             try await body(app, client)
         }

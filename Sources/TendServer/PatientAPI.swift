@@ -457,7 +457,12 @@ struct PatientRoutes: Sendable {
         ]
     }
 
-    static func patientQuery(_ parameters: Parameters) throws(TendError) -> PatientQuery {
+    /// Reads list filters from query parameters; empty ones (as a submitted form sends) are ignored.
+    static func patientQuery(_ all: Parameters) throws(TendError) -> PatientQuery {
+        var parameters = Parameters()
+        for (key, value) in all where !value.trimmingCharacters(in: .whitespaces).isEmpty {
+            parameters[key] = value
+        }
         var query = PatientQuery()
         if let text = parameters["tags"] { query.tags.all = try TagFilter.tags(String(text), field: "tags") }
         if let text = parameters["any_tags"] { query.tags.any = try TagFilter.tags(String(text), field: "any_tags") }

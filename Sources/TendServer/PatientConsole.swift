@@ -230,6 +230,7 @@ struct PatientConsole: Sendable {
         ]
         if let error { values["error"] = error }
         if let nextURL { values["next_url"] = nextURL }
+        values["has_patients"] = !patients.isEmpty
         return renderer.render("patients", values, chrome: page.chrome, locale: page.locale)
     }
 
@@ -262,7 +263,7 @@ struct PatientConsole: Sendable {
             ["name": name, "label": t[label] ?? label, "value": value, "placeholder": placeholder, "required": required, "invalid": error?.field == name]
         }
         func select(_ name: String, _ label: String, _ options: [(String, String)], _ selected: String) -> [String: Any] {
-            ["name": name, "label": t[label] ?? label, "invalid": error?.field == name,
+            ["name": name, "label": t[label] ?? label, "invalid": error?.field == name, "is_select": true,
              "options": options.map { ["value": $0.0, "label": $0.1, "selected": $0.0 == selected] as [String: Any] }]
         }
         var fields: [[String: Any]] = [

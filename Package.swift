@@ -83,6 +83,7 @@ let package = Package(
             dependencies: [
                 "TendServer", "TendStore", "TendCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SQLKit", package: "sql-kit"),
             ],
             swiftSettings: swiftSettings
         ),

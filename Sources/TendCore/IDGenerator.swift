@@ -31,7 +31,7 @@ public struct IDGenerator: Sendable {
         }
         bytes[6] = (bytes[6] & 0x0F) | 0x70
         bytes[8] = (bytes[8] & 0x3F) | 0x80
-        return bytes.map { String(format: "%02x", $0) }.joined()
+        return Hex.encode(bytes)
     }
 
     /// Deterministic ids for tests: a fixed prefix and a counter, still ordered.
@@ -59,8 +59,8 @@ final class MonotonicState: @unchecked Sendable {
         }
         // 12 hex digits of time, the version digit, 16 of the counter, 3 random: fixed width,
         // so string order is (time, counter) order.
-        let suffix = String(format: "%03x", UInt16.random(in: 0..<4096, using: &generator))
-        return String(format: "%012llx", lastMilliseconds) + "7" + String(format: "%016llx", tail) + suffix
+        let suffix = Hex.encode(UInt64.random(in: 0..<4096, using: &generator), width: 3)
+        return Hex.encode(lastMilliseconds, width: 12) + "7" + Hex.encode(tail, width: 16) + suffix
     }
 }
 

@@ -222,19 +222,27 @@ public enum PatientFields {
         let trimmed = text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "/", with: "-")
         guard !trimmed.isEmpty else { return nil }
         let parts = trimmed.split(separator: "-").compactMap { Int($0) }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        guard parts.count == 3, (1900...2100).contains(parts[0]),
-              let date = calendar.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2])),
-              calendar.component(.month, from: date) == parts[1], calendar.component(.day, from: date) == parts[2] else {
+        guard parts.count == 3, (1900...2100).contains(parts[0]), (1...12).contains(parts[1]),
+              (1...daysIn(month: parts[1], year: parts[0])).contains(parts[2]) else {
             throw TendError.invalid("birth_date", .init(en: "must be a date like 1990-03-07", zh: "应为日期，如 1990-03-07"))
         }
         return String(format: "%04d-%02d-%02d", parts[0], parts[1], parts[2])
     }
 
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
+    /// IANA zone names this system knows; looked up once, as `TimeZone(identifier:)` is slow.
+    static let knownZones: Set<String> = Set(TimeZone.knownTimeZoneIdentifiers).union(["UTC"])
+
     public static func timeZone(_ text: String) throws(TendError) -> String {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
-        guard trimmed.contains("/") || trimmed == "UTC", TimeZone(identifier: trimmed) != nil else {
+        guard trimmed.contains("/") || trimmed == "UTC", knownZones.contains(trimmed) || TimeZone(identifier: trimmed) != nil else {
             throw TendError.invalid("time_zone", .init(en: "must be an IANA time zone such as Asia/Shanghai", zh: "应为 IANA 时区，如 Asia/Shanghai"))
         }
         return trimmed

@@ -8,6 +8,14 @@ public struct KeyRing: Sendable {
     public struct Key: Sendable {
         public let id: String
         let material: SymmetricKey
+        /// The AES key derived from the material, computed once.
+        let encryption: SymmetricKey
+
+        init(id: String, material: SymmetricKey) {
+            self.id = id
+            self.material = material
+            self.encryption = HKDF<SHA256>.deriveKey(inputKeyMaterial: material, info: Data("tend-field-encryption-v1".utf8), outputByteCount: 32)
+        }
     }
 
     public let keys: [Key]
@@ -68,9 +76,7 @@ public struct KeyRing: Sendable {
         HKDF<SHA256>.deriveKey(inputKeyMaterial: keys[0].material, info: Data("tend-blind-index-v1".utf8), outputByteCount: 32)
     }
 
-    func encryptionKey(_ key: Key) -> SymmetricKey {
-        HKDF<SHA256>.deriveKey(inputKeyMaterial: key.material, info: Data("tend-field-encryption-v1".utf8), outputByteCount: 32)
-    }
+    func encryptionKey(_ key: Key) -> SymmetricKey { key.encryption }
 }
 
 public struct KeyRingError: Error, CustomStringConvertible {
@@ -167,6 +173,6 @@ public struct BlindIndexer: Sendable {
 
     public func index(_ normalisedValue: String, purpose: String) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data("\(purpose)\u{1F}\(normalisedValue)".utf8), using: key)
-        return Data(mac).map { String(format: "%02x", $0) }.joined()
+        return Hex.encode(Data(mac))
     }
 }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import TendCore
 
 /// Random bearer secrets and their stored form. The secrets carry 256 bits of entropy, so a
 /// plain SHA-256 is the right stored form: no password stretching is needed.
@@ -11,7 +12,7 @@ public enum Secrets {
     }
 
     public static func sha256Hex(_ text: String) -> String {
-        SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(SHA256.hash(data: Data(text.utf8)))
     }
 
     public static func base64URL(_ data: Data) -> String {

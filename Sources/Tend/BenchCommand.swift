@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import SQLKit
+import TendCore
+import TendServer
+import TendStore
+
+/// Benchmarks that need the real stack; their figures go to bench/README.md.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Measure throughput (see bench/README.md) / 性能测试", subcommands: [ImportPatients.self])
+
+    struct ImportPatients: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "import-patients",
+            abstract: "Import generated patients and compare with the raw multi-row INSERT floor measured in the same run")
+
+        @Option(help: "postgres://… or sqlite:PATH (a throw-away database: tables are created in it)") var database: String
+        @Option(help: "How many patients") var rows: Int = 100_000
+        @Option(help: "Runs of each measurement; the median is reported") var runs: Int = 3
+
+        func run() async throws {
+            try await runReporting {
+                let location = try DatabaseLocation.parse(database)
+                let clock = TendClock.system
+                let ids = IDGenerator.uuidV7(clock: clock)
+                let keys = try KeyRing.parse(KeyRing.generateKeyLine(id: "k1"), source: "bench")
+                let csv = Self.generateCSV(rows: rows)
+                say("bench: \(rows) rows, CSV \(csv.count / 1_000_000) MB, database \(location.redactedDescription)")
+                var floorRates: [Double] = []
+                var importRates: [Double] = []
+                for run in 1...runs {
+                    let database = try await Database.open(location, logger: .init(label: "bench"))
+                    try await Self.reset(database)
+                    try await Migrator(database: database, clock: clock).migrate()
+                    let stores = Stores(database: database, clock: clock, ids: ids, keys: keys)
+                    let program = try await stores.programs.create(slug: "bench", name: "Bench")
+
+                    let floor = try await Self.rawFloor(database, rows: rows)
+                    floorRates.append(Double(rows) / floor)
+
+                    let start = ContinuousClock.now
+                    let summary = try await importRows(
+                        try ImportRowReader(bytes: csv, format: .csv), into: program, stores: stores, rejectsPath: "/dev/null")
+                    let seconds = Self.seconds(ContinuousClock.now - start)
+                    guard summary.created == rows else { throw ValidationError("imported \(summary.created) of \(rows)") }
+                    importRates.append(Double(rows) / seconds)
+                    say(String(format: "run %d: raw floor %.0f rows/s, import %.0f patients/s (%.1f s)", run, Double(rows) / floor, Double(rows) / seconds, seconds))
+                    await database.close()
+                }
+                let floorMedian = Self.median(floorRates), importMedian = Self.median(importRates)
+                say(String(format: "median: raw floor %.0f rows/s, import %.0f patients/s, floor/import %.2f×", floorMedian, importMedian, floorMedian / importMedian))
+            }
+        }
+
+        static func seconds(_ duration: Duration) -> Double {
+            Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        }
+
+        static func median(_ values: [Double]) -> Double {
+            let sorted = values.sorted()
+            return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        }
+
+        static func generateCSV(rows: Int) -> [UInt8] {
+            var text = "external_id,name,sex,birth_date,phone,id_number,address,time_zone,quiet_hours,tags\n"
+            text.reserveCapacity(rows * 160)
+            let surnames = ["王", "李", "张", "刘", "陈", "杨", "黄", "赵"], given = ["芳", "伟", "敏", "强", "静", "磊", "丽", "军"]
+            for index in 0..<rows {
+                text += "B\(index),\(surnames[index % 8])\(given[(index / 8) % 8])\(index % 100),\(index % 2 == 0 ? "女" : "男"),19\(50 + index % 50)-0\(1 + index % 9)-1\(index % 10),"
+                text += "1\(String(format: "%010d", 3_000_000_000 + index)),ID\(String(format: "%012d", index)),示例市示例路\(index)号,Asia/Shanghai,22:00-07:00,"
+                text += "disease=T2DM;cohort=\(index % 7)\n"
+            }
+            return Array(text.utf8)
+        }
+
+        static func reset(_ database: Database) async throws {
+            let tables = ["bench_floor", "patient_consents", "patient_tags", "patients", "audit_events", "api_tokens", "web_sessions", "memberships", "staff_users", "programs", "schema_migrations"]
+            for table in tables {
+                try await database.session { sql in try await sql.raw("DROP TABLE IF EXISTS \(ident: table)").run() }
+            }
+        }
+
+        /// The same number of rows, as wide as a patient row, written by multi-row INSERTs in
+        /// the importer's batch size with no parsing, validation or encryption.
+        static func rawFloor(_ database: Database, rows: Int) async throws -> Double {
+            try await database.session { sql in
+                try await sql.raw("CREATE TABLE bench_floor (id TEXT PRIMARY KEY, program_id TEXT, external_id TEXT, a TEXT, b TEXT, c TEXT, d TEXT, e TEXT, f TEXT, g TEXT, h TEXT, i TEXT, j TEXT, k TEXT, l TEXT, m TEXT, n TEXT, o TEXT, p TEXT, created_at BIGINT, updated_at BIGINT)").run()
+            }
+            let filler = String(repeating: "x", count: 44)
+            let start = ContinuousClock.now
+            let batch = 400
+            for offset in stride(from: 0, to: rows, by: batch) {
+                try await database.transaction { sql in
+                    var query = SQLQueryString("INSERT INTO bench_floor VALUES ")
+                    for index in offset..<min(offset + batch, rows) {
+                        if index > offset { query.appendLiteral(", ") }
+                        query.appendLiteral("(")
+                        query.appendInterpolation(binds: ["f\(index)", "p", "B\(index)", filler, filler, "female", "1990-01-01", filler, filler, filler, filler, filler,
+                                                          "zh-Hans", "Asia/Shanghai", "12:00-13:00", "22:00-07:00", "in_app", nil as String?, "active", Int64(index), Int64(index)])
+                        query.appendLiteral(")")
+                    }
+                    try await sql.raw(query).run()
+                }
+            }
+            return seconds(ContinuousClock.now - start)
+        }
+    }
+}

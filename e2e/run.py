@@ -151,6 +151,36 @@ def cli_on_postgres(binary, workdir, postgres_url):
         server.wait(timeout=15)
 
 
+@check("CLI: import patients twice (1% invalid), then rotate the master key")
+def cli_import_and_rotate(binary, workdir):
+    data = Path(workdir) / "cli"
+    data.mkdir()
+    key = data / "master.key"
+    key.write_text("k1:" + "C" * 43 + "=\n")
+    common = ["--database", f"sqlite:{data}/tend.sqlite", "--key-file", str(key)]
+    assert run_cli(binary, "migrate", *common).returncode == 0
+    assert run_cli(binary, "program", "create", "--slug", "imp", "--name", "导入测试", *common).returncode == 0
+    lines = ["患者编号,姓名,手机号,身份证号,标签"]
+    for index in range(500):
+        name = "" if index % 100 == 42 else f"患者{index}"
+        lines.append(f"X{index},{name},139{index:08d},ID{index:08d},disease=T2DM;cohort={index % 3}")
+    csv = data / "patients.csv"
+    csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    first = run_cli(binary, "import", "patients", str(csv), "--program", "imp", *common)
+    assert first.returncode == 0, first.stderr
+    assert "495 created, 0 updated, 5 rejected" in first.stdout, first.stdout
+    rejects = (data / "patients.csv.rejects.csv").read_text(encoding="utf-8").splitlines()
+    assert rejects[0] == "line,field,reason" and len(rejects) == 6 and rejects[1].startswith("44,name,"), rejects
+    second = run_cli(binary, "import", "patients", str(csv), "--program", "imp", *common)
+    assert "0 created, 495 updated, 5 rejected" in second.stdout, second.stdout
+    rotated = run_cli(binary, "keys", "rotate", *common)
+    assert rotated.returncode == 0, rotated.stderr
+    assert "Re-encrypted 495 patients under k2; 0 left" in rotated.stdout, rotated.stdout
+    assert len(key.read_text().split()) == 2
+    blob = (data / "tend.sqlite").read_bytes()
+    assert "患者7".encode() not in blob and b"13900000007" not in blob
+
+
 @check("browser: demo login shows the program switcher with both programs")
 def browser_login(binary, workdir):
     from selenium import webdriver
@@ -269,6 +299,7 @@ def main():
         serve_without_key(binary, workdir)
         serve_bad_port(binary, workdir)
         cli_on_postgres(binary, workdir, args.postgres_url)
+        cli_import_and_rotate(binary, workdir)
         browser_login(binary, workdir)
         browser_patient_edit(binary, workdir)
     finally:

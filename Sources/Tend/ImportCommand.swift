@@ -57,19 +57,9 @@ func importRows(_ reader: ImportRowReader, into program: Program, stores: Stores
     let actor = AuditActor(id: nil, kind: .cli)
     var rejectLines = ["line,field,reason"]
     let progress = ProgressLine(enabled: isatty(STDERR_FILENO) == 1)
-    var batch: [Result<PatientImport.Candidate, PatientImport.Reject>] = []
-    func flush() async throws {
-        try await importer.importBatch(programID: program.id, rows: batch, actor: actor, session: session) { reject in
-            rejectLines.append([String(reject.line), reject.field ?? "", reject.reason].map(CSVReader.escape).joined(separator: ","))
-        }
-        batch.removeAll(keepingCapacity: true)
-        progress.update(session.summary.processed)
-    }
-    for row in reader {
-        batch.append(row)
-        if batch.count == importer.batchSize { try await flush() }
-    }
-    try await flush()
+    try await importer.run(reader, programID: program.id, actor: actor, session: session, reject: { reject in
+        rejectLines.append([String(reject.line), reject.field ?? "", reject.reason].map(CSVReader.escape).joined(separator: ","))
+    }, progress: { progress.update($0.processed) })
     progress.finish(session.summary.processed)
     if session.summary.rejected > 0 {
         try (rejectLines.joined(separator: "\n") + "\n").write(toFile: rejectsPath, atomically: true, encoding: .utf8)

@@ -5,7 +5,7 @@ public enum AppLocale: String, Sendable, Codable, CaseIterable {
 
     /// Accepts the spellings people and browsers use: zh, zh-CN, zh-Hans, zh_CN, en-US …
     public init?(identifier: String) {
-        let lowered = identifier.trimmingCharacters(in: .whitespaces).lowercased().replacingOccurrences(of: "_", with: "-")
+        let lowered = identifier.trimmed.lowercased().replacingOccurrences(of: "_", with: "-")
         if lowered == "zh" || lowered.hasPrefix("zh-") {
             self = .zhHans
         } else if lowered == "en" || lowered.hasPrefix("en-") {
@@ -20,7 +20,7 @@ public enum AppLocale: String, Sendable, Codable, CaseIterable {
         guard let header, !header.isEmpty else { return fallback }
         var best: (locale: AppLocale, quality: Double, order: Int)?
         for (order, part) in header.split(separator: ",").enumerated() {
-            let pieces = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            let pieces = part.split(separator: ";").map { $0.trimmed }
             guard let tag = pieces.first, let locale = AppLocale(identifier: tag) else { continue }
             var quality = 1.0
             for parameter in pieces.dropFirst() where parameter.hasPrefix("q=") {

@@ -15,7 +15,7 @@ public enum Sex: String, Codable, Sendable, CaseIterable {
 
     /// Accepts the English words, single letters and the Chinese characters used on forms.
     public init?(loose text: String) {
-        switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+        switch text.trimmed.lowercased() {
         case "female", "f", "女", "女性": self = .female
         case "male", "m", "男", "男性": self = .male
         case "other", "o", "其他": self = .other
@@ -39,7 +39,7 @@ public struct DailyWindow: Codable, Sendable, Equatable {
     /// Parses `HH:MM-HH:MM` (also with an en dash or "~").
     public static func parse(_ text: String, field: String) throws(TendError) -> DailyWindow {
         let parts = text.replacingOccurrences(of: "–", with: "-").replacingOccurrences(of: "~", with: "-")
-            .split(separator: "-").map { $0.trimmingCharacters(in: .whitespaces) }
+            .split(separator: "-").map { $0.trimmed }
         guard parts.count == 2, let start = minutes(parts[0]), let end = minutes(parts[1]), start != end else {
             throw TendError.invalid(field, .init(en: "must look like 22:00-07:00", zh: "格式应为 22:00-07:00"))
         }
@@ -124,7 +124,7 @@ public struct PatientProfile: Codable, Sendable, Equatable {
         var profile = self
         profile.name = try Validate.name(name, field: "name")
         if let externalID {
-            let trimmed = externalID.trimmingCharacters(in: .whitespaces)
+            let trimmed = externalID.trimmed
             guard trimmed.count <= 64, !trimmed.contains(where: { $0.isNewline }) else {
                 throw TendError.invalid("external_id", .init(en: "must be at most 64 characters on one line", zh: "不能超过 64 个字符且不能换行"))
             }
@@ -140,7 +140,7 @@ public struct PatientProfile: Codable, Sendable, Equatable {
             profile.idNumber = try PatientFields.idNumber(idNumber)
         }
         if let address {
-            let trimmed = address.trimmingCharacters(in: .whitespacesAndNewlines)
+            let trimmed = address.trimmed
             guard trimmed.count <= 300 else {
                 throw TendError.invalid("address", .init(en: "must be at most 300 characters", zh: "不能超过 300 个字符"))
             }
@@ -183,7 +183,7 @@ public enum PatientFields {
 
     public static func phone(_ text: String, field: String) throws(TendError) -> String? {
         let fullWidthFolded = TextFolding.halfWidth(text)
-        guard !fullWidthFolded.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
+        guard !fullWidthFolded.trimmed.isEmpty else { return nil }
         let allowed = CharacterSet(charactersIn: "0123456789+-() ")
         guard fullWidthFolded.unicodeScalars.allSatisfy({ allowed.contains($0) }) else {
             throw TendError.invalid(field, .init(en: "may hold only digits, spaces, +, - and brackets", zh: "只能包含数字、空格、+、- 和括号"))
@@ -214,12 +214,12 @@ public enum PatientFields {
     /// Exact-name lookups ignore surrounding space, case and full-width forms.
     public static func normalisedName(_ text: String) -> String {
         let folded = TextFolding.halfWidth(text)
-        return folded.trimmingCharacters(in: .whitespaces).lowercased()
+        return folded.trimmed.lowercased()
             .split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
     }
 
     public static func birthDate(_ text: String) throws(TendError) -> String? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "/", with: "-")
+        let trimmed = text.trimmed.replacingOccurrences(of: "/", with: "-")
         guard !trimmed.isEmpty else { return nil }
         let parts = trimmed.split(separator: "-").compactMap { Int($0) }
         guard parts.count == 3, (1900...2100).contains(parts[0]), (1...12).contains(parts[1]),
@@ -241,7 +241,7 @@ public enum PatientFields {
     static let knownZones: Set<String> = Set(TimeZone.knownTimeZoneIdentifiers).union(["UTC"])
 
     public static func timeZone(_ text: String) throws(TendError) -> String {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = text.trimmed
         guard trimmed.contains("/") || trimmed == "UTC", knownZones.contains(trimmed) || TimeZone(identifier: trimmed) != nil else {
             throw TendError.invalid("time_zone", .init(en: "must be an IANA time zone such as Asia/Shanghai", zh: "应为 IANA 时区，如 Asia/Shanghai"))
         }
@@ -260,7 +260,7 @@ public struct PatientTag: Codable, Sendable, Equatable, Hashable {
 
     /// `key=value`; keys are lowercase identifiers, values free text without separators.
     public static func parse(_ text: String, field: String = "tags") throws(TendError) -> PatientTag {
-        let parts = text.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+        let parts = text.split(separator: "=", maxSplits: 1).map { $0.trimmed }
         guard parts.count == 2 else {
             throw TendError.invalid(field, .init(en: "must be written key=value, got \(text)", zh: "应写作 key=value，实际为 \(text)"))
         }
@@ -268,8 +268,8 @@ public struct PatientTag: Codable, Sendable, Equatable, Hashable {
     }
 
     public func validated(field: String = "tags") throws(TendError) -> PatientTag {
-        let key = self.key.trimmingCharacters(in: .whitespaces).lowercased()
-        let value = self.value.trimmingCharacters(in: .whitespaces)
+        let key = self.key.trimmed.lowercased()
+        let value = self.value.trimmed
         guard (1...40).contains(key.count), key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == ".") }) else {
             throw TendError.invalid(field, .init(en: "tag key \(self.key) must be 1–40 letters, digits, _ - or .", zh: "标签键 \(self.key) 应为 1–40 个字母、数字或 _ - ."))
         }
@@ -315,8 +315,8 @@ public struct TagFilter: Sendable, Equatable {
     /// Parses a comma-separated list of `key=value` (or `key=*`).
     public static func tags(_ text: String, field: String) throws(TendError) -> [PatientTag] {
         var tags: [PatientTag] = []
-        for piece in text.split(separator: ",") where !piece.trimmingCharacters(in: .whitespaces).isEmpty {
-            let parts = piece.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+        for piece in text.split(separator: ",") where !piece.trimmed.isEmpty {
+            let parts = piece.split(separator: "=", maxSplits: 1).map { $0.trimmed }
             if parts.count == 2, parts[1] == "*" {
                 let key = try PatientTag(key: parts[0], value: "x").validated(field: field).key
                 tags.append(PatientTag(key: key, value: "*"))

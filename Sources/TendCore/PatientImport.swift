@@ -44,7 +44,7 @@ public enum PatientImport {
         }
 
         public static func named(_ header: String) -> Column? {
-            let key = TextFolding.halfWidth(header).trimmingCharacters(in: .whitespaces).lowercased()
+            let key = TextFolding.halfWidth(header).trimmed.lowercased()
                 .replacingOccurrences(of: " ", with: "_")
             return allCases.first { $0.rawValue == key || $0.aliases.contains(key) }
         }
@@ -112,7 +112,7 @@ public enum PatientImport {
 
     private static func makeCandidate(line: Int, values: [Column: String]) throws(TendError) -> Candidate {
         func value(_ column: Column) -> String? {
-            guard let raw = values[column]?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else { return nil }
+            guard let raw = values[column]?.trimmed, !raw.isEmpty else { return nil }
             return raw
         }
         guard let externalID = value(.externalID) else { throw TendError.missing("external_id") }
@@ -139,7 +139,7 @@ public enum PatientImport {
         if let quiet = value(.quietHours) { profile.quietHours = try DailyWindow.parse(quiet, field: "quiet_hours") }
         if let channels = value(.channels) {
             profile.channels = try channels.split(whereSeparator: { $0 == ";" || $0 == "|" }).map { (name) throws(TendError) -> ContactChannel in
-                guard let channel = ContactChannel(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+                guard let channel = ContactChannel(rawValue: name.trimmed) else {
                     throw TendError.invalid("channels", .init(en: "has an unknown channel \(name)", zh: "包含未知渠道 \(name)"))
                 }
                 return channel
@@ -156,7 +156,7 @@ public enum PatientImport {
         }
         var tags: [PatientTag] = []
         if let text = value(.tags) {
-            for piece in text.split(whereSeparator: { $0 == ";" || $0 == "|" }) where !piece.trimmingCharacters(in: .whitespaces).isEmpty {
+            for piece in text.split(whereSeparator: { $0 == ";" || $0 == "|" }) where !piece.trimmed.isEmpty {
                 tags.append(try PatientTag.parse(String(piece)))
             }
         }
@@ -166,7 +166,7 @@ public enum PatientImport {
 
 extension PatientStatus {
     public init?(loose text: String) {
-        switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+        switch text.trimmed.lowercased() {
         case "active", "在管", "在组", "正常": self = .active
         case "paused", "暂停": self = .paused
         case "withdrawn", "退出", "已退出": self = .withdrawn

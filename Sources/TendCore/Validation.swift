@@ -5,7 +5,7 @@ import Foundation
 public enum Validate {
     /// Program slugs appear in URLs: lowercase ASCII letters, digits and single hyphens.
     public static func slug(_ value: String, field: String = "slug") throws(TendError) -> String {
-        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        let trimmed = value.trimmed
         let allowed = trimmed.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
         guard (2...48).contains(trimmed.count), allowed, !trimmed.hasPrefix("-"), !trimmed.hasSuffix("-"), !trimmed.contains("--") else {
             throw TendError.invalid(field, .init(
@@ -16,7 +16,7 @@ public enum Validate {
     }
 
     public static func email(_ value: String, field: String = "email") throws(TendError) -> String {
-        let normalised = value.trimmingCharacters(in: .whitespaces).lowercased()
+        let normalised = value.trimmed.lowercased()
         let parts = normalised.split(separator: "@", omittingEmptySubsequences: false)
         guard normalised.count <= 254, parts.count == 2, !parts[0].isEmpty, parts[1].contains("."),
               !parts[1].hasPrefix("."), !parts[1].hasSuffix("."), !normalised.contains(" ") else {
@@ -26,7 +26,7 @@ public enum Validate {
     }
 
     public static func name(_ value: String, field: String = "name", maxLength: Int = 200) throws(TendError) -> String {
-        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = value.trimmed
         guard !trimmed.isEmpty else {
             throw TendError.invalid(field, .init(en: "must not be empty", zh: "不能为空"))
         }
@@ -51,7 +51,7 @@ public enum Validate {
     }
 
     public static func role(_ value: String, field: String = "role") throws(TendError) -> StaffRole {
-        guard let role = StaffRole(rawValue: value.trimmingCharacters(in: .whitespaces).lowercased()) else {
+        guard let role = StaffRole(rawValue: value.trimmed.lowercased()) else {
             let names = StaffRole.allCases.map(\.rawValue).joined(separator: ", ")
             throw TendError.invalid(field, .init(en: "must be one of: \(names)", zh: "必须是以下之一：\(names)"))
         }

@@ -84,10 +84,6 @@ enum DemoPatients {
         let importer = PatientImporter(store: stores.patients)
         let session = PatientImporter.Session()
         let rows = candidates(programSlug: program.slug, count: count, seed: program.slug == "gdm-camp" ? 2026 : 1126)
-        for start in stride(from: 0, to: rows.count, by: importer.batchSize) {
-            try await importer.importBatch(
-                programID: program.id, rows: Array(rows[start..<min(start + importer.batchSize, rows.count)]),
-                actor: AuditActor(id: nil, kind: .system), session: session, reject: { _ in })
-        }
+        try await importer.importBatch(programID: program.id, rows: rows, actor: AuditActor(id: nil, kind: .system), session: session, reject: { _ in })
     }
 }

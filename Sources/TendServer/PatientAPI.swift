@@ -362,19 +362,9 @@ struct PatientRoutes: Sendable {
                 let importer = PatientImporter(store: stores.patients)
                 let session = PatientImporter.Session()
                 var rejects: [ImportResultBody.RejectBody] = []
-                var batch: [Result<PatientImport.Candidate, PatientImport.Reject>] = []
-                for row in reader {
-                    batch.append(row)
-                    if batch.count == importer.batchSize {
-                        try await importer.importBatch(programID: grant.program.id, rows: batch, actor: actor(grant, context), session: session) { reject in
-                            if rejects.count < 1000 { rejects.append(.init(line: reject.line, field: reject.field, reason: reject.reason)) }
-                        }
-                        batch.removeAll(keepingCapacity: true)
-                    }
-                }
-                try await importer.importBatch(programID: grant.program.id, rows: batch, actor: actor(grant, context), session: session) { reject in
+                try await importer.run(reader, programID: grant.program.id, actor: actor(grant, context), session: session, reject: { reject in
                     if rejects.count < 1000 { rejects.append(.init(line: reject.line, field: reject.field, reason: reject.reason)) }
-                }
+                })
                 let summary = session.summary
                 return try JSONIO.response(ImportResultBody(created: summary.created, updated: summary.updated, rejected: summary.rejected, rejects: rejects))
             },

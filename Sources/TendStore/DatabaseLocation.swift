@@ -21,7 +21,7 @@ public enum DatabaseLocation: Sendable, Equatable {
     /// Accepts `postgres://user:pass@host:port/db?sslmode=disable`, `sqlite:///abs/path`,
     /// `sqlite:relative/path` or a bare file path.
     public static func parse(_ text: String, field: String = "database") throws(TendError) -> DatabaseLocation {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = text.trimmed
         guard !trimmed.isEmpty else { throw TendError.missing(field) }
         if trimmed.hasPrefix("postgres://") || trimmed.hasPrefix("postgresql://") {
             guard let components = URLComponents(string: trimmed), let host = components.host, !host.isEmpty else {

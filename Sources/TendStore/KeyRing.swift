@@ -29,7 +29,7 @@ public struct KeyRing: Sendable {
     /// Parses `id:base64` entries separated by commas or new lines.
     public static func parse(_ text: String, source: String) throws(KeyRingError) -> KeyRing {
         var keys: [Key] = []
-        let entries = text.split(whereSeparator: { $0 == "," || $0 == "\n" }).map { $0.trimmingCharacters(in: .whitespaces) }
+        let entries = text.split(whereSeparator: { $0 == "," || $0 == "\n" }).map { $0.trimmed }
         for entry in entries where !entry.isEmpty && !entry.hasPrefix("#") {
             let parts = entry.split(separator: ":", maxSplits: 1).map(String.init)
             guard parts.count == 2, !parts[0].isEmpty, parts[0].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {

@@ -17,7 +17,7 @@ public struct PatientImporter: Sendable {
     let store: PatientStore
     public let batchSize: Int
 
-    public init(store: PatientStore, batchSize: Int = 400) {
+    public init(store: PatientStore, batchSize: Int = 1000) {
         self.store = store
         self.batchSize = batchSize
     }
@@ -32,18 +32,24 @@ public struct PatientImporter: Sendable {
         public init() {}
     }
 
-    /// Imports one batch of parsed rows; rejects (parse failures passed in, and duplicates
-    /// found here) go to `reject`.
-    public func importBatch(
-        programID: String, rows: [Result<PatientImport.Candidate, PatientImport.Reject>], actor: AuditActor,
-        session: Session, reject: (PatientImport.Reject) -> Void
-    ) async throws {
+    /// A batch made ready for writing: rows checked, PII sealed, ids drawn. Pure CPU work,
+    /// so the next batch can be prepared while the previous one is written.
+    public struct PreparedBatch: Sendable {
+        let parseRejects: [PatientImport.Reject]
+        let entries: [Entry]
+        let values: [[any Encodable & Sendable]]
+        let auditIDs: [String]
+        let now: Int64
+    }
+
+    public func prepare(programID: String, rows: [Result<PatientImport.Candidate, PatientImport.Reject>]) throws -> PreparedBatch {
         var parsed: [Entry] = []
+        var rejects: [PatientImport.Reject] = []
+        parsed.reserveCapacity(rows.count)
         for row in rows {
             switch row {
             case .failure(let problem):
-                session.summary.rejected += 1
-                reject(problem)
+                rejects.append(problem)
             case .success(let candidate):
                 parsed.append(Entry(
                     candidate: candidate, externalID: candidate.profile.externalID ?? "",
@@ -51,11 +57,66 @@ public struct PatientImporter: Sendable {
                     generatedID: store.ids.next()))
             }
         }
-        guard !parsed.isEmpty else { return }
         let now = store.clock.now().epochMilliseconds
         let values = try parsed.map { try store.row(id: $0.generatedID, programID: programID, profile: $0.candidate.profile, createdAt: now, updatedAt: now) }
-        let auditIDs = parsed.map { _ in store.ids.next() }
-        let entries = parsed
+        return PreparedBatch(parseRejects: rejects, entries: parsed, values: values, auditIDs: parsed.map { _ in store.ids.next() }, now: now)
+    }
+
+    /// Imports one batch of parsed rows; rejects (parse failures passed in, and duplicates
+    /// found here) go to `reject`.
+    public func importBatch(
+        programID: String, rows: [Result<PatientImport.Candidate, PatientImport.Reject>], actor: AuditActor,
+        session: Session, reject: (PatientImport.Reject) -> Void
+    ) async throws {
+        try await write(try prepare(programID: programID, rows: rows), programID: programID, actor: actor, session: session, reject: reject)
+    }
+
+    /// Reads every row, preparing each batch while the one before it is written.
+    public func run(
+        _ reader: ImportRowReader, programID: String, actor: AuditActor, session: Session,
+        reject: (PatientImport.Reject) -> Void, progress: (ImportSummary) -> Void = { _ in }
+    ) async throws {
+        let source = RowSource(reader)
+        let batchSize = self.batchSize
+        @Sendable func nextBatch() throws -> PreparedBatch? {
+            let rows = source.take(batchSize)
+            return rows.isEmpty ? nil : try prepare(programID: programID, rows: rows)
+        }
+        var current = try nextBatch()
+        while let batch = current {
+            async let upcoming = nextBatch()
+            try await write(batch, programID: programID, actor: actor, session: session, reject: reject)
+            progress(session.summary)
+            current = try await upcoming
+        }
+    }
+
+    /// Hands out rows to one preparing task at a time.
+    final class RowSource: @unchecked Sendable {
+        private var reader: ImportRowReader
+        private let lock = NSLock()
+
+        init(_ reader: ImportRowReader) {
+            self.reader = reader
+        }
+
+        func take(_ count: Int) -> [Result<PatientImport.Candidate, PatientImport.Reject>] {
+            lock.withLock {
+                var rows: [Result<PatientImport.Candidate, PatientImport.Reject>] = []
+                rows.reserveCapacity(count)
+                while rows.count < count, let row = reader.next() { rows.append(row) }
+                return rows
+            }
+        }
+    }
+
+    func write(_ batch: PreparedBatch, programID: String, actor: AuditActor, session: Session, reject: (PatientImport.Reject) -> Void) async throws {
+        for problem in batch.parseRejects {
+            session.summary.rejected += 1
+            reject(problem)
+        }
+        guard !batch.entries.isEmpty else { return }
+        let entries = batch.entries, values = batch.values, auditIDs = batch.auditIDs, now = batch.now
 
         let outcome: Outcome = try await store.database.transaction { sql in
             let owners = try await Self.owners(sql, programID: programID, entries: entries)
@@ -135,30 +196,19 @@ public struct PatientImporter: Sendable {
         var rejects: [PatientImport.Reject] = []
     }
 
-    /// The external ids owning the batch's phone and ID-number indexes in the database.
+    /// The external ids owning the batch's phone and ID-number indexes in the database. Two
+    /// queries, one per index: an OR across both makes SQLite scan the table.
     private static func owners(_ sql: any SQLDatabase, programID: String, entries: [Entry]) async throws -> [String: String] {
-        let phones = entries.compactMap(\.phone), idNumbers = entries.compactMap(\.idNumber)
-        guard !phones.isEmpty || !idNumbers.isEmpty else { return [:] }
-        var query = SQLQueryString("SELECT external_id, phone_bidx, id_number_bidx FROM patients WHERE program_id = \(bind: programID) AND (")
-        if phones.isEmpty {
-            query.appendLiteral("1 = 0")
-        } else {
-            query.appendLiteral("phone_bidx IN (")
-            query.appendInterpolation(binds: phones)
-            query.appendLiteral(")")
-        }
-        if idNumbers.isEmpty {
-            query.appendLiteral(")")
-        } else {
-            query.appendLiteral(" OR id_number_bidx IN (")
-            query.appendInterpolation(binds: idNumbers)
-            query.appendLiteral("))")
-        }
         var owners: [String: String] = [:]
-        for row in try await sql.raw(query).all() {
-            let owner = try row.decode(column: "external_id", as: String?.self) ?? "(no external id)"
-            if let phone = try row.decode(column: "phone_bidx", as: String?.self) { owners["phone:\(phone)"] = owner }
-            if let idNumber = try row.decode(column: "id_number_bidx", as: String?.self) { owners["id:\(idNumber)"] = owner }
+        for (column, prefix, values) in [("phone_bidx", "phone", entries.compactMap(\.phone)), ("id_number_bidx", "id", entries.compactMap(\.idNumber))] where !values.isEmpty {
+            let rows = try await sql.raw("""
+                SELECT external_id, \(unsafeRaw: column) AS bidx FROM patients
+                WHERE program_id = \(bind: programID) AND \(unsafeRaw: column) IN (\(binds: values))
+                """).all()
+            for row in rows {
+                let owner = try row.decode(column: "external_id", as: String?.self) ?? "(no external id)"
+                owners["\(prefix):\(try row.decode(column: "bidx", as: String.self))"] = owner
+            }
         }
         return owners
     }

@@ -346,7 +346,7 @@ public struct PatientStore: Sendable {
         var conditions: [(String, String)] = []
         if let phone, let normalised = try PatientFields.phone(phone, field: "phone") { conditions.append(("phone_bidx", phoneIndex(normalised))) }
         if let idNumber, let normalised = try PatientFields.idNumber(idNumber) { conditions.append(("id_number_bidx", idNumberIndex(normalised))) }
-        if let name, !name.trimmingCharacters(in: .whitespaces).isEmpty { conditions.append(("name_bidx", nameIndex(name))) }
+        if let name, !name.trimmed.isEmpty { conditions.append(("name_bidx", nameIndex(name))) }
         guard !conditions.isEmpty else {
             throw TendError(kind: .invalidInput, code: "missing_field", message: .init(en: "Give phone, id_number or name", zh: "请提供 phone、id_number 或 name"), field: "phone")
         }
@@ -473,4 +473,9 @@ extension PatientStore {
             return try await sql.raw(query).first()!.decode(column: "n", as: Int.self)
         }
     }
+}
+
+/// The patients table's columns, for tools that write it directly (the benchmark's floor).
+public enum PatientStoreColumns {
+    public static let list = PatientStore.columnList
 }

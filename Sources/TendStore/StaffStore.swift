@@ -44,7 +44,7 @@ public struct StaffStore: Sendable {
 
     /// The account and its password hash, for signing in.
     public func credentials(email: String) async throws -> (user: StaffUser, passwordHash: String)? {
-        let normalised = email.trimmingCharacters(in: .whitespaces).lowercased()
+        let normalised = email.trimmed.lowercased()
         return try await database.session { sql in
             guard let row = try await sql.raw("SELECT \(unsafeRaw: Self.userColumns), u.password_hash FROM staff_users u WHERE u.email = \(bind: normalised)").first() else {
                 return nil

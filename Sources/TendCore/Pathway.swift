@@ -1,0 +1,220 @@
+import Foundation
+
+/// A follow-up pathway (随访方案): steps placed relative to named anchors, validated from a
+/// hand-written file. See docs/pathways.md for the format.
+public struct Pathway: Sendable, Equatable {
+    public var id: String
+    public var version: Int
+    public var name: LocalizedText
+    /// Anchor names the steps may use; `enrolment` is always available.
+    public var anchors: [String]
+    public var steps: [PathwayStep]
+
+    public static let enrolmentAnchor = "enrolment"
+
+    public var allAnchors: [String] { [Self.enrolmentAnchor] + anchors.filter { $0 != Self.enrolmentAnchor } }
+
+    public func step(_ id: String) -> PathwayStep? { steps.first { $0.id == id } }
+}
+
+/// A span of calendar time: days and months, either may be negative.
+public struct CalendarOffset: Sendable, Equatable, Hashable, CustomStringConvertible {
+    public var months: Int
+    public var days: Int
+
+    public init(months: Int = 0, days: Int = 0) {
+        self.months = months
+        self.days = days
+    }
+
+    /// `-7d`, `+1d`, `0d`, `2w`, `3mo`, `1y`.
+    public init?(_ text: String) {
+        var body = Substring(text.trimmed.lowercased())
+        var sign = 1
+        if body.hasPrefix("-") { sign = -1; body = body.dropFirst() } else if body.hasPrefix("+") { body = body.dropFirst() }
+        let digits = body.prefix(while: { $0.isNumber })
+        let unit = body.dropFirst(digits.count)
+        guard !digits.isEmpty, digits.count <= 5, let value = Int(digits) else { return nil }
+        switch unit {
+        case "d": self.init(days: sign * value)
+        case "w": self.init(days: sign * value * 7)
+        case "mo", "m": self.init(months: sign * value)
+        case "y": self.init(months: sign * value * 12)
+        default: return nil
+        }
+    }
+
+    public var isZero: Bool { months == 0 && days == 0 }
+    public var isPositive: Bool { months > 0 || (months == 0 && days > 0) }
+
+    public func applied(to date: LocalDate, times: Int = 1) -> LocalDate {
+        date.adding(months: months * times).adding(days: days * times)
+    }
+
+    public var description: String {
+        months != 0 ? "\(months)mo" + (days != 0 ? "\(days)d" : "") : "\(days)d"
+    }
+}
+
+public struct Recurrence: Sendable, Equatable {
+    public enum Limit: Sendable, Equatable {
+        /// This many occurrences in all.
+        case count(Int)
+        /// Occurrences whose date falls within this span from the first.
+        case span(CalendarOffset)
+        /// Until the enrolment ends; materialised within a rolling horizon.
+        case openEnded
+    }
+
+    public var every: CalendarOffset
+    public var limit: Limit
+}
+
+public struct PathwayStep: Sendable, Equatable {
+    public enum Action: Sendable, Equatable {
+        /// A message through the patient's channels.
+        case message(LocalizedText)
+        /// Work for staff, e.g. a call.
+        case task(LocalizedText, priority: TaskPriority)
+    }
+
+    public enum Timing: String, Sendable, Equatable {
+        /// At the step's time (moved out of quiet hours).
+        case exact
+        /// Moved into the patient's preferred contact window when they have one.
+        case preferred
+    }
+
+    public struct AgeRule: Sendable, Equatable {
+        public var minimumAge: Int
+        public var channels: [ContactChannel]
+    }
+
+    public var id: String
+    public var anchor: String
+    public var offset: CalendarOffset
+    public var at: LocalTime
+    public var timing: Timing
+    public var recurrence: Recurrence?
+    public var channels: [ContactChannel]
+    public var action: Action
+    public var confirm: Bool
+    public var questionnaire: String?
+    /// Runs only if that step is still unconfirmed when this one is due: an escalation.
+    public var ifUnconfirmed: String?
+    /// Only for patients with all these tags.
+    public var onlyTags: [PatientTag]
+    public var channelsByAge: [AgeRule]
+    /// The line of the step in its file, for messages.
+    public var line: Int
+}
+
+public enum TaskPriority: String, Sendable, Equatable, Codable, CaseIterable, Comparable {
+    case low, normal, high, urgent
+
+    var rank: Int { Self.allCases.firstIndex(of: self)! }
+    public static func < (lhs: TaskPriority, rhs: TaskPriority) -> Bool { lhs.rank < rhs.rank }
+}
+
+// MARK: - Planning
+
+/// What planning needs to know about a patient.
+public struct PlanningPatient: Sendable, Equatable {
+    public var timeZone: TimeZone
+    public var quietHours: DailyWindow?
+    public var contactWindow: DailyWindow?
+    public var channels: [ContactChannel]
+    public var age: Int?
+    public var tags: Set<PatientTag>
+
+    public init(timeZone: TimeZone, quietHours: DailyWindow?, contactWindow: DailyWindow?, channels: [ContactChannel] = [.inApp], age: Int? = nil, tags: Set<PatientTag> = []) {
+        self.timeZone = timeZone
+        self.quietHours = quietHours
+        self.contactWindow = contactWindow
+        self.channels = channels
+        self.age = age
+        self.tags = tags
+    }
+}
+
+/// One contact planned for one patient: a touchpoint before it is stored.
+public struct PlannedTouchpoint: Sendable, Equatable {
+    public var stepID: String
+    /// 1-based occurrence of a recurring step (1 for a one-off step).
+    public var occurrence: Int
+    /// Wall-clock time in the patient's zone, after quiet hours and window adjustments.
+    public var local: LocalDateTime
+    public var dueAt: Date
+    public var channels: [ContactChannel]
+    public var isTask: Bool
+    public var confirm: Bool
+    public var ifUnconfirmed: String?
+
+    /// Stable per enrolment: `step#occurrence`.
+    public var key: String { "\(stepID)#\(occurrence)" }
+}
+
+public enum PathwayPlanner {
+    /// Safety net for open-ended and long recurrences.
+    public static let maximumOccurrences = 1000
+
+    /// Every touchpoint of the pathway for a patient, in due order. Steps whose anchor has no
+    /// date are skipped (an anchor set later re-plans). Open-ended recurrences stop at `horizon`.
+    public static func plan(_ pathway: Pathway, anchors: [String: LocalDate], patient: PlanningPatient, horizon: LocalDate) -> [PlannedTouchpoint] {
+        var planned: [PlannedTouchpoint] = []
+        for step in pathway.steps {
+            guard let anchorDate = anchors[step.anchor] else { continue }
+            guard step.onlyTags.allSatisfy({ patient.tags.contains($0) }) else { continue }
+            let channels = channels(for: step, patient: patient)
+            let first = step.offset.applied(to: anchorDate)
+            var occurrence = 0
+            while occurrence < maximumOccurrences {
+                let date: LocalDate
+                if let recurrence = step.recurrence {
+                    // Counted from the anchor each time, so month ends do not drift (Nov 30 + 3mo steps: Feb 28, May 30 …).
+                    date = CalendarOffset(months: step.offset.months + recurrence.every.months * occurrence,
+                                          days: step.offset.days + recurrence.every.days * occurrence).applied(to: anchorDate)
+                    if case .count(let count) = recurrence.limit, occurrence >= count { break }
+                    if case .span(let span) = recurrence.limit, date >= span.applied(to: first) { break }
+                    if case .openEnded = recurrence.limit, date > horizon { break }
+                } else {
+                    if occurrence > 0 { break }
+                    date = first
+                }
+                occurrence += 1
+                let local = adjusted(LocalDateTime(date: date, time: step.at), timing: step.timing, patient: patient)
+                planned.append(PlannedTouchpoint(
+                    stepID: step.id, occurrence: occurrence, local: local, dueAt: local.instant(in: patient.timeZone),
+                    channels: channels, isTask: { if case .task = step.action { return true } else { return false } }(),
+                    confirm: step.confirm, ifUnconfirmed: step.ifUnconfirmed))
+            }
+        }
+        return planned.sorted { ($0.dueAt, $0.stepID, $0.occurrence) < ($1.dueAt, $1.stepID, $1.occurrence) }
+    }
+
+    static func channels(for step: PathwayStep, patient: PlanningPatient) -> [ContactChannel] {
+        if let age = patient.age, let rule = step.channelsByAge.filter({ age >= $0.minimumAge }).max(by: { $0.minimumAge < $1.minimumAge }) {
+            return rule.channels
+        }
+        if !step.channels.isEmpty { return step.channels }
+        return patient.channels
+    }
+
+    /// Moves a wall-clock time into the preferred window (same day) when the step asks for
+    /// it, then out of quiet hours to the moment they end.
+    public static func adjusted(_ time: LocalDateTime, timing: PathwayStep.Timing, patient: PlanningPatient) -> LocalDateTime {
+        var result = time
+        if timing == .preferred, let window = patient.contactWindow, !window.contains(result.time) {
+            result.time = LocalTime(minutes: window.start)
+        }
+        if let quiet = patient.quietHours, quiet.contains(result.time) {
+            let end = LocalTime(minutes: quiet.end)
+            if quiet.start > quiet.end, result.time.minutes >= quiet.start {
+                result = LocalDateTime(date: result.date.adding(days: 1), time: end)
+            } else {
+                result.time = end
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,381 @@
+import Foundation
+
+/// A parsed YAML or JSON document with the line of every node, so that problems in a
+/// hand-written pathway file can be reported where they are. The parser lives outside
+/// TendCore; this is the shape it hands over.
+public indirect enum DocumentNode: Sendable, Equatable {
+    case scalar(String, line: Int)
+    case list([DocumentNode], line: Int)
+    case map([DocumentEntry], line: Int)
+
+    public var line: Int {
+        switch self {
+        case .scalar(_, let line), .list(_, let line), .map(_, let line): line
+        }
+    }
+}
+
+public struct DocumentEntry: Sendable, Equatable {
+    public var key: String
+    public var line: Int
+    public var value: DocumentNode
+
+    public init(key: String, line: Int, value: DocumentNode) {
+        self.key = key
+        self.line = line
+        self.value = value
+    }
+}
+
+public struct PathwayProblem: Error, Sendable, Equatable, CustomStringConvertible {
+    public var line: Int
+    public var message: String
+
+    public init(line: Int, message: String) {
+        self.line = line
+        self.message = message
+    }
+
+    public var description: String { "line \(line): \(message)" }
+}
+
+public struct PathwayProblems: Error, Sendable, Equatable, CustomStringConvertible {
+    public var problems: [PathwayProblem]
+    public var description: String { problems.map(\.description).joined(separator: "\n") }
+}
+
+/// Turns a document into a `Pathway`, collecting every problem with its line.
+public struct PathwayDecoder {
+    private var problems: [PathwayProblem] = []
+
+    public init() {}
+
+    public static func decode(_ root: DocumentNode) throws(PathwayProblems) -> Pathway {
+        var decoder = PathwayDecoder()
+        let pathway = decoder.pathway(root)
+        decoder.checkReferences(pathway)
+        guard decoder.problems.isEmpty, let pathway else {
+            throw PathwayProblems(problems: decoder.problems.sorted { ($0.line, $0.message) < ($1.line, $1.message) })
+        }
+        return pathway
+    }
+
+    private mutating func fail(_ line: Int, _ message: String) {
+        problems.append(PathwayProblem(line: line, message: message))
+    }
+
+    private mutating func map(_ node: DocumentNode, _ what: String) -> [DocumentEntry]? {
+        guard case .map(let entries, _) = node else {
+            fail(node.line, "\(what) must be a mapping")
+            return nil
+        }
+        return entries
+    }
+
+    private mutating func scalar(_ node: DocumentNode, _ what: String) -> String? {
+        guard case .scalar(let text, _) = node else {
+            fail(node.line, "\(what) must be a single value")
+            return nil
+        }
+        return text
+    }
+
+    private mutating func list(_ node: DocumentNode, _ what: String) -> [DocumentNode]? {
+        switch node {
+        case .list(let items, _): return items
+        case .scalar: return [node]
+        case .map:
+            fail(node.line, "\(what) must be a list")
+            return nil
+        }
+    }
+
+    /// Checks the keys of a mapping against the ones allowed, so a typo is an error.
+    private mutating func keys(_ entries: [DocumentEntry], allowed: Set<String>, in what: String) -> [String: DocumentEntry] {
+        var byKey: [String: DocumentEntry] = [:]
+        for entry in entries {
+            if !allowed.contains(entry.key) {
+                fail(entry.line, "unknown key \"\(entry.key)\" in \(what) (allowed: \(allowed.sorted().joined(separator: ", ")))")
+            } else if byKey[entry.key] != nil {
+                fail(entry.line, "\"\(entry.key)\" appears twice in \(what)")
+            } else {
+                byKey[entry.key] = entry
+            }
+        }
+        return byKey
+    }
+
+    private mutating func pathway(_ root: DocumentNode) -> Pathway? {
+        guard let entries = map(root, "the pathway") else { return nil }
+        let fields = keys(entries, allowed: ["pathway", "version", "name", "anchors", "steps"], in: "the pathway")
+        var id = ""
+        if let entry = fields["pathway"], let text = scalar(entry.value, "pathway") {
+            id = text
+            if (try? Validate.slug(text)) == nil { fail(entry.line, "pathway id \"\(text)\" must be lowercase letters, digits and hyphens") }
+        } else if fields["pathway"] == nil {
+            fail(root.line, "missing \"pathway\" (the pathway's id)")
+        }
+        var version = 1
+        if let entry = fields["version"], let text = scalar(entry.value, "version") {
+            if let number = Int(text), number >= 1 { version = number } else { fail(entry.line, "version must be a whole number from 1") }
+        }
+        var name = LocalizedText(en: id, zh: id)
+        if let entry = fields["name"] {
+            name = localized(entry.value, what: "name", variables: nil) ?? name
+        } else {
+            fail(root.line, "missing \"name\" with zh and en")
+        }
+        var anchors: [String] = []
+        if let entry = fields["anchors"], let items = list(entry.value, "anchors") {
+            for item in items {
+                guard let text = scalar(item, "an anchor") else { continue }
+                if text.isEmpty || !text.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") }) {
+                    fail(item.line, "anchor \"\(text)\" must be lowercase letters, digits or _")
+                } else if anchors.contains(text) || text == Pathway.enrolmentAnchor {
+                    fail(item.line, "anchor \"\(text)\" is declared twice (enrolment is always there)")
+                } else {
+                    anchors.append(text)
+                }
+            }
+        }
+        var steps: [PathwayStep] = []
+        if let entry = fields["steps"], let items = list(entry.value, "steps") {
+            if items.isEmpty { fail(entry.line, "a pathway needs at least one step") }
+            for item in items {
+                if let step = step(item, anchors: [Pathway.enrolmentAnchor] + anchors) {
+                    if steps.contains(where: { $0.id == step.id }) {
+                        fail(step.line, "step id \"\(step.id)\" is used twice")
+                    } else {
+                        steps.append(step)
+                    }
+                }
+            }
+        } else if fields["steps"] == nil {
+            fail(root.line, "missing \"steps\"")
+        }
+        return Pathway(id: id, version: version, name: name, anchors: anchors, steps: steps)
+    }
+
+    static let stepKeys: Set<String> = [
+        "id", "anchor", "offset", "at", "window", "repeat", "channels", "message", "task", "priority",
+        "confirm", "questionnaire", "if_unconfirmed", "only_tags", "channels_by_age",
+    ]
+
+    private mutating func step(_ node: DocumentNode, anchors: [String]) -> PathwayStep? {
+        guard let entries = map(node, "a step") else { return nil }
+        let fields = keys(entries, allowed: Self.stepKeys, in: "a step")
+        let before = problems.count
+        guard let idEntry = fields["id"], let id = scalar(idEntry.value, "id"), !id.isEmpty else {
+            fail(node.line, "a step needs an \"id\"")
+            return nil
+        }
+        var anchor = Pathway.enrolmentAnchor
+        if let entry = fields["anchor"], let text = scalar(entry.value, "anchor") {
+            if anchors.contains(text) {
+                anchor = text
+            } else {
+                fail(entry.line, "unknown anchor \"\(text)\" in step \(id) (declared: \(anchors.joined(separator: ", ")))")
+            }
+        }
+        var offset = CalendarOffset()
+        if let entry = fields["offset"], let text = scalar(entry.value, "offset") {
+            if let parsed = CalendarOffset(text) { offset = parsed } else {
+                fail(entry.line, "bad offset \"\(text)\" in step \(id): write e.g. -7d, +1d, 2w or 3mo")
+            }
+        }
+        var at = LocalTime(hour: 9, minute: 0)
+        if let entry = fields["at"], let text = scalar(entry.value, "at") {
+            if let parsed = LocalTime(text) { at = parsed } else { fail(entry.line, "bad time \"\(text)\" in step \(id): write HH:MM, e.g. 08:00") }
+        } else {
+            fail(node.line, "step \(id) needs \"at\", the local time, e.g. \"09:00\"")
+        }
+        var timing = PathwayStep.Timing.exact
+        if let entry = fields["window"], let text = scalar(entry.value, "window") {
+            if let parsed = PathwayStep.Timing(rawValue: text) { timing = parsed } else { fail(entry.line, "window must be exact or preferred") }
+        }
+        var recurrence: Recurrence?
+        if let entry = fields["repeat"] {
+            recurrence = self.recurrence(entry.value, step: id)
+        }
+        let channels = channelList(fields["channels"], step: id)
+        let variables = Set(["patient.name", "program.name", "occurrence", "due.date", "due.time", "confirm.link"] + anchors.map { "\($0).date" })
+        var action: PathwayStep.Action?
+        var priority = TaskPriority.normal
+        if let entry = fields["priority"], let text = scalar(entry.value, "priority") {
+            if let parsed = TaskPriority(rawValue: text) { priority = parsed } else { fail(entry.line, "priority must be low, normal, high or urgent") }
+        }
+        switch (fields["message"], fields["task"]) {
+        case (let message?, nil):
+            if let text = localized(message.value, what: "message of step \(id)", variables: variables) { action = .message(text) }
+        case (nil, let task?):
+            if let text = localized(task.value, what: "task of step \(id)", variables: variables) { action = .task(text, priority: priority) }
+        case (_?, let task?):
+            fail(task.line, "step \(id) has both a message and a task; give one")
+        case (nil, nil):
+            fail(node.line, "step \(id) needs a \"message\" (to the patient) or a \"task\" (for staff)")
+        }
+        if case .message = action, channels.isEmpty, fields["channels"] != nil {
+            fail(fields["channels"]!.line, "step \(id) lists no channel")
+        }
+        var confirm = false
+        if let entry = fields["confirm"], let text = scalar(entry.value, "confirm") {
+            switch text { case "true", "yes": confirm = true; case "false", "no": confirm = false; default: fail(entry.line, "confirm must be true or false") }
+        }
+        let questionnaire = fields["questionnaire"].flatMap { scalar($0.value, "questionnaire") }
+        let ifUnconfirmed = fields["if_unconfirmed"].flatMap { scalar($0.value, "if_unconfirmed") }
+        var onlyTags: [PatientTag] = []
+        if let entry = fields["only_tags"], let items = list(entry.value, "only_tags") {
+            for item in items {
+                guard let text = scalar(item, "a tag") else { continue }
+                do { onlyTags.append(try PatientTag.parse(text, field: "only_tags")) } catch { fail(item.line, "bad tag \"\(text)\": write key=value") }
+            }
+        }
+        var ageRules: [PathwayStep.AgeRule] = []
+        if let entry = fields["channels_by_age"], let items = list(entry.value, "channels_by_age") {
+            for item in items {
+                guard let ruleEntries = map(item, "an age rule") else { continue }
+                let rule = keys(ruleEntries, allowed: ["min_age", "channels"], in: "an age rule")
+                guard let ageEntry = rule["min_age"], let text = scalar(ageEntry.value, "min_age"), let age = Int(text), (0...130).contains(age) else {
+                    fail(item.line, "an age rule needs min_age, a whole number of years")
+                    continue
+                }
+                let ruleChannels = channelList(rule["channels"], step: id)
+                if ruleChannels.isEmpty { fail(item.line, "an age rule needs channels") }
+                ageRules.append(.init(minimumAge: age, channels: ruleChannels))
+            }
+        }
+        guard problems.count == before, let action else { return nil }
+        return PathwayStep(
+            id: id, anchor: anchor, offset: offset, at: at, timing: timing, recurrence: recurrence, channels: channels,
+            action: action, confirm: confirm, questionnaire: questionnaire, ifUnconfirmed: ifUnconfirmed,
+            onlyTags: onlyTags, channelsByAge: ageRules, line: node.line)
+    }
+
+    private mutating func recurrence(_ node: DocumentNode, step: String) -> Recurrence? {
+        guard let entries = map(node, "repeat") else { return nil }
+        let fields = keys(entries, allowed: ["every", "count", "for", "until"], in: "repeat")
+        guard let everyEntry = fields["every"], let text = scalar(everyEntry.value, "every") else {
+            fail(node.line, "repeat in step \(step) needs \"every\", e.g. 21d")
+            return nil
+        }
+        guard let every = CalendarOffset(text), every.isPositive else {
+            fail(everyEntry.line, "bad repeat interval \"\(text)\" in step \(step): write a positive span such as 1d, 21d or 3mo")
+            return nil
+        }
+        let limits = ["count", "for", "until"].compactMap { fields[$0] }
+        guard limits.count == 1, let limit = limits.first else {
+            fail(node.line, "repeat in step \(step) needs exactly one of count, for, until: stopped")
+            return nil
+        }
+        guard let value = scalar(limit.value, limit.key) else { return nil }
+        switch limit.key {
+        case "count":
+            guard let count = Int(value), (1...PathwayPlanner.maximumOccurrences).contains(count) else {
+                fail(limit.line, "repeat count must be a whole number from 1 to \(PathwayPlanner.maximumOccurrences)")
+                return nil
+            }
+            return Recurrence(every: every, limit: .count(count))
+        case "for":
+            guard let span = CalendarOffset(value), span.isPositive else {
+                fail(limit.line, "bad repeat span \"\(value)\" in step \(step): write e.g. 28d")
+                return nil
+            }
+            return Recurrence(every: every, limit: .span(span))
+        default:
+            guard value == "stopped" else {
+                fail(limit.line, "until must be \"stopped\" (the recurrence runs until the enrolment ends)")
+                return nil
+            }
+            return Recurrence(every: every, limit: .openEnded)
+        }
+    }
+
+    private mutating func channelList(_ entry: DocumentEntry?, step: String) -> [ContactChannel] {
+        guard let entry, let items = list(entry.value, "channels") else { return [] }
+        var channels: [ContactChannel] = []
+        for item in items {
+            guard let text = scalar(item, "a channel") else { continue }
+            if let channel = ContactChannel(rawValue: text) { channels.append(channel) } else {
+                fail(item.line, "unknown channel \"\(text)\" in step \(step) (use \(ContactChannel.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+        }
+        return channels
+    }
+
+    /// A `{zh: …, en: …}` text; both languages are required and every `{{variable}}` must be known.
+    private mutating func localized(_ node: DocumentNode, what: String, variables: Set<String>?) -> LocalizedText? {
+        guard let entries = map(node, what) else { return nil }
+        let fields = keys(entries, allowed: ["zh", "en"], in: what)
+        var texts: [String: String] = [:]
+        for locale in ["zh", "en"] {
+            guard let entry = fields[locale] else {
+                fail(node.line, "missing locale \(locale) in \(what)")
+                continue
+            }
+            guard let text = scalar(entry.value, "\(what) (\(locale))") else { continue }
+            if text.trimmed.isEmpty { fail(entry.line, "the \(locale) text of \(what) is empty") }
+            if let variables {
+                for name in Template.variables(in: text) where !variables.contains(name) {
+                    fail(entry.line, "unknown variable {{\(name)}} in \(what) (known: \(variables.sorted().joined(separator: ", ")))")
+                }
+            }
+            texts[locale] = text
+        }
+        guard let zh = texts["zh"], let en = texts["en"] else { return nil }
+        return LocalizedText(en: en, zh: zh)
+    }
+
+    /// Escalation references must name an earlier-or-same confirming step, and may not loop.
+    private mutating func checkReferences(_ pathway: Pathway?) {
+        guard let pathway else { return }
+        for step in pathway.steps {
+            guard let target = step.ifUnconfirmed else { continue }
+            guard let referenced = pathway.step(target) else {
+                fail(step.line, "step \(step.id) escalates from unknown step \"\(target)\"")
+                continue
+            }
+            if !referenced.confirm && referenced.ifUnconfirmed == nil {
+                fail(step.line, "step \(step.id) escalates from \(target), which does not ask for confirmation")
+            }
+            // Follow the chain; coming back to this step is a cycle.
+            var seen: [String] = [step.id]
+            var current: PathwayStep? = referenced
+            while let link = current {
+                if seen.contains(link.id) {
+                    fail(step.line, "cycle in escalation: \((seen + [link.id]).joined(separator: " → "))")
+                    break
+                }
+                seen.append(link.id)
+                current = link.ifUnconfirmed.flatMap(pathway.step)
+            }
+        }
+    }
+}
+
+/// `{{name}}` placeholders in message templates.
+public enum Template {
+    public static func variables(in text: String) -> [String] {
+        var names: [String] = []
+        var rest = Substring(text)
+        while let open = rest.range(of: "{{") {
+            guard let close = rest[open.upperBound...].range(of: "}}") else { break }
+            names.append(rest[open.upperBound..<close.lowerBound].trimmed)
+            rest = rest[close.upperBound...]
+        }
+        return names
+    }
+
+    /// Fills the placeholders; unknown ones are left visible rather than silently dropped.
+    public static func render(_ text: String, _ values: [String: String]) -> String {
+        var output = ""
+        var rest = Substring(text)
+        while let open = rest.range(of: "{{") {
+            guard let close = rest[open.upperBound...].range(of: "}}") else { break }
+            output += rest[..<open.lowerBound]
+            let name = rest[open.upperBound..<close.lowerBound].trimmed
+            output += values[name] ?? "{{\(name)}}"
+            rest = rest[close.upperBound...]
+        }
+        return output + rest
+    }
+}

@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
     ],
     targets: [
         .target(
@@ -51,6 +52,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "TendFormats",
+            dependencies: ["TendCore", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "TendEngine",
             dependencies: [
                 "TendCore", "TendStore",
@@ -62,7 +68,7 @@ let package = Package(
         .target(
             name: "TendServer",
             dependencies: [
-                "TendCore", "TendStore", "TendEngine",
+                "TendCore", "TendStore", "TendEngine", "TendFormats",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdRouter", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -81,7 +87,7 @@ let package = Package(
         .executableTarget(
             name: "Tend",
             dependencies: [
-                "TendServer", "TendStore", "TendCore",
+                "TendServer", "TendStore", "TendCore", "TendFormats",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SQLKit", package: "sql-kit"),
             ],
@@ -96,6 +102,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TendCoreTests", dependencies: ["TendCore", "TendTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "TendFormatsTests", dependencies: ["TendFormats", "TendCore"], swiftSettings: swiftSettings),
         .testTarget(name: "TendStoreTests", dependencies: ["TendStore", "TendTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TendServerTests",

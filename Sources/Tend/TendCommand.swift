@@ -10,7 +10,7 @@ struct Tend: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tend",
         abstract: "Tend: active out-of-hospital patient management / 主动式院外患者管理",
-        subcommands: [Serve.self, Demo.self, Migrate.self, ProgramCommand.self, UserCommand.self, TokenCommand.self, ImportCommand.self, KeysCommand.self, BenchCommand.self])
+        subcommands: [Serve.self, Demo.self, Migrate.self, ProgramCommand.self, UserCommand.self, TokenCommand.self, ImportCommand.self, KeysCommand.self, PathwayCommand.self, EnrolCommand.self, BenchCommand.self])
 }
 
 /// Options every command that touches the database shares. Each is optional so the
@@ -144,7 +144,8 @@ struct Demo: AsyncParsableCommand {
                 keySource: .file(path: "\(dataDirectory)/master.key", create: true), logLevel: .notice)
             bootstrapLogging(level: config.logLevel)
             try await withStores(config, migrate: true) { stores, dependencies in
-                let created = try await DemoSeed.seed(stores: stores, passwords: dependencies.passwords)
+                let created = try await DemoSeed.seed(stores: stores, passwords: dependencies.passwords,
+                                                      today: LocalDate(instant: dependencies.clock.now(), in: TimeZone(identifier: "Asia/Shanghai")!))
                 say(created ? "Seeded the demo programs in \(dataDirectory) / 已创建演示数据" : "Reusing the demo data in \(dataDirectory) / 沿用已有演示数据")
             }
             let logins = DemoSeed.logins.map { "  \($0.email)  (\($0.role))" }.joined(separator: "\n")

@@ -2,7 +2,7 @@ import Foundation
 
 /// A follow-up pathway (随访方案): steps placed relative to named anchors, validated from a
 /// hand-written file. See docs/pathways.md for the format.
-public struct Pathway: Sendable, Equatable {
+public struct Pathway: Sendable, Equatable, Codable {
     public var id: String
     public var version: Int
     public var name: LocalizedText
@@ -18,7 +18,7 @@ public struct Pathway: Sendable, Equatable {
 }
 
 /// A span of calendar time: days and months, either may be negative.
-public struct CalendarOffset: Sendable, Equatable, Hashable, CustomStringConvertible {
+public struct CalendarOffset: Sendable, Equatable, Hashable, Codable, CustomStringConvertible {
     public var months: Int
     public var days: Int
 
@@ -56,8 +56,8 @@ public struct CalendarOffset: Sendable, Equatable, Hashable, CustomStringConvert
     }
 }
 
-public struct Recurrence: Sendable, Equatable {
-    public enum Limit: Sendable, Equatable {
+public struct Recurrence: Sendable, Equatable, Codable {
+    public enum Limit: Sendable, Equatable, Codable {
         /// This many occurrences in all.
         case count(Int)
         /// Occurrences whose date falls within this span from the first.
@@ -70,22 +70,22 @@ public struct Recurrence: Sendable, Equatable {
     public var limit: Limit
 }
 
-public struct PathwayStep: Sendable, Equatable {
-    public enum Action: Sendable, Equatable {
+public struct PathwayStep: Sendable, Equatable, Codable {
+    public enum Action: Sendable, Equatable, Codable {
         /// A message through the patient's channels.
         case message(LocalizedText)
         /// Work for staff, e.g. a call.
         case task(LocalizedText, priority: TaskPriority)
     }
 
-    public enum Timing: String, Sendable, Equatable {
+    public enum Timing: String, Sendable, Equatable, Codable {
         /// At the step's time (moved out of quiet hours).
         case exact
         /// Moved into the patient's preferred contact window when they have one.
         case preferred
     }
 
-    public struct AgeRule: Sendable, Equatable {
+    public struct AgeRule: Sendable, Equatable, Codable {
         public var minimumAge: Int
         public var channels: [ContactChannel]
     }

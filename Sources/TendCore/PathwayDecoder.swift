@@ -41,6 +41,11 @@ public struct PathwayProblem: Error, Sendable, Equatable, CustomStringConvertibl
 
 public struct PathwayProblems: Error, Sendable, Equatable, CustomStringConvertible {
     public var problems: [PathwayProblem]
+
+    public init(problems: [PathwayProblem]) {
+        self.problems = problems
+    }
+
     public var description: String { problems.map(\.description).joined(separator: "\n") }
 }
 
@@ -244,10 +249,12 @@ public struct PathwayDecoder {
                 ageRules.append(.init(minimumAge: age, channels: ruleChannels))
             }
         }
-        guard problems.count == before, let action else { return nil }
+        // A step with problems is still returned, so other steps can refer to it without a
+        // second, misleading error; the decode fails on the problems anyway.
+        _ = before
         return PathwayStep(
             id: id, anchor: anchor, offset: offset, at: at, timing: timing, recurrence: recurrence, channels: channels,
-            action: action, confirm: confirm, questionnaire: questionnaire, ifUnconfirmed: ifUnconfirmed,
+            action: action ?? .message(LocalizedText(en: "", zh: "")), confirm: confirm, questionnaire: questionnaire, ifUnconfirmed: ifUnconfirmed,
             onlyTags: onlyTags, channelsByAge: ageRules, line: node.line)
     }
 

@@ -170,6 +170,10 @@ enum APIComponents {
         "PatientPage": PatientPageBody.schema,
         "Consent": ConsentBody.schema,
         "ImportResult": ImportResultBody.schema,
+        "Pathway": PathwayBody.schema,
+        "Enrolment": EnrolmentBody.schema,
+        "Touchpoint": TouchpointBody.schema,
+        "EnrolResult": EnrolResultBody.schema,
         "Health": Schema.object(["status": Schema.string, "database": Schema.string], required: ["status", "database"]),
     ]
 }

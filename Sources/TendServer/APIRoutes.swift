@@ -17,6 +17,7 @@ struct APIRoutes: Sendable {
 
     func endpoints(openAPI: @escaping @Sendable () -> JSONValue) -> [APIEndpoint] {
         coreEndpoints(openAPI: openAPI) + PatientRoutes(dependencies: dependencies).endpoints()
+            + PathwayRoutes(dependencies: dependencies).endpoints()
     }
 
     private func coreEndpoints(openAPI: @escaping @Sendable () -> JSONValue) -> [APIEndpoint] {

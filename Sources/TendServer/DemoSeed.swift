@@ -1,4 +1,6 @@
+import Foundation
 import TendCore
+import TendFormats
 import TendStore
 
 /// The demo programs and logins `tend demo` creates on first run. Seeding is idempotent:
@@ -32,7 +34,7 @@ public enum DemoSeed {
 
     /// Returns true when something was created.
     @discardableResult
-    public static func seed(stores: Stores, passwords: PasswordHasher, patientsPerProgram: Int = 300) async throws -> Bool {
+    public static func seed(stores: Stores, passwords: PasswordHasher, patientsPerProgram: Int = 300, today: LocalDate) async throws -> Bool {
         var created = false
         var programIDs: [String: String] = [:]
         for (slug, name) in programs {
@@ -60,8 +62,48 @@ public enum DemoSeed {
         for (slug, _) in programs {
             if let program = try await stores.programs.find(slug: slug) {
                 try await DemoPatients.seed(stores: stores, program: program, count: patientsPerProgram)
+                try await DemoPathways.seed(stores: stores, program: program, today: today)
             }
         }
         return created
+    }
+}
+
+/// The shipped pathway files and the demo enrolments that use them.
+public enum DemoPathways {
+    public static let files = ["s1-revisit", "s2-chemo-cycles", "s3-gdm-camp", "s5-osteonecrosis-imaging"]
+
+    public static func source(_ name: String) throws -> String {
+        try String(contentsOf: PageRenderer.assets.appendingPathComponent("pathways/\(name).yaml"), encoding: .utf8)
+    }
+
+    static let byProgram: [String: [String]] = [
+        "gdm-camp": ["s3-gdm-camp", "s1-revisit"],
+        "lung-followup": ["s1-revisit", "s2-chemo-cycles", "s5-osteonecrosis-imaging"],
+    ]
+
+    /// Loads the pathways and enrols demo patients relative to today; patients already
+    /// enrolled are left alone, so running it again changes nothing.
+    static func seed(stores: Stores, program: Program, today: LocalDate) async throws {
+        var stored: [String: StoredPathway] = [:]
+        for name in byProgram[program.slug] ?? [] {
+            stored[name] = try await stores.pathways.save(programID: program.id, pathway: try PathwayFile.parse(try source(name)), source: try source(name))
+        }
+        let system = AuditActor(id: nil, kind: .system)
+        func enrol(_ name: String, _ tags: String, _ anchors: [String: LocalDate]) async throws {
+            guard let pathway = stored[name] else { return }
+            _ = try await stores.enrolments.enrol(programID: program.id, pathway: pathway,
+                                                  target: .tagged(TagFilter(all: try TagFilter.tags(tags, field: "tags"))), anchors: anchors, actor: system)
+        }
+        switch program.slug {
+        case "gdm-camp":
+            try await enrol("s3-gdm-camp", "disease=GDM", ["camp_start": today.adding(days: -3)])
+            try await enrol("s1-revisit", "trimester=3", ["revisit": today.adding(days: 9)])
+        default:
+            try await enrol("s2-chemo-cycles", "stage=chemo", ["cycle_start": today.adding(days: 2)])
+            try await enrol("s1-revisit", "stage=followup", ["revisit": today.adding(days: 6)])
+            try await enrol("s1-revisit", "stage=surgery", ["revisit": today.adding(days: 12)])
+            try await enrol("s5-osteonecrosis-imaging", "stage=targeted", [:])
+        }
     }
 }

@@ -40,6 +40,31 @@ struct PatientConsole: Sendable {
         var version: String?
     }
 
+    struct EnrolForm: Decodable {
+        var csrf: String?
+        var pathway: String?
+        var anchors: String?
+    }
+
+    struct MoveAnchorForm: Decodable {
+        var csrf: String?
+        var anchor: String?
+        var date: String?
+    }
+
+    struct StateForm: Decodable {
+        var csrf: String?
+        var action: String?
+    }
+
+    private func enrolmentAndPathway(_ page: Page, _ context: TendRequestContext) async throws -> (Enrolment, StoredPathway) {
+        guard let enrolment = try await stores.enrolments.enrolment(programID: page.grant.program.id, id: try context.parameters.require("enrolment")),
+              let pathway = try await stores.pathways.find(programID: page.grant.program.id, id: enrolment.pathwayID) else {
+            throw TendError.notFound("enrolment")
+        }
+        return (enrolment, pathway)
+    }
+
     struct FindForm: Decodable {
         var csrf: String?
         var q: String?
@@ -142,6 +167,7 @@ struct PatientConsole: Sendable {
                 "program": page.programValues, "patient": patientValues(patient, locale: page.locale),
                 "can_write": page.canWrite, "show_audit": page.showAudit,
             ]
+            values.merge(try await scheduleValues(page, patientID: patient.id)) { _, new in new }
             if page.showAudit {
                 let events = try await stores.audit.events(programID: page.grant.program.id, subjectID: patient.id, limit: 50)
                 var names: [String: String] = [:]
@@ -201,6 +227,87 @@ struct PatientConsole: Sendable {
             return .redirect(to: "/p/\(page.grant.program.slug)/patients/\(patientID)")
         }
 
+        router.post("/p/:program/patients/:patient/enrol") { request, context -> Response in
+            let page = try await page(.writePatients, request, context)
+            let patientID = try context.parameters.require("patient")
+            let form = try await console.decodeForm(EnrolForm.self, request)
+            try CSRF.verify(form.csrf, identity: page.grant.identity)
+            guard let pathway = try await stores.pathways.find(programID: page.grant.program.id, slug: form.pathway ?? "") else {
+                throw TendError.invalid("pathway", .init(en: "is not a pathway of this program", zh: "不是本项目的随访方案"))
+            }
+            var anchors: [String: LocalDate] = [:]
+            for piece in (form.anchors ?? "").split(whereSeparator: { $0 == "," || $0 == ";" || $0 == " " }) {
+                let parts = piece.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2 else { throw TendError.invalid("anchors", .init(en: "must be written name=YYYY-MM-DD", zh: "格式应为 name=YYYY-MM-DD")) }
+                anchors[parts[0].trimmed] = try PathwayRoutes.date(parts[1], field: "anchors.\(parts[0].trimmed)")
+            }
+            guard try await stores.patients.fetch(programID: page.grant.program.id, ids: [patientID]).first != nil else { throw TendError.notFound("patient") }
+            _ = try await stores.enrolments.enrol(programID: page.grant.program.id, pathway: pathway, target: .patient(patientID), anchors: anchors, actor: page.actor)
+            return .redirect(to: "/p/\(page.grant.program.slug)/patients/\(patientID)#schedule-section")
+        }
+
+        router.post("/p/:program/enrolments/:enrolment/anchors") { request, context -> Response in
+            let page = try await page(.writePatients, request, context)
+            let form = try await console.decodeForm(MoveAnchorForm.self, request)
+            try CSRF.verify(form.csrf, identity: page.grant.identity)
+            let (enrolment, pathway) = try await enrolmentAndPathway(page, context)
+            _ = try await stores.enrolments.moveAnchor(
+                programID: page.grant.program.id, enrolmentID: enrolment.id, anchor: form.anchor ?? "",
+                to: try PathwayRoutes.date(form.date ?? "", field: "date"), pathway: pathway, actor: page.actor)
+            return .redirect(to: "/p/\(page.grant.program.slug)/patients/\(enrolment.patientID)#schedule-section")
+        }
+
+        router.post("/p/:program/enrolments/:enrolment/state") { request, context -> Response in
+            let page = try await page(.writePatients, request, context)
+            let form = try await console.decodeForm(StateForm.self, request)
+            try CSRF.verify(form.csrf, identity: page.grant.identity)
+            let (enrolment, pathway) = try await enrolmentAndPathway(page, context)
+            switch form.action {
+            case "pause": _ = try await stores.enrolments.pause(programID: page.grant.program.id, enrolmentID: enrolment.id, actor: page.actor)
+            case "resume": _ = try await stores.enrolments.resume(programID: page.grant.program.id, enrolmentID: enrolment.id, pathway: pathway, actor: page.actor)
+            case "cancel": _ = try await stores.enrolments.cancel(programID: page.grant.program.id, enrolmentID: enrolment.id, actor: page.actor)
+            default: throw TendError.invalid("action", .init(en: "must be pause, resume or cancel", zh: "必须是 pause、resume 或 cancel"))
+            }
+            return .redirect(to: "/p/\(page.grant.program.slug)/patients/\(enrolment.patientID)#schedule-section")
+        }
+
+        router.get("/p/:program/pathways") { request, context -> Response in
+            let page = try await page(.readProgram, request, context)
+            let t = UIStrings.strings(for: page.locale)
+            let pathways = try await stores.pathways.latest(programID: page.grant.program.id)
+            let values: [String: Any] = [
+                "program": page.programValues,
+                "pathways": pathways.map { stored -> [String: Any] in
+                    [
+                        "slug": stored.pathway.id, "version": stored.pathway.version, "name": stored.pathway.name.text(in: page.locale),
+                        "anchors": stored.pathway.allAnchors.joined(separator: ", "),
+                        "steps": stored.pathway.steps.map { step -> [String: Any] in
+                            let text: String, isTask: Bool
+                            switch step.action {
+                            case .message(let message): text = message.text(in: page.locale); isTask = false
+                            case .task(let task, _): text = task.text(in: page.locale); isTask = true
+                            }
+                            var repeatText = ""
+                            if let recurrence = step.recurrence {
+                                switch recurrence.limit {
+                                case .count(let count): repeatText = "↻ \(recurrence.every) × \(count)"
+                                case .span(let span): repeatText = "↻ \(recurrence.every) / \(span)"
+                                case .openEnded: repeatText = "↻ \(recurrence.every) …"
+                                }
+                            }
+                            return [
+                                "id": step.id, "when": "\(step.anchor) \(step.offset.days >= 0 && step.offset.months >= 0 ? "+" : "")\(step.offset) \(step.at)",
+                                "task": isTask, "confirm": step.confirm, "escalation": step.ifUnconfirmed ?? false,
+                                "channels": isTask ? t["task"] ?? "" : step.channels.map(\.rawValue).joined(separator: ", "),
+                                "repeat": repeatText.isEmpty ? false : repeatText, "text": text,
+                            ]
+                        },
+                    ]
+                },
+            ]
+            return renderer.render("pathways", values, chrome: page.chrome, locale: page.locale)
+        }
+
         router.post("/p/:program/patients/:patient/consents") { request, context -> Response in
             let page = try await page(.writePatients, request, context)
             let patientID = try context.parameters.require("patient")
@@ -211,6 +318,42 @@ struct PatientConsole: Sendable {
             }
             return .redirect(to: "/p/\(page.grant.program.slug)/patients/\(patientID)")
         }
+    }
+
+    /// The schedule section: enrolments with their anchors, touchpoints, and the enrol form.
+    private func scheduleValues(_ page: Page, patientID: String) async throws -> [String: Any] {
+        let t = UIStrings.strings(for: page.locale)
+        let programID = page.grant.program.id
+        let enrolments = try await stores.enrolments.enrolments(programID: programID, patientID: patientID)
+        var names: [String: String] = [:]
+        for enrolment in enrolments where names[enrolment.pathwayID] == nil {
+            names[enrolment.pathwayID] = try await stores.pathways.find(programID: programID, id: enrolment.pathwayID)?.pathway.name.text(in: page.locale)
+        }
+        let touchpoints = try await stores.enrolments.schedule(programID: programID, patientID: patientID)
+        let recurring = Set(Dictionary(grouping: touchpoints, by: { "\($0.enrolmentID)|\($0.stepID)" }).filter { $0.value.count > 1 }.keys)
+        let pathways = try await stores.pathways.latest(programID: programID)
+        return [
+            "enrolments": enrolments.map { enrolment -> [String: Any] in
+                [
+                    "id": enrolment.id, "pathway_name": names[enrolment.pathwayID] ?? enrolment.pathwayID,
+                    "status_label": t["enrolment_\(enrolment.status.rawValue)"] ?? enrolment.status.rawValue,
+                    "active": enrolment.status == .active, "paused": enrolment.status == .paused, "cancelled": enrolment.status == .cancelled,
+                    "anchors": enrolment.anchors.sorted { $0.key < $1.key }.map { ["name": $0.key, "date": $0.value.description] },
+                    "program": page.programValues, "csrf": page.chrome.csrf, "can_write": page.canWrite,
+                ]
+            },
+            "has_touchpoints": !touchpoints.isEmpty,
+            "touchpoints": touchpoints.map { touchpoint -> [String: Any] in
+                [
+                    "local_due": touchpoint.localDue, "step": touchpoint.stepID, "occurrence": touchpoint.occurrence,
+                    "multiple": recurring.contains("\(touchpoint.enrolmentID)|\(touchpoint.stepID)"), "task": touchpoint.isTask,
+                    "channels": touchpoint.isTask ? "—" : touchpoint.channels.map(\.rawValue).joined(separator: ", "),
+                    "status": touchpoint.status.rawValue, "status_label": t["tp_\(touchpoint.status.rawValue)"] ?? touchpoint.status.rawValue,
+                ]
+            },
+            "has_pathways": !pathways.isEmpty,
+            "pathways": pathways.map { ["slug": $0.pathway.id, "name": $0.pathway.name.text(in: page.locale)] },
+        ]
     }
 
     private func renderList(_ page: Page, patients: [Patient], nextURL: String?, error: String?, filter: [String: String], status: PatientStatus?) -> Response {

@@ -219,5 +219,63 @@ public enum Schema {
                 "CREATE INDEX patient_consents_by_patient ON patient_consents (patient_id)",
             ]
         },
+        Migration(version: 3, name: "pathways_enrolments_touchpoints") { _ in
+            [
+                """
+                CREATE TABLE pathways (
+                    id TEXT PRIMARY KEY,
+                    program_id TEXT NOT NULL REFERENCES programs(id),
+                    slug TEXT NOT NULL,
+                    version BIGINT NOT NULL,
+                    name_en TEXT NOT NULL,
+                    name_zh TEXT NOT NULL,
+                    source TEXT NOT NULL,
+                    definition TEXT NOT NULL,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE UNIQUE INDEX pathways_by_slug ON pathways (program_id, slug, version)",
+                """
+                CREATE TABLE enrolments (
+                    id TEXT PRIMARY KEY,
+                    program_id TEXT NOT NULL,
+                    patient_id TEXT NOT NULL REFERENCES patients(id),
+                    pathway_id TEXT NOT NULL REFERENCES pathways(id),
+                    anchors TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    planned_until TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX enrolments_by_patient ON enrolments (program_id, patient_id)",
+                "CREATE INDEX enrolments_by_pathway ON enrolments (pathway_id, status)",
+                """
+                CREATE TABLE touchpoints (
+                    id TEXT PRIMARY KEY,
+                    program_id TEXT NOT NULL,
+                    enrolment_id TEXT NOT NULL,
+                    patient_id TEXT NOT NULL,
+                    step_id TEXT NOT NULL,
+                    occurrence BIGINT NOT NULL,
+                    due_at BIGINT NOT NULL,
+                    local_due TEXT NOT NULL,
+                    channels TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    confirm BIGINT NOT NULL,
+                    if_unconfirmed TEXT,
+                    status TEXT NOT NULL,
+                    attempts BIGINT NOT NULL DEFAULT 0,
+                    lease_until BIGINT,
+                    sent_at BIGINT,
+                    confirmed_at BIGINT,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE UNIQUE INDEX touchpoints_by_step ON touchpoints (enrolment_id, step_id, occurrence)",
+                "CREATE INDEX touchpoints_due ON touchpoints (status, due_at)",
+                "CREATE INDEX touchpoints_by_patient ON touchpoints (patient_id, due_at)",
+            ]
+        },
     ]
 }

@@ -153,6 +153,9 @@ public struct PatientStore: Sendable {
             query.appendInterpolation(bind: patientID)
             query.appendLiteral(" RETURNING id")
             guard try await !sql.raw(query).all().isEmpty else { return false }
+            if profile.status == .withdrawn || profile.status == .deceased {
+                try await EnrolmentStore.cancelAll(sql, programID: programID, patientID: patientID, at: now)
+            }
             try await self.audit(sql, programID: programID, patientIDs: [patientID], action: "patient.update", actor: actor, eventIDs: [auditID], at: now)
             return true
         }
@@ -299,21 +302,7 @@ public struct PatientStore: Sendable {
             sqlQuery.appendLiteral(" AND p.id > ")
             sqlQuery.appendInterpolation(bind: after)
         }
-        for tag in query.tags.all {
-            sqlQuery.appendLiteral(" AND EXISTS (")
-            appendTagMatch(&sqlQuery, [tag])
-            sqlQuery.appendLiteral(")")
-        }
-        if !query.tags.any.isEmpty {
-            sqlQuery.appendLiteral(" AND EXISTS (")
-            appendTagMatch(&sqlQuery, query.tags.any)
-            sqlQuery.appendLiteral(")")
-        }
-        if !query.tags.none.isEmpty {
-            sqlQuery.appendLiteral(" AND NOT EXISTS (")
-            appendTagMatch(&sqlQuery, query.tags.none)
-            sqlQuery.appendLiteral(")")
-        }
+        TagSQL.appendFilter(&sqlQuery, query.tags)
         sqlQuery.appendInterpolation(unsafeRaw: " ORDER BY p.id LIMIT \(limit + 1)")
         let finalQuery = sqlQuery
         let ids = try await database.session { sql in
@@ -323,22 +312,6 @@ public struct PatientStore: Sendable {
         let patients = try await fetch(programID: programID, ids: pageIDs)
         try await recordReads(programID: programID, patientIDs: pageIDs, action: "patient.list", actor: actor)
         return PatientPage(patients: patients, nextAfter: ids.count > limit ? pageIDs.last : nil)
-    }
-
-    /// `SELECT 1 FROM patient_tags t WHERE t.patient_id = p.id AND (tag or tag …)`.
-    private func appendTagMatch(_ query: inout SQLQueryString, _ tags: [PatientTag]) {
-        query.appendLiteral("SELECT 1 FROM patient_tags t WHERE t.patient_id = p.id AND (")
-        for (index, tag) in tags.enumerated() {
-            if index > 0 { query.appendLiteral(" OR ") }
-            query.appendLiteral("(t.tag_key = ")
-            query.appendInterpolation(bind: tag.key)
-            if tag.value != "*" {
-                query.appendLiteral(" AND t.tag_value = ")
-                query.appendInterpolation(bind: tag.value)
-            }
-            query.appendLiteral(")")
-        }
-        query.appendLiteral(")")
     }
 
     /// Finds patients by exact phone, ID number or name through the blind indexes.

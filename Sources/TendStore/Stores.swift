@@ -9,6 +9,8 @@ public struct Stores: Sendable {
     public let tokens: APITokenStore
     public let audit: AuditLog
     public let patients: PatientStore
+    public let pathways: PathwayStore
+    public let enrolments: EnrolmentStore
     public let cipher: FieldCipher
     public let blindIndex: BlindIndexer
 
@@ -21,6 +23,8 @@ public struct Stores: Sendable {
         self.audit = AuditLog(database: database, clock: clock, ids: ids)
         self.cipher = FieldCipher(source: KeyRingSource(ring: keys, path: keyFile))
         self.blindIndex = BlindIndexer(ring: keys)
+        self.pathways = PathwayStore(database: database, clock: clock, ids: ids)
+        self.enrolments = EnrolmentStore(database: database, clock: clock, ids: ids)
         self.patients = PatientStore(database: database, clock: clock, ids: ids, cipher: cipher, blindIndex: blindIndex)
     }
 }

@@ -54,6 +54,16 @@ let concretePaths: [(method: HTTPRequest.Method, path: String)] = [
     (.post, "/api/v1/programs/gdm-camp/patients/p1/tags"),
     (.post, "/api/v1/programs/gdm-camp/patients/p1/consents"),
     (.post, "/api/v1/programs/gdm-camp/patients/p1/consents/c1/withdraw"),
+    (.get, "/api/v1/programs/gdm-camp/pathways"),
+    (.post, "/api/v1/programs/gdm-camp/pathways"),
+    (.get, "/api/v1/programs/gdm-camp/pathways/s1-revisit"),
+    (.post, "/api/v1/programs/gdm-camp/enrolments"),
+    (.get, "/api/v1/programs/gdm-camp/patients/p1/enrolments"),
+    (.get, "/api/v1/programs/gdm-camp/patients/p1/schedule"),
+    (.post, "/api/v1/programs/gdm-camp/enrolments/e1/anchors"),
+    (.post, "/api/v1/programs/gdm-camp/enrolments/e1/pause"),
+    (.post, "/api/v1/programs/gdm-camp/enrolments/e1/resume"),
+    (.post, "/api/v1/programs/gdm-camp/enrolments/e1/cancel"),
 ]
 
 @Suite struct APIAuthTests {

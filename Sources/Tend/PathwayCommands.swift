@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import TendCore
+import TendFormats
+import TendServer
+import TendStore
+
+struct PathwayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pathway", abstract: "Follow-up pathways / 随访方案", subcommands: [Validate.self, Load.self])
+
+    struct Validate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Check a pathway file and print its problems with line numbers / 校验方案文件")
+        @Argument(help: "The pathway file (.yaml or .json)") var file: String
+
+        func run() async throws {
+            guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
+                FileHandle.standardError.write(Data("tend: cannot read \(file) / 无法读取文件\n".utf8))
+                throw ExitCode.failure
+            }
+            do throws(PathwayProblems) {
+                let pathway = try PathwayFile.parse(text)
+                say("\(file): ok — \(pathway.id) v\(pathway.version), \(pathway.steps.count) steps / 校验通过")
+            } catch {
+                for problem in error.problems {
+                    FileHandle.standardError.write(Data("\(file):\(problem.line): \(problem.message)\n".utf8))
+                }
+                throw ExitCode.failure
+            }
+        }
+    }
+
+    struct Load: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a pathway file to a program / 将方案加入项目")
+        @OptionGroup var storage: StorageOptions
+        @Argument(help: "The pathway file") var file: String
+        @Option(help: "Program slug") var program: String
+
+        func run() async throws {
+            try await runReporting {
+                guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
+                    throw TendError.invalid("FILE", .init(en: "\(file) cannot be read", zh: "无法读取 \(file)"))
+                }
+                let pathway: Pathway
+                do throws(PathwayProblems) { pathway = try PathwayFile.parse(text) } catch {
+                    throw TendError.invalid("FILE", .init(en: "has problems:\n\(error.description)", zh: "有错误：\n\(error.description)"))
+                }
+                try await withStores(try await loadConfig(storage)) { stores, _ in
+                    guard let target = try await stores.programs.find(slug: program) else { throw TendError.notFound("program \(program)") }
+                    let stored = try await stores.pathways.save(programID: target.id, pathway: pathway, source: text)
+                    say("Loaded \(stored.pathway.id) v\(stored.pathway.version) into \(target.slug) / 已加载方案")
+                }
+            }
+        }
+    }
+}
+
+struct EnrolCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "enrol", abstract: "Enrol every active patient with the given tags into a pathway / 按标签批量入组")
+
+    @OptionGroup var storage: StorageOptions
+    @Option(help: "Program slug") var program: String
+    @Option(help: "Pathway id") var pathway: String
+    @Option(help: "All of these tags, e.g. disease=T2DM,stage=chemo") var tags: String
+    @Option(name: .customLong("not-tags"), help: "None of these tags") var notTags: String?
+    @Option(name: .customLong("anchor"), help: "An anchor date, e.g. revisit=2026-12-03 (repeatable)") var anchors: [String] = []
+
+    func run() async throws {
+        try await runReporting {
+            var filter = TagFilter(all: try TagFilter.tags(tags, field: "--tags"))
+            if let notTags { filter.none = try TagFilter.tags(notTags, field: "--not-tags") }
+            var dates: [String: LocalDate] = [:]
+            for text in anchors {
+                let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2, let date = LocalDate(parts[1]) else {
+                    throw TendError.invalid("--anchor", .init(en: "must be name=YYYY-MM-DD, got \(text)", zh: "格式应为 name=YYYY-MM-DD"))
+                }
+                dates[parts[0]] = date
+            }
+            try await withStores(try await loadConfig(storage)) { stores, _ in
+                guard let target = try await stores.programs.find(slug: program) else { throw TendError.notFound("program \(program)") }
+                guard let stored = try await stores.pathways.find(programID: target.id, slug: pathway) else { throw TendError.notFound("pathway \(pathway)") }
+                let start = ContinuousClock.now
+                let result = try await stores.enrolments.enrol(programID: target.id, pathway: stored, target: .tagged(filter), anchors: dates, actor: AuditActor(id: nil, kind: .cli))
+                let elapsed = ContinuousClock.now - start
+                say("Enrolled \(result.enrolled) patients, \(result.touchpoints) touchpoints planned in \(elapsed.formatted(.units(allowed: [.seconds, .milliseconds]))) / 已入组 \(result.enrolled) 人，生成 \(result.touchpoints) 个触点")
+            }
+        }
+    }
+}

@@ -1,0 +1,334 @@
+import Foundation
+import Hummingbird
+import TendCore
+import TendFormats
+import TendStore
+
+struct PathwayStepBody: Encodable {
+    let id: String
+    let anchor: String
+    let offset: String
+    let at: String
+    let window: String
+    let repeat_every: String?
+    let repeat_count: Int?
+    let repeat_for: String?
+    let open_ended: Bool
+    let channels: [String]
+    let kind: String
+    let text: LocalizedText
+    let confirm: Bool
+    let questionnaire: String?
+    let if_unconfirmed: String?
+    let only_tags: [String]
+
+    init(_ step: PathwayStep) {
+        id = step.id
+        anchor = step.anchor
+        offset = step.offset.description
+        at = step.at.description
+        window = step.timing.rawValue
+        repeat_every = step.recurrence?.every.description
+        if case .count(let count) = step.recurrence?.limit { repeat_count = count } else { repeat_count = nil }
+        if case .span(let span) = step.recurrence?.limit { repeat_for = span.description } else { repeat_for = nil }
+        if case .openEnded = step.recurrence?.limit { open_ended = true } else { open_ended = false }
+        channels = step.channels.map(\.rawValue)
+        switch step.action {
+        case .message(let text): kind = "message"; self.text = text
+        case .task(let text, _): kind = "task"; self.text = text
+        }
+        confirm = step.confirm
+        questionnaire = step.questionnaire
+        if_unconfirmed = step.ifUnconfirmed
+        only_tags = step.onlyTags.map(\.text)
+    }
+}
+
+struct PathwayBody: Encodable {
+    let id: String
+    let pathway: String
+    let version: Int
+    let name: LocalizedText
+    let anchors: [String]
+    let steps: [PathwayStepBody]
+    let created_at: Date
+
+    init(_ stored: StoredPathway) {
+        id = stored.id
+        pathway = stored.pathway.id
+        version = stored.pathway.version
+        name = stored.pathway.name
+        anchors = stored.pathway.allAnchors
+        steps = stored.pathway.steps.map(PathwayStepBody.init)
+        created_at = stored.createdAt
+    }
+
+    static let schema = Schema.object([
+        "id": Schema.string, "pathway": Schema.string, "version": Schema.integer,
+        "name": Schema.object(["en": Schema.string, "zh": Schema.string], required: ["en", "zh"]),
+        "anchors": Schema.array(Schema.string), "steps": Schema.array(["type": "object"]), "created_at": Schema.dateTime,
+    ], required: ["id", "pathway", "version", "name", "anchors", "steps", "created_at"])
+}
+
+struct EnrolmentBody: Encodable {
+    let id: String
+    let patient_id: String
+    let pathway_id: String
+    let anchors: [String: String]
+    let status: String
+    let planned_until: String
+    let created_at: Date
+    let updated_at: Date
+
+    init(_ enrolment: Enrolment) {
+        id = enrolment.id
+        patient_id = enrolment.patientID
+        pathway_id = enrolment.pathwayID
+        anchors = enrolment.anchors.mapValues(\.description)
+        status = enrolment.status.rawValue
+        planned_until = enrolment.plannedUntil.description
+        created_at = enrolment.createdAt
+        updated_at = enrolment.updatedAt
+    }
+
+    static let schema = Schema.object([
+        "id": Schema.string, "patient_id": Schema.string, "pathway_id": Schema.string,
+        "anchors": ["type": "object", "additionalProperties": ["type": "string", "format": "date"]],
+        "status": Schema.enumeration(EnrolmentStatus.allCases.map(\.rawValue)), "planned_until": ["type": "string", "format": "date"],
+        "created_at": Schema.dateTime, "updated_at": Schema.dateTime,
+    ], required: ["id", "patient_id", "pathway_id", "anchors", "status", "planned_until", "created_at", "updated_at"])
+}
+
+struct TouchpointBody: Encodable {
+    let id: String
+    let enrolment_id: String
+    let step_id: String
+    let occurrence: Int
+    let due_at: Date
+    let local_due: String
+    let channels: [String]
+    let kind: String
+    let confirm: Bool
+    let if_unconfirmed: String?
+    let status: String
+    let attempts: Int
+
+    init(_ touchpoint: Touchpoint) {
+        id = touchpoint.id
+        enrolment_id = touchpoint.enrolmentID
+        step_id = touchpoint.stepID
+        occurrence = touchpoint.occurrence
+        due_at = touchpoint.dueAt
+        local_due = touchpoint.localDue
+        channels = touchpoint.channels.map(\.rawValue)
+        kind = touchpoint.isTask ? "task" : "message"
+        confirm = touchpoint.confirm
+        if_unconfirmed = touchpoint.ifUnconfirmed
+        status = touchpoint.status.rawValue
+        attempts = touchpoint.attempts
+    }
+
+    static let schema = Schema.object([
+        "id": ["type": "string", "description": "Also the idempotency key of every send"], "enrolment_id": Schema.string,
+        "step_id": Schema.string, "occurrence": Schema.integer, "due_at": Schema.dateTime,
+        "local_due": ["type": "string", "description": "Wall-clock time in the patient's zone"], "channels": Schema.array(Schema.string),
+        "kind": Schema.enumeration(["message", "task"]), "confirm": Schema.boolean, "if_unconfirmed": Schema.nullable("string"),
+        "status": Schema.enumeration(TouchpointStatus.allCases.map(\.rawValue)), "attempts": Schema.integer,
+    ], required: ["id", "enrolment_id", "step_id", "occurrence", "due_at", "local_due", "channels", "kind", "confirm", "status", "attempts"])
+}
+
+struct EnrolRequest: Decodable {
+    let pathway: String
+    let patient_id: String?
+    let tags: String?
+    let any_tags: String?
+    let not_tags: String?
+    let anchors: [String: String]?
+
+    static let schema = Schema.object([
+        "pathway": ["type": "string", "description": "The pathway id (its newest version is used)"],
+        "patient_id": ["type": "string", "description": "Enrol one patient…"],
+        "tags": ["type": "string", "description": "…or every active patient with all these tags (key=value,…)"],
+        "any_tags": Schema.string, "not_tags": Schema.string,
+        "anchors": ["type": "object", "additionalProperties": ["type": "string", "format": "date"], "description": "Anchor dates, e.g. {\"revisit\": \"2026-12-03\"}; enrolment defaults to today"],
+    ], required: ["pathway"])
+}
+
+struct EnrolResultBody: Encodable {
+    let enrolled: Int
+    let touchpoints: Int
+    let enrolment_ids: [String]
+
+    static let schema = Schema.object(["enrolled": Schema.integer, "touchpoints": Schema.integer, "enrolment_ids": Schema.array(Schema.string)], required: ["enrolled", "touchpoints", "enrolment_ids"])
+}
+
+struct MoveAnchorRequest: Decodable {
+    let anchor: String
+    let date: String
+
+    static let schema = Schema.object(["anchor": Schema.string, "date": ["type": "string", "format": "date"]], required: ["anchor", "date"])
+}
+
+/// Pathway, enrolment and schedule endpoints.
+struct PathwayRoutes: Sendable {
+    let dependencies: AppDependencies
+    private var stores: Stores { dependencies.stores }
+
+    private func grant(_ permission: Permission, _ request: Request, _ context: TendRequestContext) async throws -> ProgramAccess.Grant {
+        let identity = try context.requireIdentity()
+        let grant = try await ProgramAccess(stores: stores).require(permission, slug: try context.parameters.require("program"), identity: identity)
+        if request.method != .get { try CSRF.verify(request, identity: identity) }
+        return grant
+    }
+
+    private func actor(_ grant: ProgramAccess.Grant, _ context: TendRequestContext) -> AuditActor {
+        AuditActor(id: grant.identity.user.id, kind: grant.identity.actorKind, requestID: context.requestID)
+    }
+
+    static func date(_ text: String, field: String) throws(TendError) -> LocalDate {
+        guard let date = LocalDate(text.trimmed) else {
+            throw TendError.invalid(field, .init(en: "must be a date like 2026-12-03", zh: "应为日期，如 2026-12-03"))
+        }
+        return date
+    }
+
+    private func enrolmentAndPathway(_ grant: ProgramAccess.Grant, _ context: TendRequestContext) async throws -> (Enrolment, StoredPathway) {
+        guard let enrolment = try await stores.enrolments.enrolment(programID: grant.program.id, id: try context.parameters.require("enrolment")),
+              let pathway = try await stores.pathways.find(programID: grant.program.id, id: enrolment.pathwayID) else {
+            throw TendError.notFound("enrolment")
+        }
+        return (enrolment, pathway)
+    }
+
+    func endpoints() -> [APIEndpoint] {
+        [
+            APIEndpoint(operation: APIOperation(
+                method: .get, path: "/api/v1/programs/{program}/pathways", operationID: "listPathways",
+                summary: "The newest version of each of the program's pathways", tag: "pathways", response: Schema.list(of: "Pathway"))
+            ) { request, context in
+                let grant = try await grant(.readProgram, request, context)
+                return try JSONIO.response(ItemsBody(items: try await stores.pathways.latest(programID: grant.program.id).map(PathwayBody.init)))
+            },
+
+            APIEndpoint(operation: APIOperation(
+                method: .post, path: "/api/v1/programs/{program}/pathways", operationID: "savePathway",
+                summary: "Add a pathway from its YAML or JSON file; problems are reported with their line", tag: "pathways",
+                requestBody: ["type": "string", "description": "The pathway file (see docs/pathways.md)"], successStatus: 201,
+                response: Schema.ref("Pathway"), requestContentTypes: ["application/yaml", "application/json"])
+            ) { request, context in
+                let grant = try await grant(.manageProgram, request, context)
+                let text = String(buffer: try await request.body.collect(upTo: 1 << 20))
+                let pathway: Pathway
+                do throws(PathwayProblems) {
+                    pathway = try PathwayFile.parse(text)
+                } catch {
+                    throw TendError(kind: .invalidInput, code: "invalid_pathway",
+                                    message: .init(en: error.description, zh: "方案文件有误：\n" + error.description), field: "body")
+                }
+                let stored = try await stores.pathways.save(programID: grant.program.id, pathway: pathway, source: text)
+                return try JSONIO.response(PathwayBody(stored), status: .created)
+            },
+
+            APIEndpoint(operation: APIOperation(
+                method: .get, path: "/api/v1/programs/{program}/pathways/{pathway}", operationID: "getPathway",
+                summary: "A pathway's newest version with its steps", tag: "pathways", response: Schema.ref("Pathway"))
+            ) { request, context in
+                let grant = try await grant(.readProgram, request, context)
+                guard let stored = try await stores.pathways.find(programID: grant.program.id, slug: try context.parameters.require("pathway")) else {
+                    throw TendError.notFound("pathway")
+                }
+                return try JSONIO.response(PathwayBody(stored))
+            },
+
+            APIEndpoint(operation: APIOperation(
+                method: .post, path: "/api/v1/programs/{program}/enrolments", operationID: "enrol",
+                summary: "Enrol one patient, or every active patient with the given tags, into a pathway and plan their touchpoints",
+                tag: "pathways", requestBody: EnrolRequest.schema, successStatus: 201, response: Schema.ref("EnrolResult"))
+            ) { request, context in
+                let grant = try await grant(.writePatients, request, context)
+                let body = try await JSONIO.decode(EnrolRequest.self, from: request)
+                guard let stored = try await stores.pathways.find(programID: grant.program.id, slug: body.pathway) else {
+                    throw TendError.invalid("pathway", .init(en: "is not a pathway of this program", zh: "不是本项目的随访方案"))
+                }
+                var anchors: [String: LocalDate] = [:]
+                for (name, text) in body.anchors ?? [:] { anchors[name] = try Self.date(text, field: "anchors.\(name)") }
+                let target: EnrolmentTarget
+                if let patientID = body.patient_id {
+                    guard try await stores.patients.fetch(programID: grant.program.id, ids: [patientID]).first != nil else { throw TendError.notFound("patient") }
+                    target = .patient(patientID)
+                } else {
+                    var filter = TagFilter()
+                    if let text = body.tags { filter.all = try TagFilter.tags(text, field: "tags") }
+                    if let text = body.any_tags { filter.any = try TagFilter.tags(text, field: "any_tags") }
+                    if let text = body.not_tags { filter.none = try TagFilter.tags(text, field: "not_tags") }
+                    guard !filter.all.isEmpty || !filter.any.isEmpty else { throw TendError.missing("patient_id") }
+                    target = .tagged(filter)
+                }
+                let result = try await stores.enrolments.enrol(programID: grant.program.id, pathway: stored, target: target, anchors: anchors, actor: actor(grant, context))
+                return try JSONIO.response(EnrolResultBody(enrolled: result.enrolled, touchpoints: result.touchpoints, enrolment_ids: result.enrolmentIDs), status: .created)
+            },
+
+            APIEndpoint(operation: APIOperation(
+                method: .get, path: "/api/v1/programs/{program}/patients/{patient}/enrolments", operationID: "listEnrolments",
+                summary: "The patient's enrolments", tag: "pathways", response: Schema.list(of: "Enrolment"))
+            ) { request, context in
+                let grant = try await grant(.readPatients, request, context)
+                let patientID = try context.parameters.require("patient")
+                guard try await stores.patients.fetch(programID: grant.program.id, ids: [patientID]).first != nil else { throw TendError.notFound("patient") }
+                return try JSONIO.response(ItemsBody(items: try await stores.enrolments.enrolments(programID: grant.program.id, patientID: patientID).map(EnrolmentBody.init)))
+            },
+
+            APIEndpoint(operation: APIOperation(
+                method: .get, path: "/api/v1/programs/{program}/patients/{patient}/schedule", operationID: "getSchedule",
+                summary: "The patient's touchpoints, past and future, with their status", tag: "pathways", response: Schema.list(of: "Touchpoint"))
+            ) { request, context in
+                let grant = try await grant(.readPatients, request, context)
+                let patientID = try context.parameters.require("patient")
+                guard try await stores.patients.fetch(programID: grant.program.id, ids: [patientID]).first != nil else { throw TendError.notFound("patient") }
+                try await stores.audit.record(.init(programID: grant.program.id, actorID: grant.identity.user.id, actorKind: grant.identity.actorKind,
+                                                    action: "patient.schedule.read", subjectType: "patient", subjectID: patientID, requestID: context.requestID))
+                return try JSONIO.response(ItemsBody(items: try await stores.enrolments.schedule(programID: grant.program.id, patientID: patientID).map(TouchpointBody.init)))
+            },
+
+            APIEndpoint(operation: APIOperation(
+                method: .post, path: "/api/v1/programs/{program}/enrolments/{enrolment}/anchors", operationID: "moveAnchor",
+                summary: "Move an anchor (e.g. the revisit date); unsent touchpoints are planned again, sent ones are kept",
+                tag: "pathways", requestBody: MoveAnchorRequest.schema, response: Schema.ref("Enrolment"))
+            ) { request, context in
+                let grant = try await grant(.writePatients, request, context)
+                let body = try await JSONIO.decode(MoveAnchorRequest.self, from: request)
+                let (enrolment, pathway) = try await enrolmentAndPathway(grant, context)
+                guard let moved = try await stores.enrolments.moveAnchor(
+                    programID: grant.program.id, enrolmentID: enrolment.id, anchor: body.anchor, to: try Self.date(body.date, field: "date"),
+                    pathway: pathway, actor: actor(grant, context)) else { throw TendError.notFound("enrolment") }
+                return try JSONIO.response(EnrolmentBody(moved))
+            },
+        ] + lifecycleEndpoints()
+    }
+
+    private func lifecycleEndpoints() -> [APIEndpoint] {
+        ["pause", "resume", "cancel"].map { action in
+            APIEndpoint(operation: APIOperation(
+                method: .post, path: "/api/v1/programs/{program}/enrolments/{enrolment}/\(action)", operationID: "\(action)Enrolment",
+                summary: action == "pause" ? "Hold the enrolment's scheduled touchpoints" : action == "resume"
+                    ? "Resume a paused enrolment; what fell due meanwhile is skipped" : "End the enrolment; nothing more is sent",
+                tag: "pathways", response: Schema.ref("Enrolment"))
+            ) { request, context in
+                let grant = try await grant(.writePatients, request, context)
+                let (enrolment, pathway) = try await enrolmentAndPathway(grant, context)
+                let who = actor(grant, context)
+                let changed: Bool = switch action {
+                case "pause": try await stores.enrolments.pause(programID: grant.program.id, enrolmentID: enrolment.id, actor: who)
+                case "resume": try await stores.enrolments.resume(programID: grant.program.id, enrolmentID: enrolment.id, pathway: pathway, actor: who)
+                default: try await stores.enrolments.cancel(programID: grant.program.id, enrolmentID: enrolment.id, actor: who)
+                }
+                guard changed else {
+                    throw TendError(kind: .conflict, code: "enrolment_state", message: .init(
+                        en: "The enrolment is \(enrolment.status.rawValue) and cannot be \(action)d", zh: "该入组当前状态为 \(enrolment.status.rawValue)，无法执行此操作"), field: "enrolment")
+                }
+                guard let updated = try await stores.enrolments.enrolment(programID: grant.program.id, id: enrolment.id) else { throw TendError.notFound("enrolment") }
+                return try JSONIO.response(EnrolmentBody(updated))
+            }
+        }
+    }
+}

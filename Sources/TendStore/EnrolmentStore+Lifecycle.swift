@@ -1,0 +1,200 @@
+import Foundation
+import SQLKit
+import TendCore
+
+extension EnrolmentStore {
+    static let enrolmentColumns = "id, program_id, patient_id, pathway_id, anchors, status, planned_until, created_at, updated_at"
+    static let touchpointColumns = "id, enrolment_id, patient_id, step_id, occurrence, due_at, local_due, channels, kind, confirm, if_unconfirmed, status, attempts"
+
+    public func enrolments(programID: String, patientID: String) async throws -> [Enrolment] {
+        try await database.session { sql in
+            try await sql.raw("""
+                SELECT \(unsafeRaw: Self.enrolmentColumns) FROM enrolments
+                WHERE program_id = \(bind: programID) AND patient_id = \(bind: patientID) ORDER BY created_at, id
+                """).all().map(Self.enrolment(from:))
+        }
+    }
+
+    public func enrolment(programID: String, id: String) async throws -> Enrolment? {
+        try await database.session { sql in
+            try await sql.raw("SELECT \(unsafeRaw: Self.enrolmentColumns) FROM enrolments WHERE program_id = \(bind: programID) AND id = \(bind: id)")
+                .first().map(Self.enrolment(from:))
+        }
+    }
+
+    /// The patient's touchpoints, past and future, in due order.
+    public func schedule(programID: String, patientID: String) async throws -> [Touchpoint] {
+        try await database.session { sql in
+            try await sql.raw("""
+                SELECT \(unsafeRaw: Self.touchpointColumns) FROM touchpoints
+                WHERE program_id = \(bind: programID) AND patient_id = \(bind: patientID) ORDER BY due_at, step_id, occurrence
+                """).all().map(Self.touchpoint(from:))
+        }
+    }
+
+    /// Moves one anchor (the revisit was rescheduled) and re-plans every touchpoint that has
+    /// not gone out; sent ones keep their history. Returns nil when there is no such enrolment.
+    public func moveAnchor(programID: String, enrolmentID: String, anchor: String, to date: LocalDate, pathway: StoredPathway, actor: AuditActor) async throws -> Enrolment? {
+        guard var enrolment = try await enrolment(programID: programID, id: enrolmentID) else { return nil }
+        guard pathway.pathway.allAnchors.contains(anchor) else {
+            throw TendError.invalid("anchor", .init(en: "is not an anchor of \(pathway.pathway.id)", zh: "不是方案 \(pathway.pathway.id) 的锚点"))
+        }
+        guard enrolment.status != .cancelled else {
+            throw TendError(kind: .conflict, code: "enrolment_cancelled", message: .init(en: "The enrolment is cancelled", zh: "该入组已取消"), field: "enrolment")
+        }
+        enrolment.anchors[anchor] = date
+        try await replan(enrolment, pathway: pathway, action: "enrolment.move_anchor", actor: actor)
+        return try await self.enrolment(programID: programID, id: enrolmentID)
+    }
+
+    public func pause(programID: String, enrolmentID: String, actor: AuditActor) async throws -> Bool {
+        try await setStatus(programID: programID, enrolmentID: enrolmentID, from: [.active], to: .paused,
+                            touchpoints: ([.scheduled], .paused), action: "enrolment.pause", actor: actor)
+    }
+
+    /// Resumes a paused enrolment by re-planning it: what fell due while paused is skipped.
+    public func resume(programID: String, enrolmentID: String, pathway: StoredPathway, actor: AuditActor) async throws -> Bool {
+        guard var enrolment = try await enrolment(programID: programID, id: enrolmentID), enrolment.status == .paused else { return false }
+        enrolment.status = .active
+        try await replan(enrolment, pathway: pathway, action: "enrolment.resume", actor: actor)
+        return true
+    }
+
+    public func cancel(programID: String, enrolmentID: String, actor: AuditActor) async throws -> Bool {
+        try await setStatus(programID: programID, enrolmentID: enrolmentID, from: [.active, .paused], to: .cancelled,
+                            touchpoints: ([.scheduled, .paused], .cancelled), action: "enrolment.cancel", actor: actor)
+    }
+
+    /// On withdrawal or death: every enrolment of the patient ends and nothing more is sent.
+    /// Runs inside the caller's transaction.
+    static func cancelAll(_ sql: any SQLDatabase, programID: String, patientID: String, at now: Int64) async throws {
+        try await sql.raw("""
+            UPDATE touchpoints SET status = 'cancelled', updated_at = \(bind: now)
+            WHERE patient_id = \(bind: patientID) AND program_id = \(bind: programID) AND status IN ('scheduled', 'paused')
+            """).run()
+        try await sql.raw("""
+            UPDATE enrolments SET status = 'cancelled', updated_at = \(bind: now)
+            WHERE patient_id = \(bind: patientID) AND program_id = \(bind: programID) AND status IN ('active', 'paused')
+            """).run()
+    }
+
+    private func setStatus(programID: String, enrolmentID: String, from: [EnrolmentStatus], to: EnrolmentStatus, touchpoints: ([TouchpointStatus], TouchpointStatus), action: String, actor: AuditActor) async throws -> Bool {
+        let now = clock.now().epochMilliseconds
+        let auditID = ids.next()
+        return try await database.transaction { sql in
+            let rows = try await sql.raw("""
+                UPDATE enrolments SET status = \(bind: to.rawValue), updated_at = \(bind: now)
+                WHERE program_id = \(bind: programID) AND id = \(bind: enrolmentID) AND status IN (\(binds: from.map(\.rawValue)))
+                RETURNING patient_id
+                """).all()
+            guard let patientID = try rows.first?.decode(column: "patient_id", as: String.self) else { return false }
+            try await sql.raw("""
+                UPDATE touchpoints SET status = \(bind: touchpoints.1.rawValue), updated_at = \(bind: now)
+                WHERE enrolment_id = \(bind: enrolmentID) AND status IN (\(binds: touchpoints.0.map(\.rawValue)))
+                """).run()
+            try await Self.audit(sql, id: auditID, programID: programID, patientID: patientID, action: action, actor: actor, at: now)
+            return true
+        }
+    }
+
+    /// Deletes the enrolment's unsent touchpoints and plans them again from its anchors and
+    /// the patient's current settings. Occurrences already sent are not planned twice.
+    func replan(_ enrolment: Enrolment, pathway: StoredPathway, action: String, actor: AuditActor) async throws {
+        let now = clock.now()
+        let nowMs = now.epochMilliseconds
+        let auditID = ids.next()
+        try await database.transaction { sql in
+            let patient = try await Self.planningPatient(sql, programID: enrolment.programID, patientID: enrolment.patientID, now: now)
+            let horizon = LocalDate(instant: now, in: patient.timeZone).adding(days: Self.horizonDays)
+            try await sql.raw("""
+                DELETE FROM touchpoints WHERE enrolment_id = \(bind: enrolment.id) AND status IN (\(binds: TouchpointStatus.unsent.map(\.rawValue)))
+                """).run()
+            let planned = PathwayPlanner.plan(pathway.pathway, anchors: enrolment.anchors, patient: patient, horizon: horizon)
+            try await Self.insert(sql, planned: planned, enrolment: enrolment, now: now)
+            try await sql.raw("""
+                UPDATE enrolments SET anchors = \(bind: Self.encode(enrolment.anchors)), status = \(bind: enrolment.status.rawValue),
+                       planned_until = \(bind: horizon.description), updated_at = \(bind: nowMs)
+                WHERE id = \(bind: enrolment.id)
+                """).run()
+            try await Self.audit(sql, id: auditID, programID: enrolment.programID, patientID: enrolment.patientID, action: action, actor: actor, at: nowMs)
+        }
+    }
+
+    /// Writes planned touchpoints of one enrolment; an occurrence that already exists (it was
+    /// sent) is left as it is.
+    static func insert(_ sql: any SQLDatabase, planned: [PlannedTouchpoint], enrolment: Enrolment, now: Date) async throws {
+        for start in stride(from: 0, to: planned.count, by: 500) {
+            var query = SQLQueryString("INSERT INTO touchpoints (id, program_id, enrolment_id, patient_id, step_id, occurrence, due_at, local_due, channels, kind, confirm, if_unconfirmed, status, attempts, updated_at) VALUES ")
+            for (position, item) in planned[start..<min(start + 500, planned.count)].enumerated() {
+                if position > 0 { query.appendLiteral(", ") }
+                let status: TouchpointStatus = enrolment.status == .paused ? .paused : (item.dueAt < now ? .skipped : .scheduled)
+                query.appendLiteral("(")
+                query.appendInterpolation(binds: [
+                    Touchpoint.id(enrolmentID: enrolment.id, stepID: item.stepID, occurrence: item.occurrence), enrolment.programID, enrolment.id,
+                    enrolment.patientID, item.stepID, item.occurrence, item.dueAt.epochMilliseconds, item.local.description,
+                    item.channels.map(\.rawValue).joined(separator: ","), item.isTask ? "task" : "message", item.confirm ? 1 : 0,
+                    item.ifUnconfirmed, status.rawValue, 0, now.epochMilliseconds,
+                ])
+                query.appendLiteral(")")
+            }
+            query.appendLiteral(" ON CONFLICT (enrolment_id, step_id, occurrence) DO NOTHING")
+            try await sql.raw(query).run()
+        }
+    }
+
+    /// What planning needs about one patient, read from the plain (unencrypted) columns.
+    static func planningPatient(_ sql: any SQLDatabase, programID: String, patientID: String, now: Date) async throws -> PlanningPatient {
+        guard let row = try await sql.raw("""
+            SELECT time_zone, quiet_hours, contact_window, channels, birth_date FROM patients WHERE program_id = \(bind: programID) AND id = \(bind: patientID)
+            """).first() else { throw TendError.notFound("patient") }
+        let tags = try await sql.raw("SELECT tag_key, tag_value FROM patient_tags WHERE patient_id = \(bind: patientID)").all().map {
+            PatientTag(key: try $0.decode(column: "tag_key", as: String.self), value: try $0.decode(column: "tag_value", as: String.self))
+        }
+        let zoneName = try row.decode(column: "time_zone", as: String.self)
+        var profile = PatientProfile(name: "-", birthDate: try row.decode(column: "birth_date", as: String?.self), timeZone: zoneName)
+        profile.quietHours = try row.decode(column: "quiet_hours", as: String?.self).flatMap { try? DailyWindow.parse($0, field: "quiet_hours") }
+        profile.contactWindow = try row.decode(column: "contact_window", as: String?.self).flatMap { try? DailyWindow.parse($0, field: "contact_window") }
+        return PlanningPatient(
+            timeZone: TimeZone(identifier: zoneName) ?? TimeZone(identifier: "Asia/Shanghai")!, quietHours: profile.quietHours,
+            contactWindow: profile.contactWindow,
+            channels: try row.decode(column: "channels", as: String.self).split(separator: ",").compactMap { ContactChannel(rawValue: String($0)) },
+            age: profile.age(on: now), tags: Set(tags))
+    }
+
+    static func audit(_ sql: any SQLDatabase, id: String, programID: String, patientID: String, action: String, actor: AuditActor, at: Int64) async throws {
+        try await sql.raw("""
+            INSERT INTO audit_events (id, program_id, actor_id, actor_kind, action, subject_type, subject_id, request_id, at)
+            VALUES (\(bind: id), \(bind: programID), \(bind: actor.id), \(bind: actor.kind.rawValue), \(bind: action), 'patient', \(bind: patientID), \(bind: actor.requestID), \(bind: at))
+            """).run()
+    }
+
+    static func enrolment(from row: any SQLRow) throws -> Enrolment {
+        Enrolment(
+            id: try row.decode(column: "id", as: String.self),
+            programID: try row.decode(column: "program_id", as: String.self),
+            patientID: try row.decode(column: "patient_id", as: String.self),
+            pathwayID: try row.decode(column: "pathway_id", as: String.self),
+            anchors: decodeAnchors(try row.decode(column: "anchors", as: String.self)),
+            status: EnrolmentStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .active,
+            plannedUntil: LocalDate(try row.decode(column: "planned_until", as: String.self)) ?? LocalDate(year: 1970, month: 1, day: 1),
+            createdAt: Date(epochMilliseconds: try row.decode(column: "created_at", as: Int64.self)),
+            updatedAt: Date(epochMilliseconds: try row.decode(column: "updated_at", as: Int64.self)))
+    }
+
+    static func touchpoint(from row: any SQLRow) throws -> Touchpoint {
+        Touchpoint(
+            id: try row.decode(column: "id", as: String.self),
+            enrolmentID: try row.decode(column: "enrolment_id", as: String.self),
+            patientID: try row.decode(column: "patient_id", as: String.self),
+            stepID: try row.decode(column: "step_id", as: String.self),
+            occurrence: try row.decode(column: "occurrence", as: Int.self),
+            dueAt: Date(epochMilliseconds: try row.decode(column: "due_at", as: Int64.self)),
+            localDue: try row.decode(column: "local_due", as: String.self),
+            channels: try row.decode(column: "channels", as: String.self).split(separator: ",").compactMap { ContactChannel(rawValue: String($0)) },
+            isTask: try row.decode(column: "kind", as: String.self) == "task",
+            confirm: try row.decode(column: "confirm", as: Int.self) != 0,
+            ifUnconfirmed: try row.decode(column: "if_unconfirmed", as: String?.self),
+            status: TouchpointStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .scheduled,
+            attempts: try row.decode(column: "attempts", as: Int.self))
+    }
+}

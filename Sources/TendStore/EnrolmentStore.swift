@@ -1,0 +1,234 @@
+import Foundation
+import SQLKit
+import TendCore
+
+/// Which patients an enrolment call takes in.
+public enum EnrolmentTarget: Sendable {
+    case patient(String)
+    /// Every active patient of the program whose tags match.
+    case tagged(TagFilter)
+}
+
+public struct EnrolmentResult: Sendable, Equatable {
+    public var enrolled: Int
+    public var touchpoints: Int
+    /// Ids of the new enrolments when a single patient was enrolled.
+    public var enrolmentIDs: [String]
+}
+
+/// Enrolments and their touchpoints. Materialisation is set-based: patients are grouped by
+/// what their schedule depends on (zone, quiet hours, window, channels, age thresholds and tag
+/// conditions of the pathway), each group is planned once, and the touchpoints of every
+/// patient are written by one INSERT … SELECT.
+public struct EnrolmentStore: Sendable {
+    let database: Database
+    let clock: TendClock
+    let ids: IDGenerator
+
+    /// How far ahead open-ended recurrences are materialised.
+    public static let horizonDays = 400
+
+    public init(database: Database, clock: TendClock, ids: IDGenerator) {
+        self.database = database
+        self.clock = clock
+        self.ids = ids
+    }
+
+    // MARK: Enrol
+
+    public func enrol(programID: String, pathway stored: StoredPathway, target: EnrolmentTarget, anchors: [String: LocalDate], actor: AuditActor) async throws -> EnrolmentResult {
+        let pathway = stored.pathway
+        for anchor in pathway.anchors where anchors[anchor] == nil {
+            throw TendError.missing("anchors.\(anchor)")
+        }
+        for name in anchors.keys where !pathway.allAnchors.contains(name) {
+            throw TendError.invalid("anchors.\(name)", .init(en: "is not an anchor of \(pathway.id)", zh: "不是方案 \(pathway.id) 的锚点"))
+        }
+        let now = clock.now()
+        let batch = ids.next()
+        let shapeKey = ShapeKey(pathway: pathway, today: LocalDate(instant: now, in: TimeZone(identifier: "UTC")!))
+        let suffix = String(batch.suffix(12))
+        let candidates = "tmp_enrol_\(suffix)", shapes = "tmp_shape_\(suffix)", plans = "tmp_plan_\(suffix)"
+        let kind = database.kind
+
+        return try await database.transaction { sql in
+            let flagColumns = shapeKey.flagNames.map { "\($0) BIGINT NOT NULL" }
+            try await sql.raw(SQLQueryString("CREATE TEMP TABLE \(candidates) (patient_id TEXT PRIMARY KEY, time_zone TEXT NOT NULL, quiet TEXT NOT NULL, win TEXT NOT NULL, channels TEXT NOT NULL\(flagColumns.map { ", " + $0 }.joined()))")).run()
+            defer { }
+            // 1. The patients to enrol, with what their schedule depends on.
+            var select = SQLQueryString("INSERT INTO \(unsafeRaw: candidates) SELECT p.id, p.time_zone, COALESCE(p.quiet_hours, ''), COALESCE(p.contact_window, ''), p.channels")
+            shapeKey.appendFlags(&select)
+            select.appendLiteral(" FROM patients p WHERE p.program_id = ")
+            select.appendInterpolation(bind: programID)
+            select.appendLiteral(" AND p.status = 'active'")
+            switch target {
+            case .patient(let id):
+                select.appendLiteral(" AND p.id = ")
+                select.appendInterpolation(bind: id)
+            case .tagged(let filter):
+                TagSQL.appendFilter(&select, filter)
+            }
+            select.appendLiteral(" AND NOT EXISTS (SELECT 1 FROM enrolments e JOIN pathways w ON w.id = e.pathway_id WHERE e.patient_id = p.id AND w.slug = ")
+            select.appendInterpolation(bind: pathway.id)
+            select.appendLiteral(" AND e.status IN ('active', 'paused'))")
+            try await sql.raw(select).run()
+
+            // 2. Plan each distinct shape once.
+            let shapeRows = try await sql.raw(SQLQueryString("SELECT DISTINCT time_zone, quiet, win, channels\(shapeKey.flagNames.map { ", " + $0 }.joined()) FROM \(candidates)")).all()
+            try await sql.raw(SQLQueryString("CREATE TEMP TABLE \(shapes) (shape_no BIGINT PRIMARY KEY, time_zone TEXT NOT NULL, quiet TEXT NOT NULL, win TEXT NOT NULL, channels TEXT NOT NULL, anchors TEXT NOT NULL, planned_until TEXT NOT NULL\(flagColumns.map { ", " + $0 }.joined()))")).run()
+            try await sql.raw(SQLQueryString("CREATE TEMP TABLE \(plans) (shape_no BIGINT NOT NULL, step_id TEXT NOT NULL, occurrence BIGINT NOT NULL, due_at BIGINT NOT NULL, local_due TEXT NOT NULL, channels TEXT NOT NULL, kind TEXT NOT NULL, confirm BIGINT NOT NULL, if_unconfirmed TEXT, status TEXT NOT NULL)")).run()
+            var planRows: [[any Encodable & Sendable]] = []
+            for (number, row) in shapeRows.enumerated() {
+                let zoneName = try row.decode(column: "time_zone", as: String.self)
+                let zone = TimeZone(identifier: zoneName) ?? TimeZone(identifier: "Asia/Shanghai")!
+                let quiet = try row.decode(column: "quiet", as: String.self), window = try row.decode(column: "win", as: String.self)
+                let channelText = try row.decode(column: "channels", as: String.self)
+                let flags = try shapeKey.flagNames.map { try row.decode(column: $0, as: Int.self) != 0 }
+                var shapeAnchors = anchors
+                if shapeAnchors[Pathway.enrolmentAnchor] == nil {
+                    shapeAnchors[Pathway.enrolmentAnchor] = LocalDate(instant: now, in: zone)
+                }
+                let plannedUntil = LocalDate(instant: now, in: zone).adding(days: Self.horizonDays)
+                let patient = PlanningPatient(
+                    timeZone: zone, quietHours: quiet.isEmpty ? nil : try? DailyWindow.parse(quiet, field: "quiet_hours"),
+                    contactWindow: window.isEmpty ? nil : try? DailyWindow.parse(window, field: "contact_window"),
+                    channels: channelText.split(separator: ",").compactMap { ContactChannel(rawValue: String($0)) },
+                    age: shapeKey.representativeAge(flags), tags: shapeKey.representativeTags(flags))
+                var shapeValues: [any Encodable & Sendable] = [number, zoneName, quiet, window, channelText, Self.encode(shapeAnchors), plannedUntil.description]
+                shapeValues += flags.map { $0 ? 1 : 0 }
+                try await sql.raw("INSERT INTO \(unsafeRaw: shapes) VALUES (\(binds: shapeValues))").run()
+                for planned in PathwayPlanner.plan(pathway, anchors: shapeAnchors, patient: patient, horizon: plannedUntil) {
+                    planRows.append(Self.planRow(planned, shape: number, now: now))
+                }
+            }
+            for start in stride(from: 0, to: planRows.count, by: 500) {
+                var insert = SQLQueryString("INSERT INTO \(unsafeRaw: plans) VALUES ")
+                for (position, values) in planRows[start..<min(start + 500, planRows.count)].enumerated() {
+                    if position > 0 { insert.appendLiteral(", ") }
+                    insert.appendLiteral("(")
+                    insert.appendInterpolation(binds: values)
+                    insert.appendLiteral(")")
+                }
+                try await sql.raw(insert).run()
+            }
+
+            // 3. Enrolments, touchpoints and audit events for every candidate, set-based.
+            let nowMs = now.epochMilliseconds
+            let shapeJoin = (["time_zone", "quiet", "win", "channels"] + shapeKey.flagNames).map { "s.\($0) = c.\($0)" }.joined(separator: " AND ")
+            let enrolmentID = "\(Self.concat(kind, [SQLLiteralText(batch), "c.patient_id"]))"
+            let enrolled = try await sql.raw("""
+                INSERT INTO enrolments (id, program_id, patient_id, pathway_id, anchors, status, planned_until, created_at, updated_at)
+                SELECT \(unsafeRaw: enrolmentID), \(bind: programID), c.patient_id, \(bind: stored.id), s.anchors, 'active', s.planned_until, \(bind: nowMs), \(bind: nowMs)
+                FROM \(unsafeRaw: candidates) c JOIN \(unsafeRaw: shapes) s ON \(unsafeRaw: shapeJoin)
+                RETURNING id
+                """).all().map { try $0.decode(column: "id", as: String.self) }
+            let touchpointID = Self.concat(kind, [SQLLiteralText(batch), "c.patient_id", SQLLiteralText("."), "t.step_id", SQLLiteralText("."), Self.text(kind, "t.occurrence")])
+            try await sql.raw("""
+                INSERT INTO touchpoints (id, program_id, enrolment_id, patient_id, step_id, occurrence, due_at, local_due, channels, kind, confirm, if_unconfirmed, status, attempts, updated_at)
+                SELECT \(unsafeRaw: touchpointID), \(bind: programID), \(unsafeRaw: enrolmentID), c.patient_id, t.step_id, t.occurrence, t.due_at, t.local_due,
+                       t.channels, t.kind, t.confirm, t.if_unconfirmed, t.status, 0, \(bind: nowMs)
+                FROM \(unsafeRaw: candidates) c JOIN \(unsafeRaw: shapes) s ON \(unsafeRaw: shapeJoin) JOIN \(unsafeRaw: plans) t ON t.shape_no = s.shape_no
+                """).run()
+            let auditID = Self.concat(kind, [SQLLiteralText(ids.next()), "c.patient_id"])
+            try await sql.raw("""
+                INSERT INTO audit_events (id, program_id, actor_id, actor_kind, action, subject_type, subject_id, request_id, at)
+                SELECT \(unsafeRaw: auditID), \(bind: programID), \(bind: actor.id), \(bind: actor.kind.rawValue), 'patient.enrol', 'patient', c.patient_id, \(bind: actor.requestID), \(bind: nowMs)
+                FROM \(unsafeRaw: candidates) c
+                """).run()
+            let count = try await sql.raw("""
+                SELECT COUNT(*) AS n FROM \(unsafeRaw: candidates) c JOIN \(unsafeRaw: shapes) s ON \(unsafeRaw: shapeJoin) JOIN \(unsafeRaw: plans) t ON t.shape_no = s.shape_no
+                """).first()!.decode(column: "n", as: Int.self)
+            for table in [candidates, shapes, plans] {
+                try await sql.raw(SQLQueryString("DROP TABLE \(table)")).run()
+            }
+            let single: Bool = { if case .patient = target { return true } else { return false } }()
+            return EnrolmentResult(enrolled: enrolled.count, touchpoints: count, enrolmentIDs: single ? enrolled : [])
+        }
+    }
+
+    /// A literal string spliced into generated SQL; only ever an id this store generated.
+    struct SQLLiteralText: CustomStringConvertible {
+        let text: String
+        init(_ text: String) {
+            precondition(text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-") })
+            self.text = text
+        }
+        var description: String { "'\(text)'" }
+    }
+
+    static func concat(_ kind: DatabaseKind, _ parts: [any CustomStringConvertible]) -> String {
+        parts.map { "\($0)" }.joined(separator: " || ")
+    }
+
+    /// An integer column as text, for building ids.
+    static func text(_ kind: DatabaseKind, _ column: String) -> String {
+        kind == .postgres ? "CAST(\(column) AS TEXT)" : "CAST(\(column) AS TEXT)"
+    }
+
+    static func planRow(_ planned: PlannedTouchpoint, shape: Int, now: Date) -> [any Encodable & Sendable] {
+        let status: TouchpointStatus = planned.dueAt < now ? .skipped : .scheduled
+        return [shape, planned.stepID, planned.occurrence, planned.dueAt.epochMilliseconds, planned.local.description,
+                planned.channels.map(\.rawValue).joined(separator: ","), planned.isTask ? "task" : "message",
+                planned.confirm ? 1 : 0, planned.ifUnconfirmed, status.rawValue]
+    }
+
+    static func encode(_ anchors: [String: LocalDate]) -> String {
+        let pairs = anchors.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\"\($0.value)\"" }
+        return "{" + pairs.joined(separator: ",") + "}"
+    }
+
+    static func decodeAnchors(_ text: String) -> [String: LocalDate] {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: String] else { return [:] }
+        return object.compactMapValues(LocalDate.init)
+    }
+
+    /// What a pathway's schedule can depend on besides zone, windows and channels: an age
+    /// threshold per `channels_by_age` rule and a tag condition per `only_tags` set.
+    struct ShapeKey {
+        let ageThresholds: [Int]
+        let tagGroups: [[PatientTag]]
+        let today: LocalDate
+
+        init(pathway: Pathway, today: LocalDate) {
+            ageThresholds = Array(Set(pathway.steps.flatMap { $0.channelsByAge.map(\.minimumAge) })).sorted()
+            var groups: [[PatientTag]] = []
+            for step in pathway.steps where !step.onlyTags.isEmpty && !groups.contains(step.onlyTags) {
+                groups.append(step.onlyTags)
+            }
+            tagGroups = groups
+            self.today = today
+        }
+
+        var flagNames: [String] {
+            ageThresholds.indices.map { "age_\($0)" } + tagGroups.indices.map { "tags_\($0)" }
+        }
+
+        func appendFlags(_ query: inout SQLQueryString) {
+            for threshold in ageThresholds {
+                let cutoff = today.adding(months: -12 * threshold).description
+                query.appendLiteral(", CASE WHEN p.birth_date IS NOT NULL AND p.birth_date <= ")
+                query.appendInterpolation(bind: cutoff)
+                query.appendLiteral(" THEN 1 ELSE 0 END")
+            }
+            for group in tagGroups {
+                query.appendLiteral(", CASE WHEN 1 = 1")
+                for tag in group {
+                    query.appendLiteral(" AND EXISTS (")
+                    TagSQL.appendMatch(&query, [tag])
+                    query.appendLiteral(")")
+                }
+                query.appendLiteral(" THEN 1 ELSE 0 END")
+            }
+        }
+
+        /// An age that crosses exactly the thresholds flagged, for planning the group.
+        func representativeAge(_ flags: [Bool]) -> Int? {
+            let crossed = zip(ageThresholds, flags).filter(\.1).map(\.0)
+            return crossed.max()
+        }
+
+        func representativeTags(_ flags: [Bool]) -> Set<PatientTag> {
+            Set(zip(tagGroups, flags.dropFirst(ageThresholds.count)).filter(\.1).flatMap(\.0))
+        }
+    }
+}

@@ -12,6 +12,14 @@ public struct Pathway: Sendable, Equatable, Codable {
 
     public static let enrolmentAnchor = "enrolment"
 
+    public init(id: String, version: Int, name: LocalizedText, anchors: [String], steps: [PathwayStep]) {
+        self.id = id
+        self.version = version
+        self.name = name
+        self.anchors = anchors
+        self.steps = steps
+    }
+
     public var allAnchors: [String] { [Self.enrolmentAnchor] + anchors.filter { $0 != Self.enrolmentAnchor } }
 
     public func step(_ id: String) -> PathwayStep? { steps.first { $0.id == id } }
@@ -68,6 +76,11 @@ public struct Recurrence: Sendable, Equatable, Codable {
 
     public var every: CalendarOffset
     public var limit: Limit
+
+    public init(every: CalendarOffset, limit: Limit) {
+        self.every = every
+        self.limit = limit
+    }
 }
 
 public struct PathwayStep: Sendable, Equatable, Codable {
@@ -88,6 +101,11 @@ public struct PathwayStep: Sendable, Equatable, Codable {
     public struct AgeRule: Sendable, Equatable, Codable {
         public var minimumAge: Int
         public var channels: [ContactChannel]
+
+        public init(minimumAge: Int, channels: [ContactChannel]) {
+            self.minimumAge = minimumAge
+            self.channels = channels
+        }
     }
 
     public var id: String
@@ -107,6 +125,27 @@ public struct PathwayStep: Sendable, Equatable, Codable {
     public var channelsByAge: [AgeRule]
     /// The line of the step in its file, for messages.
     public var line: Int
+
+    public init(
+        id: String, anchor: String, offset: CalendarOffset, at: LocalTime, timing: Timing, recurrence: Recurrence?,
+        channels: [ContactChannel], action: Action, confirm: Bool, questionnaire: String?, ifUnconfirmed: String?,
+        onlyTags: [PatientTag], channelsByAge: [AgeRule], line: Int
+    ) {
+        self.id = id
+        self.anchor = anchor
+        self.offset = offset
+        self.at = at
+        self.timing = timing
+        self.recurrence = recurrence
+        self.channels = channels
+        self.action = action
+        self.confirm = confirm
+        self.questionnaire = questionnaire
+        self.ifUnconfirmed = ifUnconfirmed
+        self.onlyTags = onlyTags
+        self.channelsByAge = channelsByAge
+        self.line = line
+    }
 }
 
 public enum TaskPriority: String, Sendable, Equatable, Codable, CaseIterable, Comparable {

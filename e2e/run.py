@@ -278,6 +278,52 @@ def browser_patient_edit(binary, workdir):
             driver.quit()
 
 
+@check("browser: open a demo patient's schedule, reschedule the revisit, see the new dates")
+def browser_reschedule(binary, workdir):
+    import datetime
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with DemoServer(binary, str(Path(workdir) / "demo-schedule")) as demo:
+        driver = make_driver(webdriver, Service)
+        try:
+            wait = WebDriverWait(driver, 20)
+            driver.get(demo.url + "/login")
+            driver.find_element(By.ID, "email").send_keys("doctor@tend.demo")
+            driver.find_element(By.ID, "password").send_keys("tend-demo-2026")
+            driver.find_element(By.ID, "login-submit").click()
+            wait.until(conditions.presence_of_element_located((By.ID, "program-switcher")))
+            driver.get(demo.url + "/p/lung-followup/patients?tags=stage%3Dsurgery")
+            wait.until(conditions.presence_of_element_located((By.ID, "patient-list")))
+            driver.find_elements(By.CLASS_NAME, "patient-link")[0].click()
+            wait.until(conditions.presence_of_element_located((By.ID, "touchpoints")))
+            def booking():
+                row = driver.find_element(By.CSS_SELECTOR, "#touchpoints tr[data-step='book-reminder']")
+                return row.find_element(By.CLASS_NAME, "tp-when").text
+            before = booking()
+            old_revisit = driver.find_element(By.CSS_SELECTOR, ".anchor-date[data-anchor='revisit']").text
+            new_revisit = (datetime.date.fromisoformat(old_revisit) + datetime.timedelta(days=21)).isoformat()
+            form = driver.find_element(By.CSS_SELECTOR, "form.reschedule")
+            form.find_element(By.CSS_SELECTOR, "select[name='anchor'] option[value='revisit']").click()
+            field = form.find_element(By.CLASS_NAME, "reschedule-date")
+            driver.execute_script("arguments[0].value = arguments[1]", field, new_revisit)
+            form.find_element(By.CLASS_NAME, "reschedule-submit").click()
+            wait.until(conditions.text_to_be_present_in_element((By.CSS_SELECTOR, ".anchor-date[data-anchor='revisit']"), new_revisit))
+            after = booking()
+            expected = (datetime.date.fromisoformat(new_revisit) - datetime.timedelta(days=7)).isoformat()
+            assert after.startswith(expected), f"booking reminder moved from {before} to {after}, expected {expected}"
+            OUT.mkdir(exist_ok=True)
+            driver.save_screenshot(str(OUT / "schedule-rescheduled.png"))
+            driver.find_element(By.ID, "nav-pathways").click()
+            wait.until(conditions.presence_of_element_located((By.ID, "pathway-s1-revisit")))
+            driver.save_screenshot(str(OUT / "pathway-timeline.png"))
+        finally:
+            driver.quit()
+
+
 def make_driver(webdriver, Service):
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
@@ -302,6 +348,7 @@ def main():
         cli_import_and_rotate(binary, workdir)
         browser_login(binary, workdir)
         browser_patient_edit(binary, workdir)
+        browser_reschedule(binary, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     passed = sum(1 for _, ok, _ in results if ok)

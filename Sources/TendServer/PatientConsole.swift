@@ -338,7 +338,9 @@ struct PatientConsole: Sendable {
                     "id": enrolment.id, "pathway_name": names[enrolment.pathwayID] ?? enrolment.pathwayID,
                     "status_label": t["enrolment_\(enrolment.status.rawValue)"] ?? enrolment.status.rawValue,
                     "active": enrolment.status == .active, "paused": enrolment.status == .paused, "cancelled": enrolment.status == .cancelled,
-                    "anchors": enrolment.anchors.sorted { $0.key < $1.key }.map { ["name": $0.key, "date": $0.value.description] },
+                    // The pathway's own anchors (the revisit date …) before the enrolment date.
+                    "anchors": enrolment.anchors.sorted { ($0.key == Pathway.enrolmentAnchor ? 1 : 0, $0.key) < ($1.key == Pathway.enrolmentAnchor ? 1 : 0, $1.key) }
+                        .map { ["name": $0.key, "date": $0.value.description] },
                     "program": page.programValues, "csrf": page.chrome.csrf, "can_write": page.canWrite,
                 ]
             },

@@ -8,7 +8,7 @@ import TendStore
 /// Benchmarks that need the real stack; their figures go to bench/README.md.
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Measure throughput (see bench/README.md) / 性能测试", subcommands: [ImportPatients.self])
+        commandName: "bench", abstract: "Measure throughput (see bench/README.md) / 性能测试", subcommands: [ImportPatients.self, Enrol.self])
 
     struct ImportPatients: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -159,6 +159,129 @@ struct BenchCommand: AsyncParsableCommand {
                 }
             }
             return seconds(ContinuousClock.now - start)
+        }
+    }
+}
+
+extension BenchCommand {
+    struct Enrol: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "enrol",
+            abstract: "Enrol generated patients into a 10-step pathway and compare with a raw INSERT … SELECT of the same rows")
+
+        @Option(help: "postgres://… or sqlite:PATH (a throw-away database)") var database: String
+        @Option(help: "How many patients") var rows: Int = 100_000
+        @Option(help: "Runs of each measurement; the median is reported") var runs: Int = 1
+
+        /// Ten steps around a revisit, in the shape of S1 plus reminders: 10 touchpoints each.
+        static let pathway = Pathway(
+            id: "bench-ten", version: 1, name: LocalizedText(en: "Bench", zh: "基准"), anchors: ["revisit"],
+            steps: (0..<10).map { index in
+                PathwayStep(
+                    id: "step-\(index)", anchor: "revisit", offset: CalendarOffset(days: index * 3 - 14), at: LocalTime(hour: 8 + index % 10, minute: 0),
+                    timing: index % 3 == 0 ? .preferred : .exact, recurrence: nil, channels: [.sms], action: .message(LocalizedText(en: "Hello", zh: "你好")),
+                    confirm: index == 4, questionnaire: nil, ifUnconfirmed: index == 5 ? "step-4" : nil, onlyTags: [], channelsByAge: [], line: index + 1)
+            })
+
+        func run() async throws {
+            try await runReporting {
+                let location = try DatabaseLocation.parse(database)
+                let clock = TendClock.system
+                let ids = IDGenerator.uuidV7(clock: clock)
+                let keys = try KeyRing.parse(KeyRing.generateKeyLine(id: "k1"), source: "bench")
+                say("bench enrol: \(rows) patients × 10 steps, database \(location.redactedDescription)")
+                var floorRates: [Double] = [], enrolRates: [Double] = []
+                for run in 1...runs {
+                    let database = try await Database.open(location, logger: .init(label: "bench"))
+                    try await ImportPatients.reset(database)
+                    for table in ["touchpoints", "enrolments", "pathways", "bench_touchpoints"] {
+                        try await database.session { sql in try await sql.raw("DROP TABLE IF EXISTS \(ident: table)").run() }
+                    }
+                    try await Migrator(database: database, clock: clock).migrate()
+                    let stores = Stores(database: database, clock: clock, ids: ids, keys: keys)
+                    let program = try await stores.programs.create(slug: "bench", name: "Bench")
+                    try await Self.generatePatients(database, programID: program.id, rows: rows, ids: ids)
+                    let floor = try await Self.rawFloor(database, programID: program.id)
+                    floorRates.append(Double(rows * 10) / floor)
+                    let stored = try await stores.pathways.save(programID: program.id, pathway: Self.pathway, source: "(bench)")
+                    let start = ContinuousClock.now
+                    let result = try await stores.enrolments.enrol(
+                        programID: program.id, pathway: stored, target: .tagged(TagFilter(all: [PatientTag(key: "disease", value: "T2DM")])),
+                        anchors: ["revisit": LocalDate(instant: clock.now(), in: TimeZone(identifier: "Asia/Shanghai")!).adding(days: 30)],
+                        actor: AuditActor(id: nil, kind: .cli))
+                    let seconds = ImportPatients.seconds(ContinuousClock.now - start)
+                    guard result.touchpoints == rows * 10, result.enrolled == rows else {
+                        throw ValidationError("enrolled \(result.enrolled), \(result.touchpoints) touchpoints")
+                    }
+                    enrolRates.append(Double(result.touchpoints) / seconds)
+                    say(String(format: "run %d: raw INSERT…SELECT floor %.0f rows/s (%.1f s), enrolment %.0f touchpoints/s (%.1f s for %d touchpoints)",
+                               run, Double(rows * 10) / floor, floor, Double(result.touchpoints) / seconds, seconds, result.touchpoints))
+                    await database.close()
+                }
+                let floorMedian = ImportPatients.median(floorRates), enrolMedian = ImportPatients.median(enrolRates)
+                say(String(format: "median: floor %.0f rows/s, enrolment %.0f touchpoints/s (%.1f s per 10 M), floor/enrolment %.2f×",
+                           floorMedian, enrolMedian, 10_000_000 / enrolMedian, floorMedian / enrolMedian))
+            }
+        }
+
+        /// Patients written straight into the table (import is measured on its own): a few
+        /// zones and windows, so planning sees several groups, as in a real program.
+        static func generatePatients(_ database: Database, programID: String, rows: Int, ids: IDGenerator) async throws {
+            let zones = ["Asia/Shanghai", "Asia/Shanghai", "Asia/Shanghai", "America/New_York", "Europe/London"]
+            let windows: [String?] = [nil, "12:00-13:30", "18:30-21:00"]
+            for offset in stride(from: 0, to: rows, by: 1000) {
+                let range = offset..<min(offset + 1000, rows)
+                let patientIDs = range.map { _ in ids.next() }
+                var patients = SQLQueryString("INSERT INTO patients (\(unsafeRaw: PatientStoreColumns.list)) VALUES ")
+                var tags = SQLQueryString("INSERT INTO patient_tags (program_id, patient_id, tag_key, tag_value, set_by, source, set_at) VALUES ")
+                for (position, index) in range.enumerated() {
+                    if position > 0 { patients.appendLiteral(", "); tags.appendLiteral(", ") }
+                    patients.appendLiteral("(")
+                    patients.appendInterpolation(binds: [
+                        patientIDs[position], programID, "P\(index)", "k1:x", "n\(index)", "female", "1970-01-01", nil as String?, nil as String?,
+                        nil as String?, nil as String?, nil as String?, "zh-Hans", zones[index % zones.count], windows[index % windows.count], "22:00-07:00",
+                        "sms", nil as String?, "active", Int64(0), Int64(0),
+                    ])
+                    patients.appendLiteral(")")
+                    tags.appendLiteral("(")
+                    tags.appendInterpolation(binds: [programID, patientIDs[position], "disease", "T2DM", nil as String?, "bench", Int64(0)])
+                    tags.appendLiteral(")")
+                }
+                let (patientQuery, tagQuery) = (patients, tags)
+                try await database.transaction { sql in
+                    try await sql.raw(patientQuery).run()
+                    try await sql.raw(tagQuery).run()
+                }
+            }
+        }
+
+        /// The same number of rows, of the same width and indexes as touchpoints, written by one
+        /// raw INSERT … SELECT per table pair with constant values (no planning, no grouping).
+        static func rawFloor(_ database: Database, programID: String) async throws -> Double {
+            try await database.session { sql in
+                try await sql.raw("""
+                    CREATE TABLE bench_touchpoints (id TEXT PRIMARY KEY, program_id TEXT NOT NULL, enrolment_id TEXT NOT NULL, patient_id TEXT NOT NULL,
+                    step_id TEXT NOT NULL, occurrence BIGINT NOT NULL, due_at BIGINT NOT NULL, local_due TEXT NOT NULL, channels TEXT NOT NULL,
+                    kind TEXT NOT NULL, confirm BIGINT NOT NULL, if_unconfirmed TEXT, status TEXT NOT NULL, attempts BIGINT NOT NULL DEFAULT 0,
+                    lease_until BIGINT, sent_at BIGINT, confirmed_at BIGINT, updated_at BIGINT NOT NULL)\(unsafeRaw: database.kind == .sqlite ? " WITHOUT ROWID" : "")
+                    """).run()
+                try await sql.raw("CREATE INDEX bench_tp_due ON bench_touchpoints (status, due_at)").run()
+                try await sql.raw("CREATE INDEX bench_tp_patient ON bench_touchpoints (patient_id, due_at)").run()
+                try await sql.raw("CREATE TABLE bench_steps (step_id TEXT NOT NULL, offset_ms BIGINT NOT NULL)").run()
+                for index in 0..<10 {
+                    try await sql.raw("INSERT INTO bench_steps VALUES (\(bind: "step-\(index)"), \(bind: Int64(index) * 86_400_000))").run()
+                }
+            }
+            let start = ContinuousClock.now
+            try await database.transaction { sql in
+                try await sql.raw("""
+                    INSERT INTO bench_touchpoints (id, program_id, enrolment_id, patient_id, step_id, occurrence, due_at, local_due, channels, kind, confirm, if_unconfirmed, status, attempts, updated_at)
+                    SELECT 'e00000000000' || p.id || '.' || s.step_id || '.1', p.program_id, 'e00000000000' || p.id, p.id, s.step_id, 1,
+                           1800000000000 + s.offset_ms, '2027-01-01 08:00', 'sms', 'message', 0, NULL, 'scheduled', 0, 0
+                    FROM patients p CROSS JOIN bench_steps s WHERE p.program_id = \(bind: programID)
+                    """).run()
+            }
+            return ImportPatients.seconds(ContinuousClock.now - start)
         }
     }
 }

@@ -48,7 +48,7 @@ public final class Database: Sendable {
                 throw DatabaseOpenError(description: "cannot open SQLite file \(path): \(error) / 无法打开 SQLite 文件")
             }
             let sql = connection.sql(queryLogLevel: nil)
-            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000", "PRAGMA synchronous=NORMAL", "PRAGMA cache_size=-65536", "PRAGMA temp_store=MEMORY", "PRAGMA wal_autocheckpoint=8000"] {
+            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000", "PRAGMA synchronous=NORMAL", "PRAGMA cache_size=-262144", "PRAGMA temp_store=MEMORY", "PRAGMA wal_autocheckpoint=8000"] {
                 try await sql.raw(SQLQueryString(pragma)).run()
             }
             return Database(kind: .sqlite, backend: .sqlite(connection, SerialGate()))

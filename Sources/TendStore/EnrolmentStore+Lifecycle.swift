@@ -137,7 +137,7 @@ extension EnrolmentStore {
                 ])
                 query.appendLiteral(")")
             }
-            query.appendLiteral(" ON CONFLICT (enrolment_id, step_id, occurrence) DO NOTHING")
+            query.appendLiteral(" ON CONFLICT (id) DO NOTHING")
             try await sql.raw(query).run()
         }
     }

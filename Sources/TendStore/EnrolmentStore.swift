@@ -45,9 +45,10 @@ public struct EnrolmentStore: Sendable {
             throw TendError.invalid("anchors.\(name)", .init(en: "is not an anchor of \(pathway.id)", zh: "不是方案 \(pathway.id) 的锚点"))
         }
         let now = clock.now()
-        let batch = ids.next()
+        // Enrolment ids are this prefix and the patient id: unique per enrolment call, short.
+        let batch = String(ids.next().suffix(12))
         let shapeKey = ShapeKey(pathway: pathway, today: LocalDate(instant: now, in: TimeZone(identifier: "UTC")!))
-        let suffix = String(batch.suffix(12))
+        let suffix = batch
         let candidates = "tmp_enrol_\(suffix)", shapes = "tmp_shape_\(suffix)", plans = "tmp_plan_\(suffix)"
         let kind = database.kind
 
@@ -74,7 +75,10 @@ public struct EnrolmentStore: Sendable {
             try await sql.raw(select).run()
 
             // 2. Plan each distinct shape once.
-            let shapeRows = try await sql.raw(SQLQueryString("SELECT DISTINCT time_zone, quiet, win, channels\(shapeKey.flagNames.map { ", " + $0 }.joined()) FROM \(candidates)")).all()
+            let groupColumns = "time_zone, quiet, win, channels" + shapeKey.flagNames.map { ", " + $0 }.joined()
+            let shapeRows = try await sql.raw(SQLQueryString("SELECT \(groupColumns), COUNT(*) AS members FROM \(candidates) GROUP BY \(groupColumns)")).all()
+            var touchpointCount = 0
+            var candidateCount = 0
             try await sql.raw(SQLQueryString("CREATE TEMP TABLE \(shapes) (shape_no BIGINT PRIMARY KEY, time_zone TEXT NOT NULL, quiet TEXT NOT NULL, win TEXT NOT NULL, channels TEXT NOT NULL, anchors TEXT NOT NULL, planned_until TEXT NOT NULL\(flagColumns.map { ", " + $0 }.joined()))")).run()
             try await sql.raw(SQLQueryString("CREATE TEMP TABLE \(plans) (shape_no BIGINT NOT NULL, step_id TEXT NOT NULL, occurrence BIGINT NOT NULL, due_at BIGINT NOT NULL, local_due TEXT NOT NULL, channels TEXT NOT NULL, kind TEXT NOT NULL, confirm BIGINT NOT NULL, if_unconfirmed TEXT, status TEXT NOT NULL)")).run()
             var planRows: [[any Encodable & Sendable]] = []
@@ -97,7 +101,11 @@ public struct EnrolmentStore: Sendable {
                 var shapeValues: [any Encodable & Sendable] = [number, zoneName, quiet, window, channelText, Self.encode(shapeAnchors), plannedUntil.description]
                 shapeValues += flags.map { $0 ? 1 : 0 }
                 try await sql.raw("INSERT INTO \(unsafeRaw: shapes) VALUES (\(binds: shapeValues))").run()
-                for planned in PathwayPlanner.plan(pathway, anchors: shapeAnchors, patient: patient, horizon: plannedUntil) {
+                let plan = PathwayPlanner.plan(pathway, anchors: shapeAnchors, patient: patient, horizon: plannedUntil)
+                let members = try row.decode(column: "members", as: Int.self)
+                touchpointCount += plan.count * members
+                candidateCount += members
+                for planned in plan {
                     planRows.append(Self.planRow(planned, shape: number, now: now))
                 }
             }
@@ -112,22 +120,28 @@ public struct EnrolmentStore: Sendable {
                 try await sql.raw(insert).run()
             }
 
+            // Indexes so each candidate finds its group and plan by lookup, not by scanning.
+            try await sql.raw(SQLQueryString("CREATE INDEX \(shapes)_key ON \(shapes) (\(groupColumns))")).run()
+            try await sql.raw(SQLQueryString("CREATE INDEX \(plans)_shape ON \(plans) (shape_no)")).run()
+
             // 3. Enrolments, touchpoints and audit events for every candidate, set-based.
             let nowMs = now.epochMilliseconds
             let shapeJoin = (["time_zone", "quiet", "win", "channels"] + shapeKey.flagNames).map { "s.\($0) = c.\($0)" }.joined(separator: " AND ")
+            // SQLite keeps the written order of a CROSS JOIN: walking candidates (in patient
+            // order) outermost writes touchpoints in key order instead of all over the index.
+            let join = kind == .sqlite ? "CROSS JOIN" : "JOIN"
             let enrolmentID = "\(Self.concat(kind, [SQLLiteralText(batch), "c.patient_id"]))"
-            let enrolled = try await sql.raw("""
+            try await sql.raw("""
                 INSERT INTO enrolments (id, program_id, patient_id, pathway_id, anchors, status, planned_until, created_at, updated_at)
                 SELECT \(unsafeRaw: enrolmentID), \(bind: programID), c.patient_id, \(bind: stored.id), s.anchors, 'active', s.planned_until, \(bind: nowMs), \(bind: nowMs)
-                FROM \(unsafeRaw: candidates) c JOIN \(unsafeRaw: shapes) s ON \(unsafeRaw: shapeJoin)
-                RETURNING id
-                """).all().map { try $0.decode(column: "id", as: String.self) }
+                FROM \(unsafeRaw: candidates) c \(unsafeRaw: join) \(unsafeRaw: shapes) s ON \(unsafeRaw: shapeJoin)
+                """).run()
             let touchpointID = Self.concat(kind, [SQLLiteralText(batch), "c.patient_id", SQLLiteralText("."), "t.step_id", SQLLiteralText("."), Self.text(kind, "t.occurrence")])
             try await sql.raw("""
                 INSERT INTO touchpoints (id, program_id, enrolment_id, patient_id, step_id, occurrence, due_at, local_due, channels, kind, confirm, if_unconfirmed, status, attempts, updated_at)
                 SELECT \(unsafeRaw: touchpointID), \(bind: programID), \(unsafeRaw: enrolmentID), c.patient_id, t.step_id, t.occurrence, t.due_at, t.local_due,
                        t.channels, t.kind, t.confirm, t.if_unconfirmed, t.status, 0, \(bind: nowMs)
-                FROM \(unsafeRaw: candidates) c JOIN \(unsafeRaw: shapes) s ON \(unsafeRaw: shapeJoin) JOIN \(unsafeRaw: plans) t ON t.shape_no = s.shape_no
+                FROM \(unsafeRaw: candidates) c \(unsafeRaw: join) \(unsafeRaw: shapes) s ON \(unsafeRaw: shapeJoin) \(unsafeRaw: join) \(unsafeRaw: plans) t ON t.shape_no = s.shape_no
                 """).run()
             let auditID = Self.concat(kind, [SQLLiteralText(ids.next()), "c.patient_id"])
             try await sql.raw("""
@@ -135,14 +149,14 @@ public struct EnrolmentStore: Sendable {
                 SELECT \(unsafeRaw: auditID), \(bind: programID), \(bind: actor.id), \(bind: actor.kind.rawValue), 'patient.enrol', 'patient', c.patient_id, \(bind: actor.requestID), \(bind: nowMs)
                 FROM \(unsafeRaw: candidates) c
                 """).run()
-            let count = try await sql.raw("""
-                SELECT COUNT(*) AS n FROM \(unsafeRaw: candidates) c JOIN \(unsafeRaw: shapes) s ON \(unsafeRaw: shapeJoin) JOIN \(unsafeRaw: plans) t ON t.shape_no = s.shape_no
-                """).first()!.decode(column: "n", as: Int.self)
+            var single: [String] = []
+            if case .patient = target {
+                single = try await sql.raw(SQLQueryString("SELECT \(enrolmentID) AS id FROM \(candidates) c")).all().map { try $0.decode(column: "id", as: String.self) }
+            }
             for table in [candidates, shapes, plans] {
                 try await sql.raw(SQLQueryString("DROP TABLE \(table)")).run()
             }
-            let single: Bool = { if case .patient = target { return true } else { return false } }()
-            return EnrolmentResult(enrolled: enrolled.count, touchpoints: count, enrolmentIDs: single ? enrolled : [])
+            return EnrolmentResult(enrolled: candidateCount, touchpoints: touchpointCount, enrolmentIDs: single)
         }
     }
 

@@ -219,8 +219,11 @@ public enum Schema {
                 "CREATE INDEX patient_consents_by_patient ON patient_consents (patient_id)",
             ]
         },
-        Migration(version: 3, name: "pathways_enrolments_touchpoints") { _ in
-            [
+        Migration(version: 3, name: "pathways_enrolments_touchpoints") { kind in
+            // On SQLite the touchpoints table is clustered on its id (one B-tree instead of a
+            // rowid table plus a key index): materialising millions of rows writes a third less.
+            let clustered = kind == .sqlite ? " WITHOUT ROWID" : ""
+            return [
                 """
                 CREATE TABLE pathways (
                     id TEXT PRIMARY KEY,
@@ -270,9 +273,10 @@ public enum Schema {
                     sent_at BIGINT,
                     confirmed_at BIGINT,
                     updated_at BIGINT NOT NULL
-                )
+                )\(clustered)
                 """,
-                "CREATE UNIQUE INDEX touchpoints_by_step ON touchpoints (enrolment_id, step_id, occurrence)",
+                // The id is `enrolment.step.occurrence`, so the primary key also keeps one
+                // touchpoint per step occurrence of an enrolment.
                 "CREATE INDEX touchpoints_due ON touchpoints (status, due_at)",
                 "CREATE INDEX touchpoints_by_patient ON touchpoints (patient_id, due_at)",
             ]

@@ -80,7 +80,10 @@ struct BenchCommand: AsyncParsableCommand {
         }
 
         static func reset(_ database: Database) async throws {
-            let tables = ["bench_floor", "patient_consents", "patient_tags", "patients", "audit_events", "api_tokens", "web_sessions", "memberships", "staff_users", "programs", "schema_migrations"]
+            let tables = [
+                "bench_floor", "bench_touchpoints", "bench_steps", "touchpoints", "enrolments", "pathways", "patient_consents", "patient_tags",
+                "patients", "audit_events", "api_tokens", "web_sessions", "memberships", "staff_users", "programs", "schema_migrations",
+            ]
             for table in tables {
                 try await database.session { sql in try await sql.raw("DROP TABLE IF EXISTS \(ident: table)").run() }
             }
@@ -194,9 +197,6 @@ extension BenchCommand {
                 for run in 1...runs {
                     let database = try await Database.open(location, logger: .init(label: "bench"))
                     try await ImportPatients.reset(database)
-                    for table in ["touchpoints", "enrolments", "pathways", "bench_touchpoints"] {
-                        try await database.session { sql in try await sql.raw("DROP TABLE IF EXISTS \(ident: table)").run() }
-                    }
                     try await Migrator(database: database, clock: clock).migrate()
                     let stores = Stores(database: database, clock: clock, ids: ids, keys: keys)
                     let program = try await stores.programs.create(slug: "bench", name: "Bench")

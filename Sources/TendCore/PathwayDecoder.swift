@@ -169,7 +169,6 @@ public struct PathwayDecoder {
     private mutating func step(_ node: DocumentNode, anchors: [String]) -> PathwayStep? {
         guard let entries = map(node, "a step") else { return nil }
         let fields = keys(entries, allowed: Self.stepKeys, in: "a step")
-        let before = problems.count
         guard let idEntry = fields["id"], let id = scalar(idEntry.value, "id"), !id.isEmpty else {
             fail(node.line, "a step needs an \"id\"")
             return nil
@@ -251,7 +250,6 @@ public struct PathwayDecoder {
         }
         // A step with problems is still returned, so other steps can refer to it without a
         // second, misleading error; the decode fails on the problems anyway.
-        _ = before
         return PathwayStep(
             id: id, anchor: anchor, offset: offset, at: at, timing: timing, recurrence: recurrence, channels: channels,
             action: action ?? .message(LocalizedText(en: "", zh: "")), confirm: confirm, questionnaire: questionnaire, ifUnconfirmed: ifUnconfirmed,

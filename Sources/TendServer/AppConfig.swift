@@ -59,7 +59,6 @@ public struct AppConfig: Sendable {
         public static let logLevel = "tend.log.level"
         public static let sessionHours = "tend.session.hours"
         public static let defaultLocale = "tend.default.locale"
-        public static let all = [database, host, port, masterKey, keyFile, publicURL, logLevel, sessionHours, defaultLocale]
     }
 
     /// Builds the provider chain: flags > environment > optional JSON file > defaults.

@@ -99,4 +99,19 @@ struct ProgramAccess: Sendable {
         }
         throw TendError.notFound("program")
     }
+
+    /// For API routes under `/programs/{program}`: the caller's grant, with the CSRF header
+    /// checked on state-changing requests made with a session cookie.
+    func require(_ permission: Permission, for request: Request, context: TendRequestContext) async throws -> Grant {
+        let identity = try context.requireIdentity()
+        let grant = try await require(permission, slug: try context.parameters.require("program"), identity: identity)
+        if request.method != .get { try CSRF.verify(request, identity: identity) }
+        return grant
+    }
+}
+
+extension ProgramAccess.Grant {
+    func auditActor(requestID: String) -> AuditActor {
+        AuditActor(id: identity.user.id, kind: identity.actorKind, requestID: requestID)
+    }
 }

@@ -173,17 +173,7 @@ struct MoveAnchorRequest: Decodable {
 struct PathwayRoutes: Sendable {
     let dependencies: AppDependencies
     private var stores: Stores { dependencies.stores }
-
-    private func grant(_ permission: Permission, _ request: Request, _ context: TendRequestContext) async throws -> ProgramAccess.Grant {
-        let identity = try context.requireIdentity()
-        let grant = try await ProgramAccess(stores: stores).require(permission, slug: try context.parameters.require("program"), identity: identity)
-        if request.method != .get { try CSRF.verify(request, identity: identity) }
-        return grant
-    }
-
-    private func actor(_ grant: ProgramAccess.Grant, _ context: TendRequestContext) -> AuditActor {
-        AuditActor(id: grant.identity.user.id, kind: grant.identity.actorKind, requestID: context.requestID)
-    }
+    private var access: ProgramAccess { ProgramAccess(stores: stores) }
 
     static func date(_ text: String, field: String) throws(TendError) -> LocalDate {
         guard let date = LocalDate(text.trimmed) else {
@@ -193,11 +183,10 @@ struct PathwayRoutes: Sendable {
     }
 
     private func enrolmentAndPathway(_ grant: ProgramAccess.Grant, _ context: TendRequestContext) async throws -> (Enrolment, StoredPathway) {
-        guard let enrolment = try await stores.enrolments.enrolment(programID: grant.program.id, id: try context.parameters.require("enrolment")),
-              let pathway = try await stores.pathways.find(programID: grant.program.id, id: enrolment.pathwayID) else {
+        guard let found = try await stores.enrolmentWithPathway(programID: grant.program.id, enrolmentID: try context.parameters.require("enrolment")) else {
             throw TendError.notFound("enrolment")
         }
-        return (enrolment, pathway)
+        return found
     }
 
     func endpoints() -> [APIEndpoint] {
@@ -206,7 +195,7 @@ struct PathwayRoutes: Sendable {
                 method: .get, path: "/api/v1/programs/{program}/pathways", operationID: "listPathways",
                 summary: "The newest version of each of the program's pathways", tag: "pathways", response: Schema.list(of: "Pathway"))
             ) { request, context in
-                let grant = try await grant(.readProgram, request, context)
+                let grant = try await access.require(.readProgram, for: request, context: context)
                 return try JSONIO.response(ItemsBody(items: try await stores.pathways.latest(programID: grant.program.id).map(PathwayBody.init)))
             },
 
@@ -216,7 +205,7 @@ struct PathwayRoutes: Sendable {
                 requestBody: ["type": "string", "description": "The pathway file (see docs/pathways.md)"], successStatus: 201,
                 response: Schema.ref("Pathway"), requestContentTypes: ["application/yaml", "application/json"])
             ) { request, context in
-                let grant = try await grant(.manageProgram, request, context)
+                let grant = try await access.require(.manageProgram, for: request, context: context)
                 let text = String(buffer: try await request.body.collect(upTo: 1 << 20))
                 let pathway: Pathway
                 do throws(PathwayProblems) {
@@ -233,7 +222,7 @@ struct PathwayRoutes: Sendable {
                 method: .get, path: "/api/v1/programs/{program}/pathways/{pathway}", operationID: "getPathway",
                 summary: "A pathway's newest version with its steps", tag: "pathways", response: Schema.ref("Pathway"))
             ) { request, context in
-                let grant = try await grant(.readProgram, request, context)
+                let grant = try await access.require(.readProgram, for: request, context: context)
                 guard let stored = try await stores.pathways.find(programID: grant.program.id, slug: try context.parameters.require("pathway")) else {
                     throw TendError.notFound("pathway")
                 }
@@ -245,7 +234,7 @@ struct PathwayRoutes: Sendable {
                 summary: "Enrol one patient, or every active patient with the given tags, into a pathway and plan their touchpoints",
                 tag: "pathways", requestBody: EnrolRequest.schema, successStatus: 201, response: Schema.ref("EnrolResult"))
             ) { request, context in
-                let grant = try await grant(.writePatients, request, context)
+                let grant = try await access.require(.writePatients, for: request, context: context)
                 let body = try await JSONIO.decode(EnrolRequest.self, from: request)
                 guard let stored = try await stores.pathways.find(programID: grant.program.id, slug: body.pathway) else {
                     throw TendError.invalid("pathway", .init(en: "is not a pathway of this program", zh: "不是本项目的随访方案"))
@@ -264,7 +253,7 @@ struct PathwayRoutes: Sendable {
                     guard !filter.all.isEmpty || !filter.any.isEmpty else { throw TendError.missing("patient_id") }
                     target = .tagged(filter)
                 }
-                let result = try await stores.enrolments.enrol(programID: grant.program.id, pathway: stored, target: target, anchors: anchors, actor: actor(grant, context))
+                let result = try await stores.enrolments.enrol(programID: grant.program.id, pathway: stored, target: target, anchors: anchors, actor: grant.auditActor(requestID: context.requestID))
                 return try JSONIO.response(EnrolResultBody(enrolled: result.enrolled, touchpoints: result.touchpoints, enrolment_ids: result.enrolmentIDs), status: .created)
             },
 
@@ -272,7 +261,7 @@ struct PathwayRoutes: Sendable {
                 method: .get, path: "/api/v1/programs/{program}/patients/{patient}/enrolments", operationID: "listEnrolments",
                 summary: "The patient's enrolments", tag: "pathways", response: Schema.list(of: "Enrolment"))
             ) { request, context in
-                let grant = try await grant(.readPatients, request, context)
+                let grant = try await access.require(.readPatients, for: request, context: context)
                 let patientID = try context.parameters.require("patient")
                 guard try await stores.patients.fetch(programID: grant.program.id, ids: [patientID]).first != nil else { throw TendError.notFound("patient") }
                 return try JSONIO.response(ItemsBody(items: try await stores.enrolments.enrolments(programID: grant.program.id, patientID: patientID).map(EnrolmentBody.init)))
@@ -282,7 +271,7 @@ struct PathwayRoutes: Sendable {
                 method: .get, path: "/api/v1/programs/{program}/patients/{patient}/schedule", operationID: "getSchedule",
                 summary: "The patient's touchpoints, past and future, with their status", tag: "pathways", response: Schema.list(of: "Touchpoint"))
             ) { request, context in
-                let grant = try await grant(.readPatients, request, context)
+                let grant = try await access.require(.readPatients, for: request, context: context)
                 let patientID = try context.parameters.require("patient")
                 guard try await stores.patients.fetch(programID: grant.program.id, ids: [patientID]).first != nil else { throw TendError.notFound("patient") }
                 try await stores.audit.record(.init(programID: grant.program.id, actorID: grant.identity.user.id, actorKind: grant.identity.actorKind,
@@ -295,12 +284,12 @@ struct PathwayRoutes: Sendable {
                 summary: "Move an anchor (e.g. the revisit date); unsent touchpoints are planned again, sent ones are kept",
                 tag: "pathways", requestBody: MoveAnchorRequest.schema, response: Schema.ref("Enrolment"))
             ) { request, context in
-                let grant = try await grant(.writePatients, request, context)
+                let grant = try await access.require(.writePatients, for: request, context: context)
                 let body = try await JSONIO.decode(MoveAnchorRequest.self, from: request)
                 let (enrolment, pathway) = try await enrolmentAndPathway(grant, context)
                 guard let moved = try await stores.enrolments.moveAnchor(
                     programID: grant.program.id, enrolmentID: enrolment.id, anchor: body.anchor, to: try Self.date(body.date, field: "date"),
-                    pathway: pathway, actor: actor(grant, context)) else { throw TendError.notFound("enrolment") }
+                    pathway: pathway, actor: grant.auditActor(requestID: context.requestID)) else { throw TendError.notFound("enrolment") }
                 return try JSONIO.response(EnrolmentBody(moved))
             },
         ] + lifecycleEndpoints()
@@ -314,9 +303,9 @@ struct PathwayRoutes: Sendable {
                     ? "Resume a paused enrolment; what fell due meanwhile is skipped" : "End the enrolment; nothing more is sent",
                 tag: "pathways", response: Schema.ref("Enrolment"))
             ) { request, context in
-                let grant = try await grant(.writePatients, request, context)
+                let grant = try await access.require(.writePatients, for: request, context: context)
                 let (enrolment, pathway) = try await enrolmentAndPathway(grant, context)
-                let who = actor(grant, context)
+                let who = grant.auditActor(requestID: context.requestID)
                 let changed: Bool = switch action {
                 case "pause": try await stores.enrolments.pause(programID: grant.program.id, enrolmentID: enrolment.id, actor: who)
                 case "resume": try await stores.enrolments.resume(programID: grant.program.id, enrolmentID: enrolment.id, pathway: pathway, actor: who)

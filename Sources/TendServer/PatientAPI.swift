@@ -284,19 +284,6 @@ struct PatientRoutes: Sendable {
     private var stores: Stores { dependencies.stores }
     private var access: ProgramAccess { ProgramAccess(stores: stores) }
 
-    private func actor(_ grant: ProgramAccess.Grant, _ context: TendRequestContext) -> AuditActor {
-        AuditActor(id: grant.identity.user.id, kind: grant.identity.actorKind, requestID: context.requestID)
-    }
-
-    private func grant(_ permission: Permission, _ request: Request, _ context: TendRequestContext) async throws -> ProgramAccess.Grant {
-        let identity = try context.requireIdentity()
-        let grant = try await access.require(permission, slug: try context.parameters.require("program"), identity: identity)
-        if request.method != .get {
-            try CSRF.verify(request, identity: identity)
-        }
-        return grant
-    }
-
     func endpoints() -> [APIEndpoint] {
         [
             APIEndpoint(operation: APIOperation(
@@ -313,9 +300,9 @@ struct PatientRoutes: Sendable {
                 ],
                 response: Schema.ref("PatientPage"))
             ) { request, context in
-                let grant = try await grant(.readPatients, request, context)
+                let grant = try await access.require(.readPatients, for: request, context: context)
                 let query = try Self.patientQuery(request.uri.queryParameters)
-                let page = try await stores.patients.list(programID: grant.program.id, query: query, actor: actor(grant, context))
+                let page = try await stores.patients.list(programID: grant.program.id, query: query, actor: grant.auditActor(requestID: context.requestID))
                 return try JSONIO.response(PatientPageBody(items: page.patients.map(PatientBody.init), next_after: page.nextAfter))
             },
 
@@ -324,10 +311,10 @@ struct PatientRoutes: Sendable {
                 summary: "Create a patient; a phone, ID number or external id already in the program is a 409", tag: "patients",
                 requestBody: PatientInput.schema, successStatus: 201, response: Schema.ref("Patient"))
             ) { request, context in
-                let grant = try await grant(.writePatients, request, context)
+                let grant = try await access.require(.writePatients, for: request, context: context)
                 let input = try await JSONIO.decode(PatientInput.self, from: request)
                 let patient = try await stores.patients.create(
-                    programID: grant.program.id, profile: try input.applied(to: nil), tags: try input.parsedTags(), actor: actor(grant, context))
+                    programID: grant.program.id, profile: try input.applied(to: nil), tags: try input.parsedTags(), actor: grant.auditActor(requestID: context.requestID))
                 return try JSONIO.response(PatientBody(patient), status: .created)
             },
 
@@ -336,10 +323,10 @@ struct PatientRoutes: Sendable {
                 summary: "Find patients by exact phone, ID number or name (sent in the body, never in the URL)", tag: "patients",
                 requestBody: PatientSearchRequest.schema, response: Schema.list(of: "Patient"))
             ) { request, context in
-                let grant = try await grant(.readPatients, request, context)
+                let grant = try await access.require(.readPatients, for: request, context: context)
                 let body = try await JSONIO.decode(PatientSearchRequest.self, from: request)
                 let patients = try await stores.patients.search(
-                    programID: grant.program.id, phone: body.phone, idNumber: body.id_number, name: body.name, actor: actor(grant, context))
+                    programID: grant.program.id, phone: body.phone, idNumber: body.id_number, name: body.name, actor: grant.auditActor(requestID: context.requestID))
                 return try JSONIO.response(ItemsBody(items: patients.map(PatientBody.init)))
             },
 
@@ -349,7 +336,7 @@ struct PatientRoutes: Sendable {
                 tag: "patients", requestBody: ["type": "string", "description": "The file's content"], response: Schema.ref("ImportResult"),
                 requestContentTypes: ["text/csv", "application/x-ndjson"])
             ) { request, context in
-                let grant = try await grant(.writePatients, request, context)
+                let grant = try await access.require(.writePatients, for: request, context: context)
                 let format: ImportFormat = (request.headers[.contentType] ?? "").contains("ndjson") || (request.headers[.contentType] ?? "").contains("jsonl") ? .ndjson : .csv
                 let buffer: ByteBuffer
                 do {
@@ -362,7 +349,7 @@ struct PatientRoutes: Sendable {
                 let importer = PatientImporter(store: stores.patients)
                 let session = PatientImporter.Session()
                 var rejects: [ImportResultBody.RejectBody] = []
-                try await importer.run(reader, programID: grant.program.id, actor: actor(grant, context), session: session, reject: { reject in
+                try await importer.run(reader, programID: grant.program.id, actor: grant.auditActor(requestID: context.requestID), session: session, reject: { reject in
                     if rejects.count < 1000 { rejects.append(.init(line: reject.line, field: reject.field, reason: reject.reason)) }
                 })
                 let summary = session.summary
@@ -373,8 +360,8 @@ struct PatientRoutes: Sendable {
                 method: .get, path: "/api/v1/programs/{program}/patients/{patient}", operationID: "getPatient",
                 summary: "One patient with tags and consents", tag: "patients", response: Schema.ref("Patient"))
             ) { request, context in
-                let grant = try await grant(.readPatients, request, context)
-                guard let patient = try await stores.patients.get(programID: grant.program.id, patientID: try context.parameters.require("patient"), actor: actor(grant, context)) else {
+                let grant = try await access.require(.readPatients, for: request, context: context)
+                guard let patient = try await stores.patients.get(programID: grant.program.id, patientID: try context.parameters.require("patient"), actor: grant.auditActor(requestID: context.requestID)) else {
                     throw TendError.notFound("patient")
                 }
                 return try JSONIO.response(PatientBody(patient))
@@ -385,14 +372,14 @@ struct PatientRoutes: Sendable {
                 summary: "Change a patient: fields left out are kept, null clears an optional field", tag: "patients",
                 requestBody: PatientInput.schema, response: Schema.ref("Patient"))
             ) { request, context in
-                let grant = try await grant(.writePatients, request, context)
+                let grant = try await access.require(.writePatients, for: request, context: context)
                 let patientID = try context.parameters.require("patient")
                 let input = try await JSONIO.decode(PatientInput.self, from: request)
                 guard let current = try await stores.patients.fetch(programID: grant.program.id, ids: [patientID]).first else {
                     throw TendError.notFound("patient")
                 }
                 guard let patient = try await stores.patients.update(
-                    programID: grant.program.id, patientID: patientID, profile: try input.applied(to: current.profile), actor: actor(grant, context)) else {
+                    programID: grant.program.id, patientID: patientID, profile: try input.applied(to: current.profile), actor: grant.auditActor(requestID: context.requestID)) else {
                     throw TendError.notFound("patient")
                 }
                 return try JSONIO.response(PatientBody(patient))
@@ -402,13 +389,13 @@ struct PatientRoutes: Sendable {
                 method: .post, path: "/api/v1/programs/{program}/patients/{patient}/tags", operationID: "changePatientTags",
                 summary: "Add and remove tags (key=value)", tag: "patients", requestBody: TagChangeRequest.schema, response: Schema.ref("Patient"))
             ) { request, context in
-                let grant = try await grant(.writePatients, request, context)
+                let grant = try await access.require(.writePatients, for: request, context: context)
                 let patientID = try context.parameters.require("patient")
                 let body = try await JSONIO.decode(TagChangeRequest.self, from: request)
                 let add = try (body.add ?? []).map { (text) throws(TendError) in try PatientTag.parse(text, field: "add") }
                 let remove = try (body.remove ?? []).map { (text) throws(TendError) in try PatientTag.parse(text, field: "remove") }
                 guard !add.isEmpty || !remove.isEmpty else { throw TendError.missing("add") }
-                let who = actor(grant, context)
+                let who = grant.auditActor(requestID: context.requestID)
                 if !add.isEmpty, try await !stores.patients.addTags(programID: grant.program.id, patientID: patientID, tags: add, actor: who) {
                     throw TendError.notFound("patient")
                 }
@@ -423,10 +410,10 @@ struct PatientRoutes: Sendable {
                 method: .post, path: "/api/v1/programs/{program}/patients/{patient}/consents", operationID: "recordConsent",
                 summary: "Record a consent the patient gave", tag: "patients", requestBody: ConsentRequest.schema, successStatus: 201, response: Schema.ref("Consent"))
             ) { request, context in
-                let grant = try await grant(.writePatients, request, context)
+                let grant = try await access.require(.writePatients, for: request, context: context)
                 let body = try await JSONIO.decode(ConsentRequest.self, from: request)
                 guard let consent = try await stores.patients.recordConsent(
-                    programID: grant.program.id, patientID: try context.parameters.require("patient"), kind: body.kind, version: body.version, actor: actor(grant, context)) else {
+                    programID: grant.program.id, patientID: try context.parameters.require("patient"), kind: body.kind, version: body.version, actor: grant.auditActor(requestID: context.requestID)) else {
                     throw TendError.notFound("patient")
                 }
                 return try JSONIO.response(ConsentBody(consent), status: .created)
@@ -436,10 +423,10 @@ struct PatientRoutes: Sendable {
                 method: .post, path: "/api/v1/programs/{program}/patients/{patient}/consents/{consent}/withdraw", operationID: "withdrawConsent",
                 summary: "Record that the patient withdrew a consent", tag: "patients", successStatus: 204)
             ) { request, context in
-                let grant = try await grant(.writePatients, request, context)
+                let grant = try await access.require(.writePatients, for: request, context: context)
                 guard try await stores.patients.withdrawConsent(
                     programID: grant.program.id, patientID: try context.parameters.require("patient"),
-                    consentID: try context.parameters.require("consent"), actor: actor(grant, context)) else {
+                    consentID: try context.parameters.require("consent"), actor: grant.auditActor(requestID: context.requestID)) else {
                     throw TendError.notFound("consent")
                 }
                 return Response(status: .noContent)

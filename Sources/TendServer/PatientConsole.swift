@@ -58,11 +58,10 @@ struct PatientConsole: Sendable {
     }
 
     private func enrolmentAndPathway(_ page: Page, _ context: TendRequestContext) async throws -> (Enrolment, StoredPathway) {
-        guard let enrolment = try await stores.enrolments.enrolment(programID: page.grant.program.id, id: try context.parameters.require("enrolment")),
-              let pathway = try await stores.pathways.find(programID: page.grant.program.id, id: enrolment.pathwayID) else {
+        guard let found = try await stores.enrolmentWithPathway(programID: page.grant.program.id, enrolmentID: try context.parameters.require("enrolment")) else {
             throw TendError.notFound("enrolment")
         }
-        return (enrolment, pathway)
+        return found
     }
 
     struct FindForm: Decodable {

@@ -55,7 +55,6 @@ public struct EnrolmentStore: Sendable {
         return try await database.transaction { sql in
             let flagColumns = shapeKey.flagNames.map { "\($0) BIGINT NOT NULL" }
             try await sql.raw(SQLQueryString("CREATE TEMP TABLE \(candidates) (patient_id TEXT PRIMARY KEY, time_zone TEXT NOT NULL, quiet TEXT NOT NULL, win TEXT NOT NULL, channels TEXT NOT NULL\(flagColumns.map { ", " + $0 }.joined()))")).run()
-            defer { }
             // 1. The patients to enrol, with what their schedule depends on.
             var select = SQLQueryString("INSERT INTO \(unsafeRaw: candidates) SELECT p.id, p.time_zone, COALESCE(p.quiet_hours, ''), COALESCE(p.contact_window, ''), p.channels")
             shapeKey.appendFlags(&select)
@@ -130,20 +129,20 @@ public struct EnrolmentStore: Sendable {
             // SQLite keeps the written order of a CROSS JOIN: walking candidates (in patient
             // order) outermost writes touchpoints in key order instead of all over the index.
             let join = kind == .sqlite ? "CROSS JOIN" : "JOIN"
-            let enrolmentID = "\(Self.concat(kind, [SQLLiteralText(batch), "c.patient_id"]))"
+            let enrolmentID = "\(Self.concat([SQLLiteralText(batch), "c.patient_id"]))"
             try await sql.raw("""
                 INSERT INTO enrolments (id, program_id, patient_id, pathway_id, anchors, status, planned_until, created_at, updated_at)
                 SELECT \(unsafeRaw: enrolmentID), \(bind: programID), c.patient_id, \(bind: stored.id), s.anchors, 'active', s.planned_until, \(bind: nowMs), \(bind: nowMs)
                 FROM \(unsafeRaw: candidates) c \(unsafeRaw: join) \(unsafeRaw: shapes) s ON \(unsafeRaw: shapeJoin)
                 """).run()
-            let touchpointID = Self.concat(kind, [SQLLiteralText(batch), "c.patient_id", SQLLiteralText("."), "t.step_id", SQLLiteralText("."), Self.text(kind, "t.occurrence")])
+            let touchpointID = Self.concat([SQLLiteralText(batch), "c.patient_id", SQLLiteralText("."), "t.step_id", SQLLiteralText("."), "CAST(t.occurrence AS TEXT)"])
             try await sql.raw("""
                 INSERT INTO touchpoints (id, program_id, enrolment_id, patient_id, step_id, occurrence, due_at, local_due, channels, kind, confirm, if_unconfirmed, status, attempts, updated_at)
                 SELECT \(unsafeRaw: touchpointID), \(bind: programID), \(unsafeRaw: enrolmentID), c.patient_id, t.step_id, t.occurrence, t.due_at, t.local_due,
                        t.channels, t.kind, t.confirm, t.if_unconfirmed, t.status, 0, \(bind: nowMs)
                 FROM \(unsafeRaw: candidates) c \(unsafeRaw: join) \(unsafeRaw: shapes) s ON \(unsafeRaw: shapeJoin) \(unsafeRaw: join) \(unsafeRaw: plans) t ON t.shape_no = s.shape_no
                 """).run()
-            let auditID = Self.concat(kind, [SQLLiteralText(ids.next()), "c.patient_id"])
+            let auditID = Self.concat([SQLLiteralText(ids.next()), "c.patient_id"])
             try await sql.raw("""
                 INSERT INTO audit_events (id, program_id, actor_id, actor_kind, action, subject_type, subject_id, request_id, at)
                 SELECT \(unsafeRaw: auditID), \(bind: programID), \(bind: actor.id), \(bind: actor.kind.rawValue), 'patient.enrol', 'patient', c.patient_id, \(bind: actor.requestID), \(bind: nowMs)
@@ -170,13 +169,9 @@ public struct EnrolmentStore: Sendable {
         var description: String { "'\(text)'" }
     }
 
-    static func concat(_ kind: DatabaseKind, _ parts: [any CustomStringConvertible]) -> String {
+    /// SQL string concatenation (`||` on both backends).
+    static func concat(_ parts: [any CustomStringConvertible]) -> String {
         parts.map { "\($0)" }.joined(separator: " || ")
-    }
-
-    /// An integer column as text, for building ids.
-    static func text(_ kind: DatabaseKind, _ column: String) -> String {
-        kind == .postgres ? "CAST(\(column) AS TEXT)" : "CAST(\(column) AS TEXT)"
     }
 
     static func planRow(_ planned: PlannedTouchpoint, shape: Int, now: Date) -> [any Encodable & Sendable] {

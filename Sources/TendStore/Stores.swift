@@ -28,3 +28,12 @@ public struct Stores: Sendable {
         self.patients = PatientStore(database: database, clock: clock, ids: ids, cipher: cipher, blindIndex: blindIndex)
     }
 }
+
+extension Stores {
+    /// An enrolment of the program with the pathway version it follows.
+    public func enrolmentWithPathway(programID: String, enrolmentID: String) async throws -> (Enrolment, StoredPathway)? {
+        guard let enrolment = try await enrolments.enrolment(programID: programID, id: enrolmentID),
+              let pathway = try await pathways.find(programID: programID, id: enrolment.pathwayID) else { return nil }
+        return (enrolment, pathway)
+    }
+}

@@ -63,6 +63,8 @@ public final class Database: Sendable {
             configuration.options.maximumConnections = 8
             let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
             let runner = Task { await client.run() }
+            // Let the pool's run loop start before the first lease, which it warns about otherwise.
+            try await Task.sleep(for: .milliseconds(20))
             return Database(kind: .postgres, backend: .postgres(client, runner))
         }
     }

@@ -89,3 +89,22 @@ struct EnrolCommand: AsyncParsableCommand {
         }
     }
 }
+
+struct TriageCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "triage", abstract: "Grade a message and print the result as JSON / 消息分级")
+
+    @Option(help: "zh or en") var locale: String = "zh"
+    @Argument(help: "The message") var text: String
+
+    func run() async throws {
+        guard let language = AppLocale(identifier: locale) else {
+            FileHandle.standardError.write(Data("tend: --locale must be zh or en / --locale 必须是 zh 或 en\n".utf8))
+            throw ExitCode.failure
+        }
+        let result = TriageClassifier().classify(text, locale: language)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        say(String(decoding: try encoder.encode(result), as: UTF8.self))
+    }
+}

@@ -171,6 +171,7 @@ enum APIComponents {
         "Consent": ConsentBody.schema,
         "ImportResult": ImportResultBody.schema,
         "Pathway": PathwayBody.schema,
+        "TriageResult": TriageBody.schema,
         "Enrolment": EnrolmentBody.schema,
         "Touchpoint": TouchpointBody.schema,
         "EnrolResult": EnrolResultBody.schema,

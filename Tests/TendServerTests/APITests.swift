@@ -64,6 +64,7 @@ let concretePaths: [(method: HTTPRequest.Method, path: String)] = [
     (.post, "/api/v1/programs/gdm-camp/enrolments/e1/pause"),
     (.post, "/api/v1/programs/gdm-camp/enrolments/e1/resume"),
     (.post, "/api/v1/programs/gdm-camp/enrolments/e1/cancel"),
+    (.post, "/api/v1/triage"),
 ]
 
 @Suite struct APIAuthTests {

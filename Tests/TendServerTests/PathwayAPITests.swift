@@ -88,3 +88,19 @@ import TendTestSupport
         }
     }
 }
+
+@Suite struct TriageAPITests {
+    @Test func gradesAMessageWithReasons() async throws {
+        try await withClient(.sqlite) { app, client in
+            let manager = try await app.token(for: "manager@tend.demo")
+            try await client.execute(uri: "/api/v1/triage", method: .post, headers: bearer(manager), body: json(#"{"text": "刚测血糖2.7,手抖心慌", "locale": "zh"}"#)) { response in
+                #expect(response.status == .ok)
+                #expect(object(response)["level"] as? String == "urgent")
+                #expect((object(response)["reasons"] as? [[String: Any]])?.isEmpty == false)
+            }
+            try await client.execute(uri: "/api/v1/triage", method: .post, headers: bearer(manager), body: json(#"{"text": "hi", "locale": "fr"}"#)) { response in
+                #expect(response.status == .badRequest && object(response)["field"] as? String == "locale")
+            }
+        }
+    }
+}

@@ -201,12 +201,7 @@ def browser_login(binary, workdir):
         driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
         try:
             wait = WebDriverWait(driver, 20)
-            driver.get(demo.url + "/")
-            wait.until(conditions.presence_of_element_located((By.ID, "email")))
-            driver.find_element(By.ID, "email").send_keys(login)
-            driver.find_element(By.ID, "password").send_keys(password)
-            driver.find_element(By.ID, "login-submit").click()
-            switcher = wait.until(conditions.presence_of_element_located((By.ID, "program-switcher")))
+            switcher = sign_in(driver, wait, demo.url, login, password, start="/")
             names = [option.text for option in switcher.find_elements(By.TAG_NAME, "option")]
             assert any("GDM" in name for name in names) and any("Lung" in name for name in names), names
             OUT.mkdir(exist_ok=True)
@@ -239,11 +234,7 @@ def browser_patient_edit(binary, workdir):
         driver = make_driver(webdriver, Service)
         try:
             wait = WebDriverWait(driver, 20)
-            driver.get(demo.url + "/login")
-            driver.find_element(By.ID, "email").send_keys("manager@tend.demo")
-            driver.find_element(By.ID, "password").send_keys("tend-demo-2026")
-            driver.find_element(By.ID, "login-submit").click()
-            wait.until(conditions.presence_of_element_located((By.ID, "program-switcher")))
+            sign_in(driver, wait, demo.url, "manager@tend.demo", "tend-demo-2026")
             driver.find_element(By.ID, "nav-patients").click()
             field = wait.until(conditions.presence_of_element_located((By.ID, "filter-tags")))
             field.clear()
@@ -291,11 +282,7 @@ def browser_reschedule(binary, workdir):
         driver = make_driver(webdriver, Service)
         try:
             wait = WebDriverWait(driver, 20)
-            driver.get(demo.url + "/login")
-            driver.find_element(By.ID, "email").send_keys("doctor@tend.demo")
-            driver.find_element(By.ID, "password").send_keys("tend-demo-2026")
-            driver.find_element(By.ID, "login-submit").click()
-            wait.until(conditions.presence_of_element_located((By.ID, "program-switcher")))
+            sign_in(driver, wait, demo.url, "doctor@tend.demo", "tend-demo-2026")
             driver.get(demo.url + "/p/lung-followup/patients?tags=stage%3Dsurgery")
             wait.until(conditions.presence_of_element_located((By.ID, "patient-list")))
             driver.find_elements(By.CLASS_NAME, "patient-link")[0].click()
@@ -322,6 +309,19 @@ def browser_reschedule(binary, workdir):
             driver.save_screenshot(str(OUT / "pathway-timeline.png"))
         finally:
             driver.quit()
+
+
+def sign_in(driver, wait, url, email, password, start="/login"):
+    """Signs in through the login form; returns the program switcher once the console shows."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as conditions
+
+    driver.get(url + start)
+    wait.until(conditions.presence_of_element_located((By.ID, "email")))
+    driver.find_element(By.ID, "email").send_keys(email)
+    driver.find_element(By.ID, "password").send_keys(password)
+    driver.find_element(By.ID, "login-submit").click()
+    return wait.until(conditions.presence_of_element_located((By.ID, "program-switcher")))
 
 
 def make_driver(webdriver, Service):

@@ -18,7 +18,12 @@ import TendCore
         return text.split(separator: "\n").compactMap { try? JSONDecoder().decode(Labelled.self, from: Data($0.utf8)) }
     }()
 
-    @Test func theLabelledDevelopmentSet() throws {
+    /// The labelled set lives in shared/ beside the repository (as in CI). A clone on its own
+    /// skips this test; under CI a missing file fails it.
+    static var devSetRequired: Bool { !devSet.isEmpty || ProcessInfo.processInfo.environment["CI"] != nil }
+
+    @Test(.enabled(if: devSetRequired, "needs ../shared/data/triage-dev.jsonl"))
+    func theLabelledDevelopmentSet() throws {
         let rows = Self.devSet
         try #require(rows.count >= 50, "shared/data/triage-dev.jsonl must be beside the repository")
         var errors = 0.0

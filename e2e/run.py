@@ -151,7 +151,7 @@ def cli_on_postgres(binary, workdir, postgres_url):
         server.wait(timeout=15)
 
 
-@check("CLI: import patients twice (1% invalid), then rotate the master key")
+@check("CLI: import patients twice (1% invalid), rotate the master key, validate, load and enrol a pathway")
 def cli_import_and_rotate(binary, workdir):
     data = Path(workdir) / "cli"
     data.mkdir()
@@ -179,6 +179,18 @@ def cli_import_and_rotate(binary, workdir):
     assert len(key.read_text().split()) == 2
     blob = (data / "tend.sqlite").read_bytes()
     assert "患者7".encode() not in blob and b"13900000007" not in blob
+    # Pathway files: problems name their line; a good file loads and bulk enrolment plans it.
+    bad = data / "bad.yaml"
+    bad.write_text("pathway: bad\nname: {zh: 坏, en: Bad}\nsteps:\n  - id: a\n    offset: soon\n    at: \"09:00\"\n    message: {zh: 你好, en: Hi}\n", encoding="utf-8")
+    checked = run_cli(binary, "pathway", "validate", str(bad))
+    assert checked.returncode != 0 and f"{bad}:5: bad offset" in checked.stderr, checked.stderr
+    good = Path(__file__).resolve().parent.parent / "Sources/TendServer/Assets/pathways/s3-gdm-camp.yaml"
+    assert run_cli(binary, "pathway", "validate", str(good)).returncode == 0
+    loaded = run_cli(binary, "pathway", "load", str(good), "--program", "imp", *common)
+    assert loaded.returncode == 0, loaded.stderr
+    enrolled = run_cli(binary, "enrol", "--program", "imp", "--pathway", "s3-gdm-camp", "--tags", "disease=T2DM",
+                       "--anchor", "camp_start=2030-01-01", *common)
+    assert enrolled.returncode == 0 and "Enrolled 495 patients, 15840 touchpoints" in enrolled.stdout, enrolled.stdout + enrolled.stderr
 
 
 @check("browser: demo login shows the program switcher with both programs")

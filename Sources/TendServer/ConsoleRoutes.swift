@@ -22,6 +22,29 @@ struct ConsoleRoutes: Sendable {
         var next: String?
     }
 
+    /// The caller's view of one program, with what the page chrome needs.
+    struct ProgramPage {
+        var grant: ProgramAccess.Grant
+        var chrome: PageRenderer.Chrome
+        var locale: AppLocale
+        var actor: AuditActor
+        var canWrite: Bool { grant.role?.allows(.writePatients) ?? false }
+        var showAudit: Bool { grant.role.map { $0 >= .manager } ?? false }
+        var programValues: [String: Any] { ["name": grant.program.name, "slug": grant.program.slug] }
+    }
+
+    func programPage(_ permission: Permission, _ request: Request, _ context: TendRequestContext) async throws -> ProgramPage {
+        let identity = try context.requireIdentity()
+        let grant = try await ProgramAccess(stores: stores).require(permission, slug: try context.parameters.require("program"), identity: identity)
+        var programs = try await stores.staff.memberships(userID: identity.user.id).map(\.program)
+        if !programs.contains(where: { $0.id == grant.program.id }) { programs.append(grant.program) }
+        var chrome = chrome(identity, programs: programs, path: request.uri.path)
+        chrome.currentProgramID = grant.program.id
+        chrome.navProgram = grant.program.slug
+        return ProgramPage(grant: grant, chrome: chrome, locale: context.locale,
+                    actor: AuditActor(id: identity.user.id, kind: .staff, requestID: context.requestID))
+    }
+
     func register(on router: Router<TendRequestContext>) {
         router.get("/") { _, context -> Response in
             guard let identity = context.identity else { return .redirect(to: "/login") }
@@ -92,21 +115,14 @@ struct ConsoleRoutes: Sendable {
         }
 
         router.get("/p/:program") { request, context -> Response in
-            let identity = try context.requireIdentity()
-            let grant = try await ProgramAccess(stores: stores).require(.readProgram, slug: try context.parameters.require("program"), identity: identity)
-            let memberships = try await stores.staff.memberships(userID: identity.user.id)
-            var programs = memberships.map(\.program)
-            if !programs.contains(where: { $0.id == grant.program.id }) { programs.append(grant.program) }
-            let members = try await stores.staff.members(programID: grant.program.id)
+            let page = try await programPage(.readProgram, request, context)
+            let members = try await stores.staff.members(programID: page.grant.program.id)
             let values: [String: Any] = [
-                "program": ["name": grant.program.name, "slug": grant.program.slug],
-                "role_name": grant.role.map { UIStrings.roleName($0, in: context.locale) } ?? "—",
+                "program": page.programValues,
+                "role_name": page.grant.role.map { UIStrings.roleName($0, in: context.locale) } ?? "—",
                 "members": members.map { ["display_name": $0.user.displayName, "role_name": UIStrings.roleName($0.role, in: context.locale)] },
             ]
-            var pageChrome = chrome(identity, programs: programs, path: request.uri.path)
-            pageChrome.currentProgramID = grant.program.id
-            pageChrome.navProgram = grant.program.slug
-            return renderer.render("home", values, chrome: pageChrome, locale: context.locale)
+            return renderer.render("home", values, chrome: page.chrome, locale: context.locale)
         }
 
         PatientConsole(console: self).register(on: router)

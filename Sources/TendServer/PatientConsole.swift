@@ -69,27 +69,10 @@ struct PatientConsole: Sendable {
         var q: String?
     }
 
-    /// The caller's view of one program, with what the page chrome needs.
-    struct Page {
-        var grant: ProgramAccess.Grant
-        var chrome: PageRenderer.Chrome
-        var locale: AppLocale
-        var actor: AuditActor
-        var canWrite: Bool { grant.role?.allows(.writePatients) ?? false }
-        var showAudit: Bool { grant.role.map { $0 >= .manager } ?? false }
-        var programValues: [String: Any] { ["name": grant.program.name, "slug": grant.program.slug] }
-    }
+    typealias Page = ConsoleRoutes.ProgramPage
 
     private func page(_ permission: Permission, _ request: Request, _ context: TendRequestContext) async throws -> Page {
-        let identity = try context.requireIdentity()
-        let grant = try await ProgramAccess(stores: stores).require(permission, slug: try context.parameters.require("program"), identity: identity)
-        var programs = try await stores.staff.memberships(userID: identity.user.id).map(\.program)
-        if !programs.contains(where: { $0.id == grant.program.id }) { programs.append(grant.program) }
-        var chrome = console.chrome(identity, programs: programs, path: request.uri.path)
-        chrome.currentProgramID = grant.program.id
-        chrome.navProgram = grant.program.slug
-        return Page(grant: grant, chrome: chrome, locale: context.locale,
-                    actor: AuditActor(id: identity.user.id, kind: .staff, requestID: context.requestID))
+        try await console.programPage(permission, request, context)
     }
 
     func register(on router: Router<TendRequestContext>) {

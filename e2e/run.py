@@ -247,34 +247,34 @@ def browser_patient_edit(binary, workdir):
         try:
             wait = WebDriverWait(driver, 20)
             sign_in(driver, wait, demo.url, "manager@tend.demo", "tend-demo-2026")
-            driver.find_element(By.ID, "nav-patients").click()
+            click_to_new_page(driver, wait, driver.find_element(By.ID, "nav-patients"))
             field = wait.until(conditions.presence_of_element_located((By.ID, "filter-tags")))
             field.clear()
             field.send_keys("trimester=3")
-            driver.find_element(By.ID, "filter-submit").click()
+            click_to_new_page(driver, wait, driver.find_element(By.ID, "filter-submit"))
             wait.until(conditions.presence_of_element_located((By.ID, "patient-list")))
             rows = driver.find_elements(By.CSS_SELECTOR, "#patient-list tbody tr")
             assert rows, "no patient has trimester=3"
             texts = [row.text for row in rows]
             assert all("trimester=3" in text for text in texts), f"the filter let through a patient without the tag: {texts[:3]}, url {driver.current_url}"
-            rows[0].find_element(By.CLASS_NAME, "patient-link").click()
+            click_to_new_page(driver, wait, rows[0].find_element(By.CLASS_NAME, "patient-link"))
             wait.until(conditions.presence_of_element_located((By.ID, "patient-name")))
-            driver.find_element(By.ID, "edit-patient").click()
+            click_to_new_page(driver, wait, driver.find_element(By.ID, "edit-patient"))
             address = wait.until(conditions.presence_of_element_located((By.ID, "f-address")))
             address.clear()
             address.send_keys("上海市徐汇区测试路 8 号")
-            driver.find_element(By.ID, "save-patient").click()
+            click_to_new_page(driver, wait, driver.find_element(By.ID, "save-patient"))
             wait.until(conditions.text_to_be_present_in_element((By.ID, "profile-address"), "上海市徐汇区测试路 8 号"))
             actions = [cell.text for cell in driver.find_elements(By.CSS_SELECTOR, "#audit-trail .audit-action")]
             assert "patient.update" in actions, actions
             OUT.mkdir(exist_ok=True)
             driver.save_screenshot(str(OUT / "patient-edited-audit.png"))
             # A bad value is refused with a message naming the field, and nothing changes.
-            driver.find_element(By.ID, "edit-patient").click()
+            click_to_new_page(driver, wait, driver.find_element(By.ID, "edit-patient"))
             phone = wait.until(conditions.presence_of_element_located((By.ID, "f-phone")))
             phone.clear()
             phone.send_keys("not a phone")
-            driver.find_element(By.ID, "save-patient").click()
+            click_to_new_page(driver, wait, driver.find_element(By.ID, "save-patient"))
             error = wait.until(conditions.presence_of_element_located((By.ID, "form-error")))
             assert "phone" in error.text, error.text
         finally:
@@ -297,7 +297,7 @@ def browser_reschedule(binary, workdir):
             sign_in(driver, wait, demo.url, "doctor@tend.demo", "tend-demo-2026")
             driver.get(demo.url + "/p/lung-followup/patients?tags=stage%3Dsurgery")
             wait.until(conditions.presence_of_element_located((By.ID, "patient-list")))
-            driver.find_elements(By.CLASS_NAME, "patient-link")[0].click()
+            click_to_new_page(driver, wait, driver.find_elements(By.CLASS_NAME, "patient-link")[0])
             wait.until(conditions.presence_of_element_located((By.ID, "touchpoints")))
             def booking():
                 row = driver.find_element(By.CSS_SELECTOR, "#touchpoints tr[data-step='book-reminder']")
@@ -309,18 +309,29 @@ def browser_reschedule(binary, workdir):
             form.find_element(By.CSS_SELECTOR, "select[name='anchor'] option[value='revisit']").click()
             field = form.find_element(By.CLASS_NAME, "reschedule-date")
             driver.execute_script("arguments[0].value = arguments[1]", field, new_revisit)
-            form.find_element(By.CLASS_NAME, "reschedule-submit").click()
+            click_to_new_page(driver, wait, form.find_element(By.CLASS_NAME, "reschedule-submit"))
             wait.until(conditions.text_to_be_present_in_element((By.CSS_SELECTOR, ".anchor-date[data-anchor='revisit']"), new_revisit))
             after = booking()
             expected = (datetime.date.fromisoformat(new_revisit) - datetime.timedelta(days=7)).isoformat()
             assert after.startswith(expected), f"booking reminder moved from {before} to {after}, expected {expected}"
             OUT.mkdir(exist_ok=True)
             driver.save_screenshot(str(OUT / "schedule-rescheduled.png"))
-            driver.find_element(By.ID, "nav-pathways").click()
+            click_to_new_page(driver, wait, driver.find_element(By.ID, "nav-pathways"))
             wait.until(conditions.presence_of_element_located((By.ID, "pathway-s1-revisit")))
             driver.save_screenshot(str(OUT / "pathway-timeline.png"))
         finally:
             driver.quit()
+
+
+def click_to_new_page(driver, wait, element):
+    """Clicks something that loads a new page and waits until the old page is gone, so no
+    later lookup can find an element of the page being replaced."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as conditions
+
+    old_page = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    wait.until(conditions.staleness_of(old_page))
 
 
 def sign_in(driver, wait, url, email, password, start="/login"):

@@ -10,7 +10,7 @@ struct Tend: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tend",
         abstract: "Tend: active out-of-hospital patient management / 主动式院外患者管理",
-        subcommands: [Serve.self, Demo.self, Migrate.self, ProgramCommand.self, UserCommand.self, TokenCommand.self, ImportCommand.self, KeysCommand.self, PathwayCommand.self, EnrolCommand.self, TriageCommand.self, BenchCommand.self])
+        subcommands: [Serve.self, Demo.self, Migrate.self, ProgramCommand.self, UserCommand.self, TokenCommand.self, ImportCommand.self, KeysCommand.self, PathwayCommand.self, EnrolCommand.self, DispatchCommand.self, WorkerCommand.self, ChannelCommand.self, TriageCommand.self, BenchCommand.self])
 }
 
 /// Options every command that touches the database shares. Each is optional so the
@@ -115,16 +115,19 @@ func serve(_ config: AppConfig, migrate: Bool, banner: @escaping @Sendable (Stri
     let stores = try await openStores(config: config, clock: clock, ids: ids, logger: logger, migrate: migrate)
     logger.info("starting", metadata: ["config": "\(config.redactedSummary)"])
     let dependencies = AppDependencies(config: config, stores: stores, clock: clock, ids: ids, logger: logger)
-    let app = try await buildApplication(dependencies) { port in
+    let dispatcher = config.dispatchInServer ? dependencies.makeDispatcher() : nil
+    let app = try await buildApplication(dependencies, services: dispatcher.map { [$0] } ?? []) { port in
         let url = config.publicURL ?? "http://\(config.host == "0.0.0.0" ? "127.0.0.1" : config.host):\(port ?? config.port)"
         say(banner(url))
     }
     do {
         try await app.runService()
     } catch {
+        await dispatcher?.shutdown()
         await stores.database.close()
         throw error
     }
+    await dispatcher?.shutdown()
     await stores.database.close()
 }
 

@@ -175,6 +175,10 @@ enum APIComponents {
         "Enrolment": EnrolmentBody.schema,
         "Touchpoint": TouchpointBody.schema,
         "EnrolResult": EnrolResultBody.schema,
+        "Task": TaskBody.schema,
+        "Channel": ChannelBody.schema,
+        "InboundResult": InboundResultBody.schema,
+        "PortalMessage": PortalMessageBody.schema,
         "Health": Schema.object(["status": Schema.string, "database": Schema.string], required: ["status", "database"]),
     ]
 }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SystemPackage
 import TendCore
+import TendEngine
 import TendStore
 
 /// Everything `tend serve` needs, read once at start-up and validated, so a bad value stops
@@ -26,12 +27,17 @@ public struct AppConfig: Sendable {
     public var defaultLocale: AppLocale
     /// The bcrypt cost for new passwords; tests lower it to stay fast.
     public var passwordCost: UInt8
+    /// Whether `tend serve` runs the dispatcher too (turn off when `tend worker` runs apart).
+    public var dispatchInServer: Bool
+    public var dispatch: DispatchSettings
 
     public init(
         database: DatabaseLocation, host: String = "127.0.0.1", port: Int = 8080, keySource: KeySource,
         publicURL: String? = nil, logLevel: Logger.Level = .info, sessionLifetime: TimeInterval = 12 * 3600,
-        defaultLocale: AppLocale = .zhHans, passwordCost: UInt8 = 11
+        defaultLocale: AppLocale = .zhHans, passwordCost: UInt8 = 11, dispatchInServer: Bool = true, dispatch: DispatchSettings = DispatchSettings()
     ) {
+        self.dispatchInServer = dispatchInServer
+        self.dispatch = dispatch
         self.database = database
         self.host = host
         self.port = port
@@ -59,6 +65,13 @@ public struct AppConfig: Sendable {
         public static let logLevel = "tend.log.level"
         public static let sessionHours = "tend.session.hours"
         public static let defaultLocale = "tend.default.locale"
+        public static let dispatchEnabled = "tend.dispatch.enabled"
+        public static let dispatchLeaseSeconds = "tend.dispatch.lease.seconds"
+        public static let dispatchBatchSize = "tend.dispatch.batch.size"
+        public static let dispatchPollSeconds = "tend.dispatch.poll.seconds"
+        public static let retryAttempts = "tend.retry.attempts"
+        public static let retryBaseSeconds = "tend.retry.base.seconds"
+        public static let retryMaxSeconds = "tend.retry.max.seconds"
     }
 
     /// Builds the provider chain: flags > environment > optional JSON file > defaults.
@@ -121,9 +134,31 @@ public struct AppConfig: Sendable {
         guard let locale = AppLocale(identifier: localeText) else {
             throw ConfigError(field: "default locale (TEND_DEFAULT_LOCALE)", problem: "must be zh-Hans or en / 必须是 zh-Hans 或 en")
         }
+        func number(_ key: String, env: String, default fallback: Double, range: ClosedRange<Double>) throws(ConfigError) -> Double {
+            let raw = text(key) ?? String(fallback)
+            guard let value = Double(raw), range.contains(value) else {
+                throw ConfigError(field: "\(key.split(separator: ".").dropFirst().joined(separator: " ")) (\(env))",
+                                  problem: "must be a number from \(range.lowerBound) to \(range.upperBound), got \(raw) / 必须是 \(range.lowerBound)–\(range.upperBound) 之间的数字")
+            }
+            return value
+        }
+        let enabledText = (text(Key.dispatchEnabled) ?? "true").lowercased()
+        guard ["true", "false", "1", "0", "yes", "no"].contains(enabledText) else {
+            throw ConfigError(field: "dispatch enabled (TEND_DISPATCH_ENABLED)", problem: "must be true or false / 必须是 true 或 false")
+        }
+        let retry = RetryPolicy(
+            maxAttempts: Int(try number(Key.retryAttempts, env: "TEND_RETRY_ATTEMPTS", default: 6, range: 1...50)),
+            baseDelay: try number(Key.retryBaseSeconds, env: "TEND_RETRY_BASE_SECONDS", default: 30, range: 0...86400),
+            maxDelay: try number(Key.retryMaxSeconds, env: "TEND_RETRY_MAX_SECONDS", default: 3600, range: 0...7 * 86400))
+        let dispatch = DispatchSettings(
+            batchSize: Int(try number(Key.dispatchBatchSize, env: "TEND_DISPATCH_BATCH_SIZE", default: 500, range: 1...5000)),
+            lease: try number(Key.dispatchLeaseSeconds, env: "TEND_DISPATCH_LEASE_SECONDS", default: 60, range: 1...3600),
+            retry: retry,
+            pollInterval: try number(Key.dispatchPollSeconds, env: "TEND_DISPATCH_POLL_SECONDS", default: 2, range: 0.05...3600))
         return AppConfig(
             database: database, host: host, port: port, keySource: keySource, publicURL: publicURL,
-            logLevel: logLevel, sessionLifetime: hours * 3600, defaultLocale: locale)
+            logLevel: logLevel, sessionLifetime: hours * 3600, defaultLocale: locale,
+            dispatchInServer: ["true", "1", "yes"].contains(enabledText), dispatch: dispatch)
     }
 
     /// What is safe to log about this configuration: no key, no database password.

@@ -281,5 +281,57 @@ public enum Schema {
                 "CREATE INDEX touchpoints_by_patient ON touchpoints (patient_id, due_at)",
             ]
         },
-    ]
+            Migration(version: 4, name: "dispatch_tasks_portal_channels") { _ in
+            [
+                // Who holds the lease (lease_until is when it ends, or when a retry may start).
+                "ALTER TABLE touchpoints ADD COLUMN lease_owner TEXT",
+                "ALTER TABLE touchpoints ADD COLUMN channel TEXT",
+                "ALTER TABLE touchpoints ADD COLUMN last_error TEXT",
+                """
+                CREATE TABLE staff_tasks (
+                    id TEXT PRIMARY KEY,
+                    program_id TEXT NOT NULL REFERENCES programs(id),
+                    patient_id TEXT,
+                    touchpoint_id TEXT,
+                    kind TEXT NOT NULL,
+                    title_enc TEXT NOT NULL,
+                    priority BIGINT NOT NULL,
+                    due_at BIGINT NOT NULL,
+                    sla_at BIGINT NOT NULL,
+                    status TEXT NOT NULL,
+                    assignee_id TEXT,
+                    outcome TEXT,
+                    note_enc TEXT,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    completed_at BIGINT,
+                    completed_by TEXT
+                )
+                """,
+                "CREATE INDEX staff_tasks_queue ON staff_tasks (program_id, status, sla_at)",
+                "CREATE INDEX staff_tasks_by_patient ON staff_tasks (patient_id)",
+                """
+                CREATE TABLE portal_messages (
+                    id TEXT PRIMARY KEY,
+                    program_id TEXT NOT NULL,
+                    patient_id TEXT NOT NULL,
+                    touchpoint_id TEXT,
+                    body_enc TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    read_at BIGINT
+                )
+                """,
+                "CREATE INDEX portal_messages_by_patient ON portal_messages (patient_id, created_at)",
+                """
+                CREATE TABLE channel_configs (
+                    program_id TEXT NOT NULL REFERENCES programs(id),
+                    channel TEXT NOT NULL,
+                    config_enc TEXT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    PRIMARY KEY (program_id, channel)
+                )
+                """,
+            ]
+        },
+]
 }

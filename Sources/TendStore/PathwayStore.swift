@@ -65,6 +65,14 @@ public struct PathwayStore: Sendable {
         }
     }
 
+    /// Every version of every pathway of the program: enrolments keep the version they started on.
+    public func all(programID: String) async throws -> [StoredPathway] {
+        try await database.session { sql in
+            try await sql.raw("SELECT id, program_id, source, definition, created_at FROM pathways WHERE program_id = \(bind: programID) ORDER BY slug, version")
+                .all().map(Self.stored(from:))
+        }
+    }
+
     /// The newest version of each of the program's pathways.
     public func latest(programID: String) async throws -> [StoredPathway] {
         try await database.session { sql in

@@ -390,61 +390,83 @@ public struct PatientStore: Sendable {
 extension PatientStore {
     static let sealedColumns = ["name_enc", "phone_enc", "id_number_enc", "address_enc", "caregivers_enc"]
 
-    /// Re-seals every PII field not under the active key, in batches. Returns the number of
-    /// patients changed. Safe to run while servers write: a row is re-read in its batch.
+    /// Every table with sealed columns: what key rotation re-encrypts.
+    static let sealedTables: [(table: String, columns: [String])] = [
+        ("patients", sealedColumns),
+        ("staff_tasks", ["title_enc", "note_enc"]),
+        ("portal_messages", ["body_enc"]),
+        ("channel_configs", ["config_enc"]),
+    ]
+
+    /// Re-seals every sealed field not under the active key, in batches. Returns the number of
+    /// rows changed. Safe to run while servers write: a row is re-read in its batch.
     public func reencryptAll(batchSize: Int = 500, progress: (Int) -> Void = { _ in }) async throws -> Int {
+        var changed = 0
+        for (table, columns) in Self.sealedTables {
+            changed += try await reencrypt(table: table, columns: columns, batchSize: batchSize) { progress(changed + $0) }
+        }
+        return changed
+    }
+
+    private func reencrypt(table: String, columns: [String], batchSize: Int, progress: (Int) -> Void) async throws -> Int {
+        // channel_configs has a two-column key; a row value key works on both backends.
+        let key = table == "channel_configs" ? "program_id || '/' || channel" : "id"
         var after = ""
         var changed = 0
         while true {
             let active = cipher.activeKeyID
             let cipher = self.cipher
             let start = after
-            let (lastID, count): (String?, Int) = try await database.transaction { sql in
+            let (lastKey, count): (String?, Int) = try await database.transaction { sql in
                 let rows = try await sql.raw("""
-                    SELECT id, \(unsafeRaw: Self.sealedColumns.joined(separator: ", ")) FROM patients
-                    WHERE id > \(bind: start) ORDER BY id LIMIT \(unsafeRaw: String(batchSize))
+                    SELECT \(unsafeRaw: key) AS row_key, \(unsafeRaw: columns.joined(separator: ", ")) FROM \(unsafeRaw: table)
+                    WHERE \(unsafeRaw: key) > \(bind: start) ORDER BY \(unsafeRaw: key) LIMIT \(unsafeRaw: String(batchSize))
                     """).all()
                 var count = 0
                 for row in rows {
                     var updates: [(String, String)] = []
-                    for column in Self.sealedColumns {
+                    for column in columns {
                         guard let sealed = try row.decode(column: column, as: String?.self), FieldCipher.keyID(of: sealed) != active else { continue }
                         updates.append((column, try cipher.seal(try cipher.open(sealed))))
                     }
                     guard !updates.isEmpty else { continue }
-                    var query = SQLQueryString("UPDATE patients SET ")
+                    var query = SQLQueryString("UPDATE \(table) SET ")
                     for (index, update) in updates.enumerated() {
                         if index > 0 { query.appendLiteral(", ") }
                         query.appendInterpolation(unsafeRaw: "\(update.0) = ")
                         query.appendInterpolation(bind: update.1)
                     }
-                    query.appendLiteral(" WHERE id = ")
-                    query.appendInterpolation(bind: try row.decode(column: "id", as: String.self))
+                    query.appendInterpolation(unsafeRaw: " WHERE \(key) = ")
+                    query.appendInterpolation(bind: try row.decode(column: "row_key", as: String.self))
                     try await sql.raw(query).run()
                     count += 1
                 }
-                return (try rows.last?.decode(column: "id", as: String.self), count)
+                return (try rows.last?.decode(column: "row_key", as: String.self), count)
             }
             changed += count
             progress(changed)
-            guard let lastID else { return changed }
-            after = lastID
+            guard let lastKey else { return changed }
+            after = lastKey
         }
     }
 
-    /// How many patients still have a field sealed under another key than the active one.
+    /// How many rows still have a field sealed under another key than the active one.
     public func countNotUnderActiveKey() async throws -> Int {
         let prefix = cipher.activeKeyID + ":%"
-        return try await database.session { sql in
-            var query = SQLQueryString("SELECT COUNT(*) AS n FROM patients WHERE ")
-            for (index, column) in Self.sealedColumns.enumerated() {
-                if index > 0 { query.appendLiteral(" OR ") }
-                query.appendInterpolation(unsafeRaw: "(\(column) IS NOT NULL AND \(column) NOT LIKE ")
-                query.appendInterpolation(bind: prefix)
-                query.appendLiteral(")")
+        var total = 0
+        for (table, columns) in Self.sealedTables {
+            total += try await database.session { sql in
+                var query = SQLQueryString("SELECT COUNT(*) AS n FROM \(table) WHERE ")
+                for (index, column) in columns.enumerated() {
+                    if index > 0 { query.appendLiteral(" OR ") }
+                    query.appendInterpolation(unsafeRaw: "(\(column) IS NOT NULL AND \(column) NOT LIKE ")
+                    query.appendInterpolation(bind: prefix)
+                    query.appendLiteral(")")
+                }
+                return try await sql.raw(query).first()!.decode(column: "n", as: Int.self)
             }
-            return try await sql.raw(query).first()!.decode(column: "n", as: Int.self)
         }
+        return total
     }
 }
 

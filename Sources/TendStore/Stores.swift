@@ -11,6 +11,10 @@ public struct Stores: Sendable {
     public let patients: PatientStore
     public let pathways: PathwayStore
     public let enrolments: EnrolmentStore
+    public let tasks: TaskStore
+    public let confirmations: ConfirmationStore
+    public let channels: ChannelStore
+    public let dispatch: DispatchStore
     public let cipher: FieldCipher
     public let blindIndex: BlindIndexer
 
@@ -25,6 +29,10 @@ public struct Stores: Sendable {
         self.blindIndex = BlindIndexer(ring: keys)
         self.pathways = PathwayStore(database: database, clock: clock, ids: ids)
         self.enrolments = EnrolmentStore(database: database, clock: clock, ids: ids)
+        self.tasks = TaskStore(database: database, clock: clock, ids: ids, cipher: cipher)
+        self.confirmations = ConfirmationStore(database: database, clock: clock, ids: ids, cipher: cipher)
+        self.channels = ChannelStore(database: database, clock: clock, cipher: cipher)
+        self.dispatch = DispatchStore(database: database, cipher: cipher, tasks: tasks)
         self.patients = PatientStore(database: database, clock: clock, ids: ids, cipher: cipher, blindIndex: blindIndex)
     }
 }

@@ -1,1 +1,0 @@
-// The engine's services (dispatcher, reactions) arrive with the pathways and dispatch work.

@@ -1,0 +1,21 @@
+import Foundation
+import TendCore
+import TendEngine
+import TendStore
+
+extension AppDependencies {
+    /// The confirmation links messages carry, rooted at the public URL.
+    public var confirmationLinks: ConfirmationLinks {
+        ConfirmationLinks(signer: stores.blindIndex, publicURL: config.baseURL)
+    }
+
+    /// A dispatcher for this configuration. `clock` decides what is due; leases and retry
+    /// waits run on `leaseClock` (the system clock outside tests).
+    public func makeDispatcher(clock: TendClock? = nil, leaseClock: TendClock = .system, settings: DispatchSettings? = nil, owner: String? = nil) -> Dispatcher {
+        Dispatcher(
+            stores: stores, clock: clock ?? self.clock, leaseClock: leaseClock, links: confirmationLinks,
+            settings: settings ?? config.dispatch,
+            owner: owner ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)-\(ids.next().suffix(6))",
+            logger: logger)
+    }
+}

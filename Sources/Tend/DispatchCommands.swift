@@ -49,16 +49,10 @@ struct DispatchCommand: AsyncParsableCommand {
             bootstrapLogging(level: .warning)
             try await withStores(config) { _, dependencies in
                 let dispatcher = dependencies.makeDispatcher(clock: .fixed(instant))
-                do {
-                    let report = try await dispatcher.runPass()
-                    await dispatcher.shutdown()
-                    let encoder = JSONEncoder()
-                    encoder.outputFormatting = [.sortedKeys]
-                    say(String(decoding: try encoder.encode(report), as: UTF8.self))
-                } catch {
-                    await dispatcher.shutdown()
-                    throw error
-                }
+                let report = try await dispatcher.runPass()
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                say(String(decoding: try encoder.encode(report), as: UTF8.self))
             }
         }
     }
@@ -79,13 +73,7 @@ struct WorkerCommand: AsyncParsableCommand {
                 let dispatcher = dependencies.makeDispatcher()
                 say("Tend worker is dispatching / Tend 发送服务已启动")
                 let group = ServiceGroup(services: [dispatcher], gracefulShutdownSignals: [.sigterm, .sigint], logger: dependencies.logger)
-                do {
-                    try await group.run()
-                } catch {
-                    await dispatcher.shutdown()
-                    throw error
-                }
-                await dispatcher.shutdown()
+                try await group.run()
             }
         }
     }

@@ -123,11 +123,9 @@ func serve(_ config: AppConfig, migrate: Bool, banner: @escaping @Sendable (Stri
     do {
         try await app.runService()
     } catch {
-        await dispatcher?.shutdown()
         await stores.database.close()
         throw error
     }
-    await dispatcher?.shutdown()
     await stores.database.close()
 }
 

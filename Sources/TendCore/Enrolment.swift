@@ -67,6 +67,11 @@ public struct Touchpoint: Sendable, Equatable {
     public var ifUnconfirmed: String?
     public var status: TouchpointStatus
     public var attempts: Int
+    /// How it went out (or was last tried), once the dispatcher has had it.
+    public var channel: ContactChannel?
+    public var lastError: String?
+    public var sentAt: Date?
+    public var confirmedAt: Date?
 
     public init(id: String, enrolmentID: String, patientID: String, stepID: String, occurrence: Int, dueAt: Date, localDue: String, channels: [ContactChannel], isTask: Bool, confirm: Bool, ifUnconfirmed: String?, status: TouchpointStatus, attempts: Int) {
         self.id = id

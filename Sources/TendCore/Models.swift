@@ -62,6 +62,8 @@ public enum ActorKind: String, Sendable, Codable {
     case apiToken = "api_token"
     case cli
     case system
+    /// A patient acting through a signed link or the portal.
+    case patient
 }
 
 public struct AuditEvent: Sendable, Equatable, Codable {

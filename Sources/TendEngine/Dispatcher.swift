@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import NIOCore
 import ServiceLifecycle
 import TendCore
 import TendStore
@@ -16,6 +17,9 @@ public struct DispatchSettings: Sendable {
     public var concurrency: Int
     /// The pause between passes of the running service.
     public var pollInterval: TimeInterval
+    /// How long one HTTP send may take, connection included (a refused connection is retried
+    /// by the HTTP client until then).
+    public var requestTimeout: TimeInterval = 10
 
     public init(batchSize: Int = 500, lease: TimeInterval = 60, retry: RetryPolicy = RetryPolicy(), linkLifetime: TimeInterval = 14 * 86400, concurrency: Int = 32, pollInterval: TimeInterval = 2) {
         self.batchSize = batchSize
@@ -80,23 +84,17 @@ public final class Dispatcher: Service, Sendable {
     let logger: Logger
     let limiters = RateLimiters()
 
-    /// The dispatcher owns its HTTP client; call `shutdown()` when done with it.
+    /// Sends go through the process-wide HTTP client, which lives as long as the process;
+    /// each request carries its own timeout.
     public init(stores: Stores, clock: TendClock, leaseClock: TendClock, links: ConfirmationLinks, settings: DispatchSettings, owner: String, logger: Logger) {
         self.stores = stores
-        var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .seconds(5), read: .seconds(15))
-        configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: settings.concurrency)
-        self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        self.http = HTTPClient.shared
         self.clock = clock
         self.leaseClock = leaseClock
         self.links = links
         self.settings = settings
         self.owner = owner
         self.logger = logger
-    }
-
-    public func shutdown() async {
-        try? await http.shutdown()
     }
 
     /// Passes until cancelled or shut down gracefully.
@@ -210,8 +208,9 @@ public final class Dispatcher: Service, Sendable {
             return finish(.taskCreated(nil), task: task)
         }
         let text = TouchpointMessage.text(of: step, in: item.locale, values: values)
+        // The step's channels first, then the patient's own preferences; the portal inbox is always there.
         let configured = context.channels[item.programID] ?? [:]
-        let channel = touchpoint.channels.first { $0 == .inApp || $0 == .voice || configured[$0] != nil } ?? .inApp
+        let channel = (touchpoint.channels + item.patientChannels).first { $0 == .inApp || $0 == .voice || configured[$0] != nil } ?? .inApp
         switch (channel, configured[channel]) {
         case (.inApp, _):
             return finish(.delivered(.inApp), portal: text)
@@ -234,14 +233,17 @@ public final class Dispatcher: Service, Sendable {
         }
     }
 
+    private var timeout: TimeAmount { .milliseconds(Int64(settings.requestTimeout * 1000)) }
+
     private func sender(for config: ChannelConfig) -> any DeliveryChannel {
         switch config.channel {
         case .wecom:
-            return WeComRobotChannel(config: config, http: http, limiter: limiters.limiter(for: config.url, perMinute: config.effectiveRatePerMinute ?? ChannelConfig.weComRatePerMinute), clock: leaseClock)
+            return WeComRobotChannel(config: config, http: http, limiter: limiters.limiter(for: config.url, perMinute: config.effectiveRatePerMinute ?? ChannelConfig.weComRatePerMinute),
+                                     clock: leaseClock, timeout: timeout)
         case .sms:
-            return SMSGatewayChannel(config: config, http: http)
+            return SMSGatewayChannel(config: config, http: http, timeout: timeout)
         default:
-            return WebhookChannel(config: config, http: http)
+            return WebhookChannel(config: config, http: http, timeout: timeout)
         }
     }
 

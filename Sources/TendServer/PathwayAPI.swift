@@ -112,6 +112,10 @@ struct TouchpointBody: Encodable {
     let if_unconfirmed: String?
     let status: String
     let attempts: Int
+    let channel: String?
+    let last_error: String?
+    let sent_at: Date?
+    let confirmed_at: Date?
 
     init(_ touchpoint: Touchpoint) {
         id = touchpoint.id
@@ -126,6 +130,10 @@ struct TouchpointBody: Encodable {
         if_unconfirmed = touchpoint.ifUnconfirmed
         status = touchpoint.status.rawValue
         attempts = touchpoint.attempts
+        channel = touchpoint.channel?.rawValue
+        last_error = touchpoint.lastError
+        sent_at = touchpoint.sentAt
+        confirmed_at = touchpoint.confirmedAt
     }
 
     static let schema = Schema.object([
@@ -134,6 +142,8 @@ struct TouchpointBody: Encodable {
         "local_due": ["type": "string", "description": "Wall-clock time in the patient's zone"], "channels": Schema.array(Schema.string),
         "kind": Schema.enumeration(["message", "task"]), "confirm": Schema.boolean, "if_unconfirmed": Schema.nullable("string"),
         "status": Schema.enumeration(TouchpointStatus.allCases.map(\.rawValue)), "attempts": Schema.integer,
+        "channel": ["type": ["string", "null"], "description": "The channel it went out on (or was last tried)"],
+        "last_error": Schema.nullable("string"), "sent_at": Schema.nullable("string"), "confirmed_at": Schema.nullable("string"),
     ], required: ["id", "enrolment_id", "step_id", "occurrence", "due_at", "local_due", "channels", "kind", "confirm", "status", "attempts"])
 }
 

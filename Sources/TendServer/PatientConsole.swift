@@ -333,6 +333,7 @@ struct PatientConsole: Sendable {
                     "multiple": recurring.contains("\(touchpoint.enrolmentID)|\(touchpoint.stepID)"), "task": touchpoint.isTask,
                     "channels": touchpoint.isTask ? "—" : touchpoint.channels.map(\.rawValue).joined(separator: ", "),
                     "status": touchpoint.status.rawValue, "status_label": t["tp_\(touchpoint.status.rawValue)"] ?? touchpoint.status.rawValue,
+                    "channel": touchpoint.channel?.rawValue ?? "", "last_error": touchpoint.lastError ?? "",
                 ]
             },
             "has_pathways": !pathways.isEmpty,

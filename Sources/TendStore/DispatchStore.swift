@@ -10,6 +10,8 @@ public struct ClaimedTouchpoint: Sendable {
     public var anchors: [String: LocalDate]
     public var patientName: String
     public var patientPhone: String?
+    /// The patient's channel preferences, in order: the fallback when none of the step's is set up.
+    public var patientChannels: [ContactChannel]
     public var locale: AppLocale
     /// For an escalation step: the id and status of the touchpoint it escalates.
     public var escalates: (id: String, status: TouchpointStatus)?
@@ -85,7 +87,7 @@ public struct DispatchStore: Sendable {
             guard !claimed.isEmpty else { return [any SQLRow]() }
             return try await sql.raw("""
                 SELECT t.id, t.program_id, t.enrolment_id, t.patient_id, t.step_id, t.occurrence, t.due_at, t.local_due, t.channels, t.kind,
-                       t.confirm, t.if_unconfirmed, t.status, t.attempts, e.pathway_id, e.anchors, p.name_enc, p.phone_enc, p.locale
+                       t.confirm, t.if_unconfirmed, t.status, t.attempts, e.pathway_id, e.anchors, p.name_enc, p.phone_enc, p.locale, p.channels AS patient_channels
                 FROM touchpoints t JOIN enrolments e ON e.id = t.enrolment_id JOIN patients p ON p.id = t.patient_id
                 WHERE t.id IN (\(binds: claimed)) ORDER BY t.due_at, t.id
                 """).all()
@@ -101,6 +103,7 @@ public struct DispatchStore: Sendable {
                 anchors: EnrolmentStore.decodeAnchors(try row.decode(column: "anchors", as: String.self)),
                 patientName: try cipher.open(try row.decode(column: "name_enc", as: String.self)),
                 patientPhone: try row.decode(column: "phone_enc", as: String?.self).map { try cipher.open($0) },
+                patientChannels: try row.decode(column: "patient_channels", as: String.self).split(separator: ",").compactMap { ContactChannel(rawValue: String($0)) },
                 locale: AppLocale(rawValue: try row.decode(column: "locale", as: String.self)) ?? .zhHans))
         }
         try await attachEscalated(&claimed)

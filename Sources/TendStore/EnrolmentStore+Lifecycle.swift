@@ -4,7 +4,7 @@ import TendCore
 
 extension EnrolmentStore {
     static let enrolmentColumns = "id, program_id, patient_id, pathway_id, anchors, status, planned_until, created_at, updated_at"
-    static let touchpointColumns = "id, enrolment_id, patient_id, step_id, occurrence, due_at, local_due, channels, kind, confirm, if_unconfirmed, status, attempts"
+    static let touchpointColumns = "id, enrolment_id, patient_id, step_id, occurrence, due_at, local_due, channels, kind, confirm, if_unconfirmed, status, attempts, channel, last_error, sent_at, confirmed_at"
 
     public func enrolments(programID: String, patientID: String) async throws -> [Enrolment] {
         try await database.session { sql in
@@ -182,7 +182,7 @@ extension EnrolmentStore {
     }
 
     static func touchpoint(from row: any SQLRow) throws -> Touchpoint {
-        Touchpoint(
+        var touchpoint = Touchpoint(
             id: try row.decode(column: "id", as: String.self),
             enrolmentID: try row.decode(column: "enrolment_id", as: String.self),
             patientID: try row.decode(column: "patient_id", as: String.self),
@@ -196,5 +196,13 @@ extension EnrolmentStore {
             ifUnconfirmed: try row.decode(column: "if_unconfirmed", as: String?.self),
             status: TouchpointStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .scheduled,
             attempts: try row.decode(column: "attempts", as: Int.self))
+        // The delivery columns, when the query selected them.
+        if row.contains(column: "channel") {
+            touchpoint.channel = try row.decode(column: "channel", as: String?.self).flatMap(ContactChannel.init(rawValue:))
+            touchpoint.lastError = try row.decode(column: "last_error", as: String?.self)
+            touchpoint.sentAt = try row.decode(column: "sent_at", as: Int64?.self).map(Date.init(epochMilliseconds:))
+            touchpoint.confirmedAt = try row.decode(column: "confirmed_at", as: Int64?.self).map(Date.init(epochMilliseconds:))
+        }
+        return touchpoint
     }
 }

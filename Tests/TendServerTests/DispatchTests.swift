@@ -1,0 +1,398 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import TendCore
+import TendEngine
+import TendFormats
+import TendServer
+import TendStore
+import TendTestSupport
+
+/// Shared set-up for dispatch scenarios: a patient enrolled in a demo pathway, a dispatcher
+/// on the test clock, and ways to read what happened.
+struct DispatchScenario {
+    let app: TestApp
+    let program: Program
+    let dispatcher: Dispatcher
+
+    init(_ app: TestApp, program slug: String, settings: DispatchSettings = DispatchSettings()) async throws {
+        self.app = app
+        program = try #require(try await app.stores.programs.find(slug: slug))
+        dispatcher = app.dependencies.makeDispatcher(clock: app.clock.clock, leaseClock: app.clock.clock, settings: settings, owner: "test-worker")
+    }
+
+    /// A program of its own with the given shipped pathways, so no demo patient shares its channels.
+    init(_ app: TestApp, newProgram slug: String, pathways: [String], settings: DispatchSettings = DispatchSettings()) async throws {
+        let program = try await app.stores.programs.create(slug: slug, name: "Test \(slug)")
+        for name in pathways {
+            _ = try await app.stores.pathways.save(programID: program.id, pathway: try PathwayFile.parse(try DemoPathways.source(name)), source: try DemoPathways.source(name))
+        }
+        try await self.init(app, program: slug, settings: settings)
+    }
+
+    var actor: AuditActor { AuditActor(id: nil, kind: .system) }
+
+    func patient(_ name: String, phone: String? = nil, zone: String = "Asia/Shanghai", locale: AppLocale = .zhHans, channels: [ContactChannel] = [.inApp]) async throws -> Patient {
+        try await app.stores.patients.create(programID: program.id, profile: PatientProfile(name: name, phone: phone, locale: locale, timeZone: zone, channels: channels), actor: actor)
+    }
+
+    func enrol(_ patient: Patient, in pathway: String, anchors: [String: LocalDate]) async throws {
+        let stored = try #require(try await app.stores.pathways.find(programID: program.id, slug: pathway))
+        _ = try await app.stores.enrolments.enrol(programID: program.id, pathway: stored, target: .patient(patient.id), anchors: anchors, actor: actor)
+    }
+
+    /// Moves the clock to a wall-clock time in Shanghai and runs one pass, as `tend dispatch --now` does.
+    @discardableResult
+    func dispatch(at local: String, zone: String = "Asia/Shanghai") async throws -> DispatchReport {
+        let parts = local.split(separator: " ")
+        let when = LocalDateTime(date: LocalDate(String(parts[0]))!, time: LocalTime(String(parts[1]))!).instant(in: TimeZone(identifier: zone)!)
+        app.clock.advance(by: when.timeIntervalSince(app.clock.now))
+        return try await dispatcher.runPass()
+    }
+
+    func statuses(_ patient: Patient) async throws -> [String: String] {
+        var result: [String: String] = [:]
+        for touchpoint in try await app.stores.enrolments.schedule(programID: program.id, patientID: patient.id) {
+            result["\(touchpoint.stepID)#\(touchpoint.occurrence)"] = touchpoint.status.rawValue
+        }
+        return result
+    }
+
+    func tasks(_ patient: Patient) async throws -> [StaffTask] {
+        try await app.stores.tasks.list(programID: program.id, filter: TaskFilter(statuses: TaskStatus.allCases, patientID: patient.id))
+    }
+
+    func inbox(_ patient: Patient) async throws -> [PortalMessage] {
+        try await app.stores.channels.inbox(programID: program.id, patientID: patient.id)
+    }
+}
+
+/// The confirmation path of a link in a message body.
+func confirmationPath(in text: String) -> String? {
+    guard let range = text.range(of: "/c/") else { return nil }
+    return String(text[range.lowerBound...].prefix { !$0.isWhitespace })
+}
+
+@Suite struct DispatchScenarioTests {
+    @Test(arguments: TestBackend.available)
+    func s1EscalatesOnlyForThePatientWhoDidNotConfirm(backend: TestBackend) async throws {
+        try await withClient(backend) { app, client in
+            let scenario = try await DispatchScenario(app, program: "lung-followup")
+            let revisit = LocalDate(year: 2026, month: 12, day: 10)
+            let confirming = try await scenario.patient("李华")
+            let silent = try await scenario.patient("Wang Fang", locale: .en)
+            for patient in [confirming, silent] {
+                try await scenario.enrol(patient, in: "s1-revisit", anchors: ["revisit": revisit])
+            }
+
+            // T-7 09:00: the booking reminder reaches both portal inboxes, in each one's language.
+            try await scenario.dispatch(at: "2026-12-03 09:00")
+            #expect(try await scenario.statuses(confirming)["book-reminder#1"] == "delivered")
+            #expect(try await scenario.inbox(confirming).first?.body.contains("李华您好，您的复诊日期是2026-12-10") == true)
+            #expect(try await scenario.inbox(silent).first?.body.hasPrefix("Hello Wang Fang, your revisit is on 2026-12-10") == true)
+
+            // T-2 10:00: the confirmation request carries a signed link.
+            try await scenario.dispatch(at: "2026-12-08 10:00")
+            let request = try #require(try await scenario.inbox(confirming).first)
+            let path = try #require(confirmationPath(in: request.body))
+            // Opening the link (as a chat app's preview does) shows the request and confirms nothing.
+            try await client.execute(uri: path, method: .get) { response in
+                #expect(response.status == .ok)
+                let html = String(buffer: response.body)
+                #expect(html.contains("confirm-submit") && html.contains("2026-12-10"))
+            }
+            #expect(try await scenario.statuses(confirming)["confirm#1"] == "delivered")
+            try await client.execute(uri: path, method: .post) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body).contains("confirm-done"))
+            }
+            #expect(try await scenario.statuses(confirming)["confirm#1"] == "confirmed")
+            // A forged token shows nothing.
+            try await client.execute(uri: String(path.dropLast(3)) + "abc", method: .post) { #expect($0.status == .notFound) }
+
+            // T-1 10:00: a call task only for the patient who did not confirm.
+            try await scenario.dispatch(at: "2026-12-09 10:00")
+            #expect(try await scenario.tasks(confirming).isEmpty)
+            let call = try #require(try await scenario.tasks(silent).first)
+            #expect(call.kind == .call && call.priority == .high)
+            #expect(call.title.en == "Call Wang Fang — revisit on 2026-12-10 not confirmed")
+            #expect(try await scenario.statuses(silent)["confirm#1"] == "escalated")
+            #expect(try await scenario.statuses(confirming)["call-unconfirmed#1"] == "cancelled")
+
+            // T 07:30: the voice reminder runs for the unconfirmed patient (no voice provider: a call task).
+            try await scenario.dispatch(at: "2026-12-10 07:30")
+            #expect(try await scenario.statuses(silent)["day-of-voice#1"] == "sent")
+            #expect(try await scenario.tasks(silent).map(\.kind).sorted { $0.rawValue < $1.rawValue } == [.call, .voiceCall])
+            #expect(try await scenario.statuses(confirming)["day-of-voice#1"] == "cancelled")
+
+            // T+1 12:00: the attended check goes to both.
+            try await scenario.dispatch(at: "2026-12-11 12:00")
+            for patient in [confirming, silent] {
+                #expect(try await scenario.statuses(patient)["attended-check#1"] == "delivered")
+            }
+            #expect(try await app.stores.dispatch.leasedCount() == 0)
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func aReachedCallStopsTheRestOfTheChainAndARepliedConfirmCounts(backend: TestBackend) async throws {
+        try await withClient(backend) { app, client in
+            let scenario = try await DispatchScenario(app, program: "lung-followup")
+            let revisit = LocalDate(year: 2026, month: 12, day: 10)
+            let called = try await scenario.patient("赵敏")
+            let replying = try await scenario.patient("钱伟", phone: "13912345678")
+            for patient in [called, replying] {
+                try await scenario.enrol(patient, in: "s1-revisit", anchors: ["revisit": revisit])
+            }
+            try await scenario.dispatch(at: "2026-12-08 10:00")
+            // A text reply of 确认 through the inbound API confirms the pending request.
+            let manager = try await app.token(for: "manager@tend.demo")
+            try await client.execute(uri: "/api/v1/programs/lung-followup/inbound", method: .post, headers: bearer(manager),
+                                     body: json(#"{"channel": "sms", "phone": "139 1234 5678", "text": " 确认！"}"#)) { response in
+                #expect(response.status == .ok, "\(String(buffer: response.body))")
+                #expect(object(response)["confirmed_touchpoint"] as? String != nil)
+                #expect(object(response)["cancelled_escalations"] as? Int == 2)
+            }
+            #expect(try await scenario.statuses(replying)["confirm#1"] == "confirmed")
+
+            try await scenario.dispatch(at: "2026-12-09 10:00")
+            let call = try #require(try await scenario.tasks(called).first)
+            try await client.execute(uri: "/api/v1/programs/lung-followup/tasks/\(call.id)/complete", method: .post, headers: bearer(manager),
+                                     body: json(#"{"outcome": "reached", "note": "will come"}"#)) { response in
+                #expect(response.status == .ok)
+                #expect(object(response)["outcome"] as? String == "reached")
+            }
+            try await scenario.dispatch(at: "2026-12-10 07:30")
+            #expect(try await scenario.statuses(called)["day-of-voice#1"] == "cancelled")
+            #expect(try await scenario.statuses(called)["call-unconfirmed#1"] == "confirmed")
+            #expect(try await scenario.statuses(replying)["day-of-voice#1"] == "cancelled")
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func s2AndS3RunTheirWholeLength(backend: TestBackend) async throws {
+        try await TestApp.withApp(backend) { app in
+            let lung = try await DispatchScenario(app, program: "lung-followup")
+            let gdm = try await DispatchScenario(app, program: "gdm-camp")
+            let chemo = try await lung.patient("孙丽")
+            try await lung.enrol(chemo, in: "s2-chemo-cycles", anchors: ["cycle_start": LocalDate(year: 2026, month: 12, day: 3)])
+            let camper = try await gdm.patient("Emily Chen", zone: "America/New_York", locale: .en)
+            try await gdm.enrol(camper, in: "s3-gdm-camp", anchors: ["camp_start": LocalDate(year: 2026, month: 12, day: 2)])
+
+            // A pass every day at 07:30 and 20:00 Shanghai time until every cycle is over.
+            var day = LocalDate(year: 2026, month: 12, day: 2)
+            while day <= LocalDate(year: 2027, month: 3, day: 31) {
+                for time in ["07:30", "20:00"] { try await lung.dispatch(at: "\(day) \(time)") }
+                day = day.adding(days: 1)
+            }
+            let chemoStatuses = try await lung.statuses(chemo)
+            #expect(chemoStatuses.count == 12)
+            #expect(chemoStatuses.values.allSatisfy { $0 == "delivered" }, "\(chemoStatuses)")
+            let inbox = try await lung.inbox(chemo).map(\.body)
+            #expect(inbox.contains { $0.contains("明天开始第6周期化疗") })
+            let campStatuses = try await gdm.statuses(camper)
+            #expect(campStatuses.count >= 28 && campStatuses.values.allSatisfy { $0 == "delivered" }, "\(campStatuses)")
+            #expect(try await app.stores.dispatch.pendingCount(dueBy: app.clock.now) == 0)
+        }
+    }
+}
+
+/// A local webhook receiver whose answer the test sets.
+actor Receiver {
+    var status: HTTPResponse.Status = .ok
+    private(set) var received: [(key: String, signature: String, body: String)] = []
+
+    func answer(_ status: HTTPResponse.Status) { self.status = status }
+
+    func record(key: String, signature: String, body: String) -> HTTPResponse.Status {
+        received.append((key, signature, body))
+        return status
+    }
+
+    static func router(_ receiver: Receiver) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.post("/hook") { request, _ -> Response in
+            let body = String(buffer: try await request.body.collect(upTo: 1 << 20))
+            let status = await receiver.record(
+                key: request.headers[HTTPField.Name("Idempotency-Key")!] ?? "",
+                signature: request.headers[HTTPField.Name(WebhookChannel.signatureHeader)!] ?? "", body: body)
+            return Response(status: status, body: .init(byteBuffer: ByteBuffer(string: "{\"errcode\":0}")))
+        }
+        return router
+    }
+}
+
+@Suite struct DeliveryTests {
+    static let secret = "a-webhook-secret-of-some-length"
+
+    @Test(arguments: TestBackend.available)
+    func outagesAreRetriedUntilDeliveredAndA4xxFailsWithATask(backend: TestBackend) async throws {
+        let receiver = Receiver()
+        let live = Application(router: Receiver.router(receiver), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await live.test(.live) { receiverClient in
+            let port = try #require(receiverClient.port)
+            try await TestApp.withApp(backend) { app in
+                var settings = DispatchSettings()
+                settings.retry = RetryPolicy(maxAttempts: 4, baseDelay: 60, maxDelay: 600, jitter: 0.2)
+                settings.requestTimeout = 1
+                let scenario = try await DispatchScenario(app, newProgram: "hook-test", pathways: ["s1-revisit"], settings: settings)
+                let hook = ChannelConfig(channel: .webhook, url: "http://127.0.0.1:\(port)/hook", secret: Self.secret)
+                try await app.stores.channels.set(programID: scenario.program.id, hook)
+                let patient = try await scenario.patient("周强", channels: [.webhook])
+                try await scenario.enrol(patient, in: "s1-revisit", anchors: ["revisit": LocalDate(year: 2026, month: 12, day: 10)])
+
+                // 1. The receiver answers 503: a retry is planned, nothing failed.
+                await receiver.answer(.serviceUnavailable)
+                var report = try await scenario.dispatch(at: "2026-12-03 09:00")
+                #expect(report.retrying >= 1 && report.failed == 0, "\(report)")
+                var booking = try #require(try await app.stores.enrolments.schedule(programID: scenario.program.id, patientID: patient.id).first { $0.stepID == "book-reminder" })
+                #expect(booking.status == .scheduled && booking.attempts == 1 && booking.lastError == "HTTP 503")
+                // Before the back-off ends, nothing is tried again.
+                try await scenario.dispatcher.runPass()
+                let tries = await receiver.received.filter { $0.key == booking.id }.count
+                #expect(tries == 1)
+
+                // 2. Then the receiver is gone (connection refused): still retrying.
+                try await app.stores.channels.set(programID: scenario.program.id, ChannelConfig(channel: .webhook, url: "http://127.0.0.1:1/hook", secret: Self.secret))
+                app.clock.advance(by: 90)
+                report = try await scenario.dispatcher.runPass()
+                booking = try #require(try await app.stores.enrolments.schedule(programID: scenario.program.id, patientID: patient.id).first { $0.stepID == "book-reminder" })
+                #expect(booking.status == .scheduled && booking.attempts == 2, "\(booking)")
+
+                // 3. It recovers: the next attempt after the back-off delivers, once, signed, keyed by the touchpoint id.
+                try await app.stores.channels.set(programID: scenario.program.id, hook)
+                await receiver.answer(.ok)
+                app.clock.advance(by: 200)
+                report = try await scenario.dispatcher.runPass()
+                booking = try #require(try await app.stores.enrolments.schedule(programID: scenario.program.id, patientID: patient.id).first { $0.stepID == "book-reminder" })
+                #expect(booking.status == .sent && booking.channel == .webhook && booking.attempts == 3)
+                let delivered = try #require(await receiver.received.last)
+                #expect(delivered.key == booking.id)
+                #expect(delivered.signature == WebhookChannel.signature(body: Array(delivered.body.utf8), secret: Self.secret))
+                #expect(delivered.body.contains("\"touchpoint_id\":\"\(booking.id)\"") && delivered.body.contains("周强"))
+
+                // 4. A permanent 4xx fails the touchpoint at once and asks staff to follow up.
+                await receiver.answer(.unprocessableContent)
+                try await scenario.dispatch(at: "2026-12-08 10:00")
+                let confirm = try #require(try await app.stores.enrolments.schedule(programID: scenario.program.id, patientID: patient.id).first { $0.stepID == "confirm" })
+                #expect(confirm.status == .failed && confirm.attempts == 1 && confirm.lastError?.hasPrefix("HTTP 422") == true)
+                let followUp = try #require(try await scenario.tasks(patient).first { $0.kind == .deliveryFailed })
+                #expect(followUp.priority == .high && followUp.touchpointID == confirm.id)
+
+                // 5. Retries run out: after the last attempt the touchpoint fails with a task too.
+                await receiver.answer(.internalServerError)
+                try await scenario.dispatch(at: "2026-12-11 12:00")
+                for _ in 0..<4 {
+                    app.clock.advance(by: 3600)
+                    try await scenario.dispatcher.runPass()
+                }
+                let check = try #require(try await app.stores.enrolments.schedule(programID: scenario.program.id, patientID: patient.id).first { $0.stepID == "attended-check" })
+                #expect(check.status == .failed && check.attempts == 4, "\(check)")
+                #expect(try await scenario.tasks(patient).contains { $0.touchpointID == check.id && $0.kind == .deliveryFailed })
+                #expect(try await app.stores.dispatch.leasedCount() == 0)
+            }
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func weComRobotsGetTheirFormatAndTheRateLimitDefersTheRest(backend: TestBackend) async throws {
+        let receiver = Receiver()
+        let live = Application(router: Receiver.router(receiver), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await live.test(.live) { receiverClient in
+            let port = try #require(receiverClient.port)
+            try await TestApp.withApp(backend) { app in
+                let scenario = try await DispatchScenario(app, newProgram: "robot-test", pathways: ["s1-revisit"])
+                try await app.stores.channels.set(programID: scenario.program.id, ChannelConfig(channel: .wecom, url: "http://127.0.0.1:\(port)/hook"))
+                var patients: [Patient] = []
+                for index in 0..<25 {
+                    let patient = try await scenario.patient("患者\(index)", phone: "1380000\(String(format: "%04d", index))", channels: [.wecom])
+                    try await scenario.enrol(patient, in: "s1-revisit", anchors: ["revisit": LocalDate(year: 2026, month: 12, day: 20)])
+                    patients.append(patient)
+                }
+                let ids = Set(try await patients.asyncMap { try await app.stores.enrolments.schedule(programID: scenario.program.id, patientID: $0.id).first!.id })
+                var report = try await scenario.dispatch(at: "2026-12-13 09:00")
+                #expect(report.sent == 20 && report.deferred == 5, "\(report)")
+                var bodies = await receiver.received.filter { ids.contains($0.key) }
+                try #require(bodies.count == 20)
+                let first = try #require(try JSONSerialization.jsonObject(with: Data(bodies[0].body.utf8)) as? [String: Any])
+                #expect(first["msgtype"] as? String == "text")
+                let text = try #require(first["text"] as? [String: Any])
+                #expect((text["mentioned_mobile_list"] as? [String])?.first?.hasPrefix("1380000") == true)
+                app.clock.advance(by: 61)
+                report = try await scenario.dispatcher.runPass()
+                bodies = await receiver.received.filter { ids.contains($0.key) }
+                #expect(Set(bodies.map(\.key)) == ids && bodies.count == 25)
+            }
+        }
+    }
+}
+
+extension Array where Element: Sendable {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var result: [T] = []
+        for element in self { result.append(try await transform(element)) }
+        return result
+    }
+}
+
+@Suite struct DispatchLogicTests {
+    @Test func retriesBackOffWithJitterAndStop() {
+        let policy = RetryPolicy(maxAttempts: 5, baseDelay: 30, maxDelay: 300, jitter: 0.2)
+        let delays = (1...4).map { policy.delay(afterFailedAttempts: $0, key: "tp-1")! }
+        for (index, delay) in delays.enumerated() {
+            let nominal = min(300, 30 * pow(2, Double(index)))
+            #expect(delay >= nominal * 0.8 && delay <= nominal * 1.2, "\(index): \(delay)")
+        }
+        #expect(policy.delay(afterFailedAttempts: 5, key: "tp-1") == nil)
+        // The jitter differs between touchpoints, so a burst of failures does not retry in lockstep.
+        #expect(Set((0..<20).map { policy.delay(afterFailedAttempts: 1, key: "tp-\($0)")! }).count > 10)
+    }
+
+    @Test func httpAnswersAreClassified() {
+        #expect(DeliveryResult.fromHTTPStatus(204) == .sent)
+        for status in [408, 429, 500, 502, 503] {
+            guard case .retryable = DeliveryResult.fromHTTPStatus(status) else { Issue.record("\(status) should retry"); continue }
+        }
+        for status in [400, 401, 403, 404, 410, 422] {
+            guard case .permanent = DeliveryResult.fromHTTPStatus(status) else { Issue.record("\(status) should be permanent"); continue }
+        }
+    }
+
+    @Test func confirmationRepliesAreRecognised() {
+        for text in ["1", "确认", "确认！", " confirm ", "CONFIRM", "１", "Confirmed."] {
+            #expect(ConfirmationReply.isConfirmation(text), "\(text)")
+        }
+        for text in ["12", "不确认", "confirm later", "我确认不了", ""] {
+            #expect(!ConfirmationReply.isConfirmation(text), "\(text)")
+        }
+    }
+
+    @Test func linksAreSignedAndExpire() throws {
+        let signer = BlindIndexer(ring: try KeyRing.parse(TestKeys.ring, source: "test"))
+        let links = ConfirmationLinks(signer: signer, publicURL: "https://tend.example.org/")
+        let now = Date(timeIntervalSince1970: 1_796_112_000)
+        let token = links.token(touchpointID: "e1.confirm.1", expires: now.addingTimeInterval(3600))
+        #expect(links.url(touchpointID: "e1.confirm.1", expires: now.addingTimeInterval(3600)) == "https://tend.example.org/c/\(token)")
+        #expect(links.verify(token, now: now) == .valid(touchpointID: "e1.confirm.1"))
+        #expect(links.verify(token, now: now.addingTimeInterval(7200)) == .expired(touchpointID: "e1.confirm.1"))
+        #expect(links.verify(token.replacingOccurrences(of: "e1.", with: "e2."), now: now) == .invalid)
+        #expect(links.verify("nonsense", now: now) == .invalid)
+    }
+
+    @Test func rateLimiterAllowsTwentyAMinute() async {
+        let limiter = RateLimiter(perMinute: 20)
+        let start = Date(timeIntervalSince1970: 0)
+        for second in 0..<20 { #expect(await limiter.reserve(at: start.addingTimeInterval(Double(second))) == nil) }
+        #expect(await limiter.reserve(at: start.addingTimeInterval(30)) == start.addingTimeInterval(60))
+        #expect(await limiter.reserve(at: start.addingTimeInterval(60)) == nil)
+    }
+
+    @Test func smsBodiesAreEscaped() {
+        let body = ChannelConfig.fill(ChannelConfig.defaultSMSBody, ["phone": "13800138000", "text": "He said \"hi\"\n"])
+        #expect(body == #"{"to":"13800138000","text":"He said \"hi\"\n"}"#)
+        #expect(throws: TendError.self) { try ChannelConfig(channel: .webhook, url: "http://x.example/hook", secret: "short").validated() }
+        #expect(throws: TendError.self) { try ChannelConfig(channel: .sms, url: "ftp://x.example/").validated() }
+    }
+}

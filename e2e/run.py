@@ -323,6 +323,202 @@ def browser_reschedule(binary, workdir):
             driver.quit()
 
 
+@check("browser: the demo manager opens Today and completes a call task with an outcome")
+def browser_today(binary, workdir):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as conditions
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    with DemoServer(binary, str(Path(workdir) / "demo-today")) as demo:
+        driver = make_driver(webdriver, Service)
+        try:
+            wait = WebDriverWait(driver, 20)
+            sign_in(driver, wait, demo.url, "manager@tend.demo", "tend-demo-2026")
+            click_to_new_page(driver, wait, driver.find_element(By.ID, "nav-today"))
+            wait.until(conditions.presence_of_element_located((By.ID, "tasks")))
+            tasks = driver.find_elements(By.CSS_SELECTOR, "#tasks li.task")
+            assert tasks, "Today shows no task"
+            assert "overdue" in tasks[0].get_attribute("class"), "the first task is not the overdue one"
+            call = next(t for t in tasks if "Call" in t.find_element(By.CLASS_NAME, "task-title").text)
+            task_id = call.get_attribute("data-task")
+            OUT.mkdir(exist_ok=True)
+            driver.save_screenshot(str(OUT / "today.png"))
+            Select(call.find_element(By.CLASS_NAME, "task-outcome")).select_by_value("reached")
+            call.find_element(By.CLASS_NAME, "task-note").send_keys("Will come on time / 会按时来")
+            click_to_new_page(driver, wait, call.find_element(By.CLASS_NAME, "task-done"))
+            wait.until(conditions.presence_of_element_located((By.ID, "today-summary")))
+            remaining = [t.get_attribute("data-task") for t in driver.find_elements(By.CSS_SELECTOR, "#tasks li.task")]
+            assert task_id not in remaining, f"{task_id} is still open: {remaining}"
+            driver.save_screenshot(str(OUT / "today-after.png"))
+        finally:
+            driver.quit()
+
+
+class Receiver:
+    """A local webhook receiver: records every request's Idempotency-Key and body."""
+
+    def __init__(self, delay=0.0):
+        import http.server
+        import threading
+        receiver = self
+        self.lock = threading.Lock()
+        self.received = []
+        self.delay = delay
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                import json
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if receiver.delay:
+                    time.sleep(receiver.delay)
+                with receiver.lock:
+                    receiver.received.append((self.headers.get("Idempotency-Key"), json.loads(body)["touchpoint_id"]))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        class Server(http.server.ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                pass  # a killed dispatcher drops its connections; that is the point of the test
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+DAILY_PATHWAY = """pathway: e2e-daily
+version: 1
+name: {zh: 每日提醒, en: Daily reminder}
+anchors: [start]
+steps:
+  - id: daily
+    anchor: start
+    offset: 0d
+    at: "09:00"
+    repeat: {every: 1d, count: 10}
+    channels: [webhook]
+    message:
+      zh: "{{patient.name}}您好，今天是第{{occurrence}}天"
+      en: "Hello {{patient.name}}, this is day {{occurrence}}"
+"""
+
+
+def program_with_due_touchpoints(binary, common, data, patients, receiver_url):
+    """A program whose patients each have ten webhook touchpoints due by 2030-01-11."""
+    for args in (["migrate"], ["program", "create", "--slug", "hooks", "--name", "Webhook 测试"]):
+        result = run_cli(binary, *args, *common)
+        assert result.returncode == 0, result.stderr
+    csv = data / "patients.csv"
+    csv.write_text("external_id,name,phone,tags\n" + "".join(f"H{i},患者{i},137{i:08d},cohort=hooks\n" for i in range(patients)), encoding="utf-8")
+    pathway = data / "daily.yaml"
+    pathway.write_text(DAILY_PATHWAY, encoding="utf-8")
+    for args in (["import", "patients", str(csv), "--program", "hooks"], ["pathway", "load", str(pathway), "--program", "hooks"],
+                 ["enrol", "--program", "hooks", "--pathway", "e2e-daily", "--tags", "cohort=hooks", "--anchor", "start=2030-01-01"],
+                 ["channel", "set", "--program", "hooks", "--channel", "webhook", "--url", receiver_url, "--secret", "e2e-webhook-secret-0123"]):
+        result = run_cli(binary, *args, *common)
+        assert result.returncode == 0, f"{args[0]}: {result.stdout} {result.stderr}"
+
+
+NOW = "2030-01-11T00:00:00+08:00"
+
+
+@check("dispatch: killed with SIGKILL 20 times and restarted, every due touchpoint reaches the receiver, nothing stays claimed")
+def dispatch_survives_kills(binary, workdir):
+    import random
+    import signal
+    import sqlite3
+    data = Path(workdir) / "kills"
+    data.mkdir()
+    key = data / "master.key"
+    key.write_text("k1:" + "D" * 43 + "=\n")
+    common = ["--database", f"sqlite:{data}/tend.sqlite", "--key-file", str(key)]
+    receiver = Receiver(delay=0.1)
+    try:
+        program_with_due_touchpoints(binary, common, data, 400, receiver.url)
+        env = dict(os.environ)
+        env.pop("TEND_MASTER_KEY", None)
+        dispatch = [binary, "dispatch", "--now", NOW, "--lease-seconds", "1", "--batch-size", "40", *common]
+        rng = random.Random(7)
+        kills = 0
+        while kills < 20:
+            process = subprocess.Popen(dispatch, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+            time.sleep(rng.uniform(0.15, 0.9))
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+                kills += 1
+            process.wait()
+        for _ in range(20):
+            time.sleep(1.1)  # leases of the killed runs end
+            result = subprocess.run(dispatch, capture_output=True, text=True, env=env, timeout=300)
+            assert result.returncode == 0, result.stderr
+            if '"remaining":0' in result.stdout:
+                break
+        assert '"remaining":0' in result.stdout, result.stdout
+        database = sqlite3.connect(str(data / "tend.sqlite"))
+        due = {row[0] for row in database.execute("SELECT id FROM touchpoints WHERE due_at <= 1894291200000")}
+        leased = database.execute("SELECT COUNT(*) FROM touchpoints WHERE lease_owner IS NOT NULL").fetchone()[0]
+        unsent = database.execute("SELECT COUNT(*) FROM touchpoints WHERE status = 'scheduled' AND due_at <= 1894291200000").fetchone()[0]
+        database.close()
+        keys = [key for key, _ in receiver.received]
+        assert len(due) == 4000, len(due)
+        assert due <= set(keys), f"{len(due - set(keys))} due touchpoints never arrived"
+        assert all(key == body_id for key, body_id in receiver.received), "a repeat carried another idempotency key"
+        assert leased == 0 and unsent == 0, (leased, unsent)
+        print(f"     {kills} kills; {len(keys)} requests for {len(due)} touchpoints ({len(keys) - len(set(keys))} repeats, all with the same key)")
+    finally:
+        receiver.close()
+
+
+@check("dispatch: two processes on PostgreSQL share 10,000 due touchpoints, each key received exactly once")
+def dispatch_two_processes_postgres(binary, workdir, postgres_url):
+    if not postgres_url:
+        print("     (skipped: no --postgres-url)")
+        return
+    schema = f"e2e_dispatch_{os.getpid()}"
+    psql = subprocess.run(["psql", postgres_url, "-v", "ON_ERROR_STOP=1", "-c", f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"],
+                          capture_output=True, text=True)
+    assert psql.returncode == 0, psql.stderr
+    data = Path(workdir) / "pg-dispatch"
+    data.mkdir()
+    key = data / "master.key"
+    key.write_text("k1:" + "E" * 43 + "=\n")
+    separator = "&" if "?" in postgres_url else "?"
+    common = ["--database", f"{postgres_url}{separator}search_path={schema}", "--key-file", str(key)]
+    receiver = Receiver()
+    try:
+        program_with_due_touchpoints(binary, common, data, 1000, receiver.url)
+        env = dict(os.environ)
+        env.pop("TEND_MASTER_KEY", None)
+        dispatch = [binary, "dispatch", "--now", NOW, "--batch-size", "200", *common]
+        started = time.time()
+        processes = [subprocess.Popen(dispatch, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+        outputs = [process.communicate(timeout=600) for process in processes]
+        elapsed = time.time() - started
+        for process, (out, err) in zip(processes, outputs):
+            assert process.returncode == 0, err
+        import json
+        reports = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+        keys = [key for key, _ in receiver.received]
+        assert len(keys) == 10000 and len(set(keys)) == 10000, (len(keys), len(set(keys)))
+        assert all(report["claimed"] > 0 for report in reports), f"one process did no work: {reports}"
+        print(f"     {reports[0]['sent']} + {reports[1]['sent']} sent in {elapsed:.1f}s; no key twice")
+    finally:
+        receiver.close()
+        subprocess.run(["psql", postgres_url, "-c", f"DROP SCHEMA IF EXISTS {schema} CASCADE"], capture_output=True)
+
+
 def click_to_new_page(driver, wait, element):
     """Clicks something that loads a new page and waits until the old page is gone, so no
     later lookup can find an element of the page being replaced."""
@@ -372,6 +568,9 @@ def main():
         browser_login(binary, workdir)
         browser_patient_edit(binary, workdir)
         browser_reschedule(binary, workdir)
+        browser_today(binary, workdir)
+        dispatch_survives_kills(binary, workdir)
+        dispatch_two_processes_postgres(binary, workdir, args.postgres_url)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     passed = sum(1 for _, ok, _ in results if ok)

@@ -145,8 +145,7 @@ struct Demo: AsyncParsableCommand {
                 keySource: .file(path: "\(dataDirectory)/master.key", create: true), logLevel: .notice)
             bootstrapLogging(level: config.logLevel)
             try await withStores(config, migrate: true) { stores, dependencies in
-                let created = try await DemoSeed.seed(stores: stores, passwords: dependencies.passwords,
-                                                      today: LocalDate(instant: dependencies.clock.now(), in: TimeZone(identifier: "Asia/Shanghai")!))
+                let created = try await DemoSeed.seed(stores: stores, passwords: dependencies.passwords, now: dependencies.clock.now())
                 say(created ? "Seeded the demo programs in \(dataDirectory) / 已创建演示数据" : "Reusing the demo data in \(dataDirectory) / 沿用已有演示数据")
             }
             let logins = DemoSeed.logins.map { "  \($0.email)  (\($0.role))" }.joined(separator: "\n")

@@ -34,7 +34,8 @@ public enum DemoSeed {
 
     /// Returns true when something was created.
     @discardableResult
-    public static func seed(stores: Stores, passwords: PasswordHasher, patientsPerProgram: Int = 300, today: LocalDate) async throws -> Bool {
+    public static func seed(stores: Stores, passwords: PasswordHasher, patientsPerProgram: Int = 300, now: Date) async throws -> Bool {
+        let today = LocalDate(instant: now, in: TimeZone(identifier: "Asia/Shanghai")!)
         var created = false
         var programIDs: [String: String] = [:]
         for (slug, name) in programs {
@@ -63,9 +64,32 @@ public enum DemoSeed {
             if let program = try await stores.programs.find(slug: slug) {
                 try await DemoPatients.seed(stores: stores, program: program, count: patientsPerProgram)
                 try await DemoPathways.seed(stores: stores, program: program, today: today)
+                try await seedTasks(stores: stores, program: program, now: now)
             }
         }
         return created
+    }
+}
+
+extension DemoSeed {
+    /// A morning's work on the Today page: calls the pathways asked for yesterday and today,
+    /// one of them overdue, and a message that could not be delivered. Ids are fixed, so a
+    /// second run adds nothing.
+    static func seedTasks(stores: Stores, program: Program, now: Date) async throws {
+        let patients = try await stores.patients.list(programID: program.id, query: PatientQuery(limit: 4), actor: AuditActor(id: nil, kind: .system)).patients
+        let hour: TimeInterval = 3600
+        for (index, patient) in patients.enumerated() {
+            let name = patient.profile.name
+            let (kind, priority, due, title): (TaskKind, TaskPriority, Date, LocalizedText) = switch index {
+            case 0: (.call, .high, now.addingTimeInterval(-20 * hour), LocalizedText(en: "Call \(name) — revisit not confirmed", zh: "电话联系\(name)：复诊尚未确认"))
+            case 1: (.deliveryFailed, .high, now.addingTimeInterval(-1 * hour), LocalizedText(en: "Message to \(name) via sms failed (HTTP 400) — contact them another way", zh: "发给\(name)的短信发送失败（HTTP 400），请换其他方式联系"))
+            case 2: (.call, .normal, now.addingTimeInterval(2 * hour), LocalizedText(en: "Call \(name) — no readings for 3 days", zh: "电话联系\(name)：已 3 天未上传记录"))
+            default: (.voiceCall, .normal, now.addingTimeInterval(4 * hour), LocalizedText(en: "Voice reminder — call \(name): your revisit is tomorrow", zh: "语音提醒——致电\(name)：明天复诊"))
+            }
+            try await stores.tasks.create(StaffTask(
+                id: "demo-task-\(program.slug)-\(index)", programID: program.id, patientID: patient.id, touchpointID: nil, kind: kind,
+                title: title, priority: priority, dueAt: due, slaAt: due.addingTimeInterval(StaffTask.slaWindow(priority)), createdAt: now))
+        }
     }
 }
 

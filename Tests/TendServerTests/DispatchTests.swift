@@ -396,3 +396,56 @@ extension Array where Element: Sendable {
         #expect(throws: TendError.self) { try ChannelConfig(channel: .sms, url: "ftp://x.example/").validated() }
     }
 }
+
+@Suite struct TodayConsoleTests {
+    @Test(arguments: TestBackend.available)
+    func todayListsOverdueFirstAndCompletesACallWithAnOutcome(backend: TestBackend) async throws {
+        try await withClient(backend) { app, client in
+            let jar = CookieJar()
+            _ = try await signIn(client, jar: jar, email: "manager@tend.demo")
+            app.clock.advance(by: 3 * 3600)
+            let page = try await client.execute(uri: "/p/lung-followup/today", method: .get, headers: merged(jar.header, [.accept: "text/html", .acceptLanguage: "en"]))
+            #expect(page.status == .ok)
+            let html = String(buffer: page.body)
+            let order = html.matches(of: /data-task="([^"]+)"/).map { String($0.1) }
+            #expect(order.count == 4, "\(order)")
+            // The demo's overdue call comes first, then the other high-priority task.
+            #expect(order.first == "demo-task-lung-followup-0")
+            #expect(html.contains("task_overdue") || html.contains("Overdue"))
+            let csrf = try #require(hiddenField("csrf", in: html))
+            // No outcome: refused, nothing changes.
+            let refused = try await client.execute(uri: "/p/lung-followup/tasks/demo-task-lung-followup-0/complete", method: .post,
+                                                   headers: merged(jar.header, formHeaders), body: form(["csrf": csrf]))
+            #expect(refused.status == .badRequest)
+            let done = try await client.execute(uri: "/p/lung-followup/tasks/demo-task-lung-followup-0/complete", method: .post,
+                                                headers: merged(jar.header, formHeaders), body: form(["csrf": csrf, "outcome": "no_answer", "note": "关机"]))
+            #expect(done.status == .seeOther)
+            let program = try #require(try await app.stores.programs.find(slug: "lung-followup"))
+            let task = try #require(try await app.stores.tasks.find(programID: program.id, id: "demo-task-lung-followup-0"))
+            #expect(task.status == .done && task.outcome == .noAnswer && task.note == "关机" && task.completedBy != nil)
+            // Completing twice is a conflict; other programs' staff do not see the task.
+            let again = try await client.execute(uri: "/p/lung-followup/tasks/demo-task-lung-followup-0/complete", method: .post,
+                                                 headers: merged(jar.header, formHeaders), body: form(["csrf": csrf, "outcome": "reached"]))
+            #expect(again.status == .conflict)
+            let pharmacist = try await app.token(for: "pharmacist@tend.demo")
+            try await client.execute(uri: "/api/v1/programs/lung-followup/tasks", method: .get, headers: bearer(pharmacist)) { #expect($0.status == .notFound) }
+            // Claim and reassign through the API.
+            let manager = try await app.token(for: "manager@tend.demo")
+            try await client.execute(uri: "/api/v1/programs/lung-followup/tasks/demo-task-lung-followup-2/claim", method: .post, headers: bearer(manager)) { response in
+                #expect(object(response)["assignee_id"] as? String != nil)
+            }
+            try await client.execute(uri: "/api/v1/programs/lung-followup/tasks/demo-task-lung-followup-2/reassign", method: .post, headers: bearer(manager),
+                                     body: json(#"{"assignee_id": "nobody"}"#)) { response in
+                #expect(response.status == .badRequest && object(response)["field"] as? String == "assignee_id")
+            }
+            try await client.execute(uri: "/api/v1/programs/lung-followup/tasks/demo-task-lung-followup-2/reassign", method: .post, headers: bearer(manager),
+                                     body: json(#"{"assignee_id": null}"#)) { response in
+                #expect(response.status == .ok && object(response)["assignee_id"] == nil)
+            }
+            try await client.execute(uri: "/api/v1/programs/lung-followup/tasks?mine=true", method: .get, headers: bearer(manager)) { response in
+                let items = object(response)["items"] as? [[String: Any]] ?? []
+                #expect(items.count == 3 && items.allSatisfy { $0["status"] as? String == "open" })
+            }
+        }
+    }
+}

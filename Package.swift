@@ -94,6 +94,7 @@ let package = Package(
             dependencies: [
                 "TendServer", "TendStore", "TendCore", "TendFormats",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SQLKit", package: "sql-kit"),
             ],

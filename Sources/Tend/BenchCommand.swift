@@ -8,7 +8,7 @@ import TendStore
 /// Benchmarks that need the real stack; their figures go to bench/README.md.
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Measure throughput (see bench/README.md) / 性能测试", subcommands: [ImportPatients.self, Enrol.self])
+        commandName: "bench", abstract: "Measure throughput (see bench/README.md) / 性能测试", subcommands: [ImportPatients.self, Enrol.self, Dispatch.self])
 
     struct ImportPatients: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -21,3 +21,11 @@ if [ -n "${TEND_BENCH_POSTGRES_URL:-}" ]; then
   measure import-postgres $TEND bench import-patients --database "$TEND_BENCH_POSTGRES_URL" --rows "$ROWS" --runs "$RUNS"
   measure enrol-postgres $TEND bench enrol --database "$TEND_BENCH_POSTGRES_URL" --rows "$ROWS" --runs "$RUNS"
 fi
+measure dispatch-inapp-sqlite $TEND bench dispatch --database "sqlite:$DIR/dispatch.sqlite" --touchpoints 100000 --runs 3
+rm -f "$DIR"/dispatch.sqlite*
+measure dispatch-webhook-sqlite $TEND bench dispatch --database "sqlite:$DIR/dispatch.sqlite" --touchpoints 20000 --channel webhook --runs 3
+rm -f "$DIR"/dispatch.sqlite*
+if [ -n "${TEND_BENCH_POSTGRES_URL:-}" ]; then
+  measure dispatch-inapp-postgres $TEND bench dispatch --database "$TEND_BENCH_POSTGRES_URL" --touchpoints 100000 --runs 3
+  measure dispatch-webhook-postgres $TEND bench dispatch --database "$TEND_BENCH_POSTGRES_URL" --touchpoints 20000 --channel webhook --runs 3
+fi

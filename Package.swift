@@ -35,6 +35,7 @@ let package = Package(
     targets: [
         .target(
             name: "TendCore",
+            resources: [.copy("Rules")],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -8,7 +8,7 @@ import TendStore
 /// Benchmarks that need the real stack; their figures go to bench/README.md.
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Measure throughput (see bench/README.md) / 性能测试", subcommands: [ImportPatients.self, Enrol.self, Dispatch.self])
+        commandName: "bench", abstract: "Measure throughput (see bench/README.md) / 性能测试", subcommands: [ImportPatients.self, Enrol.self, Dispatch.self, Triage.self])
 
     struct ImportPatients: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -81,7 +81,7 @@ struct BenchCommand: AsyncParsableCommand {
 
         static func reset(_ database: Database) async throws {
             let tables = [
-                "bench_floor", "bench_touchpoints", "bench_steps", "staff_tasks", "portal_messages", "channel_configs", "touchpoints", "enrolments", "pathways", "patient_consents", "patient_tags",
+                "bench_floor", "bench_touchpoints", "bench_steps", "messages", "chat_group_members", "chat_groups", "triage_settings", "staff_tasks", "portal_messages", "channel_configs", "touchpoints", "enrolments", "pathways", "patient_consents", "patient_tags",
                 "patients", "audit_events", "api_tokens", "web_sessions", "memberships", "staff_users", "programs", "schema_migrations",
             ]
             for table in tables {

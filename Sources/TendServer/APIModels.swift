@@ -178,6 +178,8 @@ enum APIComponents {
         "Task": TaskBody.schema,
         "Channel": ChannelBody.schema,
         "InboundResult": InboundResultBody.schema,
+        "Group": GroupBody.schema,
+        "Message": MessageBody.schema,
         "PortalMessage": PortalMessageBody.schema,
         "Health": Schema.object(["status": Schema.string, "database": Schema.string], required: ["status", "database"]),
     ]

@@ -14,6 +14,8 @@ public struct AppDependencies: Sendable {
     public let passwords: PasswordHasher
     public let metrics: ServerMetrics
     public let logger: Logger
+    /// Each program's classifier (shipped rules plus its own), built once per settings change.
+    public let classifiers = ClassifierCache()
 
     public init(config: AppConfig, stores: Stores, clock: TendClock, ids: IDGenerator, metrics: ServerMetrics = ServerMetrics(), logger: Logger) {
         self.config = config

@@ -127,6 +127,7 @@ struct ConsoleRoutes: Sendable {
 
         PatientConsole(console: self).register(on: router)
         TaskConsole(console: self).register(on: router)
+        InboxConsole(console: self).register(on: router)
 
         router.get("/static/tend.css") { _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "public, max-age=300"],

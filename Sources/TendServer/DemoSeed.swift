@@ -65,6 +65,7 @@ public enum DemoSeed {
                 try await DemoPatients.seed(stores: stores, program: program, count: patientsPerProgram)
                 try await DemoPathways.seed(stores: stores, program: program, today: today)
                 try await seedTasks(stores: stores, program: program, now: now)
+                try await seedMessages(stores: stores, program: program, now: now)
             }
         }
         return created
@@ -89,6 +90,39 @@ extension DemoSeed {
             try await stores.tasks.create(StaffTask(
                 id: "demo-task-\(program.slug)-\(index)", programID: program.id, patientID: patient.id, touchpointID: nil, kind: kind,
                 title: title, priority: priority, dueAt: due, slaAt: due.addingTimeInterval(StaffTask.slaWindow(priority)), createdAt: now))
+        }
+    }
+}
+
+extension DemoSeed {
+    static let demoGroups: [String: [String]] = [
+        "gdm-camp": ["控糖营 1 群", "控糖营 2 群", "孕晚期妈妈群"],
+        "lung-followup": ["肺康复交流群", "化疗期互助群"],
+    ]
+
+    static let demoMessages: [String: [String]] = [
+        "gdm-camp": ["早上好，今天空腹5.1", "刚测血糖2.7，手抖心慌出冷汗", "孕期可以吃水果吗？", "打卡✅", "加我微信，祖传秘方包治糖尿病",
+                     "我想私下问一下流产的事", "餐后多久测血糖？", "谢谢老师", "空腹血糖6.1正常吗"],
+        "lung-followup": ["化疗后第7天，体温38.9度", "早上好各位", "复诊怎么预约挂号？", "化疗后一直恶心怎么办", "不方便在群里说，我最近有点抑郁", "谢谢医生"],
+    ]
+
+    /// A few groups with a morning of messages, graded and routed like any other, so the
+    /// inbox has something to show. Skipped once the program has groups.
+    static func seedMessages(stores: Stores, program: Program, now: Date) async throws {
+        guard try await stores.messages.groups(programID: program.id).isEmpty else { return }
+        let system = AuditActor(id: nil, kind: .system)
+        var groups: [ChatGroup] = []
+        for (index, name) in (demoGroups[program.slug] ?? []).enumerated() {
+            groups.append(try await stores.messages.createGroup(programID: program.id, name: name, channel: .wecom, binding: "demo-\(program.slug)-\(index)", patientIDs: [], staffIDs: []))
+        }
+        let patients = try await stores.patients.list(programID: program.id, query: PatientQuery(limit: 20), actor: system).patients
+        guard !groups.isEmpty, !patients.isEmpty else { return }
+        let classifiers = ClassifierCache()
+        for (index, text) in (demoMessages[program.slug] ?? []).enumerated() {
+            let patient = patients[index % patients.count]
+            _ = try await InboxRoutes.intake(
+                stores: stores, classifiers: classifiers, programID: program.id, group: groups[index % groups.count], patient: patient, channel: .wecom,
+                senderName: nil, text: text, sentAt: now.addingTimeInterval(Double(index - 20) * 180), actor: system)
         }
     }
 }

@@ -88,30 +88,6 @@ struct ChannelBody: Encodable {
     ], required: ["channel", "url_host", "has_secret"])
 }
 
-struct InboundRequest: Decodable {
-    let channel: String
-    let patient_id: String?
-    let phone: String?
-    let text: String
-
-    static let schema = Schema.object([
-        "channel": ["type": "string", "description": "Where the reply came from: in_app, sms, wecom …"],
-        "patient_id": ["type": "string", "description": "The sender, when known…"],
-        "phone": ["type": "string", "description": "…or their phone number, matched by blind index"],
-        "text": Schema.string,
-    ], required: ["channel", "text"])
-}
-
-struct InboundResultBody: Encodable {
-    let patient_id: String
-    let confirmed_touchpoint: String?
-    let cancelled_escalations: Int
-
-    static let schema = Schema.object([
-        "patient_id": Schema.string, "confirmed_touchpoint": Schema.nullable("string"), "cancelled_escalations": Schema.integer,
-    ], required: ["patient_id", "cancelled_escalations"])
-}
-
 struct PortalMessageBody: Encodable {
     let id: String
     let touchpoint_id: String?
@@ -125,7 +101,7 @@ struct PortalMessageBody: Encodable {
     ], required: ["id", "body", "created_at"])
 }
 
-/// Staff tasks, channel settings, inbound replies and the portal inbox.
+/// Staff tasks, channel settings and the portal inbox.
 struct TaskRoutes: Sendable {
     let dependencies: AppDependencies
     private var stores: Stores { dependencies.stores }
@@ -249,40 +225,6 @@ struct TaskRoutes: Sendable {
                 try await stores.audit.record(.init(programID: grant.program.id, actorID: grant.identity.user.id, actorKind: grant.identity.actorKind,
                                                     action: "channel.set", subjectType: "channel", subjectID: channel.rawValue, requestID: context.requestID))
                 return try JSONIO.response(ChannelBody(config))
-            },
-
-            APIEndpoint(operation: APIOperation(
-                method: .post, path: "/api/v1/programs/{program}/inbound", operationID: "postInbound",
-                summary: "A patient's message from a channel; a reply of 1 / 确认 / confirm confirms their pending request",
-                tag: "messages", requestBody: InboundRequest.schema, response: Schema.ref("InboundResult"))
-            ) { request, context in
-                let grant = try await access.require(.writePatients, for: request, context: context)
-                let body = try await JSONIO.decode(InboundRequest.self, from: request)
-                guard ContactChannel(rawValue: body.channel) != nil else {
-                    throw TendError.invalid("channel", .init(en: "is not a known channel", zh: "不是已知渠道"))
-                }
-                guard body.text.count <= 4000 else { throw TendError.invalid("text", .init(en: "must be at most 4000 characters", zh: "最多 4000 个字符")) }
-                let patientID: String
-                if let id = body.patient_id {
-                    guard try await stores.patients.fetch(programID: grant.program.id, ids: [id]).first != nil else { throw TendError.notFound("patient") }
-                    patientID = id
-                } else if let phone = body.phone {
-                    let matches = try await stores.patients.search(programID: grant.program.id, phone: phone, idNumber: nil, name: nil,
-                                                                   actor: grant.auditActor(requestID: context.requestID))
-                    guard let match = matches.first else { throw TendError.notFound("patient") }
-                    patientID = match.id
-                } else {
-                    throw TendError.missing("patient_id")
-                }
-                var confirmed: String?
-                var cancelled = 0
-                if ConfirmationReply.isConfirmation(body.text),
-                   let pending = try await stores.confirmations.pendingRequest(programID: grant.program.id, patientID: patientID) {
-                    let result = try await stores.confirmations.confirm(programID: grant.program.id, touchpointID: pending, via: .reply,
-                                                                        actor: grant.auditActor(requestID: context.requestID))
-                    if case .confirmed(let id, let count) = result { confirmed = id; cancelled = count }
-                }
-                return try JSONIO.response(InboundResultBody(patient_id: patientID, confirmed_touchpoint: confirmed, cancelled_escalations: cancelled))
             },
 
             APIEndpoint(operation: APIOperation(

@@ -333,5 +333,65 @@ public enum Schema {
                 """,
             ]
         },
+        Migration(version: 5, name: "groups_messages_triage") { _ in
+            [
+                """
+                CREATE TABLE chat_groups (
+                    id TEXT PRIMARY KEY,
+                    program_id TEXT NOT NULL REFERENCES programs(id),
+                    name TEXT NOT NULL,
+                    channel TEXT NOT NULL,
+                    binding TEXT NOT NULL,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                // A group is found by its channel's own id for it (a WeCom chat id, say).
+                "CREATE UNIQUE INDEX chat_groups_by_binding ON chat_groups (program_id, channel, binding)",
+                """
+                CREATE TABLE chat_group_members (
+                    group_id TEXT NOT NULL REFERENCES chat_groups(id),
+                    member_kind TEXT NOT NULL,
+                    member_id TEXT NOT NULL,
+                    PRIMARY KEY (group_id, member_kind, member_id)
+                )
+                """,
+                """
+                CREATE TABLE messages (
+                    id TEXT PRIMARY KEY,
+                    program_id TEXT NOT NULL REFERENCES programs(id),
+                    group_id TEXT,
+                    patient_id TEXT,
+                    channel TEXT NOT NULL,
+                    direction TEXT NOT NULL,
+                    sender_enc TEXT,
+                    text_enc TEXT NOT NULL,
+                    sent_at BIGINT NOT NULL,
+                    received_at BIGINT NOT NULL,
+                    level TEXT,
+                    compliance BIGINT NOT NULL DEFAULT 0,
+                    reasons_enc TEXT,
+                    queue TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    sla_at BIGINT,
+                    task_id TEXT,
+                    moved_to_private BIGINT NOT NULL DEFAULT 0,
+                    feedback_level TEXT,
+                    handled_by TEXT,
+                    handled_at BIGINT,
+                    reply_to TEXT
+                )
+                """,
+                "CREATE INDEX messages_inbox ON messages (program_id, status, queue, sla_at)",
+                "CREATE INDEX messages_by_patient ON messages (patient_id, sent_at)",
+                "CREATE INDEX messages_by_group ON messages (group_id, sent_at)",
+                """
+                CREATE TABLE triage_settings (
+                    program_id TEXT PRIMARY KEY REFERENCES programs(id),
+                    settings TEXT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+            ]
+        },
 ]
 }

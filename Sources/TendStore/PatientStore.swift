@@ -396,6 +396,7 @@ extension PatientStore {
         ("staff_tasks", ["title_enc", "note_enc"]),
         ("portal_messages", ["body_enc"]),
         ("channel_configs", ["config_enc"]),
+        ("messages", ["sender_enc", "text_enc", "reasons_enc"]),
     ]
 
     /// Re-seals every sealed field not under the active key, in batches. Returns the number of

@@ -15,6 +15,7 @@ public struct Stores: Sendable {
     public let confirmations: ConfirmationStore
     public let channels: ChannelStore
     public let dispatch: DispatchStore
+    public let messages: MessageStore
     public let cipher: FieldCipher
     public let blindIndex: BlindIndexer
 
@@ -33,6 +34,7 @@ public struct Stores: Sendable {
         self.confirmations = ConfirmationStore(database: database, clock: clock, ids: ids, cipher: cipher)
         self.channels = ChannelStore(database: database, clock: clock, cipher: cipher)
         self.dispatch = DispatchStore(database: database, cipher: cipher, tasks: tasks)
+        self.messages = MessageStore(database: database, clock: clock, ids: ids, cipher: cipher, tasks: tasks)
         self.patients = PatientStore(database: database, clock: clock, ids: ids, cipher: cipher, blindIndex: blindIndex)
     }
 }

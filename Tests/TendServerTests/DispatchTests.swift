@@ -151,7 +151,7 @@ func confirmationPath(in text: String) -> String? {
             let manager = try await app.token(for: "manager@tend.demo")
             try await client.execute(uri: "/api/v1/programs/lung-followup/inbound", method: .post, headers: bearer(manager),
                                      body: json(#"{"channel": "sms", "phone": "139 1234 5678", "text": " 确认！"}"#)) { response in
-                #expect(response.status == .ok, "\(String(buffer: response.body))")
+                #expect(response.status == .created, "\(String(buffer: response.body))")
                 #expect(object(response)["confirmed_touchpoint"] as? String != nil)
                 #expect(object(response)["cancelled_escalations"] as? Int == 2)
             }
@@ -408,9 +408,10 @@ extension Array where Element: Sendable {
             #expect(page.status == .ok)
             let html = String(buffer: page.body)
             let order = html.matches(of: /data-task="([^"]+)"/).map { String($0.1) }
-            #expect(order.count == 4, "\(order)")
-            // The demo's overdue call comes first, then the other high-priority task.
-            #expect(order.first == "demo-task-lung-followup-0")
+            #expect(order.count == 5, "\(order)")
+            // Overdue first: the demo's urgent message (urgent), then its overdue call (high).
+            #expect(order.first?.hasPrefix("msg.") == true)
+            #expect(order.dropFirst().first == "demo-task-lung-followup-0")
             #expect(html.contains("task_overdue") || html.contains("Overdue"))
             let csrf = try #require(hiddenField("csrf", in: html))
             // No outcome: refused, nothing changes.
@@ -444,7 +445,7 @@ extension Array where Element: Sendable {
             }
             try await client.execute(uri: "/api/v1/programs/lung-followup/tasks?mine=true", method: .get, headers: bearer(manager)) { response in
                 let items = object(response)["items"] as? [[String: Any]] ?? []
-                #expect(items.count == 3 && items.allSatisfy { $0["status"] as? String == "open" })
+                #expect(items.count == 4 && items.allSatisfy { $0["status"] as? String == "open" })
             }
         }
     }

@@ -1,0 +1,169 @@
+import Foundation
+
+/// Where a graded message waits for staff.
+public enum InboxQueue: String, Sendable, Codable, CaseIterable {
+    case urgent
+    /// Ads, drug selling, personal data posted in a group: for a moderator.
+    case moderation
+    /// To be answered one-to-one.
+    case `private`
+    /// To be answered in the group.
+    case general
+    /// Archived without action.
+    case social
+
+    /// Inbox order: what must be acted on now first.
+    public var rank: Int {
+        switch self {
+        case .urgent: 0
+        case .moderation: 1
+        case .private: 2
+        case .general: 3
+        case .social: 4
+        }
+    }
+}
+
+public enum MessageStatus: String, Sendable, Codable, CaseIterable {
+    case open
+    case resolved
+    case archived
+}
+
+/// What routing decided for one graded message.
+public struct MessageRouting: Sendable, Equatable {
+    public var queue: InboxQueue
+    public var status: MessageStatus
+    /// How long staff have to act; nil for archived messages.
+    public var sla: TimeInterval?
+    /// Urgent messages become a staff task with the highest priority.
+    public var createsTask: Bool
+    /// A message to move out of the group into a one-to-one conversation.
+    public var movesToPrivate: Bool
+
+    /// SLA per level: urgent 15 minutes, moderation 1 hour, private 2 hours, general 4 hours.
+    public static func route(_ result: TriageResult, inGroup: Bool) -> MessageRouting {
+        switch result.level {
+        case .urgent:
+            return MessageRouting(queue: .urgent, status: .open, sla: 15 * 60, createsTask: true, movesToPrivate: false)
+        case _ where result.flags.contains(.compliance) && inGroup:
+            return MessageRouting(queue: .moderation, status: .open, sla: 3600, createsTask: false, movesToPrivate: result.level == .private)
+        case .private:
+            return MessageRouting(queue: .private, status: .open, sla: 2 * 3600, createsTask: false, movesToPrivate: inGroup)
+        case .general:
+            return MessageRouting(queue: .general, status: .open, sla: 4 * 3600, createsTask: false, movesToPrivate: false)
+        case .social:
+            return MessageRouting(queue: .social, status: .archived, sla: nil, createsTask: false, movesToPrivate: false)
+        }
+    }
+}
+
+/// A ready answer staff can send with one click; matched to a message by its keywords.
+public struct KnowledgeAnswer: Sendable, Codable, Equatable {
+    public var id: String
+    public var keywords: [String]
+    public var answer: LocalizedText
+    /// A reply for one-to-one use (it asks for details, or touches something sensitive).
+    public var `private`: Bool
+
+    public init(id: String, keywords: [String], answer: LocalizedText, private isPrivate: Bool = false) {
+        self.id = id
+        self.keywords = keywords
+        self.answer = answer
+        self.private = isPrivate
+    }
+
+    enum CodingKeys: String, CodingKey { case id, keywords, answer, `private` }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(String.self, forKey: .id)
+        keywords = try container.decode([String].self, forKey: .keywords)
+        answer = try container.decode(LocalizedText.self, forKey: .answer)
+        `private` = try container.decodeIfPresent(Bool.self, forKey: .private) ?? false
+    }
+}
+
+public enum KnowledgeBase {
+    /// Up to `limit` answers whose keywords the message contains, most matches first; private
+    /// answers only for messages routed one-to-one.
+    public static func suggest(_ text: String, answers: [KnowledgeAnswer], privateThread: Bool, limit: Int = 3) -> [KnowledgeAnswer] {
+        let folded = TextFolding.halfWidth(text).lowercased()
+        return answers
+            .filter { $0.private == privateThread || !$0.private }
+            .map { answer in (answer, answer.keywords.filter { folded.contains($0.lowercased()) }.count) }
+            .filter { $0.1 > 0 }
+            .sorted { ($0.1, $1.0.id) > ($1.1, $0.0.id) }
+            .prefix(limit)
+            .map(\.0)
+    }
+}
+
+/// What a program adds to the shipped triage rules: phrases per language, its own thresholds,
+/// ready answers, and who is on call for urgent messages.
+public struct ProgramTriageSettings: Sendable, Codable, Equatable {
+    public var thresholds: TriageThresholds?
+    /// Extra phrase rules by locale (`zh-Hans`, `en`), added to the shipped ones.
+    public var phrases: [String: [TriagePhraseRule]]?
+    public var answers: [KnowledgeAnswer]?
+    public var onCallStaffID: String?
+
+    public init(thresholds: TriageThresholds? = nil, phrases: [String: [TriagePhraseRule]]? = nil, answers: [KnowledgeAnswer]? = nil, onCallStaffID: String? = nil) {
+        self.thresholds = thresholds
+        self.phrases = phrases
+        self.answers = answers
+        self.onCallStaffID = onCallStaffID
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case thresholds, phrases, answers
+        case onCallStaffID = "on_call_staff_id"
+    }
+
+    /// Checks what an admin sent; errors name the field.
+    public func validated() throws -> ProgramTriageSettings {
+        for (locale, rules) in phrases ?? [:] {
+            guard AppLocale(rawValue: locale) != nil else {
+                throw TendError.invalid("phrases.\(locale)", .init(en: "must be zh-Hans or en", zh: "语言必须是 zh-Hans 或 en"))
+            }
+            for (index, rule) in rules.enumerated() {
+                let field = "phrases.\(locale)[\(index)]"
+                guard !rule.id.trimmed.isEmpty else { throw TendError.missing("\(field).id") }
+                guard rule.level != nil || rule.flag != nil else {
+                    throw TendError.invalid(field, .init(en: "needs a level or a flag", zh: "需要 level 或 flag"))
+                }
+                guard !rule.phrases.isEmpty, rule.phrases.allSatisfy({ !$0.trimmed.isEmpty && $0.count <= 100 }) else {
+                    throw TendError.invalid("\(field).phrases", .init(en: "must be non-empty phrases of at most 100 characters", zh: "短语不能为空且不超过 100 字"))
+                }
+            }
+        }
+        if let thresholds {
+            guard thresholds.glucoseLow < thresholds.glucoseHigh, (0...50).contains(thresholds.glucoseLow), (0...50).contains(thresholds.glucoseHigh) else {
+                throw TendError.invalid("thresholds.glucose_low", .init(en: "glucose thresholds must be 0–50 mmol/L, low below high", zh: "血糖阈值须在 0–50 mmol/L 之间且下限低于上限"))
+            }
+            guard (35...43).contains(thresholds.temperature) else {
+                throw TendError.invalid("thresholds.temperature", .init(en: "must be between 35 and 43 °C", zh: "必须在 35–43 ℃ 之间"))
+            }
+            guard (50...100).contains(thresholds.oxygenSaturation) else {
+                throw TendError.invalid("thresholds.oxygen_saturation", .init(en: "must be between 50 and 100 %", zh: "必须在 50–100% 之间"))
+            }
+            guard (80...250).contains(thresholds.systolic), (40...160).contains(thresholds.diastolic) else {
+                throw TendError.invalid("thresholds.systolic", .init(en: "blood pressure thresholds are out of range", zh: "血压阈值超出范围"))
+            }
+        }
+        for (index, answer) in (answers ?? []).enumerated() where answer.keywords.isEmpty || answer.answer.en.trimmed.isEmpty || answer.answer.zh.trimmed.isEmpty {
+            throw TendError.invalid("answers[\(index)]", .init(en: "needs keywords and an answer in both languages", zh: "需要关键词和中英文答案"))
+        }
+        return self
+    }
+
+    /// The shipped rules with this program's additions.
+    public func classifier(base: [AppLocale: TriageRules]) -> TriageClassifier {
+        var rules = base
+        for (name, extra) in phrases ?? [:] {
+            guard let locale = AppLocale(rawValue: name) else { continue }
+            rules[locale]?.phrases += extra
+        }
+        return TriageClassifier(rules: rules, thresholds: thresholds ?? TriageThresholds())
+    }
+}

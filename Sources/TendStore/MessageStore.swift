@@ -1,0 +1,368 @@
+import Foundation
+import SQLKit
+import TendCore
+
+/// A community group (社群) bound to a channel's own conversation id.
+public struct ChatGroup: Sendable, Equatable {
+    public var id: String
+    public var programID: String
+    public var name: String
+    public var channel: ContactChannel
+    /// The channel's id for the conversation (a WeCom chat id, …).
+    public var binding: String
+    public var createdAt: Date
+}
+
+/// A message as it arrived, its sender already matched where possible.
+public struct InboundMessage: Sendable {
+    public var channel: ContactChannel
+    public var groupID: String?
+    public var patientID: String?
+    /// The sender's name as the channel shows it (sealed: it is personal data).
+    public var senderName: String?
+    public var text: String
+    public var sentAt: Date
+
+    public init(channel: ContactChannel, groupID: String?, patientID: String?, senderName: String?, text: String, sentAt: Date) {
+        self.channel = channel
+        self.groupID = groupID
+        self.patientID = patientID
+        self.senderName = senderName
+        self.text = text
+        self.sentAt = sentAt
+    }
+}
+
+public struct StoredMessage: Sendable, Equatable {
+    public var id: String
+    public var programID: String
+    public var groupID: String?
+    public var patientID: String?
+    public var channel: ContactChannel
+    /// `in` from a patient or family member, `out` a staff reply.
+    public var direction: String
+    public var senderName: String?
+    public var text: String
+    public var sentAt: Date
+    public var receivedAt: Date
+    public var level: TriageLevel?
+    public var compliance: Bool
+    public var reasons: [TriageReason]
+    public var queue: InboxQueue
+    public var status: MessageStatus
+    public var slaAt: Date?
+    public var taskID: String?
+    public var movedToPrivate: Bool
+    /// What staff said the level should have been: feedback for tuning the rules.
+    public var feedbackLevel: TriageLevel?
+    public var handledBy: String?
+    public var handledAt: Date?
+    public var replyTo: String?
+
+    public func isOverdue(at now: Date) -> Bool { status == .open && slaAt.map { now > $0 } ?? false }
+}
+
+/// What staff do with a message in the inbox.
+public enum MessageAction: Sendable, Equatable {
+    case reply(String)
+    case moveToPrivate
+    case escalate
+    case resolve
+    case misgraded(TriageLevel)
+}
+
+/// Groups, inbound messages and their handling. Texts, sender names and match reasons are
+/// sealed; levels, queues and times stay plain so the inbox can be sorted in SQL.
+public struct MessageStore: Sendable {
+    let database: Database
+    let clock: TendClock
+    let ids: IDGenerator
+    let cipher: FieldCipher
+    let tasks: TaskStore
+
+    public init(database: Database, clock: TendClock, ids: IDGenerator, cipher: FieldCipher, tasks: TaskStore) {
+        self.database = database
+        self.clock = clock
+        self.ids = ids
+        self.cipher = cipher
+        self.tasks = tasks
+    }
+
+    // MARK: Groups
+
+    public func createGroup(programID: String, name: String, channel: ContactChannel, binding: String, patientIDs: [String], staffIDs: [String]) async throws -> ChatGroup {
+        let group = ChatGroup(id: ids.next(), programID: programID, name: name, channel: channel, binding: binding, createdAt: clock.now())
+        do {
+            try await database.transaction { sql in
+                try await sql.raw("""
+                    INSERT INTO chat_groups (id, program_id, name, channel, binding, created_at)
+                    VALUES (\(bind: group.id), \(bind: programID), \(bind: name), \(bind: channel.rawValue), \(bind: binding), \(bind: group.createdAt.epochMilliseconds))
+                    """).run()
+                for (kind, members) in [("patient", patientIDs), ("staff", staffIDs)] {
+                    for member in Set(members) {
+                        try await sql.raw("INSERT INTO chat_group_members (group_id, member_kind, member_id) VALUES (\(bind: group.id), \(bind: kind), \(bind: member))").run()
+                    }
+                }
+            }
+        } catch where isUniqueViolation(error) {
+            throw TendError(kind: .conflict, code: "group_exists", message: .init(en: "A group with this channel binding exists", zh: "该渠道会话已绑定到其他群"), field: "binding")
+        }
+        return group
+    }
+
+    public func groups(programID: String) async throws -> [ChatGroup] {
+        try await database.session { sql in
+            try await sql.raw("SELECT id, program_id, name, channel, binding, created_at FROM chat_groups WHERE program_id = \(bind: programID) ORDER BY name, id")
+                .all().map(Self.group(from:))
+        }
+    }
+
+    public func group(programID: String, id: String) async throws -> ChatGroup? {
+        try await database.session { sql in
+            try await sql.raw("SELECT id, program_id, name, channel, binding, created_at FROM chat_groups WHERE program_id = \(bind: programID) AND id = \(bind: id)")
+                .first().map(Self.group(from:))
+        }
+    }
+
+    public func group(programID: String, channel: ContactChannel, binding: String) async throws -> ChatGroup? {
+        try await database.session { sql in
+            try await sql.raw("""
+                SELECT id, program_id, name, channel, binding, created_at FROM chat_groups
+                WHERE program_id = \(bind: programID) AND channel = \(bind: channel.rawValue) AND binding = \(bind: binding)
+                """).first().map(Self.group(from:))
+        }
+    }
+
+    static func group(from row: any SQLRow) throws -> ChatGroup {
+        ChatGroup(
+            id: try row.decode(column: "id", as: String.self), programID: try row.decode(column: "program_id", as: String.self),
+            name: try row.decode(column: "name", as: String.self),
+            channel: ContactChannel(rawValue: try row.decode(column: "channel", as: String.self)) ?? .wecom,
+            binding: try row.decode(column: "binding", as: String.self),
+            createdAt: Date(epochMilliseconds: try row.decode(column: "created_at", as: Int64.self)))
+    }
+
+    // MARK: Messages
+
+    /// Stores a graded message where routing put it; an urgent one also becomes the highest-
+    /// priority staff task, for the on-call member when there is one.
+    public func receive(programID: String, message: InboundMessage, result: TriageResult, routing: MessageRouting,
+                        urgentTitle: LocalizedText, onCallStaffID: String?, actor: AuditActor) async throws -> StoredMessage {
+        let now = clock.now()
+        let id = ids.next()
+        let reasons = String(decoding: try JSONEncoder().encode(result.reasons), as: UTF8.self)
+        let sealedText = try cipher.seal(message.text), sealedReasons = try cipher.seal(reasons)
+        let sealedSender = try message.senderName.map { try cipher.seal($0) }
+        let slaAt = routing.sla.map { now.addingTimeInterval($0) }
+        var task: StaffTask?
+        if routing.createsTask {
+            task = StaffTask(id: "msg.\(id)", programID: programID, patientID: message.patientID, touchpointID: nil, kind: .urgentMessage,
+                             title: urgentTitle, priority: .urgent, dueAt: now, slaAt: now.addingTimeInterval(StaffTask.slaWindow(.urgent)),
+                             assigneeID: onCallStaffID, createdAt: now)
+        }
+        let auditID = ids.next()
+        let tasks = self.tasks
+        let createdTask = task
+        try await database.transaction { sql in
+            try await sql.raw("""
+                INSERT INTO messages (id, program_id, group_id, patient_id, channel, direction, sender_enc, text_enc, sent_at, received_at, level,
+                                      compliance, reasons_enc, queue, status, sla_at, task_id, moved_to_private)
+                VALUES (\(bind: id), \(bind: programID), \(bind: message.groupID), \(bind: message.patientID), \(bind: message.channel.rawValue), 'in',
+                        \(bind: sealedSender), \(bind: sealedText), \(bind: message.sentAt.epochMilliseconds), \(bind: now.epochMilliseconds), \(bind: result.level.rawValue),
+                        \(bind: result.flags.contains(.compliance) ? 1 : 0), \(bind: sealedReasons), \(bind: routing.queue.rawValue), \(bind: routing.status.rawValue),
+                        \(bind: slaAt?.epochMilliseconds), \(bind: createdTask?.id), \(bind: routing.movesToPrivate ? 1 : 0))
+                """).run()
+            if let createdTask { try await tasks.insert(sql, createdTask) }
+            if let patientID = message.patientID {
+                try await sql.raw("""
+                    INSERT INTO audit_events (id, program_id, actor_id, actor_kind, action, subject_type, subject_id, request_id, at)
+                    VALUES (\(bind: auditID), \(bind: programID), \(bind: actor.id), \(bind: actor.kind.rawValue), 'message.receive', 'patient', \(bind: patientID),
+                            \(bind: actor.requestID), \(bind: now.epochMilliseconds))
+                    """).run()
+            }
+        }
+        return StoredMessage(
+            id: id, programID: programID, groupID: message.groupID, patientID: message.patientID, channel: message.channel, direction: "in",
+            senderName: message.senderName, text: message.text, sentAt: message.sentAt, receivedAt: now, level: result.level,
+            compliance: result.flags.contains(.compliance), reasons: result.reasons, queue: routing.queue, status: routing.status, slaAt: slaAt,
+            taskID: createdTask?.id, movedToPrivate: routing.movesToPrivate, feedbackLevel: nil, handledBy: nil, handledAt: nil, replyTo: nil)
+    }
+
+    static let columns = """
+        id, program_id, group_id, patient_id, channel, direction, sender_enc, text_enc, sent_at, received_at, level, compliance, reasons_enc,
+        queue, status, sla_at, task_id, moved_to_private, feedback_level, handled_by, handled_at, reply_to
+        """
+
+    /// The inbox across every group of the program: urgent first, then moderation, one-to-one
+    /// and group questions, each oldest deadline first.
+    public func inbox(programID: String, statuses: [MessageStatus] = [.open], queue: InboxQueue? = nil, groupID: String? = nil, limit: Int = 200) async throws -> [StoredMessage] {
+        var query = SQLQueryString("SELECT \(Self.columns) FROM messages WHERE program_id = ")
+        query.appendInterpolation(bind: programID)
+        query.appendLiteral(" AND direction = 'in' AND status IN (")
+        query.appendInterpolation(binds: statuses.map(\.rawValue))
+        query.appendLiteral(")")
+        if let queue {
+            query.appendLiteral(" AND queue = ")
+            query.appendInterpolation(bind: queue.rawValue)
+        }
+        if let groupID {
+            query.appendLiteral(" AND group_id = ")
+            query.appendInterpolation(bind: groupID)
+        }
+        query.appendLiteral(" ORDER BY CASE queue")
+        for queue in InboxQueue.allCases {
+            query.appendLiteral(" WHEN '\(queue.rawValue)' THEN \(queue.rank)")
+        }
+        query.appendInterpolation(unsafeRaw: " END, sla_at, sent_at, id LIMIT \(max(1, min(limit, 2000)))")
+        let finished = query
+        let rows = try await database.session { sql in try await sql.raw(finished).all() }
+        return try rows.map(message(from:))
+    }
+
+    public func find(programID: String, id: String) async throws -> StoredMessage? {
+        try await database.session { sql in
+            try await sql.raw("SELECT \(unsafeRaw: Self.columns) FROM messages WHERE program_id = \(bind: programID) AND id = \(bind: id)").first()
+        }.map(message(from:))
+    }
+
+    /// Archived (social) and handled messages whose text contains the words: texts are sealed,
+    /// so the newest `scan` messages are opened and searched here.
+    public func search(programID: String, text: String, scan: Int = 5000, limit: Int = 100) async throws -> [StoredMessage] {
+        let needle = TextFolding.halfWidth(text).lowercased()
+        let rows = try await database.session { sql in
+            try await sql.raw("""
+                SELECT \(unsafeRaw: Self.columns) FROM messages WHERE program_id = \(bind: programID)
+                ORDER BY sent_at DESC, id DESC LIMIT \(unsafeRaw: String(max(1, min(scan, 50_000))))
+                """).all()
+        }
+        var found: [StoredMessage] = []
+        for row in rows {
+            let message = try message(from: row)
+            if TextFolding.halfWidth(message.text).lowercased().contains(needle) { found.append(message) }
+            if found.count == limit { break }
+        }
+        return found
+    }
+
+    /// Applies a staff action; nil when the message is not the program's.
+    public func act(programID: String, id: String, action: MessageAction, staffID: String, staffName: String, actor: AuditActor) async throws -> StoredMessage? {
+        guard let message = try await find(programID: programID, id: id) else { return nil }
+        let now = clock.now().epochMilliseconds
+        let auditID = ids.next(), replyID = ids.next()
+        let tasks = self.tasks
+        var escalation: StaffTask?
+        if case .escalate = action, message.taskID == nil {
+            let when = clock.now()
+            escalation = StaffTask(id: "msg.\(message.id)", programID: programID, patientID: message.patientID, touchpointID: nil, kind: .urgentMessage,
+                                   title: LocalizedText(en: "Escalated by \(staffName): \(message.text.prefix(80))", zh: "\(staffName)升级的消息：\(message.text.prefix(80))"),
+                                   priority: .urgent, dueAt: when, slaAt: when.addingTimeInterval(StaffTask.slaWindow(.urgent)), createdAt: when)
+        }
+        let sealedReply: String? = if case .reply(let text) = action { try cipher.seal(text) } else { nil }
+        let escalationTask = escalation
+        let actionName: String
+        switch action {
+        case .reply: actionName = "message.reply"
+        case .moveToPrivate: actionName = "message.move_to_private"
+        case .escalate: actionName = "message.escalate"
+        case .resolve: actionName = "message.resolve"
+        case .misgraded: actionName = "message.misgraded"
+        }
+        try await database.transaction { sql in
+            switch action {
+            case .reply:
+                try await sql.raw("""
+                    INSERT INTO messages (id, program_id, group_id, patient_id, channel, direction, text_enc, sent_at, received_at, queue, status, reply_to, handled_by, handled_at)
+                    VALUES (\(bind: replyID), \(bind: programID), \(bind: message.movedToPrivate ? nil : message.groupID), \(bind: message.patientID),
+                            \(bind: message.channel.rawValue), 'out', \(bind: sealedReply!), \(bind: now), \(bind: now), \(bind: message.queue.rawValue), 'resolved',
+                            \(bind: message.id), \(bind: staffID), \(bind: now))
+                    """).run()
+                try await sql.raw("""
+                    UPDATE messages SET status = 'resolved', handled_by = \(bind: staffID), handled_at = \(bind: now) WHERE id = \(bind: message.id)
+                    """).run()
+            case .moveToPrivate:
+                try await sql.raw("""
+                    UPDATE messages SET moved_to_private = 1, queue = CASE WHEN queue = 'urgent' THEN 'urgent' ELSE 'private' END,
+                           sla_at = COALESCE(sla_at, \(bind: now + 2 * 3_600_000)) WHERE id = \(bind: message.id)
+                    """).run()
+            case .escalate:
+                if let escalationTask {
+                    try await tasks.insert(sql, escalationTask)
+                    try await sql.raw("UPDATE messages SET task_id = \(bind: escalationTask.id) WHERE id = \(bind: message.id)").run()
+                }
+                try await sql.raw("""
+                    UPDATE messages SET queue = 'urgent', status = 'open', sla_at = \(bind: now + 15 * 60_000) WHERE id = \(bind: message.id)
+                    """).run()
+            case .resolve:
+                try await sql.raw("""
+                    UPDATE messages SET status = 'resolved', handled_by = \(bind: staffID), handled_at = \(bind: now) WHERE id = \(bind: message.id)
+                    """).run()
+            case .misgraded(let level):
+                try await sql.raw("UPDATE messages SET feedback_level = \(bind: level.rawValue) WHERE id = \(bind: message.id)").run()
+            }
+            try await sql.raw("""
+                INSERT INTO audit_events (id, program_id, actor_id, actor_kind, action, subject_type, subject_id, request_id, at)
+                VALUES (\(bind: auditID), \(bind: programID), \(bind: actor.id), \(bind: actor.kind.rawValue), \(bind: actionName),
+                        \(bind: message.patientID == nil ? "message" : "patient"), \(bind: message.patientID ?? message.id), \(bind: actor.requestID), \(bind: now))
+                """).run()
+        }
+        return try await find(programID: programID, id: id)
+    }
+
+    /// Messages staff marked as graded wrong, for tuning the rules.
+    public func feedback(programID: String, limit: Int = 500) async throws -> [StoredMessage] {
+        try await database.session { sql in
+            try await sql.raw("""
+                SELECT \(unsafeRaw: Self.columns) FROM messages WHERE program_id = \(bind: programID) AND feedback_level IS NOT NULL
+                ORDER BY sent_at DESC LIMIT \(unsafeRaw: String(max(1, min(limit, 5000))))
+                """).all()
+        }.map(message(from:))
+    }
+
+    func message(from row: any SQLRow) throws -> StoredMessage {
+        let reasonsJSON = try row.decode(column: "reasons_enc", as: String?.self).map { try cipher.open($0) }
+        let reasons = reasonsJSON.flatMap { try? JSONDecoder().decode([TriageReason].self, from: Data($0.utf8)) } ?? []
+        return StoredMessage(
+            id: try row.decode(column: "id", as: String.self),
+            programID: try row.decode(column: "program_id", as: String.self),
+            groupID: try row.decode(column: "group_id", as: String?.self),
+            patientID: try row.decode(column: "patient_id", as: String?.self),
+            channel: ContactChannel(rawValue: try row.decode(column: "channel", as: String.self)) ?? .inApp,
+            direction: try row.decode(column: "direction", as: String.self),
+            senderName: try row.decode(column: "sender_enc", as: String?.self).map { try cipher.open($0) },
+            text: try cipher.open(try row.decode(column: "text_enc", as: String.self)),
+            sentAt: Date(epochMilliseconds: try row.decode(column: "sent_at", as: Int64.self)),
+            receivedAt: Date(epochMilliseconds: try row.decode(column: "received_at", as: Int64.self)),
+            level: try row.decode(column: "level", as: String?.self).flatMap(TriageLevel.init(rawValue:)),
+            compliance: try row.decode(column: "compliance", as: Int.self) != 0,
+            reasons: reasons,
+            queue: InboxQueue(rawValue: try row.decode(column: "queue", as: String.self)) ?? .general,
+            status: MessageStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .open,
+            slaAt: try row.decode(column: "sla_at", as: Int64?.self).map(Date.init(epochMilliseconds:)),
+            taskID: try row.decode(column: "task_id", as: String?.self),
+            movedToPrivate: try row.decode(column: "moved_to_private", as: Int.self) != 0,
+            feedbackLevel: try row.decode(column: "feedback_level", as: String?.self).flatMap(TriageLevel.init(rawValue:)),
+            handledBy: try row.decode(column: "handled_by", as: String?.self),
+            handledAt: try row.decode(column: "handled_at", as: Int64?.self).map(Date.init(epochMilliseconds:)),
+            replyTo: try row.decode(column: "reply_to", as: String?.self))
+    }
+
+    // MARK: Triage settings
+
+    public func settings(programID: String) async throws -> ProgramTriageSettings {
+        guard let row = try await database.session({ sql in
+            try await sql.raw("SELECT settings FROM triage_settings WHERE program_id = \(bind: programID)").first()
+        }) else { return ProgramTriageSettings() }
+        return try JSONDecoder().decode(ProgramTriageSettings.self, from: Data(try row.decode(column: "settings", as: String.self).utf8))
+    }
+
+    public func saveSettings(programID: String, _ settings: ProgramTriageSettings) async throws {
+        let json = String(decoding: try JSONEncoder().encode(try settings.validated()), as: UTF8.self)
+        let now = clock.now().epochMilliseconds
+        try await database.session { sql in
+            try await sql.raw("""
+                INSERT INTO triage_settings (program_id, settings, updated_at) VALUES (\(bind: programID), \(bind: json), \(bind: now))
+                ON CONFLICT (program_id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at
+                """).run()
+        }
+    }
+}

@@ -29,3 +29,4 @@ if [ -n "${TEND_BENCH_POSTGRES_URL:-}" ]; then
   measure dispatch-inapp-postgres $TEND bench dispatch --database "$TEND_BENCH_POSTGRES_URL" --touchpoints 100000 --runs 3
   measure dispatch-webhook-postgres $TEND bench dispatch --database "$TEND_BENCH_POSTGRES_URL" --touchpoints 20000 --channel webhook --runs 3
 fi
+measure triage $TEND bench triage --messages 200000 --runs 5

@@ -356,6 +356,40 @@ def browser_today(binary, workdir):
             driver.quit()
 
 
+@check("browser: the inbox lists the demo morning urgent first with reasons highlighted; resolve an urgent message")
+def browser_inbox(binary, workdir):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with DemoServer(binary, str(Path(workdir) / "demo-inbox")) as demo:
+        driver = make_driver(webdriver, Service)
+        try:
+            wait = WebDriverWait(driver, 20)
+            sign_in(driver, wait, demo.url, "manager@tend.demo", "tend-demo-2026")
+            driver.get(demo.url + "/p/gdm-camp/inbox")
+            wait.until(conditions.presence_of_element_located((By.ID, "inbox")))
+            items = driver.find_elements(By.CSS_SELECTOR, "#inbox li.message")
+            queues = [item.get_attribute("data-queue") for item in items]
+            order = ["urgent", "moderation", "private", "general"]
+            assert queues and queues[0] == "urgent", queues
+            assert [order.index(q) for q in queues] == sorted(order.index(q) for q in queues), f"not in urgency order: {queues}"
+            first = items[0]
+            marks = [mark.text for mark in first.find_elements(By.TAG_NAME, "mark")]
+            assert marks, "the urgent message has no highlighted reason"
+            message_id = first.get_attribute("data-message")
+            OUT.mkdir(exist_ok=True)
+            driver.save_screenshot(str(OUT / "inbox.png"))
+            click_to_new_page(driver, wait, first.find_element(By.CLASS_NAME, "resolve"))
+            wait.until(conditions.presence_of_element_located((By.ID, "inbox-summary")))
+            remaining = [item.get_attribute("data-message") for item in driver.find_elements(By.CSS_SELECTOR, "#inbox li.message")]
+            assert message_id not in remaining, f"{message_id} is still open"
+        finally:
+            driver.quit()
+
+
 class Receiver:
     """A local webhook receiver: records every request's Idempotency-Key and body."""
 
@@ -569,6 +603,7 @@ def main():
         browser_patient_edit(binary, workdir)
         browser_reschedule(binary, workdir)
         browser_today(binary, workdir)
+        browser_inbox(binary, workdir)
         dispatch_survives_kills(binary, workdir)
         dispatch_two_processes_postgres(binary, workdir, args.postgres_url)
     finally:

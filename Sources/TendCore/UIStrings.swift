@@ -142,6 +142,8 @@ public enum UIStrings {
         "confirm_closed": .init(en: "There is nothing to confirm here any more.", zh: "此事项已无需确认。"),
         "tp_channel": .init(en: "Channel", zh: "渠道"),
         "nav_inbox": .init(en: "Inbox", zh: "消息"),
+        "patient_messages": .init(en: "Messages", zh: "消息记录"),
+        "no_messages": .init(en: "No messages yet.", zh: "暂无消息。"),
         "inbox_title": .init(en: "Inbox", zh: "消息精灵"),
         "inbox_summary": .init(en: "open messages across all groups ·", zh: "条待处理消息（全部群）·"),
         "inbox_empty": .init(en: "No open messages.", zh: "暂无待处理消息。"),

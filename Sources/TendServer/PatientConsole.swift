@@ -150,6 +150,17 @@ struct PatientConsole: Sendable {
                 "can_write": page.canWrite, "show_audit": page.showAudit,
             ]
             values.merge(try await scheduleValues(page, patientID: patient.id)) { _, new in new }
+            let thread = try await stores.messages.thread(programID: page.grant.program.id, patientID: patient.id)
+            let groupNames = Dictionary(uniqueKeysWithValues: try await stores.messages.groups(programID: page.grant.program.id).map { ($0.id, $0.name) })
+            let t = UIStrings.strings(for: page.locale)
+            values["has_thread"] = !thread.isEmpty
+            values["thread"] = thread.map { message -> [String: Any] in
+                [
+                    "outgoing": message.direction == "out", "text": message.text, "at": TaskConsole.format(message.sentAt),
+                    "where": message.groupID.flatMap { groupNames[$0] } ?? (t["inbox_one_to_one"] ?? "1:1"),
+                    "level": message.level.map { t["level_\($0.rawValue)"] ?? $0.rawValue } ?? "",
+                ]
+            }
             if page.showAudit {
                 let events = try await stores.audit.events(programID: page.grant.program.id, subjectID: patient.id, limit: 50)
                 var names: [String: String] = [:]

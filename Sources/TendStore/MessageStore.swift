@@ -308,6 +308,16 @@ public struct MessageStore: Sendable {
         return try await find(programID: programID, id: id)
     }
 
+    /// The patient's conversation: what they posted anywhere and what staff answered, oldest first.
+    public func thread(programID: String, patientID: String, limit: Int = 100) async throws -> [StoredMessage] {
+        try await database.session { sql in
+            try await sql.raw("""
+                SELECT \(unsafeRaw: Self.columns) FROM messages WHERE program_id = \(bind: programID) AND patient_id = \(bind: patientID)
+                ORDER BY sent_at DESC, id DESC LIMIT \(unsafeRaw: String(max(1, min(limit, 1000))))
+                """).all()
+        }.map(message(from:)).reversed()
+    }
+
     /// Messages staff marked as graded wrong, for tuning the rules.
     public func feedback(programID: String, limit: Int = 500) async throws -> [StoredMessage] {
         try await database.session { sql in

@@ -73,6 +73,14 @@ import TendCore
         #expect(classifier.classify("突然胸痛😰", locale: .zhHans).level == .urgent, "emoji beside the phrase")
         let pii = classifier.classify("我的手机号１３８１２３４５６７８", locale: .zhHans)
         #expect(pii.flags == [.compliance] && pii.level == .private)
+        #expect(classifier.classify("ＳｐＯ２ ８８％", locale: .en).level == .urgent, "full-width English")
+        #expect(classifier.classify("Ｉ ｈａｖｅ ｃｈｅｓｔ ｐａｉｎ", locale: .en).level == .urgent, "full-width letters")
+        #expect(classifier.classify("no fever, temperature 37.1 C", locale: .en).level != .urgent)
+        #expect(classifier.classify("last time the chest pain was bad", locale: .en).level != .urgent, "a past event")
+        #expect(classifier.classify("昨天没有胸闷，今天胸闷得厉害", locale: .zhHans).level == .urgent, "negation covers its own clause only")
+        #expect(classifier.classify("血糖 ＨＩ 了", locale: .zhHans).level == .urgent, "meter code in full width")
+        #expect(classifier.classify("早上好☀️", locale: .zhHans).level == .social)
+        #expect(classifier.classify("早上好，请问餐后多久测？", locale: .zhHans).level == .general, "a greeting that asks is a question")
         let reasons = classifier.classify("刚测血糖2.7,手抖心慌", locale: .zhHans).reasons
         #expect(reasons.contains { $0.rule == "value.glucose" && $0.match.contains("2.7") })
     }

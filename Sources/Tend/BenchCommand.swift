@@ -263,10 +263,14 @@ extension BenchCommand {
                     CREATE TABLE bench_touchpoints (id TEXT PRIMARY KEY, program_id TEXT NOT NULL, enrolment_id TEXT NOT NULL, patient_id TEXT NOT NULL,
                     step_id TEXT NOT NULL, occurrence BIGINT NOT NULL, due_at BIGINT NOT NULL, local_due TEXT NOT NULL, channels TEXT NOT NULL,
                     kind TEXT NOT NULL, confirm BIGINT NOT NULL, if_unconfirmed TEXT, status TEXT NOT NULL, attempts BIGINT NOT NULL DEFAULT 0,
-                    lease_until BIGINT, sent_at BIGINT, confirmed_at BIGINT, updated_at BIGINT NOT NULL)\(unsafeRaw: database.kind == .sqlite ? " WITHOUT ROWID" : "")
+                    lease_until BIGINT, sent_at BIGINT, confirmed_at BIGINT, updated_at BIGINT NOT NULL,
+                    lease_owner TEXT, channel TEXT, last_error TEXT)\(unsafeRaw: database.kind == .sqlite ? " WITHOUT ROWID" : "")
                     """).run()
+                // The same secondary indexes as the touchpoints table on this backend.
                 try await sql.raw("CREATE INDEX bench_tp_due ON bench_touchpoints (status, due_at)").run()
-                try await sql.raw("CREATE INDEX bench_tp_patient ON bench_touchpoints (patient_id, due_at)").run()
+                if database.kind == .postgres {
+                    try await sql.raw("CREATE INDEX bench_tp_enrolment ON bench_touchpoints (enrolment_id)").run()
+                }
                 try await sql.raw("CREATE TABLE bench_steps (step_id TEXT NOT NULL, offset_ms BIGINT NOT NULL)").run()
                 for index in 0..<10 {
                     try await sql.raw("INSERT INTO bench_steps VALUES (\(bind: "step-\(index)"), \(bind: Int64(index) * 86_400_000))").run()

@@ -49,6 +49,7 @@ public struct ConfirmationStore: Sendable {
     public func confirm(programID: String, touchpointID: String, via source: ConfirmationSource, requireRequest: Bool = true, actor: AuditActor) async throws -> ConfirmationResult {
         let now = clock.now().epochMilliseconds
         let auditID = ids.next()
+        let kind = database.kind
         return try await database.transaction { sql in
             var query = SQLQueryString("UPDATE touchpoints SET status = 'confirmed', confirmed_at = ")
             query.appendInterpolation(bind: now)
@@ -76,12 +77,16 @@ public struct ConfirmationStore: Sendable {
             var cancelled = 0
             // Walk the escalation chain: steps waiting on a confirmed step, then steps waiting on those.
             for _ in 0..<16 {
-                let next = try await sql.raw("""
-                    UPDATE touchpoints SET status = 'cancelled', last_error = 'confirmed', updated_at = \(bind: now)
-                    WHERE enrolment_id = \(bind: enrolmentID) AND if_unconfirmed IN (\(binds: Array(chain)))
-                      AND status IN ('scheduled', 'paused') AND (occurrence = \(bind: occurrence) OR occurrence = 1)
-                    RETURNING step_id
-                    """).all().map { try $0.decode(column: "step_id", as: String.self) }
+                var update = SQLQueryString("UPDATE touchpoints SET status = 'cancelled', last_error = 'confirmed', updated_at = ")
+                update.appendInterpolation(bind: now)
+                update.appendLiteral(" WHERE ")
+                EnrolmentStore.appendTouchpointsOf(&update, enrolmentIDs: [enrolmentID], kind: kind)
+                update.appendLiteral(" AND if_unconfirmed IN (")
+                update.appendInterpolation(binds: Array(chain))
+                update.appendInterpolation(unsafeRaw: ") AND \(EnrolmentStore.statusColumn(kind)) IN ('scheduled', 'paused') AND (occurrence = ")
+                update.appendInterpolation(bind: occurrence)
+                update.appendLiteral(" OR occurrence = 1) RETURNING step_id")
+                let next = try await sql.raw(update).all().map { try $0.decode(column: "step_id", as: String.self) }
                 cancelled += next.count
                 let grown = chain.union(next)
                 if grown == chain { break }
@@ -99,13 +104,16 @@ public struct ConfirmationStore: Sendable {
     /// The request a patient's reply answers: their latest sent touchpoint that asks for
     /// confirmation and has not had it.
     public func pendingRequest(programID: String, patientID: String) async throws -> String? {
-        try await database.session { sql in
-            try await sql.raw("""
-                SELECT id FROM touchpoints
-                WHERE program_id = \(bind: programID) AND patient_id = \(bind: patientID) AND confirm = 1
-                  AND status IN (\(binds: Self.confirmable.map(\.rawValue)))
-                ORDER BY due_at DESC LIMIT 1
-                """).first()?.decode(column: "id", as: String.self)
+        let kind = database.kind
+        return try await database.session { sql in
+            var query = SQLQueryString("SELECT id FROM touchpoints WHERE program_id = ")
+            query.appendInterpolation(bind: programID)
+            query.appendLiteral(" AND ")
+            EnrolmentStore.appendTouchpointsOf(&query, enrolmentIDs: try await EnrolmentStore.enrolmentIDs(sql, programID: programID, patientID: patientID), kind: kind)
+            query.appendInterpolation(unsafeRaw: " AND confirm = 1 AND \(EnrolmentStore.statusColumn(kind)) IN (")
+            query.appendInterpolation(binds: Self.confirmable.map(\.rawValue))
+            query.appendLiteral(") ORDER BY due_at DESC LIMIT 1")
+            return try await sql.raw(query).first()?.decode(column: "id", as: String.self)
         }
     }
 

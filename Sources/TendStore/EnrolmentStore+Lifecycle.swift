@@ -24,11 +24,52 @@ extension EnrolmentStore {
 
     /// The patient's touchpoints, past and future, in due order.
     public func schedule(programID: String, patientID: String) async throws -> [Touchpoint] {
-        try await database.session { sql in
-            try await sql.raw("""
-                SELECT \(unsafeRaw: Self.touchpointColumns) FROM touchpoints
-                WHERE program_id = \(bind: programID) AND patient_id = \(bind: patientID) ORDER BY due_at, step_id, occurrence
-                """).all().map(Self.touchpoint(from:))
+        let kind = database.kind
+        return try await database.session { sql in
+            let enrolmentIDs = try await Self.enrolmentIDs(sql, programID: programID, patientID: patientID)
+            var query = SQLQueryString("SELECT \(Self.touchpointColumns) FROM touchpoints WHERE program_id = ")
+            query.appendInterpolation(bind: programID)
+            query.appendLiteral(" AND ")
+            Self.appendTouchpointsOf(&query, enrolmentIDs: enrolmentIDs, kind: kind)
+            query.appendLiteral(" ORDER BY due_at, step_id, occurrence")
+            return try await sql.raw(query).all().map(Self.touchpoint(from:))
+        }
+    }
+
+    static func enrolmentIDs(_ sql: any SQLDatabase, programID: String, patientID: String) async throws -> [String] {
+        try await sql.raw("SELECT id FROM enrolments WHERE program_id = \(bind: programID) AND patient_id = \(bind: patientID)")
+            .all().map { try $0.decode(column: "id", as: String.self) }
+    }
+
+    /// A condition selecting the touchpoints of these enrolments without scanning the table:
+    /// on SQLite the key range of each enrolment's id prefix (ids are `enrolment.step.occurrence`
+    /// and '/' follows '.'), on PostgreSQL the enrolment index.
+    /// The status column for a condition next to `appendTouchpointsOf`: on SQLite written `+status`,
+    /// which keeps the planner on the key ranges instead of the (status, due_at) index — without
+    /// statistics it would otherwise walk every scheduled touchpoint of every patient.
+    static func statusColumn(_ kind: DatabaseKind) -> String { kind == .sqlite ? "+status" : "status" }
+
+    static func appendTouchpointsOf(_ query: inout SQLQueryString, enrolmentIDs: [String], kind: DatabaseKind) {
+        guard !enrolmentIDs.isEmpty else {
+            query.appendLiteral("1 = 0")
+            return
+        }
+        switch kind {
+        case .sqlite:
+            query.appendLiteral("(")
+            for (index, id) in enrolmentIDs.enumerated() {
+                if index > 0 { query.appendLiteral(" OR ") }
+                query.appendLiteral("(id >= ")
+                query.appendInterpolation(bind: id + ".")
+                query.appendLiteral(" AND id < ")
+                query.appendInterpolation(bind: id + "/")
+                query.appendLiteral(")")
+            }
+            query.appendLiteral(")")
+        case .postgres:
+            query.appendLiteral("enrolment_id IN (")
+            query.appendInterpolation(binds: enrolmentIDs)
+            query.appendLiteral(")")
         }
     }
 
@@ -67,11 +108,13 @@ extension EnrolmentStore {
 
     /// On withdrawal or death: every enrolment of the patient ends and nothing more is sent.
     /// Runs inside the caller's transaction.
-    static func cancelAll(_ sql: any SQLDatabase, programID: String, patientID: String, at now: Int64) async throws {
-        try await sql.raw("""
-            UPDATE touchpoints SET status = 'cancelled', updated_at = \(bind: now)
-            WHERE patient_id = \(bind: patientID) AND program_id = \(bind: programID) AND status IN ('scheduled', 'paused')
-            """).run()
+    static func cancelAll(_ sql: any SQLDatabase, kind: DatabaseKind, programID: String, patientID: String, at now: Int64) async throws {
+        var update = SQLQueryString("UPDATE touchpoints SET status = 'cancelled', updated_at = ")
+        update.appendInterpolation(bind: now)
+        update.appendLiteral(" WHERE ")
+        appendTouchpointsOf(&update, enrolmentIDs: try await enrolmentIDs(sql, programID: programID, patientID: patientID), kind: kind)
+        update.appendInterpolation(unsafeRaw: " AND \(statusColumn(kind)) IN ('scheduled', 'paused')")
+        try await sql.raw(update).run()
         try await sql.raw("""
             UPDATE enrolments SET status = 'cancelled', updated_at = \(bind: now)
             WHERE patient_id = \(bind: patientID) AND program_id = \(bind: programID) AND status IN ('active', 'paused')
@@ -81,6 +124,7 @@ extension EnrolmentStore {
     private func setStatus(programID: String, enrolmentID: String, from: [EnrolmentStatus], to: EnrolmentStatus, touchpoints: ([TouchpointStatus], TouchpointStatus), action: String, actor: AuditActor) async throws -> Bool {
         let now = clock.now().epochMilliseconds
         let auditID = ids.next()
+        let kind = database.kind
         return try await database.transaction { sql in
             let rows = try await sql.raw("""
                 UPDATE enrolments SET status = \(bind: to.rawValue), updated_at = \(bind: now)
@@ -88,10 +132,16 @@ extension EnrolmentStore {
                 RETURNING patient_id
                 """).all()
             guard let patientID = try rows.first?.decode(column: "patient_id", as: String.self) else { return false }
-            try await sql.raw("""
-                UPDATE touchpoints SET status = \(bind: touchpoints.1.rawValue), updated_at = \(bind: now)
-                WHERE enrolment_id = \(bind: enrolmentID) AND status IN (\(binds: touchpoints.0.map(\.rawValue)))
-                """).run()
+            var update = SQLQueryString("UPDATE touchpoints SET status = ")
+            update.appendInterpolation(bind: touchpoints.1.rawValue)
+            update.appendLiteral(", updated_at = ")
+            update.appendInterpolation(bind: now)
+            update.appendLiteral(" WHERE ")
+            Self.appendTouchpointsOf(&update, enrolmentIDs: [enrolmentID], kind: kind)
+            update.appendInterpolation(unsafeRaw: " AND \(Self.statusColumn(kind)) IN (")
+            update.appendInterpolation(binds: touchpoints.0.map(\.rawValue))
+            update.appendLiteral(")")
+            try await sql.raw(update).run()
             try await Self.audit(sql, id: auditID, programID: programID, patientID: patientID, action: action, actor: actor, at: now)
             return true
         }
@@ -103,12 +153,16 @@ extension EnrolmentStore {
         let now = clock.now()
         let nowMs = now.epochMilliseconds
         let auditID = ids.next()
+        let kind = database.kind
         try await database.transaction { sql in
             let patient = try await Self.planningPatient(sql, programID: enrolment.programID, patientID: enrolment.patientID, now: now)
             let horizon = LocalDate(instant: now, in: patient.timeZone).adding(days: Self.horizonDays)
-            try await sql.raw("""
-                DELETE FROM touchpoints WHERE enrolment_id = \(bind: enrolment.id) AND status IN (\(binds: TouchpointStatus.unsent.map(\.rawValue)))
-                """).run()
+            var delete = SQLQueryString("DELETE FROM touchpoints WHERE ")
+            Self.appendTouchpointsOf(&delete, enrolmentIDs: [enrolment.id], kind: kind)
+            delete.appendInterpolation(unsafeRaw: " AND \(Self.statusColumn(kind)) IN (")
+            delete.appendInterpolation(binds: TouchpointStatus.unsent.map(\.rawValue))
+            delete.appendLiteral(")")
+            try await sql.raw(delete).run()
             let planned = PathwayPlanner.plan(pathway.pathway, anchors: enrolment.anchors, patient: patient, horizon: horizon)
             try await Self.insert(sql, planned: planned, enrolment: enrolment, now: now)
             try await sql.raw("""

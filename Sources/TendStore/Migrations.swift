@@ -393,5 +393,14 @@ public enum Schema {
                 """,
             ]
         },
+        Migration(version: 6, name: "touchpoints_by_enrolment") { kind in
+            // A touchpoint's id starts with its enrolment's id. On SQLite the table is clustered
+            // on that id, so an enrolment's touchpoints are one key range and a patient's are the
+            // ranges of their enrolments: the (patient_id, due_at) index only cost writes. On
+            // PostgreSQL text ranges follow the database collation, so an index does the work.
+            kind == .sqlite
+                ? ["DROP INDEX touchpoints_by_patient"]
+                : ["CREATE INDEX touchpoints_by_enrolment ON touchpoints (enrolment_id)"]
+        },
 ]
 }

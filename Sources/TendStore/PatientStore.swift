@@ -137,6 +137,7 @@ public struct PatientStore: Sendable {
         let now = clock.now().epochMilliseconds
         let values = try row(id: patientID, programID: programID, profile: profile, createdAt: 0, updatedAt: now)
         let auditID = ids.next()
+        let kind = database.kind
         let updated: Bool = try await database.transaction { sql in
             try await self.checkDuplicates(sql, programID: programID, profile: profile, excluding: patientID)
             var query = SQLQueryString("UPDATE patients SET ")
@@ -154,7 +155,7 @@ public struct PatientStore: Sendable {
             query.appendLiteral(" RETURNING id")
             guard try await !sql.raw(query).all().isEmpty else { return false }
             if profile.status == .withdrawn || profile.status == .deceased {
-                try await EnrolmentStore.cancelAll(sql, programID: programID, patientID: patientID, at: now)
+                try await EnrolmentStore.cancelAll(sql, kind: kind, programID: programID, patientID: patientID, at: now)
             }
             try await self.audit(sql, programID: programID, patientIDs: [patientID], action: "patient.update", actor: actor, eventIDs: [auditID], at: now)
             return true

@@ -399,6 +399,7 @@ class Receiver:
         receiver = self
         self.lock = threading.Lock()
         self.received = []
+        self.bodies = []
         self.delay = delay
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -410,7 +411,9 @@ class Receiver:
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 with receiver.lock:
-                    receiver.received.append((self.headers.get("Idempotency-Key"), json.loads(body)["touchpoint_id"]))
+                    parsed = json.loads(body)
+                    receiver.received.append((self.headers.get("Idempotency-Key"), parsed["touchpoint_id"]))
+                    receiver.bodies.append(parsed)
                 self.send_response(200)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
@@ -463,6 +466,82 @@ def program_with_due_touchpoints(binary, common, data, patients, receiver_url):
                  ["channel", "set", "--program", "hooks", "--channel", "webhook", "--url", receiver_url, "--secret", "e2e-webhook-secret-0123"]):
         result = run_cli(binary, *args, *common)
         assert result.returncode == 0, f"{args[0]}: {result.stdout} {result.stderr}"
+
+
+@check("dispatch: S1 driven by tend dispatch --now — the unconfirmed patient gets the call task and the voice step, the one who confirmed through the link does not")
+def dispatch_s1_by_now(binary, workdir):
+    import json
+    import urllib.request
+    data = Path(workdir) / "s1"
+    data.mkdir()
+    key = data / "master.key"
+    key.write_text("k1:" + "F" * 43 + "=\n")
+    common = ["--database", f"sqlite:{data}/tend.sqlite", "--key-file", str(key)]
+    receiver = Receiver()
+    server = None
+    try:
+        for args in (["migrate"], ["program", "create", "--slug", "s1e2e", "--name", "复诊 S1"],
+                     ["user", "add", "--email", "m@s1.test", "--password", "s1-password-123", "--program", "s1e2e", "--role", "manager"]):
+            result = run_cli(binary, *args, *common)
+            assert result.returncode == 0, result.stderr
+        token = run_cli(binary, "token", "create", "--user", "m@s1.test", *common).stdout.strip()
+        csv = data / "s1.csv"
+        csv.write_text("external_id,name,phone,channels,tags\nA,李华,13700000001,webhook,cohort=s1\nB,王芳,13700000002,webhook,cohort=s1\n", encoding="utf-8")
+        s1 = Path(__file__).resolve().parent.parent / "Sources/TendServer/Assets/pathways/s1-revisit.yaml"
+        for args in (["import", "patients", str(csv), "--program", "s1e2e"], ["pathway", "load", str(s1), "--program", "s1e2e"],
+                     ["enrol", "--program", "s1e2e", "--pathway", "s1-revisit", "--tags", "cohort=s1", "--anchor", "revisit=2030-03-10"],
+                     ["channel", "set", "--program", "s1e2e", "--channel", "webhook", "--url", receiver.url, "--secret", "s1-webhook-secret-0123"]):
+            result = run_cli(binary, *args, *common)
+            assert result.returncode == 0, f"{args[0]}: {result.stdout} {result.stderr}"
+        env = dict(os.environ)
+        env.pop("TEND_MASTER_KEY", None)
+        env["TEND_DISPATCH_ENABLED"] = "false"
+        server = subprocess.Popen([binary, "serve", *common, "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        url = None
+        deadline = time.time() + 30
+        while time.time() < deadline and url is None:
+            match = re.search(r"running at (http://\S+)", server.stdout.readline() or "")
+            url = match.group(1) if match else None
+        assert url, "serve did not print its URL"
+
+        def dispatch(now):
+            result = subprocess.run([binary, "dispatch", "--now", now, "--public-url", url, *common], capture_output=True, text=True, env=env, timeout=120)
+            assert result.returncode == 0, result.stderr
+            return json.loads(result.stdout.strip().splitlines()[-1])
+
+        def steps(name):
+            return [body["step"] for body in receiver.bodies if body["text"].find(name) >= 0]
+
+        def tasks():
+            request = urllib.request.Request(f"{url}/api/v1/programs/s1e2e/tasks", headers={"Authorization": f"Bearer {token}", "Accept-Language": "en"})
+            return json.load(urllib.request.urlopen(request, timeout=10))["items"]
+
+        dispatch("2030-03-03T09:00:00+08:00")
+        assert steps("李华") == ["book-reminder"] and steps("王芳") == ["book-reminder"], receiver.bodies
+        dispatch("2030-03-08T10:00:00+08:00")
+        request = next(body for body in receiver.bodies if body["step"] == "confirm" and "李华" in body["text"])
+        link = request["confirm_url"]
+        assert link.startswith(url + "/c/") and link in request["text"], request
+        page = urllib.request.urlopen(link, timeout=10).read().decode()
+        assert "confirm-submit" in page, "the link page does not ask"
+        done = urllib.request.urlopen(urllib.request.Request(link, data=b"", method="POST"), timeout=10).read().decode()
+        assert "confirm-done" in done, "the POST did not confirm"
+        # Confirming cancelled the confirmed patient's call step and, down the chain, her voice step.
+        report = dispatch("2030-03-09T10:00:00+08:00")
+        assert report["claimed"] == 1 and report["tasks"] == 1, report
+        open_tasks = tasks()
+        assert len(open_tasks) == 1 and "王芳" in open_tasks[0]["title"] and open_tasks[0]["kind"] == "call", open_tasks
+        report = dispatch("2030-03-10T07:30:00+08:00")
+        assert report["claimed"] == 1 and report["tasks"] == 1, report
+        assert sorted(task["kind"] for task in tasks()) == ["call", "voice_call"] and all("王芳" in task["title"] for task in tasks())
+        dispatch("2030-03-11T12:00:00+08:00")
+        assert steps("李华") == ["book-reminder", "confirm", "attended-check"], steps("李华")
+        assert steps("王芳") == ["book-reminder", "confirm", "attended-check"], steps("王芳")
+    finally:
+        receiver.close()
+        if server:
+            server.terminate()
+            server.wait(timeout=15)
 
 
 NOW = "2030-01-11T00:00:00+08:00"
@@ -604,6 +683,7 @@ def main():
         browser_reschedule(binary, workdir)
         browser_today(binary, workdir)
         browser_inbox(binary, workdir)
+        dispatch_s1_by_now(binary, workdir)
         dispatch_survives_kills(binary, workdir)
         dispatch_two_processes_postgres(binary, workdir, args.postgres_url)
     finally:

@@ -23,6 +23,13 @@ public struct Pathway: Sendable, Equatable, Codable {
     public var allAnchors: [String] { [Self.enrolmentAnchor] + anchors.filter { $0 != Self.enrolmentAnchor } }
 
     public func step(_ id: String) -> PathwayStep? { steps.first { $0.id == id } }
+
+    /// Whether some step repeats until stopped, so its enrolments need their horizon extended.
+    public var isOpenEnded: Bool {
+        steps.contains { step in
+            if case .openEnded? = step.recurrence?.limit { return true } else { return false }
+        }
+    }
 }
 
 /// A span of calendar time: days and months, either may be negative.

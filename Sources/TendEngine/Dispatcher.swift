@@ -118,6 +118,8 @@ public final class Dispatcher: Service, Sendable {
         let dueBy = clock.now()
         var report = DispatchReport()
         let context = try await PassContext.load(stores: stores)
+        // Open-ended recurrences (every 3 months until stopped) are planned a rolling horizon ahead.
+        while try await stores.enrolments.extendHorizons(pathways: context.pathways) == 500 {}
         while true {
             let leaseNow = leaseClock.now()
             let batch = try await stores.dispatch.claim(

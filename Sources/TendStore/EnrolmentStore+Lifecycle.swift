@@ -174,6 +174,44 @@ extension EnrolmentStore {
         }
     }
 
+    /// Plans open-ended recurrences further ahead for active enrolments whose horizon is less
+    /// than `horizonDays - 30` days away: only occurrences after the old horizon are added,
+    /// nothing planned before is touched. Enrolments of pathways without open-ended steps are
+    /// marked as needing no extension. Returns how many enrolments it looked at (at most `limit`).
+    public func extendHorizons(pathways: [String: Pathway], limit: Int = 500) async throws -> Int {
+        let now = clock.now()
+        let threshold = LocalDate(instant: now, in: TimeZone(identifier: "UTC")!).adding(days: Self.horizonDays - 30).description
+        let due = try await database.session { sql in
+            try await sql.raw("""
+                SELECT \(unsafeRaw: Self.enrolmentColumns) FROM enrolments WHERE status = 'active' AND planned_until < \(bind: threshold)
+                ORDER BY planned_until LIMIT \(unsafeRaw: String(max(1, limit)))
+                """).all().map(Self.enrolment(from:))
+        }
+        let nowMs = now.epochMilliseconds
+        for enrolment in due {
+            guard let pathway = pathways[enrolment.pathwayID], pathway.isOpenEnded else {
+                try await database.session { sql in
+                    try await sql.raw("UPDATE enrolments SET planned_until = '9999-12-31' WHERE id = \(bind: enrolment.id)").run()
+                }
+                continue
+            }
+            let auditID = ids.next()
+            try await database.transaction { sql in
+                let patient = try await Self.planningPatient(sql, programID: enrolment.programID, patientID: enrolment.patientID, now: now)
+                let horizon = LocalDate(instant: now, in: patient.timeZone).adding(days: Self.horizonDays)
+                let added = PathwayPlanner.plan(pathway, anchors: enrolment.anchors, patient: patient, horizon: horizon)
+                    .filter { $0.local.date > enrolment.plannedUntil }
+                try await Self.insert(sql, planned: added, enrolment: enrolment, now: now)
+                try await sql.raw("""
+                    UPDATE enrolments SET planned_until = \(bind: horizon.description), updated_at = \(bind: nowMs) WHERE id = \(bind: enrolment.id)
+                    """).run()
+                try await Self.audit(sql, id: auditID, programID: enrolment.programID, patientID: enrolment.patientID, action: "enrolment.extend",
+                                     actor: AuditActor(id: nil, kind: .system), at: nowMs)
+            }
+        }
+        return due.count
+    }
+
     /// Writes planned touchpoints of one enrolment; an occurrence that already exists (it was
     /// sent) is left as it is.
     static func insert(_ sql: any SQLDatabase, planned: [PlannedTouchpoint], enrolment: Enrolment, now: Date) async throws {

@@ -402,5 +402,10 @@ public enum Schema {
                 ? ["DROP INDEX touchpoints_by_patient"]
                 : ["CREATE INDEX touchpoints_by_enrolment ON touchpoints (enrolment_id)"]
         },
+        Migration(version: 7, name: "enrolments_by_horizon") { _ in
+            // The dispatcher looks for active enrolments whose open-ended steps are planned
+            // less far ahead than the horizon.
+            ["CREATE INDEX enrolments_by_horizon ON enrolments (status, planned_until)"]
+        },
 ]
 }

@@ -199,6 +199,35 @@ func confirmationPath(in text: String) -> String? {
     }
 }
 
+@Suite struct HorizonTests {
+    @Test(arguments: TestBackend.available)
+    func openEndedRecurrencesAreExtendedAsTimeGoesOn(backend: TestBackend) async throws {
+        try await TestApp.withApp(backend) { app in
+            let scenario = try await DispatchScenario(app, program: "lung-followup")
+            let patient = try await scenario.patient("欧阳锋")
+            try await scenario.enrol(patient, in: "s5-osteonecrosis-imaging", anchors: [:])
+            let enrolment = try #require(try await app.stores.enrolments.enrolments(programID: scenario.program.id, patientID: patient.id).first)
+            let before = try await app.stores.enrolments.schedule(programID: scenario.program.id, patientID: patient.id)
+            let lastBefore = try #require(before.map(\.dueAt).max())
+            // A pass soon after enrolment extends nothing.
+            try await scenario.dispatcher.runPass()
+            #expect(try await app.stores.enrolments.enrolment(programID: scenario.program.id, id: enrolment.id)?.plannedUntil == enrolment.plannedUntil)
+            // Two hundred days on, the horizon moves and the next imaging reminders appear, once.
+            app.clock.advance(by: 200 * 86400)
+            try await scenario.dispatcher.runPass()
+            let extended = try #require(try await app.stores.enrolments.enrolment(programID: scenario.program.id, id: enrolment.id))
+            #expect(extended.plannedUntil > enrolment.plannedUntil.adding(days: 199))
+            let after = try await app.stores.enrolments.schedule(programID: scenario.program.id, patientID: patient.id)
+            #expect(after.count > before.count && after.map(\.dueAt).max()! > lastBefore)
+            #expect(Set(after.map(\.id)).count == after.count)
+            // What was planned before is untouched (sent or not).
+            #expect(after.filter { $0.dueAt <= lastBefore }.count == before.count)
+            try await scenario.dispatcher.runPass()
+            #expect(try await app.stores.enrolments.schedule(programID: scenario.program.id, patientID: patient.id).count == after.count)
+        }
+    }
+}
+
 /// A local webhook receiver whose answer the test sets.
 actor Receiver {
     var status: HTTPResponse.Status = .ok

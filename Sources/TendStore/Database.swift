@@ -60,7 +60,7 @@ public final class Database: Sendable {
             if let searchPath = target.searchPath {
                 configuration.options.additionalStartupParameters = [("search_path", searchPath)]
             }
-            configuration.options.maximumConnections = 8
+            configuration.options.maximumConnections = target.poolSize
             let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
             let runner = Task { await client.run() }
             // Let the pool's run loop start before the first lease, which it warns about otherwise.

@@ -16,6 +16,8 @@ public enum DatabaseLocation: Sendable, Equatable {
         public var tls: TLSMode
         /// Extra connection parameters (the tests use `search_path` to isolate each test in a schema).
         public var searchPath: String?
+        /// Connections this process may hold (`?pool_size=`, default 8).
+        public var poolSize: Int = 8
     }
 
     /// Accepts `postgres://user:pass@host:port/db?sslmode=disable`, `sqlite:///abs/path`,
@@ -38,10 +40,17 @@ public enum DatabaseLocation: Sendable, Equatable {
                 throw TendError.invalid(field, .init(en: "has an unknown sslmode (use disable, prefer or require)", zh: "的 sslmode 无效（可用 disable、prefer、require）"))
             }
             let username = components.user.flatMap { $0.removingPercentEncoding } ?? "postgres"
+            var poolSize = 8
+            if let text = query["pool_size"] {
+                guard let size = Int(text), (1...200).contains(size) else {
+                    throw TendError.invalid(field, .init(en: "has a pool_size that is not 1 to 200", zh: "的 pool_size 必须为 1–200"))
+                }
+                poolSize = size
+            }
             return .postgres(PostgresTarget(
                 host: host, port: components.port ?? 5432, username: username,
                 password: components.password.flatMap { $0.removingPercentEncoding },
-                database: database.isEmpty ? username : database, tls: tls, searchPath: query["search_path"]))
+                database: database.isEmpty ? username : database, tls: tls, searchPath: query["search_path"], poolSize: poolSize))
         }
         if trimmed.hasPrefix("sqlite://") {
             let path = String(trimmed.dropFirst("sqlite://".count))

@@ -60,6 +60,8 @@ public enum TestDatabase {
             let admin = try await Database.open(.postgres(target), logger: logger)
             try await admin.session { sql in try await sql.raw("CREATE SCHEMA \(unsafeRaw: name)").run() }
             target.searchPath = name
+            // Many tests run at once, each with its own pool: keep them small.
+            target.poolSize = 3
             return (.postgres(target), {
                 try? await admin.session { sql in try await sql.raw("DROP SCHEMA \(unsafeRaw: name) CASCADE").run() }
                 await admin.close()

@@ -81,7 +81,7 @@ struct BenchCommand: AsyncParsableCommand {
 
         static func reset(_ database: Database) async throws {
             let tables = [
-                "bench_floor", "bench_touchpoints", "bench_steps", "messages", "chat_group_members", "chat_groups", "triage_settings", "staff_tasks", "portal_messages", "channel_configs", "touchpoints", "enrolments", "pathways", "patient_consents", "patient_tags",
+                "bench_floor", "bench_touchpoints", "bench_steps", "sender_identities", "messages", "chat_group_members", "chat_groups", "triage_settings", "staff_tasks", "portal_messages", "channel_configs", "touchpoints", "enrolments", "pathways", "patient_consents", "patient_tags",
                 "patients", "audit_events", "api_tokens", "web_sessions", "memberships", "staff_users", "programs", "schema_migrations",
             ]
             for table in tables {

@@ -101,6 +101,7 @@ struct InboundRequest: Decodable {
     let group_binding: String?
     let patient_id: String?
     let phone: String?
+    let sender_id: String?
     let sender_name: String?
     let text: String
     let sent_at: Date?
@@ -110,7 +111,8 @@ struct InboundRequest: Decodable {
         "group_id": ["type": "string", "description": "The group, by Tend's id…"],
         "group_binding": ["type": "string", "description": "…or by the channel's id for the conversation; neither for a one-to-one message"],
         "patient_id": ["type": "string", "description": "The sender when known…"],
-        "phone": ["type": "string", "description": "…or their phone number, matched by blind index"],
+        "phone": ["type": "string", "description": "…or a phone number, the patient's or a family member's, matched by blind index"],
+        "sender_id": ["type": "string", "description": "…or the channel's user id, bound to a patient with POST …/patients/{id}/identities"],
         "sender_name": ["type": "string", "description": "The name the channel shows"],
         "text": Schema.string, "sent_at": Schema.dateTime,
     ], required: ["channel", "text"])
@@ -168,24 +170,31 @@ struct InboxRoutes: Sendable {
             group = found
         }
         var patient: Patient?
+        var relation: String?
         if let id = body.patient_id {
             guard let found = try await stores.patients.fetch(programID: programID, ids: [id]).first else { throw TendError.notFound("patient") }
             patient = found
-        } else if let phone = body.phone {
-            patient = try await stores.patients.search(programID: programID, phone: phone, idNumber: nil, name: nil, actor: actor).first
+        } else if body.phone != nil || body.sender_id != nil {
+            if let match = try await stores.patients.matchSender(programID: programID, phone: body.phone, channel: channel, userID: body.sender_id) {
+                patient = try await stores.patients.fetch(programID: programID, ids: [match.patientID]).first
+                relation = match.relation
+            }
             if patient == nil && group == nil { throw TendError.notFound("patient") }
         }
         guard group != nil || patient != nil else { throw TendError.missing("patient_id") }
+        // A family member writing: the message is about the patient, from them.
+        var senderName = body.sender_name
+        if senderName == nil, let relation, let patient { senderName = "\(patient.profile.name)的\(relation) / \(relation) of \(patient.profile.name)" }
 
         let (stored, settings) = try await Self.intake(
             stores: stores, classifiers: dependencies.classifiers, programID: programID, group: group, patient: patient, channel: channel,
-            senderName: body.sender_name, text: body.text, sentAt: body.sent_at ?? dependencies.clock.now(), actor: actor)
+            senderName: senderName, text: body.text, sentAt: body.sent_at ?? dependencies.clock.now(), actor: actor)
         if stored.taskID != nil {
             dependencies.logger.notice("urgent message routed to on-call staff", metadata: ["program": "\(grant.program.slug)", "message": "\(stored.id)"])
         }
         var confirmed: String?
         var cancelled = 0
-        if group == nil, let patient, ConfirmationReply.isConfirmation(body.text),
+        if group == nil, let patient, relation == nil, ConfirmationReply.isConfirmation(body.text),
            let pending = try await stores.confirmations.pendingRequest(programID: programID, patientID: patient.id) {
             if case .confirmed(let id, let count) = try await stores.confirmations.confirm(programID: programID, touchpointID: pending, via: .reply, actor: actor) {
                 confirmed = id
@@ -274,6 +283,28 @@ struct InboxRoutes: Sendable {
                 let group = try await stores.messages.createGroup(programID: grant.program.id, name: body.name.trimmed, channel: channel,
                                                                   binding: body.binding.trimmed, patientIDs: patientIDs, staffIDs: body.staff_ids ?? [])
                 return try JSONIO.response(GroupBody(group), status: .created)
+            },
+
+            APIEndpoint(operation: APIOperation(
+                method: .post, path: "/api/v1/programs/{program}/patients/{patient}/identities", operationID: "bindSenderIdentity",
+                summary: "Tie a channel's user id (a WeCom userid …) to the patient, so messages from it are matched to them",
+                tag: "messages", requestBody: Schema.object(["channel": Schema.string, "user_id": Schema.string], required: ["channel", "user_id"]),
+                successStatus: 204)
+            ) { request, context in
+                let grant = try await access.require(.writePatients, for: request, context: context)
+                struct Binding: Decodable { let channel: String; let user_id: String }
+                let body = try await JSONIO.decode(Binding.self, from: request)
+                guard let channel = ContactChannel(rawValue: body.channel) else {
+                    throw TendError.invalid("channel", .init(en: "is not a known channel", zh: "不是已知渠道"))
+                }
+                guard !body.user_id.trimmed.isEmpty, body.user_id.count <= 200 else {
+                    throw TendError.invalid("user_id", .init(en: "must be 1 to 200 characters", zh: "必须为 1–200 个字符"))
+                }
+                let patientID = try context.parameters.require("patient")
+                guard try await stores.patients.fetch(programID: grant.program.id, ids: [patientID]).first != nil else { throw TendError.notFound("patient") }
+                try await stores.patients.bindChannelUser(programID: grant.program.id, patientID: patientID, channel: channel, userID: body.user_id,
+                                                          actor: grant.auditActor(requestID: context.requestID))
+                return Response(status: .noContent)
             },
 
             APIEndpoint(operation: APIOperation(

@@ -407,5 +407,22 @@ public enum Schema {
             // less far ahead than the horizon.
             ["CREATE INDEX enrolments_by_horizon ON enrolments (status, planned_until)"]
         },
+        Migration(version: 8, name: "sender_identities") { _ in
+            [
+                // Who a message is from when it is not the patient's own phone: a family member's
+                // phone (blind index, from the patient's caregivers) or a channel's user id.
+                """
+                CREATE TABLE sender_identities (
+                    program_id TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    key_bidx TEXT NOT NULL,
+                    patient_id TEXT NOT NULL,
+                    relation TEXT,
+                    PRIMARY KEY (program_id, kind, key_bidx, patient_id)
+                )
+                """,
+                "CREATE INDEX sender_identities_by_patient ON sender_identities (patient_id, kind)",
+            ]
+        },
 ]
 }

@@ -148,6 +148,12 @@ public struct PatientImporter: Sendable {
             for row in try await sql.raw(upsert).all() {
                 patientIDs[try row.decode(column: "external_id", as: String.self)] = try row.decode(column: "id", as: String.self)
             }
+            // Family phones become sender identities; an updated patient's old ones are replaced.
+            try await store.syncCaregivers(sql, programID: programID, patients: keep.compactMap { index in
+                let entry = entries[index]
+                guard let patientID = patientIDs[entry.externalID], !entry.candidate.profile.caregivers.isEmpty || patientID != entry.generatedID else { return nil }
+                return (patientID, entry.candidate.profile.caregivers)
+            })
             var tagRows: [[any Encodable & Sendable]] = []
             for index in keep {
                 let entry = entries[index]

@@ -122,6 +122,7 @@ public struct PatientStore: Sendable {
         try await database.transaction { sql in
             try await self.checkDuplicates(sql, programID: programID, profile: profile, excluding: nil)
             try await sql.raw("INSERT INTO patients (\(unsafeRaw: Self.columnList)) VALUES (\(binds: values))").run()
+            try await self.syncCaregivers(sql, programID: programID, patients: [(id, profile.caregivers)])
             try await self.insertTags(sql, programID: programID, patientID: id, tags: tags, setBy: actor.id, source: actor.kind.rawValue, at: now)
             try await self.audit(sql, programID: programID, patientIDs: [id], action: "patient.create", actor: actor, eventIDs: [auditIDs[0]], at: now)
         }
@@ -154,6 +155,7 @@ public struct PatientStore: Sendable {
             query.appendInterpolation(bind: patientID)
             query.appendLiteral(" RETURNING id")
             guard try await !sql.raw(query).all().isEmpty else { return false }
+            try await self.syncCaregivers(sql, programID: programID, patients: [(patientID, profile.caregivers)])
             if profile.status == .withdrawn || profile.status == .deceased {
                 try await EnrolmentStore.cancelAll(sql, kind: kind, programID: programID, patientID: patientID, at: now)
             }
@@ -388,7 +390,85 @@ public struct PatientStore: Sendable {
     }
 }
 
+/// Who sent a message, as far as the program knows.
+public struct MatchedSender: Sendable, Equatable {
+    public var patientID: String
+    /// The family member's relation ("女儿") when a caregiver wrote; nil for the patient.
+    public var relation: String?
+}
+
 extension PatientStore {
+    /// Replaces the caregiver-phone identities of these patients, inside the caller's transaction.
+    func syncCaregivers(_ sql: any SQLDatabase, programID: String, patients: [(id: String, caregivers: [Caregiver])]) async throws {
+        guard !patients.isEmpty else { return }
+        try await sql.raw("""
+            DELETE FROM sender_identities WHERE kind = 'caregiver_phone' AND patient_id IN (\(binds: patients.map(\.id)))
+            """).run()
+        var rows: [[any Encodable & Sendable]] = []
+        for (id, caregivers) in patients {
+            var seen = Set<String>()
+            for caregiver in caregivers {
+                guard let phone = caregiver.phone, seen.insert(phone).inserted else { continue }
+                rows.append([programID, "caregiver_phone", phoneIndex(phone), id, caregiver.relation])
+            }
+        }
+        for start in stride(from: 0, to: rows.count, by: 500) {
+            var insert = SQLQueryString("INSERT INTO sender_identities (program_id, kind, key_bidx, patient_id, relation) VALUES ")
+            for (position, row) in rows[start..<min(start + 500, rows.count)].enumerated() {
+                if position > 0 { insert.appendLiteral(", ") }
+                insert.appendLiteral("(")
+                insert.appendInterpolation(binds: row)
+                insert.appendLiteral(")")
+            }
+            try await sql.raw(insert).run()
+        }
+    }
+
+    func channelUserIndex(channel: ContactChannel, userID: String) -> String {
+        blindIndex.index("\(channel.rawValue):\(userID.trimmed)", purpose: "channel-user")
+    }
+
+    /// Ties a channel's user id (a WeCom userid, say) to the patient, so their group messages are theirs.
+    public func bindChannelUser(programID: String, patientID: String, channel: ContactChannel, userID: String, actor: AuditActor) async throws {
+        let key = channelUserIndex(channel: channel, userID: userID)
+        let now = clock.now().epochMilliseconds
+        let auditID = ids.next()
+        try await database.transaction { sql in
+            try await sql.raw("DELETE FROM sender_identities WHERE program_id = \(bind: programID) AND kind = 'channel_user' AND key_bidx = \(bind: key)").run()
+            try await sql.raw("""
+                INSERT INTO sender_identities (program_id, kind, key_bidx, patient_id, relation) VALUES (\(bind: programID), 'channel_user', \(bind: key), \(bind: patientID), NULL)
+                """).run()
+            try await self.audit(sql, programID: programID, patientIDs: [patientID], action: "patient.identity.bind", actor: actor, eventIDs: [auditID], at: now)
+        }
+    }
+
+    /// The sender of a message: by channel user id, then the patient's own phone, then a
+    /// family member's phone. Nil when nobody in the program matches.
+    public func matchSender(programID: String, phone: String?, channel: ContactChannel?, userID: String?) async throws -> MatchedSender? {
+        var userKey: String?
+        if let channel, let userID, !userID.trimmed.isEmpty { userKey = channelUserIndex(channel: channel, userID: userID) }
+        let lookupKey = userKey
+        let phoneKey = try phone.flatMap { try PatientFields.phone($0, field: "phone") }.map(phoneIndex)
+        return try await database.session { sql in
+            if let lookupKey, let row = try await sql.raw("""
+                SELECT patient_id FROM sender_identities WHERE program_id = \(bind: programID) AND kind = 'channel_user' AND key_bidx = \(bind: lookupKey)
+                """).first() {
+                return MatchedSender(patientID: try row.decode(column: "patient_id", as: String.self), relation: nil)
+            }
+            guard let phoneKey else { return nil }
+            if let row = try await sql.raw("SELECT id FROM patients WHERE program_id = \(bind: programID) AND phone_bidx = \(bind: phoneKey) LIMIT 1").first() {
+                return MatchedSender(patientID: try row.decode(column: "id", as: String.self), relation: nil)
+            }
+            if let row = try await sql.raw("""
+                SELECT patient_id, relation FROM sender_identities WHERE program_id = \(bind: programID) AND kind = 'caregiver_phone' AND key_bidx = \(bind: phoneKey)
+                ORDER BY patient_id LIMIT 1
+                """).first() {
+                return MatchedSender(patientID: try row.decode(column: "patient_id", as: String.self), relation: try row.decode(column: "relation", as: String?.self))
+            }
+            return nil
+        }
+    }
+
     static let sealedColumns = ["name_enc", "phone_enc", "id_number_enc", "address_enc", "caregivers_enc"]
 
     /// Every table with sealed columns: what key rotation re-encrypts.

@@ -66,6 +66,7 @@ let concretePaths: [(method: HTTPRequest.Method, path: String)] = [
     (.put, "/api/v1/programs/gdm-camp/channels/webhook"),
     (.post, "/api/v1/programs/gdm-camp/inbound"),
     (.get, "/api/v1/programs/gdm-camp/patients/p1/inbox"),
+    (.post, "/api/v1/programs/gdm-camp/patients/p1/identities"),
     (.get, "/api/v1/programs/gdm-camp/groups"),
     (.post, "/api/v1/programs/gdm-camp/groups"),
     (.get, "/api/v1/programs/gdm-camp/inbox"),

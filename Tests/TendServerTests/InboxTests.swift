@@ -141,6 +141,44 @@ enum MorningMessages {
     }
 
     @Test(arguments: TestBackend.available)
+    func sendersAreMatchedByPhoneFamilyPhoneOrChannelUser(backend: TestBackend) async throws {
+        try await withClient(backend) { app, client in
+            let manager = try await app.token(for: "manager@tend.demo")
+            let patient = try await createPatient(client, token: manager, program: "gdm-camp", body: #"{"name": "周梅", "phone": "13911112222", "caregivers": [{"name": "周建国", "relation": "父亲", "phone": "13733334444"}]}"#)
+            let patientID = patient["id"] as? String ?? ""
+            try await client.execute(uri: "/api/v1/programs/gdm-camp/groups", method: .post, headers: bearer(manager),
+                                     body: json(#"{"name": "家属群", "channel": "wecom", "binding": "family-chat"}"#)) { #expect($0.status == .created) }
+            func post(_ fields: [String: String]) async throws -> [String: Any] {
+                var body = fields
+                body["channel"] = "wecom"
+                return try await client.execute(uri: "/api/v1/programs/gdm-camp/inbound", method: .post, headers: bearer(manager),
+                                                body: ByteBuffer(data: try JSONSerialization.data(withJSONObject: body))) { response in
+                    #expect(response.status == .created, "\(String(buffer: response.body))")
+                    return object(response)["message"] as? [String: Any] ?? [:]
+                }
+            }
+            var message = try await post(["group_binding": "family-chat", "phone": "139 1111 2222", "text": "今天空腹5.0"])
+            #expect(message["patient_id"] as? String == patientID)
+            // The father's phone: the message is about the patient, from her father.
+            message = try await post(["group_binding": "family-chat", "phone": "13733334444", "text": "她早上有点头晕"])
+            #expect(message["patient_id"] as? String == patientID)
+            #expect((message["sender_name"] as? String)?.contains("父亲") == true)
+            // A WeCom user id, once bound to the patient.
+            message = try await post(["group_binding": "family-chat", "sender_id": "wx-zhoumei", "text": "谢谢"])
+            #expect(message["patient_id"] == nil)
+            try await client.execute(uri: "/api/v1/programs/gdm-camp/patients/\(patientID)/identities", method: .post, headers: bearer(manager),
+                                     body: json(#"{"channel": "wecom", "user_id": "wx-zhoumei"}"#)) { #expect($0.status == .noContent) }
+            message = try await post(["group_binding": "family-chat", "sender_id": "wx-zhoumei", "text": "谢谢"])
+            #expect(message["patient_id"] as? String == patientID)
+            // Changing the caregivers replaces their phones.
+            try await client.execute(uri: "/api/v1/programs/gdm-camp/patients/\(patientID)", method: .patch, headers: bearer(manager),
+                                     body: json(#"{"caregivers": []}"#)) { #expect($0.status == .ok) }
+            message = try await post(["group_binding": "family-chat", "phone": "13733334444", "text": "在吗"])
+            #expect(message["patient_id"] == nil)
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
     func programsExtendTheRulesAndThresholds(backend: TestBackend) async throws {
         try await withClient(backend) { app, client in
             let admin = try await app.token(for: "admin@tend.demo")

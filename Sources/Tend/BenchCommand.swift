@@ -226,7 +226,9 @@ extension BenchCommand {
 
         /// Patients written straight into the table (import is measured on its own): a few
         /// zones and windows, so planning sees several groups, as in a real program.
-        static func generatePatients(_ database: Database, programID: String, rows: Int, ids: IDGenerator) async throws {
+        /// `sealedName` is what every name column holds: a real ciphertext when the benchmark decrypts names.
+        static func generatePatients(_ database: Database, programID: String, rows: Int, ids: IDGenerator,
+                                     sealedName: String = "k1:x", channel: ContactChannel = .sms) async throws {
             let zones = ["Asia/Shanghai", "Asia/Shanghai", "Asia/Shanghai", "America/New_York", "Europe/London"]
             let windows: [String?] = [nil, "12:00-13:30", "18:30-21:00"]
             for offset in stride(from: 0, to: rows, by: 1000) {
@@ -238,9 +240,9 @@ extension BenchCommand {
                     if position > 0 { patients.appendLiteral(", "); tags.appendLiteral(", ") }
                     patients.appendLiteral("(")
                     patients.appendInterpolation(binds: [
-                        patientIDs[position], programID, "P\(index)", "k1:x", "n\(index)", "female", "1970-01-01", nil as String?, nil as String?,
-                        nil as String?, nil as String?, nil as String?, "zh-Hans", zones[index % zones.count], windows[index % windows.count], "22:00-07:00",
-                        "sms", nil as String?, "active", Int64(0), Int64(0),
+                        patientIDs[position], programID, "P\(index)", sealedName, "n\(index)", "female", "1970-01-01", nil as String?, nil as String?,
+                        nil as String?, nil as String?, nil as String?, index % 2 == 0 ? "zh-Hans" : "en", zones[index % zones.count], windows[index % windows.count],
+                        "22:00-07:00", channel.rawValue, nil as String?, "active", Int64(0), Int64(0),
                     ])
                     patients.appendLiteral(")")
                     tags.appendLiteral("(")

@@ -53,7 +53,8 @@ extension BenchCommand {
                     try await Migrator(database: database, clock: clock).migrate()
                     let stores = Stores(database: database, clock: clock, ids: ids, keys: keys)
                     let program = try await stores.programs.create(slug: "bench", name: "Bench")
-                    try await Self.generatePatients(database, programID: program.id, rows: patients, sealedName: try stores.cipher.seal("张三"), channel: kind, ids: ids)
+                    // One real ciphertext for every name, so the dispatcher decrypts as in production.
+                    try await Enrol.generatePatients(database, programID: program.id, rows: patients, ids: ids, sealedName: try stores.cipher.seal("张三"), channel: kind)
                     if let receiver {
                         try await stores.channels.set(programID: program.id, ChannelConfig(channel: .webhook, url: receiver.url, secret: "bench-secret-0123456789"))
                     }
@@ -90,35 +91,6 @@ extension BenchCommand {
                 let floorMedian = ImportPatients.median(floorRates), dispatchMedian = ImportPatients.median(dispatchRates)
                 say(String(format: "median: floor %.0f rows/s, dispatch %.0f touchpoints/s, floor/dispatch %.2f×", floorMedian, dispatchMedian, floorMedian / dispatchMedian))
                 try await receiver?.stop()
-            }
-        }
-
-        /// Patients written straight into the table with one real ciphertext for every name,
-        /// so the dispatcher decrypts as it would in production.
-        static func generatePatients(_ database: Database, programID: String, rows: Int, sealedName: String, channel: ContactChannel, ids: IDGenerator) async throws {
-            for offset in stride(from: 0, to: rows, by: 1000) {
-                let range = offset..<min(offset + 1000, rows)
-                let patientIDs = range.map { _ in ids.next() }
-                var patients = SQLQueryString("INSERT INTO patients (\(unsafeRaw: PatientStoreColumns.list)) VALUES ")
-                var tags = SQLQueryString("INSERT INTO patient_tags (program_id, patient_id, tag_key, tag_value, set_by, source, set_at) VALUES ")
-                for (position, index) in range.enumerated() {
-                    if position > 0 { patients.appendLiteral(", "); tags.appendLiteral(", ") }
-                    patients.appendLiteral("(")
-                    patients.appendInterpolation(binds: [
-                        patientIDs[position], programID, "P\(index)", sealedName, "n\(index)", "female", "1970-01-01", nil as String?, nil as String?,
-                        nil as String?, nil as String?, nil as String?, index % 2 == 0 ? "zh-Hans" : "en", "Asia/Shanghai", nil as String?, nil as String?,
-                        channel.rawValue, nil as String?, "active", Int64(0), Int64(0),
-                    ])
-                    patients.appendLiteral(")")
-                    tags.appendLiteral("(")
-                    tags.appendInterpolation(binds: [programID, patientIDs[position], "disease", "T2DM", nil as String?, "bench", Int64(0)])
-                    tags.appendLiteral(")")
-                }
-                let (patientQuery, tagQuery) = (patients, tags)
-                try await database.transaction { sql in
-                    try await sql.raw(patientQuery).run()
-                    try await sql.raw(tagQuery).run()
-                }
             }
         }
 

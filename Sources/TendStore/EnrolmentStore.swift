@@ -45,7 +45,7 @@ public struct EnrolmentStore: Sendable {
             throw TendError.invalid("anchors.\(name)", .init(en: "is not an anchor of \(pathway.id)", zh: "不是方案 \(pathway.id) 的锚点"))
         }
         let now = clock.now()
-        // Enrolment ids are this prefix and the patient id: unique per enrolment call, short.
+        // Unique per enrolment call.
         let batch = String(ids.next().suffix(12))
         let shapeKey = ShapeKey(pathway: pathway, today: LocalDate(instant: now, in: TimeZone(identifier: "UTC")!))
         let suffix = batch
@@ -54,9 +54,11 @@ public struct EnrolmentStore: Sendable {
 
         return try await database.transaction { sql in
             let flagColumns = shapeKey.flagNames.map { "\($0) BIGINT NOT NULL" }
-            try await sql.raw(SQLQueryString("CREATE TEMP TABLE \(candidates) (patient_id TEXT PRIMARY KEY, time_zone TEXT NOT NULL, quiet TEXT NOT NULL, win TEXT NOT NULL, channels TEXT NOT NULL\(flagColumns.map { ", " + $0 }.joined()))")).run()
+            try await sql.raw(SQLQueryString("CREATE TEMP TABLE \(candidates) (patient_id TEXT PRIMARY KEY, seq TEXT NOT NULL, time_zone TEXT NOT NULL, quiet TEXT NOT NULL, win TEXT NOT NULL, channels TEXT NOT NULL\(flagColumns.map { ", " + $0 }.joined()))")).run()
             // 1. The patients to enrol, with what their schedule depends on.
-            var select = SQLQueryString("INSERT INTO \(unsafeRaw: candidates) SELECT p.id, p.time_zone, COALESCE(p.quiet_hours, ''), COALESCE(p.contact_window, ''), p.channels")
+            // Each candidate's number in patient order, zero-padded so ids sort as they are written.
+            let seq = kind == .sqlite ? "printf('%08d', ROW_NUMBER() OVER (ORDER BY p.id))" : "lpad(CAST(ROW_NUMBER() OVER (ORDER BY p.id) AS TEXT), 8, '0')"
+            var select = SQLQueryString("INSERT INTO \(unsafeRaw: candidates) SELECT p.id, \(unsafeRaw: seq), p.time_zone, COALESCE(p.quiet_hours, ''), COALESCE(p.contact_window, ''), p.channels")
             shapeKey.appendFlags(&select)
             select.appendLiteral(" FROM patients p WHERE p.program_id = ")
             select.appendInterpolation(bind: programID)
@@ -70,7 +72,7 @@ public struct EnrolmentStore: Sendable {
             }
             select.appendLiteral(" AND NOT EXISTS (SELECT 1 FROM enrolments e JOIN pathways w ON w.id = e.pathway_id WHERE e.patient_id = p.id AND w.slug = ")
             select.appendInterpolation(bind: pathway.id)
-            select.appendLiteral(" AND e.status IN ('active', 'paused'))")
+            select.appendLiteral(" AND e.status IN ('active', 'paused')) ORDER BY p.id")
             try await sql.raw(select).run()
 
             // 2. Plan each distinct shape once.
@@ -129,13 +131,15 @@ public struct EnrolmentStore: Sendable {
             // SQLite keeps the written order of a CROSS JOIN: walking candidates (in patient
             // order) outermost writes touchpoints in key order instead of all over the index.
             let join = kind == .sqlite ? "CROSS JOIN" : "JOIN"
-            let enrolmentID = "\(Self.concat([SQLLiteralText(batch), "c.patient_id"]))"
+            // Enrolment ids are the call's batch prefix and the candidate's number: short, because
+            // every touchpoint id (and its index entries) starts with one.
+            let enrolmentID = "\(Self.concat([SQLLiteralText(batch), "c.seq"]))"
             try await sql.raw("""
                 INSERT INTO enrolments (id, program_id, patient_id, pathway_id, anchors, status, planned_until, created_at, updated_at)
                 SELECT \(unsafeRaw: enrolmentID), \(bind: programID), c.patient_id, \(bind: stored.id), s.anchors, 'active', s.planned_until, \(bind: nowMs), \(bind: nowMs)
                 FROM \(unsafeRaw: candidates) c \(unsafeRaw: join) \(unsafeRaw: shapes) s ON \(unsafeRaw: shapeJoin)
                 """).run()
-            let touchpointID = Self.concat([SQLLiteralText(batch), "c.patient_id", SQLLiteralText("."), "t.step_id", SQLLiteralText("."), "CAST(t.occurrence AS TEXT)"])
+            let touchpointID = Self.concat([SQLLiteralText(batch), "c.seq", SQLLiteralText("."), "t.step_id", SQLLiteralText("."), "CAST(t.occurrence AS TEXT)"])
             try await sql.raw("""
                 INSERT INTO touchpoints (id, program_id, enrolment_id, patient_id, step_id, occurrence, due_at, local_due, channels, kind, confirm, if_unconfirmed, status, attempts, updated_at)
                 SELECT \(unsafeRaw: touchpointID), \(bind: programID), \(unsafeRaw: enrolmentID), c.patient_id, t.step_id, t.occurrence, t.due_at, t.local_due,

@@ -278,13 +278,16 @@ extension BenchCommand {
                     try await sql.raw("INSERT INTO bench_steps VALUES (\(bind: "step-\(index)"), \(bind: Int64(index) * 86_400_000))").run()
                 }
             }
+            // Enrolment ids as the store makes them: a 12-character prefix and an 8-digit number.
+            let number = database.kind == .sqlite ? "printf('%08d', p.rowid)" : "lpad(CAST(ROW_NUMBER() OVER (ORDER BY p.id) AS TEXT), 8, '0')"
             let start = ContinuousClock.now
             try await database.transaction { sql in
                 try await sql.raw("""
                     INSERT INTO bench_touchpoints (id, program_id, enrolment_id, patient_id, step_id, occurrence, due_at, local_due, channels, kind, confirm, if_unconfirmed, status, attempts, updated_at)
-                    SELECT 'e00000000000' || p.id || '.' || s.step_id || '.1', p.program_id, 'e00000000000' || p.id, p.id, s.step_id, 1,
+                    SELECT e.enrolment_id || '.' || s.step_id || '.1', e.program_id, e.enrolment_id, e.id, s.step_id, 1,
                            1800000000000 + s.offset_ms, '2027-01-01 08:00', 'sms', 'message', 0, NULL, 'scheduled', 0, 0
-                    FROM patients p CROSS JOIN bench_steps s WHERE p.program_id = \(bind: programID)
+                    FROM (SELECT p.id, p.program_id, 'e00000000000' || \(unsafeRaw: number) AS enrolment_id FROM patients p WHERE p.program_id = \(bind: programID)) e
+                    CROSS JOIN bench_steps s
                     """).run()
             }
             return ImportPatients.seconds(ContinuousClock.now - start)

@@ -167,15 +167,16 @@ public final class Dispatcher: Service, Sendable {
         try await withThrowingTaskGroup(of: (Int, DeliveryResult).self) { group in
             var next = 0
             func start() {
-                let (index, message, _, sender) = outgoing[next]
-                group.addTask { (index, await sender.send(message)) }
+                let position = next
+                let (_, message, _, sender) = outgoing[position]
+                group.addTask { (position, await sender.send(message)) }
                 next += 1
             }
             while next < min(settings.concurrency, outgoing.count) { start() }
-            while let (index, result) = try await group.next() {
+            while let (position, result) = try await group.next() {
                 if next < outgoing.count { start() }
-                let entry = outgoing.first { $0.0 == index }!
-                outcomes[index] = outcome(of: result, for: batch[index], channel: entry.2, text: entry.1.text)
+                let (index, message, channel, _) = outgoing[position]
+                outcomes[index] = outcome(of: result, for: batch[index], channel: channel, text: message.text)
             }
         }
         return outcomes.map { $0! }

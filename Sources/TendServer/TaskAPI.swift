@@ -109,7 +109,7 @@ struct TaskRoutes: Sendable {
 
     private func taskID(_ context: TendRequestContext) throws -> String { try context.parameters.require("task") }
 
-    private func respond(_ task: StaffTask?, _ request: Request, _ context: TendRequestContext) throws -> Response {
+    private func respond(_ task: StaffTask?, _ context: TendRequestContext) throws -> Response {
         guard let task else { throw TendError.notFound("task") }
         return try JSONIO.response(TaskBody(task, locale: context.locale, now: dependencies.clock.now()))
     }
@@ -147,7 +147,7 @@ struct TaskRoutes: Sendable {
             ) { request, context in
                 let grant = try await access.require(.writePatients, for: request, context: context)
                 return try respond(try await stores.tasks.claim(programID: grant.program.id, id: try taskID(context), staffID: grant.identity.user.id,
-                                                                actor: grant.auditActor(requestID: context.requestID)), request, context)
+                                                                actor: grant.auditActor(requestID: context.requestID)), context)
             },
 
             APIEndpoint(operation: APIOperation(
@@ -166,7 +166,7 @@ struct TaskRoutes: Sendable {
                 }
                 return try respond(try await stores.tasks.complete(
                     programID: grant.program.id, id: try taskID(context), outcome: outcome, note: body.note, staffID: grant.identity.user.id,
-                    actor: grant.auditActor(requestID: context.requestID), confirmations: stores.confirmations), request, context)
+                    actor: grant.auditActor(requestID: context.requestID), confirmations: stores.confirmations), context)
             },
 
             APIEndpoint(operation: APIOperation(
@@ -180,7 +180,7 @@ struct TaskRoutes: Sendable {
                     throw TendError.invalid("assignee_id", .init(en: "is not a member of this program", zh: "不是本项目成员"))
                 }
                 return try respond(try await stores.tasks.reassign(programID: grant.program.id, id: try taskID(context), to: body.assignee_id,
-                                                                   actor: grant.auditActor(requestID: context.requestID)), request, context)
+                                                                   actor: grant.auditActor(requestID: context.requestID)), context)
             },
 
             APIEndpoint(operation: APIOperation(

@@ -34,6 +34,14 @@ public struct AuditLog: Sendable {
         }
     }
 
+    /// An action on a patient (or, without one, on another subject) by this actor.
+    func record(_ action: String, by actor: AuditActor, programID: String, patientID: String?, otherwise subject: (type: String, id: String)? = nil,
+                in sql: any SQLDatabase) async throws {
+        try await record(Entry(programID: programID, actorID: actor.id, actorKind: actor.kind, action: action,
+                               subjectType: patientID == nil ? subject?.type : "patient", subjectID: patientID ?? subject?.id,
+                               requestID: actor.requestID), in: sql)
+    }
+
     @discardableResult
     public func record(_ entry: Entry, in sql: (any SQLDatabase)? = nil) async throws -> AuditEvent {
         let event = AuditEvent(

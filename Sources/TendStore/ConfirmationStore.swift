@@ -48,7 +48,7 @@ public struct ConfirmationStore: Sendable {
     /// or down the chain (a confirmed request stops the call task and the voice reminder after it).
     public func confirm(programID: String, touchpointID: String, via source: ConfirmationSource, requireRequest: Bool = true, actor: AuditActor) async throws -> ConfirmationResult {
         let now = clock.now().epochMilliseconds
-        let auditID = ids.next()
+        let audit = AuditLog(database: database, clock: clock, ids: ids)
         let kind = database.kind
         return try await database.transaction { sql in
             var query = SQLQueryString("UPDATE touchpoints SET status = 'confirmed', confirmed_at = ")
@@ -92,11 +92,8 @@ public struct ConfirmationStore: Sendable {
                 if grown == chain { break }
                 chain = grown
             }
-            try await sql.raw("""
-                INSERT INTO audit_events (id, program_id, actor_id, actor_kind, action, subject_type, subject_id, request_id, at)
-                VALUES (\(bind: auditID), \(bind: programID), \(bind: actor.id), \(bind: actor.kind.rawValue), \(bind: "touchpoint.confirm.\(source.rawValue)"),
-                        'patient', \(bind: try row.decode(column: "patient_id", as: String.self)), \(bind: actor.requestID), \(bind: now))
-                """).run()
+            try await audit.record("touchpoint.confirm.\(source.rawValue)", by: actor, programID: programID,
+                                   patientID: try row.decode(column: "patient_id", as: String.self), in: sql)
             return .confirmed(touchpointID: touchpointID, cancelledEscalations: cancelled)
         }
     }

@@ -160,7 +160,7 @@ public struct MessageStore: Sendable {
                              title: urgentTitle, priority: .urgent, dueAt: now, slaAt: now.addingTimeInterval(StaffTask.slaWindow(.urgent)),
                              assigneeID: onCallStaffID, createdAt: now)
         }
-        let auditID = ids.next()
+        let audit = AuditLog(database: database, clock: clock, ids: ids)
         let tasks = self.tasks
         let createdTask = task
         try await database.transaction { sql in
@@ -174,11 +174,7 @@ public struct MessageStore: Sendable {
                 """).run()
             if let createdTask { try await tasks.insert(sql, createdTask) }
             if let patientID = message.patientID {
-                try await sql.raw("""
-                    INSERT INTO audit_events (id, program_id, actor_id, actor_kind, action, subject_type, subject_id, request_id, at)
-                    VALUES (\(bind: auditID), \(bind: programID), \(bind: actor.id), \(bind: actor.kind.rawValue), 'message.receive', 'patient', \(bind: patientID),
-                            \(bind: actor.requestID), \(bind: now.epochMilliseconds))
-                    """).run()
+                try await audit.record("message.receive", by: actor, programID: programID, patientID: patientID, in: sql)
             }
         }
         return StoredMessage(
@@ -248,7 +244,8 @@ public struct MessageStore: Sendable {
     public func act(programID: String, id: String, action: MessageAction, staffID: String, staffName: String, actor: AuditActor) async throws -> StoredMessage? {
         guard let message = try await find(programID: programID, id: id) else { return nil }
         let now = clock.now().epochMilliseconds
-        let auditID = ids.next(), replyID = ids.next()
+        let replyID = ids.next()
+        let audit = AuditLog(database: database, clock: clock, ids: ids)
         let tasks = self.tasks
         var escalation: StaffTask?
         if case .escalate = action, message.taskID == nil {
@@ -299,11 +296,7 @@ public struct MessageStore: Sendable {
             case .misgraded(let level):
                 try await sql.raw("UPDATE messages SET feedback_level = \(bind: level.rawValue) WHERE id = \(bind: message.id)").run()
             }
-            try await sql.raw("""
-                INSERT INTO audit_events (id, program_id, actor_id, actor_kind, action, subject_type, subject_id, request_id, at)
-                VALUES (\(bind: auditID), \(bind: programID), \(bind: actor.id), \(bind: actor.kind.rawValue), \(bind: actionName),
-                        \(bind: message.patientID == nil ? "message" : "patient"), \(bind: message.patientID ?? message.id), \(bind: actor.requestID), \(bind: now))
-                """).run()
+            try await audit.record(actionName, by: actor, programID: programID, patientID: message.patientID, otherwise: ("message", message.id), in: sql)
         }
         return try await find(programID: programID, id: id)
     }

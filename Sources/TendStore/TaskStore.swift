@@ -131,16 +131,12 @@ public struct TaskStore: Sendable {
     /// a conflict when it is there but no longer open.
     private func update(programID: String, id: String, action: String, actor: AuditActor, _ body: @escaping @Sendable (any SQLDatabase, Int64) async throws -> Int) async throws -> StaffTask? {
         let now = clock.now().epochMilliseconds
-        let auditID = ids.next()
+        let audit = AuditLog(database: database, clock: clock, ids: ids)
         let changed: Bool? = try await database.transaction { sql in
             guard let row = try await sql.raw("SELECT patient_id FROM staff_tasks WHERE program_id = \(bind: programID) AND id = \(bind: id)").first() else { return nil }
             guard try await body(sql, now) > 0 else { return false }
-            try await sql.raw("""
-                INSERT INTO audit_events (id, program_id, actor_id, actor_kind, action, subject_type, subject_id, request_id, at)
-                VALUES (\(bind: auditID), \(bind: programID), \(bind: actor.id), \(bind: actor.kind.rawValue), \(bind: action),
-                        \(bind: try row.decode(column: "patient_id", as: String?.self) == nil ? "task" : "patient"),
-                        \(bind: try row.decode(column: "patient_id", as: String?.self) ?? id), \(bind: actor.requestID), \(bind: now))
-                """).run()
+            try await audit.record(action, by: actor, programID: programID, patientID: try row.decode(column: "patient_id", as: String?.self),
+                                   otherwise: ("task", id), in: sql)
             return true
         }
         switch changed {

@@ -156,6 +156,8 @@ func confirmationPath(in text: String) -> String? {
                 #expect(object(response)["cancelled_escalations"] as? Int == 2)
             }
             #expect(try await scenario.statuses(replying)["confirm#1"] == "confirmed")
+            let replyEvents = try await app.stores.audit.events(programID: scenario.program.id, subjectID: replying.id)
+            #expect(replyEvents.contains { $0.action == "touchpoint.confirm.reply" } && replyEvents.contains { $0.action == "message.receive" })
 
             try await scenario.dispatch(at: "2026-12-09 10:00")
             let call = try #require(try await scenario.tasks(called).first)
@@ -453,6 +455,8 @@ extension Array where Element: Sendable {
             let program = try #require(try await app.stores.programs.find(slug: "lung-followup"))
             let task = try #require(try await app.stores.tasks.find(programID: program.id, id: "demo-task-lung-followup-0"))
             #expect(task.status == .done && task.outcome == .noAnswer && task.note == "关机" && task.completedBy != nil)
+            let taskEvents = try await app.stores.audit.events(programID: program.id, subjectID: try #require(task.patientID))
+            #expect(taskEvents.contains { $0.action == "task.complete" && $0.subjectType == "patient" && $0.actorKind == .staff })
             // Completing twice is a conflict; other programs' staff do not see the task.
             let again = try await client.execute(uri: "/p/lung-followup/tasks/demo-task-lung-followup-0/complete", method: .post,
                                                  headers: merged(jar.header, formHeaders), body: form(["csrf": csrf, "outcome": "reached"]))

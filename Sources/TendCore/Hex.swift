@@ -24,3 +24,12 @@ public enum Hex {
         return String(decoding: out, as: UTF8.self)
     }
 }
+
+/// Zero-padded decimals ("07", "0042") without `String(format:)`.
+public enum DecimalText {
+    public static func padded(_ value: Int, width: Int) -> String {
+        var digits = Array(String(value).utf8)
+        if digits.count < width { digits.insert(contentsOf: repeatElement(UInt8(ascii: "0"), count: width - digits.count), at: 0) }
+        return String(decoding: digits, as: UTF8.self)
+    }
+}

@@ -37,29 +37,30 @@ public struct IDGenerator: Sendable {
     /// Deterministic ids for tests: a fixed prefix and a counter, still ordered.
     public static func sequential(prefix: String = "id") -> IDGenerator {
         let counter = Counter()
-        return IDGenerator { "\(prefix)\(String(format: "%012d", counter.increment()))" }
+        return IDGenerator { prefix + DecimalText.padded(counter.increment(), width: 12) }
     }
 }
 
 /// The last id's time and random tail, so the next id can be made strictly greater.
 final class MonotonicState: @unchecked Sendable {
     private let lock = NSLock()
+    private let random = RandomBytes()
     private var lastMilliseconds: UInt64 = 0
     private var tail: UInt64 = 0
 
     func next(milliseconds: UInt64) -> String {
         lock.lock()
         defer { lock.unlock() }
-        var generator = SystemRandomNumberGenerator()
+        let draw = random.uint64()
         if milliseconds > lastMilliseconds {
             lastMilliseconds = milliseconds
-            tail = UInt64.random(in: 0..<(1 << 40), using: &generator)
+            tail = draw & ((1 << 40) - 1)
         } else {
-            tail += 1 + UInt64.random(in: 0..<(1 << 16), using: &generator)
+            tail += 1 + (draw & 0xFFFF)
         }
         // 12 hex digits of time, the version digit, 16 of the counter, 3 random: fixed width,
         // so string order is (time, counter) order.
-        let suffix = Hex.encode(UInt64.random(in: 0..<4096, using: &generator), width: 3)
+        let suffix = Hex.encode(draw >> 52, width: 3)
         return Hex.encode(lastMilliseconds, width: 12) + "7" + Hex.encode(tail, width: 16) + suffix
     }
 }

@@ -38,8 +38,7 @@ public struct DailyWindow: Codable, Sendable, Equatable {
 
     /// Parses `HH:MM-HH:MM` (also with an en dash or "~").
     public static func parse(_ text: String, field: String) throws(TendError) -> DailyWindow {
-        let parts = text.replacingOccurrences(of: "–", with: "-").replacingOccurrences(of: "~", with: "-")
-            .split(separator: "-").map { $0.trimmed }
+        let parts = text.split(whereSeparator: { $0 == "-" || $0 == "–" || $0 == "~" }).map { $0.trimmed }
         guard parts.count == 2, let start = minutes(parts[0]), let end = minutes(parts[1]), start != end else {
             throw TendError.invalid(field, .init(en: "must look like 22:00-07:00", zh: "格式应为 22:00-07:00"))
         }
@@ -54,7 +53,8 @@ public struct DailyWindow: Codable, Sendable, Equatable {
     }
 
     public var text: String {
-        String(format: "%02d:%02d-%02d:%02d", start / 60, start % 60, end / 60, end % 60)
+        func two(_ value: Int) -> String { DecimalText.padded(value, width: 2) }
+        return "\(two(start / 60)):\(two(start % 60))-\(two(end / 60)):\(two(end % 60))"
     }
 }
 
@@ -219,14 +219,14 @@ public enum PatientFields {
     }
 
     public static func birthDate(_ text: String) throws(TendError) -> String? {
-        let trimmed = text.trimmed.replacingOccurrences(of: "/", with: "-")
+        let trimmed = text.trimmed
         guard !trimmed.isEmpty else { return nil }
-        let parts = trimmed.split(separator: "-").compactMap { Int($0) }
+        let parts = trimmed.split(whereSeparator: { $0 == "-" || $0 == "/" }).compactMap { Int($0) }
         guard parts.count == 3, (1900...2100).contains(parts[0]), (1...12).contains(parts[1]),
               (1...daysIn(month: parts[1], year: parts[0])).contains(parts[2]) else {
             throw TendError.invalid("birth_date", .init(en: "must be a date like 1990-03-07", zh: "应为日期，如 1990-03-07"))
         }
-        return String(format: "%04d-%02d-%02d", parts[0], parts[1], parts[2])
+        return "\(DecimalText.padded(parts[0], width: 4))-\(DecimalText.padded(parts[1], width: 2))-\(DecimalText.padded(parts[2], width: 2))"
     }
 
     static func daysIn(month: Int, year: Int) -> Int {

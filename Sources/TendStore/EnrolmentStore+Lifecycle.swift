@@ -47,7 +47,7 @@ extension EnrolmentStore {
     /// The status column for a condition next to `appendTouchpointsOf`: on SQLite written `+status`,
     /// which keeps the planner on the key ranges instead of the (status, due_at) index — without
     /// statistics it would otherwise walk every scheduled touchpoint of every patient.
-    static func statusColumn(_ kind: DatabaseKind) -> String { kind == .sqlite ? "+status" : "status" }
+    static func statusColumn(_ kind: DatabaseKind) -> String { kind.unindexed("status") }
 
     static func appendTouchpointsOf(_ query: inout SQLQueryString, enrolmentIDs: [String], kind: DatabaseKind) {
         guard !enrolmentIDs.isEmpty else {

@@ -127,6 +127,8 @@ public final class KeyRingSource: @unchecked Sendable {
 /// AES-GCM encryption of single fields. A ciphertext reads `keyID:base64(nonce|ct|tag)`.
 public struct FieldCipher: Sendable {
     let source: KeyRingSource
+    /// Nonces come from a buffered draw: a bulk import seals several fields per patient.
+    private let random = RandomBytes()
 
     public init(ring: KeyRing) {
         self.source = KeyRingSource(ring: ring)
@@ -141,7 +143,7 @@ public struct FieldCipher: Sendable {
     public func seal(_ plaintext: String) throws -> String {
         let ring = source.current
         let key = ring.active
-        let box = try AES.GCM.seal(Data(plaintext.utf8), using: ring.encryptionKey(key))
+        let box = try AES.GCM.seal(Data(plaintext.utf8), using: ring.encryptionKey(key), nonce: try AES.GCM.Nonce(data: random.take(12)))
         guard let combined = box.combined else { throw KeyRingError(description: "AES-GCM produced no ciphertext") }
         return "\(key.id):\(combined.base64EncodedString())"
     }
@@ -164,15 +166,23 @@ public struct FieldCipher: Sendable {
 }
 
 /// Keyed HMAC of a normalised value, so equal values can be found without storing them.
+/// The MAC is cut to its first 128 bits (32 hex digits): ample for equality lookups, and
+/// it halves every blind-index entry, which is what bulk imports spend their writes on.
 public struct BlindIndexer: Sendable {
-    let key: SymmetricKey
+    public static let length = 32
+    /// HMAC state after absorbing the key; each index copies it instead of keying again.
+    private let keyed: HMAC<SHA256>
 
     public init(ring: KeyRing) {
-        self.key = ring.blindIndexKey
+        self.keyed = HMAC<SHA256>(key: ring.blindIndexKey)
     }
 
     public func index(_ normalisedValue: String, purpose: String) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Data("\(purpose)\u{1F}\(normalisedValue)".utf8), using: key)
-        return Hex.encode(Data(mac))
+        var mac = keyed
+        var purpose = purpose, value = normalisedValue
+        purpose.withUTF8 { mac.update(data: UnsafeRawBufferPointer($0)) }
+        mac.update(data: [0x1F] as [UInt8])
+        value.withUTF8 { mac.update(data: UnsafeRawBufferPointer($0)) }
+        return mac.finalize().withUnsafeBytes { Hex.encode(UnsafeRawBufferPointer(rebasing: $0.prefix(Self.length / 2))) }
     }
 }

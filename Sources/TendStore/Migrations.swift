@@ -424,5 +424,63 @@ public enum Schema {
                 "CREATE INDEX sender_identities_by_patient ON sender_identities (patient_id, kind)",
             ]
         },
+        Migration(version: 9, name: "shorter_blind_indexes") { _ in
+            // Blind indexes keep the first 128 bits of their HMAC (the prefix of the value
+            // stored so far) and are indexed alone: a value is rarely shared, so the program
+            // filter costs nothing on the few rows found. An index entry shrinks from about
+            // 110 to 40 bytes, and a bulk import dirties that many fewer pages per patient.
+            [
+                "UPDATE patients SET name_bidx = substr(name_bidx, 1, 32), phone_bidx = substr(phone_bidx, 1, 32), id_number_bidx = substr(id_number_bidx, 1, 32)",
+                "UPDATE sender_identities SET key_bidx = substr(key_bidx, 1, 32)",
+                "DROP INDEX patients_by_phone",
+                "DROP INDEX patients_by_id_number",
+                "DROP INDEX patients_by_name",
+                "CREATE INDEX patients_by_phone ON patients (phone_bidx)",
+                "CREATE INDEX patients_by_id_number ON patients (id_number_bidx)",
+                "CREATE INDEX patients_by_name ON patients (name_bidx)",
+            ]
+        },
+        Migration(version: 10, name: "clustered_tags_and_audit") { kind in
+            // On SQLite a table with a text primary key is two B-trees (rows by rowid, and the
+            // key); clustered on the key it is one. Tags and audit events are written for every
+            // imported patient, so a bulk import updates three fewer B-trees per patient.
+            // PostgreSQL has no rowid: nothing to do there.
+            guard kind == .sqlite else { return [] }
+            return [
+                """
+                CREATE TABLE patient_tags_clustered (
+                    program_id TEXT NOT NULL,
+                    patient_id TEXT NOT NULL REFERENCES patients(id),
+                    tag_key TEXT NOT NULL,
+                    tag_value TEXT NOT NULL,
+                    set_by TEXT,
+                    source TEXT NOT NULL,
+                    set_at BIGINT NOT NULL,
+                    PRIMARY KEY (patient_id, tag_key, tag_value)
+                ) WITHOUT ROWID
+                """,
+                "INSERT INTO patient_tags_clustered SELECT program_id, patient_id, tag_key, tag_value, set_by, source, set_at FROM patient_tags",
+                "DROP TABLE patient_tags",
+                "ALTER TABLE patient_tags_clustered RENAME TO patient_tags",
+                "CREATE INDEX patient_tags_by_tag ON patient_tags (program_id, tag_key, tag_value, patient_id)",
+                """
+                CREATE TABLE audit_events_clustered (
+                    id TEXT NOT NULL PRIMARY KEY,
+                    program_id TEXT,
+                    actor_id TEXT,
+                    actor_kind TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    subject_type TEXT,
+                    subject_id TEXT,
+                    request_id TEXT,
+                    at BIGINT NOT NULL
+                ) WITHOUT ROWID
+                """,
+                "INSERT INTO audit_events_clustered SELECT id, program_id, actor_id, actor_kind, action, subject_type, subject_id, request_id, at FROM audit_events",
+                "DROP TABLE audit_events",
+                "ALTER TABLE audit_events_clustered RENAME TO audit_events",
+                "CREATE INDEX audit_by_program_subject ON audit_events (program_id, subject_id, at)",
+            ]
+        },
 ]
 }

@@ -13,23 +13,73 @@ public struct ImportSummary: Sendable, Equatable, Codable {
 /// Upserts imported patients by external id in multi-row statements, one transaction per
 /// batch. A row whose phone or ID number belongs to another patient (in the database or
 /// earlier in the same file) is rejected, as is a repeated external id.
+///
+/// Batches are large because most of an import's database time goes to the three blind-index
+/// B-trees, whose entries land on random pages: the more rows one transaction holds, the more
+/// of them share a page that is written once.
 public struct PatientImporter: Sendable {
     let store: PatientStore
     public let batchSize: Int
+    public static let defaultBatchSize = 20000
 
-    public init(store: PatientStore, batchSize: Int = 1000) {
+    public init(store: PatientStore, batchSize: Int = defaultBatchSize) {
         self.store = store
         self.batchSize = batchSize
     }
 
-    /// Identities seen earlier in this import, so duplicates within one file are caught.
+    /// Identities seen earlier in this import, so duplicates within one file are caught, and
+    /// those the program had when the import began.
     public final class Session: @unchecked Sendable {
         var externalIDs: [String: Int] = [:]
         var phones: [String: String] = [:]
         var idNumbers: [String: String] = [:]
+        var known: KnownIdentities?
         public var summary = ImportSummary()
 
         public init() {}
+    }
+
+    /// The program's phone and ID-number blind indexes as 64-bit prefixes, read once when the
+    /// import begins. Only rows with a prefix in here are looked up in SQL: a new patient's
+    /// index is almost never there, and probing every row of a large file costs a fifth of
+    /// the import. (A patient added by someone else during the import is not in here; the
+    /// create API still checks it, and this import sees it on its next run.)
+    struct KnownIdentities: Sendable {
+        private var prefixes = Set<UInt64>()
+
+        static func load(_ sql: any SQLDatabase, kind: DatabaseKind, programID: String) async throws -> KnownIdentities {
+            let concatenate = kind == .sqlite ? "group_concat" : "string_agg"
+            var known = KnownIdentities()
+            for column in ["phone_bidx", "id_number_bidx"] {
+                let row = try await sql.raw("""
+                    SELECT \(unsafeRaw: concatenate)(substr(\(unsafeRaw: column), 1, 16), '') AS prefixes FROM patients WHERE program_id = \(bind: programID)
+                    """).first()
+                let text = Array((try row?.decode(column: "prefixes", as: String?.self) ?? "").utf8)
+                known.prefixes.reserveCapacity(known.prefixes.count + text.count / 16)
+                for start in stride(from: 0, to: text.count - 15, by: 16) {
+                    if let value = Self.prefix(text[start..<start + 16]) { known.prefixes.insert(value) }
+                }
+            }
+            return known
+        }
+
+        func mightOwn(_ index: String) -> Bool {
+            guard let value = Self.prefix(index.utf8.prefix(16)) else { return true }
+            return prefixes.contains(value)
+        }
+
+        private static func prefix(_ hex: some Collection<UInt8>) -> UInt64? {
+            guard hex.count == 16 else { return nil }
+            var value: UInt64 = 0
+            for digit in hex {
+                switch digit {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): value = value << 4 | UInt64(digit - UInt8(ascii: "0"))
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): value = value << 4 | UInt64(digit - UInt8(ascii: "a") + 10)
+                default: return nil
+                }
+            }
+            return value
+        }
     }
 
     /// A batch made ready for writing: rows checked, PII sealed, ids drawn. Pure CPU work,
@@ -53,12 +103,13 @@ public struct PatientImporter: Sendable {
             case .success(let candidate):
                 parsed.append(Entry(
                     candidate: candidate, externalID: candidate.profile.externalID ?? "",
-                    phone: candidate.profile.phone.map(store.phoneIndex), idNumber: candidate.profile.idNumber.map(store.idNumberIndex),
-                    generatedID: store.ids.next()))
+                    indexes: store.indexes(of: candidate.profile), generatedID: store.ids.next()))
             }
         }
         let now = store.clock.now().epochMilliseconds
-        let values = try parsed.map { try store.row(id: $0.generatedID, programID: programID, profile: $0.candidate.profile, createdAt: now, updatedAt: now) }
+        let values = try parsed.map {
+            try store.row(id: $0.generatedID, programID: programID, profile: $0.candidate.profile, indexes: $0.indexes, createdAt: now, updatedAt: now)
+        }
         return PreparedBatch(parseRejects: rejects, entries: parsed, values: values, auditIDs: parsed.map { _ in store.ids.next() }, now: now)
     }
 
@@ -82,12 +133,14 @@ public struct PatientImporter: Sendable {
             let rows = source.take(batchSize)
             return rows.isEmpty ? nil : try prepare(programID: programID, rows: rows)
         }
-        var current = try nextBatch()
-        while let batch = current {
-            async let upcoming = nextBatch()
-            try await write(batch, programID: programID, actor: actor, session: session, reject: reject)
-            progress(session.summary)
-            current = try await upcoming
+        try await store.database.bulkLoad {
+            var current = try nextBatch()
+            while let batch = current {
+                async let upcoming = nextBatch()
+                try await write(batch, programID: programID, actor: actor, session: session, reject: reject)
+                progress(session.summary)
+                current = try await upcoming
+            }
         }
     }
 
@@ -119,7 +172,8 @@ public struct PatientImporter: Sendable {
         let entries = batch.entries, values = batch.values, auditIDs = batch.auditIDs, now = batch.now
 
         let outcome: Outcome = try await store.database.transaction { sql in
-            let owners = try await Self.owners(sql, programID: programID, entries: entries)
+            if session.known == nil { session.known = try await KnownIdentities.load(sql, kind: store.database.kind, programID: programID) }
+            let owners = try await Self.owners(sql, kind: store.database.kind, programID: programID, entries: entries, known: session.known)
             var outcome = Outcome()
             var keep: [Int] = []
             for (index, entry) in entries.enumerated() {
@@ -128,24 +182,14 @@ public struct PatientImporter: Sendable {
                     continue
                 }
                 session.externalIDs[entry.externalID] = entry.candidate.line
-                if let phone = entry.phone { session.phones[phone] = entry.externalID }
-                if let idNumber = entry.idNumber { session.idNumbers[idNumber] = entry.externalID }
+                if let phone = entry.indexes.phone { session.phones[phone] = entry.externalID }
+                if let idNumber = entry.indexes.idNumber { session.idNumbers[idNumber] = entry.externalID }
                 keep.append(index)
             }
             guard !keep.isEmpty else { return outcome }
 
-            var upsert = SQLQueryString("INSERT INTO patients (\(unsafeRaw: PatientStore.columnList)) VALUES ")
-            for (position, index) in keep.enumerated() {
-                if position > 0 { upsert.appendLiteral(", ") }
-                upsert.appendLiteral("(")
-                upsert.appendInterpolation(binds: values[index])
-                upsert.appendLiteral(")")
-            }
-            upsert.appendInterpolation(unsafeRaw: " ON CONFLICT (program_id, external_id) DO UPDATE SET ")
-            upsert.appendInterpolation(unsafeRaw: PatientStore.updatableColumns.filter { $0 != "external_id" }.map { "\($0) = excluded.\($0)" }.joined(separator: ", "))
-            upsert.appendLiteral(" RETURNING id, external_id")
             var patientIDs: [String: String] = [:]
-            for row in try await sql.raw(upsert).all() {
+            for row in try await Self.upsert.returning(sql, rows: keep.map { values[$0] }) {
                 patientIDs[try row.decode(column: "external_id", as: String.self)] = try row.decode(column: "id", as: String.self)
             }
             // Family phones become sender identities; an updated patient's old ones are replaced.
@@ -163,17 +207,7 @@ public struct PatientImporter: Sendable {
                     tagRows.append([programID, patientID, tag.key, tag.value, actor.id, "import", now])
                 }
             }
-            for start in stride(from: 0, to: tagRows.count, by: 1000) {
-                var query = SQLQueryString("INSERT INTO patient_tags (program_id, patient_id, tag_key, tag_value, set_by, source, set_at) VALUES ")
-                for (position, row) in tagRows[start..<min(start + 1000, tagRows.count)].enumerated() {
-                    if position > 0 { query.appendLiteral(", ") }
-                    query.appendLiteral("(")
-                    query.appendInterpolation(binds: row)
-                    query.appendLiteral(")")
-                }
-                query.appendLiteral(" ON CONFLICT (patient_id, tag_key, tag_value) DO NOTHING")
-                try await sql.raw(query).run()
-            }
+            try await PatientStore.tagInsert.run(sql, rows: tagRows)
             try await store.audit(sql, programID: programID, patientIDs: outcome.created, action: "patient.import.create", actor: actor,
                                   eventIDs: Array(auditIDs.prefix(outcome.created.count)), at: now)
             try await store.audit(sql, programID: programID, patientIDs: outcome.updated, action: "patient.import.update", actor: actor,
@@ -191,10 +225,16 @@ public struct PatientImporter: Sendable {
     struct Entry: Sendable {
         var candidate: PatientImport.Candidate
         var externalID: String
-        var phone: String?
-        var idNumber: String?
+        var indexes: PatientStore.BlindIndexes
         var generatedID: String
     }
+
+    /// New patients are inserted, known external ids updated in place.
+    static let upsert = MultiRowInsert(
+        "INSERT INTO patients (\(PatientStore.columnList))",
+        tail: "ON CONFLICT (program_id, external_id) DO UPDATE SET "
+            + PatientStore.updatableColumns.filter { $0 != "external_id" }.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+            + " RETURNING id, external_id")
 
     struct Outcome: Sendable {
         var created: [String] = []
@@ -202,15 +242,23 @@ public struct PatientImporter: Sendable {
         var rejects: [PatientImport.Reject] = []
     }
 
-    /// The external ids owning the batch's phone and ID-number indexes in the database. Two
-    /// queries, one per index: an OR across both makes SQLite scan the table.
-    private static func owners(_ sql: any SQLDatabase, programID: String, entries: [Entry]) async throws -> [String: String] {
+    /// The external ids owning the batch's phone and ID-number indexes in the database, looked
+    /// up for the indexes the program might already have. Two queries, one per index: an OR
+    /// across both makes SQLite scan the table.
+    private static func owners(_ sql: any SQLDatabase, kind: DatabaseKind, programID: String, entries: [Entry], known: KnownIdentities?) async throws -> [String: String] {
         var owners: [String: String] = [:]
-        for (column, prefix, values) in [("phone_bidx", "phone", entries.compactMap(\.phone)), ("id_number_bidx", "id", entries.compactMap(\.idNumber))] where !values.isEmpty {
-            let rows = try await sql.raw("""
-                SELECT external_id, \(unsafeRaw: column) AS bidx FROM patients
-                WHERE program_id = \(bind: programID) AND \(unsafeRaw: column) IN (\(binds: values))
-                """).all()
+        let candidates = { (index: String) in known?.mightOwn(index) ?? true }
+        for (column, prefix, values) in [
+            ("phone_bidx", "phone", entries.compactMap(\.indexes.phone).filter(candidates)),
+            ("id_number_bidx", "id", entries.compactMap(\.indexes.idNumber).filter(candidates)),
+        ] {
+            var rows: [any SQLRow] = []
+            for start in stride(from: 0, to: values.count, by: MultiRowInsert.maxBinds) {
+                rows += try await sql.raw("""
+                    SELECT external_id, \(unsafeRaw: column) AS bidx FROM patients
+                    WHERE \(unsafeRaw: kind.unindexed("program_id")) = \(bind: programID) AND \(unsafeRaw: column) IN (\(binds: Array(values[start..<min(start + MultiRowInsert.maxBinds, values.count)])))
+                    """).all()
+            }
             for row in rows {
                 let owner = try row.decode(column: "external_id", as: String?.self) ?? "(no external id)"
                 owners["\(prefix):\(try row.decode(column: "bidx", as: String.self))"] = owner
@@ -223,19 +271,19 @@ public struct PatientImporter: Sendable {
     /// or earlier in the file, or an external id the file already used.
     private static func duplicate(_ entry: Entry, owners: [String: String], session: Session) -> PatientImport.Reject? {
         let line = entry.candidate.line
-        if let phone = entry.phone, let owner = owners["phone:\(phone)"], owner != entry.externalID {
+        if let phone = entry.indexes.phone, let owner = owners["phone:\(phone)"], owner != entry.externalID {
             return .init(line: line, field: "phone", reason: "phone already belongs to patient \(owner) in this program")
         }
-        if let idNumber = entry.idNumber, let owner = owners["id:\(idNumber)"], owner != entry.externalID {
+        if let idNumber = entry.indexes.idNumber, let owner = owners["id:\(idNumber)"], owner != entry.externalID {
             return .init(line: line, field: "id_number", reason: "id_number already belongs to patient \(owner) in this program")
         }
         if let earlier = session.externalIDs[entry.externalID] {
             return .init(line: line, field: "external_id", reason: "external_id \(entry.externalID) already appeared on line \(earlier)")
         }
-        if let phone = entry.phone, let owner = session.phones[phone], owner != entry.externalID {
+        if let phone = entry.indexes.phone, let owner = session.phones[phone], owner != entry.externalID {
             return .init(line: line, field: "phone", reason: "phone duplicates patient \(owner) earlier in the file")
         }
-        if let idNumber = entry.idNumber, let owner = session.idNumbers[idNumber], owner != entry.externalID {
+        if let idNumber = entry.indexes.idNumber, let owner = session.idNumbers[idNumber], owner != entry.externalID {
             return .init(line: line, field: "id_number", reason: "id_number duplicates patient \(owner) earlier in the file")
         }
         return nil

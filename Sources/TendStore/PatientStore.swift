@@ -69,14 +69,26 @@ public struct PatientStore: Sendable {
     public func nameIndex(_ name: String) -> String { blindIndex.index(PatientFields.normalisedName(name), purpose: "name") }
 
     /// The column values of one patient row, PII sealed.
-    func row(id: String, programID: String, profile: PatientProfile, createdAt: Int64, updatedAt: Int64) throws -> [any Encodable & Sendable] {
+    /// The three lookups a profile is found by.
+    struct BlindIndexes: Sendable {
+        var name: String
+        var phone: String?
+        var idNumber: String?
+    }
+
+    func indexes(of profile: PatientProfile) -> BlindIndexes {
+        BlindIndexes(name: nameIndex(profile.name), phone: profile.phone.map(phoneIndex), idNumber: profile.idNumber.map(idNumberIndex))
+    }
+
+    func row(id: String, programID: String, profile: PatientProfile, indexes: BlindIndexes? = nil, createdAt: Int64, updatedAt: Int64) throws -> [any Encodable & Sendable] {
+        let indexes = indexes ?? self.indexes(of: profile)
         let caregivers: String? = profile.caregivers.isEmpty ? nil : try cipher.seal(String(decoding: try JSONEncoder().encode(profile.caregivers), as: UTF8.self))
         let values: [any Encodable & Sendable] = [
             id, programID, profile.externalID,
-            try cipher.seal(profile.name), nameIndex(profile.name),
+            try cipher.seal(profile.name), indexes.name,
             profile.sex.rawValue, profile.birthDate,
-            try profile.phone.map(cipher.seal), profile.phone.map(phoneIndex),
-            try profile.idNumber.map(cipher.seal), profile.idNumber.map(idNumberIndex),
+            try profile.phone.map(cipher.seal), indexes.phone,
+            try profile.idNumber.map(cipher.seal), indexes.idNumber,
             try profile.address.map(cipher.seal),
             profile.locale.rawValue, profile.timeZone,
             profile.contactWindow?.text, profile.quietHours?.text,
@@ -186,17 +198,12 @@ public struct PatientStore: Sendable {
     }
 
     func insertTags(_ sql: any SQLDatabase, programID: String, patientID: String, tags: [PatientTag], setBy: String?, source: String, at: Int64) async throws {
-        guard !tags.isEmpty else { return }
-        var query = SQLQueryString("INSERT INTO patient_tags (program_id, patient_id, tag_key, tag_value, set_by, source, set_at) VALUES ")
-        for (index, tag) in tags.enumerated() {
-            if index > 0 { query.appendLiteral(", ") }
-            query.appendLiteral("(")
-            query.appendInterpolation(binds: [programID, patientID, tag.key, tag.value, setBy, source, at])
-            query.appendLiteral(")")
-        }
-        query.appendLiteral(" ON CONFLICT (patient_id, tag_key, tag_value) DO NOTHING")
-        try await sql.raw(query).run()
+        try await Self.tagInsert.run(sql, rows: tags.map { [programID, patientID, $0.key, $0.value, setBy, source, at] })
     }
+
+    static let tagInsert = MultiRowInsert(
+        "INSERT INTO patient_tags (program_id, patient_id, tag_key, tag_value, set_by, source, set_at)",
+        tail: "ON CONFLICT (patient_id, tag_key, tag_value) DO NOTHING")
 
     /// Adds tags; returns false when the program has no such patient.
     public func addTags(programID: String, patientID: String, tags rawTags: [PatientTag], actor: AuditActor) async throws -> Bool {
@@ -268,17 +275,12 @@ public struct PatientStore: Sendable {
         try await sql.raw("UPDATE patients SET updated_at = \(bind: at) WHERE id = \(bind: patientID)").run()
     }
 
-    /// Appends one audit event per patient in a single statement.
+    /// Appends one audit event per patient in as few statements as the backend allows.
     func audit(_ sql: any SQLDatabase, programID: String, patientIDs: [String], action: String, actor: AuditActor, eventIDs: [String], at: Int64) async throws {
-        guard !patientIDs.isEmpty else { return }
-        var query = SQLQueryString("INSERT INTO audit_events (id, program_id, actor_id, actor_kind, action, subject_type, subject_id, request_id, at) VALUES ")
-        for (index, patientID) in patientIDs.enumerated() {
-            if index > 0 { query.appendLiteral(", ") }
-            query.appendLiteral("(")
-            query.appendInterpolation(binds: [eventIDs[index], programID, actor.id, actor.kind.rawValue, action, "patient", patientID, actor.requestID, at])
-            query.appendLiteral(")")
-        }
-        try await sql.raw(query).run()
+        try await MultiRowInsert("INSERT INTO audit_events (id, program_id, actor_id, actor_kind, action, subject_type, subject_id, request_id, at)")
+            .run(sql, rows: patientIDs.enumerated().map { index, patientID in
+                [eventIDs[index], programID, actor.id, actor.kind.rawValue, action, "patient", patientID, actor.requestID, at]
+            })
     }
 
     // MARK: Reads
@@ -412,16 +414,7 @@ extension PatientStore {
                 rows.append([programID, "caregiver_phone", phoneIndex(phone), id, caregiver.relation])
             }
         }
-        for start in stride(from: 0, to: rows.count, by: 500) {
-            var insert = SQLQueryString("INSERT INTO sender_identities (program_id, kind, key_bidx, patient_id, relation) VALUES ")
-            for (position, row) in rows[start..<min(start + 500, rows.count)].enumerated() {
-                if position > 0 { insert.appendLiteral(", ") }
-                insert.appendLiteral("(")
-                insert.appendInterpolation(binds: row)
-                insert.appendLiteral(")")
-            }
-            try await sql.raw(insert).run()
-        }
+        try await MultiRowInsert("INSERT INTO sender_identities (program_id, kind, key_bidx, patient_id, relation)").run(sql, rows: rows)
     }
 
     func channelUserIndex(channel: ContactChannel, userID: String) -> String {

@@ -49,6 +49,37 @@ let staffActor = AuditActor(id: "u1", kind: .staff, requestID: "req-1")
         }
     }
 
+    /// Migration 9 cuts stored blind indexes to their first 32 hex digits, which is what the
+    /// indexer now computes: patients written before it are still found by phone, ID and name.
+    /// Migration 10 (SQLite) moves tags and audit events into clustered tables: both survive.
+    @Test(arguments: TestBackend.available)
+    func patientsWrittenBeforeMigrations9And10AreStillFoundWithTagsAndAudit(backend: TestBackend) async throws {
+        let clock = TestClock()
+        try await TestDatabase.withDatabase(backend, migrate: false, clock: clock.clock) { database in
+            try await Migrator(database: database, clock: clock.clock, migrations: Array(Schema.migrations.prefix(8))).migrate()
+            let stores = Stores(database: database, clock: clock.clock, ids: .uuidV7(clock: clock.clock), keys: try KeyRing.parse(TestKeys.ring, source: "test"))
+            let program = try await stores.programs.create(slug: "lung", name: "Lung")
+            let created = try await stores.patients.create(
+                programID: program.id, profile: PatientProfile(externalID: "OLD-1", name: "王五", phone: "13800138000", idNumber: "110101199003071234",
+                                                               caregivers: [Caregiver(name: "王六", relation: "女儿", phone: "13900139000")]),
+                tags: [PatientTag(key: "stage", value: "chemo")], actor: staffActor)
+            // What version 8 stored: the whole 64-digit MAC, of which the new index is the prefix.
+            try await database.session { sql in
+                try await sql.raw("UPDATE patients SET name_bidx = name_bidx || 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', phone_bidx = phone_bidx || 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', id_number_bidx = id_number_bidx || 'cccccccccccccccccccccccccccccccc'").run()
+                try await sql.raw("UPDATE sender_identities SET key_bidx = key_bidx || 'dddddddddddddddddddddddddddddddd'").run()
+            }
+            #expect(try await stores.patients.search(programID: program.id, phone: "13800138000", idNumber: nil, name: nil, actor: staffActor).isEmpty)
+
+            try await Migrator(database: database, clock: clock.clock).migrate()
+            for (phone, idNumber, name) in [("13800138000", nil, nil), (nil, "110101199003071234", nil), (nil, nil, "王五")] as [(String?, String?, String?)] {
+                #expect(try await stores.patients.search(programID: program.id, phone: phone, idNumber: idNumber, name: name, actor: staffActor).map(\.id) == [created.id])
+            }
+            #expect(try await stores.patients.matchSender(programID: program.id, phone: "13900139000", channel: nil, userID: nil)?.relation == "女儿")
+            #expect(try await stores.patients.get(programID: program.id, patientID: created.id, actor: staffActor)?.tags.map(\.tag) == [PatientTag(key: "stage", value: "chemo")])
+            #expect(try await stores.audit.events(programID: program.id, subjectID: created.id).map(\.action).contains("patient.create"))
+        }
+    }
+
     @Test(arguments: TestBackend.available)
     func duplicatesByPhoneIDNumberOrExternalIDAreConflicts(backend: TestBackend) async throws {
         try await withPatientStores(backend) { stores, program, _ in

@@ -1,0 +1,79 @@
+import SQLKit
+import SQLiteKit
+
+/// Many rows written with as few statements as the backends allow: SQLite caps one statement
+/// at 32,766 bound values and PostgreSQL at 65,535, so rows are cut into statements of at most
+/// `maxBinds` values. Each statement costs a round trip; each row in one costs almost nothing.
+public struct MultiRowInsert: Sendable {
+    public static let maxBinds = 30_000
+
+    /// "INSERT INTO table (a, b, c)"; the VALUES lists follow it.
+    let head: String
+    /// What follows the VALUES lists: an ON CONFLICT clause, a RETURNING list.
+    let tail: String
+
+    public init(_ head: String, tail: String = "") {
+        self.head = head
+        self.tail = tail
+    }
+
+    public func run(_ sql: any SQLDatabase, rows: [[any Encodable & Sendable]]) async throws {
+        _ = try await execute(sql, rows: rows, returning: false)
+    }
+
+    /// Runs the statements and returns what their RETURNING clause gave, in statement order.
+    public func returning(_ sql: any SQLDatabase, rows: [[any Encodable & Sendable]]) async throws -> [any SQLRow] {
+        try await execute(sql, rows: rows, returning: true)
+    }
+
+    private func execute(_ sql: any SQLDatabase, rows: [[any Encodable & Sendable]], returning: Bool) async throws -> [any SQLRow] {
+        var result: [any SQLRow] = []
+        if let session = sql as? SQLiteSession {
+            guard let width = rows.first?.count, width > 0 else { return [] }
+            let perStatement = max(1, Self.maxBinds / width)
+            let decoder = SQLiteDataDecoder()
+            for start in stride(from: 0, to: rows.count, by: perStatement) {
+                let chunk = rows[start..<min(start + perStatement, rows.count)]
+                let tuple = "(" + Array(repeating: "?", count: width).joined(separator: ", ") + ")"
+                let text = "\(head) VALUES " + Array(repeating: tuple, count: chunk.count).joined(separator: ", ") + (tail.isEmpty ? "" : " \(tail)")
+                var binds: [SQLiteData] = []
+                binds.reserveCapacity(chunk.count * width)
+                for row in chunk {
+                    for value in row { binds.append(try Self.sqliteData(value)) }
+                }
+                let rows = try await session.connection.query(text, binds)
+                if returning { result += rows.map { $0.sql(decoder: decoder) } }
+            }
+            return result
+        }
+        for statement in statements(rows) {
+            if returning { result += try await sql.raw(statement).all() } else { try await sql.raw(statement).run() }
+        }
+        return result
+    }
+
+    /// The common column types by concrete cast, which is cheap; anything else (and nil) the
+    /// way SQLiteKit encodes it.
+    static func sqliteData(_ value: any Encodable & Sendable) throws -> SQLiteData {
+        if let text = value as? String { return .text(text) }
+        if let number = value as? Int64 { return .integer(Int(number)) }
+        if let number = value as? Int { return .integer(number) }
+        if let text = value as? String?, text == nil { return .null }
+        return try SQLiteDataEncoder().encode(value)
+    }
+
+    func statements(_ rows: [[any Encodable & Sendable]]) -> [SQLQueryString] {
+        guard let width = rows.first?.count, width > 0 else { return [] }
+        let perStatement = max(1, Self.maxBinds / width)
+        return stride(from: 0, to: rows.count, by: perStatement).map { start in
+            var query = SQLQueryString("\(unsafeRaw: head) VALUES ")
+            for (position, row) in rows[start..<min(start + perStatement, rows.count)].enumerated() {
+                query.appendLiteral(position == 0 ? "(" : ", (")
+                query.appendInterpolation(binds: row)
+                query.appendLiteral(")")
+            }
+            if !tail.isEmpty { query.appendInterpolation(unsafeRaw: " \(tail)") }
+            return query
+        }
+    }
+}

@@ -29,15 +29,12 @@ public struct MultiRowInsert: Sendable {
     private func execute(_ sql: any SQLDatabase, rows: [[any Encodable & Sendable]], returning: Bool) async throws -> [any SQLRow] {
         var result: [any SQLRow] = []
         if let session = sql as? SQLiteSession {
-            guard let width = rows.first?.count, width > 0 else { return [] }
-            let perStatement = max(1, Self.maxBinds / width)
             let decoder = SQLiteDataDecoder()
-            for start in stride(from: 0, to: rows.count, by: perStatement) {
-                let chunk = rows[start..<min(start + perStatement, rows.count)]
-                let tuple = "(" + Array(repeating: "?", count: width).joined(separator: ", ") + ")"
+            for chunk in chunks(rows) {
+                let tuple = "(" + Array(repeating: "?", count: chunk[chunk.startIndex].count).joined(separator: ", ") + ")"
                 let text = "\(head) VALUES " + Array(repeating: tuple, count: chunk.count).joined(separator: ", ") + (tail.isEmpty ? "" : " \(tail)")
                 var binds: [SQLiteData] = []
-                binds.reserveCapacity(chunk.count * width)
+                binds.reserveCapacity(chunk.count * chunk[chunk.startIndex].count)
                 for row in chunk {
                     for value in row { binds.append(try Self.sqliteData(value)) }
                 }
@@ -63,11 +60,9 @@ public struct MultiRowInsert: Sendable {
     }
 
     func statements(_ rows: [[any Encodable & Sendable]]) -> [SQLQueryString] {
-        guard let width = rows.first?.count, width > 0 else { return [] }
-        let perStatement = max(1, Self.maxBinds / width)
-        return stride(from: 0, to: rows.count, by: perStatement).map { start in
+        chunks(rows).map { chunk in
             var query = SQLQueryString("\(unsafeRaw: head) VALUES ")
-            for (position, row) in rows[start..<min(start + perStatement, rows.count)].enumerated() {
+            for (position, row) in chunk.enumerated() {
                 query.appendLiteral(position == 0 ? "(" : ", (")
                 query.appendInterpolation(binds: row)
                 query.appendLiteral(")")
@@ -75,5 +70,12 @@ public struct MultiRowInsert: Sendable {
             if !tail.isEmpty { query.appendInterpolation(unsafeRaw: " \(tail)") }
             return query
         }
+    }
+
+    /// Consecutive rows, as many to a statement as the bind limit allows.
+    private func chunks(_ rows: [[any Encodable & Sendable]]) -> [ArraySlice<[any Encodable & Sendable]>] {
+        guard let width = rows.first?.count, width > 0 else { return [] }
+        let perStatement = max(1, Self.maxBinds / width)
+        return stride(from: 0, to: rows.count, by: perStatement).map { rows[$0..<min($0 + perStatement, rows.count)] }
     }
 }

@@ -21,6 +21,32 @@ import TendTestSupport
         }
     }
 
+    /// More rows than one statement may bind (SQLite allows 32,766 values, PostgreSQL 65,535)
+    /// land in several statements of one transaction, nulls and integers intact, and RETURNING
+    /// gives one row per inserted row; a failing row rolls back every statement.
+    @Test(arguments: TestBackend.available)
+    func multiRowInsertsSplitAtTheBindLimit(backend: TestBackend) async throws {
+        try await TestDatabase.withDatabase(backend) { database in
+            try await database.session { try await $0.raw("CREATE TABLE bulk_rows (name TEXT PRIMARY KEY, amount BIGINT NOT NULL, note TEXT)").run() }
+            let insert = MultiRowInsert("INSERT INTO bulk_rows (name, amount, note)", tail: "RETURNING name")
+            let rows: [[any Encodable & Sendable]] = (0..<25_000).map { ["r\($0)", Int64($0), $0 % 2 == 0 ? nil as String? : "odd"] }
+            let returned = try await database.transaction { try await insert.returning($0, rows: rows).count }
+            #expect(returned == 25_000)
+            try await database.session { sql in
+                let row = try #require(try await sql.raw("SELECT COUNT(*) AS n, CAST(SUM(amount) AS BIGINT) AS total, COUNT(note) AS notes FROM bulk_rows").first())
+                #expect(try row.decode(column: "n", as: Int.self) == 25_000)
+                #expect(try row.decode(column: "total", as: Int.self) == 24_999 * 25_000 / 2)
+                #expect(try row.decode(column: "notes", as: Int.self) == 12_500)
+            }
+            let clash: [[any Encodable & Sendable]] = [["new-1", Int64(1), nil as String?]] + (0..<12_000).map { ["late\($0)", Int64($0), nil as String?] } + [["r7", Int64(7), nil as String?]]
+            await #expect(throws: (any Error).self) { try await database.transaction { try await insert.run($0, rows: clash) } }
+            try await database.session { sql in
+                let count = try #require(try await sql.raw("SELECT COUNT(*) AS n FROM bulk_rows").first())
+                #expect(try count.decode(column: "n", as: Int.self) == 25_000)
+            }
+        }
+    }
+
     @Test(arguments: TestBackend.available)
     func refusesASchemaNewerThanTheBinary(backend: TestBackend) async throws {
         try await TestDatabase.withDatabase(backend) { database in

@@ -202,17 +202,8 @@ public struct DispatchStore: Sendable {
                 default: break
                 }
             }
-            for start in stride(from: 0, to: sealedPortal.count, by: 500) {
-                var insert = SQLQueryString("INSERT INTO portal_messages (id, program_id, patient_id, touchpoint_id, body_enc, created_at) VALUES ")
-                for (position, (outcome, sealed)) in sealedPortal[start..<min(start + 500, sealedPortal.count)].enumerated() {
-                    if position > 0 { insert.appendLiteral(", ") }
-                    insert.appendLiteral("(")
-                    insert.appendInterpolation(binds: [outcome.touchpointID, outcome.programID, outcome.patientID, outcome.touchpointID, sealed, nowMs] as [any Encodable & Sendable])
-                    insert.appendLiteral(")")
-                }
-                insert.appendLiteral(" ON CONFLICT (id) DO NOTHING")
-                try await sql.raw(insert).run()
-            }
+            try await MultiRowInsert("INSERT INTO portal_messages (id, program_id, patient_id, touchpoint_id, body_enc, created_at)", tail: "ON CONFLICT (id) DO NOTHING")
+                .run(sql, rows: sealedPortal.map { outcome, sealed in [outcome.touchpointID, outcome.programID, outcome.patientID, outcome.touchpointID, sealed, nowMs] })
             for task in created {
                 try await tasks.insert(sql, task)
             }

@@ -215,23 +215,18 @@ extension EnrolmentStore {
     /// Writes planned touchpoints of one enrolment; an occurrence that already exists (it was
     /// sent) is left as it is.
     static func insert(_ sql: any SQLDatabase, planned: [PlannedTouchpoint], enrolment: Enrolment, now: Date) async throws {
-        for start in stride(from: 0, to: planned.count, by: 500) {
-            var query = SQLQueryString("INSERT INTO touchpoints (id, program_id, enrolment_id, patient_id, step_id, occurrence, due_at, local_due, channels, kind, confirm, if_unconfirmed, status, attempts, updated_at) VALUES ")
-            for (position, item) in planned[start..<min(start + 500, planned.count)].enumerated() {
-                if position > 0 { query.appendLiteral(", ") }
-                let status: TouchpointStatus = enrolment.status == .paused ? .paused : (item.dueAt < now ? .skipped : .scheduled)
-                query.appendLiteral("(")
-                query.appendInterpolation(binds: [
-                    Touchpoint.id(enrolmentID: enrolment.id, stepID: item.stepID, occurrence: item.occurrence), enrolment.programID, enrolment.id,
-                    enrolment.patientID, item.stepID, item.occurrence, item.dueAt.epochMilliseconds, item.local.description,
-                    item.channels.map(\.rawValue).joined(separator: ","), item.isTask ? "task" : "message", item.confirm ? 1 : 0,
-                    item.ifUnconfirmed, status.rawValue, 0, now.epochMilliseconds,
-                ])
-                query.appendLiteral(")")
-            }
-            query.appendLiteral(" ON CONFLICT (id) DO NOTHING")
-            try await sql.raw(query).run()
-        }
+        try await MultiRowInsert(
+            "INSERT INTO touchpoints (id, program_id, enrolment_id, patient_id, step_id, occurrence, due_at, local_due, channels, kind, confirm, if_unconfirmed, status, attempts, updated_at)",
+            tail: "ON CONFLICT (id) DO NOTHING"
+        ).run(sql, rows: planned.map { item in
+            let status: TouchpointStatus = enrolment.status == .paused ? .paused : (item.dueAt < now ? .skipped : .scheduled)
+            return [
+                Touchpoint.id(enrolmentID: enrolment.id, stepID: item.stepID, occurrence: item.occurrence), enrolment.programID, enrolment.id,
+                enrolment.patientID, item.stepID, item.occurrence, item.dueAt.epochMilliseconds, item.local.description,
+                item.channels.map(\.rawValue).joined(separator: ","), item.isTask ? "task" : "message", item.confirm ? 1 : 0,
+                item.ifUnconfirmed, status.rawValue, 0, now.epochMilliseconds,
+            ]
+        })
     }
 
     /// What planning needs about one patient, read from the plain (unencrypted) columns.

@@ -110,16 +110,7 @@ public struct EnrolmentStore: Sendable {
                     planRows.append(Self.planRow(planned, shape: number, now: now))
                 }
             }
-            for start in stride(from: 0, to: planRows.count, by: 500) {
-                var insert = SQLQueryString("INSERT INTO \(unsafeRaw: plans) VALUES ")
-                for (position, values) in planRows[start..<min(start + 500, planRows.count)].enumerated() {
-                    if position > 0 { insert.appendLiteral(", ") }
-                    insert.appendLiteral("(")
-                    insert.appendInterpolation(binds: values)
-                    insert.appendLiteral(")")
-                }
-                try await sql.raw(insert).run()
-            }
+            try await MultiRowInsert("INSERT INTO \(plans)").run(sql, rows: planRows)
 
             // Indexes so each candidate finds its group and plan by lookup, not by scanning.
             try await sql.raw(SQLQueryString("CREATE INDEX \(shapes)_key ON \(shapes) (\(groupColumns))")).run()

@@ -23,6 +23,12 @@ public struct DatabaseOpenError: Error, CustomStringConvertible {
     public var description: String
 }
 
+/// Rows left pointing at nothing after a table rebuild; the rebuild was rolled back.
+public struct ForeignKeyCheckError: Error, CustomStringConvertible {
+    public let table: String
+    public var description: String { "rows of \(table) refer to rows that do not exist / \(table) 中有记录引用了不存在的记录" }
+}
+
 /// The one handle to storage. Stores run their SQL through `session` (plain statements) or
 /// `transaction` (all or nothing); the dialect differences live in `SQLDialectHelpers`.
 public final class Database: Sendable {
@@ -129,17 +135,45 @@ public final class Database: Sendable {
 
     /// Runs the body in one transaction: every write in it lands, or none does.
     public func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        let begin: SQLQueryString = kind == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN"
+        try await session { sql in try await Self.inTransaction(sql, kind: kind, body) }
+    }
+
+    /// A transaction for rebuilding tables that others reference (SQLite's way of changing a
+    /// constraint): foreign keys are not enforced statement by statement while the old table
+    /// is dropped and the new one renamed into its place, and are checked in full before it
+    /// commits. On PostgreSQL it is a plain transaction.
+    public func transactionCheckingForeignKeysAtEnd<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        guard kind == .sqlite else { return try await transaction(body) }
         return try await session { sql in
-            try await sql.raw(begin).run()
+            // Only takes effect outside a transaction, hence around it.
+            try await sql.raw("PRAGMA foreign_keys=OFF").run()
             do {
-                let result = try await body(sql)
-                try await sql.raw("COMMIT").run()
+                let result = try await Self.inTransaction(sql, kind: kind) { sql in
+                    let result = try await body(sql)
+                    if let broken = try await sql.raw("PRAGMA foreign_key_check").first() {
+                        let table = (try? broken.decode(column: "table", as: String.self)) ?? "?"
+                        throw ForeignKeyCheckError(table: table)
+                    }
+                    return result
+                }
+                try await sql.raw("PRAGMA foreign_keys=ON").run()
                 return result
             } catch {
-                try? await sql.raw("ROLLBACK").run()
+                try? await sql.raw("PRAGMA foreign_keys=ON").run()
                 throw error
             }
+        }
+    }
+
+    private static func inTransaction<R: Sendable>(_ sql: any SQLDatabase, kind: DatabaseKind, _ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        try await sql.raw(kind == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN").run()
+        do {
+            let result = try await body((sql as? SQLiteSession)?.inTransaction() ?? sql)
+            try await sql.raw("COMMIT").run()
+            return result
+        } catch {
+            try? await sql.raw("ROLLBACK").run()
+            throw error
         }
     }
 
@@ -202,6 +236,12 @@ public func isUniqueViolation(_ error: any Error) -> Bool {
 struct SQLiteSession: SQLDatabase {
     let base: any SQLDatabase
     let connection: SQLiteConnection
+    /// Inside `Database.transaction`, where any failing statement ends in a rollback of all.
+    var isInTransaction = false
+
+    func inTransaction() -> SQLiteSession {
+        SQLiteSession(base: base, connection: connection, isInTransaction: true)
+    }
 
     var logger: Logger { base.logger }
     var eventLoop: any EventLoop { base.eventLoop }

@@ -6,7 +6,17 @@ import TendCore
 public struct Migration: Sendable {
     public let version: Int
     public let name: String
+    /// Drops and recreates a table other tables refer to: runs with foreign keys checked once,
+    /// in full, before it commits (see `Database.transactionCheckingForeignKeysAtEnd`).
+    public let rebuildsReferencedTables: Bool
     public let statements: @Sendable (DatabaseKind) -> [String]
+
+    public init(version: Int, name: String, rebuildsReferencedTables: Bool = false, statements: @escaping @Sendable (DatabaseKind) -> [String]) {
+        self.version = version
+        self.name = name
+        self.rebuildsReferencedTables = rebuildsReferencedTables
+        self.statements = statements
+    }
 }
 
 public struct SchemaTooNewError: Error, CustomStringConvertible {
@@ -58,11 +68,16 @@ public struct Migrator: Sendable {
         for migration in migrations.sorted(by: { $0.version < $1.version }) where migration.version > current {
             let kind = database.kind
             let now = Int64(clock.now().timeIntervalSince1970 * 1000)
-            try await database.transaction { sql in
+            let apply: @Sendable (any SQLDatabase) async throws -> Void = { sql in
                 for statement in migration.statements(kind) {
                     try await sql.raw(SQLQueryString(statement)).run()
                 }
                 try await sql.raw("INSERT INTO schema_migrations (version, name, applied_at) VALUES (\(bind: migration.version), \(bind: migration.name), \(bind: now))").run()
+            }
+            if migration.rebuildsReferencedTables {
+                try await database.transactionCheckingForeignKeysAtEnd(apply)
+            } else {
+                try await database.transaction(apply)
             }
             applied.append(migration.version)
         }
@@ -480,6 +495,65 @@ public enum Schema {
                 "DROP TABLE audit_events",
                 "ALTER TABLE audit_events_clustered RENAME TO audit_events",
                 "CREATE INDEX audit_by_program_subject ON audit_events (program_id, subject_id, at)",
+            ]
+        },
+        Migration(version: 11, name: "deferred_patient_foreign_keys", rebuildsReferencedTables: true) { kind in
+            // SQLite keeps a statement journal (a copy of every page a statement changes, so it
+            // can undo just that statement) for a multi-row INSERT that may stop half-way, which
+            // an immediate foreign key makes it. A bulk import's statements change thousands of
+            // random index pages each: the journal was a third of its database time. Checked at
+            // COMMIT instead, the keys hold just the same. PostgreSQL keeps no such journal.
+            guard kind == .sqlite else { return [] }
+            return [
+                """
+                CREATE TABLE patients_rebuilt (
+                    id TEXT PRIMARY KEY,
+                    program_id TEXT NOT NULL REFERENCES programs(id) DEFERRABLE INITIALLY DEFERRED,
+                    external_id TEXT,
+                    name_enc TEXT NOT NULL,
+                    name_bidx TEXT NOT NULL,
+                    sex TEXT NOT NULL,
+                    birth_date TEXT,
+                    phone_enc TEXT,
+                    phone_bidx TEXT,
+                    id_number_enc TEXT,
+                    id_number_bidx TEXT,
+                    address_enc TEXT,
+                    locale TEXT NOT NULL,
+                    time_zone TEXT NOT NULL,
+                    contact_window TEXT,
+                    quiet_hours TEXT,
+                    channels TEXT NOT NULL,
+                    caregivers_enc TEXT,
+                    status TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                "INSERT INTO patients_rebuilt SELECT id, program_id, external_id, name_enc, name_bidx, sex, birth_date, phone_enc, phone_bidx, id_number_enc, id_number_bidx, address_enc, locale, time_zone, contact_window, quiet_hours, channels, caregivers_enc, status, created_at, updated_at FROM patients",
+                "DROP TABLE patients",
+                "ALTER TABLE patients_rebuilt RENAME TO patients",
+                "CREATE UNIQUE INDEX patients_by_external_id ON patients (program_id, external_id)",
+                "CREATE INDEX patients_by_phone ON patients (phone_bidx)",
+                "CREATE INDEX patients_by_id_number ON patients (id_number_bidx)",
+                "CREATE INDEX patients_by_name ON patients (name_bidx)",
+                "CREATE INDEX patients_by_status ON patients (program_id, status, id)",
+                """
+                CREATE TABLE patient_tags_rebuilt (
+                    program_id TEXT NOT NULL,
+                    patient_id TEXT NOT NULL REFERENCES patients(id) DEFERRABLE INITIALLY DEFERRED,
+                    tag_key TEXT NOT NULL,
+                    tag_value TEXT NOT NULL,
+                    set_by TEXT,
+                    source TEXT NOT NULL,
+                    set_at BIGINT NOT NULL,
+                    PRIMARY KEY (patient_id, tag_key, tag_value)
+                ) WITHOUT ROWID
+                """,
+                "INSERT INTO patient_tags_rebuilt SELECT program_id, patient_id, tag_key, tag_value, set_by, source, set_at FROM patient_tags",
+                "DROP TABLE patient_tags",
+                "ALTER TABLE patient_tags_rebuilt RENAME TO patient_tags",
+                "CREATE INDEX patient_tags_by_tag ON patient_tags (program_id, tag_key, tag_value, patient_id)",
             ]
         },
 ]

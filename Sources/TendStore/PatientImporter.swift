@@ -30,22 +30,57 @@ public struct PatientImporter: Sendable {
     /// Identities seen earlier in this import, so duplicates within one file are caught, and
     /// those the program had when the import began.
     public final class Session: @unchecked Sendable {
-        var externalIDs: [String: Int] = [:]
-        var phones: [String: String] = [:]
-        var idNumbers: [String: String] = [:]
+        var seen = SeenIdentities()
         var known: KnownIdentities?
         public var summary = ImportSummary()
 
         public init() {}
     }
 
-    /// The program's phone and ID-number blind indexes as 64-bit prefixes, read once when the
-    /// import begins. Only rows with a prefix in here are looked up in SQL: a new patient's
-    /// index is almost never there, and probing every row of a large file costs a fifth of
-    /// the import. (A patient added by someone else during the import is not in here; the
-    /// create API still checks it, and this import sees it on its next run.)
+    /// Who used an external id, phone or ID number earlier in the file.
+    struct SeenIdentities: Sendable {
+        var externalIDs: [String: Int] = [:]
+        var phones: [String: String] = [:]
+        var idNumbers: [String: String] = [:]
+
+        mutating func add(_ entry: Entry) {
+            externalIDs[entry.externalID] = entry.candidate.line
+            if let phone = entry.indexes.phone { phones[phone] = entry.externalID }
+            if let idNumber = entry.indexes.idNumber { idNumbers[idNumber] = entry.externalID }
+        }
+
+        /// Why the row repeats an earlier one: its external id, or another patient's phone or ID number.
+        func duplicate(_ entry: Entry) -> PatientImport.Reject? {
+            let line = entry.candidate.line
+            if let earlier = externalIDs[entry.externalID] {
+                return .init(line: line, field: "external_id", reason: "external_id \(entry.externalID) already appeared on line \(earlier)")
+            }
+            if let phone = entry.indexes.phone, let owner = phones[phone], owner != entry.externalID {
+                return .init(line: line, field: "phone", reason: "phone duplicates patient \(owner) earlier in the file")
+            }
+            if let idNumber = entry.indexes.idNumber, let owner = idNumbers[idNumber], owner != entry.externalID {
+                return .init(line: line, field: "id_number", reason: "id_number duplicates patient \(owner) earlier in the file")
+            }
+            return nil
+        }
+
+        mutating func merge(_ other: SeenIdentities) {
+            externalIDs.merge(other.externalIDs) { _, new in new }
+            phones.merge(other.phones) { _, new in new }
+            idNumbers.merge(other.idNumbers) { _, new in new }
+        }
+    }
+
+    /// What the program held when the import began, read once: its external ids, and its phone
+    /// and ID-number blind indexes as 64-bit prefixes. Rows with an external id not in here are
+    /// inserted rather than upserted, and only rows with a phone or ID prefix in here are
+    /// looked up in SQL: probing every row of a large file costs a fifth of the import. (A
+    /// patient another user adds meanwhile is not in here: an insert that meets their external
+    /// id is redone as an upsert; their phone or ID number the create API still checks, and
+    /// this import sees it on its next run.)
     struct KnownIdentities: Sendable {
         private var prefixes = Set<UInt64>()
+        private var externalIDs = Set<String>()
 
         static func load(_ sql: any SQLDatabase, kind: DatabaseKind, programID: String) async throws -> KnownIdentities {
             let concatenate = kind == .sqlite ? "group_concat" : "string_agg"
@@ -60,7 +95,31 @@ public struct PatientImporter: Sendable {
                     if let value = Self.prefix(text[start..<start + 16]) { known.prefixes.insert(value) }
                 }
             }
+            // Each id preceded by its length in bytes, so any character may appear in one.
+            let row = try await sql.raw("""
+                SELECT \(unsafeRaw: concatenate)(octet_length(external_id) || ':' || external_id, '') AS ids FROM patients WHERE program_id = \(bind: programID) AND external_id IS NOT NULL
+                """).first()
+            known.externalIDs = Self.lengthPrefixed(Array((try row?.decode(column: "ids", as: String?.self) ?? "").utf8))
             return known
+        }
+
+        func has(externalID: String) -> Bool { externalIDs.contains(externalID) }
+
+        static func lengthPrefixed(_ bytes: [UInt8]) -> Set<String> {
+            var values = Set<String>()
+            var position = 0
+            while position < bytes.count {
+                var length = 0
+                while position < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[position]) {
+                    length = length * 10 + Int(bytes[position] - UInt8(ascii: "0"))
+                    position += 1
+                }
+                position += 1  // the colon
+                let end = min(position + length, bytes.count)
+                values.insert(String(decoding: bytes[position..<end], as: UTF8.self))
+                position = end
+            }
+            return values
         }
 
         func mightOwn(_ index: String) -> Bool {
@@ -169,57 +228,71 @@ public struct PatientImporter: Sendable {
             reject(problem)
         }
         guard !batch.entries.isEmpty else { return }
-        let entries = batch.entries, values = batch.values, auditIDs = batch.auditIDs, now = batch.now
-
-        let outcome: Outcome = try await store.database.transaction { sql in
-            if session.known == nil { session.known = try await KnownIdentities.load(sql, kind: store.database.kind, programID: programID) }
-            let owners = try await Self.owners(sql, kind: store.database.kind, programID: programID, entries: entries, known: session.known)
-            var outcome = Outcome()
-            var keep: [Int] = []
-            for (index, entry) in entries.enumerated() {
-                if let problem = Self.duplicate(entry, owners: owners, session: session) {
-                    outcome.rejects.append(problem)
-                    continue
-                }
-                session.externalIDs[entry.externalID] = entry.candidate.line
-                if let phone = entry.indexes.phone { session.phones[phone] = entry.externalID }
-                if let idNumber = entry.indexes.idNumber { session.idNumbers[idNumber] = entry.externalID }
-                keep.append(index)
+        let outcome: Outcome
+        do {
+            outcome = try await store.database.transaction { sql in
+                try await self.write(batch, sql, programID: programID, actor: actor, session: session, upsertingAll: false)
             }
-            guard !keep.isEmpty else { return outcome }
-
-            var patientIDs: [String: String] = [:]
-            for row in try await Self.upsert.returning(sql, rows: keep.map { values[$0] }) {
-                patientIDs[try row.decode(column: "external_id", as: String.self)] = try row.decode(column: "id", as: String.self)
+        } catch where isUniqueViolation(error) {
+            // Someone added a patient with one of these external ids since the import began.
+            outcome = try await store.database.transaction { sql in
+                try await self.write(batch, sql, programID: programID, actor: actor, session: session, upsertingAll: true)
             }
-            // Family phones become sender identities; an updated patient's old ones are replaced.
-            try await store.syncCaregivers(sql, programID: programID, patients: keep.compactMap { index in
-                let entry = entries[index]
-                guard let patientID = patientIDs[entry.externalID], !entry.candidate.profile.caregivers.isEmpty || patientID != entry.generatedID else { return nil }
-                return (patientID, entry.candidate.profile.caregivers)
-            })
-            var tagRows: [[any Encodable & Sendable]] = []
-            for index in keep {
-                let entry = entries[index]
-                guard let patientID = patientIDs[entry.externalID] else { continue }
-                if patientID == entry.generatedID { outcome.created.append(patientID) } else { outcome.updated.append(patientID) }
-                for tag in entry.candidate.tags {
-                    tagRows.append([programID, patientID, tag.key, tag.value, actor.id, "import", now])
-                }
-            }
-            try await PatientStore.tagInsert.run(sql, rows: tagRows)
-            try await store.audit(sql, programID: programID, patientIDs: outcome.created, action: "patient.import.create", actor: actor,
-                                  eventIDs: Array(auditIDs.prefix(outcome.created.count)), at: now)
-            try await store.audit(sql, programID: programID, patientIDs: outcome.updated, action: "patient.import.update", actor: actor,
-                                  eventIDs: Array(auditIDs.dropFirst(outcome.created.count).prefix(outcome.updated.count)), at: now)
-            return outcome
         }
+        session.seen.merge(outcome.seen)
         for problem in outcome.rejects.sorted(by: { $0.line < $1.line }) {
             reject(problem)
         }
         session.summary.rejected += outcome.rejects.count
         session.summary.created += outcome.created.count
         session.summary.updated += outcome.updated.count
+    }
+
+    /// One batch in one transaction. New external ids are inserted under the batch's drawn ids;
+    /// the program's existing ones (or, with `upsertingAll`, every row) are upserted.
+    private func write(_ batch: PreparedBatch, _ sql: any SQLDatabase, programID: String, actor: AuditActor, session: Session, upsertingAll: Bool) async throws -> Outcome {
+        let entries = batch.entries, values = batch.values, now = batch.now
+        if session.known == nil { session.known = try await KnownIdentities.load(sql, kind: store.database.kind, programID: programID) }
+        let known = session.known ?? KnownIdentities()
+        let owners = try await Self.owners(sql, kind: store.database.kind, programID: programID, entries: entries, known: known)
+        var outcome = Outcome()
+        var inserted: [Int] = [], upserted: [Int] = []
+        for (index, entry) in entries.enumerated() {
+            if let problem = Self.duplicate(entry, owners: owners) ?? session.seen.duplicate(entry) ?? outcome.seen.duplicate(entry) {
+                outcome.rejects.append(problem)
+                continue
+            }
+            outcome.seen.add(entry)
+            if upsertingAll || known.has(externalID: entry.externalID) { upserted.append(index) } else { inserted.append(index) }
+        }
+        try await Self.insert.run(sql, rows: inserted.map { values[$0] })
+        var patientIDs: [String: String] = [:]
+        for index in inserted { patientIDs[entries[index].externalID] = entries[index].generatedID }
+        for row in try await Self.upsert.returning(sql, rows: upserted.map { values[$0] }) {
+            patientIDs[try row.decode(column: "external_id", as: String.self)] = try row.decode(column: "id", as: String.self)
+        }
+        let kept = (inserted + upserted).sorted()
+        // Family phones become sender identities; an updated patient's old ones are replaced.
+        try await store.syncCaregivers(sql, programID: programID, patients: kept.compactMap { index in
+            let entry = entries[index]
+            guard let patientID = patientIDs[entry.externalID], !entry.candidate.profile.caregivers.isEmpty || patientID != entry.generatedID else { return nil }
+            return (patientID, entry.candidate.profile.caregivers)
+        })
+        var tagRows: [[any Encodable & Sendable]] = []
+        for index in kept {
+            let entry = entries[index]
+            guard let patientID = patientIDs[entry.externalID] else { continue }
+            if patientID == entry.generatedID { outcome.created.append(patientID) } else { outcome.updated.append(patientID) }
+            for tag in entry.candidate.tags {
+                tagRows.append([programID, patientID, tag.key, tag.value, actor.id, "import", now])
+            }
+        }
+        try await PatientStore.tagInsert.run(sql, rows: tagRows)
+        try await store.audit(sql, programID: programID, patientIDs: outcome.created, action: "patient.import.create", actor: actor,
+                              eventIDs: Array(batch.auditIDs.prefix(outcome.created.count)), at: now)
+        try await store.audit(sql, programID: programID, patientIDs: outcome.updated, action: "patient.import.update", actor: actor,
+                              eventIDs: Array(batch.auditIDs.dropFirst(outcome.created.count).prefix(outcome.updated.count)), at: now)
+        return outcome
     }
 
     struct Entry: Sendable {
@@ -229,7 +302,9 @@ public struct PatientImporter: Sendable {
         var generatedID: String
     }
 
-    /// New patients are inserted, known external ids updated in place.
+    static let insert = MultiRowInsert("INSERT INTO patients (\(PatientStore.columnList))")
+
+    /// Known external ids are updated in place (and any that are not after all, inserted).
     static let upsert = MultiRowInsert(
         "INSERT INTO patients (\(PatientStore.columnList))",
         tail: "ON CONFLICT (program_id, external_id) DO UPDATE SET "
@@ -237,6 +312,7 @@ public struct PatientImporter: Sendable {
             + " RETURNING id, external_id")
 
     struct Outcome: Sendable {
+        var seen = SeenIdentities()
         var created: [String] = []
         var updated: [String] = []
         var rejects: [PatientImport.Reject] = []
@@ -245,9 +321,9 @@ public struct PatientImporter: Sendable {
     /// The external ids owning the batch's phone and ID-number indexes in the database, looked
     /// up for the indexes the program might already have. Two queries, one per index: an OR
     /// across both makes SQLite scan the table.
-    private static func owners(_ sql: any SQLDatabase, kind: DatabaseKind, programID: String, entries: [Entry], known: KnownIdentities?) async throws -> [String: String] {
+    private static func owners(_ sql: any SQLDatabase, kind: DatabaseKind, programID: String, entries: [Entry], known: KnownIdentities) async throws -> [String: String] {
         var owners: [String: String] = [:]
-        let candidates = { (index: String) in known?.mightOwn(index) ?? true }
+        let candidates = { (index: String) in known.mightOwn(index) }
         for (column, prefix, values) in [
             ("phone_bidx", "phone", entries.compactMap(\.indexes.phone).filter(candidates)),
             ("id_number_bidx", "id", entries.compactMap(\.indexes.idNumber).filter(candidates)),
@@ -267,24 +343,16 @@ public struct PatientImporter: Sendable {
         return owners
     }
 
-    /// Why the row cannot be imported: an identity owned by another patient in the database
-    /// or earlier in the file, or an external id the file already used.
-    private static func duplicate(_ entry: Entry, owners: [String: String], session: Session) -> PatientImport.Reject? {
+    /// Why the row cannot be imported: its phone or ID number belongs to another patient in
+    /// the database.
+    private static func duplicate(_ entry: Entry, owners: [String: String]) -> PatientImport.Reject? {
+        guard !owners.isEmpty else { return nil }
         let line = entry.candidate.line
         if let phone = entry.indexes.phone, let owner = owners["phone:\(phone)"], owner != entry.externalID {
             return .init(line: line, field: "phone", reason: "phone already belongs to patient \(owner) in this program")
         }
         if let idNumber = entry.indexes.idNumber, let owner = owners["id:\(idNumber)"], owner != entry.externalID {
             return .init(line: line, field: "id_number", reason: "id_number already belongs to patient \(owner) in this program")
-        }
-        if let earlier = session.externalIDs[entry.externalID] {
-            return .init(line: line, field: "external_id", reason: "external_id \(entry.externalID) already appeared on line \(earlier)")
-        }
-        if let phone = entry.indexes.phone, let owner = session.phones[phone], owner != entry.externalID {
-            return .init(line: line, field: "phone", reason: "phone duplicates patient \(owner) earlier in the file")
-        }
-        if let idNumber = entry.indexes.idNumber, let owner = session.idNumbers[idNumber], owner != entry.externalID {
-            return .init(line: line, field: "id_number", reason: "id_number duplicates patient \(owner) earlier in the file")
         }
         return nil
     }

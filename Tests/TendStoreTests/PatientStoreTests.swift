@@ -52,8 +52,9 @@ let staffActor = AuditActor(id: "u1", kind: .staff, requestID: "req-1")
     /// Migration 9 cuts stored blind indexes to their first 32 hex digits, which is what the
     /// indexer now computes: patients written before it are still found by phone, ID and name.
     /// Migration 10 (SQLite) moves tags and audit events into clustered tables: both survive.
+    /// Migration 11 (SQLite) rebuilds patients and tags with deferred foreign keys: consents survive.
     @Test(arguments: TestBackend.available)
-    func patientsWrittenBeforeMigrations9And10AreStillFoundWithTagsAndAudit(backend: TestBackend) async throws {
+    func patientsWrittenBeforeMigrations9To11AreStillFoundWithTagsConsentsAndAudit(backend: TestBackend) async throws {
         let clock = TestClock()
         try await TestDatabase.withDatabase(backend, migrate: false, clock: clock.clock) { database in
             try await Migrator(database: database, clock: clock.clock, migrations: Array(Schema.migrations.prefix(8))).migrate()
@@ -63,6 +64,7 @@ let staffActor = AuditActor(id: "u1", kind: .staff, requestID: "req-1")
                 programID: program.id, profile: PatientProfile(externalID: "OLD-1", name: "王五", phone: "13800138000", idNumber: "110101199003071234",
                                                                caregivers: [Caregiver(name: "王六", relation: "女儿", phone: "13900139000")]),
                 tags: [PatientTag(key: "stage", value: "chemo")], actor: staffActor)
+            _ = try await stores.patients.recordConsent(programID: program.id, patientID: created.id, kind: "follow-up", version: "1", actor: staffActor)
             // What version 8 stored: the whole 64-digit MAC, of which the new index is the prefix.
             try await database.session { sql in
                 try await sql.raw("UPDATE patients SET name_bidx = name_bidx || 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', phone_bidx = phone_bidx || 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', id_number_bidx = id_number_bidx || 'cccccccccccccccccccccccccccccccc'").run()
@@ -77,6 +79,36 @@ let staffActor = AuditActor(id: "u1", kind: .staff, requestID: "req-1")
             #expect(try await stores.patients.matchSender(programID: program.id, phone: "13900139000", channel: nil, userID: nil)?.relation == "女儿")
             #expect(try await stores.patients.get(programID: program.id, patientID: created.id, actor: staffActor)?.tags.map(\.tag) == [PatientTag(key: "stage", value: "chemo")])
             #expect(try await stores.audit.events(programID: program.id, subjectID: created.id).map(\.action).contains("patient.create"))
+            // Migration 11 (SQLite) rebuilt the patients table under its consents.
+            #expect(try await stores.patients.get(programID: program.id, patientID: created.id, actor: staffActor)?.consents.map(\.kind) == ["follow-up"])
+        }
+    }
+
+    /// Foreign keys of patients and tags are checked at COMMIT on SQLite (migration 11) and
+    /// per statement on PostgreSQL: either way a row pointing nowhere fails its whole transaction.
+    @Test(arguments: TestBackend.available)
+    func rowsPointingNowhereFailTheirWholeTransaction(backend: TestBackend) async throws {
+        try await withPatientStores(backend) { stores, program, _ in
+            let patient = try await stores.patients.create(programID: program.id, profile: PatientProfile(externalID: "P", name: "P"), actor: staffActor)
+            let tags = MultiRowInsert("INSERT INTO patient_tags (program_id, patient_id, tag_key, tag_value, set_by, source, set_at)")
+            await #expect(throws: (any Error).self) {
+                try await stores.database.transaction { sql in
+                    try await tags.run(sql, rows: [[program.id, patient.id, "kept", "no", nil as String?, "test", Int64(0)]])
+                    try await tags.run(sql, rows: [[program.id, "no-such-patient", "orphan", "yes", nil as String?, "test", Int64(0)]])
+                }
+            }
+            await #expect(throws: (any Error).self) {
+                try await stores.database.transaction { sql in
+                    try await sql.raw("""
+                        INSERT INTO patients (id, program_id, name_enc, name_bidx, sex, locale, time_zone, channels, status, created_at, updated_at)
+                        VALUES ('orphan', 'no-such-program', 'n', 'b', 'unknown', 'zh-CN', 'Asia/Shanghai', '', 'active', 0, 0)
+                        """).run()
+                }
+            }
+            let left = try await stores.database.session { sql in
+                try await sql.raw("SELECT (SELECT COUNT(*) FROM patient_tags) + (SELECT COUNT(*) FROM patients WHERE id = 'orphan') AS n").first()!.decode(column: "n", as: Int.self)
+            }
+            #expect(left == 0)
         }
     }
 
@@ -268,6 +300,34 @@ let staffActor = AuditActor(id: "u1", kind: .staff, requestID: "req-1")
             #expect(summary.created == 1 && summary.updated == 1 && summary.rejected == 4)
             #expect(rejects.map(\.line).sorted() == [2, 4, 5, 6])
             #expect(try await stores.patients.list(programID: program.id, query: PatientQuery(externalID: "OLD"), actor: staffActor).patients.first?.profile.name == "Existing Renamed")
+        }
+    }
+
+    /// The importer inserts rows whose external id the program did not have when the import
+    /// began; one that someone else adds meanwhile turns that batch into an upsert, so the row
+    /// updates their patient instead of failing the import or making a second one.
+    @Test(arguments: TestBackend.available)
+    func anExternalIDAddedDuringTheImportIsUpdatedNotDuplicated(backend: TestBackend) async throws {
+        try await withPatientStores(backend) { stores, program, _ in
+            _ = try await stores.patients.create(programID: program.id, profile: PatientProfile(externalID: "BEFORE", name: "Before"), actor: staffActor)
+            let importer = PatientImporter(store: stores.patients)
+            let session = PatientImporter.Session()
+            func batch(_ text: String) throws -> [Result<PatientImport.Candidate, PatientImport.Reject>] {
+                Array(try ImportRowReader(bytes: Array(("external_id,name,tags\n" + text).utf8), format: .csv))
+            }
+            try await importer.importBatch(programID: program.id, rows: try batch("A1,Ann,cohort=1\nBEFORE,Before Renamed,\n"), actor: staffActor, session: session) { _ in }
+            #expect(session.summary.created == 1 && session.summary.updated == 1)
+
+            let meanwhile = try await stores.patients.create(programID: program.id, profile: PatientProfile(externalID: "DURING", name: "During"), actor: staffActor)
+            try await importer.importBatch(programID: program.id, rows: try batch("A2,Bob,cohort=2\nDURING,During Renamed,cohort=3\n"), actor: staffActor, session: session) { _ in }
+            #expect(session.summary.created == 2 && session.summary.updated == 2 && session.summary.rejected == 0)
+
+            let during = try await stores.patients.list(programID: program.id, query: PatientQuery(externalID: "DURING"), actor: staffActor).patients
+            #expect(during.map(\.id) == [meanwhile.id] && during.first?.profile.name == "During Renamed")
+            #expect(during.first?.tags.map(\.tag) == [PatientTag(key: "cohort", value: "3")])
+            #expect(try await stores.patients.list(programID: program.id, query: PatientQuery(), actor: staffActor).patients.count == 4)
+            let audited = try await stores.audit.events(programID: program.id, subjectID: meanwhile.id).map(\.action)
+            #expect(audited.contains("patient.import.update") && !audited.contains("patient.import.create"))
         }
     }
 

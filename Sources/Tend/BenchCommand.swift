@@ -105,7 +105,7 @@ struct BenchCommand: AsyncParsableCommand {
             }
             let sealed = "k1:" + String(repeating: "A", count: 40)
             var random = SplitMix(seed: 7)
-            func blindIndex() -> String { Hex.encode(random.next(), width: 16) + Hex.encode(random.next(), width: 16) }
+            func blindIndex() -> String { Hex.encode(random.next(), width: BlindIndexer.length) }
             let patientInsert = MultiRowInsert("INSERT INTO patients (\(PatientStoreColumns.list))")
             let tagInsert = MultiRowInsert("INSERT INTO patient_tags (program_id, patient_id, tag_key, tag_value, set_by, source, set_at)")
             let auditInsert = MultiRowInsert("INSERT INTO audit_events (id, program_id, actor_id, actor_kind, action, subject_type, subject_id, request_id, at)")

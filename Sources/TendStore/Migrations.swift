@@ -556,5 +556,13 @@ public enum Schema {
                 "CREATE INDEX patient_tags_by_tag ON patient_tags (program_id, tag_key, tag_value, patient_id)",
             ]
         },
+        Migration(version: 12, name: "64_bit_blind_indexes") { _ in
+            // Blind indexes keep the first 64 bits of their HMAC (see `BlindIndexer`): the
+            // prefix of what is stored, so cutting it is all there is to do.
+            [
+                "UPDATE patients SET name_bidx = substr(name_bidx, 1, 16), phone_bidx = substr(phone_bidx, 1, 16), id_number_bidx = substr(id_number_bidx, 1, 16)",
+                "UPDATE sender_identities SET key_bidx = substr(key_bidx, 1, 16)",
+            ]
+        },
 ]
 }

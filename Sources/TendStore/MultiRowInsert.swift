@@ -27,34 +27,44 @@ public struct MultiRowInsert: Sendable {
     }
 
     public func run(_ sql: any SQLDatabase, rows: [[any Encodable & Sendable]]) async throws {
-        _ = try await execute(sql, rows: rows, returning: false)
+        _ = try await execute(sql, rows: try BoundRows(rows, for: sql is SQLiteSession ? .sqlite : .postgres), returning: false)
     }
 
     /// Runs the statements and returns what their RETURNING clause gave, in statement order.
     public func returning(_ sql: any SQLDatabase, rows: [[any Encodable & Sendable]]) async throws -> [any SQLRow] {
+        try await execute(sql, rows: try BoundRows(rows, for: sql is SQLiteSession ? .sqlite : .postgres), returning: true)
+    }
+
+    /// Rows bound beforehand (see `BoundRows`), for the database they were bound for.
+    public func run(_ sql: any SQLDatabase, rows: BoundRows) async throws {
+        _ = try await execute(sql, rows: rows, returning: false)
+    }
+
+    public func returning(_ sql: any SQLDatabase, rows: BoundRows) async throws -> [any SQLRow] {
         try await execute(sql, rows: rows, returning: true)
     }
 
-    private func execute(_ sql: any SQLDatabase, rows: [[any Encodable & Sendable]], returning: Bool) async throws -> [any SQLRow] {
+    private func execute(_ sql: any SQLDatabase, rows: BoundRows, returning: Bool) async throws -> [any SQLRow] {
         var result: [any SQLRow] = []
-        if let session = sql as? SQLiteSession {
+        switch rows.storage {
+        case .sqlite(let values, let width):
+            guard let session = sql as? SQLiteSession else { throw BoundRows.WrongDatabase() }
+            guard width > 0 else { return [] }
             let decoder = SQLiteDataDecoder()
             let head = session.isInTransaction ? self.headFailingWithoutUndo : self.head
-            for chunk in chunks(rows) {
-                let tuple = "(" + Array(repeating: "?", count: chunk[chunk.startIndex].count).joined(separator: ",") + ")"
-                let text = "\(head) VALUES " + Array(repeating: tuple, count: chunk.count).joined(separator: ",") + (tail.isEmpty ? "" : " \(tail)")
-                var binds: [SQLiteData] = []
-                binds.reserveCapacity(chunk.count * chunk[chunk.startIndex].count)
-                for row in chunk {
-                    for value in row { binds.append(try Self.sqliteData(value)) }
-                }
-                let rows = try await session.connection.query(text, binds)
+            let tuple = "(" + Array(repeating: "?", count: width).joined(separator: ",") + ")"
+            let perStatement = max(1, Self.maxBinds / width) * width
+            for start in stride(from: 0, to: values.count, by: perStatement) {
+                let end = min(start + perStatement, values.count)
+                let text = "\(head) VALUES " + Array(repeating: tuple, count: (end - start) / width).joined(separator: ",") + (tail.isEmpty ? "" : " \(tail)")
+                let rows = try await session.connection.query(text, Array(values[start..<end]))
                 if returning { result += rows.map { $0.sql(decoder: decoder) } }
             }
-            return result
-        }
-        for statement in statements(rows) {
-            if returning { result += try await sql.raw(statement).all() } else { try await sql.raw(statement).run() }
+        case .encodable(let rows):
+            guard !(sql is SQLiteSession) else { throw BoundRows.WrongDatabase() }
+            for statement in statements(rows) {
+                if returning { result += try await sql.raw(statement).all() } else { try await sql.raw(statement).run() }
+            }
         }
         return result
     }
@@ -87,5 +97,60 @@ public struct MultiRowInsert: Sendable {
         guard let width = rows.first?.count, width > 0 else { return [] }
         let perStatement = max(1, Self.maxBinds / width)
         return stride(from: 0, to: rows.count, by: perStatement).map { rows[$0..<min($0 + perStatement, rows.count)] }
+    }
+}
+
+/// Rows with their values already in the form the database binds: on SQLite plain values,
+/// converted when the rows are made — during an import, on the core that prepares the next
+/// batch rather than while the database waits for this one.
+public struct BoundRows: Sendable {
+    enum Storage: Sendable {
+        /// Row after row, `width` values each.
+        case sqlite(values: [SQLiteData], width: Int)
+        case encodable([[any Encodable & Sendable]])
+    }
+
+    struct WrongDatabase: Error, CustomStringConvertible {
+        var description: String { "rows bound for one kind of database were written to another" }
+    }
+
+    var storage: Storage
+
+    public init(_ rows: [[any Encodable & Sendable]], for kind: DatabaseKind) throws {
+        switch kind {
+        case .sqlite:
+            let width = rows.first?.count ?? 0
+            var values: [SQLiteData] = []
+            values.reserveCapacity(rows.count * width)
+            for row in rows {
+                for value in row { values.append(try MultiRowInsert.sqliteData(value)) }
+            }
+            storage = .sqlite(values: values, width: width)
+        case .postgres:
+            storage = .encodable(rows)
+        }
+    }
+
+    private init(storage: Storage) {
+        self.storage = storage
+    }
+
+    public var count: Int {
+        switch storage {
+        case .sqlite(let values, let width): width == 0 ? 0 : values.count / width
+        case .encodable(let rows): rows.count
+        }
+    }
+
+    /// The rows at these positions, in this order.
+    public func rows(at positions: some Sequence<Int>) -> BoundRows {
+        switch storage {
+        case .sqlite(let values, let width):
+            var picked: [SQLiteData] = []
+            for position in positions { picked += values[position * width..<(position + 1) * width] }
+            return BoundRows(storage: .sqlite(values: picked, width: width))
+        case .encodable(let rows):
+            return BoundRows(storage: .encodable(positions.map { rows[$0] }))
+        }
     }
 }

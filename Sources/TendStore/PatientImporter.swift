@@ -141,35 +141,62 @@ public struct PatientImporter: Sendable {
         }
     }
 
-    /// A batch made ready for writing: rows checked, PII sealed, ids drawn. Pure CPU work,
-    /// so the next batch can be prepared while the previous one is written.
+    /// A batch made ready for writing: rows checked, PII sealed, ids drawn, and every row a new
+    /// patient writes bound for the database. Pure CPU work, so the next batch can be prepared
+    /// while the previous one is written.
     public struct PreparedBatch: Sendable {
         let parseRejects: [PatientImport.Reject]
         let entries: [Entry]
-        let values: [[any Encodable & Sendable]]
-        let auditIDs: [String]
+        /// One `patients` row per entry.
+        let patientRows: BoundRows
+        /// Each entry's tag rows and audit row as a new patient (under its drawn id).
+        let newPatientTagRows: BoundRows
+        let tagRowsOfEntry: [Range<Int>]
+        let newPatientAuditRows: BoundRows
         let now: Int64
     }
 
-    public func prepare(programID: String, rows: [Result<PatientImport.Candidate, PatientImport.Reject>]) throws -> PreparedBatch {
-        var parsed: [Entry] = []
+    public func prepare(programID: String, actor: AuditActor, rows: [Result<PatientImport.Candidate, PatientImport.Reject>]) throws -> PreparedBatch {
+        var entries: [Entry] = []
         var rejects: [PatientImport.Reject] = []
-        parsed.reserveCapacity(rows.count)
+        entries.reserveCapacity(rows.count)
         for row in rows {
             switch row {
             case .failure(let problem):
                 rejects.append(problem)
             case .success(let candidate):
-                parsed.append(Entry(
+                entries.append(Entry(
                     candidate: candidate, externalID: candidate.profile.externalID ?? "",
-                    indexes: store.indexes(of: candidate.profile), generatedID: store.ids.next()))
+                    indexes: store.indexes(of: candidate.profile), generatedID: store.ids.next(), auditID: store.ids.next()))
             }
         }
         let now = store.clock.now().epochMilliseconds
-        let values = try parsed.map {
-            try store.row(id: $0.generatedID, programID: programID, profile: $0.candidate.profile, indexes: $0.indexes, createdAt: now, updatedAt: now)
+        let kind = store.database.kind
+        var tagRows: [[any Encodable & Sendable]] = []
+        var tagRowsOfEntry: [Range<Int>] = []
+        tagRowsOfEntry.reserveCapacity(entries.count)
+        for entry in entries {
+            let first = tagRows.count
+            tagRows += Self.tagRows(entry.candidate.tags, programID: programID, patientID: entry.generatedID, actor: actor, at: now)
+            tagRowsOfEntry.append(first..<tagRows.count)
         }
-        return PreparedBatch(parseRejects: rejects, entries: parsed, values: values, auditIDs: parsed.map { _ in store.ids.next() }, now: now)
+        return PreparedBatch(
+            parseRejects: rejects, entries: entries,
+            patientRows: try BoundRows(entries.map {
+                try store.row(id: $0.generatedID, programID: programID, profile: $0.candidate.profile, indexes: $0.indexes, createdAt: now, updatedAt: now)
+            }, for: kind),
+            newPatientTagRows: try BoundRows(tagRows, for: kind), tagRowsOfEntry: tagRowsOfEntry,
+            newPatientAuditRows: try BoundRows(entries.map {
+                PatientStore.auditRow(eventID: $0.auditID, programID: programID, patientID: $0.generatedID, action: Self.createAction, actor: actor, at: now)
+            }, for: kind),
+            now: now)
+    }
+
+    static let createAction = "patient.import.create"
+    static let updateAction = "patient.import.update"
+
+    static func tagRows(_ tags: [PatientTag], programID: String, patientID: String, actor: AuditActor, at now: Int64) -> [[any Encodable & Sendable]] {
+        tags.map { [programID, patientID, $0.key, $0.value, actor.id, "import", now] }
     }
 
     /// Imports one batch of parsed rows; rejects (parse failures passed in, and duplicates
@@ -178,49 +205,39 @@ public struct PatientImporter: Sendable {
         programID: String, rows: [Result<PatientImport.Candidate, PatientImport.Reject>], actor: AuditActor,
         session: Session, reject: (PatientImport.Reject) -> Void
     ) async throws {
-        try await write(try prepare(programID: programID, rows: rows), programID: programID, actor: actor, session: session, reject: reject)
+        try await write(try prepare(programID: programID, actor: actor, rows: rows), programID: programID, actor: actor, session: session, reject: reject)
     }
 
-    /// Reads every row, preparing each batch while the one before it is written.
+    /// Reads every row and writes batch after batch, in file order, while the next two are
+    /// checked and prepared at the same time: preparing costs as much CPU as writing, so on
+    /// two cores both must run side by side, and two preparers fill the gaps either leaves.
     public func run(
         _ reader: ImportRowReader, programID: String, actor: AuditActor, session: Session,
         reject: (PatientImport.Reject) -> Void, progress: (ImportSummary) -> Void = { _ in }
     ) async throws {
-        let source = RowSource(reader)
-        let batchSize = self.batchSize
-        @Sendable func nextBatch() throws -> PreparedBatch? {
-            let rows = source.take(batchSize)
-            return rows.isEmpty ? nil : try prepare(programID: programID, rows: rows)
+        var reader = reader
+        var pending: [Task<PreparedBatch?, any Error>] = []
+        defer { pending.forEach { $0.cancel() } }
+        func prepareNext() {
+            var records: [ImportRowReader.Record] = []
+            records.reserveCapacity(batchSize)
+            while records.count < batchSize, let record = reader.nextRecord() { records.append(record) }
+            pending.append(Task {
+                try Task.checkCancellation()
+                return records.isEmpty ? nil : try prepare(programID: programID, actor: actor, rows: records.map(\.row))
+            })
         }
         try await store.database.bulkLoad {
-            var current = try nextBatch()
-            while let batch = current {
-                async let upcoming = nextBatch()
+            prepareNext()
+            prepareNext()
+            while !pending.isEmpty, let batch = try await pending.removeFirst().value {
+                prepareNext()
                 try await write(batch, programID: programID, actor: actor, session: session, reject: reject)
                 progress(session.summary)
-                current = try await upcoming
             }
         }
     }
 
-    /// Hands out rows to one preparing task at a time.
-    final class RowSource: @unchecked Sendable {
-        private var reader: ImportRowReader
-        private let lock = NSLock()
-
-        init(_ reader: ImportRowReader) {
-            self.reader = reader
-        }
-
-        func take(_ count: Int) -> [Result<PatientImport.Candidate, PatientImport.Reject>] {
-            lock.withLock {
-                var rows: [Result<PatientImport.Candidate, PatientImport.Reject>] = []
-                rows.reserveCapacity(count)
-                while rows.count < count, let row = reader.next() { rows.append(row) }
-                return rows
-            }
-        }
-    }
 
     func write(_ batch: PreparedBatch, programID: String, actor: AuditActor, session: Session, reject: (PatientImport.Reject) -> Void) async throws {
         for problem in batch.parseRejects {
@@ -248,13 +265,14 @@ public struct PatientImporter: Sendable {
         session.summary.updated += outcome.updated.count
     }
 
-    /// One batch in one transaction. New external ids are inserted under the batch's drawn ids;
-    /// the program's existing ones (or, with `upsertingAll`, every row) are upserted.
+    /// One batch in one transaction. New external ids are inserted under the batch's drawn ids,
+    /// with the tag and audit rows bound for them beforehand; the program's existing ones (or,
+    /// with `upsertingAll`, every row) are upserted.
     private func write(_ batch: PreparedBatch, _ sql: any SQLDatabase, programID: String, actor: AuditActor, session: Session, upsertingAll: Bool) async throws -> Outcome {
-        let entries = batch.entries, values = batch.values, now = batch.now
-        if session.known == nil { session.known = try await KnownIdentities.load(sql, kind: store.database.kind, programID: programID) }
+        let entries = batch.entries, now = batch.now, kind = store.database.kind
+        if session.known == nil { session.known = try await KnownIdentities.load(sql, kind: kind, programID: programID) }
         let known = session.known ?? KnownIdentities()
-        let owners = try await Self.owners(sql, kind: store.database.kind, programID: programID, entries: entries, known: known)
+        let owners = try await Self.owners(sql, kind: kind, programID: programID, entries: entries, known: known)
         var outcome = Outcome()
         var inserted: [Int] = [], upserted: [Int] = []
         for (index, entry) in entries.enumerated() {
@@ -265,33 +283,42 @@ public struct PatientImporter: Sendable {
             outcome.seen.add(entry)
             if upsertingAll || known.has(externalID: entry.externalID) { upserted.append(index) } else { inserted.append(index) }
         }
-        try await Self.insert.run(sql, rows: inserted.map { values[$0] })
-        var patientIDs: [String: String] = [:]
-        for index in inserted { patientIDs[entries[index].externalID] = entries[index].generatedID }
-        for row in try await Self.upsert.returning(sql, rows: upserted.map { values[$0] }) {
-            patientIDs[try row.decode(column: "external_id", as: String.self)] = try row.decode(column: "id", as: String.self)
+        let everyRowNew = inserted.count == entries.count
+
+        try await Self.insert.run(sql, rows: everyRowNew ? batch.patientRows : batch.patientRows.rows(at: inserted))
+        try await PatientStore.tagInsert.run(sql, rows: everyRowNew ? batch.newPatientTagRows : batch.newPatientTagRows.rows(at: inserted.flatMap { batch.tagRowsOfEntry[$0] }))
+        try await PatientStore.auditInsert.run(sql, rows: everyRowNew ? batch.newPatientAuditRows : batch.newPatientAuditRows.rows(at: inserted))
+        outcome.created = inserted.map { entries[$0].generatedID }
+
+        var upsertedIDs: [String: String] = [:]
+        for row in try await Self.upsert.returning(sql, rows: batch.patientRows.rows(at: upserted)) {
+            upsertedIDs[try row.decode(column: "external_id", as: String.self)] = try row.decode(column: "id", as: String.self)
         }
-        let kept = (inserted + upserted).sorted()
-        // Family phones become sender identities; an updated patient's old ones are replaced.
-        try await store.syncCaregivers(sql, programID: programID, patients: kept.compactMap { index in
+        var tagRows: [[any Encodable & Sendable]] = [], auditRows: [[any Encodable & Sendable]] = []
+        for index in upserted {
             let entry = entries[index]
-            guard let patientID = patientIDs[entry.externalID], !entry.candidate.profile.caregivers.isEmpty || patientID != entry.generatedID else { return nil }
-            return (patientID, entry.candidate.profile.caregivers)
-        })
-        var tagRows: [[any Encodable & Sendable]] = []
-        for index in kept {
-            let entry = entries[index]
-            guard let patientID = patientIDs[entry.externalID] else { continue }
-            if patientID == entry.generatedID { outcome.created.append(patientID) } else { outcome.updated.append(patientID) }
-            for tag in entry.candidate.tags {
-                tagRows.append([programID, patientID, tag.key, tag.value, actor.id, "import", now])
+            guard let patientID = upsertedIDs[entry.externalID] else { continue }
+            let action: String
+            if patientID == entry.generatedID {
+                outcome.created.append(patientID)
+                action = Self.createAction
+            } else {
+                outcome.updated.append(patientID)
+                action = Self.updateAction
             }
+            tagRows += Self.tagRows(entry.candidate.tags, programID: programID, patientID: patientID, actor: actor, at: now)
+            auditRows.append(PatientStore.auditRow(eventID: entry.auditID, programID: programID, patientID: patientID, action: action, actor: actor, at: now))
         }
         try await PatientStore.tagInsert.run(sql, rows: tagRows)
-        try await store.audit(sql, programID: programID, patientIDs: outcome.created, action: "patient.import.create", actor: actor,
-                              eventIDs: Array(batch.auditIDs.prefix(outcome.created.count)), at: now)
-        try await store.audit(sql, programID: programID, patientIDs: outcome.updated, action: "patient.import.update", actor: actor,
-                              eventIDs: Array(batch.auditIDs.dropFirst(outcome.created.count).prefix(outcome.updated.count)), at: now)
+        try await PatientStore.auditInsert.run(sql, rows: auditRows)
+
+        // Family phones become sender identities; an updated patient's old ones are replaced.
+        try await store.syncCaregivers(sql, programID: programID, patients: (inserted + upserted).compactMap { index in
+            let entry = entries[index]
+            let patientID = upsertedIDs[entry.externalID] ?? entry.generatedID
+            guard !entry.candidate.profile.caregivers.isEmpty || patientID != entry.generatedID else { return nil }
+            return (patientID, entry.candidate.profile.caregivers)
+        })
         return outcome
     }
 
@@ -300,6 +327,7 @@ public struct PatientImporter: Sendable {
         var externalID: String
         var indexes: PatientStore.BlindIndexes
         var generatedID: String
+        var auditID: String
     }
 
     static let insert = MultiRowInsert("INSERT INTO patients (\(PatientStore.columnList))")
@@ -392,26 +420,50 @@ public struct ImportRowReader: Sequence, IteratorProtocol {
     }
 
     public mutating func next() -> Result<PatientImport.Candidate, PatientImport.Reject>? {
+        nextRecord().map(\.row)
+    }
+
+    /// A row as read, not yet checked: reading is sequential and cheap, checking (the costly
+    /// part) can then run for several batches at once.
+    public struct Record: Sendable {
+        enum Content: Sendable {
+            case csv(line: Int, columns: [PatientImport.Column], fields: [String])
+            case ndjson(line: Int, bytes: Data)
+            case unreadable(PatientImport.Reject)
+        }
+
+        let content: Content
+
+        public var row: Result<PatientImport.Candidate, PatientImport.Reject> {
+            switch content {
+            case .csv(let line, let columns, let fields): PatientImport.candidate(line: line, columns: columns, fields: fields)
+            case .ndjson(let line, let bytes): ImportRowReader.ndjsonRow(line: line, bytes: bytes)
+            case .unreadable(let problem): .failure(problem)
+            }
+        }
+    }
+
+    public mutating func nextRecord() -> Record? {
         switch format {
         case .csv:
             guard let record = csv?.next() else {
                 if let problem = csv?.problem {
                     csv = nil
                     switch problem {
-                    case .unterminatedQuote(let line): return .failure(.init(line: line, field: nil, reason: "a quoted field is never closed; the rest of the file was not read"))
-                    case .invalidUTF8(let line): return .failure(.init(line: line, field: nil, reason: "is not valid UTF-8; the rest of the file was not read"))
+                    case .unterminatedQuote(let line): return Record(content: .unreadable(.init(line: line, field: nil, reason: "a quoted field is never closed; the rest of the file was not read")))
+                    case .invalidUTF8(let line): return Record(content: .unreadable(.init(line: line, field: nil, reason: "is not valid UTF-8; the rest of the file was not read")))
                     }
                 }
                 return nil
             }
-            return PatientImport.candidate(line: record.line, columns: columns, fields: record.fields)
+            return Record(content: .csv(line: record.line, columns: columns, fields: record.fields))
         case .ndjson:
             while lineIndex < lines.count {
                 let line = lines[lineIndex]
                 lineIndex += 1
                 let trimmed = line.drop(while: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D })
                 guard !trimmed.isEmpty else { continue }
-                return Self.ndjsonRow(line: lineIndex, bytes: Data(trimmed))
+                return Record(content: .ndjson(line: lineIndex, bytes: Data(trimmed)))
             }
             return nil
         }

@@ -68,7 +68,6 @@ public struct PatientStore: Sendable {
     public func idNumberIndex(_ normalised: String) -> String { blindIndex.index(normalised, purpose: "id_number") }
     public func nameIndex(_ name: String) -> String { blindIndex.index(PatientFields.normalisedName(name), purpose: "name") }
 
-    /// The column values of one patient row, PII sealed.
     /// The three lookups a profile is found by.
     struct BlindIndexes: Sendable {
         var name: String
@@ -80,6 +79,7 @@ public struct PatientStore: Sendable {
         BlindIndexes(name: nameIndex(profile.name), phone: profile.phone.map(phoneIndex), idNumber: profile.idNumber.map(idNumberIndex))
     }
 
+    /// The column values of one patient row, PII sealed.
     func row(id: String, programID: String, profile: PatientProfile, indexes: BlindIndexes? = nil, createdAt: Int64, updatedAt: Int64) throws -> [any Encodable & Sendable] {
         let indexes = indexes ?? self.indexes(of: profile)
         let caregivers: String? = profile.caregivers.isEmpty ? nil : try cipher.seal(String(decoding: try JSONEncoder().encode(profile.caregivers), as: UTF8.self))
@@ -277,10 +277,15 @@ public struct PatientStore: Sendable {
 
     /// Appends one audit event per patient in as few statements as the backend allows.
     func audit(_ sql: any SQLDatabase, programID: String, patientIDs: [String], action: String, actor: AuditActor, eventIDs: [String], at: Int64) async throws {
-        try await MultiRowInsert("INSERT INTO audit_events (id, program_id, actor_id, actor_kind, action, subject_type, subject_id, request_id, at)")
-            .run(sql, rows: patientIDs.enumerated().map { index, patientID in
-                [eventIDs[index], programID, actor.id, actor.kind.rawValue, action, "patient", patientID, actor.requestID, at]
-            })
+        try await Self.auditInsert.run(sql, rows: patientIDs.enumerated().map { index, patientID in
+            Self.auditRow(eventID: eventIDs[index], programID: programID, patientID: patientID, action: action, actor: actor, at: at)
+        })
+    }
+
+    static let auditInsert = MultiRowInsert("INSERT INTO audit_events (id, program_id, actor_id, actor_kind, action, subject_type, subject_id, request_id, at)")
+
+    static func auditRow(eventID: String, programID: String, patientID: String, action: String, actor: AuditActor, at: Int64) -> [any Encodable & Sendable] {
+        [eventID, programID, actor.id, actor.kind.rawValue, action, "patient", patientID, actor.requestID, at]
     }
 
     // MARK: Reads

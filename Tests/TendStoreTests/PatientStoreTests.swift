@@ -53,8 +53,9 @@ let staffActor = AuditActor(id: "u1", kind: .staff, requestID: "req-1")
     /// indexer now computes: patients written before it are still found by phone, ID and name.
     /// Migration 10 (SQLite) moves tags and audit events into clustered tables: both survive.
     /// Migration 11 (SQLite) rebuilds patients and tags with deferred foreign keys: consents survive.
+    /// Migration 12 cuts the blind indexes again, to 16 hex digits: still found.
     @Test(arguments: TestBackend.available)
-    func patientsWrittenBeforeMigrations9To11AreStillFoundWithTagsConsentsAndAudit(backend: TestBackend) async throws {
+    func patientsWrittenBeforeMigrations9To12AreStillFoundWithTagsConsentsAndAudit(backend: TestBackend) async throws {
         let clock = TestClock()
         try await TestDatabase.withDatabase(backend, migrate: false, clock: clock.clock) { database in
             try await Migrator(database: database, clock: clock.clock, migrations: Array(Schema.migrations.prefix(8))).migrate()

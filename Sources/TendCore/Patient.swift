@@ -175,19 +175,21 @@ public struct PatientProfile: Codable, Sendable, Equatable {
 public enum PatientFields {
     /// Digits only; a leading +86/0086 country code is dropped for mainland mobile numbers.
     public static func normalisedPhone(_ text: String) -> String {
-        var digits = String(text.unicodeScalars.filter { CharacterSet.decimalDigits.contains($0) && $0.isASCII }.map(Character.init))
-        if digits.count == 13, digits.hasPrefix("86") { digits.removeFirst(2) }
-        if digits.count == 15, digits.hasPrefix("0086") { digits.removeFirst(4) }
-        return digits
+        // ASCII digits only: no byte of a multi-byte UTF-8 sequence is one.
+        var digits = text.utf8.filter { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+        if digits.count == 13, digits.starts(with: "86".utf8) { digits.removeFirst(2) }
+        if digits.count == 15, digits.starts(with: "0086".utf8) { digits.removeFirst(4) }
+        return String(decoding: digits, as: UTF8.self)
     }
 
     public static func phone(_ text: String, field: String) throws(TendError) -> String? {
         let fullWidthFolded = TextFolding.halfWidth(text)
-        guard !fullWidthFolded.trimmed.isEmpty else { return nil }
-        let allowed = CharacterSet(charactersIn: "0123456789+-() ")
-        guard fullWidthFolded.unicodeScalars.allSatisfy({ allowed.contains($0) }) else {
+        let allowed = "0123456789+-() ".utf8
+        guard fullWidthFolded.utf8.allSatisfy({ allowed.contains($0) }) else {
+            guard !fullWidthFolded.trimmed.isEmpty else { return nil }
             throw TendError.invalid(field, .init(en: "may hold only digits, spaces, +, - and brackets", zh: "只能包含数字、空格、+、- 和括号"))
         }
+        guard fullWidthFolded.utf8.contains(where: { $0 != UInt8(ascii: " ") }) else { return nil }
         let digits = normalisedPhone(fullWidthFolded)
         guard (5...15).contains(digits.count) else {
             throw TendError.invalid(field, .init(en: "must have 5 to 15 digits", zh: "应为 5–15 位数字"))
@@ -199,13 +201,25 @@ public enum PatientFields {
     /// documents (passports, HK/Macau permits) are 5–32 letters and digits.
     public static func normalisedIDNumber(_ text: String) -> String {
         let folded = TextFolding.halfWidth(text)
-        return folded.uppercased().filter { !$0.isWhitespace && $0 != "-" }
+        guard folded.utf8.allSatisfy({ $0 < 0x80 }) else {
+            return folded.uppercased().filter { !$0.isWhitespace && $0 != "-" }
+        }
+        // ASCII, byte by byte: the same result without Character's Unicode machinery.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(folded.utf8.count)
+        for byte in folded.utf8 where byte != UInt8(ascii: "-") && byte != 0x20 && !(0x09...0x0D).contains(byte) {
+            bytes.append((UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) ? byte - 0x20 : byte)
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     public static func idNumber(_ text: String) throws(TendError) -> String? {
         let value = normalisedIDNumber(text)
         guard !value.isEmpty else { return nil }
-        guard (5...32).contains(value.count), value.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else {
+        let letterOrDigit = { (byte: UInt8) in
+            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+        }
+        guard (5...32).contains(value.utf8.count), value.utf8.allSatisfy(letterOrDigit) else {
             throw TendError.invalid("id_number", .init(en: "must be 5–32 letters or digits", zh: "应为 5–32 位字母或数字"))
         }
         return value
@@ -270,10 +284,15 @@ public struct PatientTag: Codable, Sendable, Equatable, Hashable {
     public func validated(field: String = "tags") throws(TendError) -> PatientTag {
         let key = self.key.trimmed.lowercased()
         let value = self.value.trimmed
-        guard (1...40).contains(key.count), key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == ".") }) else {
+        let keyByte = { (byte: UInt8) in
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || "_-.".utf8.contains(byte)
+        }
+        guard (1...40).contains(key.utf8.count), key.utf8.allSatisfy(keyByte) else {
             throw TendError.invalid(field, .init(en: "tag key \(self.key) must be 1–40 letters, digits, _ - or .", zh: "标签键 \(self.key) 应为 1–40 个字母、数字或 _ - ."))
         }
-        guard (1...100).contains(value.count), !value.contains(where: { $0 == "," || $0 == ";" || $0 == "=" || $0.isNewline }) else {
+        let separator = value.utf8.contains { ",;=".utf8.contains($0) || (0x0A...0x0D).contains($0) }
+            || (!value.utf8.allSatisfy { $0 < 0x80 } && value.contains(where: \.isNewline))
+        guard !value.isEmpty, value.utf8.count <= 100 || value.count <= 100, !separator else {
             throw TendError.invalid(field, .init(en: "tag value for \(key) must be 1–100 characters without , ; =", zh: "标签 \(key) 的值应为 1–100 个字符，且不含 , ; ="))
         }
         return PatientTag(key: key, value: value)

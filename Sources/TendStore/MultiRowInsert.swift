@@ -116,6 +116,22 @@ public struct BoundRows: Sendable {
 
     var storage: Storage
 
+    /// Rows of plain values, converted without a runtime cast per value.
+    public init(_ rows: [[SQLValue]], for kind: DatabaseKind) {
+        switch kind {
+        case .sqlite:
+            let width = rows.first?.count ?? 0
+            var values: [SQLiteData] = []
+            values.reserveCapacity(rows.count * width)
+            for row in rows {
+                for value in row { values.append(value.sqliteData) }
+            }
+            storage = .sqlite(values: values, width: width)
+        case .postgres:
+            storage = .encodable(rows.map { $0.map(\.encodable) })
+        }
+    }
+
     public init(_ rows: [[any Encodable & Sendable]], for kind: DatabaseKind) throws {
         switch kind {
         case .sqlite:
@@ -151,6 +167,36 @@ public struct BoundRows: Sendable {
             return BoundRows(storage: .sqlite(values: picked, width: width))
         case .encodable(let rows):
             return BoundRows(storage: .encodable(positions.map { rows[$0] }))
+        }
+    }
+}
+
+/// A column value of a row built for a bulk statement: text, an integer or NULL — what the
+/// stores' bulk rows hold. Binding one needs no runtime type check, which for rows of
+/// `any Encodable` costs more than SQLite's own work per value.
+public enum SQLValue: Sendable, Equatable {
+    case text(String)
+    case integer(Int64)
+    case null
+
+    public init(_ text: String?) {
+        self = text.map(SQLValue.text) ?? .null
+    }
+
+    var sqliteData: SQLiteData {
+        switch self {
+        case .text(let text): .text(text)
+        case .integer(let number): .integer(Int(number))
+        case .null: .null
+        }
+    }
+
+    /// The value as SQLKit binds it elsewhere.
+    public var encodable: any Encodable & Sendable {
+        switch self {
+        case .text(let text): text
+        case .integer(let number): number
+        case .null: String?.none
         }
     }
 }

@@ -172,7 +172,7 @@ public struct PatientImporter: Sendable {
         }
         let now = store.clock.now().epochMilliseconds
         let kind = store.database.kind
-        var tagRows: [[any Encodable & Sendable]] = []
+        var tagRows: [[SQLValue]] = []
         var tagRowsOfEntry: [Range<Int>] = []
         tagRowsOfEntry.reserveCapacity(entries.count)
         for entry in entries {
@@ -182,11 +182,11 @@ public struct PatientImporter: Sendable {
         }
         return PreparedBatch(
             parseRejects: rejects, entries: entries,
-            patientRows: try BoundRows(entries.map {
+            patientRows: BoundRows(try entries.map {
                 try store.row(id: $0.generatedID, programID: programID, profile: $0.candidate.profile, indexes: $0.indexes, createdAt: now, updatedAt: now)
             }, for: kind),
-            newPatientTagRows: try BoundRows(tagRows, for: kind), tagRowsOfEntry: tagRowsOfEntry,
-            newPatientAuditRows: try BoundRows(entries.map {
+            newPatientTagRows: BoundRows(tagRows, for: kind), tagRowsOfEntry: tagRowsOfEntry,
+            newPatientAuditRows: BoundRows(entries.map {
                 PatientStore.auditRow(eventID: $0.auditID, programID: programID, patientID: $0.generatedID, action: Self.createAction, actor: actor, at: now)
             }, for: kind),
             now: now)
@@ -195,8 +195,8 @@ public struct PatientImporter: Sendable {
     static let createAction = "patient.import.create"
     static let updateAction = "patient.import.update"
 
-    static func tagRows(_ tags: [PatientTag], programID: String, patientID: String, actor: AuditActor, at now: Int64) -> [[any Encodable & Sendable]] {
-        tags.map { [programID, patientID, $0.key, $0.value, actor.id, "import", now] }
+    static func tagRows(_ tags: [PatientTag], programID: String, patientID: String, actor: AuditActor, at now: Int64) -> [[SQLValue]] {
+        tags.map { [.text(programID), .text(patientID), .text($0.key), .text($0.value), SQLValue(actor.id), .text("import"), .integer(now)] }
     }
 
     /// Imports one batch of parsed rows; rejects (parse failures passed in, and duplicates
@@ -294,7 +294,7 @@ public struct PatientImporter: Sendable {
         for row in try await Self.upsert.returning(sql, rows: batch.patientRows.rows(at: upserted)) {
             upsertedIDs[try row.decode(column: "external_id", as: String.self)] = try row.decode(column: "id", as: String.self)
         }
-        var tagRows: [[any Encodable & Sendable]] = [], auditRows: [[any Encodable & Sendable]] = []
+        var tagRows: [[SQLValue]] = [], auditRows: [[SQLValue]] = []
         for index in upserted {
             let entry = entries[index]
             guard let patientID = upsertedIDs[entry.externalID] else { continue }
@@ -309,8 +309,8 @@ public struct PatientImporter: Sendable {
             tagRows += Self.tagRows(entry.candidate.tags, programID: programID, patientID: patientID, actor: actor, at: now)
             auditRows.append(PatientStore.auditRow(eventID: entry.auditID, programID: programID, patientID: patientID, action: action, actor: actor, at: now))
         }
-        try await PatientStore.tagInsert.run(sql, rows: tagRows)
-        try await PatientStore.auditInsert.run(sql, rows: auditRows)
+        try await PatientStore.tagInsert.run(sql, rows: BoundRows(tagRows, for: kind))
+        try await PatientStore.auditInsert.run(sql, rows: BoundRows(auditRows, for: kind))
 
         // Family phones become sender identities; an updated patient's old ones are replaced.
         try await store.syncCaregivers(sql, programID: programID, patients: (inserted + upserted).compactMap { index in

@@ -80,22 +80,21 @@ public struct PatientStore: Sendable {
     }
 
     /// The column values of one patient row, PII sealed.
-    func row(id: String, programID: String, profile: PatientProfile, indexes: BlindIndexes? = nil, createdAt: Int64, updatedAt: Int64) throws -> [any Encodable & Sendable] {
+    func row(id: String, programID: String, profile: PatientProfile, indexes: BlindIndexes? = nil, createdAt: Int64, updatedAt: Int64) throws -> [SQLValue] {
         let indexes = indexes ?? self.indexes(of: profile)
         let caregivers: String? = profile.caregivers.isEmpty ? nil : try cipher.seal(String(decoding: try JSONEncoder().encode(profile.caregivers), as: UTF8.self))
-        let values: [any Encodable & Sendable] = [
-            id, programID, profile.externalID,
-            try cipher.seal(profile.name), indexes.name,
-            profile.sex.rawValue, profile.birthDate,
-            try profile.phone.map(cipher.seal), indexes.phone,
-            try profile.idNumber.map(cipher.seal), indexes.idNumber,
-            try profile.address.map(cipher.seal),
-            profile.locale.rawValue, profile.timeZone,
-            profile.contactWindow?.text, profile.quietHours?.text,
-            profile.channels.map(\.rawValue).joined(separator: ","),
-            caregivers, profile.status.rawValue, createdAt, updatedAt,
+        return [
+            .text(id), .text(programID), SQLValue(profile.externalID),
+            .text(try cipher.seal(profile.name)), .text(indexes.name),
+            .text(profile.sex.rawValue), SQLValue(profile.birthDate),
+            SQLValue(try profile.phone.map(cipher.seal)), SQLValue(indexes.phone),
+            SQLValue(try profile.idNumber.map(cipher.seal)), SQLValue(indexes.idNumber),
+            SQLValue(try profile.address.map(cipher.seal)),
+            .text(profile.locale.rawValue), .text(profile.timeZone),
+            SQLValue(profile.contactWindow?.text), SQLValue(profile.quietHours?.text),
+            .text(profile.channels.map(\.rawValue).joined(separator: ",")),
+            SQLValue(caregivers), .text(profile.status.rawValue), .integer(createdAt), .integer(updatedAt),
         ]
-        return values
     }
 
     func profile(from row: any SQLRow) throws -> PatientProfile {
@@ -129,7 +128,7 @@ public struct PatientStore: Sendable {
         let tags = try tags.map { try $0.validated() }
         let id = ids.next()
         let now = clock.now().epochMilliseconds
-        let values = try row(id: id, programID: programID, profile: profile, createdAt: now, updatedAt: now)
+        let values = try row(id: id, programID: programID, profile: profile, createdAt: now, updatedAt: now).map(\.encodable)
         let auditIDs = (0..<2).map { _ in ids.next() }
         try await database.transaction { sql in
             try await self.checkDuplicates(sql, programID: programID, profile: profile, excluding: nil)
@@ -148,7 +147,7 @@ public struct PatientStore: Sendable {
     public func update(programID: String, patientID: String, profile rawProfile: PatientProfile, actor: AuditActor) async throws -> Patient? {
         let profile = try rawProfile.validated()
         let now = clock.now().epochMilliseconds
-        let values = try row(id: patientID, programID: programID, profile: profile, createdAt: 0, updatedAt: now)
+        let values = try row(id: patientID, programID: programID, profile: profile, createdAt: 0, updatedAt: now).map(\.encodable)
         let auditID = ids.next()
         let kind = database.kind
         let updated: Bool = try await database.transaction { sql in
@@ -277,15 +276,15 @@ public struct PatientStore: Sendable {
 
     /// Appends one audit event per patient in as few statements as the backend allows.
     func audit(_ sql: any SQLDatabase, programID: String, patientIDs: [String], action: String, actor: AuditActor, eventIDs: [String], at: Int64) async throws {
-        try await Self.auditInsert.run(sql, rows: patientIDs.enumerated().map { index, patientID in
+        try await Self.auditInsert.run(sql, rows: BoundRows(patientIDs.enumerated().map { index, patientID in
             Self.auditRow(eventID: eventIDs[index], programID: programID, patientID: patientID, action: action, actor: actor, at: at)
-        })
+        }, for: database.kind))
     }
 
     static let auditInsert = MultiRowInsert("INSERT INTO audit_events (id, program_id, actor_id, actor_kind, action, subject_type, subject_id, request_id, at)")
 
-    static func auditRow(eventID: String, programID: String, patientID: String, action: String, actor: AuditActor, at: Int64) -> [any Encodable & Sendable] {
-        [eventID, programID, actor.id, actor.kind.rawValue, action, "patient", patientID, actor.requestID, at]
+    static func auditRow(eventID: String, programID: String, patientID: String, action: String, actor: AuditActor, at: Int64) -> [SQLValue] {
+        [.text(eventID), .text(programID), SQLValue(actor.id), .text(actor.kind.rawValue), .text(action), .text("patient"), .text(patientID), SQLValue(actor.requestID), .integer(at)]
     }
 
     // MARK: Reads

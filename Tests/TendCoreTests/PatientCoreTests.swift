@@ -51,6 +51,18 @@ import TendCore
         #expect(try PatientFields.idNumber("E1234 5678") == "E12345678")
         #expect(throws: TendError.self) { try PatientFields.idNumber("12") }
         #expect(throws: TendError.self) { try PatientFields.idNumber("身份证1234567") }
+        // Byte-level (ASCII) and Character-level (anything else) normalisation agree.
+        #expect(try PatientFields.idNumber("h12-345\t678") == "H12345678")
+        #expect(try PatientFields.idNumber("ｈ１２３４５６７８") == "H12345678")
+        #expect(try PatientFields.idNumber(" \t ") == nil)
+        #expect(throws: TendError.self) { try PatientFields.idNumber("AB_12345") }
+    }
+
+    @Test func emptyOrBlankPhonesAreAbsentNotInvalid() throws {
+        for blank in ["", "   ", "\t", "\u{3000}"] {
+            #expect(try PatientFields.phone(blank, field: "phone") == nil, "\(blank.debugDescription)")
+        }
+        #expect(throws: TendError.self) { try PatientFields.phone("138\t0013 8000", field: "phone") }
     }
 
     @Test func birthDatesAndZonesAreValidated() throws {
@@ -86,7 +98,8 @@ import TendCore
 @Suite struct TagTests {
     @Test func tagsParseAndValidate() throws {
         #expect(try PatientTag.parse(" Disease = T2DM ") == PatientTag(key: "disease", value: "T2DM"))
-        for bad in ["disease", "=x", "bad key=x", "k=a,b", "k="] {
+        #expect(try PatientTag.parse("stage.v2=化疗 第二周期") == PatientTag(key: "stage.v2", value: "化疗 第二周期"))
+        for bad in ["disease", "=x", "bad key=x", "k=a,b", "k=", "k=a\u{2028}b", "k=a;b", "键=x", "k=\(String(repeating: "长", count: 101))"] {
             #expect(throws: TendError.self, "\(bad)") { try PatientTag.parse(bad) }
         }
     }

@@ -298,21 +298,28 @@ public struct PatientStore: Sendable {
 
     public func list(programID: String, query: PatientQuery, actor: AuditActor) async throws -> PatientPage {
         let limit = max(1, min(query.limit, 500))
-        var sqlQuery = SQLQueryString("SELECT p.id FROM patients p WHERE p.program_id = \(bind: programID)")
-        if let status = query.status {
+        // One page per status, each read in id order off the (program, status, id) index, and
+        // merged: a single query over all statuses sorts the whole program (1.4 s a page at a
+        // million patients on SQLite) to return fifty rows.
+        var sqlQuery = SQLQueryString("")
+        for (position, status) in (query.status.map { [$0] } ?? PatientStatus.allCases).enumerated() {
+            sqlQuery.appendInterpolation(unsafeRaw: position == 0 ? "SELECT id FROM (" : " UNION ALL SELECT id FROM (")
+            sqlQuery.appendLiteral("SELECT p.id FROM patients p WHERE p.program_id = ")
+            sqlQuery.appendInterpolation(bind: programID)
             sqlQuery.appendLiteral(" AND p.status = ")
             sqlQuery.appendInterpolation(bind: status.rawValue)
+            if let externalID = query.externalID {
+                sqlQuery.appendLiteral(" AND p.external_id = ")
+                sqlQuery.appendInterpolation(bind: externalID)
+            }
+            if let after = query.after {
+                sqlQuery.appendLiteral(" AND p.id > ")
+                sqlQuery.appendInterpolation(bind: after)
+            }
+            TagSQL.appendFilter(&sqlQuery, query.tags)
+            sqlQuery.appendInterpolation(unsafeRaw: " ORDER BY p.id LIMIT \(limit + 1)) AS \(status.rawValue)")
         }
-        if let externalID = query.externalID {
-            sqlQuery.appendLiteral(" AND p.external_id = ")
-            sqlQuery.appendInterpolation(bind: externalID)
-        }
-        if let after = query.after {
-            sqlQuery.appendLiteral(" AND p.id > ")
-            sqlQuery.appendInterpolation(bind: after)
-        }
-        TagSQL.appendFilter(&sqlQuery, query.tags)
-        sqlQuery.appendInterpolation(unsafeRaw: " ORDER BY p.id LIMIT \(limit + 1)")
+        sqlQuery.appendInterpolation(unsafeRaw: " ORDER BY id LIMIT \(limit + 1)")
         let finalQuery = sqlQuery
         let ids = try await database.session { sql in
             try await sql.raw(finalQuery).all().map { try $0.decode(column: "id", as: String.self) }

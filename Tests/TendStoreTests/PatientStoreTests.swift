@@ -141,10 +141,14 @@ let staffActor = AuditActor(id: "u1", kind: .staff, requestID: "req-1")
                 ("P1", ["disease=T2DM", "stage=early"]), ("P2", ["disease=T2DM", "stage=late"]),
                 ("P3", ["disease=GDM"]), ("P4", []), ("P5", ["disease=T2DM", "insulin=true"]),
             ]
+            // Statuses mixed, so lists over all of them merge one page per status in id order.
+            let statuses: [String: PatientStatus] = ["P2": .paused, "P4": .withdrawn]
             for (external, tags) in specs {
-                _ = try await stores.patients.create(programID: program.id, profile: PatientProfile(externalID: external, name: external),
+                _ = try await stores.patients.create(programID: program.id, profile: PatientProfile(externalID: external, name: external, status: statuses[external] ?? .active),
                                                      tags: try tags.map { try PatientTag.parse($0) }, actor: staffActor)
             }
+            #expect(try await names(TagFilter(), status: .active) == ["P1", "P3", "P5"])
+            #expect(try await names(TagFilter(all: [PatientTag(key: "disease", value: "T2DM")]), status: .paused) == ["P2"])
             func names(_ filter: TagFilter, status: PatientStatus? = nil) async throws -> [String] {
                 try await stores.patients.list(programID: program.id, query: PatientQuery(tags: filter, status: status), actor: staffActor)
                     .patients.compactMap(\.profile.externalID)

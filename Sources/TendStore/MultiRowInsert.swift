@@ -119,32 +119,26 @@ public struct BoundRows: Sendable {
     /// Rows of plain values, converted without a runtime cast per value.
     public init(_ rows: [[SQLValue]], for kind: DatabaseKind) {
         switch kind {
-        case .sqlite:
-            let width = rows.first?.count ?? 0
-            var values: [SQLiteData] = []
-            values.reserveCapacity(rows.count * width)
-            for row in rows {
-                for value in row { values.append(value.sqliteData) }
-            }
-            storage = .sqlite(values: values, width: width)
-        case .postgres:
-            storage = .encodable(rows.map { $0.map(\.encodable) })
+        case .sqlite: storage = Self.flattened(rows, \.sqliteData)
+        case .postgres: storage = .encodable(rows.map { $0.map(\.encodable) })
         }
     }
 
     public init(_ rows: [[any Encodable & Sendable]], for kind: DatabaseKind) throws {
         switch kind {
-        case .sqlite:
-            let width = rows.first?.count ?? 0
-            var values: [SQLiteData] = []
-            values.reserveCapacity(rows.count * width)
-            for row in rows {
-                for value in row { values.append(try MultiRowInsert.sqliteData(value)) }
-            }
-            storage = .sqlite(values: values, width: width)
-        case .postgres:
-            storage = .encodable(rows)
+        case .sqlite: storage = try Self.flattened(rows, MultiRowInsert.sqliteData)
+        case .postgres: storage = .encodable(rows)
         }
+    }
+
+    private static func flattened<Value>(_ rows: [[Value]], _ convert: (Value) throws -> SQLiteData) rethrows -> Storage {
+        let width = rows.first?.count ?? 0
+        var values: [SQLiteData] = []
+        values.reserveCapacity(rows.count * width)
+        for row in rows {
+            for value in row { values.append(try convert(value)) }
+        }
+        return .sqlite(values: values, width: width)
     }
 
     private init(storage: Storage) {

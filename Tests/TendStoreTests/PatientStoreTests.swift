@@ -85,6 +85,31 @@ let staffActor = AuditActor(id: "u1", kind: .staff, requestID: "req-1")
         }
     }
 
+    /// A table rebuild runs with foreign keys unenforced statement by statement, but a row
+    /// left pointing nowhere still fails the rebuild's transaction, and nothing of it lands.
+    @Test(arguments: TestBackend.available)
+    func aRebuildThatLeavesOrphansIsRolledBack(backend: TestBackend) async throws {
+        try await withPatientStores(backend) { stores, program, _ in
+            let patient = try await stores.patients.create(programID: program.id, profile: PatientProfile(externalID: "P", name: "P"), actor: staffActor)
+            await #expect(throws: (any Error).self) {
+                try await stores.database.transactionCheckingForeignKeysAtEnd { sql in
+                    try await sql.raw("INSERT INTO patient_tags (program_id, patient_id, tag_key, tag_value, source, set_at) VALUES (\(bind: program.id), \(bind: patient.id), 'kept', 'no', 'test', 0)").run()
+                    try await sql.raw("INSERT INTO patient_tags (program_id, patient_id, tag_key, tag_value, source, set_at) VALUES (\(bind: program.id), 'no-such-patient', 'orphan', 'yes', 'test', 0)").run()
+                }
+            }
+            let tags = try await stores.database.session { sql in
+                try await sql.raw("SELECT COUNT(*) AS n FROM patient_tags").first()!.decode(column: "n", as: Int.self)
+            }
+            #expect(tags == 0)
+            // Foreign keys are enforced again afterwards.
+            await #expect(throws: (any Error).self) {
+                try await stores.database.session { sql in
+                    try await sql.raw("INSERT INTO patient_tags (program_id, patient_id, tag_key, tag_value, source, set_at) VALUES (\(bind: program.id), 'no-such-patient', 'orphan', 'yes', 'test', 0)").run()
+                }
+            }
+        }
+    }
+
     /// Foreign keys of patients and tags are checked at COMMIT on SQLite (migration 11) and
     /// per statement on PostgreSQL: either way a row pointing nowhere fails its whole transaction.
     @Test(arguments: TestBackend.available)

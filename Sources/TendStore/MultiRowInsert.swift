@@ -145,13 +145,6 @@ public struct BoundRows: Sendable {
         self.storage = storage
     }
 
-    public var count: Int {
-        switch storage {
-        case .sqlite(let values, let width): width == 0 ? 0 : values.count / width
-        case .encodable(let rows): rows.count
-        }
-    }
-
     /// The rows at these positions, in this order.
     public func rows(at positions: some Sequence<Int>) -> BoundRows {
         switch storage {

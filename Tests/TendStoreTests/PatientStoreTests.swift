@@ -2,7 +2,7 @@ import Foundation
 import SQLKit
 import Testing
 import TendCore
-import TendStore
+@testable import TendStore
 import TendTestSupport
 
 /// Stores over a fresh migrated database with one program, for patient tests.
@@ -359,6 +359,16 @@ let staffActor = AuditActor(id: "u1", kind: .staff, requestID: "req-1")
             let audited = try await stores.audit.events(programID: program.id, subjectID: meanwhile.id).map(\.action)
             #expect(audited.contains("patient.import.update") && !audited.contains("patient.import.create"))
         }
+    }
+
+    /// The program's external ids are read as one string of length-prefixed ids, so an id may
+    /// hold any character, digits and colons included. (A misread id would only cost speed —
+    /// its row is inserted, fails, and its batch is redone as an upsert — so it is checked here.)
+    @Test func knownExternalIDsSurviveTheirEncoding() {
+        let ids = ["12:3", "病历:9", "", "7", "a b,c"]
+        let encoded = ids.map { "\($0.utf8.count):\($0)" }.joined()
+        #expect(PatientImporter.KnownIdentities.lengthPrefixed(Array(encoded.utf8)) == Set(ids))
+        #expect(PatientImporter.KnownIdentities.lengthPrefixed([]).isEmpty)
     }
 
     @Test(arguments: TestBackend.available)

@@ -56,7 +56,7 @@ extension BenchCommand {
                     // One real ciphertext for every name, so the dispatcher decrypts as in production.
                     try await Enrol.generatePatients(database, programID: program.id, rows: patients, ids: ids, sealedName: try stores.cipher.seal("张三"), channel: kind)
                     if let receiver {
-                        try await stores.channels.set(programID: program.id, ChannelConfig(channel: .webhook, url: receiver.url, secret: "bench-secret-0123456789"))
+                        try await stores.channels.set(programID: program.id, ChannelConfig(channel: .webhook, url: receiver.url, secret: "bench-secret-0123456789"), policy: OutboundPolicy(allowedHosts: ["127.0.0.1"]))
                     }
                     let stored = try await stores.pathways.save(programID: program.id, pathway: Self.pathway(kind), source: "(bench)")
                     let enrolled = try await stores.enrolments.enrol(

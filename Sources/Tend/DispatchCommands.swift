@@ -97,7 +97,7 @@ struct ChannelCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReporting {
-                try await withStores(try await loadConfig(storage)) { stores, _ in
+                try await withStores(try await loadConfig(storage)) { stores, dependencies in
                     guard let found = try await stores.programs.find(slug: program) else { throw TendError.notFound("program") }
                     guard let kind = ContactChannel(rawValue: channel) else {
                         throw TendError.invalid("channel", .init(en: "must be one of webhook, wecom, sms, voice", zh: "必须是 webhook、wecom、sms 或 voice"))
@@ -119,7 +119,7 @@ struct ChannelCommand: AsyncParsableCommand {
                     }
                     try await stores.channels.set(programID: found.id, ChannelConfig(
                         channel: kind, url: url, secret: secret, bodyTemplate: bodyTemplate, headers: headerMap.isEmpty ? nil : headerMap,
-                        format: weComFormat, ratePerMinute: ratePerMinute))
+                        format: weComFormat, ratePerMinute: ratePerMinute), policy: dependencies.config.outbound)
                     say("Channel \(kind.rawValue) set for \(program) / 已设置渠道")
                 }
             }

@@ -14,13 +14,12 @@ public enum DeliveryResult: Sendable, Equatable {
     case deferred(until: Date)
 
     /// How an HTTP status answers a delivery: 2xx sent, 408/429/5xx retry, other 4xx permanent.
-    public static func fromHTTPStatus(_ status: Int, body: String = "") -> DeliveryResult {
+    /// Only the status is kept: what the receiver wrote back is its own business.
+    public static func fromHTTPStatus(_ status: Int) -> DeliveryResult {
         switch status {
         case 200..<300: return .sent
         case 408, 425, 429, 500..<600: return .retryable("HTTP \(status)")
-        default:
-            let detail = body.isEmpty ? "" : ": " + String(body.prefix(200))
-            return .permanent("HTTP \(status)\(detail)")
+        default: return .permanent("HTTP \(status)")
         }
     }
 }

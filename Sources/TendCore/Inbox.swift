@@ -126,31 +126,30 @@ public struct ProgramTriageSettings: Sendable, Codable, Equatable {
             guard AppLocale(rawValue: locale) != nil else {
                 throw TendError.invalid("phrases.\(locale)", .init(en: "must be zh-Hans or en", zh: "语言必须是 zh-Hans 或 en"))
             }
+            try Validate.count(rules, field: "phrases.\(locale)", max: 200)
             for (index, rule) in rules.enumerated() {
                 let field = "phrases.\(locale)[\(index)]"
                 guard !rule.id.trimmed.isEmpty else { throw TendError.missing("\(field).id") }
-                guard rule.level != nil || rule.flag != nil else {
-                    throw TendError.invalid(field, .init(en: "needs a level or a flag", zh: "需要 level 或 flag"))
-                }
-                guard !rule.phrases.isEmpty, rule.phrases.allSatisfy({ !$0.trimmed.isEmpty && $0.count <= 100 }) else {
-                    throw TendError.invalid("\(field).phrases", .init(en: "must be non-empty phrases of at most 100 characters", zh: "短语不能为空且不超过 100 字"))
+                guard rule.level != nil || rule.flag != nil else { throw TendError.missing("\(field).level") }
+                guard !rule.phrases.isEmpty, rule.phrases.count <= 100, rule.phrases.allSatisfy({ !$0.trimmed.isEmpty && $0.unicodeScalars.count <= 100 }) else {
+                    throw TendError.invalid("\(field).phrases", .init(en: "must be 1–100 non-empty phrases of at most 100 characters", zh: "须为 1–100 个不超过 100 字的短语"))
                 }
             }
         }
         if let thresholds {
-            guard thresholds.glucoseLow < thresholds.glucoseHigh, (0...50).contains(thresholds.glucoseLow), (0...50).contains(thresholds.glucoseHigh) else {
-                throw TendError.invalid("thresholds.glucose_low", .init(en: "glucose thresholds must be 0–50 mmol/L, low below high", zh: "血糖阈值须在 0–50 mmol/L 之间且下限低于上限"))
-            }
-            guard (35...43).contains(thresholds.temperature) else {
-                throw TendError.invalid("thresholds.temperature", .init(en: "must be between 35 and 43 °C", zh: "必须在 35–43 ℃ 之间"))
-            }
-            guard (50...100).contains(thresholds.oxygenSaturation) else {
-                throw TendError.invalid("thresholds.oxygen_saturation", .init(en: "must be between 50 and 100 %", zh: "必须在 50–100% 之间"))
-            }
-            guard (80...250).contains(thresholds.systolic), (40...160).contains(thresholds.diastolic) else {
-                throw TendError.invalid("thresholds.systolic", .init(en: "blood pressure thresholds are out of range", zh: "血压阈值超出范围"))
+            let checks: [(String, Double, ClosedRange<Double>)] = [
+                ("glucose_low", thresholds.glucoseLow, TriageThresholds.glucoseLowRange),
+                ("glucose_high", thresholds.glucoseHigh, TriageThresholds.glucoseHighRange),
+                ("temperature", thresholds.temperature, TriageThresholds.temperatureRange),
+                ("oxygen_saturation", thresholds.oxygenSaturation, TriageThresholds.oxygenRange),
+                ("systolic", thresholds.systolic, TriageThresholds.systolicRange),
+                ("diastolic", thresholds.diastolic, TriageThresholds.diastolicRange),
+            ]
+            for (name, value, range) in checks {
+                _ = try Validate.number(value, field: "thresholds.\(name)", in: range)
             }
         }
+        try Validate.count(answers ?? [], field: "answers", max: 200)
         for (index, answer) in (answers ?? []).enumerated() where answer.keywords.isEmpty || answer.answer.en.trimmed.isEmpty || answer.answer.zh.trimmed.isEmpty {
             throw TendError.invalid("answers[\(index)]", .init(en: "needs keywords and an answer in both languages", zh: "需要关键词和中英文答案"))
         }
@@ -166,4 +165,15 @@ public struct ProgramTriageSettings: Sendable, Codable, Equatable {
         }
         return TriageClassifier(rules: rules, thresholds: thresholds ?? TriageThresholds())
     }
+}
+
+extension TriageThresholds {
+    /// What a program may set each threshold to: clinically sensible, and apart, so that a low
+    /// glucose threshold is always below a high one.
+    public static let glucoseLowRange: ClosedRange<Double> = 1...6
+    public static let glucoseHighRange: ClosedRange<Double> = 10...40
+    public static let temperatureRange: ClosedRange<Double> = 37...41
+    public static let oxygenRange: ClosedRange<Double> = 80...98
+    public static let systolicRange: ClosedRange<Double> = 120...250
+    public static let diastolicRange: ClosedRange<Double> = 70...160
 }

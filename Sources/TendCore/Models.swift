@@ -91,8 +91,10 @@ public struct AuditEvent: Sendable, Equatable, Codable {
 }
 
 extension Date {
-    /// Milliseconds since the Unix epoch: how instants are stored.
-    public var epochMilliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+    /// Milliseconds since the Unix epoch: how instants are stored. Never traps: instants
+    /// that enter Tend are held to `Bounds.instantMilliseconds`, and anything past Int64 is
+    /// clamped rather than converted.
+    public var epochMilliseconds: Int64 { Int64(clamping: (timeIntervalSince1970 * 1000).rounded()) }
 
     public init(epochMilliseconds: Int64) {
         self.init(timeIntervalSince1970: Double(epochMilliseconds) / 1000)

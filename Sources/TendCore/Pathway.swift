@@ -42,7 +42,8 @@ public struct CalendarOffset: Sendable, Equatable, Hashable, Codable, CustomStri
         self.days = days
     }
 
-    /// `-7d`, `+1d`, `0d`, `2w`, `3mo`, `1y`.
+    /// `-7d`, `+1d`, `0d`, `2w`, `3mo`, `1y`, at most `Bounds.offsetDays` days or
+    /// `Bounds.offsetMonths` months either way.
     public init?(_ text: String) {
         var body = Substring(text.trimmed.lowercased())
         var sign = 1
@@ -57,6 +58,7 @@ public struct CalendarOffset: Sendable, Equatable, Hashable, Codable, CustomStri
         case "y": self.init(months: sign * value * 12)
         default: return nil
         }
+        guard abs(days) <= Bounds.offsetDays, abs(months) <= Bounds.offsetMonths else { return nil }
     }
 
     public var isZero: Bool { months == 0 && days == 0 }

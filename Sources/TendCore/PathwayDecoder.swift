@@ -122,7 +122,7 @@ public struct PathwayDecoder {
         }
         var version = 1
         if let entry = fields["version"], let text = scalar(entry.value, "version") {
-            if let number = Int(text), number >= 1 { version = number } else { fail(entry.line, "version must be a whole number from 1") }
+            if let number = Int(text), (1...1_000_000).contains(number) { version = number } else { fail(entry.line, "version must be a whole number from 1 to 1000000") }
         }
         var name = LocalizedText(en: id, zh: id)
         if let entry = fields["name"] {
@@ -132,7 +132,8 @@ public struct PathwayDecoder {
         }
         var anchors: [String] = []
         if let entry = fields["anchors"], let items = list(entry.value, "anchors") {
-            for item in items {
+            if items.count > Self.maximumAnchors { fail(entry.line, "a pathway has at most \(Self.maximumAnchors) anchors") }
+            for item in items.prefix(Self.maximumAnchors) {
                 guard let text = scalar(item, "an anchor") else { continue }
                 if text.isEmpty || !text.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") }) {
                     fail(item.line, "anchor \"\(text)\" must be lowercase letters, digits or _")
@@ -146,7 +147,8 @@ public struct PathwayDecoder {
         var steps: [PathwayStep] = []
         if let entry = fields["steps"], let items = list(entry.value, "steps") {
             if items.isEmpty { fail(entry.line, "a pathway needs at least one step") }
-            for item in items {
+            if items.count > Bounds.pathwaySteps { fail(entry.line, "a pathway has at most \(Bounds.pathwaySteps) steps") }
+            for item in items.prefix(Bounds.pathwaySteps) {
                 if let step = step(item, anchors: [Pathway.enrolmentAnchor] + anchors) {
                     if steps.contains(where: { $0.id == step.id }) {
                         fail(step.line, "step id \"\(step.id)\" is used twice")
@@ -161,6 +163,8 @@ public struct PathwayDecoder {
         return Pathway(id: id, version: version, name: name, anchors: anchors, steps: steps)
     }
 
+    static let maximumAnchors = 20
+
     static let stepKeys: Set<String> = [
         "id", "anchor", "offset", "at", "window", "repeat", "channels", "message", "task", "priority",
         "confirm", "questionnaire", "if_unconfirmed", "only_tags", "channels_by_age",
@@ -171,6 +175,10 @@ public struct PathwayDecoder {
         let fields = keys(entries, allowed: Self.stepKeys, in: "a step")
         guard let idEntry = fields["id"], let id = scalar(idEntry.value, "id"), !id.isEmpty else {
             fail(node.line, "a step needs an \"id\"")
+            return nil
+        }
+        guard id.count <= 40, id.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_" || $0 == "-") }) else {
+            fail(idEntry.line, "step id \"\(id.prefix(40))\" must be at most 40 lowercase letters, digits, - or _")
             return nil
         }
         var anchor = Pathway.enrolmentAnchor
@@ -319,6 +327,7 @@ public struct PathwayDecoder {
             }
             guard let text = scalar(entry.value, "\(what) (\(locale))") else { continue }
             if text.trimmed.isEmpty { fail(entry.line, "the \(locale) text of \(what) is empty") }
+            if text.unicodeScalars.count > Bounds.textLength { fail(entry.line, "the \(locale) text of \(what) is longer than \(Bounds.textLength) characters") }
             if let variables {
                 for name in Template.variables(in: text) where !variables.contains(name) {
                     fail(entry.line, "unknown variable {{\(name)}} in \(what) (known: \(variables.sorted().joined(separator: ", ")))")

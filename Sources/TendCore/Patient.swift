@@ -45,6 +45,13 @@ public struct DailyWindow: Codable, Sendable, Equatable {
         return DailyWindow(start: start, end: end)
     }
 
+    /// Like `parse`, but equal start and end times mean no window at all.
+    public static func parseOrClear(_ text: String, field: String) throws(TendError) -> DailyWindow? {
+        let parts = text.split(whereSeparator: { $0 == "-" || $0 == "–" || $0 == "~" }).map { $0.trimmed }
+        if parts.count == 2, let start = minutes(parts[0]), start == minutes(parts[1]) { return nil }
+        return try parse(text, field: field)
+    }
+
     static func minutes(_ text: String) -> Int? {
         let pieces = text.split(separator: ":")
         guard pieces.count == 2, let hour = Int(pieces[0]), let minute = Int(pieces[1]),
@@ -253,6 +260,8 @@ public enum PatientFields {
 
     /// IANA zone names this system knows; looked up once, as `TimeZone(identifier:)` is slow.
     static let knownZones: Set<String> = Set(TimeZone.knownTimeZoneIdentifiers).union(["UTC"])
+    /// The zones a patient may have, sorted: what the API document lists.
+    public static let timeZoneNames: [String] = knownZones.filter { $0.contains("/") || $0 == "UTC" }.sorted()
 
     public static func timeZone(_ text: String) throws(TendError) -> String {
         let trimmed = text.trimmed

@@ -26,6 +26,7 @@ public struct TendError: Error, Sendable, Equatable {
         case notFound
         case conflict
         case payloadTooLarge
+        case rateLimited
         case unavailable
     }
 
@@ -33,13 +34,26 @@ public struct TendError: Error, Sendable, Equatable {
     public var code: String
     public var message: LocalizedText
     public var field: String?
+    /// For `rateLimited`: seconds until a retry may succeed (the Retry-After header).
+    public var retryAfter: Int?
 
-    public init(kind: Kind, code: String, message: LocalizedText, field: String? = nil) {
+    public init(kind: Kind, code: String, message: LocalizedText, field: String? = nil, retryAfter: Int? = nil) {
         self.kind = kind
         self.code = code
         self.message = message
         self.field = field
+        self.retryAfter = retryAfter
     }
+
+    public static func rateLimited(retryAfter seconds: Int) -> TendError {
+        TendError(kind: .rateLimited, code: "too_many_requests",
+                  message: .init(en: "Too many attempts; try again in \(seconds) s", zh: "尝试次数过多，请 \(seconds) 秒后再试"),
+                  retryAfter: seconds)
+    }
+
+    /// The server has more of this kind of work waiting than it takes on.
+    public static let busy = TendError(kind: .rateLimited, code: "busy",
+                                       message: .init(en: "The server is busy; try again in a moment", zh: "服务器繁忙，请稍后再试"), retryAfter: 1)
 
     public static func invalid(_ field: String, _ problem: LocalizedText, code: String = "invalid_field") -> TendError {
         TendError(

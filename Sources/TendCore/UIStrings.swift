@@ -169,6 +169,11 @@ public enum UIStrings {
     ]
 
     /// The table flattened for one language, as templates use it.
+    /// One string by key; a missing key shows itself rather than trapping.
+    public static func text(_ key: String) -> LocalizedText {
+        table[key] ?? LocalizedText(en: key, zh: key)
+    }
+
     public static func strings(for locale: AppLocale) -> [String: String] {
         table.mapValues { $0.text(in: locale) }
     }

@@ -37,15 +37,17 @@ public enum Validate {
     }
 
     public static let minimumPasswordLength = 10
+    public static let maximumPasswordLength = 72
 
+    /// 10 to 72 characters (Unicode scalars, as the API document counts them).
     public static func password(_ value: String, field: String = "password") throws(TendError) -> String {
-        guard value.count >= minimumPasswordLength else {
+        guard value.unicodeScalars.count >= minimumPasswordLength else {
             throw TendError.invalid(field, .init(
                 en: "must be at least \(minimumPasswordLength) characters",
                 zh: "至少需要 \(minimumPasswordLength) 个字符"))
         }
-        guard value.utf8.count <= 72 else {
-            throw TendError.invalid(field, .init(en: "must be at most 72 bytes", zh: "不能超过 72 字节"))
+        guard value.unicodeScalars.count <= maximumPasswordLength else {
+            throw TendError.invalid(field, .init(en: "must be at most \(maximumPasswordLength) characters", zh: "不能超过 \(maximumPasswordLength) 个字符"))
         }
         return value
     }

@@ -75,20 +75,17 @@ public struct DispatchReport: Sendable, Equatable, Codable {
 /// measures leases and retry waits, which are about real elapsed time even in a one-off pass.
 public final class Dispatcher: Service, Sendable {
     let stores: Stores
-    let http: HTTPClient
+    let channels: any ChannelFactory
     let clock: TendClock
     let leaseClock: TendClock
     let links: ConfirmationLinks
     let settings: DispatchSettings
     let owner: String
     let logger: Logger
-    let limiters = RateLimiters()
 
-    /// Sends go through the process-wide HTTP client, which lives as long as the process;
-    /// each request carries its own timeout.
-    public init(stores: Stores, clock: TendClock, leaseClock: TendClock, links: ConfirmationLinks, settings: DispatchSettings, owner: String, logger: Logger) {
+    public init(stores: Stores, channels: any ChannelFactory, clock: TendClock, leaseClock: TendClock, links: ConfirmationLinks, settings: DispatchSettings, owner: String, logger: Logger) {
         self.stores = stores
-        self.http = HTTPClient.shared
+        self.channels = channels
         self.clock = clock
         self.leaseClock = leaseClock
         self.links = links
@@ -230,23 +227,9 @@ public final class Dispatcher: Service, Sendable {
             let message = OutboundMessage(
                 idempotencyKey: touchpoint.id, programID: item.programID, patientID: touchpoint.patientID, phone: item.patientPhone,
                 locale: item.locale, stepID: touchpoint.stepID, dueAt: touchpoint.dueAt, text: text, confirmURL: link)
-            return .send(message, channel, sender(for: config))
+            return .send(message, channel, channels.channel(for: config))
         case (_, nil):
             return finish(.delivered(.inApp), portal: text)
-        }
-    }
-
-    private var timeout: TimeAmount { .milliseconds(Int64(settings.requestTimeout * 1000)) }
-
-    private func sender(for config: ChannelConfig) -> any DeliveryChannel {
-        switch config.channel {
-        case .wecom:
-            return WeComRobotChannel(config: config, http: http, limiter: limiters.limiter(for: config.url, perMinute: config.effectiveRatePerMinute ?? ChannelConfig.weComRatePerMinute),
-                                     clock: leaseClock, timeout: timeout)
-        case .sms:
-            return SMSGatewayChannel(config: config, http: http, timeout: timeout)
-        default:
-            return WebhookChannel(config: config, http: http, timeout: timeout)
         }
     }
 
@@ -281,20 +264,5 @@ public final class Dispatcher: Service, Sendable {
                 priority: .high, dueAt: now, slaAt: now.addingTimeInterval(StaffTask.slaWindow(.high)), createdAt: now)
         }
         return outcome
-    }
-}
-
-/// One limiter per robot URL, kept across passes.
-final class RateLimiters: Sendable {
-    private let lock = NSLock()
-    nonisolated(unsafe) private var byURL: [String: RateLimiter] = [:]
-
-    func limiter(for url: String, perMinute: Int) -> RateLimiter {
-        lock.withLock {
-            if let existing = byURL[url] { return existing }
-            let created = RateLimiter(perMinute: perMinute)
-            byURL[url] = created
-            return created
-        }
     }
 }

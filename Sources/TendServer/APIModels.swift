@@ -77,6 +77,8 @@ struct TokenBody: Encodable {
     let created_at: Date
     let last_used_at: Date?
     let revoked_at: Date?
+    let expires_at: Date?
+    let role_ceiling: String?
 
     init(_ token: APIToken) {
         id = token.id
@@ -84,11 +86,14 @@ struct TokenBody: Encodable {
         created_at = token.createdAt
         last_used_at = token.lastUsedAt
         revoked_at = token.revokedAt
+        expires_at = token.expiresAt
+        role_ceiling = token.roleCeiling?.rawValue
     }
 
     static let schema = Schema.object([
         "id": Schema.string, "name": Schema.string, "created_at": Schema.dateTime,
         "last_used_at": Schema.nullable("string", format: "date-time"), "revoked_at": Schema.nullable("string", format: "date-time"),
+        "expires_at": Schema.nullable("string", format: "date-time"), "role_ceiling": Schema.nullable("string"),
     ], required: ["id", "name", "created_at"])
 }
 
@@ -134,27 +139,49 @@ struct ItemsBody<Item: Encodable>: Encodable {
 struct CreateProgramRequest: Decodable {
     let slug: String
     let name: String
-    static let schema = Schema.object(["slug": Schema.string, "name": Schema.string], required: ["slug", "name"])
+    static let schema = InputSchema.object([
+        .required("slug", .pattern(.slug, length: 2...48, description: "Lowercase letters, digits and single hyphens")),
+        .required("name", .text()),
+    ])
 }
 
 struct AddMemberRequest: Decodable {
     let email: String
     let role: String
-    /// Needed only when the email has no account yet.
-    let display_name: String?
-    let password: String?
+    /// Used only when the email has no account yet, but always required, so that the answer
+    /// does not tell whether an account exists outside the program.
+    let display_name: String
+    let password: String
 
-    static let schema = Schema.object([
-        "email": Schema.string,
-        "role": Schema.enumeration(StaffRole.allCases.map(\.rawValue)),
-        "display_name": ["type": "string", "description": "Required when the email has no account yet"],
-        "password": ["type": "string", "description": "Required when the email has no account yet; at least 10 characters"],
-    ], required: ["email", "role"])
+    static let schema = InputSchema.object([
+        .required("email", .pattern(.email, length: 3...254)),
+        .required("role", .values(StaffRole.allCases.map(\.rawValue))),
+        .required("display_name", .text(description: "The name of a new account; an existing account keeps its own")),
+        .required("password", .password(description: "The password of a new account; an existing account keeps its own")),
+    ])
 }
 
 struct CreateTokenRequest: Decodable {
     let name: String
-    static let schema = Schema.object(["name": Schema.string], required: ["name"])
+    let expires_in_days: Int?
+    let role_ceiling: String?
+
+    static let schema = InputSchema.object([
+        .required("name", .text(1...100)),
+        .optional("expires_in_days", .nullable(.integer(1...3650, description: "The token stops working after this many days"))),
+        .optional("role_ceiling", .nullable(.values(StaffRole.allCases.map(\.rawValue),
+                                                   description: "The token acts with at most this role in every program, whatever the account's role"))),
+    ])
+}
+
+struct ChangePasswordRequest: Decodable {
+    let current_password: String
+    let new_password: String
+
+    static let schema = InputSchema.object([
+        .required("current_password", .string(.init(length: 1...72))),
+        .required("new_password", .password()),
+    ])
 }
 
 enum APIComponents {

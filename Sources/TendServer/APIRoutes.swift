@@ -58,7 +58,7 @@ struct APIRoutes: Sendable {
             APIEndpoint(operation: APIOperation(
                 method: .post, path: "/api/v1/programs", operationID: "createProgram",
                 summary: "Create a program (platform admins)", tag: "programs",
-                requestBody: CreateProgramRequest.schema, successStatus: 201, response: Schema.ref("Program"))
+                body: .json(CreateProgramRequest.schema), successStatus: 201, response: Schema.ref("Program"), conflicts: true)
             ) { request, context in
                 let identity = try context.requireIdentity()
                 try verifyCSRF(request, identity: identity)
@@ -72,17 +72,17 @@ struct APIRoutes: Sendable {
 
             APIEndpoint(operation: APIOperation(
                 method: .get, path: "/api/v1/programs/{program}", operationID: "getProgram",
-                summary: "One program", tag: "programs", response: Schema.ref("Program"))
+                summary: "One program", tag: "programs", response: Schema.ref("Program"), permission: .readProgram)
             ) { _, context in
-                let grant = try await access.require(.readProgram, slug: try context.parameters.require("program"), identity: try context.requireIdentity())
+                let grant = try context.requireGrant()
                 return try JSONIO.response(ProgramBody(grant.program, role: grant.role))
             },
 
             APIEndpoint(operation: APIOperation(
                 method: .get, path: "/api/v1/programs/{program}/members", operationID: "listMembers",
-                summary: "The program's staff and their roles", tag: "programs", response: Schema.list(of: "Member"))
+                summary: "The program's staff and their roles", tag: "programs", response: Schema.list(of: "Member"), permission: .readProgram)
             ) { _, context in
-                let grant = try await access.require(.readProgram, slug: try context.parameters.require("program"), identity: try context.requireIdentity())
+                let grant = try context.requireGrant()
                 let members = try await stores.staff.members(programID: grant.program.id)
                 return try JSONIO.response(ItemsBody(items: members.map(MemberBody.init)))
             },
@@ -90,24 +90,24 @@ struct APIRoutes: Sendable {
             APIEndpoint(operation: APIOperation(
                 method: .post, path: "/api/v1/programs/{program}/members", operationID: "addMember",
                 summary: "Add a staff member to the program, or change their role (admins); creates the account when the email is new",
-                tag: "programs", requestBody: AddMemberRequest.schema, successStatus: 200, response: Schema.ref("Member"))
+                tag: "programs", body: .json(AddMemberRequest.schema), successStatus: 200, response: Schema.ref("Member"), permission: .manageMembers)
             ) { request, context in
                 let identity = try context.requireIdentity()
-                let grant = try await access.require(.manageMembers, slug: try context.parameters.require("program"), identity: identity)
+                let grant = try context.requireGrant()
                 try verifyCSRF(request, identity: identity)
                 let body = try await JSONIO.decode(AddMemberRequest.self, from: request)
                 let role = try Validate.role(body.role)
                 let email = try Validate.email(body.email)
+                let name = try Validate.name(body.display_name, field: "display_name")
+                let password = try Validate.password(body.password)
                 let user: StaffUser
                 if let existing = try await stores.staff.credentials(email: email)?.user {
                     user = existing
                 } else {
-                    guard let name = body.display_name else { throw TendError.missing("display_name") }
-                    guard let password = body.password else { throw TendError.missing("password") }
-                    let validName = try Validate.name(name, field: "display_name")
-                    let hash = try await dependencies.passwords.hash(try Validate.password(password))
-                    user = try await stores.staff.createUser(email: email, displayName: validName, passwordHash: hash)
+                    user = try await stores.staff.createUser(email: email, displayName: name, passwordHash: try await dependencies.passwords.hash(password))
                 }
+                // A platform admin runs teams without seeing patients: not by making themselves a member.
+                if grant.role == nil, user.id == identity.user.id { throw TendError.forbidden }
                 try await stores.staff.setMembership(userID: user.id, programID: grant.program.id, role: role)
                 try await stores.audit.record(.init(programID: grant.program.id, actorID: identity.user.id, actorKind: identity.actorKind,
                                                     action: "membership.set", subjectType: "staff", subjectID: user.id, requestID: context.requestID))
@@ -116,10 +116,10 @@ struct APIRoutes: Sendable {
 
             APIEndpoint(operation: APIOperation(
                 method: .delete, path: "/api/v1/programs/{program}/members/{user}", operationID: "removeMember",
-                summary: "Remove a staff member from the program (admins)", tag: "programs", successStatus: 204)
+                summary: "Remove a staff member from the program (admins)", tag: "programs", successStatus: 204, permission: .manageMembers)
             ) { request, context in
                 let identity = try context.requireIdentity()
-                let grant = try await access.require(.manageMembers, slug: try context.parameters.require("program"), identity: identity)
+                let grant = try context.requireGrant()
                 try verifyCSRF(request, identity: identity)
                 let userID = try context.parameters.require("user")
                 guard try await stores.staff.removeMembership(userID: userID, programID: grant.program.id) else {
@@ -134,13 +134,13 @@ struct APIRoutes: Sendable {
                 method: .get, path: "/api/v1/programs/{program}/audit", operationID: "listAudit",
                 summary: "The program's audit trail, newest first (admins)", tag: "audit",
                 query: [
-                    .init(name: "subject", schema: Schema.string, description: "Only events about this subject id"),
-                    .init(name: "patient", schema: Schema.string, description: "Only events about this patient id (same as subject)"),
-                    .init(name: "limit", schema: ["type": "integer", "minimum": 1, "maximum": 1000], description: "At most this many events (default 100)"),
+                    .init(name: "subject", schema: .identifier, description: "Only events about this subject id"),
+                    .init(name: "patient", schema: .identifier, description: "Only events about this patient id (same as subject)"),
+                    .init(name: "limit", schema: .integer(1...1000), description: "At most this many events (default 100)"),
                 ],
-                response: Schema.list(of: "AuditEvent"))
+                response: Schema.list(of: "AuditEvent"), permission: .readAudit)
             ) { request, context in
-                let grant = try await access.require(.readAudit, slug: try context.parameters.require("program"), identity: try context.requireIdentity())
+                let grant = try context.requireGrant()
                 var limit = 100
                 if let raw = request.uri.queryParameters["limit"] {
                     guard let value = Int(String(raw)), (1...1000).contains(value) else {
@@ -164,12 +164,14 @@ struct APIRoutes: Sendable {
             APIEndpoint(operation: APIOperation(
                 method: .post, path: "/api/v1/tokens", operationID: "createToken",
                 summary: "Create an API token for the caller; the secret is returned once", tag: "auth",
-                requestBody: CreateTokenRequest.schema, successStatus: 201, response: Schema.ref("CreatedToken"))
+                body: .json(CreateTokenRequest.schema), successStatus: 201, response: Schema.ref("CreatedToken"))
             ) { request, context in
                 let identity = try context.requireIdentity()
                 try verifyCSRF(request, identity: identity)
                 let body = try await JSONIO.decode(CreateTokenRequest.self, from: request)
-                let (token, secret) = try await stores.tokens.create(userID: identity.user.id, name: body.name)
+                let expiry = body.expires_in_days.map { dependencies.clock.now().addingTimeInterval(Double($0) * 86400) }
+                let ceiling = try body.role_ceiling.map { (text) throws(TendError) in try Validate.role(text, field: "role_ceiling") }
+                let (token, secret) = try await stores.tokens.create(userID: identity.user.id, name: body.name, expiresAt: expiry, roleCeiling: ceiling)
                 try await stores.audit.record(.init(programID: nil, actorID: identity.user.id, actorKind: identity.actorKind,
                                                     action: "token.create", subjectType: "token", subjectID: token.id, requestID: context.requestID))
                 return try JSONIO.response(CreatedTokenBody(token: TokenBody(token), secret: secret), status: .created)
@@ -185,6 +187,25 @@ struct APIRoutes: Sendable {
                 guard try await stores.tokens.revoke(id: id, userID: identity.user.id) else { throw TendError.notFound("token") }
                 try await stores.audit.record(.init(programID: nil, actorID: identity.user.id, actorKind: identity.actorKind,
                                                     action: "token.revoke", subjectType: "token", subjectID: id, requestID: context.requestID))
+                return Response(status: .noContent)
+            },
+
+            APIEndpoint(operation: APIOperation(
+                method: .post, path: "/api/v1/me/password", operationID: "changePassword",
+                summary: "Change the caller's password; every session and token of the account ends", tag: "auth",
+                body: .json(ChangePasswordRequest.schema), successStatus: 204)
+            ) { request, context in
+                let identity = try context.requireIdentity()
+                try verifyCSRF(request, identity: identity)
+                let body = try await JSONIO.decode(ChangePasswordRequest.self, from: request)
+                let newPassword = try Validate.password(body.new_password, field: "new_password")
+                guard let credentials = try await stores.staff.credentials(email: identity.user.email),
+                      try await dependencies.passwords.verify(body.current_password, hash: credentials.passwordHash) else {
+                    throw TendError.invalid("current_password", .init(en: "is not correct", zh: "不正确"), code: "wrong_password")
+                }
+                try await stores.staff.updatePassword(userID: identity.user.id, passwordHash: try await dependencies.passwords.hash(newPassword))
+                try await stores.audit.record(.init(programID: nil, actorID: identity.user.id, actorKind: identity.actorKind,
+                                                    action: "password.change", subjectType: "staff", subjectID: identity.user.id, requestID: context.requestID))
                 return Response(status: .noContent)
             },
         ]

@@ -30,12 +30,19 @@ public struct AppConfig: Sendable {
     /// Whether `tend serve` runs the dispatcher too (turn off when `tend worker` runs apart).
     public var dispatchInServer: Bool
     public var dispatch: DispatchSettings
+    /// Hosts channels may reach although they are local (`TEND_OUTBOUND_ALLOW`).
+    public var outbound: OutboundPolicy
+    /// A session unused for this long ends.
+    public var sessionIdle: TimeInterval
 
     public init(
         database: DatabaseLocation, host: String = "127.0.0.1", port: Int = 8080, keySource: KeySource,
         publicURL: String? = nil, logLevel: Logger.Level = .info, sessionLifetime: TimeInterval = 12 * 3600,
-        defaultLocale: AppLocale = .zhHans, passwordCost: UInt8 = 11, dispatchInServer: Bool = true, dispatch: DispatchSettings = DispatchSettings()
+        defaultLocale: AppLocale = .zhHans, passwordCost: UInt8 = 11, dispatchInServer: Bool = true, dispatch: DispatchSettings = DispatchSettings(),
+        outbound: OutboundPolicy = OutboundPolicy(), sessionIdle: TimeInterval = 2 * 3600
     ) {
+        self.outbound = outbound
+        self.sessionIdle = sessionIdle
         self.dispatchInServer = dispatchInServer
         self.dispatch = dispatch
         self.database = database
@@ -72,6 +79,8 @@ public struct AppConfig: Sendable {
         public static let retryAttempts = "tend.retry.attempts"
         public static let retryBaseSeconds = "tend.retry.base.seconds"
         public static let retryMaxSeconds = "tend.retry.max.seconds"
+        public static let outboundAllow = "tend.outbound.allow"
+        public static let sessionIdleMinutes = "tend.session.idle.minutes"
     }
 
     /// Builds the provider chain: flags > environment > optional JSON file > defaults.
@@ -155,10 +164,12 @@ public struct AppConfig: Sendable {
             lease: try number(Key.dispatchLeaseSeconds, env: "TEND_DISPATCH_LEASE_SECONDS", default: 60, range: 1...3600),
             retry: retry,
             pollInterval: try number(Key.dispatchPollSeconds, env: "TEND_DISPATCH_POLL_SECONDS", default: 2, range: 0.05...3600))
+        let idleMinutes = try number(Key.sessionIdleMinutes, env: "TEND_SESSION_IDLE_MINUTES", default: 120, range: 1...43_200)
         return AppConfig(
             database: database, host: host, port: port, keySource: keySource, publicURL: publicURL,
             logLevel: logLevel, sessionLifetime: hours * 3600, defaultLocale: locale,
-            dispatchInServer: ["true", "1", "yes"].contains(enabledText), dispatch: dispatch)
+            dispatchInServer: ["true", "1", "yes"].contains(enabledText), dispatch: dispatch,
+            outbound: OutboundPolicy(allowList: text(Key.outboundAllow) ?? ""), sessionIdle: idleMinutes * 60)
     }
 
     /// What is safe to log about this configuration: no key, no database password.

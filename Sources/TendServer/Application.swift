@@ -12,17 +12,21 @@ public struct AppDependencies: Sendable {
     public let clock: TendClock
     public let ids: IDGenerator
     public let passwords: PasswordHasher
+    public let signIns: SignInThrottle
     public let metrics: ServerMetrics
     public let logger: Logger
     /// Each program's classifier (shipped rules plus its own), built once per settings change.
     public let classifiers = ClassifierCache()
 
-    public init(config: AppConfig, stores: Stores, clock: TendClock, ids: IDGenerator, metrics: ServerMetrics = ServerMetrics(), logger: Logger) {
+    /// `operationsClock` times what is not business time — sign-in throttling — and is the
+    /// system clock outside tests.
+    public init(config: AppConfig, stores: Stores, clock: TendClock, ids: IDGenerator, metrics: ServerMetrics = ServerMetrics(), logger: Logger, operationsClock: TendClock = .system) {
         self.config = config
         self.stores = stores
         self.clock = clock
         self.ids = ids
         self.passwords = PasswordHasher(cost: config.passwordCost)
+        self.signIns = SignInThrottle(clock: operationsClock)
         self.metrics = metrics
         self.logger = logger
     }
@@ -57,8 +61,14 @@ public func buildRouter(_ dependencies: AppDependencies, renderer: PageRenderer)
         OpenAPIDocument.build(operations: operations.value, components: APIComponents.all, serverURL: dependencies.config.baseURL)
     })
     operations.set(endpoints.map(\.operation))
+    let access = ProgramAccess(stores: dependencies.stores)
     for endpoint in endpoints {
-        router.on(RouterPath(endpoint.operation.routerPath), method: endpoint.operation.method, use: endpoint.handler)
+        let operation = endpoint.operation, handler = endpoint.handler
+        router.on(RouterPath(operation.routerPath), method: operation.method) { request, context in
+            var context = context
+            let admitted = try await operation.admit(request, context: &context, access: access)
+            return try await handler(admitted, context)
+        }
     }
 
     ConsoleRoutes(dependencies: dependencies, renderer: renderer).register(on: router)
@@ -111,5 +121,5 @@ public func openStores(config: AppConfig, clock: TendClock, ids: IDGenerator, lo
     }
     var keyFile: String?
     if case .file(let path, _) = config.keySource { keyFile = path }
-    return Stores(database: database, clock: clock, ids: ids, keys: keys, keyFile: keyFile)
+    return Stores(database: database, clock: clock, ids: ids, keys: keys, keyFile: keyFile, sessionIdle: config.sessionIdle)
 }

@@ -88,7 +88,10 @@ struct ProgramAccess: Sendable {
         guard let program = try await stores.programs.find(slug: slug) else {
             throw TendError.notFound("program")
         }
-        let role = try await stores.staff.role(userID: identity.user.id, programID: program.id)
+        var role = try await stores.staff.role(userID: identity.user.id, programID: program.id)
+        if case .token(let token) = identity.credential, let ceiling = token.roleCeiling, let granted = role {
+            role = min(granted, ceiling)
+        }
         if let role {
             guard role.allows(permission) else { throw TendError.forbidden }
             return Grant(program: program, role: role, identity: identity)

@@ -64,15 +64,32 @@ struct ConsoleRoutes: Sendable {
             let form = try await decodeForm(LoginForm.self, request)
             guard let cookieToken = request.cookies[CookieName.loginCSRF]?.value, let presented = form.csrf,
                   Secrets.constantTimeEquals(cookieToken, presented) else {
-                return loginPage(request: request, context: context, error: UIStrings.table["login_expired"]!, email: form.email ?? "", status: .forbidden)
+                return loginPage(request: request, context: context, error: UIStrings.text("login_expired"), email: form.email ?? "", status: .forbidden)
             }
-            let email = (form.email ?? "").trimmingCharacters(in: .whitespaces)
-            let password = form.password ?? ""
-            let credentials = try await stores.staff.credentials(email: email)
-            let verified = try await dependencies.passwords.verify(password, hash: credentials?.passwordHash ?? PasswordHasher.decoyHash)
+            let email = String((form.email ?? "").trimmingCharacters(in: .whitespaces).prefix(254))
+            let password = String((form.password ?? "").unicodeScalars.prefix(Validate.maximumPasswordLength))
+            let throttleKeys = SignInThrottle.keys(email: email, address: context.clientAddress)
+            do throws(TendError) {
+                try dependencies.signIns.begin(throttleKeys)
+            } catch {
+                var page = loginPage(request: request, context: context, error: error.message, email: email, status: .tooManyRequests)
+                page.headers[.retryAfter] = error.retryAfter.map(String.init) ?? "1"
+                return page
+            }
+            let credentials: (user: StaffUser, passwordHash: String)?
+            let verified: Bool
+            do {
+                credentials = try await stores.staff.credentials(email: email)
+                verified = try await dependencies.passwords.verify(password, hash: credentials?.passwordHash ?? PasswordHasher.decoyHash)
+            } catch {
+                dependencies.signIns.end(throttleKeys, succeeded: false)
+                throw error
+            }
             guard let credentials, verified, !credentials.user.disabled else {
-                return loginPage(request: request, context: context, error: UIStrings.table["login_failed"]!, email: email, status: .unauthorized)
+                dependencies.signIns.end(throttleKeys, succeeded: false)
+                return loginPage(request: request, context: context, error: UIStrings.text("login_failed"), email: email, status: .unauthorized)
             }
+            dependencies.signIns.end(throttleKeys, succeeded: true)
             let (secret, _) = try await stores.sessions.create(userID: credentials.user.id, lifetime: dependencies.config.sessionLifetime)
             try await stores.audit.record(.init(programID: nil, actorID: credentials.user.id, actorKind: .staff, action: "session.login", requestID: context.requestID))
             var response = Response.redirect(to: "/")

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import TendCore
 import TendEngine
 import TendStore
@@ -13,7 +14,9 @@ extension AppDependencies {
     /// waits run on `leaseClock` (the system clock outside tests).
     public func makeDispatcher(clock: TendClock? = nil, leaseClock: TendClock = .system, settings: DispatchSettings? = nil, owner: String? = nil) -> Dispatcher {
         Dispatcher(
-            stores: stores, clock: clock ?? self.clock, leaseClock: leaseClock, links: confirmationLinks,
+            stores: stores,
+            channels: HTTPChannels(policy: config.outbound, timeout: .milliseconds(Int64(clamping: (settings ?? config.dispatch).requestTimeout * 1000)), clock: leaseClock),
+            clock: clock ?? self.clock, leaseClock: leaseClock, links: confirmationLinks,
             settings: settings ?? config.dispatch,
             owner: owner ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)-\(ids.next().suffix(6))",
             logger: logger)

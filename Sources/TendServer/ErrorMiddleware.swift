@@ -50,12 +50,15 @@ struct ErrorMiddleware: RouterMiddleware {
             if status == .unauthorized {
                 response.headers[.wwwAuthenticate] = "Bearer realm=\"tend\""
             }
+            if let seconds = error.retryAfter { response.headers[.retryAfter] = String(seconds) }
             return response
         }
         if status == .unauthorized {
             return .redirect(to: "/login")
         }
-        return renderer.errorPage(message: error.message.text(in: context.locale), status: status, context: context)
+        var page = renderer.errorPage(message: error.message.text(in: context.locale), status: status, context: context)
+        if let seconds = error.retryAfter { page.headers[.retryAfter] = String(seconds) }
+        return page
     }
 
     static func status(for kind: TendError.Kind) -> HTTPResponse.Status {
@@ -66,6 +69,7 @@ struct ErrorMiddleware: RouterMiddleware {
         case .notFound: .notFound
         case .conflict: .conflict
         case .payloadTooLarge: .contentTooLarge
+        case .rateLimited: .tooManyRequests
         case .unavailable: .serviceUnavailable
         }
     }

@@ -31,10 +31,13 @@ struct CreateGroupRequest: Decodable {
     let patient_ids: [String]?
     let staff_ids: [String]?
 
-    static let schema = Schema.object([
-        "name": Schema.string, "channel": ["type": "string", "description": "wecom, in_app, …"], "binding": Schema.string,
-        "patient_ids": Schema.array(Schema.string), "staff_ids": Schema.array(Schema.string),
-    ], required: ["name", "channel", "binding"])
+    static let schema = InputSchema.object([
+        .required("name", .text(1...100)),
+        .required("channel", .values(ContactChannel.allCases.map(\.rawValue))),
+        .required("binding", .text(1...200, description: "The channel's id for the conversation (a WeCom chat id)")),
+        .optional("patient_ids", .nullable(.ids())),
+        .optional("staff_ids", .nullable(.ids(max: 200))),
+    ])
 }
 
 struct MessageBody: Encodable {
@@ -106,16 +109,17 @@ struct InboundRequest: Decodable {
     let text: String
     let sent_at: Date?
 
-    static let schema = Schema.object([
-        "channel": ["type": "string", "description": "Where it came from: wecom, sms, in_app (portal chat) …"],
-        "group_id": ["type": "string", "description": "The group, by Tend's id…"],
-        "group_binding": ["type": "string", "description": "…or by the channel's id for the conversation; neither for a one-to-one message"],
-        "patient_id": ["type": "string", "description": "The sender when known…"],
-        "phone": ["type": "string", "description": "…or a phone number, the patient's or a family member's, matched by blind index"],
-        "sender_id": ["type": "string", "description": "…or the channel's user id, bound to a patient with POST …/patients/{id}/identities"],
-        "sender_name": ["type": "string", "description": "The name the channel shows"],
-        "text": Schema.string, "sent_at": Schema.dateTime,
-    ], required: ["channel", "text"])
+    static let schema = InputSchema.object([
+        .required("channel", .values(ContactChannel.allCases.map(\.rawValue), description: "Where it came from: wecom, sms, in_app (portal chat) …")),
+        .optional("group_id", .nullable(.identifier)),
+        .optional("group_binding", .nullable(.text(1...200, description: "…or the channel's id for the conversation; neither for a one-to-one message"))),
+        .optional("patient_id", .nullable(.identifier)),
+        .optional("phone", .nullable(.pattern(.phone, length: 5...40, description: "…or a phone number, the patient's or a family member's"))),
+        .optional("sender_id", .nullable(.text(1...200, description: "…or the channel's user id, bound with POST …/patients/{id}/identities"))),
+        .optional("sender_name", .nullable(.text(1...200))),
+        .required("text", .text(1...Bounds.textLength)),
+        .optional("sent_at", .nullable(.dateTime)),
+    ])
 }
 
 struct InboundResultBody: Encodable {
@@ -133,11 +137,11 @@ struct MessageActionRequest: Decodable {
     let text: String?
     let level: String?
 
-    static let schema = Schema.object([
-        "action": Schema.enumeration(["reply", "move_to_private", "escalate", "resolve", "misgraded"]),
-        "text": ["type": "string", "description": "The reply (for reply)"],
-        "level": ["type": "string", "description": "The level it should have had (for misgraded)"],
-    ], required: ["action"])
+    static let schema = InputSchema.variants(key: "action", [
+        .init(values: ["reply"], properties: [.required("text", .text(1...Bounds.textLength))]),
+        .init(values: ["move_to_private", "escalate", "resolve"], properties: []),
+        .init(values: ["misgraded"], properties: [.required("level", .values(TriageLevel.allCases.map(\.rawValue), description: "The level it should have had"))]),
+    ])
 }
 
 /// Groups, inbound messages with their grading and routing, the inbox and its actions.
@@ -153,11 +157,8 @@ struct InboxRoutes: Sendable {
         guard let channel = ContactChannel(rawValue: body.channel) else {
             throw TendError.invalid("channel", .init(en: "is not a known channel", zh: "不是已知渠道"))
         }
-        guard !body.text.trimmed.isEmpty else { throw TendError.missing("text") }
-        guard body.text.count <= 4000 else { throw TendError.invalid("text", .init(en: "must be at most 4000 characters", zh: "最多 4000 个字符")) }
-        if let name = body.sender_name, name.count > 200 {
-            throw TendError.invalid("sender_name", .init(en: "must be at most 200 characters", zh: "最多 200 个字符"))
-        }
+        let text = try Validate.text(body.text, field: "text", maxLength: Bounds.textLength)
+        let sentAt = try body.sent_at.map { (date) throws(TendError) in try Validate.instant(date, field: "sent_at") }
         let actor = grant.auditActor(requestID: requestID)
         var group: ChatGroup?
         if let id = body.group_id {
@@ -188,13 +189,13 @@ struct InboxRoutes: Sendable {
 
         let (stored, settings) = try await Self.intake(
             stores: stores, classifiers: dependencies.classifiers, programID: programID, group: group, patient: patient, channel: channel,
-            senderName: senderName, text: body.text, sentAt: body.sent_at ?? dependencies.clock.now(), actor: actor)
+            senderName: senderName, text: text, sentAt: sentAt ?? dependencies.clock.now(), actor: actor)
         if stored.taskID != nil {
             dependencies.logger.notice("urgent message routed to on-call staff", metadata: ["program": "\(grant.program.slug)", "message": "\(stored.id)"])
         }
         var confirmed: String?
         var cancelled = 0
-        if group == nil, let patient, relation == nil, ConfirmationReply.isConfirmation(body.text),
+        if group == nil, let patient, relation == nil, ConfirmationReply.isConfirmation(text),
            let pending = try await stores.confirmations.pendingRequest(programID: programID, patientID: patient.id) {
             if case .confirmed(let id, let count) = try await stores.confirmations.confirm(programID: programID, touchpointID: pending, via: .reply, actor: actor) {
                 confirmed = id
@@ -260,9 +261,9 @@ struct InboxRoutes: Sendable {
             APIEndpoint(operation: APIOperation(
                 method: .post, path: "/api/v1/programs/{program}/groups", operationID: "createGroup",
                 summary: "Create a group bound to a channel conversation", tag: "messages",
-                requestBody: CreateGroupRequest.schema, successStatus: 201, response: Schema.ref("Group"))
+                body: .json(CreateGroupRequest.schema), successStatus: 201, response: Schema.ref("Group"), conflicts: true, permission: .writePatients)
             ) { request, context in
-                let grant = try await access.require(.writePatients, for: request, context: context)
+                let grant = try context.requireGrant()
                 let body = try await JSONIO.decode(CreateGroupRequest.self, from: request)
                 guard !body.name.trimmed.isEmpty, body.name.count <= 100 else {
                     throw TendError.invalid("name", .init(en: "must be 1 to 100 characters", zh: "必须为 1–100 个字符"))
@@ -273,25 +274,28 @@ struct InboxRoutes: Sendable {
                 guard !body.binding.trimmed.isEmpty, body.binding.count <= 200 else {
                     throw TendError.invalid("binding", .init(en: "must be 1 to 200 characters", zh: "必须为 1–200 个字符"))
                 }
-                let patientIDs = body.patient_ids ?? []
-                if !patientIDs.isEmpty, try await stores.patients.fetch(programID: grant.program.id, ids: patientIDs).count != Set(patientIDs).count {
-                    throw TendError.invalid("patient_ids", .init(en: "lists a patient who is not in this program", zh: "包含不属于本项目的患者"))
+                // Compared as sets: a repeated id of this program must not make room for one of another.
+                let patientIDs = Array(Set(body.patient_ids ?? [])).sorted()
+                if !patientIDs.isEmpty, Set(try await stores.patients.fetch(programID: grant.program.id, ids: patientIDs).map(\.id)) != Set(patientIDs) {
+                    throw TendError.notFound("patient")
                 }
-                for staff in body.staff_ids ?? [] where try await stores.staff.role(userID: staff, programID: grant.program.id) == nil {
-                    throw TendError.invalid("staff_ids", .init(en: "lists someone who is not a member of this program", zh: "包含非本项目成员"))
-                }
+                let staffIDs = Array(Set(body.staff_ids ?? [])).sorted()
+                let members = Set(try await stores.staff.members(programID: grant.program.id).map(\.user.id))
+                guard Set(staffIDs).isSubset(of: members) else { throw TendError.notFound("staff member") }
                 let group = try await stores.messages.createGroup(programID: grant.program.id, name: body.name.trimmed, channel: channel,
-                                                                  binding: body.binding.trimmed, patientIDs: patientIDs, staffIDs: body.staff_ids ?? [])
+                                                                  binding: body.binding.trimmed, patientIDs: patientIDs, staffIDs: staffIDs)
                 return try JSONIO.response(GroupBody(group), status: .created)
             },
 
             APIEndpoint(operation: APIOperation(
                 method: .post, path: "/api/v1/programs/{program}/patients/{patient}/identities", operationID: "bindSenderIdentity",
                 summary: "Tie a channel's user id (a WeCom userid …) to the patient, so messages from it are matched to them",
-                tag: "messages", requestBody: Schema.object(["channel": Schema.string, "user_id": Schema.string], required: ["channel", "user_id"]),
-                successStatus: 204)
+                tag: "messages", body: .json(.object([
+                    .required("channel", .values(ContactChannel.allCases.map(\.rawValue))),
+                    .required("user_id", .text(1...200)),
+                ])), successStatus: 204, conflicts: true, permission: .writePatients)
             ) { request, context in
-                let grant = try await access.require(.writePatients, for: request, context: context)
+                let grant = try context.requireGrant()
                 struct Binding: Decodable { let channel: String; let user_id: String }
                 let body = try await JSONIO.decode(Binding.self, from: request)
                 guard let channel = ContactChannel(rawValue: body.channel) else {
@@ -309,18 +313,18 @@ struct InboxRoutes: Sendable {
 
             APIEndpoint(operation: APIOperation(
                 method: .get, path: "/api/v1/programs/{program}/groups", operationID: "listGroups",
-                summary: "The program's groups", tag: "messages", response: Schema.list(of: "Group"))
+                summary: "The program's groups", tag: "messages", response: Schema.list(of: "Group"), permission: .readProgram)
             ) { request, context in
-                let grant = try await access.require(.readProgram, for: request, context: context)
+                let grant = try context.requireGrant()
                 return try JSONIO.response(ItemsBody(items: try await stores.messages.groups(programID: grant.program.id).map(GroupBody.init)))
             },
 
             APIEndpoint(operation: APIOperation(
                 method: .post, path: "/api/v1/programs/{program}/inbound", operationID: "postInbound",
                 summary: "A message from a group or a one-to-one conversation: graded, routed to the inbox (urgent ones become a task); a one-to-one reply of 1 / 确认 / confirm confirms the sender's pending request",
-                tag: "messages", requestBody: InboundRequest.schema, successStatus: 201, response: Schema.ref("InboundResult"))
+                tag: "messages", body: .json(InboundRequest.schema), successStatus: 201, response: Schema.ref("InboundResult"), permission: .writePatients)
             ) { request, context in
-                let grant = try await access.require(.writePatients, for: request, context: context)
+                let grant = try context.requireGrant()
                 let body = try await JSONIO.decode(InboundRequest.self, from: request)
                 return try JSONIO.response(try await receive(grant, body, requestID: context.requestID, locale: context.locale), status: .created)
             },
@@ -330,14 +334,14 @@ struct InboxRoutes: Sendable {
                 summary: "Open messages across the program's groups and one-to-one threads: urgent first, then moderation, private and general, oldest deadline first",
                 tag: "messages",
                 query: [
-                    .init(name: "queue", schema: Schema.enumeration(InboxQueue.allCases.map(\.rawValue)), description: "One queue only"),
-                    .init(name: "status", schema: Schema.enumeration(MessageStatus.allCases.map(\.rawValue)), description: "Default open"),
-                    .init(name: "group", schema: Schema.string, description: "One group only"),
-                    .init(name: "limit", schema: Schema.integer, description: "At most this many (default 200, up to 2000)"),
+                    .init(name: "queue", schema: .values(InboxQueue.allCases.map(\.rawValue)), description: "One queue only"),
+                    .init(name: "status", schema: .values(MessageStatus.allCases.map(\.rawValue)), description: "Default open"),
+                    .init(name: "group", schema: .identifier, description: "One group only"),
+                    .init(name: "limit", schema: .integer(1...2000), description: "At most this many (default 200)"),
                 ],
-                response: Schema.list(of: "Message"))
+                response: Schema.list(of: "Message"), permission: .readPatients)
             ) { request, context in
-                let grant = try await access.require(.readPatients, for: request, context: context)
+                let grant = try context.requireGrant()
                 let parameters = request.uri.queryParameters
                 var queue: InboxQueue?
                 if let text = parameters.get("queue") {
@@ -365,9 +369,9 @@ struct InboxRoutes: Sendable {
             APIEndpoint(operation: APIOperation(
                 method: .get, path: "/api/v1/programs/{program}/messages/search", operationID: "searchMessages",
                 summary: "Messages (archived ones included) whose text contains the words", tag: "messages",
-                query: [.init(name: "q", schema: Schema.string, description: "The words")], response: Schema.list(of: "Message"))
+                query: [.init(name: "q", schema: .text(1...200), description: "The words", required: true)], response: Schema.list(of: "Message"), permission: .readPatients)
             ) { request, context in
-                let grant = try await access.require(.readPatients, for: request, context: context)
+                let grant = try context.requireGrant()
                 guard let words = request.uri.queryParameters.get("q")?.trimmed, !words.isEmpty else { throw TendError.missing("q") }
                 let found = try await stores.messages.search(programID: grant.program.id, text: words)
                 let names = try await groupNames(grant.program.id)
@@ -380,9 +384,9 @@ struct InboxRoutes: Sendable {
             APIEndpoint(operation: APIOperation(
                 method: .post, path: "/api/v1/programs/{program}/messages/{message}/actions", operationID: "actOnMessage",
                 summary: "Reply, move to a one-to-one thread, escalate, resolve, or mark as graded wrong (kept as feedback for the rules)",
-                tag: "messages", requestBody: MessageActionRequest.schema, response: Schema.ref("Message"))
+                tag: "messages", body: .json(MessageActionRequest.schema), response: Schema.ref("Message"), permission: .writePatients)
             ) { request, context in
-                let grant = try await access.require(.writePatients, for: request, context: context)
+                let grant = try context.requireGrant()
                 let body = try await JSONIO.decode(MessageActionRequest.self, from: request)
                 let action = try Self.action(body)
                 guard let message = try await stores.messages.act(
@@ -398,22 +402,21 @@ struct InboxRoutes: Sendable {
             APIEndpoint(operation: APIOperation(
                 method: .get, path: "/api/v1/programs/{program}/triage/settings", operationID: "getTriageSettings",
                 summary: "The program's additions to the shipped triage rules: phrases, thresholds, ready answers, on-call member",
-                tag: "messages", response: ["type": "object"])
+                tag: "messages", response: ["type": "object"], permission: .manageProgram)
             ) { request, context in
-                let grant = try await access.require(.manageProgram, for: request, context: context)
+                let grant = try context.requireGrant()
                 return try JSONIO.response(try await stores.messages.settings(programID: grant.program.id))
             },
 
             APIEndpoint(operation: APIOperation(
                 method: .put, path: "/api/v1/programs/{program}/triage/settings", operationID: "setTriageSettings",
                 summary: "Replace the program's triage additions (see docs/triage.md)", tag: "messages",
-                requestBody: ["type": "object", "description": "thresholds, phrases {zh-Hans: [rule], en: [rule]}, answers, on_call_staff_id"],
-                response: ["type": "object"])
+                body: .json(ProgramTriageSettings.inputSchema), response: ["type": "object"], permission: .manageProgram)
             ) { request, context in
-                let grant = try await access.require(.manageProgram, for: request, context: context)
+                let grant = try context.requireGrant()
                 let settings = try await JSONIO.decode(ProgramTriageSettings.self, from: request)
                 if let staff = settings.onCallStaffID, try await stores.staff.role(userID: staff, programID: grant.program.id) == nil {
-                    throw TendError.invalid("on_call_staff_id", .init(en: "is not a member of this program", zh: "不是本项目成员"))
+                    throw TendError.notFound("staff member")
                 }
                 try await stores.messages.saveSettings(programID: grant.program.id, settings)
                 try await stores.audit.record(.init(programID: grant.program.id, actorID: grant.identity.user.id, actorKind: grant.identity.actorKind,
@@ -422,4 +425,36 @@ struct InboxRoutes: Sendable {
             },
         ]
     }
+}
+
+extension ProgramTriageSettings {
+    /// The ranges keep every pair in order (a low glucose threshold is always below a high one),
+    /// so any body the document allows is one the classifier can use.
+    static let inputSchema = InputSchema.object([
+        .optional("thresholds", .nullable(.object([
+            .optional("glucose_low", .number(TriageThresholds.glucoseLowRange, description: "mmol/L; below it is urgent")),
+            .optional("glucose_high", .number(TriageThresholds.glucoseHighRange, description: "mmol/L; from it on is urgent")),
+            .optional("temperature", .number(TriageThresholds.temperatureRange, description: "°C; from it on is urgent")),
+            .optional("oxygen_saturation", .number(TriageThresholds.oxygenRange, description: "%; below it is urgent")),
+            .optional("systolic", .number(TriageThresholds.systolicRange, description: "mmHg; from it on is urgent")),
+            .optional("diastolic", .number(TriageThresholds.diastolicRange, description: "mmHg; from it on is urgent")),
+        ]))),
+        .optional("phrases", .nullable(.dictionary(
+            keys: .init(length: 2...7, values: AppLocale.allCases.map(\.rawValue)),
+            values: .array(.needsOneOf(["level", "flag"], .object([
+                .required("id", .pattern(.identifier, length: 1...64)),
+                .optional("level", .values(TriageLevel.allCases.map(\.rawValue))),
+                .optional("flag", .values(TriageFlag.allCases.map(\.rawValue))),
+                .required("phrases", .array(.text(1...100), count: 1...100)),
+                .optional("negatable", .nullable(.boolean())),
+            ])), count: 0...200),
+            count: 0...2, description: "Extra phrase rules by language"))),
+        .optional("answers", .nullable(.array(.object([
+            .required("id", .pattern(.identifier, length: 1...64)),
+            .required("keywords", .array(.text(1...50), count: 1...20)),
+            .required("answer", .object([.required("en", .text(1...2000)), .required("zh", .text(1...2000))])),
+            .optional("private", .nullable(.boolean())),
+        ]), count: 0...200))),
+        .optional("on_call_staff_id", .nullable(.identifier)),
+    ])
 }

@@ -4,7 +4,7 @@ import TendCore
 
 /// Reading request bodies and writing responses as JSON, with errors that name the field.
 enum JSONIO {
-    static let maxBodyBytes = 1 << 20
+    static let maxBodyBytes = Bounds.bodyBytes
 
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -13,14 +13,59 @@ enum JSONIO {
         return encoder
     }()
 
-    static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
-        let buffer: ByteBuffer
+    /// Reads a JSON body and holds it to its schema: size, nesting depth, then every field.
+    /// Returns the bytes, for the handler to decode into its own type.
+    static func admit(_ request: Request, schema: InputSchema) async throws -> ByteBuffer {
+        let buffer = try await collect(request, upTo: maxBodyBytes)
+        guard buffer.readableBytes > 0 else {
+            throw TendError(kind: .invalidInput, code: "malformed_json", message: .init(en: "The body must be a JSON object", zh: "请求体必须是 JSON 对象"), field: "body")
+        }
+        guard nestingDepth(buffer.readableBytesView) <= Bounds.nestingDepth else {
+            throw TendError(kind: .invalidInput, code: "too_deep", message: .init(
+                en: "The body is nested deeper than \(Bounds.nestingDepth) levels", zh: "请求体嵌套超过 \(Bounds.nestingDepth) 层"), field: "body")
+        }
+        let tree: JSONTree
         do {
-            buffer = try await request.body.collect(upTo: maxBodyBytes)
+            tree = try JSONDecoder().decode(JSONTree.self, from: Data(buffer: buffer))
+        } catch {
+            throw TendError(kind: .invalidInput, code: "malformed_json", message: .init(en: "The body is not valid JSON", zh: "请求体不是有效的 JSON"), field: "body")
+        }
+        try schema.validate(tree, at: "")
+        return buffer
+    }
+
+    static func collect(_ request: Request, upTo limit: Int) async throws -> ByteBuffer {
+        do {
+            return try await request.body.collect(upTo: limit)
         } catch {
             throw TendError(kind: .payloadTooLarge, code: "payload_too_large",
-                            message: .init(en: "The body is larger than \(maxBodyBytes) bytes", zh: "请求体超过 \(maxBodyBytes) 字节"))
+                            message: .init(en: "The body is larger than \(limit) bytes", zh: "请求体超过 \(limit) 字节"), field: "body")
         }
+    }
+
+    /// The deepest nesting of arrays and objects, counted on the bytes before parsing so that
+    /// a hostile body cannot make the parser recurse without end.
+    static func nestingDepth(_ bytes: some Collection<UInt8>) -> Int {
+        var depth = 0, deepest = 0, inString = false, escaped = false
+        for byte in bytes {
+            if inString {
+                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                deepest = max(deepest, depth)
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
+            default: break
+            }
+        }
+        return deepest
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+        let buffer = try await collect(request, upTo: maxBodyBytes)
         guard buffer.readableBytes > 0 else {
             throw TendError(kind: .invalidInput, code: "malformed_json", message: .init(en: "The body must be a JSON object", zh: "请求体必须是 JSON 对象"), field: "body")
         }

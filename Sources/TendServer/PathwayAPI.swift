@@ -155,13 +155,15 @@ struct EnrolRequest: Decodable {
     let not_tags: String?
     let anchors: [String: String]?
 
-    static let schema = Schema.object([
-        "pathway": ["type": "string", "description": "The pathway id (its newest version is used)"],
-        "patient_id": ["type": "string", "description": "Enrol one patient…"],
-        "tags": ["type": "string", "description": "…or every active patient with all these tags (key=value,…)"],
-        "any_tags": Schema.string, "not_tags": Schema.string,
-        "anchors": ["type": "object", "additionalProperties": ["type": "string", "format": "date"], "description": "Anchor dates, e.g. {\"revisit\": \"2026-12-03\"}; enrolment defaults to today"],
-    ], required: ["pathway"])
+    static let schema = InputSchema.needsOneOf(["patient_id", "tags", "any_tags"], .object([
+        .required("pathway", .pattern(.slug, length: 2...48, description: "The pathway id (its newest version is used)")),
+        .optional("patient_id", .identifier),
+        .optional("tags", .tagFilter),
+        .optional("any_tags", .tagFilter),
+        .optional("not_tags", .nullable(.tagFilter)),
+        .optional("anchors", .nullable(.dictionary(keys: .init(length: 1...40, pattern: .init(#"^[a-z0-9_]+$"#)), values: .date, count: 0...20,
+                                                   description: "Anchor dates, e.g. {\"revisit\": \"2026-12-03\"}; enrolment defaults to today"))),
+    ], description: "patient_id enrols one patient; otherwise tags or any_tags pick every active patient who has them"))
 }
 
 struct EnrolResultBody: Encodable {
@@ -176,7 +178,10 @@ struct MoveAnchorRequest: Decodable {
     let anchor: String
     let date: String
 
-    static let schema = Schema.object(["anchor": Schema.string, "date": ["type": "string", "format": "date"]], required: ["anchor", "date"])
+    static let schema = InputSchema.object([
+        .required("anchor", .pattern(.init(#"^[a-z0-9_]+$"#), length: 1...40)),
+        .required("date", .date),
+    ])
 }
 
 /// Pathway, enrolment and schedule endpoints.
@@ -186,10 +191,7 @@ struct PathwayRoutes: Sendable {
     private var access: ProgramAccess { ProgramAccess(stores: stores) }
 
     static func date(_ text: String, field: String) throws(TendError) -> LocalDate {
-        guard let date = LocalDate(text.trimmed) else {
-            throw TendError.invalid(field, .init(en: "must be a date like 2026-12-03", zh: "应为日期，如 2026-12-03"))
-        }
-        return date
+        try Validate.date(text, field: field)
     }
 
     private func enrolmentAndPathway(_ grant: ProgramAccess.Grant, _ context: TendRequestContext) async throws -> (Enrolment, StoredPathway) {
@@ -203,20 +205,20 @@ struct PathwayRoutes: Sendable {
         [
             APIEndpoint(operation: APIOperation(
                 method: .get, path: "/api/v1/programs/{program}/pathways", operationID: "listPathways",
-                summary: "The newest version of each of the program's pathways", tag: "pathways", response: Schema.list(of: "Pathway"))
+                summary: "The newest version of each of the program's pathways", tag: "pathways", response: Schema.list(of: "Pathway"), permission: .readProgram)
             ) { request, context in
-                let grant = try await access.require(.readProgram, for: request, context: context)
+                let grant = try context.requireGrant()
                 return try JSONIO.response(ItemsBody(items: try await stores.pathways.latest(programID: grant.program.id).map(PathwayBody.init)))
             },
 
             APIEndpoint(operation: APIOperation(
                 method: .post, path: "/api/v1/programs/{program}/pathways", operationID: "savePathway",
                 summary: "Add a pathway from its YAML or JSON file; problems are reported with their line", tag: "pathways",
-                requestBody: ["type": "string", "description": "The pathway file (see docs/pathways.md)"], successStatus: 201,
-                response: Schema.ref("Pathway"), requestContentTypes: ["application/yaml", "application/json"])
+                body: .raw(description: "The pathway file (see docs/pathways.md)", contentTypes: ["application/yaml", "application/json"], maxBytes: YAMLDocument.maximumBytes),
+                successStatus: 201, response: Schema.ref("Pathway"), conflicts: true, permission: .manageProgram)
             ) { request, context in
-                let grant = try await access.require(.manageProgram, for: request, context: context)
-                let text = String(buffer: try await request.body.collect(upTo: 1 << 20))
+                let grant = try context.requireGrant()
+                let text = String(buffer: try await JSONIO.collect(request, upTo: YAMLDocument.maximumBytes))
                 let pathway: Pathway
                 do throws(PathwayProblems) {
                     pathway = try PathwayFile.parse(text)
@@ -230,9 +232,9 @@ struct PathwayRoutes: Sendable {
 
             APIEndpoint(operation: APIOperation(
                 method: .get, path: "/api/v1/programs/{program}/pathways/{pathway}", operationID: "getPathway",
-                summary: "A pathway's newest version with its steps", tag: "pathways", response: Schema.ref("Pathway"))
+                summary: "A pathway's newest version with its steps", tag: "pathways", response: Schema.ref("Pathway"), permission: .readProgram)
             ) { request, context in
-                let grant = try await access.require(.readProgram, for: request, context: context)
+                let grant = try context.requireGrant()
                 guard let stored = try await stores.pathways.find(programID: grant.program.id, slug: try context.parameters.require("pathway")) else {
                     throw TendError.notFound("pathway")
                 }
@@ -242,12 +244,12 @@ struct PathwayRoutes: Sendable {
             APIEndpoint(operation: APIOperation(
                 method: .post, path: "/api/v1/programs/{program}/enrolments", operationID: "enrol",
                 summary: "Enrol one patient, or every active patient with the given tags, into a pathway and plan their touchpoints",
-                tag: "pathways", requestBody: EnrolRequest.schema, successStatus: 201, response: Schema.ref("EnrolResult"))
+                tag: "pathways", body: .json(EnrolRequest.schema), successStatus: 201, response: Schema.ref("EnrolResult"), permission: .writePatients)
             ) { request, context in
-                let grant = try await access.require(.writePatients, for: request, context: context)
+                let grant = try context.requireGrant()
                 let body = try await JSONIO.decode(EnrolRequest.self, from: request)
                 guard let stored = try await stores.pathways.find(programID: grant.program.id, slug: body.pathway) else {
-                    throw TendError.invalid("pathway", .init(en: "is not a pathway of this program", zh: "不是本项目的随访方案"))
+                    throw TendError.notFound("pathway")
                 }
                 var anchors: [String: LocalDate] = [:]
                 for (name, text) in body.anchors ?? [:] { anchors[name] = try Self.date(text, field: "anchors.\(name)") }
@@ -269,9 +271,9 @@ struct PathwayRoutes: Sendable {
 
             APIEndpoint(operation: APIOperation(
                 method: .get, path: "/api/v1/programs/{program}/patients/{patient}/enrolments", operationID: "listEnrolments",
-                summary: "The patient's enrolments", tag: "pathways", response: Schema.list(of: "Enrolment"))
+                summary: "The patient's enrolments", tag: "pathways", response: Schema.list(of: "Enrolment"), permission: .readPatients)
             ) { request, context in
-                let grant = try await access.require(.readPatients, for: request, context: context)
+                let grant = try context.requireGrant()
                 let patientID = try context.parameters.require("patient")
                 guard try await stores.patients.fetch(programID: grant.program.id, ids: [patientID]).first != nil else { throw TendError.notFound("patient") }
                 return try JSONIO.response(ItemsBody(items: try await stores.enrolments.enrolments(programID: grant.program.id, patientID: patientID).map(EnrolmentBody.init)))
@@ -279,9 +281,9 @@ struct PathwayRoutes: Sendable {
 
             APIEndpoint(operation: APIOperation(
                 method: .get, path: "/api/v1/programs/{program}/patients/{patient}/schedule", operationID: "getSchedule",
-                summary: "The patient's touchpoints, past and future, with their status", tag: "pathways", response: Schema.list(of: "Touchpoint"))
+                summary: "The patient's touchpoints, past and future, with their status", tag: "pathways", response: Schema.list(of: "Touchpoint"), permission: .readPatients)
             ) { request, context in
-                let grant = try await access.require(.readPatients, for: request, context: context)
+                let grant = try context.requireGrant()
                 let patientID = try context.parameters.require("patient")
                 guard try await stores.patients.fetch(programID: grant.program.id, ids: [patientID]).first != nil else { throw TendError.notFound("patient") }
                 try await stores.audit.record(.init(programID: grant.program.id, actorID: grant.identity.user.id, actorKind: grant.identity.actorKind,
@@ -292,9 +294,9 @@ struct PathwayRoutes: Sendable {
             APIEndpoint(operation: APIOperation(
                 method: .post, path: "/api/v1/programs/{program}/enrolments/{enrolment}/anchors", operationID: "moveAnchor",
                 summary: "Move an anchor (e.g. the revisit date); unsent touchpoints are planned again, sent ones are kept",
-                tag: "pathways", requestBody: MoveAnchorRequest.schema, response: Schema.ref("Enrolment"))
+                tag: "pathways", body: .json(MoveAnchorRequest.schema), response: Schema.ref("Enrolment"), conflicts: true, permission: .writePatients)
             ) { request, context in
-                let grant = try await access.require(.writePatients, for: request, context: context)
+                let grant = try context.requireGrant()
                 let body = try await JSONIO.decode(MoveAnchorRequest.self, from: request)
                 let (enrolment, pathway) = try await enrolmentAndPathway(grant, context)
                 guard let moved = try await stores.enrolments.moveAnchor(
@@ -311,9 +313,9 @@ struct PathwayRoutes: Sendable {
                 method: .post, path: "/api/v1/programs/{program}/enrolments/{enrolment}/\(action)", operationID: "\(action)Enrolment",
                 summary: action == "pause" ? "Hold the enrolment's scheduled touchpoints" : action == "resume"
                     ? "Resume a paused enrolment; what fell due meanwhile is skipped" : "End the enrolment; nothing more is sent",
-                tag: "pathways", response: Schema.ref("Enrolment"))
+                tag: "pathways", response: Schema.ref("Enrolment"), permission: .writePatients)
             ) { request, context in
-                let grant = try await access.require(.writePatients, for: request, context: context)
+                let grant = try context.requireGrant()
                 let (enrolment, pathway) = try await enrolmentAndPathway(grant, context)
                 let who = grant.auditActor(requestID: context.requestID)
                 let changed: Bool = switch action {

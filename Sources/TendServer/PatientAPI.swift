@@ -79,6 +79,8 @@ struct PatientInput: Decodable, Sendable {
     func applied(to current: PatientProfile?) throws(TendError) -> PatientProfile {
         var profile = current ?? PatientProfile(name: "")
         if current == nil, case .absent = name { throw TendError.missing("name") }
+        if case .value(let list) = caregivers { try Validate.count(list, field: "caregivers", max: Bounds.caregivers) }
+        if case .value(let list) = tags { try Validate.count(list, field: "tags", max: Bounds.tagsPerRequest) }
         if case .null = name { throw TendError.missing("name") }
         profile.name = name.apply(to: profile.name) ?? ""
         profile.externalID = externalID.apply(to: profile.externalID)
@@ -97,12 +99,12 @@ struct PatientInput: Decodable, Sendable {
         switch contactWindow {
         case .absent: break
         case .null: profile.contactWindow = nil
-        case .value(let text): profile.contactWindow = try DailyWindow.parse(text, field: "contact_window")
+        case .value(let text): profile.contactWindow = try DailyWindow.parseOrClear(text, field: "contact_window")
         }
         switch quietHours {
         case .absent: break
         case .null: profile.quietHours = nil
-        case .value(let text): profile.quietHours = try DailyWindow.parse(text, field: "quiet_hours")
+        case .value(let text): profile.quietHours = try DailyWindow.parseOrClear(text, field: "quiet_hours")
         }
         profile.channels = channels.apply(to: profile.channels) ?? []
         profile.caregivers = (caregivers.apply(to: profile.caregivers.map { CaregiverBody(name: $0.name, relation: $0.relation, phone: $0.phone) }) ?? [])
@@ -116,23 +118,35 @@ struct PatientInput: Decodable, Sendable {
         return try texts.map { (text) throws(TendError) in try PatientTag.parse(text) }
     }
 
-    static let schema = Schema.object([
-        "external_id": Schema.nullable("string"),
-        "name": Schema.string,
-        "sex": ["type": ["string", "null"], "enum": .array(Sex.allCases.map { .string($0.rawValue) } + ["null"])],
-        "birth_date": Schema.nullable("string", format: "date"),
-        "phone": Schema.nullable("string"),
-        "id_number": Schema.nullable("string"),
-        "address": Schema.nullable("string"),
-        "locale": ["type": ["string", "null"], "enum": ["zh-Hans", "en", "null"]],
-        "time_zone": ["type": ["string", "null"], "description": "IANA zone, e.g. Asia/Shanghai"],
-        "contact_window": ["type": ["string", "null"], "description": "HH:MM-HH:MM"],
-        "quiet_hours": ["type": ["string", "null"], "description": "HH:MM-HH:MM"],
-        "channels": ["type": ["array", "null"], "items": Schema.enumeration(ContactChannel.allCases.map(\.rawValue))],
-        "caregivers": ["type": ["array", "null"], "items": Schema.object(["name": Schema.string, "relation": Schema.string, "phone": Schema.nullable("string")], required: ["name", "relation"])],
-        "status": ["type": ["string", "null"], "enum": .array(PatientStatus.allCases.map { .string($0.rawValue) } + ["null"])],
-        "tags": ["type": ["array", "null"], "items": ["type": "string", "description": "key=value"], "description": "Only on create"],
-    ], required: [])
+    static let schema = InputSchema.object([
+        .optional("external_id", .nullable(.pattern(.oneLine, length: 0...64, description: "The id in the hospital's system"))),
+        .optional("name", .text()),
+        .optional("sex", .nullable(.values(Sex.allCases.map(\.rawValue)))),
+        .optional("birth_date", .nullable(.string(.init(length: 10...10, format: .date, pattern: .birthDate, description: "YYYY-MM-DD, 1900–2100")))),
+        .optional("phone", .nullable(.pattern(.phone, length: 5...40, description: "5–15 digits; spaces, +, - and brackets allowed"))),
+        .optional("id_number", .nullable(.pattern(.idNumber, length: 5...64, description: "5–32 letters or digits"))),
+        .optional("address", .nullable(.text(0...300))),
+        .optional("locale", .nullable(.values(AppLocale.allCases.map(\.rawValue)))),
+        .optional("time_zone", .nullable(.values(PatientFields.timeZoneNames, description: "IANA zone, e.g. Asia/Shanghai"))),
+        .optional("contact_window", .nullable(.pattern(.dailyWindow, length: 11...20, description: "HH:MM-HH:MM; equal times clear it"))),
+        .optional("quiet_hours", .nullable(.pattern(.dailyWindow, length: 11...20, description: "HH:MM-HH:MM; equal times clear it"))),
+        .optional("channels", .nullable(.array(.values(ContactChannel.allCases.map(\.rawValue)), count: 0...10))),
+        .optional("caregivers", .nullable(.array(.object([
+            .required("name", .text(1...100)),
+            .required("relation", .text(1...40)),
+            .optional("phone", .nullable(.pattern(.phone, length: 5...40))),
+        ]), count: 0...Bounds.caregivers))),
+        .optional("status", .nullable(.values(PatientStatus.allCases.map(\.rawValue)))),
+        .optional("tags", .nullable(.array(.pattern(.tag, length: 3...160, description: "key=value"), count: 0...Bounds.tagsPerRequest,
+                                           description: "Only on create"))),
+    ], description: "Fields left out are kept; null clears an optional one")
+
+    /// The same fields; a new patient needs a name.
+    static let createSchema: InputSchema = {
+        guard case .object(var properties, _) = schema else { return schema }
+        if let index = properties.firstIndex(where: { $0.name == "name" }) { properties[index].required = true }
+        return .object(properties, description: "Fields left out take their defaults")
+    }()
 }
 
 struct AppliedTagBody: Encodable {
@@ -238,24 +252,31 @@ struct PatientSearchRequest: Decodable {
     let id_number: String?
     let name: String?
 
-    static let schema = Schema.object(["phone": Schema.string, "id_number": Schema.string, "name": Schema.string], required: [])
+    static let schema = InputSchema.object([
+        .optional("phone", .nullable(.pattern(.phone, length: 5...40))),
+        .optional("id_number", .nullable(.pattern(.idNumber, length: 5...64))),
+        .optional("name", .nullable(.text())),
+    ], description: "At least one of phone, id_number, name")
 }
 
 struct TagChangeRequest: Decodable {
     let add: [String]?
     let remove: [String]?
 
-    static let schema = Schema.object([
-        "add": Schema.array(["type": "string", "description": "key=value"]),
-        "remove": Schema.array(["type": "string", "description": "key=value"]),
-    ], required: [])
+    static let schema = InputSchema.object([
+        .optional("add", .nullable(.array(.pattern(.tag, length: 3...160, description: "key=value"), count: 0...Bounds.tagsPerRequest))),
+        .optional("remove", .nullable(.array(.pattern(.tag, length: 3...160, description: "key=value"), count: 0...Bounds.tagsPerRequest))),
+    ], description: "Tags to add and to remove; both empty changes nothing")
 }
 
 struct ConsentRequest: Decodable {
     let kind: String
     let version: String
 
-    static let schema = Schema.object(["kind": ["type": "string", "description": "e.g. follow-up, data-sharing"], "version": Schema.string], required: ["kind", "version"])
+    static let schema = InputSchema.object([
+        .required("kind", .text(1...64, description: "e.g. follow-up, data-sharing")),
+        .required("version", .text(1...64)),
+    ])
 }
 
 struct ImportResultBody: Encodable {
@@ -290,17 +311,17 @@ struct PatientRoutes: Sendable {
                 method: .get, path: "/api/v1/programs/{program}/patients", operationID: "listPatients",
                 summary: "Patients of the program, filtered by tags, status or external id, paged by id", tag: "patients",
                 query: [
-                    .init(name: "tags", schema: Schema.string, description: "All of these tags: key=value,key=value (value * for any)"),
-                    .init(name: "any_tags", schema: Schema.string, description: "At least one of these tags"),
-                    .init(name: "not_tags", schema: Schema.string, description: "None of these tags"),
-                    .init(name: "status", schema: Schema.enumeration(PatientStatus.allCases.map(\.rawValue)), description: "Only this status"),
-                    .init(name: "external_id", schema: Schema.string, description: "Only this external id"),
-                    .init(name: "after", schema: Schema.string, description: "Continue after this patient id (next_after of the previous page)"),
-                    .init(name: "limit", schema: ["type": "integer", "minimum": 1, "maximum": 500], description: "Page size (default 50)"),
+                    .init(name: "tags", schema: .tagFilter, description: "All of these tags: key=value,key=value (value * for any)"),
+                    .init(name: "any_tags", schema: .tagFilter, description: "At least one of these tags"),
+                    .init(name: "not_tags", schema: .tagFilter, description: "None of these tags"),
+                    .init(name: "status", schema: .values(PatientStatus.allCases.map(\.rawValue)), description: "Only this status"),
+                    .init(name: "external_id", schema: .pattern(.oneLine, length: 1...64), description: "Only this external id"),
+                    .init(name: "after", schema: .identifier, description: "Continue after this patient id (next_after of the previous page)"),
+                    .init(name: "limit", schema: .integer(1...500), description: "Page size (default 50)"),
                 ],
-                response: Schema.ref("PatientPage"))
+                response: Schema.ref("PatientPage"), permission: .readPatients)
             ) { request, context in
-                let grant = try await access.require(.readPatients, for: request, context: context)
+                let grant = try context.requireGrant()
                 let query = try Self.patientQuery(request.uri.queryParameters)
                 let page = try await stores.patients.list(programID: grant.program.id, query: query, actor: grant.auditActor(requestID: context.requestID))
                 return try JSONIO.response(PatientPageBody(items: page.patients.map(PatientBody.init), next_after: page.nextAfter))
@@ -309,9 +330,9 @@ struct PatientRoutes: Sendable {
             APIEndpoint(operation: APIOperation(
                 method: .post, path: "/api/v1/programs/{program}/patients", operationID: "createPatient",
                 summary: "Create a patient; a phone, ID number or external id already in the program is a 409", tag: "patients",
-                requestBody: PatientInput.schema, successStatus: 201, response: Schema.ref("Patient"))
+                body: .json(PatientInput.createSchema), successStatus: 201, response: Schema.ref("Patient"), conflicts: true, permission: .writePatients)
             ) { request, context in
-                let grant = try await access.require(.writePatients, for: request, context: context)
+                let grant = try context.requireGrant()
                 let input = try await JSONIO.decode(PatientInput.self, from: request)
                 let patient = try await stores.patients.create(
                     programID: grant.program.id, profile: try input.applied(to: nil), tags: try input.parsedTags(), actor: grant.auditActor(requestID: context.requestID))
@@ -321,9 +342,9 @@ struct PatientRoutes: Sendable {
             APIEndpoint(operation: APIOperation(
                 method: .post, path: "/api/v1/programs/{program}/patients/search", operationID: "searchPatients",
                 summary: "Find patients by exact phone, ID number or name (sent in the body, never in the URL)", tag: "patients",
-                requestBody: PatientSearchRequest.schema, response: Schema.list(of: "Patient"))
+                body: .json(PatientSearchRequest.schema), response: Schema.list(of: "Patient"), permission: .readPatients)
             ) { request, context in
-                let grant = try await access.require(.readPatients, for: request, context: context)
+                let grant = try context.requireGrant()
                 let body = try await JSONIO.decode(PatientSearchRequest.self, from: request)
                 let patients = try await stores.patients.search(
                     programID: grant.program.id, phone: body.phone, idNumber: body.id_number, name: body.name, actor: grant.auditActor(requestID: context.requestID))
@@ -333,10 +354,10 @@ struct PatientRoutes: Sendable {
             APIEndpoint(operation: APIOperation(
                 method: .post, path: "/api/v1/programs/{program}/patients/import", operationID: "importPatients",
                 summary: "Import patients from CSV (text/csv) or NDJSON (application/x-ndjson), at most 10 MiB; rows are upserted by external_id and invalid rows reported",
-                tag: "patients", requestBody: ["type": "string", "description": "The file's content"], response: Schema.ref("ImportResult"),
-                requestContentTypes: ["text/csv", "application/x-ndjson"])
+                tag: "patients", body: .raw(description: "The file's content", contentTypes: ["text/csv", "application/x-ndjson"], maxBytes: Self.maxImportBytes),
+                response: Schema.ref("ImportResult"), permission: .writePatients)
             ) { request, context in
-                let grant = try await access.require(.writePatients, for: request, context: context)
+                let grant = try context.requireGrant()
                 let format: ImportFormat = (request.headers[.contentType] ?? "").contains("ndjson") || (request.headers[.contentType] ?? "").contains("jsonl") ? .ndjson : .csv
                 let buffer: ByteBuffer
                 do {
@@ -358,9 +379,9 @@ struct PatientRoutes: Sendable {
 
             APIEndpoint(operation: APIOperation(
                 method: .get, path: "/api/v1/programs/{program}/patients/{patient}", operationID: "getPatient",
-                summary: "One patient with tags and consents", tag: "patients", response: Schema.ref("Patient"))
+                summary: "One patient with tags and consents", tag: "patients", response: Schema.ref("Patient"), permission: .readPatients)
             ) { request, context in
-                let grant = try await access.require(.readPatients, for: request, context: context)
+                let grant = try context.requireGrant()
                 guard let patient = try await stores.patients.get(programID: grant.program.id, patientID: try context.parameters.require("patient"), actor: grant.auditActor(requestID: context.requestID)) else {
                     throw TendError.notFound("patient")
                 }
@@ -370,9 +391,9 @@ struct PatientRoutes: Sendable {
             APIEndpoint(operation: APIOperation(
                 method: .patch, path: "/api/v1/programs/{program}/patients/{patient}", operationID: "updatePatient",
                 summary: "Change a patient: fields left out are kept, null clears an optional field", tag: "patients",
-                requestBody: PatientInput.schema, response: Schema.ref("Patient"))
+                body: .json(PatientInput.schema), response: Schema.ref("Patient"), conflicts: true, permission: .writePatients)
             ) { request, context in
-                let grant = try await access.require(.writePatients, for: request, context: context)
+                let grant = try context.requireGrant()
                 let patientID = try context.parameters.require("patient")
                 let input = try await JSONIO.decode(PatientInput.self, from: request)
                 guard let current = try await stores.patients.fetch(programID: grant.program.id, ids: [patientID]).first else {
@@ -387,14 +408,13 @@ struct PatientRoutes: Sendable {
 
             APIEndpoint(operation: APIOperation(
                 method: .post, path: "/api/v1/programs/{program}/patients/{patient}/tags", operationID: "changePatientTags",
-                summary: "Add and remove tags (key=value)", tag: "patients", requestBody: TagChangeRequest.schema, response: Schema.ref("Patient"))
+                summary: "Add and remove tags (key=value)", tag: "patients", body: .json(TagChangeRequest.schema), response: Schema.ref("Patient"), permission: .writePatients)
             ) { request, context in
-                let grant = try await access.require(.writePatients, for: request, context: context)
+                let grant = try context.requireGrant()
                 let patientID = try context.parameters.require("patient")
                 let body = try await JSONIO.decode(TagChangeRequest.self, from: request)
                 let add = try (body.add ?? []).map { (text) throws(TendError) in try PatientTag.parse(text, field: "add") }
                 let remove = try (body.remove ?? []).map { (text) throws(TendError) in try PatientTag.parse(text, field: "remove") }
-                guard !add.isEmpty || !remove.isEmpty else { throw TendError.missing("add") }
                 let who = grant.auditActor(requestID: context.requestID)
                 if !add.isEmpty, try await !stores.patients.addTags(programID: grant.program.id, patientID: patientID, tags: add, actor: who) {
                     throw TendError.notFound("patient")
@@ -408,9 +428,9 @@ struct PatientRoutes: Sendable {
 
             APIEndpoint(operation: APIOperation(
                 method: .post, path: "/api/v1/programs/{program}/patients/{patient}/consents", operationID: "recordConsent",
-                summary: "Record a consent the patient gave", tag: "patients", requestBody: ConsentRequest.schema, successStatus: 201, response: Schema.ref("Consent"))
+                summary: "Record a consent the patient gave", tag: "patients", body: .json(ConsentRequest.schema), successStatus: 201, response: Schema.ref("Consent"), permission: .writePatients)
             ) { request, context in
-                let grant = try await access.require(.writePatients, for: request, context: context)
+                let grant = try context.requireGrant()
                 let body = try await JSONIO.decode(ConsentRequest.self, from: request)
                 guard let consent = try await stores.patients.recordConsent(
                     programID: grant.program.id, patientID: try context.parameters.require("patient"), kind: body.kind, version: body.version, actor: grant.auditActor(requestID: context.requestID)) else {
@@ -421,9 +441,9 @@ struct PatientRoutes: Sendable {
 
             APIEndpoint(operation: APIOperation(
                 method: .post, path: "/api/v1/programs/{program}/patients/{patient}/consents/{consent}/withdraw", operationID: "withdrawConsent",
-                summary: "Record that the patient withdrew a consent", tag: "patients", successStatus: 204)
+                summary: "Record that the patient withdrew a consent", tag: "patients", successStatus: 204, conflicts: true, permission: .writePatients)
             ) { request, context in
-                let grant = try await access.require(.writePatients, for: request, context: context)
+                let grant = try context.requireGrant()
                 guard try await stores.patients.withdrawConsent(
                     programID: grant.program.id, patientID: try context.parameters.require("patient"),
                     consentID: try context.parameters.require("consent"), actor: grant.auditActor(requestID: context.requestID)) else {

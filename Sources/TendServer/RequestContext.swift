@@ -24,12 +24,23 @@ public struct TendRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var identity: Identity?
     public var locale: AppLocale = .zhHans
+    /// The peer's IP address, for throttling sign-ins; never logged with a patient's data.
+    public let clientAddress: String
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
+        self.clientAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
     }
 
+    /// The caller's standing in the path's program, once the operation's permission was checked.
+    var grant: ProgramAccess.Grant?
+
     public var requestID: String { id }
+
+    func requireGrant() throws -> ProgramAccess.Grant {
+        guard let grant else { throw TendError.forbidden }
+        return grant
+    }
 
     /// The signed-in identity, or 401.
     public func requireIdentity() throws -> Identity {

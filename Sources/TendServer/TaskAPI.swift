@@ -55,16 +55,16 @@ struct CompleteTaskRequest: Decodable {
     let outcome: String
     let note: String?
 
-    static let schema = Schema.object([
-        "outcome": Schema.enumeration(TaskOutcome.allCases.map(\.rawValue)),
-        "note": Schema.string,
-    ], required: ["outcome"])
+    static let schema = InputSchema.object([
+        .required("outcome", .values(TaskOutcome.allCases.map(\.rawValue))),
+        .optional("note", .nullable(.text(0...2000))),
+    ])
 }
 
 struct ReassignTaskRequest: Decodable {
     let assignee_id: String?
 
-    static let schema = Schema.object(["assignee_id": ["type": ["string", "null"], "description": "A member of the program, or null for the pool"]], required: [])
+    static let schema = InputSchema.object([.optional("assignee_id", .nullable(.identifier))], description: "A member of the program, or null for the pool")
 }
 
 struct ChannelBody: Encodable {
@@ -120,13 +120,13 @@ struct TaskRoutes: Sendable {
                 method: .get, path: "/api/v1/programs/{program}/tasks", operationID: "listTasks",
                 summary: "Open tasks, overdue first, then by priority and due time", tag: "tasks",
                 query: [
-                    .init(name: "mine", schema: Schema.boolean, description: "Only tasks assigned to the caller or to nobody"),
-                    .init(name: "status", schema: Schema.enumeration(TaskStatus.allCases.map(\.rawValue)), description: "Default open"),
-                    .init(name: "patient", schema: Schema.string, description: "Only this patient's tasks"),
+                    .init(name: "mine", schema: .boolean(), description: "Only tasks assigned to the caller or to nobody"),
+                    .init(name: "status", schema: .values(TaskStatus.allCases.map(\.rawValue)), description: "Default open"),
+                    .init(name: "patient", schema: .identifier, description: "Only this patient's tasks"),
                 ],
-                response: Schema.list(of: "Task"))
+                response: Schema.list(of: "Task"), permission: .readPatients)
             ) { request, context in
-                let grant = try await access.require(.readPatients, for: request, context: context)
+                let grant = try context.requireGrant()
                 var filter = TaskFilter()
                 if let status = request.uri.queryParameters.get("status") {
                     guard let parsed = TaskStatus(rawValue: status) else {
@@ -143,9 +143,9 @@ struct TaskRoutes: Sendable {
 
             APIEndpoint(operation: APIOperation(
                 method: .post, path: "/api/v1/programs/{program}/tasks/{task}/claim", operationID: "claimTask",
-                summary: "Take the task for yourself", tag: "tasks", response: Schema.ref("Task"))
+                summary: "Take the task for yourself", tag: "tasks", response: Schema.ref("Task"), permission: .writePatients)
             ) { request, context in
-                let grant = try await access.require(.writePatients, for: request, context: context)
+                let grant = try context.requireGrant()
                 return try respond(try await stores.tasks.claim(programID: grant.program.id, id: try taskID(context), staffID: grant.identity.user.id,
                                                                 actor: grant.auditActor(requestID: context.requestID)), context)
             },
@@ -153,31 +153,29 @@ struct TaskRoutes: Sendable {
             APIEndpoint(operation: APIOperation(
                 method: .post, path: "/api/v1/programs/{program}/tasks/{task}/complete", operationID: "completeTask",
                 summary: "Close the task with its outcome; a call that reached the patient confirms the touchpoint behind it",
-                tag: "tasks", requestBody: CompleteTaskRequest.schema, response: Schema.ref("Task"))
+                tag: "tasks", body: .json(CompleteTaskRequest.schema), response: Schema.ref("Task"), conflicts: true, permission: .writePatients)
             ) { request, context in
-                let grant = try await access.require(.writePatients, for: request, context: context)
+                let grant = try context.requireGrant()
                 let body = try await JSONIO.decode(CompleteTaskRequest.self, from: request)
                 guard let outcome = TaskOutcome(rawValue: body.outcome) else {
                     throw TendError.invalid("outcome", .init(en: "must be one of \(TaskOutcome.allCases.map(\.rawValue).joined(separator: ", "))",
                                                              zh: "必须是 \(TaskOutcome.allCases.map(\.rawValue).joined(separator: "、")) 之一"))
                 }
-                if let note = body.note, note.count > 2000 {
-                    throw TendError.invalid("note", .init(en: "must be at most 2000 characters", zh: "最多 2000 个字符"))
-                }
+                let note = try body.note.map { (text) throws(TendError) in try Validate.text(text, field: "note", maxLength: 2000, allowEmpty: true) }
                 return try respond(try await stores.tasks.complete(
-                    programID: grant.program.id, id: try taskID(context), outcome: outcome, note: body.note, staffID: grant.identity.user.id,
+                    programID: grant.program.id, id: try taskID(context), outcome: outcome, note: note, staffID: grant.identity.user.id,
                     actor: grant.auditActor(requestID: context.requestID), confirmations: stores.confirmations), context)
             },
 
             APIEndpoint(operation: APIOperation(
                 method: .post, path: "/api/v1/programs/{program}/tasks/{task}/reassign", operationID: "reassignTask",
                 summary: "Give the task to another member, or back to the pool", tag: "tasks",
-                requestBody: ReassignTaskRequest.schema, response: Schema.ref("Task"))
+                body: .json(ReassignTaskRequest.schema), response: Schema.ref("Task"), permission: .writePatients)
             ) { request, context in
-                let grant = try await access.require(.writePatients, for: request, context: context)
+                let grant = try context.requireGrant()
                 let body = try await JSONIO.decode(ReassignTaskRequest.self, from: request)
                 if let assignee = body.assignee_id, try await stores.staff.role(userID: assignee, programID: grant.program.id) == nil {
-                    throw TendError.invalid("assignee_id", .init(en: "is not a member of this program", zh: "不是本项目成员"))
+                    throw TendError.notFound("staff member")
                 }
                 return try respond(try await stores.tasks.reassign(programID: grant.program.id, id: try taskID(context), to: body.assignee_id,
                                                                    actor: grant.auditActor(requestID: context.requestID)), context)
@@ -186,52 +184,17 @@ struct TaskRoutes: Sendable {
             APIEndpoint(operation: APIOperation(
                 method: .get, path: "/api/v1/programs/{program}/channels", operationID: "listChannels",
                 summary: "The program's configured channels (in-app is always on); URLs and secrets are not shown",
-                tag: "channels", response: Schema.list(of: "Channel"))
+                tag: "channels", response: Schema.list(of: "Channel"), permission: .manageProgram)
             ) { request, context in
-                let grant = try await access.require(.manageProgram, for: request, context: context)
+                let grant = try context.requireGrant()
                 return try JSONIO.response(ItemsBody(items: try await stores.channels.list(programID: grant.program.id).map(ChannelBody.init)))
             },
 
             APIEndpoint(operation: APIOperation(
-                method: .put, path: "/api/v1/programs/{program}/channels/{channel}", operationID: "setChannel",
-                summary: "Configure webhook, wecom, sms or voice for the program", tag: "channels",
-                requestBody: ["type": "object", "description": "url, secret, body_template, headers, format, rate_per_minute"],
-                response: Schema.ref("Channel"))
-            ) { request, context in
-                let grant = try await access.require(.manageProgram, for: request, context: context)
-                let name = try context.parameters.require("channel")
-                guard let channel = ContactChannel(rawValue: name), ChannelConfig.configurable.contains(channel) else {
-                    throw TendError.invalid("channel", .init(en: "must be one of webhook, wecom, sms, voice", zh: "必须是 webhook、wecom、sms 或 voice"))
-                }
-                struct Settings: Decodable {
-                    let url: String
-                    let secret: String?
-                    let body_template: String?
-                    let headers: [String: String]?
-                    let format: String?
-                    let rate_per_minute: Int?
-                }
-                let body = try await JSONIO.decode(Settings.self, from: request)
-                var format: ChannelConfig.WeComFormat?
-                if let text = body.format {
-                    guard let parsed = ChannelConfig.WeComFormat(rawValue: text) else {
-                        throw TendError.invalid("format", .init(en: "must be text or markdown", zh: "必须是 text 或 markdown"))
-                    }
-                    format = parsed
-                }
-                let config = ChannelConfig(channel: channel, url: body.url, secret: body.secret, bodyTemplate: body.body_template,
-                                           headers: body.headers, format: format, ratePerMinute: body.rate_per_minute)
-                try await stores.channels.set(programID: grant.program.id, config)
-                try await stores.audit.record(.init(programID: grant.program.id, actorID: grant.identity.user.id, actorKind: grant.identity.actorKind,
-                                                    action: "channel.set", subjectType: "channel", subjectID: channel.rawValue, requestID: context.requestID))
-                return try JSONIO.response(ChannelBody(config))
-            },
-
-            APIEndpoint(operation: APIOperation(
                 method: .get, path: "/api/v1/programs/{program}/patients/{patient}/inbox", operationID: "getPortalInbox",
-                summary: "The patient's portal inbox (in-app messages), newest first", tag: "messages", response: Schema.list(of: "PortalMessage"))
+                summary: "The patient's portal inbox (in-app messages), newest first", tag: "messages", response: Schema.list(of: "PortalMessage"), permission: .readPatients)
             ) { request, context in
-                let grant = try await access.require(.readPatients, for: request, context: context)
+                let grant = try context.requireGrant()
                 let patientID = try context.parameters.require("patient")
                 guard try await stores.patients.fetch(programID: grant.program.id, ids: [patientID]).first != nil else { throw TendError.notFound("patient") }
                 try await stores.audit.record(.init(programID: grant.program.id, actorID: grant.identity.user.id, actorKind: grant.identity.actorKind,
@@ -241,6 +204,67 @@ struct TaskRoutes: Sendable {
                     PortalMessageBody(id: $0.id, touchpoint_id: $0.touchpointID, body: $0.body, created_at: $0.createdAt, read_at: $0.readAt)
                 }))
             },
+        ] + ChannelConfig.configurable.map(channelEndpoint)
+    }
+
+    /// `PUT …/channels/webhook` and its siblings: one operation per channel, as each takes
+    /// its own settings.
+    private func channelEndpoint(_ channel: ContactChannel) -> APIEndpoint {
+        APIEndpoint(operation: APIOperation(
+            method: .put, path: "/api/v1/programs/{program}/channels/\(channel.rawValue)", operationID: "setChannel_\(channel.rawValue)",
+            summary: "Configure the program's \(channel.rawValue) channel", tag: "channels",
+            body: .json(Self.channelSchema(channel, allowing: dependencies.config.outbound)), response: Schema.ref("Channel"), permission: .manageProgram)
+        ) { request, context in
+            let grant = try context.requireGrant()
+            struct Settings: Decodable {
+                let url: String
+                let secret: String?
+                let body_template: String?
+                let headers: [String: String]?
+                let format: String?
+                let rate_per_minute: Int?
+            }
+            let body = try await JSONIO.decode(Settings.self, from: request)
+            let config = ChannelConfig(channel: channel, url: body.url, secret: body.secret, bodyTemplate: body.body_template,
+                                       headers: body.headers, format: body.format.flatMap(ChannelConfig.WeComFormat.init(rawValue:)),
+                                       ratePerMinute: body.rate_per_minute)
+            try await stores.channels.set(programID: grant.program.id, config, policy: dependencies.config.outbound)
+            try await stores.audit.record(.init(programID: grant.program.id, actorID: grant.identity.user.id, actorKind: grant.identity.actorKind,
+                                                action: "channel.set", subjectType: "channel", subjectID: channel.rawValue, requestID: context.requestID))
+            return try JSONIO.response(ChannelBody(config))
+        }
+    }
+}
+
+extension TaskRoutes {
+    /// A channel's settings. The URL pattern admits hosts that are names with a dot (checked
+    /// again, resolved, at send time) and the operator's allow-listed hosts; address literals
+    /// and local names outside the allow-list are refused (docs/operations.md).
+    static func channelSchema(_ channel: ContactChannel, allowing policy: OutboundPolicy) -> InputSchema {
+        let allowed = policy.allowedHosts.sorted().map { host in
+            (host.contains(":") ? "\\[\(host)\\]" : host).replacingOccurrences(of: ".", with: "\\.")
+        }
+        let name = #"[a-z][a-z0-9-]*(\.[a-z0-9-]+)*\.[a-z][a-z0-9-]*"#
+        let hosts = ([name] + allowed).joined(separator: "|")
+        let url = InputSchema.Pattern("^https?://(\(hosts))(:[0-9]{1,5})?(/[A-Za-z0-9._~!$&'()*+,;=:@/?-]*)?$")
+        let secret = InputSchema.text(16...200, description: "Signs each body (X-Tend-Signature)")
+        var properties: [InputSchema.Property] = [
+            .required("url", .pattern(url, length: 10...OutboundPolicy.maximumURLLength, description: "http(s) URL of the receiver")),
+            channel == .webhook ? .required("secret", secret) : .optional("secret", .nullable(secret)),
+            .optional("rate_per_minute", .nullable(.integer(1...10_000))),
         ]
+        switch channel {
+        case .sms:
+            properties += [
+                .optional("body_template", .nullable(.pattern(.init(#"\{\{text\}\}"#), length: 8...4000, description: "The body, with {{phone}}, {{text}}, {{idempotency_key}}"))),
+                .optional("headers", .nullable(.dictionary(keys: .init(length: 1...64, pattern: .init(#"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"#)),
+                                                           values: .pattern(.init(#"^[ -~]*$"#), length: 0...1000), count: 0...20))),
+            ]
+        case .wecom:
+            properties.append(.optional("format", .nullable(.values(ChannelConfig.WeComFormat.allCases.map(\.rawValue)))))
+        case .webhook, .voice, .inApp:
+            break
+        }
+        return .object(properties)
     }
 }

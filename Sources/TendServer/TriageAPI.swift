@@ -6,7 +6,10 @@ struct TriageRequest: Decodable {
     let text: String
     let locale: String?
 
-    static let schema = Schema.object(["text": Schema.string, "locale": ["type": "string", "enum": ["zh", "zh-Hans", "en"]]], required: ["text"])
+    static let schema = InputSchema.object([
+        .required("text", .string(.init(length: 1...Bounds.textLength))),
+        .optional("locale", .nullable(.values(["zh", "zh-Hans", "en"]))),
+    ])
 }
 
 struct TriageBody: Encodable {
@@ -32,13 +35,10 @@ enum TriageRoutes {
         APIEndpoint(operation: APIOperation(
             method: .post, path: "/api/v1/triage", operationID: "triage",
             summary: "Grade a message: urgent, private, general or social, with compliance flags and the reasons",
-            tag: "triage", requestBody: TriageRequest.schema, response: Schema.ref("TriageResult"))
+            tag: "triage", body: .json(TriageRequest.schema), response: Schema.ref("TriageResult"))
         ) { request, context in
             _ = try context.requireIdentity()
             let body = try await JSONIO.decode(TriageRequest.self, from: request)
-            guard body.text.count <= 4000 else {
-                throw TendError.invalid("text", .init(en: "must be at most 4000 characters", zh: "不能超过 4000 个字符"))
-            }
             var locale = AppLocale.zhHans
             if let text = body.locale {
                 guard let parsed = AppLocale(identifier: text) else { throw TendError.invalid("locale", .init(en: "must be zh or en", zh: "必须是 zh 或 en")) }

@@ -9,6 +9,9 @@ public struct APIToken: Sendable, Equatable, Codable {
     public var createdAt: Date
     public var lastUsedAt: Date?
     public var revokedAt: Date?
+    public var expiresAt: Date? = nil
+    /// The token acts with at most this role, whatever the account's role in a program.
+    public var roleCeiling: StaffRole? = nil
 }
 
 /// Bearer tokens for integrations: `tend_<id>_<secret>`. Only the secret's hash is stored,
@@ -24,40 +27,48 @@ public struct APITokenStore: Sendable {
         self.ids = ids
     }
 
-    public func create(userID: String, name rawName: String) async throws -> (token: APIToken, plaintext: String) {
+    public func create(userID: String, name rawName: String, expiresAt: Date? = nil, roleCeiling: StaffRole? = nil) async throws -> (token: APIToken, plaintext: String) {
         let name = try Validate.name(rawName, maxLength: 100)
-        let token = APIToken(id: ids.next(), userID: userID, name: name, createdAt: clock.now(), lastUsedAt: nil, revokedAt: nil)
+        if let expiresAt { _ = try Validate.instant(expiresAt, field: "expires_at") }
+        let token = APIToken(id: ids.next(), userID: userID, name: name, createdAt: clock.now(), lastUsedAt: nil, revokedAt: nil,
+                             expiresAt: expiresAt, roleCeiling: roleCeiling)
         let plaintext = "tend_\(token.id)_\(Secrets.random())"
         try await database.session { sql in
             try await sql.raw("""
-                INSERT INTO api_tokens (id, user_id, name, token_hash, created_at)
-                VALUES (\(bind: token.id), \(bind: userID), \(bind: name), \(bind: Secrets.sha256Hex(plaintext)), \(bind: token.createdAt.epochMilliseconds))
+                INSERT INTO api_tokens (id, user_id, name, token_hash, created_at, expires_at, role_ceiling)
+                VALUES (\(bind: token.id), \(bind: userID), \(bind: name), \(bind: Secrets.sha256Hex(plaintext)), \(bind: token.createdAt.epochMilliseconds),
+                        \(bind: expiresAt?.epochMilliseconds), \(bind: roleCeiling?.rawValue))
                 """).run()
         }
         return (token, plaintext)
     }
 
-    /// The user a live token belongs to, or nil for an unknown, revoked or disabled one.
+    /// The user a live token belongs to, or nil for an unknown, revoked, expired or disabled
+    /// one. `last_used_at` is written at most once a minute.
     public func authenticate(plaintext: String) async throws -> (token: APIToken, userID: String)? {
-        guard plaintext.hasPrefix("tend_"), plaintext.count < 200 else { return nil }
+        guard plaintext.hasPrefix("tend_"), plaintext.utf8.count < 200 else { return nil }
         let now = clock.now().epochMilliseconds
         return try await database.session { sql in
             guard let row = try await sql.raw("""
-                SELECT t.id, t.user_id, t.name, t.created_at, t.last_used_at, t.revoked_at
-                FROM api_tokens t JOIN staff_users u ON u.id = t.user_id
+                SELECT \(unsafeRaw: Self.columns) FROM api_tokens t JOIN staff_users u ON u.id = t.user_id
                 WHERE t.token_hash = \(bind: Secrets.sha256Hex(plaintext)) AND t.revoked_at IS NULL AND u.disabled = 0
+                  AND (t.expires_at IS NULL OR t.expires_at > \(bind: now))
                 """).first() else { return nil }
             let token = try Self.token(from: row)
-            try await sql.raw("UPDATE api_tokens SET last_used_at = \(bind: now) WHERE id = \(bind: token.id)").run()
+            if (token.lastUsedAt?.epochMilliseconds ?? 0) < now - 60_000 {
+                try await sql.raw("UPDATE api_tokens SET last_used_at = \(bind: now) WHERE id = \(bind: token.id)").run()
+            }
             return (token, token.userID)
         }
     }
 
+    static let columns = "t.id, t.user_id, t.name, t.created_at, t.last_used_at, t.revoked_at, t.expires_at, t.role_ceiling"
+
     public func list(userID: String) async throws -> [APIToken] {
         try await database.session { sql in
             try await sql.raw("""
-                SELECT id, user_id, name, created_at, last_used_at, revoked_at FROM api_tokens
-                WHERE user_id = \(bind: userID) ORDER BY created_at, id
+                SELECT \(unsafeRaw: Self.columns) FROM api_tokens t
+                WHERE t.user_id = \(bind: userID) ORDER BY t.created_at, t.id
                 """).all().map(Self.token(from:))
         }
     }
@@ -81,6 +92,8 @@ public struct APITokenStore: Sendable {
             name: try row.decode(column: "name", as: String.self),
             createdAt: Date(epochMilliseconds: try row.decode(column: "created_at", as: Int64.self)),
             lastUsedAt: try row.decode(column: "last_used_at", as: Int64?.self).map(Date.init(epochMilliseconds:)),
-            revokedAt: try row.decode(column: "revoked_at", as: Int64?.self).map(Date.init(epochMilliseconds:)))
+            revokedAt: try row.decode(column: "revoked_at", as: Int64?.self).map(Date.init(epochMilliseconds:)),
+            expiresAt: try row.decode(column: "expires_at", as: Int64?.self).map(Date.init(epochMilliseconds:)),
+            roleCeiling: try row.decode(column: "role_ceiling", as: String?.self).flatMap(StaffRole.init(rawValue:)))
     }
 }

@@ -15,8 +15,9 @@ public struct ChannelStore: Sendable {
         self.cipher = cipher
     }
 
-    public func set(programID: String, _ config: ChannelConfig) async throws {
-        let valid = try config.validated()
+    /// Saves a channel's settings after holding them to the outbound policy.
+    public func set(programID: String, _ config: ChannelConfig, policy: OutboundPolicy) async throws {
+        let valid = try config.validated(policy: policy)
         let sealed = try cipher.seal(String(decoding: try JSONEncoder().encode(valid), as: UTF8.self))
         let now = clock.now().epochMilliseconds
         try await database.session { sql in

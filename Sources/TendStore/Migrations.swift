@@ -564,5 +564,24 @@ public enum Schema {
                 "UPDATE sender_identities SET key_bidx = substr(key_bidx, 1, 16)",
             ]
         },
+        Migration(version: 13, name: "session_idle_token_limits_unique_identities") { kind in
+            var statements = [
+                // Sessions end after idle time; tokens may expire and act with a lower role.
+                "ALTER TABLE web_sessions ADD COLUMN last_seen_at BIGINT",
+                "UPDATE web_sessions SET last_seen_at = created_at",
+                "ALTER TABLE api_tokens ADD COLUMN expires_at BIGINT",
+                "ALTER TABLE api_tokens ADD COLUMN role_ceiling TEXT",
+            ]
+            // On PostgreSQL two requests can check for a duplicate at the same moment; a unique
+            // index decides between them. SQLite has one writer, so the check inside the write
+            // transaction already decides.
+            if kind == .postgres {
+                statements += [
+                    "CREATE UNIQUE INDEX patients_unique_phone ON patients (program_id, phone_bidx)",
+                    "CREATE UNIQUE INDEX patients_unique_id_number ON patients (program_id, id_number_bidx)",
+                ]
+            }
+            return statements
+        },
 ]
 }

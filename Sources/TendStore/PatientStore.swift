@@ -336,9 +336,8 @@ public struct PatientStore: Sendable {
         if let phone, let normalised = try PatientFields.phone(phone, field: "phone") { conditions.append(("phone_bidx", phoneIndex(normalised))) }
         if let idNumber, let normalised = try PatientFields.idNumber(idNumber) { conditions.append(("id_number_bidx", idNumberIndex(normalised))) }
         if let name, !name.trimmed.isEmpty { conditions.append(("name_bidx", nameIndex(name))) }
-        guard !conditions.isEmpty else {
-            throw TendError(kind: .invalidInput, code: "missing_field", message: .init(en: "Give phone, id_number or name", zh: "请提供 phone、id_number 或 name"), field: "phone")
-        }
+        // Nothing to look for finds nobody.
+        guard !conditions.isEmpty else { return [] }
         var query = SQLQueryString("SELECT id FROM patients WHERE program_id = \(bind: programID)")
         for (column, value) in conditions {
             query.appendInterpolation(unsafeRaw: " AND \(column) = ")

@@ -12,10 +12,15 @@ public struct WebSession: Sendable, Equatable {
 public struct SessionStore: Sendable {
     let database: Database
     let clock: TendClock
+    /// A session nobody used for this long has ended, whatever its expiry.
+    public let idleLimit: TimeInterval
+    /// `last_seen_at` is written at most this often, so reads do not each write.
+    static let touchInterval: Int64 = 60_000
 
-    public init(database: Database, clock: TendClock) {
+    public init(database: Database, clock: TendClock, idleLimit: TimeInterval = 2 * 3600) {
         self.database = database
         self.clock = clock
+        self.idleLimit = idleLimit
     }
 
     /// Starts a session and returns the cookie secret with the session.
@@ -25,21 +30,27 @@ public struct SessionStore: Sendable {
         let session = WebSession(userID: userID, csrfToken: Secrets.random(), expiresAt: now.addingTimeInterval(lifetime))
         try await database.session { sql in
             try await sql.raw("""
-                INSERT INTO web_sessions (token_hash, user_id, csrf_token, created_at, expires_at)
+                INSERT INTO web_sessions (token_hash, user_id, csrf_token, created_at, expires_at, last_seen_at)
                 VALUES (\(bind: Secrets.sha256Hex(secret)), \(bind: userID), \(bind: session.csrfToken),
-                        \(bind: now.epochMilliseconds), \(bind: session.expiresAt.epochMilliseconds))
+                        \(bind: now.epochMilliseconds), \(bind: session.expiresAt.epochMilliseconds), \(bind: now.epochMilliseconds))
                 """).run()
         }
         return (secret, session)
     }
 
+    /// The live session with this secret: not expired, not idle too long, its account enabled.
     public func find(secret: String) async throws -> WebSession? {
         let now = clock.now().epochMilliseconds
+        let idleSince = now - Int64(clamping: idleLimit * 1000)
+        let hash = Secrets.sha256Hex(secret)
         return try await database.session { sql in
             guard let row = try await sql.raw("""
-                SELECT s.user_id, s.csrf_token, s.expires_at FROM web_sessions s JOIN staff_users u ON u.id = s.user_id
-                WHERE s.token_hash = \(bind: Secrets.sha256Hex(secret)) AND s.expires_at > \(bind: now) AND u.disabled = 0
+                SELECT s.user_id, s.csrf_token, s.expires_at, s.last_seen_at FROM web_sessions s JOIN staff_users u ON u.id = s.user_id
+                WHERE s.token_hash = \(bind: hash) AND s.expires_at > \(bind: now) AND s.last_seen_at > \(bind: idleSince) AND u.disabled = 0
                 """).first() else { return nil }
+            if try row.decode(column: "last_seen_at", as: Int64.self) < now - Self.touchInterval {
+                try await sql.raw("UPDATE web_sessions SET last_seen_at = \(bind: now) WHERE token_hash = \(bind: hash)").run()
+            }
             return WebSession(
                 userID: try row.decode(column: "user_id", as: String.self),
                 csrfToken: try row.decode(column: "csrf_token", as: String.self),

@@ -53,10 +53,28 @@ public struct StaffStore: Sendable {
         }
     }
 
+    /// Sets a new password and ends every session and token of the account, in one
+    /// transaction: whoever knew the old password is signed out.
     public func updatePassword(userID: String, passwordHash: String) async throws {
-        try await database.session { sql in
+        let now = clock.now().epochMilliseconds
+        try await database.transaction { sql in
             try await sql.raw("UPDATE staff_users SET password_hash = \(bind: passwordHash) WHERE id = \(bind: userID)").run()
+            try await Self.endCredentials(sql, userID: userID, at: now)
         }
+    }
+
+    /// Disables or re-enables an account; disabling ends its sessions and tokens.
+    public func setDisabled(userID: String, disabled: Bool) async throws {
+        let now = clock.now().epochMilliseconds
+        try await database.transaction { sql in
+            try await sql.raw("UPDATE staff_users SET disabled = \(bind: disabled ? 1 : 0) WHERE id = \(bind: userID)").run()
+            if disabled { try await Self.endCredentials(sql, userID: userID, at: now) }
+        }
+    }
+
+    static func endCredentials(_ sql: any SQLDatabase, userID: String, at now: Int64) async throws {
+        try await sql.raw("DELETE FROM web_sessions WHERE user_id = \(bind: userID)").run()
+        try await sql.raw("UPDATE api_tokens SET revoked_at = \(bind: now) WHERE user_id = \(bind: userID) AND revoked_at IS NULL").run()
     }
 
     public func setLocale(userID: String, locale: AppLocale?) async throws {

@@ -1,3 +1,4 @@
+import Foundation
 import TendCore
 
 /// Every store over one database, built once at start-up and passed down explicitly.
@@ -19,11 +20,11 @@ public struct Stores: Sendable {
     public let cipher: FieldCipher
     public let blindIndex: BlindIndexer
 
-    public init(database: Database, clock: TendClock, ids: IDGenerator, keys: KeyRing, keyFile: String? = nil) {
+    public init(database: Database, clock: TendClock, ids: IDGenerator, keys: KeyRing, keyFile: String? = nil, sessionIdle: TimeInterval = 2 * 3600) {
         self.database = database
         self.programs = ProgramStore(database: database, clock: clock, ids: ids)
         self.staff = StaffStore(database: database, clock: clock, ids: ids)
-        self.sessions = SessionStore(database: database, clock: clock)
+        self.sessions = SessionStore(database: database, clock: clock, idleLimit: sessionIdle)
         self.tokens = APITokenStore(database: database, clock: clock, ids: ids)
         self.audit = AuditLog(database: database, clock: clock, ids: ids)
         self.cipher = FieldCipher(source: KeyRingSource(ring: keys, path: keyFile))

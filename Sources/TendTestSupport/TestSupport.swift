@@ -140,7 +140,8 @@ public struct TestApp: Sendable {
     public static func withApp<R: Sendable>(_ backend: TestBackend, seedDemo: Bool = true, logger: Logger = TestDatabase.logger, _ body: (TestApp) async throws -> R) async throws -> R {
         let clock = TestClock()
         let (location, cleanup) = try await TestDatabase.makeLocation(backend)
-        let config = AppConfig(database: location, port: 0, keySource: .inline(TestKeys.ring), logLevel: .warning, passwordCost: 4)
+        let config = AppConfig(database: location, port: 0, keySource: .inline(TestKeys.ring), logLevel: .warning, passwordCost: 4, outbound: .testReceivers,
+                               sessionIdle: 7 * 86400)
         let ids = IDGenerator.uuidV7(clock: clock.clock)
         let stores: Stores
         do {
@@ -172,4 +173,9 @@ public struct TestApp: Sendable {
         }
         return try await stores.tokens.create(userID: user.id, name: "test").plaintext
     }
+}
+
+extension OutboundPolicy {
+    /// Tests send only to receivers they start on this machine.
+    public static let testReceivers = OutboundPolicy(allowedHosts: ["127.0.0.1", "localhost"])
 }

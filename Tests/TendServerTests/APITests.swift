@@ -64,6 +64,10 @@ let concretePaths: [(method: HTTPRequest.Method, path: String)] = [
     (.post, "/api/v1/programs/gdm-camp/tasks/t1/reassign"),
     (.get, "/api/v1/programs/gdm-camp/channels"),
     (.put, "/api/v1/programs/gdm-camp/channels/webhook"),
+    (.put, "/api/v1/programs/gdm-camp/channels/wecom"),
+    (.put, "/api/v1/programs/gdm-camp/channels/sms"),
+    (.put, "/api/v1/programs/gdm-camp/channels/voice"),
+    (.post, "/api/v1/me/password"),
     (.post, "/api/v1/programs/gdm-camp/inbound"),
     (.get, "/api/v1/programs/gdm-camp/patients/p1/inbox"),
     (.post, "/api/v1/programs/gdm-camp/patients/p1/identities"),
@@ -153,7 +157,7 @@ let concretePaths: [(method: HTTPRequest.Method, path: String)] = [
                 newUserID = body["user_id"] as? String ?? ""
             }
             try await client.execute(uri: "/api/v1/programs/lung-followup/members", method: .post, headers: bearer(admin),
-                                     body: json(#"{"email":"nurse@hospital.cn","role":"doctor"}"#)) { #expect($0.status == .ok) }
+                                     body: json(#"{"email":"nurse@hospital.cn","role":"doctor","display_name":"ignored","password":"ignored-too"}"#)) { #expect($0.status == .ok) }
             #expect(try await app.stores.staff.role(userID: newUserID, programID: try await app.stores.programs.find(slug: "lung-followup")!.id) == .doctor)
             try await client.execute(uri: "/api/v1/programs/lung-followup/audit?subject=\(newUserID)", method: .get, headers: bearer(admin)) { response in
                 let items = object(response)["items"] as? [[String: Any]] ?? []
@@ -210,14 +214,17 @@ let concretePaths: [(method: HTTPRequest.Method, path: String)] = [
                 ("/api/v1/programs", #"{"name":"x"}"#, "missing_field", "slug"),
                 ("/api/v1/programs", #"{"slug":42,"name":"x"}"#, "wrong_type", "slug"),
                 ("/api/v1/programs", #"{"slug":"ok-slug","name":null}"#, "missing_field", "name"),
-                ("/api/v1/programs", #"{"slug":"Not A Slug","name":"x"}"#, "invalid_field", "slug"),
-                ("/api/v1/programs", #"{"slug":"ok-slug","name":"   "}"#, "invalid_field", "name"),
+                ("/api/v1/programs", #"{"slug":"Not A Slug","name":"x"}"#, "bad_format", "slug"),
+                ("/api/v1/programs", #"{"slug":"ok-slug","name":"   "}"#, "bad_format", "name"),
                 ("/api/v1/programs/gdm-camp/members", #"{"email":"new@x.org","role":"boss"}"#, "invalid_field", "role"),
-                ("/api/v1/programs/gdm-camp/members", #"{"email":"not-an-email","role":"viewer"}"#, "invalid_field", "email"),
+                ("/api/v1/programs/gdm-camp/members", #"{"email":"not-an-email","role":"viewer"}"#, "bad_format", "email"),
                 ("/api/v1/programs/gdm-camp/members", #"{"email":"new@x.org","role":"viewer"}"#, "missing_field", "display_name"),
-                ("/api/v1/programs/gdm-camp/members", #"{"email":"new@x.org","role":"viewer","display_name":"N","password":"short"}"#, "invalid_field", "password"),
+                ("/api/v1/programs/gdm-camp/members", #"{"email":"new@x.org","role":"viewer","display_name":"N","password":"short"}"#, "out_of_range", "password"),
                 ("/api/v1/programs/gdm-camp/members", #"{"email":"new@x.org","role":true}"#, "wrong_type", "role"),
-                ("/api/v1/tokens", #"{"name":""}"#, "invalid_field", "name"),
+                ("/api/v1/tokens", #"{"name":""}"#, "out_of_range", "name"),
+                ("/api/v1/tokens", #"{"name":"t","expires_in_days":0}"#, "out_of_range", "expires_in_days"),
+                ("/api/v1/tokens", #"{"name":"t","expires_in_days":1.5}"#, "wrong_type", "expires_in_days"),
+                ("/api/v1/tokens", #"{"name":"t","role_ceiling":"god"}"#, "invalid_field", "role_ceiling"),
                 ("/api/v1/tokens", #"{"name":["a"]}"#, "wrong_type", "name"),
             ]
             for testCase in cases {

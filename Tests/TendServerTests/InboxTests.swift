@@ -191,7 +191,8 @@ enum MorningMessages {
             }
             try await client.execute(uri: "/api/v1/programs/gdm-camp/triage/settings", method: .put, headers: bearer(manager), body: json(settings)) { #expect($0.status == .forbidden) }
             for (bad, field) in [(#"{"phrases": {"fr": []}}"#, "phrases.fr"), (#"{"thresholds": {"temperature": 50}}"#, "thresholds.temperature"),
-                                 (#"{"phrases": {"en": [{"id": "x", "phrases": ["y"]}]}}"#, "phrases.en[0]")] {
+                                 (#"{"phrases": {"en": [{"id": "x", "phrases": ["y"]}]}}"#, "phrases.en[0].level"),
+                                 (#"{"thresholds": {"glucose_low": 12}}"#, "thresholds.glucose_low"), (#"{"thresholds": {"systolic": 1e400}}"#, "body")] {
                 try await client.execute(uri: "/api/v1/programs/gdm-camp/triage/settings", method: .put, headers: bearer(admin), body: json(bad)) { response in
                     #expect(response.status == .badRequest && object(response)["field"] as? String == field, "\(bad): \(String(buffer: response.body))")
                 }

@@ -227,7 +227,12 @@ func createPatient(_ client: any TestClientProtocol, token: String, program: Str
                 (#"{"name": "x", "quiet_hours": "late"}"#, "quiet_hours", 400),
                 (#"{"name": "x", "channels": ["pigeon"]}"#, "channels[0]", 400),
                 (#"{"name": "x", "caregivers": [{"name": "y"}]}"#, "caregivers[0].relation", 400),
-                (#"{"name": "x", "tags": ["oops"]}"#, "tags", 400),
+                (#"{"name": "x", "tags": ["oops"]}"#, "tags[0]", 400),
+                (#"{"name": "x", "birth_date": "1850-01-01"}"#, "birth_date", 400),
+                (#"{"name": "x", "birth_date": "99999999999-01-01"}"#, "birth_date", 400),
+                (#"{"name": "x", "caregivers": [\#(Array(repeating: #"{"name": "y", "relation": "z"}"#, count: 11).joined(separator: ","))]}"#, "caregivers", 400),
+                (#"{"name": "\#(String(repeating: "长", count: 201))"}"#, "name", 400),
+                (#"{"name": "x\u0000y"}"#, "name", 400),
                 (#"{"name": 7}"#, "name", 400),
                 (#"{"name": "x", "phone": "13700000001"}"#, "phone", 409),
             ]

@@ -671,6 +671,9 @@ def main():
     parser.add_argument("--postgres-url", default=os.environ.get("TEND_TEST_POSTGRES_URL"))
     args = parser.parse_args()
     binary = str(Path(args.binary).resolve())
+    # The webhook receivers these checks start live on this machine; outside this allow-list
+    # channels may not reach loopback or private addresses (docs/operations.md).
+    os.environ["TEND_OUTBOUND_ALLOW"] = "127.0.0.1,localhost"
     workdir = tempfile.mkdtemp(prefix="tend-e2e-")
     try:
         serve_unreachable_postgres(binary, workdir)

@@ -24,6 +24,7 @@ struct ImportCommand: AsyncParsableCommand {
         @Option(help: "Program slug") var program: String
         @Option(help: "csv or ndjson (default: from the file name)") var format: String?
         @Option(help: "Where to write rejected rows (default: FILE.rejects.csv)") var rejects: String?
+        @Option(help: "utf-8 or gb18030 (default: detected; a byte-order mark is fine)") var encoding: String?
 
         func run() async throws {
             try await runReporting {
@@ -37,10 +38,16 @@ struct ImportCommand: AsyncParsableCommand {
                 guard let data = FileManager.default.contents(atPath: file) else {
                     throw TendError.invalid("FILE", .init(en: "\(file) cannot be read", zh: "无法读取 \(file)"))
                 }
+                let declared = try encoding.map { (name) throws(TendError) in
+                    guard let parsed = TextEncoding(name: name) else {
+                        throw TendError.invalid("--encoding", .init(en: "must be utf-8 or gb18030", zh: "必须是 utf-8 或 gb18030"))
+                    }
+                    return parsed
+                }
                 let rejectsPath = rejects ?? file + ".rejects.csv"
                 try await withStores(try await loadConfig(storage)) { stores, _ in
                     guard let target = try await stores.programs.find(slug: program) else { throw TendError.notFound("program \(program)") }
-                    let reader = try ImportRowReader(bytes: [UInt8](data), format: chosenFormat)
+                    let reader = try ImportRowReader(bytes: [UInt8](data), format: chosenFormat, encoding: declared)
                     let summary = try await importRows(reader, into: target, stores: stores, rejectsPath: rejectsPath)
                     say("Imported: \(summary.created) created, \(summary.updated) updated, \(summary.rejected) rejected / 导入完成：新增 \(summary.created)，更新 \(summary.updated)，拒绝 \(summary.rejected)")
                     if summary.rejected > 0 { say("Rejected rows: \(rejectsPath) / 被拒绝的行见 \(rejectsPath)") }

@@ -6,7 +6,27 @@ import TendStore
 
 struct KeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "keys", abstract: "Manage the master keys / 管理主密钥", subcommands: [Rotate.self])
+        commandName: "keys", abstract: "Manage the master keys / 管理主密钥", subcommands: [Initialise.self, Rotate.self])
+
+    struct Initialise: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "init", abstract: "Create a master key file (mode 0600) / 创建主密钥文件",
+            discussion: "Keep it outside the database's backups: a backup without its key is worth nothing, by design.")
+        @OptionGroup var storage: StorageOptions
+
+        func run() async throws {
+            try await runReporting {
+                let path = storage.keyFile ?? ProcessInfo.processInfo.environment["TEND_KEY_FILE"] ?? "\(storage.dataDirectory)/master.key"
+                guard !FileManager.default.fileExists(atPath: path) else {
+                    throw TendError.invalid("--key-file", .init(en: "\(path) already exists; a second key would make the data it sealed unreadable", zh: "\(path) 已存在"))
+                }
+                let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                _ = try KeyRing.loadFile(at: path, create: true)
+                say("Created \(path) (mode 0600); back it up apart from the database / 已创建主密钥文件，请与数据库分开备份")
+            }
+        }
+    }
 
     struct Rotate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

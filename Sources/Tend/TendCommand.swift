@@ -10,7 +10,7 @@ struct Tend: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tend",
         abstract: "Tend: active out-of-hospital patient management / 主动式院外患者管理",
-        subcommands: [Serve.self, Demo.self, Migrate.self, ProgramCommand.self, UserCommand.self, TokenCommand.self, ImportCommand.self, KeysCommand.self, PathwayCommand.self, EnrolCommand.self, DispatchCommand.self, WorkerCommand.self, ChannelCommand.self, TriageCommand.self, BenchCommand.self])
+        subcommands: [Serve.self, Demo.self, Migrate.self, ProgramCommand.self, UserCommand.self, TokenCommand.self, ImportCommand.self, KeysCommand.self, PathwayCommand.self, EnrolCommand.self, DispatchCommand.self, WorkerCommand.self, ChannelCommand.self, TriageCommand.self, BackupCommand.self, RestoreCommand.self, BenchCommand.self])
 }
 
 /// Options every command that touches the database shares. Each is optional so the
@@ -223,7 +223,46 @@ struct ProgramCommand: AsyncParsableCommand {
 
 struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "user", abstract: "Manage staff accounts / 管理员工账号", subcommands: [Add.self])
+        commandName: "user", abstract: "Manage staff accounts / 管理员工账号", subcommands: [Add.self, Password.self, Disable.self])
+
+    /// Sets a new password; every session and token of the account ends.
+    struct Password: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "passwd", abstract: "Set a staff account's password; its sessions and tokens end / 重设密码")
+        @OptionGroup var storage: StorageOptions
+        @Option(help: "Sign-in email") var email: String
+        @Option(help: "The new password (at least 10 characters)") var password: String
+
+        func run() async throws {
+            try await runReporting {
+                try await withStores(try await loadConfig(storage)) { stores, dependencies in
+                    guard let user = try await stores.staff.credentials(email: email)?.user else { throw TendError.notFound("user \(email)") }
+                    let hash = try await dependencies.passwords.hash(try Validate.password(password, field: "--password"))
+                    try await stores.staff.updatePassword(userID: user.id, passwordHash: hash)
+                    try await stores.audit.record(.init(programID: nil, actorID: nil, actorKind: .cli, action: "password.change", subjectType: "staff", subjectID: user.id))
+                    say("Password changed; \(user.email) is signed out everywhere / 密码已更新，该账号已在所有设备退出")
+                }
+            }
+        }
+    }
+
+    /// Disables (or with --enable, re-enables) an account; disabling ends its sessions and tokens.
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Disable a staff account (its sessions and tokens end) / 停用账号")
+        @OptionGroup var storage: StorageOptions
+        @Option(help: "Sign-in email") var email: String
+        @Flag(help: "Enable the account again instead") var enable = false
+
+        func run() async throws {
+            try await runReporting {
+                try await withStores(try await loadConfig(storage)) { stores, _ in
+                    guard let user = try await stores.staff.credentials(email: email)?.user else { throw TendError.notFound("user \(email)") }
+                    try await stores.staff.setDisabled(userID: user.id, disabled: !enable)
+                    try await stores.audit.record(.init(programID: nil, actorID: nil, actorKind: .cli, action: enable ? "staff.enable" : "staff.disable", subjectType: "staff", subjectID: user.id))
+                    say(enable ? "\(user.email) is enabled / 账号已启用" : "\(user.email) is disabled and signed out / 账号已停用")
+                }
+            }
+        }
+    }
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a staff account, or add an existing one to a program / 添加员工账号")
@@ -249,8 +288,8 @@ struct UserCommand: AsyncParsableCommand {
                     let user: StaffUser
                     if let existing = try await stores.staff.credentials(email: email)?.user {
                         user = existing
-                        if let password {
-                            try await stores.staff.updatePassword(userID: user.id, passwordHash: try await dependencies.passwords.hash(try Validate.password(password, field: "--password")))
+                        if password != nil {
+                            throw TendError.invalid("--password", .init(en: "is only for a new account; use tend user passwd to change one", zh: "仅用于新账号；修改密码请用 tend user passwd"))
                         }
                     } else {
                         guard let password else { throw TendError.missing("--password") }

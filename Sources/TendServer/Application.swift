@@ -36,8 +36,10 @@ public struct AppDependencies: Sendable {
 /// and the console.
 public func buildRouter(_ dependencies: AppDependencies, renderer: PageRenderer) -> Router<TendRequestContext> {
     let router = Router(context: TendRequestContext.self)
+    let routeMethods = RouteMethods()
+    router.add(middleware: SecurityHeadersMiddleware())
     router.add(middleware: MetricsMiddleware(metrics: dependencies.metrics))
-    router.add(middleware: ErrorMiddleware(renderer: renderer, defaultLocale: dependencies.config.defaultLocale))
+    router.add(middleware: ErrorMiddleware(renderer: renderer, defaultLocale: dependencies.config.defaultLocale, routeMethods: routeMethods))
     router.add(middleware: AuthMiddleware(stores: dependencies.stores, defaultLocale: dependencies.config.defaultLocale))
 
     router.get("/healthz") { _, _ -> Response in
@@ -72,6 +74,7 @@ public func buildRouter(_ dependencies: AppDependencies, renderer: PageRenderer)
     }
 
     ConsoleRoutes(dependencies: dependencies, renderer: renderer).register(on: router)
+    routeMethods.register(router)
     return router
 }
 

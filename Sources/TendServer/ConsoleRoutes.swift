@@ -119,7 +119,7 @@ struct ConsoleRoutes: Sendable {
                 try CSRF.verify(form.csrf, identity: identity)
                 try await stores.staff.setLocale(userID: identity.user.id, locale: locale)
             }
-            var response = Response.redirect(to: safeLocalPath(form.next))
+            var response = Response.redirect(to: SafeRedirect.localPath(form.next))
             response.setCookie(Cookie(name: CookieName.language, value: locale.rawValue, maxAge: 365 * 86400, path: "/",
                                       secure: dependencies.config.secureCookies, httpOnly: true, sameSite: .lax))
             return response
@@ -150,12 +150,18 @@ struct ConsoleRoutes: Sendable {
             Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "public, max-age=300"],
                      body: .init(byteBuffer: ByteBuffer(string: Self.stylesheet)))
         }
+        router.get("/static/tend.js") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "public, max-age=300"],
+                     body: .init(byteBuffer: ByteBuffer(string: Self.script)))
+        }
     }
 
-    static let stylesheet: String = {
-        let url = PageRenderer.assets.appendingPathComponent("static/tend.css")
-        return (try? String(contentsOf: url, encoding: .utf8)) ?? ""
-    }()
+    static let stylesheet = asset("static/tend.css")
+    static let script = asset("static/tend.js")
+
+    private static func asset(_ path: String) -> String {
+        (try? String(contentsOf: PageRenderer.assets.appendingPathComponent(path), encoding: .utf8)) ?? ""
+    }
 
     private func loginPage(request: Request, context: TendRequestContext, error: LocalizedText?, email: String, status: HTTPResponse.Status = .ok) -> Response {
         let token = Secrets.random(bytes: 18)
@@ -181,12 +187,6 @@ struct ConsoleRoutes: Sendable {
     private func expired(_ name: String) -> Cookie {
         Cookie(name: name, value: "", maxAge: 0, path: name == CookieName.loginCSRF ? "/login" : "/",
                secure: dependencies.config.secureCookies, httpOnly: true, sameSite: .lax)
-    }
-
-    /// Only same-site paths are followed after a form, never another host.
-    private func safeLocalPath(_ next: String?) -> String {
-        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.contains("\\") else { return "/" }
-        return next
     }
 
     func decodeForm<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {

@@ -9,6 +9,7 @@ struct ErrorMiddleware: RouterMiddleware {
     typealias Context = TendRequestContext
     let renderer: PageRenderer
     let defaultLocale: AppLocale
+    let routeMethods: RouteMethods
 
     struct Body: Encodable {
         let error: String
@@ -28,6 +29,12 @@ struct ErrorMiddleware: RouterMiddleware {
         } catch let error as TendError {
             return try respond(error, status: Self.status(for: error.kind), request: request, context: context)
         } catch let error as HTTPError {
+            let allowed = error.status == .notFound ? routeMethods.allowed(for: request.uri.path) : []
+            guard allowed.isEmpty else {
+                var response = try respond(Self.translate(HTTPError(.methodNotAllowed)), status: .methodNotAllowed, request: request, context: context)
+                response.headers[.allow] = allowed.joined(separator: ", ")
+                return response
+            }
             let tendError = Self.translate(error)
             return try respond(tendError, status: error.status, request: request, context: context)
         } catch {

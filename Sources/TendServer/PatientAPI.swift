@@ -354,7 +354,9 @@ struct PatientRoutes: Sendable {
             APIEndpoint(operation: APIOperation(
                 method: .post, path: "/api/v1/programs/{program}/patients/import", operationID: "importPatients",
                 summary: "Import patients from CSV (text/csv) or NDJSON (application/x-ndjson), at most 10 MiB; rows are upserted by external_id and invalid rows reported",
-                tag: "patients", body: .raw(description: "The file's content", contentTypes: ["text/csv", "application/x-ndjson"], maxBytes: Self.maxImportBytes),
+                tag: "patients",
+                query: [.init(name: "encoding", schema: .values(TextEncoding.allCases.map(\.rawValue)), description: "The file's encoding (default: detected, UTF-8 or GB18030)")],
+                body: .raw(description: "The file's content", contentTypes: ["text/csv", "application/x-ndjson"], maxBytes: Self.maxImportBytes),
                 response: Schema.ref("ImportResult"), permission: .writePatients)
             ) { request, context in
                 let grant = try context.requireGrant()
@@ -366,7 +368,8 @@ struct PatientRoutes: Sendable {
                     throw TendError(kind: .payloadTooLarge, code: "payload_too_large",
                                     message: .init(en: "Imports over the API are limited to 10 MiB; use `tend import patients` for larger files", zh: "API 导入上限 10 MiB，更大的文件请用 tend import patients"))
                 }
-                let reader = try ImportRowReader(bytes: Array(buffer: buffer), format: format)
+                let encoding = request.uri.queryParameters.get("encoding").flatMap(TextEncoding.init(name:))
+                let reader = try ImportRowReader(bytes: Array(buffer: buffer), format: format, encoding: encoding)
                 let importer = PatientImporter(store: stores.patients)
                 let session = PatientImporter.Session()
                 var rejects: [ImportResultBody.RejectBody] = []

@@ -48,6 +48,9 @@ public struct Migrator: Sendable {
 
     public var knownVersion: Int { migrations.map(\.version).max() ?? 0 }
 
+    /// The newest schema version this binary knows.
+    public static var knownSchemaVersion: Int { Schema.migrations.map(\.version).max() ?? 0 }
+
     public func currentVersion() async throws -> Int {
         try await database.session { sql in
             try await Self.ensureLedger(sql)

@@ -403,8 +403,10 @@ public struct ImportRowReader: Sequence, IteratorProtocol {
     private var lineIndex = 0
     private let format: ImportFormat
 
-    /// Fails when a CSV header names an unknown column or lacks a required one.
-    public init(bytes: [UInt8], format: ImportFormat) throws(TendError) {
+    /// Fails when the file is in no encoding Tend reads, or a CSV header names an unknown
+    /// column or lacks a required one. Without `encoding`, UTF-8 and GB18030 are told apart.
+    public init(bytes raw: [UInt8], format: ImportFormat, encoding: TextEncoding? = nil) throws(TendError) {
+        let bytes = try TextEncoding.utf8(raw, declared: encoding).text
         self.format = format
         switch format {
         case .csv:

@@ -113,7 +113,7 @@ let package = Package(
         ),
         .testTarget(name: "TendCoreTests", dependencies: ["TendCore", "TendTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TendFormatsTests", dependencies: ["TendFormats", "TendCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "TendStoreTests", dependencies: ["TendStore", "TendTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "TendStoreTests", dependencies: ["TendStore", "TendTestSupport", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
         .testTarget(
             name: "TendServerTests",
             dependencies: [

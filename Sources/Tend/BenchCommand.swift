@@ -228,7 +228,7 @@ extension BenchCommand {
         /// zones and windows, so planning sees several groups, as in a real program.
         /// `sealedName` is what every name column holds: a real ciphertext when the benchmark decrypts names.
         static func generatePatients(_ database: Database, programID: String, rows: Int, ids: IDGenerator,
-                                     sealedName: String = "k1:x", channel: ContactChannel = .sms) async throws {
+                                     sealName: (_ patientID: String) throws -> String = { _ in "k1;a:x" }, channel: ContactChannel = .sms) async throws {
             let zones = ["Asia/Shanghai", "Asia/Shanghai", "Asia/Shanghai", "America/New_York", "Europe/London"]
             let windows: [String?] = [nil, "12:00-13:30", "18:30-21:00"]
             for offset in stride(from: 0, to: rows, by: 1000) {
@@ -240,7 +240,7 @@ extension BenchCommand {
                     if position > 0 { patients.appendLiteral(", "); tags.appendLiteral(", ") }
                     patients.appendLiteral("(")
                     patients.appendInterpolation(binds: [
-                        patientIDs[position], programID, "P\(index)", sealedName, "n\(index)", "female", "1970-01-01", nil as String?, nil as String?,
+                        patientIDs[position], programID, "P\(index)", try sealName(patientIDs[position]), "n\(index)", "female", "1970-01-01", nil as String?, nil as String?,
                         nil as String?, nil as String?, nil as String?, index % 2 == 0 ? "zh-Hans" : "en", zones[index % zones.count], windows[index % windows.count],
                         "22:00-07:00", channel.rawValue, nil as String?, "active", Int64(0), Int64(0),
                     ])

@@ -54,7 +54,7 @@ extension BenchCommand {
                     let stores = Stores(database: database, clock: clock, ids: ids, keys: keys)
                     let program = try await stores.programs.create(slug: "bench", name: "Bench")
                     // One real ciphertext for every name, so the dispatcher decrypts as in production.
-                    try await Enrol.generatePatients(database, programID: program.id, rows: patients, ids: ids, sealedName: try stores.cipher.seal("张三"), channel: kind)
+                    try await Enrol.generatePatients(database, programID: program.id, rows: patients, ids: ids, sealName: { try stores.cipher.seal("张三", for: PatientStore.context(program.id, $0, "name_enc")) }, channel: kind)
                     if let receiver {
                         try await stores.channels.set(programID: program.id, ChannelConfig(channel: .webhook, url: receiver.url, secret: "bench-secret-0123456789"), policy: OutboundPolicy(allowedHosts: ["127.0.0.1"]))
                     }

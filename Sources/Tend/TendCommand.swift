@@ -175,6 +175,12 @@ struct Migrate: AsyncParsableCommand {
                 say(applied.isEmpty
                       ? "Schema is up to date (version \(migrator.knownVersion)) / 数据库结构已是最新"
                       : "Applied migrations \(applied.map(String.init).joined(separator: ", ")) / 已执行迁移")
+                // With the master key at hand, stored data is upgraded too; otherwise the first
+                // server start does it.
+                if let keys = try? config.loadKeyRing() {
+                    let stores = Stores(database: database, clock: .system, ids: .uuidV7(clock: .system), keys: keys)
+                    try await CryptoUpgrade(stores: stores, logger: Logger(label: "tend")).run()
+                }
             } catch {
                 await database.close()
                 throw error

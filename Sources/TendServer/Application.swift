@@ -124,5 +124,12 @@ public func openStores(config: AppConfig, clock: TendClock, ids: IDGenerator, lo
     }
     var keyFile: String?
     if case .file(let path, _) = config.keySource { keyFile = path }
-    return Stores(database: database, clock: clock, ids: ids, keys: keys, keyFile: keyFile, sessionIdle: config.sessionIdle)
+    let stores = Stores(database: database, clock: clock, ids: ids, keys: keys, keyFile: keyFile, sessionIdle: config.sessionIdle)
+    do {
+        try await CryptoUpgrade(stores: stores, logger: logger).run()
+    } catch {
+        await database.close()
+        throw error
+    }
+    return stores
 }

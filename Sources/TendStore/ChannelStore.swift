@@ -18,7 +18,7 @@ public struct ChannelStore: Sendable {
     /// Saves a channel's settings after holding them to the outbound policy.
     public func set(programID: String, _ config: ChannelConfig, policy: OutboundPolicy) async throws {
         let valid = try config.validated(policy: policy)
-        let sealed = try cipher.seal(String(decoding: try JSONEncoder().encode(valid), as: UTF8.self))
+        let sealed = try cipher.seal(String(decoding: try JSONEncoder().encode(valid), as: UTF8.self), for: Self.context(programID, valid.channel.rawValue))
         let now = clock.now().epochMilliseconds
         try await database.session { sql in
             try await sql.raw("""
@@ -41,12 +41,22 @@ public struct ChannelStore: Sendable {
     /// Every program's settings, for the dispatcher.
     public func all() async throws -> [(programID: String, config: ChannelConfig)] {
         let rows = try await database.session { sql in
-            try await sql.raw("SELECT program_id, config_enc FROM channel_configs ORDER BY program_id, channel").all()
+            try await sql.raw("SELECT program_id, channel, config_enc FROM channel_configs ORDER BY program_id, channel").all()
         }
         return try rows.map { row in
-            let json = try cipher.open(try row.decode(column: "config_enc", as: String.self))
-            return (try row.decode(column: "program_id", as: String.self), try JSONDecoder().decode(ChannelConfig.self, from: Data(json.utf8)))
+            let programID = try row.decode(column: "program_id", as: String.self)
+            let json = try cipher.open(try row.decode(column: "config_enc", as: String.self), for: Self.context(programID, try row.decode(column: "channel", as: String.self)))
+            return (programID, try JSONDecoder().decode(ChannelConfig.self, from: Data(json.utf8)))
         }
+    }
+
+    /// A channel's settings are bound to the program and the channel.
+    static func context(_ programID: String, _ channel: String) -> SealContext {
+        SealContext(program: programID, table: "channel_configs", column: "config_enc", row: "\(programID)/\(channel)")
+    }
+
+    static func portalContext(_ programID: String, _ messageID: String) -> SealContext {
+        SealContext(program: programID, table: "portal_messages", column: "body_enc", row: messageID)
     }
 
     /// A patient's portal inbox, newest first.
@@ -61,7 +71,7 @@ public struct ChannelStore: Sendable {
             PortalMessage(
                 id: try row.decode(column: "id", as: String.self),
                 touchpointID: try row.decode(column: "touchpoint_id", as: String?.self),
-                body: try cipher.open(try row.decode(column: "body_enc", as: String.self)),
+                body: try cipher.open(try row.decode(column: "body_enc", as: String.self), for: Self.portalContext(programID, try row.decode(column: "id", as: String.self))),
                 createdAt: Date(epochMilliseconds: try row.decode(column: "created_at", as: Int64.self)),
                 readAt: try row.decode(column: "read_at", as: Int64?.self).map(Date.init(epochMilliseconds:)))
         }

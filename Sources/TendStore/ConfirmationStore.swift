@@ -129,7 +129,8 @@ public struct ConfirmationStore: Sendable {
             programID: try row.decode(column: "program_id", as: String.self),
             pathwayID: try row.decode(column: "pathway_id", as: String.self),
             anchors: EnrolmentStore.decodeAnchors(try row.decode(column: "anchors", as: String.self)),
-            patientName: try cipher.open(try row.decode(column: "name_enc", as: String.self)),
+            patientName: try cipher.open(try row.decode(column: "name_enc", as: String.self),
+                                         for: PatientStore.context(try row.decode(column: "program_id", as: String.self), try row.decode(column: "patient_id", as: String.self), "name_enc")),
             locale: AppLocale(rawValue: try row.decode(column: "locale", as: String.self)) ?? .zhHans)
     }
 }

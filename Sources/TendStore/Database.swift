@@ -214,6 +214,14 @@ public final class Database: Sendable {
     }
 }
 
+/// The index or constraint a PostgreSQL unique violation names (SQLite's messages name
+/// columns instead: "UNIQUE constraint failed: patients.program_id, patients.phone_bidx").
+func violatedConstraint(_ error: any Error) -> String? {
+    if let error = error as? PSQLError { return error.serverInfo?[.constraintName] }
+    if let error = error as? SQLiteError { return error.message }
+    return nil
+}
+
 /// Recognises a unique-constraint violation from either driver, so stores can turn it into
 /// a `conflict` error naming the field.
 public func isUniqueViolation(_ error: any Error) -> Bool {

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import SQLiteKit
@@ -14,15 +15,58 @@ public struct BackupError: Error, CustomStringConvertible {
 public enum DatabaseBackup {
     /// Writes a consistent copy of the open database to `path` (SQLite's `VACUUM INTO`: one
     /// read transaction, so writers carry on and the copy is the database at one moment).
-    public static func backup(_ database: Database, to path: String) async throws {
+    /// With `manifest`, also returns every table's row count and checksum at that moment,
+    /// read on the same connection before anything else writes through it.
+    @discardableResult
+    public static func backup(_ database: Database, to path: String, manifest: Bool = false) async throws -> [String: TableDigest] {
         guard database.kind == .sqlite else {
             throw BackupError(description: "tend backup copies SQLite databases; for PostgreSQL use pg_dump (docs/operations.md) / PostgreSQL 请使用 pg_dump")
         }
         guard !FileManager.default.fileExists(atPath: path) else {
             throw BackupError(description: "\(path) already exists; choose a new file / 目标文件已存在")
         }
-        try await database.session { sql in
+        return try await database.session { sql in
             try await sql.raw("VACUUM INTO \(bind: path)").run()
+            return manifest ? try await digests(sql) : [:]
+        }
+    }
+
+    /// A table's row count and an order-independent checksum of its rows.
+    public struct TableDigest: Sendable, Equatable {
+        public var rows: Int
+        public var checksum: UInt64
+    }
+
+    /// Every table's digest, on an SQLite connection: each row's columns quoted by SQLite
+    /// (so types and NULLs count), hashed, and the hashes summed.
+    public static func digests(_ sql: any SQLDatabase) async throws -> [String: TableDigest] {
+        let tables = try await sql.raw("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all()
+            .map { try $0.decode(column: "name", as: String.self) }
+        var digests: [String: TableDigest] = [:]
+        for table in tables {
+            let columns = try await sql.raw("SELECT name FROM pragma_table_info(\(bind: table))").all().map { try $0.decode(column: "name", as: String.self) }
+            let expression = columns.map { "quote(\"\($0)\")" }.joined(separator: " || '|' || ")
+            var digest = TableDigest(rows: 0, checksum: 0)
+            for row in try await sql.raw("SELECT \(unsafeRaw: expression) AS r FROM \"\(unsafeRaw: table)\"").all() {
+                let text = try row.decode(column: "r", as: String.self)
+                digest.rows += 1
+                digest.checksum &+= SHA256.hash(data: Data(text.utf8)).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+            }
+            digests[table] = digest
+        }
+        return digests
+    }
+
+    /// The digests of an SQLite file, opened on its own.
+    public static func digests(ofFile path: String, logger: Logger) async throws -> [String: TableDigest] {
+        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        do {
+            let result = try await digests(connection.sql())
+            try await connection.close()
+            return result
+        } catch {
+            try? await connection.close()
+            throw error
         }
     }
 

@@ -96,13 +96,14 @@ public struct DispatchStore: Sendable {
         claimed.reserveCapacity(rows.count)
         for row in rows {
             let touchpoint = try EnrolmentStore.touchpoint(from: row)
+            let programID = try row.decode(column: "program_id", as: String.self)
             claimed.append(ClaimedTouchpoint(
                 touchpoint: touchpoint,
-                programID: try row.decode(column: "program_id", as: String.self),
+                programID: programID,
                 pathwayID: try row.decode(column: "pathway_id", as: String.self),
                 anchors: EnrolmentStore.decodeAnchors(try row.decode(column: "anchors", as: String.self)),
-                patientName: try cipher.open(try row.decode(column: "name_enc", as: String.self)),
-                patientPhone: try row.decode(column: "phone_enc", as: String?.self).map { try cipher.open($0) },
+                patientName: try cipher.open(try row.decode(column: "name_enc", as: String.self), for: PatientStore.context(programID, touchpoint.patientID, "name_enc")),
+                patientPhone: try row.decode(column: "phone_enc", as: String?.self).map { try cipher.open($0, for: PatientStore.context(programID, touchpoint.patientID, "phone_enc")) },
                 patientChannels: try row.decode(column: "patient_channels", as: String.self).split(separator: ",").compactMap { ContactChannel(rawValue: String($0)) },
                 locale: AppLocale(rawValue: try row.decode(column: "locale", as: String.self)) ?? .zhHans))
         }
@@ -163,7 +164,9 @@ public struct DispatchStore: Sendable {
             if let task = outcome.task { newTasks.append(task) }
             if let id = outcome.escalated { escalated.append(id) }
         }
-        let sealedPortal = try portal.map { ($0, try cipher.seal($0.portalMessage!)) }
+        let sealedPortal = try portal.compactMap { outcome in
+            try outcome.portalMessage.map { (outcome, try cipher.seal($0, for: ChannelStore.portalContext(outcome.programID, outcome.touchpointID))) }
+        }
         let tasks = self.tasks
         let (finishedGroups, retried, created, escalations) = (finished, perRow, newTasks, escalated)
         try await database.transaction { sql in

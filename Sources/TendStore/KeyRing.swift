@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 import TendCore
 
 /// Master keys live outside the database (an environment variable or a 0600 key file).
@@ -124,7 +125,32 @@ public final class KeyRingSource: @unchecked Sendable {
     }
 }
 
-/// AES-GCM encryption of single fields. A ciphertext reads `keyID:base64(nonce|ct|tag)`.
+/// Where a sealed field lives: its program, table, column and row. It is bound into the
+/// ciphertext as AES-GCM associated data, so a ciphertext copied to another row, column,
+/// table or program no longer opens.
+public struct SealContext: Sendable, Equatable {
+    public var program: String
+    public var table: String
+    public var column: String
+    public var row: String
+
+    public init(program: String, table: String, column: String, row: String) {
+        self.program = program
+        self.table = table
+        self.column = column
+        self.row = row
+    }
+
+    var associatedData: Data { Data(["tend-field-v2", program, table, column, row].joined(separator: "\u{1F}").utf8) }
+}
+
+public struct FieldCipherError: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// AES-GCM encryption of single fields. A ciphertext reads `keyID;a:base64(nonce|ct|tag)`,
+/// sealed with its `SealContext` as associated data. Ciphertexts written before contexts
+/// (`keyID:base64`) open only through `openUnbound`, which the upgrade that re-seals them uses.
 public struct FieldCipher: Sendable {
     let source: KeyRingSource
     /// Nonces come from a buffered draw: a bulk import seals several fields per patient.
@@ -140,28 +166,70 @@ public struct FieldCipher: Sendable {
 
     public var activeKeyID: String { source.current.active.id }
 
-    public func seal(_ plaintext: String) throws -> String {
+    static let boundMarker = ";a"
+
+    public func seal(_ plaintext: String, for context: SealContext) throws -> String {
         let ring = source.current
         let key = ring.active
-        let box = try AES.GCM.seal(Data(plaintext.utf8), using: ring.encryptionKey(key), nonce: try AES.GCM.Nonce(data: random.take(12)))
+        let box = try AES.GCM.seal(Data(plaintext.utf8), using: ring.encryptionKey(key), nonce: try AES.GCM.Nonce(data: random.take(12)),
+                                   authenticating: context.associatedData)
         guard let combined = box.combined else { throw KeyRingError(description: "AES-GCM produced no ciphertext") }
-        return "\(key.id):\(combined.base64EncodedString())"
+        return "\(key.id)\(Self.boundMarker):\(combined.base64EncodedString())"
     }
 
-    public func open(_ ciphertext: String) throws -> String {
-        let parts = ciphertext.split(separator: ":", maxSplits: 1).map(String.init)
-        var ring = source.current
-        if parts.count == 2, ring.key(id: parts[0]) == nil { ring = source.refreshed() }
-        guard parts.count == 2, let key = ring.key(id: parts[0]), let data = Data(base64Encoded: parts[1]) else {
-            throw KeyRingError(description: "ciphertext names an unknown key or is malformed")
+    /// Opens a field sealed for this place; one sealed elsewhere fails with a clear error.
+    public func open(_ ciphertext: String, for context: SealContext) throws -> String {
+        let (keyID, bound, data) = try parts(of: ciphertext)
+        guard bound else {
+            throw FieldCipherError(description: "\(context.table).\(context.column) of \(context.row) holds a ciphertext not bound to its row (written before the upgrade, or copied in by hand)")
         }
-        let plain = try AES.GCM.open(AES.GCM.SealedBox(combined: data), using: ring.encryptionKey(key))
-        guard let text = String(data: plain, encoding: .utf8) else { throw KeyRingError(description: "decrypted field is not UTF-8") }
+        let key = try key(keyID)
+        do {
+            let plain = try AES.GCM.open(AES.GCM.SealedBox(combined: data), using: source.current.encryptionKey(key), authenticating: context.associatedData)
+            return try Self.text(plain)
+        } catch let error as FieldCipherError {
+            throw error
+        } catch {
+            throw FieldCipherError(description: "\(context.table).\(context.column) of \(context.row) in program \(context.program) does not open: the ciphertext was moved from another row or altered")
+        }
+    }
+
+    /// Opens a field sealed without a context (before contexts existed), for the upgrade only.
+    func openUnbound(_ ciphertext: String) throws -> String {
+        let (keyID, bound, data) = try parts(of: ciphertext)
+        guard !bound else { throw FieldCipherError(description: "ciphertext is bound to a row; open it with its context") }
+        return try Self.text(try AES.GCM.open(AES.GCM.SealedBox(combined: data), using: source.current.encryptionKey(try key(keyID))))
+    }
+
+    /// Whether a ciphertext is bound to its row (sealed with a context).
+    static func isBound(_ ciphertext: String) -> Bool {
+        ciphertext.split(separator: ":", maxSplits: 1).first?.hasSuffix(boundMarker) ?? false
+    }
+
+    private func parts(of ciphertext: String) throws -> (keyID: String, bound: Bool, data: Data) {
+        let parts = ciphertext.split(separator: ":", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let data = Data(base64Encoded: parts[1]) else {
+            throw FieldCipherError(description: "ciphertext is malformed")
+        }
+        let bound = parts[0].hasSuffix(Self.boundMarker)
+        return (bound ? String(parts[0].dropLast(Self.boundMarker.count)) : parts[0], bound, data)
+    }
+
+    private func key(_ id: String) throws -> KeyRing.Key {
+        if let key = source.current.key(id: id) { return key }
+        guard let key = source.refreshed().key(id: id) else { throw FieldCipherError(description: "ciphertext names an unknown key \(id)") }
+        return key
+    }
+
+    private static func text(_ plain: Data) throws -> String {
+        guard let text = String(data: plain, encoding: .utf8) else { throw FieldCipherError(description: "decrypted field is not UTF-8") }
         return text
     }
 
+    /// The id of the key a ciphertext was sealed under.
     public static func keyID(of ciphertext: String) -> String? {
-        ciphertext.split(separator: ":", maxSplits: 1).first.map(String.init)
+        guard let first = ciphertext.split(separator: ":", maxSplits: 1).first else { return nil }
+        return first.hasSuffix(boundMarker) ? String(first.dropLast(boundMarker.count)) : String(first)
     }
 }
 
@@ -173,13 +241,32 @@ public struct FieldCipher: Sendable {
 /// such as CipherSweet cut even shorter on purpose), and every index entry is small: the
 /// three blind-index B-trees take their entries at random pages, so their size is what a
 /// bulk import spends most of its writes on.
+///
+/// Indexes of patients' data are also keyed per program: the ring-wide index of the value is
+/// MACed again under a key derived for the program, so the same phone in two programs gives
+/// two unrelated indexes and the database alone cannot link them.
 public struct BlindIndexer: Sendable {
     public static let length = 16
     /// HMAC state after absorbing the key; each index copies it instead of keying again.
     private let keyed: HMAC<SHA256>
+    private let programKeys: ProgramIndexKeys
 
     public init(ring: KeyRing) {
         self.keyed = HMAC<SHA256>(key: ring.blindIndexKey)
+        self.programKeys = ProgramIndexKeys(material: ring.blindIndexKey)
+    }
+
+    /// The index of a value within one program.
+    public func index(_ normalisedValue: String, purpose: String, program programID: String) -> String {
+        programIndex(index(normalisedValue, purpose: purpose), program: programID)
+    }
+
+    /// A ring-wide index (the input of `programIndex`), also used to sign links.
+    func programIndex(_ ringIndex: String, program programID: String) -> String {
+        var mac = programKeys.keyed(programID)
+        var text = ringIndex
+        text.withUTF8 { mac.update(data: UnsafeRawBufferPointer($0)) }
+        return mac.finalize().withUnsafeBytes { Hex.encode(UnsafeRawBufferPointer(rebasing: $0.prefix(Self.length / 2))) }
     }
 
     public func index(_ normalisedValue: String, purpose: String) -> String {
@@ -189,5 +276,23 @@ public struct BlindIndexer: Sendable {
         mac.update(data: [0x1F] as [UInt8])
         value.withUTF8 { mac.update(data: UnsafeRawBufferPointer($0)) }
         return mac.finalize().withUnsafeBytes { Hex.encode(UnsafeRawBufferPointer(rebasing: $0.prefix(Self.length / 2))) }
+    }
+}
+
+/// Each program's blind-index key, derived from the ring's once and kept keyed.
+final class ProgramIndexKeys: Sendable {
+    private let material: SymmetricKey
+    private let keyed = Mutex<[String: HMAC<SHA256>]>([:])
+
+    init(material: SymmetricKey) {
+        self.material = material
+    }
+
+    func keyed(_ programID: String) -> HMAC<SHA256> {
+        if let existing = keyed.withLock({ $0[programID] }) { return existing }
+        let key = HKDF<SHA256>.deriveKey(inputKeyMaterial: material, info: Data("tend-blind-index-program-v1|\(programID)".utf8), outputByteCount: 32)
+        let state = HMAC<SHA256>(key: key)
+        keyed.withLock { $0[programID] = state }
+        return state
     }
 }

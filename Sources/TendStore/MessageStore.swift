@@ -151,8 +151,11 @@ public struct MessageStore: Sendable {
         let now = clock.now()
         let id = ids.next()
         let reasons = String(decoding: try JSONEncoder().encode(result.reasons), as: UTF8.self)
-        let sealedText = try cipher.seal(message.text), sealedReasons = try cipher.seal(reasons)
-        let sealedSender = try message.senderName.map { try cipher.seal($0) }
+        func seal(_ text: String, _ column: String) throws -> String {
+            try cipher.seal(text, for: SealContext(program: programID, table: "messages", column: column, row: id))
+        }
+        let sealedText = try seal(message.text, "text_enc"), sealedReasons = try seal(reasons, "reasons_enc")
+        let sealedSender = try message.senderName.map { try seal($0, "sender_enc") }
         let slaAt = routing.sla.map { now.addingTimeInterval($0) }
         var task: StaffTask?
         if routing.createsTask {
@@ -254,7 +257,9 @@ public struct MessageStore: Sendable {
                                    title: LocalizedText(en: "Escalated by \(staffName): \(message.text.prefix(80))", zh: "\(staffName)升级的消息：\(message.text.prefix(80))"),
                                    priority: .urgent, dueAt: when, slaAt: when.addingTimeInterval(StaffTask.slaWindow(.urgent)), createdAt: when)
         }
-        let sealedReply: String? = if case .reply(let text) = action { try cipher.seal(text) } else { nil }
+        let sealedReply: String? = if case .reply(let text) = action {
+            try cipher.seal(text, for: SealContext(program: programID, table: "messages", column: "text_enc", row: replyID))
+        } else { nil }
         let escalationTask = escalation
         let actionName: String
         switch action {
@@ -322,7 +327,11 @@ public struct MessageStore: Sendable {
     }
 
     func message(from row: any SQLRow) throws -> StoredMessage {
-        let reasonsJSON = try row.decode(column: "reasons_enc", as: String?.self).map { try cipher.open($0) }
+        let id = try row.decode(column: "id", as: String.self), programID = try row.decode(column: "program_id", as: String.self)
+        func open(_ column: String) throws -> String? {
+            try row.decode(column: column, as: String?.self).map { try cipher.open($0, for: SealContext(program: programID, table: "messages", column: column, row: id)) }
+        }
+        let reasonsJSON = try open("reasons_enc")
         let reasons = reasonsJSON.flatMap { try? JSONDecoder().decode([TriageReason].self, from: Data($0.utf8)) } ?? []
         return StoredMessage(
             id: try row.decode(column: "id", as: String.self),
@@ -331,8 +340,8 @@ public struct MessageStore: Sendable {
             patientID: try row.decode(column: "patient_id", as: String?.self),
             channel: ContactChannel(rawValue: try row.decode(column: "channel", as: String.self)) ?? .inApp,
             direction: try row.decode(column: "direction", as: String.self),
-            senderName: try row.decode(column: "sender_enc", as: String?.self).map { try cipher.open($0) },
-            text: try cipher.open(try row.decode(column: "text_enc", as: String.self)),
+            senderName: try open("sender_enc"),
+            text: try open("text_enc") ?? "",
             sentAt: Date(epochMilliseconds: try row.decode(column: "sent_at", as: Int64.self)),
             receivedAt: Date(epochMilliseconds: try row.decode(column: "received_at", as: Int64.self)),
             level: try row.decode(column: "level", as: String?.self).flatMap(TriageLevel.init(rawValue:)),

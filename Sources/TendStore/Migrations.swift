@@ -586,5 +586,10 @@ public enum Schema {
             }
             return statements
         },
+        Migration(version: 14, name: "crypto_upgrades") { _ in
+            // Steps that need the keys (re-keying blind indexes per program, binding sealed
+            // fields to their rows) run in Swift after the schema migrations; see CryptoUpgrade.
+            ["CREATE TABLE crypto_upgrades (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)"]
+        },
 ]
 }

@@ -167,7 +167,7 @@ public struct PatientImporter: Sendable {
             case .success(let candidate):
                 entries.append(Entry(
                     candidate: candidate, externalID: candidate.profile.externalID ?? "",
-                    indexes: store.indexes(of: candidate.profile), generatedID: store.ids.next(), auditID: store.ids.next()))
+                    indexes: store.indexes(of: candidate.profile, program: programID), generatedID: store.ids.next(), auditID: store.ids.next()))
             }
         }
         let now = store.clock.now().epochMilliseconds
@@ -290,9 +290,22 @@ public struct PatientImporter: Sendable {
         try await PatientStore.auditInsert.run(sql, rows: everyRowNew ? batch.newPatientAuditRows : batch.newPatientAuditRows.rows(at: inserted))
         outcome.created = inserted.map { entries[$0].generatedID }
 
+        // Sealed fields are bound to their row: an update is sealed for the patient it updates.
+        let existing = try await Self.existingIDs(sql, programID: programID, externalIDs: upserted.map { entries[$0].externalID })
+        let sealedFor = upserted.map { existing[entries[$0].externalID] ?? entries[$0].generatedID }
+        let upsertRows = try zip(upserted, sealedFor).map { index, id in
+            try store.row(id: id, programID: programID, profile: entries[index].candidate.profile, indexes: entries[index].indexes, createdAt: now, updatedAt: now)
+        }
         var upsertedIDs: [String: String] = [:]
-        for row in try await Self.upsert.returning(sql, rows: batch.patientRows.rows(at: upserted)) {
+        for row in try await Self.upsert.returning(sql, rows: BoundRows(upsertRows, for: kind)) {
             upsertedIDs[try row.decode(column: "external_id", as: String.self)] = try row.decode(column: "id", as: String.self)
+        }
+        // A patient someone created meanwhile (possible on PostgreSQL) was updated under its own id.
+        for (index, id) in zip(upserted, sealedFor) {
+            let entry = entries[index]
+            if let actual = upsertedIDs[entry.externalID], actual != id {
+                try await store.rewriteSealed(sql, programID: programID, patientID: actual, profile: entry.candidate.profile)
+            }
         }
         var tagRows: [[SQLValue]] = [], auditRows: [[SQLValue]] = []
         for index in upserted {
@@ -331,6 +344,20 @@ public struct PatientImporter: Sendable {
     }
 
     static let insert = MultiRowInsert("INSERT INTO patients (\(PatientStore.columnList))")
+
+    /// The ids of the program's patients with these external ids.
+    static func existingIDs(_ sql: any SQLDatabase, programID: String, externalIDs: [String]) async throws -> [String: String] {
+        var found: [String: String] = [:]
+        for start in stride(from: 0, to: externalIDs.count, by: 1000) {
+            let slice = Array(externalIDs[start..<min(start + 1000, externalIDs.count)])
+            for row in try await sql.raw("""
+                SELECT id, external_id FROM patients WHERE program_id = \(bind: programID) AND external_id IN (\(binds: slice))
+                """).all() {
+                found[try row.decode(column: "external_id", as: String.self)] = try row.decode(column: "id", as: String.self)
+            }
+        }
+        return found
+    }
 
     /// Known external ids are updated in place (and any that are not after all, inserted).
     static let upsert = MultiRowInsert(

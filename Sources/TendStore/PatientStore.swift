@@ -64,9 +64,9 @@ public struct PatientStore: Sendable {
 
     // MARK: Blind indexes
 
-    public func phoneIndex(_ normalised: String) -> String { blindIndex.index(normalised, purpose: "phone") }
-    public func idNumberIndex(_ normalised: String) -> String { blindIndex.index(normalised, purpose: "id_number") }
-    public func nameIndex(_ name: String) -> String { blindIndex.index(PatientFields.normalisedName(name), purpose: "name") }
+    public func phoneIndex(_ normalised: String, program: String) -> String { blindIndex.index(normalised, purpose: "phone", program: program) }
+    public func idNumberIndex(_ normalised: String, program: String) -> String { blindIndex.index(normalised, purpose: "id_number", program: program) }
+    public func nameIndex(_ name: String, program: String) -> String { blindIndex.index(PatientFields.normalisedName(name), purpose: "name", program: program) }
 
     /// The three lookups a profile is found by.
     struct BlindIndexes: Sendable {
@@ -75,31 +75,50 @@ public struct PatientStore: Sendable {
         var idNumber: String?
     }
 
-    func indexes(of profile: PatientProfile) -> BlindIndexes {
-        BlindIndexes(name: nameIndex(profile.name), phone: profile.phone.map(phoneIndex), idNumber: profile.idNumber.map(idNumberIndex))
+    func indexes(of profile: PatientProfile, program: String) -> BlindIndexes {
+        BlindIndexes(name: nameIndex(profile.name, program: program), phone: profile.phone.map { phoneIndex($0, program: program) },
+                     idNumber: profile.idNumber.map { idNumberIndex($0, program: program) })
     }
 
     /// The column values of one patient row, PII sealed.
     func row(id: String, programID: String, profile: PatientProfile, indexes: BlindIndexes? = nil, createdAt: Int64, updatedAt: Int64) throws -> [SQLValue] {
-        let indexes = indexes ?? self.indexes(of: profile)
-        let caregivers: String? = profile.caregivers.isEmpty ? nil : try cipher.seal(String(decoding: try JSONEncoder().encode(profile.caregivers), as: UTF8.self))
+        let indexes = indexes ?? self.indexes(of: profile, program: programID)
+        func seal(_ value: String?, _ column: String) throws -> SQLValue {
+            SQLValue(try value.map { try cipher.seal($0, for: Self.context(programID, id, column)) })
+        }
+        let caregivers = profile.caregivers.isEmpty ? nil : String(decoding: try JSONEncoder().encode(profile.caregivers), as: UTF8.self)
         return [
             .text(id), .text(programID), SQLValue(profile.externalID),
-            .text(try cipher.seal(profile.name)), .text(indexes.name),
+            try seal(profile.name, "name_enc"), .text(indexes.name),
             .text(profile.sex.rawValue), SQLValue(profile.birthDate),
-            SQLValue(try profile.phone.map(cipher.seal)), SQLValue(indexes.phone),
-            SQLValue(try profile.idNumber.map(cipher.seal)), SQLValue(indexes.idNumber),
-            SQLValue(try profile.address.map(cipher.seal)),
+            try seal(profile.phone, "phone_enc"), SQLValue(indexes.phone),
+            try seal(profile.idNumber, "id_number_enc"), SQLValue(indexes.idNumber),
+            try seal(profile.address, "address_enc"),
             .text(profile.locale.rawValue), .text(profile.timeZone),
             SQLValue(profile.contactWindow?.text), SQLValue(profile.quietHours?.text),
             .text(profile.channels.map(\.rawValue).joined(separator: ",")),
-            SQLValue(caregivers), .text(profile.status.rawValue), .integer(createdAt), .integer(updatedAt),
+            try seal(caregivers, "caregivers_enc"), .text(profile.status.rawValue), .integer(createdAt), .integer(updatedAt),
         ]
     }
 
+    /// Seals a profile's fields again for this patient and writes them.
+    func rewriteSealed(_ sql: any SQLDatabase, programID: String, patientID: String, profile: PatientProfile) async throws {
+        let values = try row(id: patientID, programID: programID, profile: profile, createdAt: 0, updatedAt: 0)
+        var query = SQLQueryString("UPDATE patients SET ")
+        for (index, column) in Self.sealedColumns.enumerated() {
+            if index > 0 { query.appendLiteral(", ") }
+            query.appendInterpolation(unsafeRaw: "\(column) = ")
+            if let position = Self.columns.firstIndex(of: column) { query.appendInterpolation(bind: values[position].encodable) }
+        }
+        query.appendLiteral(" WHERE id = ")
+        query.appendInterpolation(bind: patientID)
+        try await sql.raw(query).run()
+    }
+
     func profile(from row: any SQLRow) throws -> PatientProfile {
+        let id = try row.decode(column: "id", as: String.self), programID = try row.decode(column: "program_id", as: String.self)
         func open(_ column: String) throws -> String? {
-            try row.decode(column: column, as: String?.self).map(cipher.open)
+            try row.decode(column: column, as: String?.self).map { try cipher.open($0, for: Self.context(programID, id, column)) }
         }
         let caregivers: [Caregiver] = try open("caregivers_enc").map { try JSONDecoder().decode([Caregiver].self, from: Data($0.utf8)) } ?? []
         return PatientProfile(
@@ -130,12 +149,18 @@ public struct PatientStore: Sendable {
         let now = clock.now().epochMilliseconds
         let values = try row(id: id, programID: programID, profile: profile, createdAt: now, updatedAt: now).map(\.encodable)
         let auditIDs = (0..<2).map { _ in ids.next() }
-        try await database.transaction { sql in
-            try await self.checkDuplicates(sql, programID: programID, profile: profile, excluding: nil)
-            try await sql.raw("INSERT INTO patients (\(unsafeRaw: Self.columnList)) VALUES (\(binds: values))").run()
-            try await self.syncCaregivers(sql, programID: programID, patients: [(id, profile.caregivers)])
-            try await self.insertTags(sql, programID: programID, patientID: id, tags: tags, setBy: actor.id, source: actor.kind.rawValue, at: now)
-            try await self.audit(sql, programID: programID, patientIDs: [id], action: "patient.create", actor: actor, eventIDs: [auditIDs[0]], at: now)
+        do {
+            try await database.transaction { sql in
+                try await self.checkDuplicates(sql, programID: programID, profile: profile, excluding: nil)
+                try await sql.raw("INSERT INTO patients (\(unsafeRaw: Self.columnList)) VALUES (\(binds: values))").run()
+                try await self.syncCaregivers(sql, programID: programID, patients: [(id, profile.caregivers)])
+                try await self.insertTags(sql, programID: programID, patientID: id, tags: tags, setBy: actor.id, source: actor.kind.rawValue, at: now)
+                try await self.audit(sql, programID: programID, patientIDs: [id], action: "patient.create", actor: actor, eventIDs: [auditIDs[0]], at: now)
+            }
+        } catch where isUniqueViolation(error) {
+            // Another request created the same patient between the check and the insert; the
+            // unique index decided (PostgreSQL).
+            throw Self.duplicate(violatedConstraint(error))
         }
         return Patient(
             id: id, programID: programID, profile: profile,
@@ -150,7 +175,9 @@ public struct PatientStore: Sendable {
         let values = try row(id: patientID, programID: programID, profile: profile, createdAt: 0, updatedAt: now).map(\.encodable)
         let auditID = ids.next()
         let kind = database.kind
-        let updated: Bool = try await database.transaction { sql in
+        let updated: Bool
+        do {
+            updated = try await database.transaction { sql in
             try await self.checkDuplicates(sql, programID: programID, profile: profile, excluding: patientID)
             var query = SQLQueryString("UPDATE patients SET ")
             var first = true
@@ -172,16 +199,27 @@ public struct PatientStore: Sendable {
             }
             try await self.audit(sql, programID: programID, patientIDs: [patientID], action: "patient.update", actor: actor, eventIDs: [auditID], at: now)
             return true
+            }
+        } catch where isUniqueViolation(error) {
+            throw Self.duplicate(violatedConstraint(error))
         }
         guard updated else { return nil }
         return try await fetch(programID: programID, ids: [patientID]).first
     }
 
+    static func duplicate(_ constraint: String?) -> TendError {
+        let field = constraint.map { name in
+            name.contains("phone") ? "phone" : name.contains("id_number") ? "id_number" : "external_id"
+        } ?? "external_id"
+        return TendError(kind: .conflict, code: "duplicate_patient",
+                         message: .init(en: "\(field) already belongs to another patient in this program", zh: "\(field) 已属于本项目另一位患者"), field: field)
+    }
+
     private func checkDuplicates(_ sql: any SQLDatabase, programID: String, profile: PatientProfile, excluding patientID: String?) async throws {
         let probes: [(field: String, column: String, value: String?)] = [
             ("external_id", "external_id", profile.externalID),
-            ("phone", "phone_bidx", profile.phone.map(phoneIndex)),
-            ("id_number", "id_number_bidx", profile.idNumber.map(idNumberIndex)),
+            ("phone", "phone_bidx", profile.phone.map { phoneIndex($0, program: programID) }),
+            ("id_number", "id_number_bidx", profile.idNumber.map { idNumberIndex($0, program: programID) }),
         ]
         for probe in probes {
             guard let value = probe.value else { continue }
@@ -333,9 +371,9 @@ public struct PatientStore: Sendable {
     /// Finds patients by exact phone, ID number or name through the blind indexes.
     public func search(programID: String, phone: String?, idNumber: String?, name: String?, actor: AuditActor) async throws -> [Patient] {
         var conditions: [(String, String)] = []
-        if let phone, let normalised = try PatientFields.phone(phone, field: "phone") { conditions.append(("phone_bidx", phoneIndex(normalised))) }
-        if let idNumber, let normalised = try PatientFields.idNumber(idNumber) { conditions.append(("id_number_bidx", idNumberIndex(normalised))) }
-        if let name, !name.trimmed.isEmpty { conditions.append(("name_bidx", nameIndex(name))) }
+        if let phone, let normalised = try PatientFields.phone(phone, field: "phone") { conditions.append(("phone_bidx", phoneIndex(normalised, program: programID))) }
+        if let idNumber, let normalised = try PatientFields.idNumber(idNumber) { conditions.append(("id_number_bidx", idNumberIndex(normalised, program: programID))) }
+        if let name, !name.trimmed.isEmpty { conditions.append(("name_bidx", nameIndex(name, program: programID))) }
         // Nothing to look for finds nobody.
         guard !conditions.isEmpty else { return [] }
         var query = SQLQueryString("SELECT id FROM patients WHERE program_id = \(bind: programID)")
@@ -421,19 +459,19 @@ extension PatientStore {
             var seen = Set<String>()
             for caregiver in caregivers {
                 guard let phone = caregiver.phone, seen.insert(phone).inserted else { continue }
-                rows.append([programID, "caregiver_phone", phoneIndex(phone), id, caregiver.relation])
+                rows.append([programID, "caregiver_phone", phoneIndex(phone, program: programID), id, caregiver.relation])
             }
         }
         try await MultiRowInsert("INSERT INTO sender_identities (program_id, kind, key_bidx, patient_id, relation)").run(sql, rows: rows)
     }
 
-    func channelUserIndex(channel: ContactChannel, userID: String) -> String {
-        blindIndex.index("\(channel.rawValue):\(userID.trimmed)", purpose: "channel-user")
+    func channelUserIndex(channel: ContactChannel, userID: String, program: String) -> String {
+        blindIndex.index("\(channel.rawValue):\(userID.trimmed)", purpose: "channel-user", program: program)
     }
 
     /// Ties a channel's user id (a WeCom userid, say) to the patient, so their group messages are theirs.
     public func bindChannelUser(programID: String, patientID: String, channel: ContactChannel, userID: String, actor: AuditActor) async throws {
-        let key = channelUserIndex(channel: channel, userID: userID)
+        let key = channelUserIndex(channel: channel, userID: userID, program: programID)
         let now = clock.now().epochMilliseconds
         let auditID = ids.next()
         try await database.transaction { sql in
@@ -449,9 +487,9 @@ extension PatientStore {
     /// family member's phone. Nil when nobody in the program matches.
     public func matchSender(programID: String, phone: String?, channel: ContactChannel?, userID: String?) async throws -> MatchedSender? {
         var userKey: String?
-        if let channel, let userID, !userID.trimmed.isEmpty { userKey = channelUserIndex(channel: channel, userID: userID) }
+        if let channel, let userID, !userID.trimmed.isEmpty { userKey = channelUserIndex(channel: channel, userID: userID, program: programID) }
         let lookupKey = userKey
-        let phoneKey = try phone.flatMap { try PatientFields.phone($0, field: "phone") }.map(phoneIndex)
+        let phoneKey = try phone.flatMap { try PatientFields.phone($0, field: "phone") }.map { phoneIndex($0, program: programID) }
         return try await database.session { sql in
             if let lookupKey, let row = try await sql.raw("""
                 SELECT patient_id FROM sender_identities WHERE program_id = \(bind: programID) AND kind = 'channel_user' AND key_bidx = \(bind: lookupKey)
@@ -474,6 +512,10 @@ extension PatientStore {
 
     static let sealedColumns = ["name_enc", "phone_enc", "id_number_enc", "address_enc", "caregivers_enc"]
 
+    public static func context(_ programID: String, _ patientID: String, _ column: String) -> SealContext {
+        SealContext(program: programID, table: "patients", column: column, row: patientID)
+    }
+
     /// Every table with sealed columns: what key rotation re-encrypts.
     static let sealedTables: [(table: String, columns: [String])] = [
         ("patients", sealedColumns),
@@ -483,8 +525,9 @@ extension PatientStore {
         ("messages", ["sender_enc", "text_enc", "reasons_enc"]),
     ]
 
-    /// Re-seals every sealed field not under the active key, in batches. Returns the number of
-    /// rows changed. Safe to run while servers write: a row is re-read in its batch.
+    /// Re-seals every sealed field not under the active key, or not yet bound to its row, in
+    /// batches. Returns the number of rows changed. Safe to run while servers write: a row is
+    /// re-read in its batch.
     public func reencryptAll(batchSize: Int = 500, progress: (Int) -> Void = { _ in }) async throws -> Int {
         var changed = 0
         for (table, columns) in Self.sealedTables {
@@ -504,15 +547,20 @@ extension PatientStore {
             let start = after
             let (lastKey, count): (String?, Int) = try await database.transaction { sql in
                 let rows = try await sql.raw("""
-                    SELECT \(unsafeRaw: key) AS row_key, \(unsafeRaw: columns.joined(separator: ", ")) FROM \(unsafeRaw: table)
+                    SELECT \(unsafeRaw: key) AS row_key, program_id, \(unsafeRaw: columns.joined(separator: ", ")) FROM \(unsafeRaw: table)
                     WHERE \(unsafeRaw: key) > \(bind: start) ORDER BY \(unsafeRaw: key) LIMIT \(unsafeRaw: String(batchSize))
                     """).all()
                 var count = 0
                 for row in rows {
                     var updates: [(String, String)] = []
+                    let rowKey = try row.decode(column: "row_key", as: String.self), programID = try row.decode(column: "program_id", as: String.self)
                     for column in columns {
-                        guard let sealed = try row.decode(column: column, as: String?.self), FieldCipher.keyID(of: sealed) != active else { continue }
-                        updates.append((column, try cipher.seal(try cipher.open(sealed))))
+                        guard let sealed = try row.decode(column: column, as: String?.self) else { continue }
+                        let bound = FieldCipher.isBound(sealed)
+                        guard FieldCipher.keyID(of: sealed) != active || !bound else { continue }
+                        let context = SealContext(program: programID, table: table, column: column, row: rowKey)
+                        let plain = bound ? try cipher.open(sealed, for: context) : try cipher.openUnbound(sealed)
+                        updates.append((column, try cipher.seal(plain, for: context)))
                     }
                     guard !updates.isEmpty else { continue }
                     var query = SQLQueryString("UPDATE \(table) SET ")
@@ -522,7 +570,7 @@ extension PatientStore {
                         query.appendInterpolation(bind: update.1)
                     }
                     query.appendInterpolation(unsafeRaw: " WHERE \(key) = ")
-                    query.appendInterpolation(bind: try row.decode(column: "row_key", as: String.self))
+                    query.appendInterpolation(bind: rowKey)
                     try await sql.raw(query).run()
                     count += 1
                 }
@@ -535,9 +583,10 @@ extension PatientStore {
         }
     }
 
-    /// How many rows still have a field sealed under another key than the active one.
+    /// How many rows still have a field sealed under another key than the active one, or not
+    /// bound to its row.
     public func countNotUnderActiveKey() async throws -> Int {
-        let prefix = cipher.activeKeyID + ":%"
+        let prefix = cipher.activeKeyID + FieldCipher.boundMarker + ":%"
         var total = 0
         for (table, columns) in Self.sealedTables {
             total += try await database.session { sql in

@@ -39,8 +39,8 @@ public struct TaskStore: Sendable {
     /// Inserts inside the caller's transaction; a task with the same id (the same touchpoint
     /// dispatched twice) is kept as it is.
     func insert(_ sql: any SQLDatabase, _ task: StaffTask) async throws {
-        let title = try cipher.seal(Self.encodeTitle(task.title))
-        let note = try task.note.map { try cipher.seal($0) }
+        let title = try cipher.seal(try Self.encodeTitle(task.title), for: Self.context(task.programID, task.id, "title_enc"))
+        let note = try task.note.map { try cipher.seal($0, for: Self.context(task.programID, task.id, "note_enc")) }
         try await sql.raw("""
             INSERT INTO staff_tasks (id, program_id, patient_id, touchpoint_id, kind, title_enc, priority, due_at, sla_at, status, assignee_id, outcome, note_enc, created_at, updated_at)
             VALUES (\(bind: task.id), \(bind: task.programID), \(bind: task.patientID), \(bind: task.touchpointID), \(bind: task.kind.rawValue), \(bind: title),
@@ -113,7 +113,7 @@ public struct TaskStore: Sendable {
     /// Closes the task with what happened. A call that reached the patient counts as their
     /// confirmation of the touchpoint behind it, so its own escalations stop.
     public func complete(programID: String, id: String, outcome: TaskOutcome, note: String?, staffID: String, actor: AuditActor, confirmations: ConfirmationStore) async throws -> StaffTask? {
-        let sealedNote = try note.flatMap { $0.trimmed.isEmpty ? nil : try cipher.seal($0.trimmed) }
+        let sealedNote = try note.flatMap { $0.trimmed.isEmpty ? nil : try cipher.seal($0.trimmed, for: Self.context(programID, id, "note_enc")) }
         let completed = try await update(programID: programID, id: id, action: "task.complete", actor: actor) { sql, now in
             try await sql.raw("""
                 UPDATE staff_tasks SET status = 'done', outcome = \(bind: outcome.rawValue), note_enc = \(bind: sealedNote),
@@ -148,12 +148,17 @@ public struct TaskStore: Sendable {
 
     static func rank(_ priority: TaskPriority) -> Int { TaskPriority.allCases.firstIndex(of: priority)! }
 
-    static func encodeTitle(_ title: LocalizedText) -> String {
-        String(decoding: try! JSONEncoder().encode(title), as: UTF8.self)
+    static func encodeTitle(_ title: LocalizedText) throws -> String {
+        String(decoding: try JSONEncoder().encode(title), as: UTF8.self)
+    }
+
+    static func context(_ programID: String, _ taskID: String, _ column: String) -> SealContext {
+        SealContext(program: programID, table: "staff_tasks", column: column, row: taskID)
     }
 
     func task(from row: any SQLRow) throws -> StaffTask {
-        let titleJSON = try cipher.open(try row.decode(column: "title_enc", as: String.self))
+        let id = try row.decode(column: "id", as: String.self), programID = try row.decode(column: "program_id", as: String.self)
+        let titleJSON = try cipher.open(try row.decode(column: "title_enc", as: String.self), for: Self.context(programID, id, "title_enc"))
         let title = (try? JSONDecoder().decode(LocalizedText.self, from: Data(titleJSON.utf8))) ?? LocalizedText(en: titleJSON, zh: titleJSON)
         let rank = try row.decode(column: "priority", as: Int.self)
         return StaffTask(
@@ -169,7 +174,7 @@ public struct TaskStore: Sendable {
             status: TaskStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .open,
             assigneeID: try row.decode(column: "assignee_id", as: String?.self),
             outcome: try row.decode(column: "outcome", as: String?.self).flatMap(TaskOutcome.init(rawValue:)),
-            note: try row.decode(column: "note_enc", as: String?.self).map { try cipher.open($0) },
+            note: try row.decode(column: "note_enc", as: String?.self).map { try cipher.open($0, for: Self.context(programID, id, "note_enc")) },
             createdAt: Date(epochMilliseconds: try row.decode(column: "created_at", as: Int64.self)),
             completedAt: try row.decode(column: "completed_at", as: Int64?.self).map(Date.init(epochMilliseconds:)),
             completedBy: try row.decode(column: "completed_by", as: String?.self))

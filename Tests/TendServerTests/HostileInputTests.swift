@@ -137,6 +137,23 @@ import TendTestSupport
     }
 
     @Test(arguments: TestBackend.available)
+    func twoConcurrentCreatesWithOnePhoneGiveOneCreatedAndOneConflict(backend: TestBackend) async throws {
+        try await withClient(backend) { app, client in
+            let manager = try await app.token(for: "manager@tend.demo")
+            for round in 0..<10 {
+                let phone = "1390000\(String(format: "%04d", round))"
+                async let first = client.execute(uri: "/api/v1/programs/lung-followup/patients", method: .post, headers: bearer(manager),
+                                                 body: json(#"{"name": "甲", "phone": "\#(phone)"}"#))
+                async let second = client.execute(uri: "/api/v1/programs/lung-followup/patients", method: .post, headers: bearer(manager),
+                                                  body: json(#"{"name": "乙", "phone": "\#(phone)"}"#))
+                let responses = try await [first, second]
+                #expect(responses.map(\.status.code).sorted() == [201, 409], "round \(round)")
+                #expect(responses.contains { object($0)["field"] as? String == "phone" })
+            }
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
     func aPlatformAdminCannotMakeThemselvesAMember(backend: TestBackend) async throws {
         try await withClient(backend) { app, client in
             let staff = app.stores.staff

@@ -76,7 +76,7 @@ func createPatient(_ client: any TestClientProtocol, token: String, program: Str
             let sealed = try await app.stores.database.session { sql in
                 try await sql.raw("SELECT name_enc FROM patients WHERE external_id = 'LC-Z1'").first()!.decode(column: "name_enc", as: String.self)
             }
-            #expect(sealed.hasPrefix("k2:"))
+            #expect(sealed.hasPrefix("k2;a:"), "sealed under the active key, bound to its row")
         }
     }
 

@@ -5,29 +5,52 @@ import TendStore
 import TendTestSupport
 
 @Suite struct KeyRingTests {
+    static let here = SealContext(program: "p1", table: "patients", column: "name_enc", row: "patient-a")
+
     @Test func sealsUnderTheActiveKeyAndOpensUnderAnyKnownKey() throws {
         let old = FieldCipher(ring: try KeyRing.parse(TestKeys.single, source: "test"))
         let rotated = FieldCipher(ring: try KeyRing.parse(TestKeys.ring, source: "test"))
-        let sealedOld = try old.seal("张三 13800138000")
+        let sealedOld = try old.seal("张三 13800138000", for: Self.here)
         #expect(FieldCipher.keyID(of: sealedOld) == "k1")
         #expect(!sealedOld.contains("13800138000"))
-        #expect(try rotated.open(sealedOld) == "张三 13800138000")
-        let sealedNew = try rotated.seal("张三")
+        #expect(try rotated.open(sealedOld, for: Self.here) == "张三 13800138000")
+        let sealedNew = try rotated.seal("张三", for: Self.here)
         #expect(FieldCipher.keyID(of: sealedNew) == "k2")
-        #expect(try rotated.seal("张三") != sealedNew, "nonces must differ")
-        #expect(throws: (any Error).self) { try old.open(sealedNew) }
-        var bytes = Data(base64Encoded: String(sealedNew.dropFirst(3)))!
+        #expect(try rotated.seal("张三", for: Self.here) != sealedNew, "nonces must differ")
+        #expect(throws: (any Error).self) { try old.open(sealedNew, for: Self.here) }
+        let prefix = "k2;a:"
+        var bytes = Data(base64Encoded: String(sealedNew.dropFirst(prefix.count)))!
         bytes[bytes.count - 20] ^= 0x01
-        #expect(throws: (any Error).self) { try rotated.open("k2:" + bytes.base64EncodedString()) }
+        #expect(throws: (any Error).self) { try rotated.open(prefix + bytes.base64EncodedString(), for: Self.here) }
     }
 
-    @Test func blindIndexesSurviveRotationAndDependOnPurpose() throws {
+    @Test func aCiphertextOpensOnlyWhereItWasSealed() throws {
+        let cipher = FieldCipher(ring: try KeyRing.parse(TestKeys.ring, source: "test"))
+        let sealed = try cipher.seal("13800138000", for: Self.here)
+        for elsewhere in [SealContext(program: "p1", table: "patients", column: "name_enc", row: "patient-b"),
+                          SealContext(program: "p2", table: "patients", column: "name_enc", row: "patient-a"),
+                          SealContext(program: "p1", table: "patients", column: "phone_enc", row: "patient-a"),
+                          SealContext(program: "p1", table: "messages", column: "name_enc", row: "patient-a")] {
+            #expect(throws: FieldCipherError.self, "\(elsewhere)") { try cipher.open(sealed, for: elsewhere) }
+        }
+        do {
+            _ = try cipher.open(sealed, for: SealContext(program: "p1", table: "patients", column: "name_enc", row: "patient-b"))
+        } catch let error as FieldCipherError {
+            #expect(error.description.contains("moved from another row"))
+        }
+        // A ciphertext without a row (the format before bound fields) is refused too.
+        #expect(throws: FieldCipherError.self) { try cipher.open("k2:" + sealed.split(separator: ":")[1], for: Self.here) }
+    }
+
+    @Test func blindIndexesSurviveRotationAndDependOnPurposeAndProgram() throws {
         let one = BlindIndexer(ring: try KeyRing.parse(TestKeys.single, source: "test"))
         let two = BlindIndexer(ring: try KeyRing.parse(TestKeys.ring, source: "test"))
-        #expect(one.index("13800138000", purpose: "phone") == two.index("13800138000", purpose: "phone"))
-        #expect(one.index("13800138000", purpose: "phone") != one.index("13800138000", purpose: "id_number"))
-        #expect(one.index("13800138000", purpose: "phone").count == BlindIndexer.length)
-        #expect(one.index("13800138000", purpose: "phone").allSatisfy { $0.isHexDigit })
+        #expect(one.index("13800138000", purpose: "phone", program: "p1") == two.index("13800138000", purpose: "phone", program: "p1"))
+        #expect(one.index("13800138000", purpose: "phone", program: "p1") != one.index("13800138000", purpose: "id_number", program: "p1"))
+        #expect(one.index("13800138000", purpose: "phone", program: "p1") != one.index("13800138000", purpose: "phone", program: "p2"),
+                "one phone in two programs does not link them")
+        #expect(one.index("13800138000", purpose: "phone", program: "p1").count == BlindIndexer.length)
+        #expect(one.index("13800138000", purpose: "phone", program: "p1").allSatisfy { $0.isHexDigit })
     }
 
     @Test func rejectsMalformedKeyMaterial() {

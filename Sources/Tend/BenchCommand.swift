@@ -207,7 +207,7 @@ extension BenchCommand {
                     let start = ContinuousClock.now
                     let result = try await stores.enrolments.enrol(
                         programID: program.id, pathway: stored, target: .tagged(TagFilter(all: [PatientTag(key: "disease", value: "T2DM")])),
-                        anchors: ["revisit": LocalDate(instant: clock.now(), in: TimeZone(identifier: "Asia/Shanghai")!).adding(days: 30)],
+                        anchors: ["revisit": LocalDate(instant: clock.now(), in: TimeZone.shanghai).adding(days: 30)],
                         actor: AuditActor(id: nil, kind: .cli))
                     let seconds = ImportPatients.seconds(ContinuousClock.now - start)
                     guard result.touchpoints == rows * 10, result.enrolled == rows else {

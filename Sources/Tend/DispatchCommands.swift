@@ -43,7 +43,7 @@ struct DispatchCommand: AsyncParsableCommand {
                     throw TendError.invalid("now", .init(en: "must be an ISO 8601 instant with an offset, e.g. 2026-12-01T08:00:00+08:00",
                                                          zh: "必须是带时区的 ISO 8601 时刻，例如 2026-12-01T08:00:00+08:00"))
                 }
-                instant = parsed
+                instant = try Validate.instant(parsed, field: "now")
             }
             let config = try await loadConfig(storage, extraFlags: dispatch.flags)
             bootstrapLogging(level: .warning)

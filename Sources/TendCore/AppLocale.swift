@@ -27,7 +27,7 @@ public enum AppLocale: String, Sendable, Codable, CaseIterable {
                 quality = Double(parameter.dropFirst(2)) ?? 0
             }
             guard quality > 0 else { continue }
-            if best == nil || quality > best!.quality {
+            if quality > (best?.quality ?? 0) {
                 best = (locale, quality, order)
             }
         }

@@ -16,7 +16,7 @@ public struct IDGenerator: Sendable {
     public static func uuidV7(clock: TendClock) -> IDGenerator {
         let state = MonotonicState()
         return IDGenerator {
-            let milliseconds = UInt64(max(0, clock.now().timeIntervalSince1970 * 1000))
+            let milliseconds = UInt64(max(0, clock.now().epochMilliseconds))
             return state.next(milliseconds: milliseconds)
         }
     }

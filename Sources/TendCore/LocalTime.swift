@@ -73,8 +73,8 @@ public struct LocalDate: Sendable, Hashable, Comparable, Codable, CustomStringCo
 
     /// The local day an instant falls on in a zone.
     public init(instant: Date, in zone: TimeZone) {
-        let seconds = Int(floor(instant.timeIntervalSince1970)) + zone.secondsFromGMT(for: instant)
-        self.init(dayNumber: Int(floor(Double(seconds) / 86400)))
+        let seconds = Int(Int64(clamping: floor(instant.timeIntervalSince1970))) &+ zone.secondsFromGMT(for: instant)
+        self.init(dayNumber: Int(Int64(clamping: floor(Double(seconds) / 86400))))
     }
 }
 
@@ -131,7 +131,7 @@ public struct LocalDateTime: Sendable, Hashable, Comparable, CustomStringConvert
             zone.secondsFromGMT(for: Date(timeIntervalSince1970: naive)),
         ])
         let valid = candidates.map { Date(timeIntervalSince1970: naive - Double($0)) }
-            .filter { zone.secondsFromGMT(for: $0) == Int(naive - $0.timeIntervalSince1970) }
+            .filter { zone.secondsFromGMT(for: $0) == Int(Int64(clamping: naive - $0.timeIntervalSince1970)) }
         if let earliest = valid.min() {
             return earliest
         }
@@ -141,7 +141,7 @@ public struct LocalDateTime: Sendable, Hashable, Comparable, CustomStringConvert
     }
 
     public init(instant: Date, in zone: TimeZone) {
-        let seconds = Int(floor(instant.timeIntervalSince1970)) + zone.secondsFromGMT(for: instant)
+        let seconds = Int(Int64(clamping: floor(instant.timeIntervalSince1970))) &+ zone.secondsFromGMT(for: instant)
         let days = Int(floor(Double(seconds) / 86400))
         self.init(date: LocalDate(dayNumber: days), time: LocalTime(minutes: (seconds - days * 86400) / 60))
     }
@@ -151,4 +151,11 @@ extension DailyWindow {
     public func contains(_ time: LocalTime) -> Bool {
         start < end ? (start..<end).contains(time.minutes) : (time.minutes >= start || time.minutes < end)
     }
+}
+
+extension TimeZone {
+    /// UTC, and China Standard Time (the zone of the console and the demo), without a lookup
+    /// that could fail.
+    public static let utc = TimeZone(identifier: "UTC") ?? .gmt
+    public static let shanghai = TimeZone(identifier: "Asia/Shanghai") ?? TimeZone(secondsFromGMT: 8 * 3600) ?? .gmt
 }

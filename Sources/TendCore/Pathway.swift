@@ -160,7 +160,7 @@ public struct PathwayStep: Sendable, Equatable, Codable {
 public enum TaskPriority: String, Sendable, Equatable, Codable, CaseIterable, Comparable {
     case low, normal, high, urgent
 
-    var rank: Int { Self.allCases.firstIndex(of: self)! }
+    var rank: Int { Self.allCases.firstIndex(of: self) ?? 0 }
     public static func < (lhs: TaskPriority, rhs: TaskPriority) -> Bool { lhs.rank < rhs.rank }
 }
 

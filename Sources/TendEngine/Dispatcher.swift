@@ -176,7 +176,7 @@ public final class Dispatcher: Service, Sendable {
                 outcomes[index] = outcome(of: result, for: batch[index], channel: channel, text: message.text)
             }
         }
-        return outcomes.map { $0! }
+        return outcomes.compactMap { $0 }
     }
 
     enum Plan {

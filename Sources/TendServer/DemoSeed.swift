@@ -35,7 +35,7 @@ public enum DemoSeed {
     /// Returns true when something was created.
     @discardableResult
     public static func seed(stores: Stores, passwords: PasswordHasher, patientsPerProgram: Int = 300, now: Date) async throws -> Bool {
-        let today = LocalDate(instant: now, in: TimeZone(identifier: "Asia/Shanghai")!)
+        let today = LocalDate(instant: now, in: TimeZone.shanghai)
         var created = false
         var programIDs: [String: String] = [:]
         for (slug, name) in programs {
@@ -56,7 +56,7 @@ public enum DemoSeed {
                     isPlatformAdmin: entry.platformAdmin)
                 created = true
                 for (slug, role) in entry.roles {
-                    try await stores.staff.setMembership(userID: user.id, programID: programIDs[slug]!, role: role)
+                    try await stores.staff.setMembership(userID: user.id, programID: programIDs[slug] ?? "", role: role)
                 }
             }
         }

@@ -18,7 +18,7 @@ struct TaskConsole: Sendable {
     }
 
     /// Times on the console are shown in China Standard Time, where the demo programs run.
-    static let consoleZone = TimeZone(identifier: "Asia/Shanghai")!
+    static let consoleZone = TimeZone.shanghai
 
     static func format(_ date: Date) -> String {
         LocalDateTime(instant: date, in: consoleZone).description
@@ -104,28 +104,29 @@ struct TaskConsole: Sendable {
         }
         // The patient's own language, unless they switched on this page.
         let locale = request.cookies[CookieName.language] != nil ? context.locale : found.locale
-        let values = TouchpointMessage.values(patientName: found.patientName, programName: program.name, touchpoint: found.touchpoint,
-                                              anchors: found.anchors, confirmLink: nil)
-        var page: [String: Any] = [
-            "program_name": program.name,
-            "message": TouchpointMessage.text(of: step, in: locale, values: values),
-            "action": "/c/\(token)",
-        ]
+        // Only a link that can still be used shows the message (which names the patient): an
+        // expired, used or closed one shows its state and nothing about anyone.
+        var page: [String: Any] = ["action": "/c/\(token)"]
         if expired {
             page["expired"] = true
             return renderer.render("confirm", page, chrome: PageRenderer.Chrome(path: request.uri.path), locale: locale, status: .gone)
         }
+        let pending = [.sent, .delivered, .escalated, .noResponse].contains(found.touchpoint.status) && found.touchpoint.confirm
         if found.touchpoint.status == .confirmed {
             page["done"] = true
+        } else if !pending {
+            page["closed"] = true
         } else if confirming {
             let actor = AuditActor(id: found.touchpoint.patientID, kind: .patient, requestID: context.requestID)
             switch try await stores.confirmations.confirm(programID: found.programID, touchpointID: touchpointID, via: .link, actor: actor) {
             case .confirmed, .alreadyConfirmed: page["done"] = true
             case .notConfirmable: page["closed"] = true
             }
-        } else if ![.sent, .delivered, .escalated, .noResponse].contains(found.touchpoint.status) || !found.touchpoint.confirm {
-            page["closed"] = true
         } else {
+            let values = TouchpointMessage.values(patientName: found.patientName, programName: program.name, touchpoint: found.touchpoint,
+                                                  anchors: found.anchors, confirmLink: nil)
+            page["program_name"] = program.name
+            page["message"] = TouchpointMessage.text(of: step, in: locale, values: values)
             page["ask"] = true
         }
         return renderer.render("confirm", page, chrome: PageRenderer.Chrome(path: request.uri.path), locale: locale)

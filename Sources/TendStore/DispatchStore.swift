@@ -230,7 +230,7 @@ public struct DispatchStore: Sendable {
     public func pendingCount(dueBy: Date) async throws -> Int {
         try await database.session { sql in
             try await sql.raw("SELECT COUNT(*) AS n FROM touchpoints WHERE status = 'scheduled' AND due_at <= \(bind: dueBy.epochMilliseconds)")
-                .first()!.decode(column: "n", as: Int.self)
+                .first()?.decode(column: "n", as: Int.self) ?? 0
         }
     }
 

@@ -180,7 +180,7 @@ extension EnrolmentStore {
     /// marked as needing no extension. Returns how many enrolments it looked at (at most `limit`).
     public func extendHorizons(pathways: [String: Pathway], limit: Int = 500) async throws -> Int {
         let now = clock.now()
-        let threshold = LocalDate(instant: now, in: TimeZone(identifier: "UTC")!).adding(days: Self.horizonDays - 30).description
+        let threshold = LocalDate(instant: now, in: TimeZone.utc).adding(days: Self.horizonDays - 30).description
         let due = try await database.session { sql in
             try await sql.raw("""
                 SELECT \(unsafeRaw: Self.enrolmentColumns) FROM enrolments WHERE status = 'active' AND planned_until < \(bind: threshold)
@@ -242,7 +242,7 @@ extension EnrolmentStore {
         profile.quietHours = try row.decode(column: "quiet_hours", as: String?.self).flatMap { try? DailyWindow.parse($0, field: "quiet_hours") }
         profile.contactWindow = try row.decode(column: "contact_window", as: String?.self).flatMap { try? DailyWindow.parse($0, field: "contact_window") }
         return PlanningPatient(
-            timeZone: TimeZone(identifier: zoneName) ?? TimeZone(identifier: "Asia/Shanghai")!, quietHours: profile.quietHours,
+            timeZone: TimeZone(identifier: zoneName) ?? TimeZone.shanghai, quietHours: profile.quietHours,
             contactWindow: profile.contactWindow,
             channels: try row.decode(column: "channels", as: String.self).split(separator: ",").compactMap { ContactChannel(rawValue: String($0)) },
             age: profile.age(on: now), tags: Set(tags))

@@ -47,7 +47,7 @@ public struct EnrolmentStore: Sendable {
         let now = clock.now()
         // Unique per enrolment call.
         let batch = String(ids.next().suffix(12))
-        let shapeKey = ShapeKey(pathway: pathway, today: LocalDate(instant: now, in: TimeZone(identifier: "UTC")!))
+        let shapeKey = ShapeKey(pathway: pathway, today: LocalDate(instant: now, in: TimeZone.utc))
         let suffix = batch
         let candidates = "tmp_enrol_\(suffix)", shapes = "tmp_shape_\(suffix)", plans = "tmp_plan_\(suffix)"
         let kind = database.kind
@@ -85,7 +85,7 @@ public struct EnrolmentStore: Sendable {
             var planRows: [[any Encodable & Sendable]] = []
             for (number, row) in shapeRows.enumerated() {
                 let zoneName = try row.decode(column: "time_zone", as: String.self)
-                let zone = TimeZone(identifier: zoneName) ?? TimeZone(identifier: "Asia/Shanghai")!
+                let zone = TimeZone(identifier: zoneName) ?? TimeZone.shanghai
                 let quiet = try row.decode(column: "quiet", as: String.self), window = try row.decode(column: "win", as: String.self)
                 let channelText = try row.decode(column: "channels", as: String.self)
                 let flags = try shapeKey.flagNames.map { try row.decode(column: $0, as: Int.self) != 0 }
@@ -154,14 +154,14 @@ public struct EnrolmentStore: Sendable {
         }
     }
 
-    /// A literal string spliced into generated SQL; only ever an id this store generated.
+    /// A literal string spliced into generated SQL (ids this store generated, step ids),
+    /// quoted as SQL quotes it, so no value can end the literal.
     struct SQLLiteralText: CustomStringConvertible {
         let text: String
         init(_ text: String) {
-            precondition(text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-") })
             self.text = text
         }
-        var description: String { "'\(text)'" }
+        var description: String { "'\(text.replacingOccurrences(of: "'", with: "''"))'" }
     }
 
     /// SQL string concatenation (`||` on both backends).

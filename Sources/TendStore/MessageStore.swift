@@ -275,7 +275,7 @@ public struct MessageStore: Sendable {
                 try await sql.raw("""
                     INSERT INTO messages (id, program_id, group_id, patient_id, channel, direction, text_enc, sent_at, received_at, queue, status, reply_to, handled_by, handled_at)
                     VALUES (\(bind: replyID), \(bind: programID), \(bind: message.movedToPrivate ? nil : message.groupID), \(bind: message.patientID),
-                            \(bind: message.channel.rawValue), 'out', \(bind: sealedReply!), \(bind: now), \(bind: now), \(bind: message.queue.rawValue), 'resolved',
+                            \(bind: message.channel.rawValue), 'out', \(bind: sealedReply ?? ""), \(bind: now), \(bind: now), \(bind: message.queue.rawValue), 'resolved',
                             \(bind: message.id), \(bind: staffID), \(bind: now))
                     """).run()
                 try await sql.raw("""

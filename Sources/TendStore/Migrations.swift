@@ -70,7 +70,7 @@ public struct Migrator: Sendable {
         var applied: [Int] = []
         for migration in migrations.sorted(by: { $0.version < $1.version }) where migration.version > current {
             let kind = database.kind
-            let now = Int64(clock.now().timeIntervalSince1970 * 1000)
+            let now = clock.now().epochMilliseconds
             let apply: @Sendable (any SQLDatabase) async throws -> Void = { sql in
                 for statement in migration.statements(kind) {
                     try await sql.raw(SQLQueryString(statement)).run()

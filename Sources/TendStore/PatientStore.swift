@@ -597,7 +597,7 @@ extension PatientStore {
                     query.appendInterpolation(bind: prefix)
                     query.appendLiteral(")")
                 }
-                return try await sql.raw(query).first()!.decode(column: "n", as: Int.self)
+                return try await sql.raw(query).first()?.decode(column: "n", as: Int.self) ?? 0
             }
         }
         return total

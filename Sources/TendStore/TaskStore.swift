@@ -146,7 +146,7 @@ public struct TaskStore: Sendable {
         }
     }
 
-    static func rank(_ priority: TaskPriority) -> Int { TaskPriority.allCases.firstIndex(of: priority)! }
+    static func rank(_ priority: TaskPriority) -> Int { TaskPriority.allCases.firstIndex(of: priority) ?? 0 }
 
     static func encodeTitle(_ title: LocalizedText) throws -> String {
         String(decoding: try JSONEncoder().encode(title), as: UTF8.self)

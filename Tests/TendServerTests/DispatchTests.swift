@@ -109,6 +109,20 @@ func confirmationPath(in text: String) -> String? {
                 #expect(String(buffer: response.body).contains("confirm-done"))
             }
             #expect(try await scenario.statuses(confirming)["confirm#1"] == "confirmed")
+            // Used, the link shows that it was used and nothing about the patient.
+            try await client.execute(uri: path, method: .get) { response in
+                let html = String(buffer: response.body)
+                #expect(html.contains("confirm-done") && !html.contains("李华") && !html.contains("2026-12-10"))
+            }
+            // Expired, it shows that and nothing about the patient either.
+            let silentRequest = try #require(try await scenario.inbox(silent).first)
+            let silentPath = try #require(confirmationPath(in: silentRequest.body))
+            app.clock.advance(by: 30 * 86400)
+            try await client.execute(uri: silentPath, method: .get) { response in
+                let html = String(buffer: response.body)
+                #expect(response.status == .gone && html.contains("confirm-expired") && !html.contains("Wang Fang") && !html.contains("2026-12-10"))
+            }
+            app.clock.advance(by: -30 * 86400)
             // A forged token shows nothing.
             try await client.execute(uri: String(path.dropLast(3)) + "abc", method: .post) { #expect($0.status == .notFound) }
 

@@ -35,7 +35,7 @@ let package = Package(
     targets: [
         .target(
             name: "TendCore",
-            resources: [.copy("Rules")],
+            resources: [.copy("Triage/Rules")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -111,7 +111,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "TendCoreTests", dependencies: ["TendCore", "TendTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "TendCoreTests", dependencies: ["TendCore", "TendTestSupport"], exclude: ["TriageCorpus"], swiftSettings: swiftSettings),
         .testTarget(name: "TendFormatsTests", dependencies: ["TendFormats", "TendCore"], swiftSettings: swiftSettings),
         .testTarget(name: "TendStoreTests", dependencies: ["TendStore", "TendTestSupport", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
         .testTarget(

@@ -8,7 +8,7 @@ import TendFormats
 /// Every expectation is an exact local wall-clock time.
 @Suite struct PathwayGoldenTests {
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../../Sources/TendServer/Assets/pathways").standardized
+        .appendingPathComponent("../../../Sources/TendServer/Assets/pathways").standardized
 
     static func pathway(_ name: String) throws -> Pathway {
         try PathwayFile.parse(String(contentsOf: directory.appendingPathComponent("\(name).yaml"), encoding: .utf8))

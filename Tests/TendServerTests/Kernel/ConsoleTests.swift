@@ -146,7 +146,7 @@ func signIn(_ client: any TestClientProtocol, jar: CookieJar, email: String, pas
     }
 
     @Test func everyStringATemplateUsesExistsInBothLanguages() throws {
-        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Sources/TendServer/Assets/templates").standardized
+        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../Sources/TendServer/Assets/templates").standardized
         let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".mustache") }
         #expect(files.count >= 5)
         var used = Set<String>()

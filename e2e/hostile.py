@@ -83,11 +83,14 @@ def seed(binary, workdir):
            "--program", probes.C, "--role", "admin", *common)
     cli_ok(binary, "user", "add", "--email", "platform@hostile.test", "--password", "hostile-password-p", "--name", "Platform",
            "--platform-admin", *common)
+    cli_ok(binary, "user", "add", "--email", "pw@hostile.test", "--password", "hostile-password-w", "--name", "Password Probe",
+           "--program", probes.C, "--role", "viewer", *common)
     return data
 
 
 USERS = {"admin": "admin@tend.demo", "manager": "manager@tend.demo", "pharmacist": "pharmacist@tend.demo",
-         "doctor": "doctor@tend.demo", "cadmin": "cadmin@hostile.test", "platform": "platform@hostile.test"}
+         "doctor": "doctor@tend.demo", "cadmin": "cadmin@hostile.test", "platform": "platform@hostile.test",
+         "pw": "pw@hostile.test"}
 
 
 def copy_with_tokens(binary, seed_dir, workdir, label):
@@ -107,11 +110,29 @@ def run_sections(args, rec, out_dir, workdir):
     seed_dir = seed(binary, workdir)
     print(f"seeded in {time.time() - started:.1f}s", flush=True)
     receiver = Receiver(status=500)
-    allow = {args.outbound_allow_env: f"127.0.0.1:{receiver.port}"}
+    # The allow-list names hosts: the main server may reach 127.0.0.1 (the suite's receiver, the
+    # base of every channel the sweep configures); the "outbound" server has no allow-list, so
+    # every loopback, link-local and private target must be refused there.
+    allow = {args.outbound_allow_env: "127.0.0.1"}
     timings = {}
     summary = {}
 
-    main_sections = [s for s in SECTIONS[:10] if s in wanted]
+    if "outbound" in wanted or "repro" in wanted:
+        begun = time.time()
+        data, common, tokens = copy_with_tokens(binary, seed_dir, workdir, "outbound")
+        server = Server(binary, f"sqlite:{data}/tend.sqlite", f"{data}/master.key", "outbound", log_dir=str(out_dir)).start()
+        try:
+            ctx = probes.Context(binary, server, rec, tokens, receiver)
+            ctx.prepare(minimal=True)
+            if "repro" in wanted:
+                probes.reproduce_ssrf(ctx)
+            if "outbound" in wanted:
+                probes.outbound(ctx)
+        finally:
+            server.stop()
+        timings["outbound"] = round(time.time() - begun, 1)
+
+    main_sections = [s for s in SECTIONS[:10] if s in wanted and s != "outbound"]
     if main_sections:
         data, common, tokens = copy_with_tokens(binary, seed_dir, workdir, "main")
         server = Server(binary, f"sqlite:{data}/tend.sqlite", f"{data}/master.key", "main", env=allow, log_dir=str(out_dir)).start()
@@ -121,12 +142,11 @@ def run_sections(args, rec, out_dir, workdir):
             document = request(server, "GET", "/api/v1/openapi.json").json()
             summary["operations"] = len(probes.operations(document))
             steps = {
-                "repro": lambda: probes.reproductions(ctx),
+                "repro": lambda: probes.reproductions(ctx, channels=False),
                 "cross": lambda: probes.cross_program(ctx, document),
                 "sweep": lambda: probes.sweep(ctx, document, quick=args.quick),
                 "transport": lambda: probes.transport_probes(ctx),
-                "outbound": lambda: probes.outbound(ctx),
-                "leak": lambda: probes.leak_through_dispatch(ctx, binary, common, args.outbound_allow_env),
+                "leak": lambda: probes.leak_through_dispatch(ctx, binary, common, allow),
                 "redirects": lambda: probes.redirects(ctx),
                 "methods": lambda: probes.methods(ctx, document),
                 "headers": lambda: probes.security_headers(ctx),
@@ -208,7 +228,8 @@ def postgres_part(args, rec, out_dir, workdir):
                   ("pharmacist", "pharmacist@tend.demo", [(probes.A, "pharmacist")], False),
                   ("doctor", "doctor@tend.demo", [(probes.B, "doctor")], False),
                   ("cadmin", "cadmin@hostile.test", [(probes.C, "admin")], False),
-                  ("platform", "platform@hostile.test", [], True)]
+                  ("platform", "platform@hostile.test", [], True),
+                  ("pw", "pw@hostile.test", [(probes.C, "viewer")], False)]
         tokens = {}
         for who, email, memberships, platform in people:
             first = True
@@ -227,6 +248,7 @@ def postgres_part(args, rec, out_dir, workdir):
     receiver = Receiver()
     try:
         ctx = probes.Context(binary, server, rec, tokens, receiver)
+        ctx.section_prefix = "PostgreSQL: "
         ctx.prepare()
         document = request(server, "GET", "/api/v1/openapi.json").json()
         probes.reproductions(ctx, channels=False)

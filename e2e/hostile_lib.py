@@ -26,6 +26,12 @@ PROCESS_MEMORY_LIMIT = 4 << 30
 
 def limit_memory():
     resource.setrlimit(resource.RLIMIT_AS, (PROCESS_MEMORY_LIMIT, PROCESS_MEMORY_LIMIT))
+    try:  # a server outlives no suite: SIGTERM when the process that started it ends
+        import ctypes
+        import signal
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def tend_env(extra=None):
@@ -256,7 +262,7 @@ def request(server, method, path, body=NOT_SET, *, token=None, headers=None, coo
         connection.close()
 
 
-def raw_exchange(server, data, timeout=15.0, read=True):
+def raw_exchange(server, data, timeout=3.0, read=True):
     """Bytes written to a new connection as they are; the first bytes answered (or an error)."""
     try:
         with socket.create_connection((server.host, server.port), timeout=timeout) as sock:

@@ -145,7 +145,7 @@ struct Demo: AsyncParsableCommand {
                 keySource: .file(path: "\(dataDirectory)/master.key", create: true), logLevel: .notice)
             bootstrapLogging(level: config.logLevel)
             try await withStores(config, migrate: true) { stores, dependencies in
-                let created = try await DemoSeed.seed(stores: stores, passwords: dependencies.passwords, now: dependencies.clock.now())
+                let created = try await DemoSeed.seed(stores: stores, passwords: dependencies.passwords, messages: dependencies.actions.messages, now: dependencies.clock.now())
                 say(created ? "Seeded the demo programs in \(dataDirectory) / 已创建演示数据" : "Reusing the demo data in \(dataDirectory) / 沿用已有演示数据")
             }
             let logins = DemoSeed.logins.map { "  \($0.email)  (\($0.role))" }.joined(separator: "\n")
@@ -202,9 +202,8 @@ struct ProgramCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReporting {
-                try await withStores(try await loadConfig(storage)) { stores, _ in
-                    let program = try await stores.programs.create(slug: slug, name: name)
-                    try await stores.audit.record(.init(programID: program.id, actorID: nil, actorKind: .cli, action: "program.create", subjectType: "program", subjectID: program.id))
+                try await withStores(try await loadConfig(storage)) { _, dependencies in
+                    let program = try await dependencies.actions.programs.create(slug: slug, name: name, by: .cli)
                     say("Created program \(program.slug) / 已创建项目 \(program.name)")
                 }
             }
@@ -242,9 +241,7 @@ struct UserCommand: AsyncParsableCommand {
             try await runReporting {
                 try await withStores(try await loadConfig(storage)) { stores, dependencies in
                     guard let user = try await stores.staff.credentials(email: email)?.user else { throw TendError.notFound("user \(email)") }
-                    let hash = try await dependencies.passwords.hash(try Validate.password(password, field: "--password"))
-                    try await stores.staff.updatePassword(userID: user.id, passwordHash: hash)
-                    try await stores.audit.record(.init(programID: nil, actorID: nil, actorKind: .cli, action: "password.change", subjectType: "staff", subjectID: user.id))
+                    try await dependencies.actions.access.setPassword(userID: user.id, password: try Validate.password(password, field: "--password"), by: .cli)
                     say("Password changed; \(user.email) is signed out everywhere / 密码已更新，该账号已在所有设备退出")
                 }
             }
@@ -260,10 +257,9 @@ struct UserCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReporting {
-                try await withStores(try await loadConfig(storage)) { stores, _ in
+                try await withStores(try await loadConfig(storage)) { stores, dependencies in
                     guard let user = try await stores.staff.credentials(email: email)?.user else { throw TendError.notFound("user \(email)") }
-                    try await stores.staff.setDisabled(userID: user.id, disabled: !enable)
-                    try await stores.audit.record(.init(programID: nil, actorID: nil, actorKind: .cli, action: enable ? "staff.enable" : "staff.disable", subjectType: "staff", subjectID: user.id))
+                    try await dependencies.actions.access.setDisabled(userID: user.id, disabled: !enable, by: .cli)
                     say(enable ? "\(user.email) is enabled / 账号已启用" : "\(user.email) is disabled and signed out / 账号已停用")
                 }
             }
@@ -299,14 +295,11 @@ struct UserCommand: AsyncParsableCommand {
                         }
                     } else {
                         guard let password else { throw TendError.missing("--password") }
-                        let hash = try await dependencies.passwords.hash(try Validate.password(password, field: "--password"))
-                        user = try await stores.staff.createUser(
-                            email: email, displayName: name ?? String(email.split(separator: "@")[0]),
-                            passwordHash: hash, isPlatformAdmin: platformAdmin)
+                        user = try await dependencies.actions.access.createAccount(
+                            email: email, displayName: name ?? String(email.split(separator: "@")[0]), password: password, platformAdmin: platformAdmin, by: .cli)
                     }
                     if let target, let role {
-                        try await stores.staff.setMembership(userID: user.id, programID: target.id, role: role)
-                        try await stores.audit.record(.init(programID: target.id, actorID: nil, actorKind: .cli, action: "membership.set", subjectType: "staff", subjectID: user.id))
+                        try await dependencies.actions.programs.setRole(programID: target.id, userID: user.id, role: role, by: .cli)
                         say("\(user.email) is \(role.rawValue) in \(target.slug) / 已设为项目成员")
                     } else {
                         say("Account \(user.email) is ready / 账号已就绪")
@@ -329,10 +322,10 @@ struct TokenCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReporting {
-                try await withStores(try await loadConfig(storage)) { stores, _ in
+                try await withStores(try await loadConfig(storage)) { stores, dependencies in
                     guard let account = try await stores.staff.credentials(email: user)?.user else { throw TendError.notFound("user \(user)") }
-                    let (token, secret) = try await stores.tokens.create(userID: account.id, name: name)
-                    try await stores.audit.record(.init(programID: nil, actorID: account.id, actorKind: .cli, action: "token.create", subjectType: "token", subjectID: token.id))
+                    let (_, secret) = try await dependencies.actions.access.createToken(userID: account.id, name: name, expiresInDays: nil, roleCeiling: nil,
+                                                                                       now: dependencies.clock.now(), by: .cli)
                     say(secret)
                 }
             }

@@ -153,7 +153,7 @@ public struct TestApp: Sendable {
         let dependencies = AppDependencies(config: config, stores: stores, clock: clock.clock, ids: ids, logger: logger)
         do {
             if seedDemo {
-                try await DemoSeed.seed(stores: stores, passwords: dependencies.passwords, patientsPerProgram: 30, now: clock.now)
+                try await DemoSeed.seed(stores: stores, passwords: dependencies.passwords, messages: dependencies.actions.messages, patientsPerProgram: 30, now: clock.now)
             }
             let result = try await body(TestApp(dependencies: dependencies, clock: clock))
             await stores.database.close()

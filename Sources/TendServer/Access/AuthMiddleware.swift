@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import TendCore
+import TendEngine
 import TendStore
 
 enum CookieName {

@@ -1,5 +1,6 @@
 import Foundation
 import TendCore
+import TendEngine
 import TendStore
 
 /// A few hundred realistic, made-up patients per demo program, generated from a fixed

@@ -1,6 +1,7 @@
 import Foundation
 import TendCore
 import TendFormats
+import TendEngine
 import TendStore
 
 /// The demo programs and logins `tend demo` creates on first run. Seeding is idempotent:
@@ -34,7 +35,7 @@ public enum DemoSeed {
 
     /// Returns true when something was created.
     @discardableResult
-    public static func seed(stores: Stores, passwords: PasswordHasher, patientsPerProgram: Int = 300, now: Date) async throws -> Bool {
+    public static func seed(stores: Stores, passwords: PasswordHasher, messages: MessageActions, patientsPerProgram: Int = 300, now: Date) async throws -> Bool {
         let today = LocalDate(instant: now, in: TimeZone.shanghai)
         var created = false
         var programIDs: [String: String] = [:]
@@ -65,7 +66,7 @@ public enum DemoSeed {
                 try await DemoPatients.seed(stores: stores, program: program, count: patientsPerProgram)
                 try await DemoPathways.seed(stores: stores, program: program, today: today)
                 try await seedTasks(stores: stores, program: program, now: now)
-                try await seedMessages(stores: stores, program: program, now: now)
+                try await seedMessages(stores: stores, messages: messages, program: program, now: now)
             }
         }
         return created
@@ -108,7 +109,7 @@ extension DemoSeed {
 
     /// A few groups with a morning of messages, graded and routed like any other, so the
     /// inbox has something to show. Skipped once the program has groups.
-    static func seedMessages(stores: Stores, program: Program, now: Date) async throws {
+    static func seedMessages(stores: Stores, messages: MessageActions, program: Program, now: Date) async throws {
         guard try await stores.messages.groups(programID: program.id).isEmpty else { return }
         let system = AuditActor(id: nil, kind: .system)
         var groups: [ChatGroup] = []
@@ -117,12 +118,10 @@ extension DemoSeed {
         }
         let patients = try await stores.patients.list(programID: program.id, query: PatientQuery(limit: 20), actor: system).patients
         guard !groups.isEmpty, !patients.isEmpty else { return }
-        let classifiers = ClassifierCache()
         for (index, text) in (demoMessages[program.slug] ?? []).enumerated() {
             let patient = patients[index % patients.count]
-            _ = try await InboxRoutes.intake(
-                stores: stores, classifiers: classifiers, programID: program.id, group: groups[index % groups.count], patient: patient, channel: .wecom,
-                senderName: nil, text: text, sentAt: now.addingTimeInterval(Double(index - 20) * 180), actor: system)
+            _ = try await messages.intake(programID: program.id, group: groups[index % groups.count], patient: patient, channel: .wecom,
+                                          senderName: nil, text: text, sentAt: now.addingTimeInterval(Double(index - 20) * 180), by: system)
         }
     }
 }

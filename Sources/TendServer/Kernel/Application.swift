@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import ServiceLifecycle
 import TendCore
+import TendEngine
 import TendStore
 
 /// Everything the HTTP layer uses, built once and passed in: no globals.
@@ -17,6 +18,8 @@ public struct AppDependencies: Sendable {
     public let logger: Logger
     /// Each program's classifier (shipped rules plus its own), built once per settings change.
     public let classifiers = ClassifierCache()
+    /// The use cases every entry point calls.
+    public let actions: Actions
 
     /// `operationsClock` times what is not business time — sign-in throttling — and is the
     /// system clock outside tests.
@@ -29,6 +32,7 @@ public struct AppDependencies: Sendable {
         self.signIns = SignInThrottle(clock: operationsClock)
         self.metrics = metrics
         self.logger = logger
+        self.actions = Actions(stores: stores, passwords: passwords, signIns: signIns, classifiers: classifiers, clock: clock, logger: logger)
     }
 }
 

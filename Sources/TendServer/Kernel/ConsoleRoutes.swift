@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import TendCore
+import TendEngine
 import TendStore
 
 /// The staff console: sign-in, the program switcher and each program's home.
@@ -66,32 +67,19 @@ struct ConsoleRoutes: Sendable {
                   Secrets.constantTimeEquals(cookieToken, presented) else {
                 return loginPage(request: request, context: context, error: UIStrings.text("login_expired"), email: form.email ?? "", status: .forbidden)
             }
-            let email = String((form.email ?? "").trimmingCharacters(in: .whitespaces).prefix(254))
-            let password = String((form.password ?? "").unicodeScalars.prefix(Validate.maximumPasswordLength))
-            let throttleKeys = SignInThrottle.keys(email: email, address: context.clientAddress)
-            do throws(TendError) {
-                try dependencies.signIns.begin(throttleKeys)
-            } catch {
+            let email = String((form.email ?? "").prefix(254))
+            let outcome: AccessActions.SignInOutcome
+            do {
+                outcome = try await dependencies.actions.access.signIn(email: email, password: form.password ?? "", address: context.clientAddress,
+                                                                      lifetime: dependencies.config.sessionLifetime)
+            } catch let error as TendError where error.kind == .rateLimited {
                 var page = loginPage(request: request, context: context, error: error.message, email: email, status: .tooManyRequests)
                 page.headers[.retryAfter] = error.retryAfter.map(String.init) ?? "1"
                 return page
             }
-            let credentials: (user: StaffUser, passwordHash: String)?
-            let verified: Bool
-            do {
-                credentials = try await stores.staff.credentials(email: email)
-                verified = try await dependencies.passwords.verify(password, hash: credentials?.passwordHash ?? PasswordHasher.decoyHash)
-            } catch {
-                dependencies.signIns.end(throttleKeys, succeeded: false)
-                throw error
-            }
-            guard let credentials, verified, !credentials.user.disabled else {
-                dependencies.signIns.end(throttleKeys, succeeded: false)
+            guard case .signedIn(let secret, _) = outcome else {
                 return loginPage(request: request, context: context, error: UIStrings.text("login_failed"), email: email, status: .unauthorized)
             }
-            dependencies.signIns.end(throttleKeys, succeeded: true)
-            let (secret, _) = try await stores.sessions.create(userID: credentials.user.id, lifetime: dependencies.config.sessionLifetime)
-            try await stores.audit.record(.init(programID: nil, actorID: credentials.user.id, actorKind: .staff, action: "session.login", requestID: context.requestID))
             var response = Response.redirect(to: "/")
             response.setCookie(sessionCookie(secret, maxAge: Int(dependencies.config.sessionLifetime)))
             response.setCookie(expired(CookieName.loginCSRF))

@@ -1,5 +1,6 @@
 import Hummingbird
 import TendCore
+import TendEngine
 import TendStore
 
 /// Who is calling: a browser session or an API token, always a staff account.
@@ -36,6 +37,11 @@ public struct TendRequestContext: RequestContext {
     var grant: ProgramAccess.Grant?
 
     public var requestID: String { id }
+
+    /// Who the audit log names for this request.
+    public var actor: AuditActor {
+        AuditActor(id: identity?.user.id, kind: identity?.actorKind ?? .system, requestID: requestID)
+    }
 
     func requireGrant() throws -> ProgramAccess.Grant {
         guard let grant else { throw TendError.forbidden }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import TendCore
+import TendEngine
 import TendStore
 
 struct GroupBody: Encodable {
@@ -148,112 +149,17 @@ struct MessageActionRequest: Decodable {
 struct InboxRoutes: Sendable {
     let dependencies: AppDependencies
     private var stores: Stores { dependencies.stores }
-    private var access: ProgramAccess { ProgramAccess(stores: stores) }
-
-    /// Reads the inbound body, finds group and sender, grades, routes and stores it; a one-to-one
-    /// "1" / "确认" / "confirm" also confirms the sender's pending request.
-    func receive(_ grant: ProgramAccess.Grant, _ body: InboundRequest, requestID: String, locale: AppLocale) async throws -> InboundResultBody {
-        let programID = grant.program.id
-        guard let channel = ContactChannel(rawValue: body.channel) else {
-            throw TendError.invalid("channel", .init(en: "is not a known channel", zh: "不是已知渠道"))
-        }
-        let text = try Validate.text(body.text, field: "text", maxLength: Bounds.textLength)
-        let sentAt = try body.sent_at.map { (date) throws(TendError) in try Validate.instant(date, field: "sent_at") }
-        let actor = grant.auditActor(requestID: requestID)
-        var group: ChatGroup?
-        if let id = body.group_id {
-            guard let found = try await stores.messages.group(programID: programID, id: id) else { throw TendError.notFound("group") }
-            group = found
-        } else if let binding = body.group_binding {
-            guard let found = try await stores.messages.group(programID: programID, channel: channel, binding: binding) else {
-                throw TendError.invalid("group_binding", .init(en: "no group of this program is bound to it", zh: "本项目没有绑定该会话的群"))
-            }
-            group = found
-        }
-        var patient: Patient?
-        var relation: String?
-        if let id = body.patient_id {
-            guard let found = try await stores.patients.fetch(programID: programID, ids: [id]).first else { throw TendError.notFound("patient") }
-            patient = found
-        } else if body.phone != nil || body.sender_id != nil {
-            if let match = try await stores.patients.matchSender(programID: programID, phone: body.phone, channel: channel, userID: body.sender_id) {
-                patient = try await stores.patients.fetch(programID: programID, ids: [match.patientID]).first
-                relation = match.relation
-            }
-            if patient == nil && group == nil { throw TendError.notFound("patient") }
-        }
-        guard group != nil || patient != nil else { throw TendError.missing("patient_id") }
-        // A family member writing: the message is about the patient, from them.
-        var senderName = body.sender_name
-        if senderName == nil, let relation, let patient { senderName = "\(patient.profile.name)的\(relation) / \(relation) of \(patient.profile.name)" }
-
-        let (stored, settings) = try await Self.intake(
-            stores: stores, classifiers: dependencies.classifiers, programID: programID, group: group, patient: patient, channel: channel,
-            senderName: senderName, text: text, sentAt: sentAt ?? dependencies.clock.now(), actor: actor)
-        if stored.taskID != nil {
-            dependencies.logger.notice("urgent message routed to on-call staff", metadata: ["program": "\(grant.program.slug)", "message": "\(stored.id)"])
-        }
-        var confirmed: String?
-        var cancelled = 0
-        if group == nil, let patient, relation == nil, ConfirmationReply.isConfirmation(text),
-           let pending = try await stores.confirmations.pendingRequest(programID: programID, patientID: patient.id) {
-            if case .confirmed(let id, let count) = try await stores.confirmations.confirm(programID: programID, touchpointID: pending, via: .reply, actor: actor) {
-                confirmed = id
-                cancelled = count
-            }
-        }
-        return InboundResultBody(message: self.body(stored, group: group?.name, settings: settings, locale: locale),
-                                 confirmed_touchpoint: confirmed, cancelled_escalations: cancelled)
-    }
-
-    /// Grades a message with the program's rules, routes it and stores it (the API and the demo
-    /// seed both come through here).
-    static func intake(stores: Stores, classifiers: ClassifierCache, programID: String, group: ChatGroup?, patient: Patient?, channel: ContactChannel,
-                       senderName: String?, text: String, sentAt: Date, actor: AuditActor) async throws -> (StoredMessage, ProgramTriageSettings) {
-        let settings = try await stores.messages.settings(programID: programID)
-        let classifier = classifiers.classifier(programID: programID, settings: settings)
-        let hasHan = text.unicodeScalars.contains { $0.value >= 0x4E00 && $0.value <= 0x9FFF }
-        let result = classifier.classify(text, locale: patient?.profile.locale ?? (hasHan ? .zhHans : .en))
-        let routing = MessageRouting.route(result, inGroup: group != nil)
-        let sender = senderName ?? patient?.profile.name ?? "?"
-        let place = group?.name ?? "1:1"
-        let title = LocalizedText(en: "Urgent message from \(sender) (\(place)): \(text.prefix(80))",
-                                  zh: "紧急消息：\(sender)（\(place)）：\(text.prefix(80))")
-        let stored = try await stores.messages.receive(
-            programID: programID,
-            message: InboundMessage(channel: channel, groupID: group?.id, patientID: patient?.id, senderName: senderName ?? patient?.profile.name, text: text, sentAt: sentAt),
-            result: result, routing: routing, urgentTitle: title, onCallStaffID: settings.onCallStaffID, actor: actor)
-        return (stored, settings)
-    }
+    private var messages: MessageActions { dependencies.actions.messages }
 
     func body(_ message: StoredMessage, group: String?, settings: ProgramTriageSettings, locale: AppLocale) -> MessageBody {
-        let answers = (settings.answers ?? []) + TriageDefaults.answers
-        let privateThread = message.queue == .private || message.movedToPrivate
-        let suggestions = message.queue == .social ? [] : KnowledgeBase.suggest(message.text, answers: answers, privateThread: privateThread).map { $0.answer.text(in: locale) }
-        return MessageBody(message, groupName: group, suggestions: suggestions, now: dependencies.clock.now())
+        MessageBody(message, groupName: group, suggestions: MessageActions.suggestions(for: message, settings: settings, locale: locale), now: dependencies.clock.now())
     }
 
-    func groupNames(_ programID: String) async throws -> [String: String] {
-        Dictionary(uniqueKeysWithValues: try await stores.messages.groups(programID: programID).map { ($0.id, $0.name) })
-    }
-
-    static func action(_ body: MessageActionRequest) throws -> MessageAction {
-        switch body.action {
-        case "reply":
-            guard let text = body.text?.trimmed, !text.isEmpty else { throw TendError.missing("text") }
-            guard text.count <= 4000 else { throw TendError.invalid("text", .init(en: "must be at most 4000 characters", zh: "最多 4000 个字符")) }
-            return .reply(text)
-        case "move_to_private": return .moveToPrivate
-        case "escalate": return .escalate
-        case "resolve": return .resolve
-        case "misgraded":
-            guard let level = body.level.flatMap(TriageLevel.init(rawValue:)) else {
-                throw TendError.invalid("level", .init(en: "must be urgent, private, general or social", zh: "必须是 urgent、private、general 或 social"))
-            }
-            return .misgraded(level)
-        default:
-            throw TendError.invalid("action", .init(en: "must be reply, move_to_private, escalate, resolve or misgraded", zh: "操作无效"))
-        }
+    /// The messages as the API shows them, with their groups' names and ready answers.
+    func bodies(_ found: [StoredMessage], programID: String, locale: AppLocale) async throws -> [MessageBody] {
+        let names = Dictionary(uniqueKeysWithValues: try await stores.messages.groups(programID: programID).map { ($0.id, $0.name) })
+        let settings = try await stores.messages.settings(programID: programID)
+        return found.map { body($0, group: $0.groupID.flatMap { names[$0] }, settings: settings, locale: locale) }
     }
 
     func endpoints() -> [APIEndpoint] {
@@ -265,25 +171,9 @@ struct InboxRoutes: Sendable {
             ) { request, context in
                 let grant = try context.requireGrant()
                 let body = try await JSONIO.decode(CreateGroupRequest.self, from: request)
-                guard !body.name.trimmed.isEmpty, body.name.count <= 100 else {
-                    throw TendError.invalid("name", .init(en: "must be 1 to 100 characters", zh: "必须为 1–100 个字符"))
-                }
-                guard let channel = ContactChannel(rawValue: body.channel) else {
-                    throw TendError.invalid("channel", .init(en: "is not a known channel", zh: "不是已知渠道"))
-                }
-                guard !body.binding.trimmed.isEmpty, body.binding.count <= 200 else {
-                    throw TendError.invalid("binding", .init(en: "must be 1 to 200 characters", zh: "必须为 1–200 个字符"))
-                }
-                // Compared as sets: a repeated id of this program must not make room for one of another.
-                let patientIDs = Array(Set(body.patient_ids ?? [])).sorted()
-                if !patientIDs.isEmpty, Set(try await stores.patients.fetch(programID: grant.program.id, ids: patientIDs).map(\.id)) != Set(patientIDs) {
-                    throw TendError.notFound("patient")
-                }
-                let staffIDs = Array(Set(body.staff_ids ?? [])).sorted()
-                let members = Set(try await stores.staff.members(programID: grant.program.id).map(\.user.id))
-                guard Set(staffIDs).isSubset(of: members) else { throw TendError.notFound("staff member") }
-                let group = try await stores.messages.createGroup(programID: grant.program.id, name: body.name.trimmed, channel: channel,
-                                                                  binding: body.binding.trimmed, patientIDs: patientIDs, staffIDs: staffIDs)
+                guard let channel = ContactChannel(rawValue: body.channel) else { throw TendError.invalid("channel", .init(en: "is not a known channel", zh: "不是已知渠道")) }
+                let group = try await messages.createGroup(programID: grant.program.id, name: body.name, channel: channel, binding: body.binding,
+                                                           patientIDs: body.patient_ids ?? [], staffIDs: body.staff_ids ?? [])
                 return try JSONIO.response(GroupBody(group), status: .created)
             },
 
@@ -298,23 +188,16 @@ struct InboxRoutes: Sendable {
                 let grant = try context.requireGrant()
                 struct Binding: Decodable { let channel: String; let user_id: String }
                 let body = try await JSONIO.decode(Binding.self, from: request)
-                guard let channel = ContactChannel(rawValue: body.channel) else {
-                    throw TendError.invalid("channel", .init(en: "is not a known channel", zh: "不是已知渠道"))
-                }
-                guard !body.user_id.trimmed.isEmpty, body.user_id.count <= 200 else {
-                    throw TendError.invalid("user_id", .init(en: "must be 1 to 200 characters", zh: "必须为 1–200 个字符"))
-                }
-                let patientID = try context.parameters.require("patient")
-                guard try await stores.patients.fetch(programID: grant.program.id, ids: [patientID]).first != nil else { throw TendError.notFound("patient") }
-                try await stores.patients.bindChannelUser(programID: grant.program.id, patientID: patientID, channel: channel, userID: body.user_id,
-                                                          actor: grant.auditActor(requestID: context.requestID))
+                guard let channel = ContactChannel(rawValue: body.channel) else { throw TendError.invalid("channel", .init(en: "is not a known channel", zh: "不是已知渠道")) }
+                try await messages.bindIdentity(programID: grant.program.id, patientID: try context.parameters.require("patient"), channel: channel,
+                                                userID: body.user_id, by: context.actor)
                 return Response(status: .noContent)
             },
 
             APIEndpoint(operation: APIOperation(
                 method: .get, path: "/api/v1/programs/{program}/groups", operationID: "listGroups",
                 summary: "The program's groups", tag: "messages", response: Schema.list(of: "Group"), permission: .readProgram)
-            ) { request, context in
+            ) { _, context in
                 let grant = try context.requireGrant()
                 return try JSONIO.response(ItemsBody(items: try await stores.messages.groups(programID: grant.program.id).map(GroupBody.init)))
             },
@@ -326,7 +209,13 @@ struct InboxRoutes: Sendable {
             ) { request, context in
                 let grant = try context.requireGrant()
                 let body = try await JSONIO.decode(InboundRequest.self, from: request)
-                return try JSONIO.response(try await receive(grant, body, requestID: context.requestID, locale: context.locale), status: .created)
+                guard let channel = ContactChannel(rawValue: body.channel) else { throw TendError.invalid("channel", .init(en: "is not a known channel", zh: "不是已知渠道")) }
+                let reception = try await messages.receive(programID: grant.program.id, Arrival(
+                    channel: channel, groupID: body.group_id, groupBinding: body.group_binding, patientID: body.patient_id, phone: body.phone,
+                    senderID: body.sender_id, senderName: body.sender_name, text: body.text, sentAt: body.sent_at), by: context.actor)
+                let message = self.body(reception.message, group: reception.group?.name, settings: reception.settings, locale: context.locale)
+                return try JSONIO.response(InboundResultBody(message: message, confirmed_touchpoint: reception.confirmedTouchpoint,
+                                                             cancelled_escalations: reception.cancelledEscalations), status: .created)
             },
 
             APIEndpoint(operation: APIOperation(
@@ -343,27 +232,11 @@ struct InboxRoutes: Sendable {
             ) { request, context in
                 let grant = try context.requireGrant()
                 let parameters = request.uri.queryParameters
-                var queue: InboxQueue?
-                if let text = parameters.get("queue") {
-                    guard let parsed = InboxQueue(rawValue: text) else { throw TendError.invalid("queue", .init(en: "is not a queue", zh: "不是有效队列")) }
-                    queue = parsed
-                }
-                var statuses: [MessageStatus] = [.open]
-                if let text = parameters.get("status") {
-                    guard let parsed = MessageStatus(rawValue: text) else { throw TendError.invalid("status", .init(en: "must be open, resolved or archived", zh: "必须是 open、resolved 或 archived")) }
-                    statuses = [parsed]
-                }
-                var limit = 200
-                if let text = parameters.get("limit") {
-                    guard let parsed = Int(text), (1...2000).contains(parsed) else { throw TendError.invalid("limit", .init(en: "must be 1 to 2000", zh: "必须为 1–2000")) }
-                    limit = parsed
-                }
-                let messages = try await stores.messages.inbox(programID: grant.program.id, statuses: statuses, queue: queue, groupID: parameters.get("group"), limit: limit)
-                let names = try await groupNames(grant.program.id)
-                let settings = try await stores.messages.settings(programID: grant.program.id)
-                try await stores.audit.record(.init(programID: grant.program.id, actorID: grant.identity.user.id, actorKind: grant.identity.actorKind,
-                                                    action: "inbox.read", subjectType: "program", subjectID: grant.program.id, requestID: context.requestID))
-                return try JSONIO.response(ItemsBody(items: messages.map { body($0, group: $0.groupID.flatMap { names[$0] }, settings: settings, locale: context.locale) }))
+                let found = try await messages.inbox(
+                    programID: grant.program.id, statuses: [parameters.get("status").flatMap(MessageStatus.init(rawValue:)) ?? .open],
+                    queue: parameters.get("queue").flatMap(InboxQueue.init(rawValue:)), groupID: parameters.get("group"),
+                    limit: parameters.get("limit").flatMap { Int($0) } ?? 200, by: context.actor)
+                return try JSONIO.response(ItemsBody(items: try await bodies(found, programID: grant.program.id, locale: context.locale)))
             },
 
             APIEndpoint(operation: APIOperation(
@@ -372,13 +245,8 @@ struct InboxRoutes: Sendable {
                 query: [.init(name: "q", schema: .text(1...200), description: "The words", required: true)], response: Schema.list(of: "Message"), permission: .readPatients)
             ) { request, context in
                 let grant = try context.requireGrant()
-                guard let words = request.uri.queryParameters.get("q")?.trimmed, !words.isEmpty else { throw TendError.missing("q") }
-                let found = try await stores.messages.search(programID: grant.program.id, text: words)
-                let names = try await groupNames(grant.program.id)
-                let settings = try await stores.messages.settings(programID: grant.program.id)
-                try await stores.audit.record(.init(programID: grant.program.id, actorID: grant.identity.user.id, actorKind: grant.identity.actorKind,
-                                                    action: "messages.search", subjectType: "program", subjectID: grant.program.id, requestID: context.requestID))
-                return try JSONIO.response(ItemsBody(items: found.map { body($0, group: $0.groupID.flatMap { names[$0] }, settings: settings, locale: context.locale) }))
+                let found = try await messages.search(programID: grant.program.id, words: request.uri.queryParameters.get("q")?.trimmed ?? "", by: context.actor)
+                return try JSONIO.response(ItemsBody(items: try await bodies(found, programID: grant.program.id, locale: context.locale)))
             },
 
             APIEndpoint(operation: APIOperation(
@@ -388,22 +256,16 @@ struct InboxRoutes: Sendable {
             ) { request, context in
                 let grant = try context.requireGrant()
                 let body = try await JSONIO.decode(MessageActionRequest.self, from: request)
-                let action = try Self.action(body)
-                guard let message = try await stores.messages.act(
-                    programID: grant.program.id, id: try context.parameters.require("message"), action: action,
-                    staffID: grant.identity.user.id, staffName: grant.identity.user.displayName, actor: grant.auditActor(requestID: context.requestID)) else {
-                    throw TendError.notFound("message")
-                }
-                let names = try await groupNames(grant.program.id)
-                return try JSONIO.response(self.body(message, group: message.groupID.flatMap { names[$0] },
-                                                     settings: try await stores.messages.settings(programID: grant.program.id), locale: context.locale))
+                let message = try await messages.act(programID: grant.program.id, messageID: try context.parameters.require("message"),
+                                                     try MessageActions.action(body.action, text: body.text, level: body.level), staff: grant.identity.user, by: context.actor)
+                return try JSONIO.response(try await bodies([message], programID: grant.program.id, locale: context.locale)[0])
             },
 
             APIEndpoint(operation: APIOperation(
                 method: .get, path: "/api/v1/programs/{program}/triage/settings", operationID: "getTriageSettings",
                 summary: "The program's additions to the shipped triage rules: phrases, thresholds, ready answers, on-call member",
                 tag: "messages", response: ["type": "object"], permission: .manageProgram)
-            ) { request, context in
+            ) { _, context in
                 let grant = try context.requireGrant()
                 return try JSONIO.response(try await stores.messages.settings(programID: grant.program.id))
             },
@@ -415,12 +277,7 @@ struct InboxRoutes: Sendable {
             ) { request, context in
                 let grant = try context.requireGrant()
                 let settings = try await JSONIO.decode(ProgramTriageSettings.self, from: request)
-                if let staff = settings.onCallStaffID, try await stores.staff.role(userID: staff, programID: grant.program.id) == nil {
-                    throw TendError.notFound("staff member")
-                }
-                try await stores.messages.saveSettings(programID: grant.program.id, settings)
-                try await stores.audit.record(.init(programID: grant.program.id, actorID: grant.identity.user.id, actorKind: grant.identity.actorKind,
-                                                    action: "triage.settings", subjectType: "program", subjectID: grant.program.id, requestID: context.requestID))
+                try await dependencies.actions.programs.setTriageSettings(programID: grant.program.id, settings, by: context.actor)
                 return try JSONIO.response(try await stores.messages.settings(programID: grant.program.id))
             },
         ]

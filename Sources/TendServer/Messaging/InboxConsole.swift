@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import TendCore
+import TendEngine
 import TendStore
 
 /// The console inbox: one list across every group of the program, urgent first, each message
@@ -43,17 +44,13 @@ struct InboxConsole: Sendable {
         router.get("/p/:program/inbox") { request, context -> Response in
             let page = try await console.programPage(.readPatients, request, context)
             let programID = page.grant.program.id
-            let messages = try await stores.messages.inbox(programID: programID)
+            let messages = try await console.dependencies.actions.messages.inbox(programID: programID, by: page.actor)
             let names = Dictionary(uniqueKeysWithValues: try await stores.messages.groups(programID: programID).map { ($0.id, $0.name) })
             let settings = try await stores.messages.settings(programID: programID)
-            let answers = (settings.answers ?? []) + TriageDefaults.answers
-            try await stores.audit.record(.init(programID: programID, actorID: page.grant.identity.user.id, actorKind: page.grant.identity.actorKind,
-                                                action: "inbox.read", subjectType: "program", subjectID: programID, requestID: context.requestID))
             let now = console.dependencies.clock.now()
             let t = UIStrings.strings(for: context.locale)
             let rows: [[String: Any]] = messages.map { message in
-                let privateThread = message.queue == .private || message.movedToPrivate
-                let suggestions = KnowledgeBase.suggest(message.text, answers: answers, privateThread: privateThread).map { $0.answer.text(in: context.locale) }
+                let suggestions = MessageActions.suggestions(for: message, settings: settings, locale: context.locale)
                 return [
                     "id": message.id, "queue": message.queue.rawValue, "queue_label": t["queue_\(message.queue.rawValue)"] ?? message.queue.rawValue,
                     "where": message.groupID.flatMap { names[$0] } ?? (t["inbox_one_to_one"] ?? "1:1"),
@@ -79,12 +76,9 @@ struct InboxConsole: Sendable {
             let page = try await console.programPage(.writePatients, request, context)
             let form = try await console.decodeForm(ActionForm.self, request)
             try CSRF.verify(form.csrf, identity: page.grant.identity)
-            let action = try InboxRoutes.action(MessageActionRequest(action: form.action ?? "", text: form.text, level: form.level))
-            guard try await stores.messages.act(
-                programID: page.grant.program.id, id: try context.parameters.require("message"), action: action,
-                staffID: page.grant.identity.user.id, staffName: page.grant.identity.user.displayName, actor: page.actor) != nil else {
-                throw TendError.notFound("message")
-            }
+            let action = try MessageActions.action(form.action ?? "", text: form.text, level: form.level)
+            _ = try await console.dependencies.actions.messages.act(programID: page.grant.program.id, messageID: try context.parameters.require("message"),
+                                                                    action, staff: page.grant.identity.user, by: page.actor)
             return .redirect(to: "/p/\(page.grant.program.slug)/inbox")
         }
     }

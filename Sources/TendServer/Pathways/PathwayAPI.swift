@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import TendCore
 import TendFormats
+import TendEngine
 import TendStore
 
 struct PathwayStepBody: Encodable {
@@ -226,7 +227,7 @@ struct PathwayRoutes: Sendable {
                     throw TendError(kind: .invalidInput, code: "invalid_pathway",
                                     message: .init(en: error.description, zh: "方案文件有误：\n" + error.description), field: "body")
                 }
-                let stored = try await stores.pathways.save(programID: grant.program.id, pathway: pathway, source: text)
+                let stored = try await dependencies.actions.programs.savePathway(programID: grant.program.id, pathway, source: text, by: context.actor)
                 return try JSONIO.response(PathwayBody(stored), status: .created)
             },
 
@@ -274,9 +275,9 @@ struct PathwayRoutes: Sendable {
                 summary: "The patient's enrolments", tag: "pathways", response: Schema.list(of: "Enrolment"), permission: .readPatients)
             ) { request, context in
                 let grant = try context.requireGrant()
-                let patientID = try context.parameters.require("patient")
-                guard try await stores.patients.fetch(programID: grant.program.id, ids: [patientID]).first != nil else { throw TendError.notFound("patient") }
-                return try JSONIO.response(ItemsBody(items: try await stores.enrolments.enrolments(programID: grant.program.id, patientID: patientID).map(EnrolmentBody.init)))
+                guard let enrolments = try await dependencies.actions.reads.enrolments(
+                    programID: grant.program.id, patientID: try context.parameters.require("patient"), by: context.actor) else { throw TendError.notFound("patient") }
+                return try JSONIO.response(ItemsBody(items: enrolments.map(EnrolmentBody.init)))
             },
 
             APIEndpoint(operation: APIOperation(
@@ -284,11 +285,9 @@ struct PathwayRoutes: Sendable {
                 summary: "The patient's touchpoints, past and future, with their status", tag: "pathways", response: Schema.list(of: "Touchpoint"), permission: .readPatients)
             ) { request, context in
                 let grant = try context.requireGrant()
-                let patientID = try context.parameters.require("patient")
-                guard try await stores.patients.fetch(programID: grant.program.id, ids: [patientID]).first != nil else { throw TendError.notFound("patient") }
-                try await stores.audit.record(.init(programID: grant.program.id, actorID: grant.identity.user.id, actorKind: grant.identity.actorKind,
-                                                    action: "patient.schedule.read", subjectType: "patient", subjectID: patientID, requestID: context.requestID))
-                return try JSONIO.response(ItemsBody(items: try await stores.enrolments.schedule(programID: grant.program.id, patientID: patientID).map(TouchpointBody.init)))
+                guard let touchpoints = try await dependencies.actions.reads.schedule(
+                    programID: grant.program.id, patientID: try context.parameters.require("patient"), by: context.actor) else { throw TendError.notFound("patient") }
+                return try JSONIO.response(ItemsBody(items: touchpoints.map(TouchpointBody.init)))
             },
 
             APIEndpoint(operation: APIOperation(

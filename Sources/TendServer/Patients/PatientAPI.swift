@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import TendCore
+import TendEngine
 import TendStore
 
 /// A field in a PATCH body: left out, set to null (cleared), or given a value.

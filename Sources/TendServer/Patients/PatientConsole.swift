@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import TendCore
+import TendEngine
 import TendStore
 
 /// Console pages for patients: the list with tag filters and search, a patient's page

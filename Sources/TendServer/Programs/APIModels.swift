@@ -1,5 +1,6 @@
 import Foundation
 import TendCore
+import TendEngine
 import TendStore
 
 /// The JSON shapes of the REST API. Field names are snake_case on the wire.

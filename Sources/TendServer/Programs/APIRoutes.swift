@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import TendCore
+import TendEngine
 import TendStore
 
 struct APIEndpoint: Sendable {
@@ -13,6 +14,7 @@ struct APIRoutes: Sendable {
     let dependencies: AppDependencies
 
     private var stores: Stores { dependencies.stores }
+    private var actions: Actions { dependencies.actions }
     private var access: ProgramAccess { ProgramAccess(stores: stores) }
 
     func endpoints(openAPI: @escaping @Sendable () -> JSONValue) -> [APIEndpoint] {
@@ -64,9 +66,7 @@ struct APIRoutes: Sendable {
                 try verifyCSRF(request, identity: identity)
                 guard identity.user.isPlatformAdmin else { throw TendError.forbidden }
                 let body = try await JSONIO.decode(CreateProgramRequest.self, from: request)
-                let program = try await stores.programs.create(slug: body.slug, name: body.name)
-                try await stores.audit.record(.init(programID: program.id, actorID: identity.user.id, actorKind: identity.actorKind,
-                                                    action: "program.create", subjectType: "program", subjectID: program.id, requestID: context.requestID))
+                let program = try await actions.programs.create(slug: body.slug, name: body.name, by: context.actor)
                 return try JSONIO.response(ProgramBody(program, role: nil), status: .created)
             },
 
@@ -96,22 +96,10 @@ struct APIRoutes: Sendable {
                 let grant = try context.requireGrant()
                 try verifyCSRF(request, identity: identity)
                 let body = try await JSONIO.decode(AddMemberRequest.self, from: request)
-                let role = try Validate.role(body.role)
-                let email = try Validate.email(body.email)
-                let name = try Validate.name(body.display_name, field: "display_name")
-                let password = try Validate.password(body.password)
-                let user: StaffUser
-                if let existing = try await stores.staff.credentials(email: email)?.user {
-                    user = existing
-                } else {
-                    user = try await stores.staff.createUser(email: email, displayName: name, passwordHash: try await dependencies.passwords.hash(password))
-                }
-                // A platform admin runs teams without seeing patients: not by making themselves a member.
-                if grant.role == nil, user.id == identity.user.id { throw TendError.forbidden }
-                try await stores.staff.setMembership(userID: user.id, programID: grant.program.id, role: role)
-                try await stores.audit.record(.init(programID: grant.program.id, actorID: identity.user.id, actorKind: identity.actorKind,
-                                                    action: "membership.set", subjectType: "staff", subjectID: user.id, requestID: context.requestID))
-                return try JSONIO.response(MemberBody(ProgramMember(user: user, role: role)))
+                let member = try await actions.programs.setMember(
+                    programID: grant.program.id, email: body.email, role: try Validate.role(body.role), newAccountName: body.display_name,
+                    newAccountPassword: body.password, callerID: identity.user.id, callerIsMember: grant.role != nil, by: context.actor)
+                return try JSONIO.response(MemberBody(member))
             },
 
             APIEndpoint(operation: APIOperation(
@@ -122,11 +110,9 @@ struct APIRoutes: Sendable {
                 let grant = try context.requireGrant()
                 try verifyCSRF(request, identity: identity)
                 let userID = try context.parameters.require("user")
-                guard try await stores.staff.removeMembership(userID: userID, programID: grant.program.id) else {
+                guard try await actions.programs.removeMember(programID: grant.program.id, userID: userID, by: context.actor) else {
                     throw TendError.notFound("member")
                 }
-                try await stores.audit.record(.init(programID: grant.program.id, actorID: identity.user.id, actorKind: identity.actorKind,
-                                                    action: "membership.remove", subjectType: "staff", subjectID: userID, requestID: context.requestID))
                 return Response(status: .noContent)
             },
 
@@ -169,11 +155,9 @@ struct APIRoutes: Sendable {
                 let identity = try context.requireIdentity()
                 try verifyCSRF(request, identity: identity)
                 let body = try await JSONIO.decode(CreateTokenRequest.self, from: request)
-                let expiry = body.expires_in_days.map { dependencies.clock.now().addingTimeInterval(Double($0) * 86400) }
                 let ceiling = try body.role_ceiling.map { (text) throws(TendError) in try Validate.role(text, field: "role_ceiling") }
-                let (token, secret) = try await stores.tokens.create(userID: identity.user.id, name: body.name, expiresAt: expiry, roleCeiling: ceiling)
-                try await stores.audit.record(.init(programID: nil, actorID: identity.user.id, actorKind: identity.actorKind,
-                                                    action: "token.create", subjectType: "token", subjectID: token.id, requestID: context.requestID))
+                let (token, secret) = try await actions.access.createToken(
+                    userID: identity.user.id, name: body.name, expiresInDays: body.expires_in_days, roleCeiling: ceiling, now: dependencies.clock.now(), by: context.actor)
                 return try JSONIO.response(CreatedTokenBody(token: TokenBody(token), secret: secret), status: .created)
             },
 
@@ -184,9 +168,7 @@ struct APIRoutes: Sendable {
                 let identity = try context.requireIdentity()
                 try verifyCSRF(request, identity: identity)
                 let id = try context.parameters.require("token")
-                guard try await stores.tokens.revoke(id: id, userID: identity.user.id) else { throw TendError.notFound("token") }
-                try await stores.audit.record(.init(programID: nil, actorID: identity.user.id, actorKind: identity.actorKind,
-                                                    action: "token.revoke", subjectType: "token", subjectID: id, requestID: context.requestID))
+                guard try await actions.access.revokeToken(id: id, userID: identity.user.id, by: context.actor) else { throw TendError.notFound("token") }
                 return Response(status: .noContent)
             },
 
@@ -198,14 +180,7 @@ struct APIRoutes: Sendable {
                 let identity = try context.requireIdentity()
                 try verifyCSRF(request, identity: identity)
                 let body = try await JSONIO.decode(ChangePasswordRequest.self, from: request)
-                let newPassword = try Validate.password(body.new_password, field: "new_password")
-                guard let credentials = try await stores.staff.credentials(email: identity.user.email),
-                      try await dependencies.passwords.verify(body.current_password, hash: credentials.passwordHash) else {
-                    throw TendError.invalid("current_password", .init(en: "is not correct", zh: "不正确"), code: "wrong_password")
-                }
-                try await stores.staff.updatePassword(userID: identity.user.id, passwordHash: try await dependencies.passwords.hash(newPassword))
-                try await stores.audit.record(.init(programID: nil, actorID: identity.user.id, actorKind: identity.actorKind,
-                                                    action: "password.change", subjectType: "staff", subjectID: identity.user.id, requestID: context.requestID))
+                try await actions.access.changePassword(user: identity.user, current: body.current_password, new: body.new_password, by: context.actor)
                 return Response(status: .noContent)
             },
         ]

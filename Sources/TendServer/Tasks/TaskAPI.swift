@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import TendCore
+import TendEngine
 import TendStore
 
 struct TaskBody: Encodable {
@@ -195,11 +196,8 @@ struct TaskRoutes: Sendable {
                 summary: "The patient's portal inbox (in-app messages), newest first", tag: "messages", response: Schema.list(of: "PortalMessage"), permission: .readPatients)
             ) { request, context in
                 let grant = try context.requireGrant()
-                let patientID = try context.parameters.require("patient")
-                guard try await stores.patients.fetch(programID: grant.program.id, ids: [patientID]).first != nil else { throw TendError.notFound("patient") }
-                try await stores.audit.record(.init(programID: grant.program.id, actorID: grant.identity.user.id, actorKind: grant.identity.actorKind,
-                                                    action: "patient.inbox.read", subjectType: "patient", subjectID: patientID, requestID: context.requestID))
-                let messages = try await stores.channels.inbox(programID: grant.program.id, patientID: patientID)
+                guard let messages = try await dependencies.actions.reads.portalInbox(
+                    programID: grant.program.id, patientID: try context.parameters.require("patient"), by: context.actor) else { throw TendError.notFound("patient") }
                 return try JSONIO.response(ItemsBody(items: messages.map {
                     PortalMessageBody(id: $0.id, touchpoint_id: $0.touchpointID, body: $0.body, created_at: $0.createdAt, read_at: $0.readAt)
                 }))
@@ -228,9 +226,7 @@ struct TaskRoutes: Sendable {
             let config = ChannelConfig(channel: channel, url: body.url, secret: body.secret, bodyTemplate: body.body_template,
                                        headers: body.headers, format: body.format.flatMap(ChannelConfig.WeComFormat.init(rawValue:)),
                                        ratePerMinute: body.rate_per_minute)
-            try await stores.channels.set(programID: grant.program.id, config, policy: dependencies.config.outbound)
-            try await stores.audit.record(.init(programID: grant.program.id, actorID: grant.identity.user.id, actorKind: grant.identity.actorKind,
-                                                action: "channel.set", subjectType: "channel", subjectID: channel.rawValue, requestID: context.requestID))
+            try await dependencies.actions.programs.setChannel(programID: grant.program.id, config, policy: dependencies.config.outbound, by: context.actor)
             return try JSONIO.response(ChannelBody(config))
         }
     }

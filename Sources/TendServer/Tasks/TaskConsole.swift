@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import TendCore
+import TendEngine
 import TendStore
 
 /// The console's Today page (a staff member's tasks and the program's pool, overdue first)

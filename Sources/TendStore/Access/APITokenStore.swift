@@ -27,13 +27,13 @@ public struct APITokenStore: Sendable {
         self.ids = ids
     }
 
-    public func create(userID: String, name rawName: String, expiresAt: Date? = nil, roleCeiling: StaffRole? = nil) async throws -> (token: APIToken, plaintext: String) {
+    public func create(userID: String, name rawName: String, expiresAt: Date? = nil, roleCeiling: StaffRole? = nil, in sql: (any SQLDatabase)? = nil) async throws -> (token: APIToken, plaintext: String) {
         let name = try Validate.name(rawName, maxLength: 100)
         if let expiresAt { _ = try Validate.instant(expiresAt, field: "expires_at") }
         let token = APIToken(id: ids.next(), userID: userID, name: name, createdAt: clock.now(), lastUsedAt: nil, revokedAt: nil,
                              expiresAt: expiresAt, roleCeiling: roleCeiling)
         let plaintext = "tend_\(token.id)_\(Secrets.random())"
-        try await database.session { sql in
+        try await database.on(sql) { sql in
             try await sql.raw("""
                 INSERT INTO api_tokens (id, user_id, name, token_hash, created_at, expires_at, role_ceiling)
                 VALUES (\(bind: token.id), \(bind: userID), \(bind: name), \(bind: Secrets.sha256Hex(plaintext)), \(bind: token.createdAt.epochMilliseconds),
@@ -74,9 +74,9 @@ public struct APITokenStore: Sendable {
     }
 
     /// Revokes one of the user's tokens; returns false when the user has no such live token.
-    public func revoke(id: String, userID: String) async throws -> Bool {
+    public func revoke(id: String, userID: String, in sql: (any SQLDatabase)? = nil) async throws -> Bool {
         let now = clock.now().epochMilliseconds
-        return try await database.session { sql in
+        return try await database.on(sql) { sql in
             let rows = try await sql.raw("""
                 UPDATE api_tokens SET revoked_at = \(bind: now)
                 WHERE id = \(bind: id) AND user_id = \(bind: userID) AND revoked_at IS NULL RETURNING id

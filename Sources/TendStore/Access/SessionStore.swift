@@ -24,11 +24,11 @@ public struct SessionStore: Sendable {
     }
 
     /// Starts a session and returns the cookie secret with the session.
-    public func create(userID: String, lifetime: TimeInterval) async throws -> (secret: String, session: WebSession) {
+    public func create(userID: String, lifetime: TimeInterval, in sql: (any SQLDatabase)? = nil) async throws -> (secret: String, session: WebSession) {
         let secret = Secrets.random()
         let now = clock.now()
         let session = WebSession(userID: userID, csrfToken: Secrets.random(), expiresAt: now.addingTimeInterval(lifetime))
-        try await database.session { sql in
+        try await database.on(sql) { sql in
             try await sql.raw("""
                 INSERT INTO web_sessions (token_hash, user_id, csrf_token, created_at, expires_at, last_seen_at)
                 VALUES (\(bind: Secrets.sha256Hex(secret)), \(bind: userID), \(bind: session.csrfToken),

@@ -17,12 +17,12 @@ public struct StaffStore: Sendable {
 
     private static let userColumns = "u.id, u.email, u.display_name, u.locale, u.is_platform_admin, u.disabled, u.created_at"
 
-    public func createUser(email rawEmail: String, displayName rawName: String, passwordHash: String, locale: AppLocale? = nil, isPlatformAdmin: Bool = false) async throws -> StaffUser {
+    public func createUser(email rawEmail: String, displayName rawName: String, passwordHash: String, locale: AppLocale? = nil, isPlatformAdmin: Bool = false, in sql: (any SQLDatabase)? = nil) async throws -> StaffUser {
         let user = StaffUser(
             id: ids.next(), email: try Validate.email(rawEmail), displayName: try Validate.name(rawName, field: "name"),
             locale: locale, isPlatformAdmin: isPlatformAdmin, disabled: false, createdAt: clock.now())
         do {
-            try await database.session { sql in
+            try await database.on(sql) { sql in
                 try await sql.raw("""
                     INSERT INTO staff_users (id, email, display_name, password_hash, locale, is_platform_admin, disabled, created_at)
                     VALUES (\(bind: user.id), \(bind: user.email), \(bind: user.displayName), \(bind: passwordHash),
@@ -55,18 +55,18 @@ public struct StaffStore: Sendable {
 
     /// Sets a new password and ends every session and token of the account, in one
     /// transaction: whoever knew the old password is signed out.
-    public func updatePassword(userID: String, passwordHash: String) async throws {
+    public func updatePassword(userID: String, passwordHash: String, in sql: (any SQLDatabase)? = nil) async throws {
         let now = clock.now().epochMilliseconds
-        try await database.transaction { sql in
+        try await database.transaction(joining: sql) { sql in
             try await sql.raw("UPDATE staff_users SET password_hash = \(bind: passwordHash) WHERE id = \(bind: userID)").run()
             try await Self.endCredentials(sql, userID: userID, at: now)
         }
     }
 
     /// Disables or re-enables an account; disabling ends its sessions and tokens.
-    public func setDisabled(userID: String, disabled: Bool) async throws {
+    public func setDisabled(userID: String, disabled: Bool, in sql: (any SQLDatabase)? = nil) async throws {
         let now = clock.now().epochMilliseconds
-        try await database.transaction { sql in
+        try await database.transaction(joining: sql) { sql in
             try await sql.raw("UPDATE staff_users SET disabled = \(bind: disabled ? 1 : 0) WHERE id = \(bind: userID)").run()
             if disabled { try await Self.endCredentials(sql, userID: userID, at: now) }
         }
@@ -84,9 +84,9 @@ public struct StaffStore: Sendable {
     }
 
     /// Adds the user to the program or changes their role there.
-    public func setMembership(userID: String, programID: String, role: StaffRole) async throws {
+    public func setMembership(userID: String, programID: String, role: StaffRole, in sql: (any SQLDatabase)? = nil) async throws {
         let now = clock.now().epochMilliseconds
-        try await database.transaction { sql in
+        try await database.transaction(joining: sql) { sql in
             let existing = try await sql.raw("SELECT role FROM memberships WHERE program_id = \(bind: programID) AND user_id = \(bind: userID)").first()
             if existing == nil {
                 try await sql.raw("""
@@ -101,8 +101,8 @@ public struct StaffStore: Sendable {
 
     /// Returns whether a membership was removed.
     @discardableResult
-    public func removeMembership(userID: String, programID: String) async throws -> Bool {
-        try await database.session { sql in
+    public func removeMembership(userID: String, programID: String, in sql: (any SQLDatabase)? = nil) async throws -> Bool {
+        try await database.on(sql) { sql in
             let rows = try await sql.raw("DELETE FROM memberships WHERE program_id = \(bind: programID) AND user_id = \(bind: userID) RETURNING user_id").all()
             return !rows.isEmpty
         }

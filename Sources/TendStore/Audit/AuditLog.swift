@@ -2,7 +2,39 @@ import Foundation
 import SQLKit
 import TendCore
 
-/// Append-only record of who read or changed what. Events carry ids, never PII.
+/// Who acted: a staff member, a token, the CLI, the system, or a patient through a link.
+public struct AuditActor: Sendable {
+    public var id: String?
+    public var kind: ActorKind
+    public var requestID: String?
+
+    public init(id: String?, kind: ActorKind, requestID: String? = nil) {
+        self.id = id
+        self.kind = kind
+        self.requestID = requestID
+    }
+
+    public static let cli = AuditActor(id: nil, kind: .cli)
+    public static let system = AuditActor(id: nil, kind: .system)
+}
+
+/// What an event is about.
+public struct AuditSubject: Sendable, Equatable {
+    public var type: String
+    public var id: String
+
+    public init(type: String, id: String) {
+        self.type = type
+        self.id = id
+    }
+
+    public static func patient(_ id: String) -> AuditSubject { AuditSubject(type: "patient", id: id) }
+}
+
+/// Append-only record of who read or changed what. Events carry ids, never PII. This is the
+/// one place that writes `audit_events`: a change records its event inside its own
+/// transaction (a rolled-back change leaves none, a committed one always has one); a read
+/// records its event before the data is answered.
 public struct AuditLog: Sendable {
     let database: Database
     let clock: TendClock
@@ -14,54 +46,55 @@ public struct AuditLog: Sendable {
         self.ids = ids
     }
 
-    public struct Entry: Sendable {
-        public var programID: String?
-        public var actorID: String?
-        public var actorKind: ActorKind
-        public var action: String
-        public var subjectType: String?
-        public var subjectID: String?
-        public var requestID: String?
-
-        public init(programID: String?, actorID: String?, actorKind: ActorKind, action: String, subjectType: String? = nil, subjectID: String? = nil, requestID: String? = nil) {
-            self.programID = programID
-            self.actorID = actorID
-            self.actorKind = actorKind
-            self.action = action
-            self.subjectType = subjectType
-            self.subjectID = subjectID
-            self.requestID = requestID
-        }
+    /// One event, in the caller's transaction.
+    public func record(_ action: AuditAction, by actor: AuditActor, program: String?, subject: AuditSubject?, in sql: any SQLDatabase) async throws {
+        try await Self.insert.run(sql, rows: BoundRows([Self.row(id: ids.next(), program: program, actor: actor, action: action, subject: subject, at: clock.now().epochMilliseconds)],
+                                                        for: StorageDialect.of(sql).kind))
     }
 
-    /// An action on a patient (or, without one, on another subject) by this actor.
-    func record(_ action: String, by actor: AuditActor, programID: String, patientID: String?, otherwise subject: (type: String, id: String)? = nil,
+    /// One event about a patient, or when there is none, about the other subject.
+    func record(_ action: AuditAction, by actor: AuditActor, program: String, patient: String?, otherwise subject: AuditSubject? = nil,
                 in sql: any SQLDatabase) async throws {
-        try await record(Entry(programID: programID, actorID: actor.id, actorKind: actor.kind, action: action,
-                               subjectType: patientID == nil ? subject?.type : "patient", subjectID: patientID ?? subject?.id,
-                               requestID: actor.requestID), in: sql)
+        try await record(action, by: actor, program: program, subject: patient.map(AuditSubject.patient) ?? subject, in: sql)
     }
 
-    @discardableResult
-    public func record(_ entry: Entry, in sql: (any SQLDatabase)? = nil) async throws -> AuditEvent {
-        let event = AuditEvent(
-            id: ids.next(), programID: entry.programID, actorID: entry.actorID, actorKind: entry.actorKind,
-            action: entry.action, subjectType: entry.subjectType, subjectID: entry.subjectID,
-            requestID: entry.requestID, at: clock.now())
-        let insert: @Sendable (any SQLDatabase) async throws -> Void = { sql in
-            try await sql.raw("""
-                INSERT INTO audit_events (id, program_id, actor_id, actor_kind, action, subject_type, subject_id, request_id, at)
-                VALUES (\(bind: event.id), \(bind: event.programID), \(bind: event.actorID), \(bind: event.actorKind.rawValue),
-                        \(bind: event.action), \(bind: event.subjectType), \(bind: event.subjectID), \(bind: event.requestID),
-                        \(bind: event.at.epochMilliseconds))
-                """).run()
-        }
-        if let sql {
-            try await insert(sql)
-        } else {
-            try await database.session(insert)
-        }
-        return event
+    /// One event per patient, in the caller's transaction.
+    func record(_ action: AuditAction, by actor: AuditActor, program: String, patients: [String], at: Int64, in sql: any SQLDatabase) async throws {
+        guard !patients.isEmpty else { return }
+        try await Self.insert.run(sql, rows: BoundRows(patients.map {
+            Self.row(id: ids.next(), program: program, actor: actor, action: action, subject: .patient($0), at: at)
+        }, for: database.kind))
+    }
+
+    /// A read's event, written (and committed) before the caller answers with what it read.
+    public func recordRead(_ action: AuditAction, by actor: AuditActor, program: String?, subject: AuditSubject?) async throws {
+        try await database.session { sql in try await record(action, by: actor, program: program, subject: subject, in: sql) }
+    }
+
+    /// Read events about patients, one each.
+    public func recordReads(_ action: AuditAction, by actor: AuditActor, program: String, patients: [String]) async throws {
+        guard !patients.isEmpty else { return }
+        let now = clock.now().epochMilliseconds
+        try await database.session { sql in try await record(action, by: actor, program: program, patients: patients, at: now, in: sql) }
+    }
+
+    static let insert = MultiRowInsert("INSERT INTO audit_events (id, program_id, actor_id, actor_kind, action, subject_type, subject_id, request_id, at)")
+
+    static func row(id: String, program: String?, actor: AuditActor, action: AuditAction, subject: AuditSubject?, at: Int64) -> [SQLValue] {
+        [.text(id), SQLValue(program), SQLValue(actor.id), .text(actor.kind.rawValue), .text(action.rawValue),
+         SQLValue(subject?.type), SQLValue(subject?.id), SQLValue(actor.requestID), .integer(at)]
+    }
+
+    /// The same event about every patient an `INSERT … SELECT` finds in `source` (a table or
+    /// join with a `patient_id` column), set-based; ids are `idPrefix` followed by the patient id.
+    static func recordForEachPatient(in source: String, idPrefix: String, action: AuditAction, by actor: AuditActor, program: String, at: Int64,
+                                     dialect: StorageDialect, in sql: any SQLDatabase) async throws {
+        try await sql.raw("""
+            INSERT INTO audit_events (id, program_id, actor_id, actor_kind, action, subject_type, subject_id, request_id, at)
+            SELECT \(unsafeRaw: dialect.concat([StorageDialect.literal(idPrefix), "c.patient_id"])), \(bind: program), \(bind: actor.id), \(bind: actor.kind.rawValue),
+                   \(bind: action.rawValue), 'patient', c.patient_id, \(bind: actor.requestID), \(bind: at)
+            FROM \(unsafeRaw: source) c
+            """).run()
     }
 
     /// The program's events, newest first, optionally for one subject.

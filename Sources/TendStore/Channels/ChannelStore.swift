@@ -16,11 +16,11 @@ public struct ChannelStore: Sendable {
     }
 
     /// Saves a channel's settings after holding them to the outbound policy.
-    public func set(programID: String, _ config: ChannelConfig, policy: OutboundPolicy) async throws {
+    public func set(programID: String, _ config: ChannelConfig, policy: OutboundPolicy, in sql: (any SQLDatabase)? = nil) async throws {
         let valid = try config.validated(policy: policy)
         let sealed = try cipher.seal(String(decoding: try JSONEncoder().encode(valid), as: UTF8.self), for: Self.context(programID, valid.channel.rawValue))
         let now = clock.now().epochMilliseconds
-        try await database.session { sql in
+        try await database.on(sql) { sql in
             try await sql.raw("""
                 INSERT INTO channel_configs (program_id, channel, config_enc, updated_at) VALUES (\(bind: programID), \(bind: valid.channel.rawValue), \(bind: sealed), \(bind: now))
                 ON CONFLICT (program_id, channel) DO UPDATE SET config_enc = excluded.config_enc, updated_at = excluded.updated_at

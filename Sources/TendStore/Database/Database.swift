@@ -11,16 +11,16 @@ import TendCore
 public enum DatabaseKind: String, Sendable {
     case sqlite
     case postgres
-
-    /// A column in a condition the planner must not pick an index for: SQLite, which has no
-    /// statistics, otherwise prefers an index on a leading `program_id = ?` over a selective
-    /// `IN (…)` list and walks a whole program. `+column` hides the index on SQLite only.
-    func unindexed(_ column: String) -> String { self == .sqlite ? "+\(column)" : column }
 }
 
 /// Why the database could not be opened, in one line for the operator.
 public struct DatabaseOpenError: Error, CustomStringConvertible {
     public var description: String
+}
+
+/// A store opened a session while already inside one: pass the caller's connection instead.
+public struct NestedSessionError: Error, CustomStringConvertible {
+    public var description: String { "a database session was opened inside another; pass the open connection down (in: sql)" }
 }
 
 /// Rows left pointing at nothing after a table rebuild; the rebuild was rolled back.
@@ -30,9 +30,12 @@ public struct ForeignKeyCheckError: Error, CustomStringConvertible {
 }
 
 /// The one handle to storage. Stores run their SQL through `session` (plain statements) or
-/// `transaction` (all or nothing); the dialect differences live in `SQLDialectHelpers`.
+/// `transaction` (all or nothing); the differences between the backends' SQL live in `dialect`.
 public final class Database: Sendable {
     public let kind: DatabaseKind
+    public var dialect: StorageDialect { StorageDialect(kind) }
+    /// Whether this task is inside an SQLite session (which holds the one connection).
+    @TaskLocal static var holdsConnection = false
     private let backend: Backend
 
     private enum Backend: Sendable {
@@ -117,9 +120,14 @@ public final class Database: Sendable {
     public func session<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         switch backend {
         case .sqlite(let connection, let gate):
+            // The one connection is held for the whole body: a session opened inside it would
+            // wait for itself for ever. Refuse it, so the mistake fails a test instead of hanging.
+            guard !Self.holdsConnection else { throw NestedSessionError() }
             await gate.acquire()
             do {
-                let result = try await body(SQLiteSession(base: connection.sql(queryLogLevel: nil), connection: connection))
+                let result = try await Self.$holdsConnection.withValue(true) {
+                    try await body(SQLiteSession(base: connection.sql(queryLogLevel: nil), connection: connection))
+                }
                 await gate.release()
                 return result
             } catch {
@@ -131,6 +139,20 @@ public final class Database: Sendable {
                 try await body(connection.sql(queryLogLevel: nil))
             }
         }
+    }
+
+    /// Runs the body on the caller's connection when given one (inside the caller's
+    /// transaction), else on a session of its own: how a store's write joins a use case's
+    /// transaction, with its audit event.
+    public func on<R: Sendable>(_ sql: (any SQLDatabase)?, _ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        if let sql { return try await body(sql) }
+        return try await session(body)
+    }
+
+    /// A transaction of its own, or the caller's when given one.
+    public func transaction<R: Sendable>(joining sql: (any SQLDatabase)?, _ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        if let sql { return try await body(sql) }
+        return try await transaction(body)
     }
 
     /// Runs the body in one transaction: every write in it lands, or none does.
@@ -166,7 +188,7 @@ public final class Database: Sendable {
     }
 
     private static func inTransaction<R: Sendable>(_ sql: any SQLDatabase, kind: DatabaseKind, _ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        try await sql.raw(kind == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN").run()
+        try await sql.raw(SQLQueryString(StorageDialect(kind).beginWrite)).run()
         do {
             let result = try await body((sql as? SQLiteSession)?.inTransaction() ?? sql)
             try await sql.raw("COMMIT").run()

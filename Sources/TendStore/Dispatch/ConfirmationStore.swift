@@ -9,6 +9,14 @@ public enum ConfirmationSource: String, Sendable {
     case reply
     /// Staff reached the patient on a call task.
     case call
+
+    var auditAction: AuditAction {
+        switch self {
+        case .link: .touchpointConfirmLink
+        case .reply: .touchpointConfirmReply
+        case .call: .touchpointConfirmCall
+        }
+    }
 }
 
 public enum ConfirmationResult: Sendable, Equatable {
@@ -49,7 +57,7 @@ public struct ConfirmationStore: Sendable {
     public func confirm(programID: String, touchpointID: String, via source: ConfirmationSource, requireRequest: Bool = true, actor: AuditActor) async throws -> ConfirmationResult {
         let now = clock.now().epochMilliseconds
         let audit = AuditLog(database: database, clock: clock, ids: ids)
-        let kind = database.kind
+        let dialect = database.dialect
         return try await database.transaction { sql in
             var query = SQLQueryString("UPDATE touchpoints SET status = 'confirmed', confirmed_at = ")
             query.appendInterpolation(bind: now)
@@ -80,10 +88,10 @@ public struct ConfirmationStore: Sendable {
                 var update = SQLQueryString("UPDATE touchpoints SET status = 'cancelled', last_error = 'confirmed', updated_at = ")
                 update.appendInterpolation(bind: now)
                 update.appendLiteral(" WHERE ")
-                EnrolmentStore.appendTouchpointsOf(&update, enrolmentIDs: [enrolmentID], kind: kind)
+                dialect.appendTouchpoints(of: [enrolmentID], to: &update)
                 update.appendLiteral(" AND if_unconfirmed IN (")
                 update.appendInterpolation(binds: Array(chain))
-                update.appendInterpolation(unsafeRaw: ") AND \(EnrolmentStore.statusColumn(kind)) IN ('scheduled', 'paused') AND (occurrence = ")
+                update.appendInterpolation(unsafeRaw: ") AND \(dialect.unindexed("status")) IN ('scheduled', 'paused') AND (occurrence = ")
                 update.appendInterpolation(bind: occurrence)
                 update.appendLiteral(" OR occurrence = 1) RETURNING step_id")
                 let next = try await sql.raw(update).all().map { try $0.decode(column: "step_id", as: String.self) }
@@ -92,8 +100,8 @@ public struct ConfirmationStore: Sendable {
                 if grown == chain { break }
                 chain = grown
             }
-            try await audit.record("touchpoint.confirm.\(source.rawValue)", by: actor, programID: programID,
-                                   patientID: try row.decode(column: "patient_id", as: String.self), in: sql)
+            try await audit.record(source.auditAction, by: actor, program: programID,
+                                   patient: try row.decode(column: "patient_id", as: String.self), in: sql)
             return .confirmed(touchpointID: touchpointID, cancelledEscalations: cancelled)
         }
     }
@@ -101,13 +109,13 @@ public struct ConfirmationStore: Sendable {
     /// The request a patient's reply answers: their latest sent touchpoint that asks for
     /// confirmation and has not had it.
     public func pendingRequest(programID: String, patientID: String) async throws -> String? {
-        let kind = database.kind
+        let dialect = database.dialect
         return try await database.session { sql in
             var query = SQLQueryString("SELECT id FROM touchpoints WHERE program_id = ")
             query.appendInterpolation(bind: programID)
             query.appendLiteral(" AND ")
-            EnrolmentStore.appendTouchpointsOf(&query, enrolmentIDs: try await EnrolmentStore.enrolmentIDs(sql, programID: programID, patientID: patientID), kind: kind)
-            query.appendInterpolation(unsafeRaw: " AND confirm = 1 AND \(EnrolmentStore.statusColumn(kind)) IN (")
+            dialect.appendTouchpoints(of: try await EnrolmentStore.enrolmentIDs(sql, programID: programID, patientID: patientID), to: &query)
+            query.appendInterpolation(unsafeRaw: " AND confirm = 1 AND \(dialect.unindexed("status")) IN (")
             query.appendInterpolation(binds: Self.confirmable.map(\.rawValue))
             query.appendLiteral(") ORDER BY due_at DESC LIMIT 1")
             return try await sql.raw(query).first()?.decode(column: "id", as: String.self)

@@ -90,10 +90,10 @@ public struct MessageStore: Sendable {
 
     // MARK: Groups
 
-    public func createGroup(programID: String, name: String, channel: ContactChannel, binding: String, patientIDs: [String], staffIDs: [String]) async throws -> ChatGroup {
+    public func createGroup(programID: String, name: String, channel: ContactChannel, binding: String, patientIDs: [String], staffIDs: [String], in sql: (any SQLDatabase)? = nil) async throws -> ChatGroup {
         let group = ChatGroup(id: ids.next(), programID: programID, name: name, channel: channel, binding: binding, createdAt: clock.now())
         do {
-            try await database.transaction { sql in
+            try await database.transaction(joining: sql) { sql in
                 try await sql.raw("""
                     INSERT INTO chat_groups (id, program_id, name, channel, binding, created_at)
                     VALUES (\(bind: group.id), \(bind: programID), \(bind: name), \(bind: channel.rawValue), \(bind: binding), \(bind: group.createdAt.epochMilliseconds))
@@ -177,7 +177,7 @@ public struct MessageStore: Sendable {
                 """).run()
             if let createdTask { try await tasks.insert(sql, createdTask) }
             if let patientID = message.patientID {
-                try await audit.record("message.receive", by: actor, programID: programID, patientID: patientID, in: sql)
+                try await audit.record(.messageReceive, by: actor, program: programID, subject: .patient(patientID), in: sql)
             }
         }
         return StoredMessage(
@@ -261,13 +261,13 @@ public struct MessageStore: Sendable {
             try cipher.seal(text, for: SealContext(program: programID, table: "messages", column: "text_enc", row: replyID))
         } else { nil }
         let escalationTask = escalation
-        let actionName: String
+        let actionName: AuditAction
         switch action {
-        case .reply: actionName = "message.reply"
-        case .moveToPrivate: actionName = "message.move_to_private"
-        case .escalate: actionName = "message.escalate"
-        case .resolve: actionName = "message.resolve"
-        case .misgraded: actionName = "message.misgraded"
+        case .reply: actionName = .messageReply
+        case .moveToPrivate: actionName = .messageMoveToPrivate
+        case .escalate: actionName = .messageEscalate
+        case .resolve: actionName = .messageResolve
+        case .misgraded: actionName = .messageMisgraded
         }
         try await database.transaction { sql in
             switch action {
@@ -301,7 +301,7 @@ public struct MessageStore: Sendable {
             case .misgraded(let level):
                 try await sql.raw("UPDATE messages SET feedback_level = \(bind: level.rawValue) WHERE id = \(bind: message.id)").run()
             }
-            try await audit.record(actionName, by: actor, programID: programID, patientID: message.patientID, otherwise: ("message", message.id), in: sql)
+            try await audit.record(actionName, by: actor, program: programID, patient: message.patientID, otherwise: AuditSubject(type: "message", id: message.id), in: sql)
         }
         return try await find(programID: programID, id: id)
     }
@@ -367,10 +367,10 @@ public struct MessageStore: Sendable {
         return try JSONDecoder().decode(ProgramTriageSettings.self, from: Data(try row.decode(column: "settings", as: String.self).utf8))
     }
 
-    public func saveSettings(programID: String, _ settings: ProgramTriageSettings) async throws {
+    public func saveSettings(programID: String, _ settings: ProgramTriageSettings, in sql: (any SQLDatabase)? = nil) async throws {
         let json = String(decoding: try JSONEncoder().encode(try settings.validated()), as: UTF8.self)
         let now = clock.now().epochMilliseconds
-        try await database.session { sql in
+        try await database.on(sql) { sql in
             try await sql.raw("""
                 INSERT INTO triage_settings (program_id, settings, updated_at) VALUES (\(bind: programID), \(bind: json), \(bind: now))
                 ON CONFLICT (program_id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at

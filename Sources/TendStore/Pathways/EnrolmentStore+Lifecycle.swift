@@ -24,13 +24,13 @@ extension EnrolmentStore {
 
     /// The patient's touchpoints, past and future, in due order.
     public func schedule(programID: String, patientID: String) async throws -> [Touchpoint] {
-        let kind = database.kind
+        let dialect = database.dialect
         return try await database.session { sql in
             let enrolmentIDs = try await Self.enrolmentIDs(sql, programID: programID, patientID: patientID)
             var query = SQLQueryString("SELECT \(Self.touchpointColumns) FROM touchpoints WHERE program_id = ")
             query.appendInterpolation(bind: programID)
             query.appendLiteral(" AND ")
-            Self.appendTouchpointsOf(&query, enrolmentIDs: enrolmentIDs, kind: kind)
+            dialect.appendTouchpoints(of: enrolmentIDs, to: &query)
             query.appendLiteral(" ORDER BY due_at, step_id, occurrence")
             return try await sql.raw(query).all().map(Self.touchpoint(from:))
         }
@@ -44,35 +44,6 @@ extension EnrolmentStore {
     /// A condition selecting the touchpoints of these enrolments without scanning the table:
     /// on SQLite the key range of each enrolment's id prefix (ids are `enrolment.step.occurrence`
     /// and '/' follows '.'), on PostgreSQL the enrolment index.
-    /// The status column for a condition next to `appendTouchpointsOf`: on SQLite written `+status`,
-    /// which keeps the planner on the key ranges instead of the (status, due_at) index — without
-    /// statistics it would otherwise walk every scheduled touchpoint of every patient.
-    static func statusColumn(_ kind: DatabaseKind) -> String { kind.unindexed("status") }
-
-    static func appendTouchpointsOf(_ query: inout SQLQueryString, enrolmentIDs: [String], kind: DatabaseKind) {
-        guard !enrolmentIDs.isEmpty else {
-            query.appendLiteral("1 = 0")
-            return
-        }
-        switch kind {
-        case .sqlite:
-            query.appendLiteral("(")
-            for (index, id) in enrolmentIDs.enumerated() {
-                if index > 0 { query.appendLiteral(" OR ") }
-                query.appendLiteral("(id >= ")
-                query.appendInterpolation(bind: id + ".")
-                query.appendLiteral(" AND id < ")
-                query.appendInterpolation(bind: id + "/")
-                query.appendLiteral(")")
-            }
-            query.appendLiteral(")")
-        case .postgres:
-            query.appendLiteral("enrolment_id IN (")
-            query.appendInterpolation(binds: enrolmentIDs)
-            query.appendLiteral(")")
-        }
-    }
-
     /// Moves one anchor (the revisit was rescheduled) and re-plans every touchpoint that has
     /// not gone out; sent ones keep their history. Returns nil when there is no such enrolment.
     public func moveAnchor(programID: String, enrolmentID: String, anchor: String, to date: LocalDate, pathway: StoredPathway, actor: AuditActor) async throws -> Enrolment? {
@@ -84,36 +55,36 @@ extension EnrolmentStore {
             throw TendError(kind: .conflict, code: "enrolment_cancelled", message: .init(en: "The enrolment is cancelled", zh: "该入组已取消"), field: "enrolment")
         }
         enrolment.anchors[anchor] = date
-        try await replan(enrolment, pathway: pathway, action: "enrolment.move_anchor", actor: actor)
+        try await replan(enrolment, pathway: pathway, action: .enrolmentMoveAnchor, actor: actor)
         return try await self.enrolment(programID: programID, id: enrolmentID)
     }
 
     public func pause(programID: String, enrolmentID: String, actor: AuditActor) async throws -> Bool {
         try await setStatus(programID: programID, enrolmentID: enrolmentID, from: [.active], to: .paused,
-                            touchpoints: ([.scheduled], .paused), action: "enrolment.pause", actor: actor)
+                            touchpoints: ([.scheduled], .paused), action: .enrolmentPause, actor: actor)
     }
 
     /// Resumes a paused enrolment by re-planning it: what fell due while paused is skipped.
     public func resume(programID: String, enrolmentID: String, pathway: StoredPathway, actor: AuditActor) async throws -> Bool {
         guard var enrolment = try await enrolment(programID: programID, id: enrolmentID), enrolment.status == .paused else { return false }
         enrolment.status = .active
-        try await replan(enrolment, pathway: pathway, action: "enrolment.resume", actor: actor)
+        try await replan(enrolment, pathway: pathway, action: .enrolmentResume, actor: actor)
         return true
     }
 
     public func cancel(programID: String, enrolmentID: String, actor: AuditActor) async throws -> Bool {
         try await setStatus(programID: programID, enrolmentID: enrolmentID, from: [.active, .paused], to: .cancelled,
-                            touchpoints: ([.scheduled, .paused], .cancelled), action: "enrolment.cancel", actor: actor)
+                            touchpoints: ([.scheduled, .paused], .cancelled), action: .enrolmentCancel, actor: actor)
     }
 
     /// On withdrawal or death: every enrolment of the patient ends and nothing more is sent.
     /// Runs inside the caller's transaction.
-    static func cancelAll(_ sql: any SQLDatabase, kind: DatabaseKind, programID: String, patientID: String, at now: Int64) async throws {
+    static func cancelAll(_ sql: any SQLDatabase, dialect: StorageDialect, programID: String, patientID: String, at now: Int64) async throws {
         var update = SQLQueryString("UPDATE touchpoints SET status = 'cancelled', updated_at = ")
         update.appendInterpolation(bind: now)
         update.appendLiteral(" WHERE ")
-        appendTouchpointsOf(&update, enrolmentIDs: try await enrolmentIDs(sql, programID: programID, patientID: patientID), kind: kind)
-        update.appendInterpolation(unsafeRaw: " AND \(statusColumn(kind)) IN ('scheduled', 'paused')")
+        dialect.appendTouchpoints(of: try await enrolmentIDs(sql, programID: programID, patientID: patientID), to: &update)
+        update.appendInterpolation(unsafeRaw: " AND \(dialect.unindexed("status")) IN ('scheduled', 'paused')")
         try await sql.raw(update).run()
         try await sql.raw("""
             UPDATE enrolments SET status = 'cancelled', updated_at = \(bind: now)
@@ -121,10 +92,9 @@ extension EnrolmentStore {
             """).run()
     }
 
-    private func setStatus(programID: String, enrolmentID: String, from: [EnrolmentStatus], to: EnrolmentStatus, touchpoints: ([TouchpointStatus], TouchpointStatus), action: String, actor: AuditActor) async throws -> Bool {
+    private func setStatus(programID: String, enrolmentID: String, from: [EnrolmentStatus], to: EnrolmentStatus, touchpoints: ([TouchpointStatus], TouchpointStatus), action: AuditAction, actor: AuditActor) async throws -> Bool {
         let now = clock.now().epochMilliseconds
-        let auditID = ids.next()
-        let kind = database.kind
+        let dialect = database.dialect
         return try await database.transaction { sql in
             let rows = try await sql.raw("""
                 UPDATE enrolments SET status = \(bind: to.rawValue), updated_at = \(bind: now)
@@ -137,29 +107,28 @@ extension EnrolmentStore {
             update.appendLiteral(", updated_at = ")
             update.appendInterpolation(bind: now)
             update.appendLiteral(" WHERE ")
-            Self.appendTouchpointsOf(&update, enrolmentIDs: [enrolmentID], kind: kind)
-            update.appendInterpolation(unsafeRaw: " AND \(Self.statusColumn(kind)) IN (")
+            dialect.appendTouchpoints(of: [enrolmentID], to: &update)
+            update.appendInterpolation(unsafeRaw: " AND \(dialect.unindexed("status")) IN (")
             update.appendInterpolation(binds: touchpoints.0.map(\.rawValue))
             update.appendLiteral(")")
             try await sql.raw(update).run()
-            try await Self.audit(sql, id: auditID, programID: programID, patientID: patientID, action: action, actor: actor, at: now)
+            try await audit.record(action, by: actor, program: programID, subject: .patient(patientID), in: sql)
             return true
         }
     }
 
     /// Deletes the enrolment's unsent touchpoints and plans them again from its anchors and
     /// the patient's current settings. Occurrences already sent are not planned twice.
-    func replan(_ enrolment: Enrolment, pathway: StoredPathway, action: String, actor: AuditActor) async throws {
+    func replan(_ enrolment: Enrolment, pathway: StoredPathway, action: AuditAction, actor: AuditActor) async throws {
         let now = clock.now()
         let nowMs = now.epochMilliseconds
-        let auditID = ids.next()
-        let kind = database.kind
+        let dialect = database.dialect
         try await database.transaction { sql in
             let patient = try await Self.planningPatient(sql, programID: enrolment.programID, patientID: enrolment.patientID, now: now)
             let horizon = LocalDate(instant: now, in: patient.timeZone).adding(days: Self.horizonDays)
             var delete = SQLQueryString("DELETE FROM touchpoints WHERE ")
-            Self.appendTouchpointsOf(&delete, enrolmentIDs: [enrolment.id], kind: kind)
-            delete.appendInterpolation(unsafeRaw: " AND \(Self.statusColumn(kind)) IN (")
+            dialect.appendTouchpoints(of: [enrolment.id], to: &delete)
+            delete.appendInterpolation(unsafeRaw: " AND \(dialect.unindexed("status")) IN (")
             delete.appendInterpolation(binds: TouchpointStatus.unsent.map(\.rawValue))
             delete.appendLiteral(")")
             try await sql.raw(delete).run()
@@ -170,7 +139,7 @@ extension EnrolmentStore {
                        planned_until = \(bind: horizon.description), updated_at = \(bind: nowMs)
                 WHERE id = \(bind: enrolment.id)
                 """).run()
-            try await Self.audit(sql, id: auditID, programID: enrolment.programID, patientID: enrolment.patientID, action: action, actor: actor, at: nowMs)
+            try await audit.record(action, by: actor, program: enrolment.programID, subject: .patient(enrolment.patientID), in: sql)
         }
     }
 
@@ -195,7 +164,6 @@ extension EnrolmentStore {
                 }
                 continue
             }
-            let auditID = ids.next()
             try await database.transaction { sql in
                 let patient = try await Self.planningPatient(sql, programID: enrolment.programID, patientID: enrolment.patientID, now: now)
                 let horizon = LocalDate(instant: now, in: patient.timeZone).adding(days: Self.horizonDays)
@@ -205,8 +173,7 @@ extension EnrolmentStore {
                 try await sql.raw("""
                     UPDATE enrolments SET planned_until = \(bind: horizon.description), updated_at = \(bind: nowMs) WHERE id = \(bind: enrolment.id)
                     """).run()
-                try await Self.audit(sql, id: auditID, programID: enrolment.programID, patientID: enrolment.patientID, action: "enrolment.extend",
-                                     actor: AuditActor(id: nil, kind: .system), at: nowMs)
+                try await audit.record(.enrolmentExtend, by: .system, program: enrolment.programID, subject: .patient(enrolment.patientID), in: sql)
             }
         }
         return due.count
@@ -246,13 +213,6 @@ extension EnrolmentStore {
             contactWindow: profile.contactWindow,
             channels: try row.decode(column: "channels", as: String.self).split(separator: ",").compactMap { ContactChannel(rawValue: String($0)) },
             age: profile.age(on: now), tags: Set(tags))
-    }
-
-    static func audit(_ sql: any SQLDatabase, id: String, programID: String, patientID: String, action: String, actor: AuditActor, at: Int64) async throws {
-        try await sql.raw("""
-            INSERT INTO audit_events (id, program_id, actor_id, actor_kind, action, subject_type, subject_id, request_id, at)
-            VALUES (\(bind: id), \(bind: programID), \(bind: actor.id), \(bind: actor.kind.rawValue), \(bind: action), 'patient', \(bind: patientID), \(bind: actor.requestID), \(bind: at))
-            """).run()
     }
 
     static func enrolment(from row: any SQLRow) throws -> Enrolment {

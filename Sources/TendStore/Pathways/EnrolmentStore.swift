@@ -24,6 +24,7 @@ public struct EnrolmentStore: Sendable {
     let database: Database
     let clock: TendClock
     let ids: IDGenerator
+    let audit: AuditLog
 
     /// How far ahead open-ended recurrences are materialised.
     public static let horizonDays = 400
@@ -32,6 +33,7 @@ public struct EnrolmentStore: Sendable {
         self.database = database
         self.clock = clock
         self.ids = ids
+        self.audit = AuditLog(database: database, clock: clock, ids: ids)
     }
 
     // MARK: Enrol
@@ -50,14 +52,14 @@ public struct EnrolmentStore: Sendable {
         let shapeKey = ShapeKey(pathway: pathway, today: LocalDate(instant: now, in: TimeZone.utc))
         let suffix = batch
         let candidates = "tmp_enrol_\(suffix)", shapes = "tmp_shape_\(suffix)", plans = "tmp_plan_\(suffix)"
-        let kind = database.kind
+        let dialect = database.dialect
 
         return try await database.transaction { sql in
             let flagColumns = shapeKey.flagNames.map { "\($0) BIGINT NOT NULL" }
             try await sql.raw(SQLQueryString("CREATE TEMP TABLE \(candidates) (patient_id TEXT PRIMARY KEY, seq TEXT NOT NULL, time_zone TEXT NOT NULL, quiet TEXT NOT NULL, win TEXT NOT NULL, channels TEXT NOT NULL\(flagColumns.map { ", " + $0 }.joined()))")).run()
             // 1. The patients to enrol, with what their schedule depends on.
             // Each candidate's number in patient order, zero-padded so ids sort as they are written.
-            let seq = kind == .sqlite ? "printf('%08d', ROW_NUMBER() OVER (ORDER BY p.id))" : "lpad(CAST(ROW_NUMBER() OVER (ORDER BY p.id) AS TEXT), 8, '0')"
+            let seq = dialect.zeroPadded("ROW_NUMBER() OVER (ORDER BY p.id)", width: 8)
             var select = SQLQueryString("INSERT INTO \(unsafeRaw: candidates) SELECT p.id, \(unsafeRaw: seq), p.time_zone, COALESCE(p.quiet_hours, ''), COALESCE(p.contact_window, ''), p.channels")
             shapeKey.appendFlags(&select)
             select.appendLiteral(" FROM patients p WHERE p.program_id = ")
@@ -121,28 +123,24 @@ public struct EnrolmentStore: Sendable {
             let shapeJoin = (["time_zone", "quiet", "win", "channels"] + shapeKey.flagNames).map { "s.\($0) = c.\($0)" }.joined(separator: " AND ")
             // SQLite keeps the written order of a CROSS JOIN: walking candidates (in patient
             // order) outermost writes touchpoints in key order instead of all over the index.
-            let join = kind == .sqlite ? "CROSS JOIN" : "JOIN"
+            let join = dialect.orderedJoin
             // Enrolment ids are the call's batch prefix and the candidate's number: short, because
             // every touchpoint id (and its index entries) starts with one.
-            let enrolmentID = "\(Self.concat([SQLLiteralText(batch), "c.seq"]))"
+            let enrolmentID = dialect.concat([StorageDialect.literal(batch), "c.seq"])
             try await sql.raw("""
                 INSERT INTO enrolments (id, program_id, patient_id, pathway_id, anchors, status, planned_until, created_at, updated_at)
                 SELECT \(unsafeRaw: enrolmentID), \(bind: programID), c.patient_id, \(bind: stored.id), s.anchors, 'active', s.planned_until, \(bind: nowMs), \(bind: nowMs)
                 FROM \(unsafeRaw: candidates) c \(unsafeRaw: join) \(unsafeRaw: shapes) s ON \(unsafeRaw: shapeJoin)
                 """).run()
-            let touchpointID = Self.concat([SQLLiteralText(batch), "c.seq", SQLLiteralText("."), "t.step_id", SQLLiteralText("."), "CAST(t.occurrence AS TEXT)"])
+            let touchpointID = dialect.concat([StorageDialect.literal(batch), "c.seq", StorageDialect.literal("."), "t.step_id", StorageDialect.literal("."), "CAST(t.occurrence AS TEXT)"])
             try await sql.raw("""
                 INSERT INTO touchpoints (id, program_id, enrolment_id, patient_id, step_id, occurrence, due_at, local_due, channels, kind, confirm, if_unconfirmed, status, attempts, updated_at)
                 SELECT \(unsafeRaw: touchpointID), \(bind: programID), \(unsafeRaw: enrolmentID), c.patient_id, t.step_id, t.occurrence, t.due_at, t.local_due,
                        t.channels, t.kind, t.confirm, t.if_unconfirmed, t.status, 0, \(bind: nowMs)
                 FROM \(unsafeRaw: candidates) c \(unsafeRaw: join) \(unsafeRaw: shapes) s ON \(unsafeRaw: shapeJoin) \(unsafeRaw: join) \(unsafeRaw: plans) t ON t.shape_no = s.shape_no
                 """).run()
-            let auditID = Self.concat([SQLLiteralText(ids.next()), "c.patient_id"])
-            try await sql.raw("""
-                INSERT INTO audit_events (id, program_id, actor_id, actor_kind, action, subject_type, subject_id, request_id, at)
-                SELECT \(unsafeRaw: auditID), \(bind: programID), \(bind: actor.id), \(bind: actor.kind.rawValue), 'patient.enrol', 'patient', c.patient_id, \(bind: actor.requestID), \(bind: nowMs)
-                FROM \(unsafeRaw: candidates) c
-                """).run()
+            try await AuditLog.recordForEachPatient(in: candidates, idPrefix: ids.next(), action: .patientEnrol, by: actor, program: programID, at: nowMs,
+                                                    dialect: dialect, in: sql)
             var single: [String] = []
             if case .patient = target {
                 single = try await sql.raw(SQLQueryString("SELECT \(enrolmentID) AS id FROM \(candidates) c")).all().map { try $0.decode(column: "id", as: String.self) }
@@ -152,21 +150,6 @@ public struct EnrolmentStore: Sendable {
             }
             return EnrolmentResult(enrolled: candidateCount, touchpoints: touchpointCount, enrolmentIDs: single)
         }
-    }
-
-    /// A literal string spliced into generated SQL (ids this store generated, step ids),
-    /// quoted as SQL quotes it, so no value can end the literal.
-    struct SQLLiteralText: CustomStringConvertible {
-        let text: String
-        init(_ text: String) {
-            self.text = text
-        }
-        var description: String { "'\(text.replacingOccurrences(of: "'", with: "''"))'" }
-    }
-
-    /// SQL string concatenation (`||` on both backends).
-    static func concat(_ parts: [any CustomStringConvertible]) -> String {
-        parts.map { "\($0)" }.joined(separator: " || ")
     }
 
     static func planRow(_ planned: PlannedTouchpoint, shape: Int, now: Date) -> [any Encodable & Sendable] {

@@ -25,8 +25,8 @@ public struct PathwayStore: Sendable {
     }
 
     /// Stores the pathway, or returns the stored one when the same version has the same file.
-    public func save(programID: String, pathway: Pathway, source: String) async throws -> StoredPathway {
-        if let existing = try await find(programID: programID, slug: pathway.id, version: pathway.version) {
+    public func save(programID: String, pathway: Pathway, source: String, in sql: (any SQLDatabase)? = nil) async throws -> StoredPathway {
+        if let existing = try await find(programID: programID, slug: pathway.id, version: pathway.version, in: sql) {
             guard existing.pathway == pathway else {
                 throw TendError.conflict("version", .init(
                     en: "\(pathway.version) of \(pathway.id) already exists with other steps; raise the version",
@@ -36,7 +36,7 @@ public struct PathwayStore: Sendable {
         }
         let stored = StoredPathway(id: ids.next(), programID: programID, pathway: pathway, source: source, createdAt: clock.now())
         let definition = String(decoding: try JSONEncoder().encode(pathway), as: UTF8.self)
-        try await database.session { sql in
+        try await database.on(sql) { sql in
             try await sql.raw("""
                 INSERT INTO pathways (id, program_id, slug, version, name_en, name_zh, source, definition, created_at)
                 VALUES (\(bind: stored.id), \(bind: programID), \(bind: pathway.id), \(bind: pathway.version), \(bind: pathway.name.en),
@@ -46,8 +46,8 @@ public struct PathwayStore: Sendable {
         return stored
     }
 
-    public func find(programID: String, slug: String, version: Int? = nil) async throws -> StoredPathway? {
-        try await database.session { sql in
+    public func find(programID: String, slug: String, version: Int? = nil, in sql: (any SQLDatabase)? = nil) async throws -> StoredPathway? {
+        try await database.on(sql) { sql in
             var query = SQLQueryString("SELECT id, program_id, source, definition, created_at FROM pathways WHERE program_id = \(bind: programID) AND slug = \(bind: slug)")
             if let version {
                 query.appendLiteral(" AND version = ")

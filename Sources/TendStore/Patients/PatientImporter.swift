@@ -187,13 +187,11 @@ public struct PatientImporter: Sendable {
             }, for: kind),
             newPatientTagRows: BoundRows(tagRows, for: kind), tagRowsOfEntry: tagRowsOfEntry,
             newPatientAuditRows: BoundRows(entries.map {
-                PatientStore.auditRow(eventID: $0.auditID, programID: programID, patientID: $0.generatedID, action: Self.createAction, actor: actor, at: now)
+                AuditLog.row(id: $0.auditID, program: programID, actor: actor, action: .patientImportCreate, subject: .patient($0.generatedID), at: now)
             }, for: kind),
             now: now)
     }
 
-    static let createAction = "patient.import.create"
-    static let updateAction = "patient.import.update"
 
     static func tagRows(_ tags: [PatientTag], programID: String, patientID: String, actor: AuditActor, at now: Int64) -> [[SQLValue]] {
         tags.map { [.text(programID), .text(patientID), .text($0.key), .text($0.value), SQLValue(actor.id), .text("import"), .integer(now)] }
@@ -287,7 +285,7 @@ public struct PatientImporter: Sendable {
 
         try await Self.insert.run(sql, rows: everyRowNew ? batch.patientRows : batch.patientRows.rows(at: inserted))
         try await PatientStore.tagInsert.run(sql, rows: everyRowNew ? batch.newPatientTagRows : batch.newPatientTagRows.rows(at: inserted.flatMap { batch.tagRowsOfEntry[$0] }))
-        try await PatientStore.auditInsert.run(sql, rows: everyRowNew ? batch.newPatientAuditRows : batch.newPatientAuditRows.rows(at: inserted))
+        try await AuditLog.insert.run(sql, rows: everyRowNew ? batch.newPatientAuditRows : batch.newPatientAuditRows.rows(at: inserted))
         outcome.created = inserted.map { entries[$0].generatedID }
 
         // Sealed fields are bound to their row: an update is sealed for the patient it updates.
@@ -311,19 +309,19 @@ public struct PatientImporter: Sendable {
         for index in upserted {
             let entry = entries[index]
             guard let patientID = upsertedIDs[entry.externalID] else { continue }
-            let action: String
+            let action: AuditAction
             if patientID == entry.generatedID {
                 outcome.created.append(patientID)
-                action = Self.createAction
+                action = .patientImportCreate
             } else {
                 outcome.updated.append(patientID)
-                action = Self.updateAction
+                action = .patientImportUpdate
             }
             tagRows += Self.tagRows(entry.candidate.tags, programID: programID, patientID: patientID, actor: actor, at: now)
-            auditRows.append(PatientStore.auditRow(eventID: entry.auditID, programID: programID, patientID: patientID, action: action, actor: actor, at: now))
+            auditRows.append(AuditLog.row(id: entry.auditID, program: programID, actor: actor, action: action, subject: .patient(patientID), at: now))
         }
         try await PatientStore.tagInsert.run(sql, rows: BoundRows(tagRows, for: kind))
-        try await PatientStore.auditInsert.run(sql, rows: BoundRows(auditRows, for: kind))
+        try await AuditLog.insert.run(sql, rows: BoundRows(auditRows, for: kind))
 
         // Family phones become sender identities; an updated patient's old ones are replaced.
         try await store.syncCaregivers(sql, programID: programID, patients: (inserted + upserted).compactMap { index in
@@ -387,7 +385,7 @@ public struct PatientImporter: Sendable {
             for start in stride(from: 0, to: values.count, by: MultiRowInsert.maxBinds) {
                 rows += try await sql.raw("""
                     SELECT external_id, \(unsafeRaw: column) AS bidx FROM patients
-                    WHERE \(unsafeRaw: kind.unindexed("program_id")) = \(bind: programID) AND \(unsafeRaw: column) IN (\(binds: Array(values[start..<min(start + MultiRowInsert.maxBinds, values.count)])))
+                    WHERE \(unsafeRaw: StorageDialect(kind).unindexed("program_id")) = \(bind: programID) AND \(unsafeRaw: column) IN (\(binds: Array(values[start..<min(start + MultiRowInsert.maxBinds, values.count)])))
                     """).all()
             }
             for row in rows {

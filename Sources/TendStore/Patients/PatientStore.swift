@@ -3,18 +3,6 @@ import SQLKit
 import TendCore
 
 /// Who is reading or writing, for the audit trail.
-public struct AuditActor: Sendable {
-    public var id: String?
-    public var kind: ActorKind
-    public var requestID: String?
-
-    public init(id: String?, kind: ActorKind, requestID: String? = nil) {
-        self.id = id
-        self.kind = kind
-        self.requestID = requestID
-    }
-}
-
 public struct PatientQuery: Sendable {
     public var tags = TagFilter()
     public var status: PatientStatus?
@@ -155,7 +143,7 @@ public struct PatientStore: Sendable {
                 try await sql.raw("INSERT INTO patients (\(unsafeRaw: Self.columnList)) VALUES (\(binds: values))").run()
                 try await self.syncCaregivers(sql, programID: programID, patients: [(id, profile.caregivers)])
                 try await self.insertTags(sql, programID: programID, patientID: id, tags: tags, setBy: actor.id, source: actor.kind.rawValue, at: now)
-                try await self.audit(sql, programID: programID, patientIDs: [id], action: "patient.create", actor: actor, eventIDs: [auditIDs[0]], at: now)
+                try await self.audit(sql, programID: programID, patientIDs: [id], action: .patientCreate, actor: actor, eventIDs: [auditIDs[0]], at: now)
             }
         } catch where isUniqueViolation(error) {
             // Another request created the same patient between the check and the insert; the
@@ -174,7 +162,7 @@ public struct PatientStore: Sendable {
         let now = clock.now().epochMilliseconds
         let values = try row(id: patientID, programID: programID, profile: profile, createdAt: 0, updatedAt: now).map(\.encodable)
         let auditID = ids.next()
-        let kind = database.kind
+        let dialect = database.dialect
         let updated: Bool
         do {
             updated = try await database.transaction { sql in
@@ -195,9 +183,9 @@ public struct PatientStore: Sendable {
             guard try await !sql.raw(query).all().isEmpty else { return false }
             try await self.syncCaregivers(sql, programID: programID, patients: [(patientID, profile.caregivers)])
             if profile.status == .withdrawn || profile.status == .deceased {
-                try await EnrolmentStore.cancelAll(sql, kind: kind, programID: programID, patientID: patientID, at: now)
+                try await EnrolmentStore.cancelAll(sql, dialect: dialect, programID: programID, patientID: patientID, at: now)
             }
-            try await self.audit(sql, programID: programID, patientIDs: [patientID], action: "patient.update", actor: actor, eventIDs: [auditID], at: now)
+            try await self.audit(sql, programID: programID, patientIDs: [patientID], action: .patientUpdate, actor: actor, eventIDs: [auditID], at: now)
             return true
             }
         } catch where isUniqueViolation(error) {
@@ -251,7 +239,7 @@ public struct PatientStore: Sendable {
             guard try await self.exists(sql, programID: programID, patientID: patientID) else { return false }
             try await self.insertTags(sql, programID: programID, patientID: patientID, tags: tags, setBy: actor.id, source: actor.kind.rawValue, at: now)
             try await self.touch(sql, patientID: patientID, at: now)
-            try await self.audit(sql, programID: programID, patientIDs: [patientID], action: "patient.tag.add", actor: actor, eventIDs: [auditID], at: now)
+            try await self.audit(sql, programID: programID, patientIDs: [patientID], action: .patientTagAdd, actor: actor, eventIDs: [auditID], at: now)
             return true
         }
     }
@@ -266,7 +254,7 @@ public struct PatientStore: Sendable {
                 try await sql.raw("DELETE FROM patient_tags WHERE patient_id = \(bind: patientID) AND tag_key = \(bind: tag.key) AND tag_value = \(bind: tag.value)").run()
             }
             try await self.touch(sql, patientID: patientID, at: now)
-            try await self.audit(sql, programID: programID, patientIDs: [patientID], action: "patient.tag.remove", actor: actor, eventIDs: [auditID], at: now)
+            try await self.audit(sql, programID: programID, patientIDs: [patientID], action: .patientTagRemove, actor: actor, eventIDs: [auditID], at: now)
             return true
         }
     }
@@ -283,7 +271,7 @@ public struct PatientStore: Sendable {
                 INSERT INTO patient_consents (id, program_id, patient_id, kind, version, granted_at, recorded_by)
                 VALUES (\(bind: consent.id), \(bind: programID), \(bind: patientID), \(bind: kind), \(bind: version), \(bind: now.epochMilliseconds), \(bind: actor.id))
                 """).run()
-            try await self.audit(sql, programID: programID, patientIDs: [patientID], action: "patient.consent.record", actor: actor, eventIDs: [auditID], at: now.epochMilliseconds)
+            try await self.audit(sql, programID: programID, patientIDs: [patientID], action: .patientConsentRecord, actor: actor, eventIDs: [auditID], at: now.epochMilliseconds)
             return true
         }
         return recorded ? consent : nil
@@ -299,7 +287,7 @@ public struct PatientStore: Sendable {
                 RETURNING id
                 """).all()
             guard !rows.isEmpty else { return false }
-            try await self.audit(sql, programID: programID, patientIDs: [patientID], action: "patient.consent.withdraw", actor: actor, eventIDs: [auditID], at: now)
+            try await self.audit(sql, programID: programID, patientIDs: [patientID], action: .patientConsentWithdraw, actor: actor, eventIDs: [auditID], at: now)
             return true
         }
     }
@@ -313,16 +301,10 @@ public struct PatientStore: Sendable {
     }
 
     /// Appends one audit event per patient in as few statements as the backend allows.
-    func audit(_ sql: any SQLDatabase, programID: String, patientIDs: [String], action: String, actor: AuditActor, eventIDs: [String], at: Int64) async throws {
-        try await Self.auditInsert.run(sql, rows: BoundRows(patientIDs.enumerated().map { index, patientID in
-            Self.auditRow(eventID: eventIDs[index], programID: programID, patientID: patientID, action: action, actor: actor, at: at)
+    func audit(_ sql: any SQLDatabase, programID: String, patientIDs: [String], action: AuditAction, actor: AuditActor, eventIDs: [String], at: Int64) async throws {
+        try await AuditLog.insert.run(sql, rows: BoundRows(patientIDs.enumerated().map { index, patientID in
+            AuditLog.row(id: eventIDs[index], program: programID, actor: actor, action: action, subject: .patient(patientID), at: at)
         }, for: database.kind))
-    }
-
-    static let auditInsert = MultiRowInsert("INSERT INTO audit_events (id, program_id, actor_id, actor_kind, action, subject_type, subject_id, request_id, at)")
-
-    static func auditRow(eventID: String, programID: String, patientID: String, action: String, actor: AuditActor, at: Int64) -> [SQLValue] {
-        [.text(eventID), .text(programID), SQLValue(actor.id), .text(actor.kind.rawValue), .text(action), .text("patient"), .text(patientID), SQLValue(actor.requestID), .integer(at)]
     }
 
     // MARK: Reads
@@ -330,7 +312,7 @@ public struct PatientStore: Sendable {
     /// One patient with tags and consents, audited as a read.
     public func get(programID: String, patientID: String, actor: AuditActor) async throws -> Patient? {
         guard let patient = try await fetch(programID: programID, ids: [patientID]).first else { return nil }
-        try await recordReads(programID: programID, patientIDs: [patientID], action: "patient.read", actor: actor)
+        try await recordReads(programID: programID, patientIDs: [patientID], action: .patientRead, actor: actor)
         return patient
     }
 
@@ -364,7 +346,7 @@ public struct PatientStore: Sendable {
         }
         let pageIDs = Array(ids.prefix(limit))
         let patients = try await fetch(programID: programID, ids: pageIDs)
-        try await recordReads(programID: programID, patientIDs: pageIDs, action: "patient.list", actor: actor)
+        try await recordReads(programID: programID, patientIDs: pageIDs, action: .patientList, actor: actor)
         return PatientPage(patients: patients, nextAfter: ids.count > limit ? pageIDs.last : nil)
     }
 
@@ -387,11 +369,11 @@ public struct PatientStore: Sendable {
             try await sql.raw(finalQuery).all().map { try $0.decode(column: "id", as: String.self) }
         }
         let patients = try await fetch(programID: programID, ids: ids)
-        try await recordReads(programID: programID, patientIDs: ids, action: "patient.search", actor: actor)
+        try await recordReads(programID: programID, patientIDs: ids, action: .patientSearch, actor: actor)
         return patients
     }
 
-    private func recordReads(programID: String, patientIDs: [String], action: String, actor: AuditActor) async throws {
+    private func recordReads(programID: String, patientIDs: [String], action: AuditAction, actor: AuditActor) async throws {
         guard !patientIDs.isEmpty else { return }
         let now = clock.now().epochMilliseconds
         let eventIDs = patientIDs.map { _ in ids.next() }
@@ -479,7 +461,7 @@ extension PatientStore {
             try await sql.raw("""
                 INSERT INTO sender_identities (program_id, kind, key_bidx, patient_id, relation) VALUES (\(bind: programID), 'channel_user', \(bind: key), \(bind: patientID), NULL)
                 """).run()
-            try await self.audit(sql, programID: programID, patientIDs: [patientID], action: "patient.identity.bind", actor: actor, eventIDs: [auditID], at: now)
+            try await self.audit(sql, programID: programID, patientIDs: [patientID], action: .patientIdentityBind, actor: actor, eventIDs: [auditID], at: now)
         }
     }
 

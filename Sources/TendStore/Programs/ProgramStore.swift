@@ -13,12 +13,12 @@ public struct ProgramStore: Sendable {
         self.ids = ids
     }
 
-    public func create(slug rawSlug: String, name rawName: String) async throws -> Program {
+    public func create(slug rawSlug: String, name rawName: String, in sql: (any SQLDatabase)? = nil) async throws -> Program {
         let program = Program(
             id: ids.next(), slug: try Validate.slug(rawSlug), name: try Validate.name(rawName),
             createdAt: clock.now())
         do {
-            try await database.session { sql in
+            try await database.on(sql) { sql in
                 try await sql.raw("""
                     INSERT INTO programs (id, slug, name, created_at)
                     VALUES (\(bind: program.id), \(bind: program.slug), \(bind: program.name), \(bind: program.createdAt.epochMilliseconds))

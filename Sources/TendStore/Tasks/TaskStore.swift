@@ -92,7 +92,7 @@ public struct TaskStore: Sendable {
 
     /// Takes a task from the pool (or from a colleague) for this staff member.
     public func claim(programID: String, id: String, staffID: String, actor: AuditActor) async throws -> StaffTask? {
-        try await update(programID: programID, id: id, action: "task.claim", actor: actor) { sql, now in
+        try await update(programID: programID, id: id, action: .taskClaim, actor: actor) { sql, now in
             try await sql.raw("""
                 UPDATE staff_tasks SET assignee_id = \(bind: staffID), updated_at = \(bind: now)
                 WHERE program_id = \(bind: programID) AND id = \(bind: id) AND status = 'open' RETURNING id
@@ -102,7 +102,7 @@ public struct TaskStore: Sendable {
 
     /// Gives the task to someone else, or back to the pool with nil.
     public func reassign(programID: String, id: String, to staffID: String?, actor: AuditActor) async throws -> StaffTask? {
-        try await update(programID: programID, id: id, action: "task.reassign", actor: actor) { sql, now in
+        try await update(programID: programID, id: id, action: .taskReassign, actor: actor) { sql, now in
             try await sql.raw("""
                 UPDATE staff_tasks SET assignee_id = \(bind: staffID), updated_at = \(bind: now)
                 WHERE program_id = \(bind: programID) AND id = \(bind: id) AND status = 'open' RETURNING id
@@ -114,7 +114,7 @@ public struct TaskStore: Sendable {
     /// confirmation of the touchpoint behind it, so its own escalations stop.
     public func complete(programID: String, id: String, outcome: TaskOutcome, note: String?, staffID: String, actor: AuditActor, confirmations: ConfirmationStore) async throws -> StaffTask? {
         let sealedNote = try note.flatMap { $0.trimmed.isEmpty ? nil : try cipher.seal($0.trimmed, for: Self.context(programID, id, "note_enc")) }
-        let completed = try await update(programID: programID, id: id, action: "task.complete", actor: actor) { sql, now in
+        let completed = try await update(programID: programID, id: id, action: .taskComplete, actor: actor) { sql, now in
             try await sql.raw("""
                 UPDATE staff_tasks SET status = 'done', outcome = \(bind: outcome.rawValue), note_enc = \(bind: sealedNote),
                        completed_at = \(bind: now), completed_by = \(bind: staffID), assignee_id = COALESCE(assignee_id, \(bind: staffID)), updated_at = \(bind: now)
@@ -129,14 +129,14 @@ public struct TaskStore: Sendable {
 
     /// Runs a guarded update and its audit event together; nil when the task is not there,
     /// a conflict when it is there but no longer open.
-    private func update(programID: String, id: String, action: String, actor: AuditActor, _ body: @escaping @Sendable (any SQLDatabase, Int64) async throws -> Int) async throws -> StaffTask? {
+    private func update(programID: String, id: String, action: AuditAction, actor: AuditActor, _ body: @escaping @Sendable (any SQLDatabase, Int64) async throws -> Int) async throws -> StaffTask? {
         let now = clock.now().epochMilliseconds
         let audit = AuditLog(database: database, clock: clock, ids: ids)
         let changed: Bool? = try await database.transaction { sql in
             guard let row = try await sql.raw("SELECT patient_id FROM staff_tasks WHERE program_id = \(bind: programID) AND id = \(bind: id)").first() else { return nil }
             guard try await body(sql, now) > 0 else { return false }
-            try await audit.record(action, by: actor, programID: programID, patientID: try row.decode(column: "patient_id", as: String?.self),
-                                   otherwise: ("task", id), in: sql)
+            try await audit.record(action, by: actor, program: programID, patient: try row.decode(column: "patient_id", as: String?.self),
+                                   otherwise: AuditSubject(type: "task", id: id), in: sql)
             return true
         }
         switch changed {

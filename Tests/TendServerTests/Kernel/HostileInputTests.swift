@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 import TendCore
+import TendEngine
 import TendServer
 import TendStore
 import TendTestSupport

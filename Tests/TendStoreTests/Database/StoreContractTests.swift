@@ -180,10 +180,10 @@ import TendTestSupport
         let clock = TestClock()
         try await TestDatabase.withDatabase(backend) { database in
             let audit = AuditLog(database: database, clock: clock.clock, ids: .sequential(prefix: "a"))
-            try await audit.record(.init(programID: "p1", actorID: "u1", actorKind: .staff, action: "patient.read", subjectType: "patient", subjectID: "x1", requestID: "r1"))
+            try await audit.recordRead(.patientRead, by: AuditActor(id: "u1", kind: .staff, requestID: "r1"), program: "p1", subject: .patient("x1"))
             clock.advance(by: 1)
-            try await audit.record(.init(programID: "p1", actorID: "u1", actorKind: .apiToken, action: "patient.update", subjectType: "patient", subjectID: "x2"))
-            try await audit.record(.init(programID: "p2", actorID: "u2", actorKind: .cli, action: "patient.read", subjectID: "x1"))
+            try await audit.recordRead(.patientUpdate, by: AuditActor(id: "u1", kind: .apiToken), program: "p1", subject: .patient("x2"))
+            try await audit.recordRead(.patientRead, by: AuditActor(id: "u2", kind: .cli), program: "p2", subject: .patient("x1"))
             let p1 = try await audit.events(programID: "p1")
             #expect(p1.map(\.action) == ["patient.update", "patient.read"])
             #expect(p1.last?.requestID == "r1")

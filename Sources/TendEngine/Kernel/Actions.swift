@@ -1,0 +1,20 @@
+import Logging
+import TendCore
+import TendStore
+
+/// Every use case, built once over the stores and passed to whatever calls them: the API, the
+/// console, the CLI, the demo seed. Each action validates, writes, audits and reacts in one
+/// transaction, so no entry point writes SQL or audit events of its own.
+public struct Actions: Sendable {
+    public let programs: ProgramActions
+    public let access: AccessActions
+    public let messages: MessageActions
+    public let reads: ScheduleReads
+
+    public init(stores: Stores, passwords: PasswordHasher, signIns: SignInThrottle, classifiers: ClassifierCache, clock: TendClock, logger: Logger) {
+        programs = ProgramActions(stores: stores, passwords: passwords)
+        access = AccessActions(stores: stores, passwords: passwords, signIns: signIns)
+        messages = MessageActions(stores: stores, classifiers: classifiers, clock: clock, logger: logger)
+        reads = ScheduleReads(stores: stores)
+    }
+}

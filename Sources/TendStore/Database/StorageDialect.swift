@@ -1,0 +1,82 @@
+import SQLKit
+import TendCore
+
+/// Every difference between the SQL Tend writes for SQLite and for PostgreSQL, in one place.
+/// Stores ask it and never branch on the backend themselves (migrations, which create the two
+/// schemas, are the other place that may).
+public struct StorageDialect: Sendable, Equatable {
+    public let kind: DatabaseKind
+
+    public init(_ kind: DatabaseKind) {
+        self.kind = kind
+    }
+
+    /// The dialect of a connection a store was handed.
+    static func of(_ sql: any SQLDatabase) -> StorageDialect {
+        StorageDialect(sql is SQLiteSession ? .sqlite : .postgres)
+    }
+
+    var isSQLite: Bool { kind == .sqlite }
+
+    /// Opens a write transaction. SQLite takes the write lock at once, so two writers never
+    /// both read and then deadlock upgrading.
+    var beginWrite: String { isSQLite ? "BEGIN IMMEDIATE" : "BEGIN" }
+
+    /// A column in a condition the planner must not pick an index for: SQLite, which has no
+    /// statistics, otherwise prefers an index on a leading `program_id = ?` over a selective
+    /// `IN (…)` list and walks a whole program. `+column` hides the index on SQLite only.
+    func unindexed(_ column: String) -> String { isSQLite ? "+\(column)" : column }
+
+    /// A text literal, quoted as SQL quotes it.
+    static func literal(_ text: String) -> String { "'\(text.replacingOccurrences(of: "'", with: "''"))'" }
+
+    /// String concatenation (`||` on both).
+    func concat(_ parts: [String]) -> String { parts.joined(separator: " || ") }
+
+    /// An integer expression as text zero-padded to `width` digits, so ids sort as written.
+    func zeroPadded(_ expression: String, width: Int) -> String {
+        isSQLite ? "printf('%0\(width)d', \(expression))" : "lpad(CAST(\(expression) AS TEXT), \(width), '0')"
+    }
+
+    /// Joins every row of two tables. SQLite keeps the written order of a CROSS JOIN, which
+    /// lets a set-based insert walk its outer table in key order.
+    var orderedJoin: String { isSQLite ? "CROSS JOIN" : "JOIN" }
+
+    /// What a claim adds so that concurrent claimers skip each other's rows (PostgreSQL); SQLite
+    /// has one writer, so a claim in its write transaction is already exclusive.
+    var skipLocked: String { isSQLite ? "" : " FOR UPDATE SKIP LOCKED" }
+
+    /// Concatenates the texts of a group.
+    func stringAggregate(_ expression: String) -> String {
+        isSQLite ? "group_concat(\(expression), '')" : "string_agg(\(expression), '')"
+    }
+
+    /// The touchpoints of these enrolments: on SQLite the key range of each enrolment's id prefix
+    /// (ids are `enrolment.step.occurrence` and '/' follows '.'), on PostgreSQL, whose text ranges
+    /// follow the collation, the enrolment index.
+    func appendTouchpoints(of enrolmentIDs: [String], to query: inout SQLQueryString) {
+        guard !enrolmentIDs.isEmpty else {
+            query.appendLiteral("1 = 0")
+            return
+        }
+        guard isSQLite else {
+            query.appendLiteral("enrolment_id IN (")
+            query.appendInterpolation(binds: enrolmentIDs)
+            query.appendLiteral(")")
+            return
+        }
+        query.appendLiteral("(")
+        for (index, id) in enrolmentIDs.enumerated() {
+            if index > 0 { query.appendLiteral(" OR ") }
+            query.appendLiteral("(id >= ")
+            query.appendInterpolation(bind: id + ".")
+            query.appendLiteral(" AND id < ")
+            query.appendInterpolation(bind: id + "/")
+            query.appendLiteral(")")
+        }
+        query.appendLiteral(")")
+    }
+
+    /// Bulk rows bind as SQLite's own values (no SQLKit encoding per value) on SQLite.
+    var bindsNativeValues: Bool { isSQLite }
+}

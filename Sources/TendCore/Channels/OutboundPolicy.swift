@@ -44,9 +44,9 @@ public struct OutboundPolicy: Sendable, Equatable {
         if allowedHosts.contains(normalised) { return true }
         if let address = Self.address(normalised) { return !Self.isInternal(address) }
         // A name is checked by what it resolves to, when a message is sent; only names that
-        // can only mean this machine or its own network are refused up front.
+        // can only mean this machine are refused up front (RFC 6761: *.localhost is loopback).
         let name = normalised.hasSuffix(".") ? String(normalised.dropLast()) : normalised
-        return name != "localhost" && name.contains(".")
+        return name != "localhost" && !name.hasSuffix(".localhost") && name.contains(".")
     }
 
     /// Whether a resolved address may be contacted for this host.

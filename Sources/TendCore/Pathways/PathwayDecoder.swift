@@ -237,14 +237,16 @@ public struct PathwayDecoder {
         let ifUnconfirmed = fields["if_unconfirmed"].flatMap { scalar($0.value, "if_unconfirmed") }
         var onlyTags: [PatientTag] = []
         if let entry = fields["only_tags"], let items = list(entry.value, "only_tags") {
-            for item in items {
+            if items.count > Bounds.tagFilterTerms { fail(entry.line, "only_tags has at most \(Bounds.tagFilterTerms) tags") }
+            for item in items.prefix(Bounds.tagFilterTerms) {
                 guard let text = scalar(item, "a tag") else { continue }
                 do { onlyTags.append(try PatientTag.parse(text, field: "only_tags")) } catch { fail(item.line, "bad tag \"\(text)\": write key=value") }
             }
         }
         var ageRules: [PathwayStep.AgeRule] = []
         if let entry = fields["channels_by_age"], let items = list(entry.value, "channels_by_age") {
-            for item in items {
+            if items.count > 10 { fail(entry.line, "channels_by_age has at most 10 rules") }
+            for item in items.prefix(10) {
                 guard let ruleEntries = map(item, "an age rule") else { continue }
                 let rule = keys(ruleEntries, allowed: ["min_age", "channels"], in: "an age rule")
                 guard let ageEntry = rule["min_age"], let text = scalar(ageEntry.value, "min_age"), let age = Int(text), (0...130).contains(age) else {
@@ -305,8 +307,9 @@ public struct PathwayDecoder {
 
     private mutating func channelList(_ entry: DocumentEntry?, step: String) -> [ContactChannel] {
         guard let entry, let items = list(entry.value, "channels") else { return [] }
+        if items.count > ContactChannel.allCases.count { fail(entry.line, "a step lists at most \(ContactChannel.allCases.count) channels") }
         var channels: [ContactChannel] = []
-        for item in items {
+        for item in items.prefix(ContactChannel.allCases.count) {
             guard let text = scalar(item, "a channel") else { continue }
             if let channel = ContactChannel(rawValue: text) { channels.append(channel) } else {
                 fail(item.line, "unknown channel \"\(text)\" in step \(step) (use \(ContactChannel.allCases.map(\.rawValue).joined(separator: ", ")))")

@@ -30,6 +30,7 @@ public struct ProgramActions: Sendable {
         let password = try Validate.password(newAccountPassword)
         let existing = try await stores.staff.credentials(email: email)?.user
         if !callerIsMember, let existing, existing.id == callerID { throw TendError.forbidden }
+        if let existing { try await keepsAnAdmin(programID: programID, changing: existing.id, to: role) }
         let hash = existing == nil ? try await passwords.hash(password) : nil
         return try await stores.database.transaction { sql in
             let user: StaffUser
@@ -45,7 +46,18 @@ public struct ProgramActions: Sendable {
 
     /// Gives an existing account this role in the program.
     public func setRole(programID: String, userID: String, role: StaffRole, by actor: AuditActor) async throws {
+        try await keepsAnAdmin(programID: programID, changing: userID, to: role)
         try await stores.database.transaction { sql in try await setRole(programID: programID, userID: userID, role: role, by: actor, in: sql) }
+    }
+
+    /// A program keeps at least one admin: the last one may not leave or step down.
+    private func keepsAnAdmin(programID: String, changing userID: String, to role: StaffRole?) async throws {
+        guard role != .admin else { return }
+        let admins = try await stores.staff.members(programID: programID).filter { $0.role == .admin }.map(\.user.id)
+        if admins == [userID] {
+            throw TendError(kind: .conflict, code: "last_admin", message: .init(
+                en: "This is the program's only admin; make someone else admin first", zh: "这是本项目唯一的管理员，请先任命其他管理员"), field: "role")
+        }
     }
 
     private func setRole(programID: String, userID: String, role: StaffRole, by actor: AuditActor, in sql: any SQLDatabase) async throws {
@@ -55,7 +67,8 @@ public struct ProgramActions: Sendable {
 
     /// Returns false when the user is not a member.
     public func removeMember(programID: String, userID: String, by actor: AuditActor) async throws -> Bool {
-        try await stores.database.transaction { sql in
+        try await keepsAnAdmin(programID: programID, changing: userID, to: nil)
+        return try await stores.database.transaction { sql in
             guard try await stores.staff.removeMembership(userID: userID, programID: programID, in: sql) else { return false }
             try await stores.audit.record(.membershipRemove, by: actor, program: programID, subject: AuditSubject(type: "staff", id: userID), in: sql)
             return true

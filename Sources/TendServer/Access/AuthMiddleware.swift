@@ -40,7 +40,7 @@ struct AuthMiddleware: RouterMiddleware {
     /// The language to answer in: `?lang=`, then the user's setting, then the language
     /// cookie, then Accept-Language.
     static func locale(for request: Request, user: StaffUser?, fallback: AppLocale) -> AppLocale {
-        if let explicit = request.uri.queryParameters["lang"].flatMap({ AppLocale(identifier: String($0)) }) {
+        if let explicit = request.query["lang"].flatMap({ AppLocale(identifier: String($0)) }) {
             return explicit
         }
         if let setting = user?.locale {

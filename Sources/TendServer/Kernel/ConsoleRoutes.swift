@@ -115,7 +115,7 @@ struct ConsoleRoutes: Sendable {
 
         router.get("/switch") { request, context -> Response in
             _ = try context.requireIdentity()
-            guard let slug = request.uri.queryParameters["program"] else { throw TendError.missing("program") }
+            guard let slug = request.query["program"] else { throw TendError.missing("program") }
             return .redirect(to: "/p/\(try Validate.slug(String(slug), field: "program"))")
         }
 
@@ -178,7 +178,7 @@ struct ConsoleRoutes: Sendable {
     }
 
     func decodeForm<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
-        let buffer = try await request.body.collect(upTo: 64 * 1024)
+        let buffer = try await JSONIO.collect(request, upTo: 64 * 1024)
         do {
             return try URLEncodedFormDecoder().decode(T.self, from: String(buffer: buffer))
         } catch {

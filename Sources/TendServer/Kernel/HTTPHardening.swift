@@ -38,17 +38,22 @@ final class RouteMethods: Sendable {
         routes.withLock { $0 = table }
     }
 
-    /// The methods of every route whose path matches; empty when none does.
+    /// The methods of the route the router would pick for this path (a constant segment wins
+    /// over a parameter, as in the router's trie); empty when none matches.
     func allowed(for path: String) -> [String] {
         let segments = path.split(separator: "/")
-        let methods = routes.withLock { table in
+        func isParameter(_ pattern: Substring) -> Bool { pattern.hasPrefix(":") || pattern.hasPrefix("{") || pattern == "*" }
+        let matching = routes.withLock { table in
             table.filter { route in
-                route.segments.count == segments.count && zip(route.segments, segments).allSatisfy { pattern, actual in
-                    pattern.hasPrefix(":") || pattern.hasPrefix("{") || pattern == "*" || pattern == actual
-                }
-            }.reduce(into: Set<String>()) { $0.formUnion($1.methods) }
+                route.segments.count == segments.count && zip(route.segments, segments).allSatisfy { pattern, actual in isParameter(pattern) || pattern == actual }
+            }
         }
-        return methods.sorted()
+        // Compare constant-ness segment by segment; the first difference decides.
+        guard let best = matching.max(by: { left, right in
+            zip(left.segments, right.segments).first { isParameter($0) != isParameter($1) }.map { isParameter($0.0) } ?? false
+        }) else { return [] }
+        let key = best.segments.map(isParameter)
+        return matching.filter { $0.segments.map(isParameter) == key }.reduce(into: Set<String>()) { $0.formUnion($1.methods) }.sorted()
     }
 }
 

@@ -121,3 +121,31 @@ enum JSONIO {
             body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }
+
+/// A request's query values as browsers and form encoders write them: `+` is a space, then
+/// percent escapes are decoded; the first of repeated names wins.
+struct QueryValues: Sendable {
+    private let values: [String: String]
+
+    init(_ query: String?) {
+        var values: [String: String] = [:]
+        for pair in (query ?? "").split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ text: Substring) -> String {
+                let spaced = text.replacingOccurrences(of: "+", with: " ")
+                return spaced.removingPercentEncoding ?? spaced
+            }
+            let name = decode(parts[0])
+            if values[name] == nil { values[name] = parts.count > 1 ? decode(parts[1]) : "" }
+        }
+        self.values = values
+    }
+
+    subscript(_ name: String) -> String? { values[name] }
+    func get(_ name: String) -> String? { values[name] }
+    var all: [String: String] { values }
+}
+
+extension Request {
+    var query: QueryValues { QueryValues(uri.query) }
+}

@@ -265,7 +265,7 @@ extension APIOperation {
             try Self.pathSchema(name).validate(text: context.parameters.get(name) ?? "", field: name)
         }
         for parameter in query {
-            guard let value = request.uri.queryParameters.get(parameter.name) else {
+            guard let value = request.query.get(parameter.name) else {
                 if parameter.required { throw TendError.missing(parameter.name) }
                 continue
             }

@@ -110,17 +110,17 @@ struct InboundRequest: Decodable {
     let text: String
     let sent_at: Date?
 
-    static let schema = InputSchema.object([
+    static let schema = InputSchema.needsOneOf(["group_id", "group_binding", "patient_id", "phone", "sender_id"], .object([
         .required("channel", .values(ContactChannel.allCases.map(\.rawValue), description: "Where it came from: wecom, sms, in_app (portal chat) …")),
-        .optional("group_id", .nullable(.identifier)),
-        .optional("group_binding", .nullable(.text(1...200, description: "…or the channel's id for the conversation; neither for a one-to-one message"))),
-        .optional("patient_id", .nullable(.identifier)),
-        .optional("phone", .nullable(.pattern(.phone, length: 5...40, description: "…or a phone number, the patient's or a family member's"))),
-        .optional("sender_id", .nullable(.text(1...200, description: "…or the channel's user id, bound with POST …/patients/{id}/identities"))),
+        .optional("group_id", .identifier),
+        .optional("group_binding", .text(1...200, description: "…or the channel's id for the conversation; neither for a one-to-one message")),
+        .optional("patient_id", .identifier),
+        .optional("phone", .pattern(.phone, length: 5...40, description: "…or a phone number, the patient's or a family member's")),
+        .optional("sender_id", .text(1...200, description: "…or the channel's user id, bound with POST …/patients/{id}/identities")),
         .optional("sender_name", .nullable(.text(1...200))),
         .required("text", .text(1...Bounds.textLength)),
         .optional("sent_at", .nullable(.dateTime)),
-    ])
+    ], description: "A group (by id or binding), or a sender (patient id, phone or channel user id), or both"))
 }
 
 struct InboundResultBody: Encodable {
@@ -231,7 +231,7 @@ struct InboxRoutes: Sendable {
                 response: Schema.list(of: "Message"), permission: .readPatients)
             ) { request, context in
                 let grant = try context.requireGrant()
-                let parameters = request.uri.queryParameters
+                let parameters = request.query
                 let found = try await messages.inbox(
                     programID: grant.program.id, statuses: [parameters.get("status").flatMap(MessageStatus.init(rawValue:)) ?? .open],
                     queue: parameters.get("queue").flatMap(InboxQueue.init(rawValue:)), groupID: parameters.get("group"),
@@ -245,7 +245,7 @@ struct InboxRoutes: Sendable {
                 query: [.init(name: "q", schema: .text(1...200), description: "The words", required: true)], response: Schema.list(of: "Message"), permission: .readPatients)
             ) { request, context in
                 let grant = try context.requireGrant()
-                let found = try await messages.search(programID: grant.program.id, words: request.uri.queryParameters.get("q")?.trimmed ?? "", by: context.actor)
+                let found = try await messages.search(programID: grant.program.id, words: request.query.get("q")?.trimmed ?? "", by: context.actor)
                 return try JSONIO.response(ItemsBody(items: try await bodies(found, programID: grant.program.id, locale: context.locale)))
             },
 

@@ -219,7 +219,10 @@ struct PathwayRoutes: Sendable {
                 successStatus: 201, response: Schema.ref("Pathway"), conflicts: true, permission: .manageProgram)
             ) { request, context in
                 let grant = try context.requireGrant()
-                let text = String(buffer: try await JSONIO.collect(request, upTo: YAMLDocument.maximumBytes))
+                let bytes = Array(buffer: try await JSONIO.collect(request, upTo: YAMLDocument.maximumBytes))
+                guard let text = String(validating: bytes, as: UTF8.self) else {
+                    throw TendError.invalid("body", .init(en: "is not UTF-8 text", zh: "不是 UTF-8 文本"), code: "bad_encoding")
+                }
                 let pathway: Pathway
                 do throws(PathwayProblems) {
                     pathway = try PathwayFile.parse(text)
@@ -312,7 +315,7 @@ struct PathwayRoutes: Sendable {
                 method: .post, path: "/api/v1/programs/{program}/enrolments/{enrolment}/\(action)", operationID: "\(action)Enrolment",
                 summary: action == "pause" ? "Hold the enrolment's scheduled touchpoints" : action == "resume"
                     ? "Resume a paused enrolment; what fell due meanwhile is skipped" : "End the enrolment; nothing more is sent",
-                tag: "pathways", response: Schema.ref("Enrolment"), permission: .writePatients)
+                tag: "pathways", response: Schema.ref("Enrolment"), conflicts: true, permission: .writePatients)
             ) { request, context in
                 let grant = try context.requireGrant()
                 let (enrolment, pathway) = try await enrolmentAndPathway(grant, context)

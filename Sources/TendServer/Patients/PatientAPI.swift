@@ -323,7 +323,7 @@ struct PatientRoutes: Sendable {
                 response: Schema.ref("PatientPage"), permission: .readPatients)
             ) { request, context in
                 let grant = try context.requireGrant()
-                let query = try Self.patientQuery(request.uri.queryParameters)
+                let query = try Self.patientQuery(request.query)
                 let page = try await stores.patients.list(programID: grant.program.id, query: query, actor: grant.auditActor(requestID: context.requestID))
                 return try JSONIO.response(PatientPageBody(items: page.patients.map(PatientBody.init), next_after: page.nextAfter))
             },
@@ -369,7 +369,7 @@ struct PatientRoutes: Sendable {
                     throw TendError(kind: .payloadTooLarge, code: "payload_too_large",
                                     message: .init(en: "Imports over the API are limited to 10 MiB; use `tend import patients` for larger files", zh: "API 导入上限 10 MiB，更大的文件请用 tend import patients"))
                 }
-                let encoding = request.uri.queryParameters.get("encoding").flatMap(TextEncoding.init(name:))
+                let encoding = request.query.get("encoding").flatMap(TextEncoding.init(name:))
                 let reader = try ImportRowReader(bytes: Array(buffer: buffer), format: format, encoding: encoding)
                 let importer = PatientImporter(store: stores.patients)
                 let session = PatientImporter.Session()
@@ -459,11 +459,8 @@ struct PatientRoutes: Sendable {
     }
 
     /// Reads list filters from query parameters; empty ones (as a submitted form sends) are ignored.
-    static func patientQuery(_ all: Parameters) throws(TendError) -> PatientQuery {
-        var parameters = Parameters()
-        for (key, value) in all where !value.trimmingCharacters(in: .whitespaces).isEmpty {
-            parameters[key] = value
-        }
+    static func patientQuery(_ all: QueryValues) throws(TendError) -> PatientQuery {
+        let parameters = all.all.filter { !$0.value.trimmingCharacters(in: .whitespaces).isEmpty }
         var query = PatientQuery()
         if let text = parameters["tags"] { query.tags.all = try TagFilter.tags(String(text), field: "tags") }
         if let text = parameters["any_tags"] { query.tags.any = try TagFilter.tags(String(text), field: "any_tags") }

@@ -79,7 +79,7 @@ struct PatientConsole: Sendable {
     func register(on router: Router<TendRequestContext>) {
         router.get("/p/:program/patients") { request, context -> Response in
             let page = try await page(.readPatients, request, context)
-            let parameters = request.uri.queryParameters
+            let parameters = request.query
             var query = PatientQuery()
             var error: String?
             do throws(TendError) {
@@ -92,13 +92,13 @@ struct PatientConsole: Sendable {
             if let next = result.nextAfter {
                 var components = URLComponents()
                 components.queryItems = ["tags", "not_tags", "any_tags", "status"].compactMap { name in
-                    parameters[Substring(name)].map { URLQueryItem(name: name, value: String($0)) }
+                    parameters[name].map { URLQueryItem(name: name, value: $0) }
                 } + [URLQueryItem(name: "after", value: next)]
                 nextURL = "/p/\(page.grant.program.slug)/patients?\(components.percentEncodedQuery ?? "")"
             }
             return renderList(page, patients: result.patients, nextURL: nextURL, error: error, filter: [
-                "tags": parameters["tags"].map(String.init) ?? "",
-                "not_tags": parameters["not_tags"].map(String.init) ?? "",
+                "tags": parameters["tags"] ?? "",
+                "not_tags": parameters["not_tags"] ?? "",
             ], status: query.status)
         }
 

@@ -90,7 +90,7 @@ struct APIRoutes: Sendable {
             APIEndpoint(operation: APIOperation(
                 method: .post, path: "/api/v1/programs/{program}/members", operationID: "addMember",
                 summary: "Add a staff member to the program, or change their role (admins); creates the account when the email is new",
-                tag: "programs", body: .json(AddMemberRequest.schema), successStatus: 200, response: Schema.ref("Member"), permission: .manageMembers)
+                tag: "programs", body: .json(AddMemberRequest.schema), successStatus: 200, response: Schema.ref("Member"), conflicts: true, permission: .manageMembers)
             ) { request, context in
                 let identity = try context.requireIdentity()
                 let grant = try context.requireGrant()
@@ -104,7 +104,7 @@ struct APIRoutes: Sendable {
 
             APIEndpoint(operation: APIOperation(
                 method: .delete, path: "/api/v1/programs/{program}/members/{user}", operationID: "removeMember",
-                summary: "Remove a staff member from the program (admins)", tag: "programs", successStatus: 204, permission: .manageMembers)
+                summary: "Remove a staff member from the program (admins)", tag: "programs", successStatus: 204, conflicts: true, permission: .manageMembers)
             ) { request, context in
                 let identity = try context.requireIdentity()
                 let grant = try context.requireGrant()
@@ -128,13 +128,13 @@ struct APIRoutes: Sendable {
             ) { request, context in
                 let grant = try context.requireGrant()
                 var limit = 100
-                if let raw = request.uri.queryParameters["limit"] {
+                if let raw = request.query["limit"] {
                     guard let value = Int(String(raw)), (1...1000).contains(value) else {
                         throw TendError.invalid("limit", .init(en: "must be an integer from 1 to 1000", zh: "必须是 1–1000 的整数"))
                     }
                     limit = value
                 }
-                let subject = (request.uri.queryParameters["patient"] ?? request.uri.queryParameters["subject"]).map(String.init)
+                let subject = request.query["patient"] ?? request.query["subject"]
                 let events = try await stores.audit.events(programID: grant.program.id, subjectID: subject, limit: limit)
                 return try JSONIO.response(ItemsBody(items: events.map(AuditEventBody.init)))
             },

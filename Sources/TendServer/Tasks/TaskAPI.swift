@@ -129,14 +129,14 @@ struct TaskRoutes: Sendable {
             ) { request, context in
                 let grant = try context.requireGrant()
                 var filter = TaskFilter()
-                if let status = request.uri.queryParameters.get("status") {
+                if let status = request.query.get("status") {
                     guard let parsed = TaskStatus(rawValue: status) else {
                         throw TendError.invalid("status", .init(en: "must be open, done or cancelled", zh: "必须是 open、done 或 cancelled"))
                     }
                     filter.statuses = [parsed]
                 }
-                if request.uri.queryParameters.get("mine") == "true" { filter.mineOrPool = grant.identity.user.id }
-                filter.patientID = request.uri.queryParameters.get("patient")
+                if request.query.get("mine") == "true" { filter.mineOrPool = grant.identity.user.id }
+                filter.patientID = request.query.get("patient")
                 let tasks = try await stores.tasks.list(programID: grant.program.id, filter: filter)
                 let now = dependencies.clock.now()
                 return try JSONIO.response(ItemsBody(items: tasks.map { TaskBody($0, locale: context.locale, now: now) }))
@@ -144,7 +144,7 @@ struct TaskRoutes: Sendable {
 
             APIEndpoint(operation: APIOperation(
                 method: .post, path: "/api/v1/programs/{program}/tasks/{task}/claim", operationID: "claimTask",
-                summary: "Take the task for yourself", tag: "tasks", response: Schema.ref("Task"), permission: .writePatients)
+                summary: "Take the task for yourself", tag: "tasks", response: Schema.ref("Task"), conflicts: true, permission: .writePatients)
             ) { request, context in
                 let grant = try context.requireGrant()
                 return try respond(try await stores.tasks.claim(programID: grant.program.id, id: try taskID(context), staffID: grant.identity.user.id,
@@ -171,7 +171,7 @@ struct TaskRoutes: Sendable {
             APIEndpoint(operation: APIOperation(
                 method: .post, path: "/api/v1/programs/{program}/tasks/{task}/reassign", operationID: "reassignTask",
                 summary: "Give the task to another member, or back to the pool", tag: "tasks",
-                body: .json(ReassignTaskRequest.schema), response: Schema.ref("Task"), permission: .writePatients)
+                body: .json(ReassignTaskRequest.schema), response: Schema.ref("Task"), conflicts: true, permission: .writePatients)
             ) { request, context in
                 let grant = try context.requireGrant()
                 let body = try await JSONIO.decode(ReassignTaskRequest.self, from: request)

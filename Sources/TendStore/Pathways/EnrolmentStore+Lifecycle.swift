@@ -49,7 +49,7 @@ extension EnrolmentStore {
     public func moveAnchor(programID: String, enrolmentID: String, anchor: String, to date: LocalDate, pathway: StoredPathway, actor: AuditActor) async throws -> Enrolment? {
         guard var enrolment = try await enrolment(programID: programID, id: enrolmentID) else { return nil }
         guard pathway.pathway.allAnchors.contains(anchor) else {
-            throw TendError.invalid("anchor", .init(en: "is not an anchor of \(pathway.pathway.id)", zh: "不是方案 \(pathway.pathway.id) 的锚点"))
+            throw TendError(kind: .notFound, code: "not_found", message: .init(en: "\(pathway.pathway.id) has no anchor \(anchor)", zh: "方案 \(pathway.pathway.id) 没有锚点 \(anchor)"), field: "anchor")
         }
         guard enrolment.status != .cancelled else {
             throw TendError(kind: .conflict, code: "enrolment_cancelled", message: .init(en: "The enrolment is cancelled", zh: "该入组已取消"), field: "enrolment")

@@ -44,7 +44,7 @@ public struct EnrolmentStore: Sendable {
             throw TendError.missing("anchors.\(anchor)")
         }
         for name in anchors.keys where !pathway.allAnchors.contains(name) {
-            throw TendError.invalid("anchors.\(name)", .init(en: "is not an anchor of \(pathway.id)", zh: "不是方案 \(pathway.id) 的锚点"))
+            throw TendError(kind: .notFound, code: "not_found", message: .init(en: "\(pathway.id) has no anchor \(name)", zh: "方案 \(pathway.id) 没有锚点 \(name)"), field: "anchors.\(name)")
         }
         let now = clock.now()
         // Unique per enrolment call.

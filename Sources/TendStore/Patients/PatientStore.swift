@@ -260,8 +260,8 @@ public struct PatientStore: Sendable {
     }
 
     public func recordConsent(programID: String, patientID: String, kind rawKind: String, version rawVersion: String, actor: AuditActor) async throws -> ConsentRecord? {
-        let kind = try Validate.name(rawKind, field: "kind", maxLength: 60)
-        let version = try Validate.name(rawVersion, field: "version", maxLength: 40)
+        let kind = try Validate.name(rawKind, field: "kind", maxLength: 64)
+        let version = try Validate.name(rawVersion, field: "version", maxLength: 64)
         let now = clock.now()
         let consent = ConsentRecord(id: ids.next(), kind: kind, version: version, grantedAt: now, withdrawnAt: nil, recordedBy: actor.id)
         let auditID = ids.next()

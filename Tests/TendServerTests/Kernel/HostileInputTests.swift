@@ -155,6 +155,43 @@ import TendTestSupport
     }
 
     @Test(arguments: TestBackend.available)
+    func theLastAdminCannotLeaveOrStepDown(backend: TestBackend) async throws {
+        try await withClient(backend) { app, client in
+            let admin = try await app.token(for: "admin@tend.demo")
+            let adminID = try #require(try await app.stores.staff.credentials(email: "admin@tend.demo")?.user.id)
+            try await client.execute(uri: "/api/v1/programs/gdm-camp/members", method: .post, headers: bearer(admin),
+                                     body: json(#"{"email": "admin@tend.demo", "role": "viewer", "display_name": "x", "password": "whatever-long"}"#)) { response in
+                #expect(response.status == .conflict && object(response)["error"] as? String == "last_admin")
+            }
+            try await client.execute(uri: "/api/v1/programs/gdm-camp/members/\(adminID)", method: .delete, headers: bearer(admin)) { #expect($0.status == .conflict) }
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func formsAndQueriesAreReadAsBrowsersWriteThem(backend: TestBackend) async throws {
+        try await withClient(backend) { app, client in
+            let manager = try await app.token(for: "manager@tend.demo")
+            // `+` in a query is a space, as form encoders write it.
+            try await client.execute(uri: "/api/v1/programs/gdm-camp/patients?tags=camp_class+=+A&limit=5", method: .get, headers: bearer(manager)) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/settings/language", method: .post, headers: formHeaders,
+                                     body: ByteBuffer(string: "lang=en&next=/" + String(repeating: "a", count: 70_000))) { #expect($0.status == .contentTooLarge) }
+            // Undeclared methods name the methods of the route the router picks.
+            try await client.execute(uri: "/api/v1/programs/gdm-camp/patients/import", method: .get, headers: bearer(manager)) { response in
+                #expect(response.status == .methodNotAllowed && response.headers[.allow] == "POST")
+            }
+            let admin = try await app.token(for: "admin@tend.demo")
+            let manyTags = (0..<50).map { "      - t\($0)=x" }.joined(separator: "\n")
+            let pathway = "pathway: many-tags\nversion: 1\nname: {zh: 多, en: Many}\nsteps:\n  - id: a\n    at: \"09:00\"\n    message: {zh: 你好, en: Hi}\n    only_tags:\n" + manyTags
+            try await client.execute(uri: "/api/v1/programs/gdm-camp/pathways", method: .post, headers: [.authorization: "Bearer \(admin)", .contentType: "application/yaml"],
+                                     body: ByteBuffer(string: pathway)) { #expect($0.status == .badRequest) }
+            try await client.execute(uri: "/api/v1/programs/gdm-camp/pathways", method: .post, headers: [.authorization: "Bearer \(admin)", .contentType: "application/yaml"],
+                                     body: ByteBuffer(bytes: Array("pathway: x\n".utf8) + [0xFF, 0xFE])) { response in
+                #expect(response.status == .badRequest && object(response)["error"] as? String == "bad_encoding")
+            }
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
     func aPlatformAdminCannotMakeThemselvesAMember(backend: TestBackend) async throws {
         try await withClient(backend) { app, client in
             let staff = app.stores.staff
@@ -177,7 +214,7 @@ import TendTestSupport
             let admin = try await app.token(for: "admin@tend.demo")
             for url in ["http://169.254.169.254/latest/meta-data/", "http://127.0.0.2/", "http://[::1]/", "http://10.0.0.1/hook", "http://[fd00::1]/",
                         "http://localhost.localdomain.example.invalid:9000/x y", "http://0x7f000001/", "http://2130706433/", "http://[::ffff:169.254.169.254]/", "http://192.168.1.1/",
-                        "ftp://example.org/", "http://user:pass@example.org/", "http://receiver/"] {
+                        "ftp://example.org/", "http://user:pass@example.org/", "http://receiver/", "http://foo.localhost/"] {
                 let body = try JSONSerialization.data(withJSONObject: ["url": url, "secret": "a-secret-of-sixteen+"])
                 try await client.execute(uri: "/api/v1/programs/gdm-camp/channels/webhook", method: .put, headers: bearer(admin), body: ByteBuffer(data: body)) { response in
                     expect(response, .badRequest, field: "url", "\(url)")

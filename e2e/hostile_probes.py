@@ -16,6 +16,9 @@ import hostile_values as V
 from hostile_lib import NOT_SET, Raw, Receiver, raw_exchange, request
 
 SLOW_SECONDS = 10.0
+# The HTTP layer (SwiftNIO's parser, as Hummingbird configures it) refuses a request head over
+# 80 KiB with a bare 400 before Tend sees the request: no JSON body can name a field then.
+HEAD_LIMIT = 80 * 1024
 A, B, C = "gdm-camp", "lung-followup", "hostile-c"
 
 
@@ -83,6 +86,9 @@ class Prober:
             self.rec.fail(kind, endpoint, given, f"accepted: {response.describe()}", f"400 naming `{field or 'the field'}`")
             return response
         if 400 <= response.status < 500 and path.startswith("/api/"):
+            if len(path) > HEAD_LIMIT and not response.body:
+                self.rec.ok()
+                return response
             # The field is only known to be at fault when the value is one that must be refused.
             self.check_error_body(endpoint, given, response, field if expect is V.REJECT else None)
             return response
@@ -1323,8 +1329,18 @@ def methods(ctx, document):
             concrete = concrete.replace("{" + name + "}", values.get(name, "x"))
         for method in ["TRACE", "PROPFIND", "MKCOL"] + sorted({"GET", "POST", "PUT", "PATCH", "DELETE"} - declared):
             check_405(ctx, concrete, method, declared)
-    # CONNECT once: an HTTP parser that waits for a tunnel holds the connection open.
-    check_405(ctx, "/api/v1/me", "CONNECT", {"GET"}, timeout=5.0)
+    # CONNECT asks for a tunnel: SwiftNIO's parser holds such a connection open without handing the
+    # request to the router (the server closes it after a minute idle). What matters is that
+    # it answers nothing else wrongly and everything else still gets answers.
+    response = request(ctx.server, "CONNECT", "/api/v1/me", token=ctx.tokens["admin"], timeout=5.0)
+    if ctx.server.check():
+        ctx.rec.fail("crash", "CONNECT /api/v1/me", "undeclared method", ctx.server.check(), "no crash")
+    elif response.status is not None and response.status not in (400, 405):
+        ctx.rec.fail("method", "CONNECT /api/v1/me", "undeclared method", response.describe(), "405, 400 or no answer")
+    elif request(ctx.server, "GET", "/healthz", timeout=10.0).status != 200:
+        ctx.rec.fail("method", "CONNECT /api/v1/me", "undeclared method", "/healthz no longer answers", "the server still answering")
+    else:
+        ctx.rec.ok()
     for path, declared in (("/login", {"GET", "POST"}), ("/healthz", {"GET"}), ("/settings/language", {"POST"})):
         check_405(ctx, path, "TRACE", declared)
 

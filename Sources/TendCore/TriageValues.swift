@@ -1,0 +1,625 @@
+import Foundation
+
+/// What a labelled number measures (`value_words` in the rule files).
+enum ValueKind: String, Sendable {
+    case glucose, fasting, meter, temperature, oxygen, pressure, systolic, diastolic
+    case heartRate = "heart_rate", fetalHeart = "fetal_heart", respiration
+    case hba1c, platelets, whiteCells = "white_cells", neutrophils, hemoglobin, inr, ketones, uricAcid = "uric_acid"
+    /// "测了", "量了", "reading": a measurement whose kind the number's range tells.
+    case measure
+    /// Weight, steps, price, age …: the number is no clinical measurement.
+    case other
+
+    /// When two labels are as near, the more specific one wins ("空腹" over "血糖").
+    var priority: Int {
+        switch self {
+        case .measure, .meter: 0
+        case .glucose, .temperature, .oxygen, .pressure, .other: 1
+        default: 2
+        }
+    }
+}
+
+/// What follows a number (`units` in the rule files).
+enum UnitKind: String, Sendable {
+    case mmol, mgdl, celsius, fahrenheit, degree, percent, perMinute = "per_minute", over, times
+    /// Durations: no measurement, but "抽了七八分钟", "nosebleed for 35 minutes", "孕30周" say something.
+    case minutes, hours, weeks
+    case notMeasurement = "not_measurement"
+}
+
+extension TriageEngine {
+    struct NumberToken {
+        var value: Double
+        var start: Int
+        var end: Int
+        var decimal: Bool
+        /// "十二点多", "3点": could be a clock time; a measurement only with a label.
+        var clockLike = false
+        /// Spelled-out or long digit strings ("一三八…", 11+ digits): never a measurement.
+        var digitString = false
+    }
+
+    static let chineseDigits: [UInt32: Int] = [
+        0x96F6: 0, 0x3007: 0, 0x4E00: 1, 0x4E8C: 2, 0x4E24: 2, 0x4E09: 3, 0x56DB: 4, 0x4E94: 5, 0x516D: 6, 0x4E03: 7, 0x516B: 8, 0x4E5D: 9,
+    ]
+    static let chineseUnits: [UInt32: Int] = [0x5341: 10, 0x767E: 100, 0x5343: 1000]
+    static let dian: UInt32 = 0x70B9     // 点
+    static let duo: UInt32 = 0x591A      // 多
+    static let ji: UInt32 = 0x51E0       // 几
+    static let du: UInt32 = 0x5EA6       // 度
+
+    @inline(__always) static func digit(_ value: UInt32) -> Int? {
+        if isDigit(value) { return Int(value - 0x30) }
+        return chineseDigits[value]
+    }
+
+    /// Every number in the text: ASCII digits (39.2, 2点6, 38 point 1) and Chinese numerals
+    /// (三十八度五, 一百九十多, 五点三, 二十点三).
+    static func numbers(_ text: [UInt32]) -> [NumberToken] {
+        var tokens: [NumberToken] = []
+        let count = text.count
+        var index = 0
+        func fraction(at position: inout Int, into value: inout Double) -> Bool {
+            // After "点" / "." / " point ": digits as tenths, hundredths.
+            var scale = 0.1
+            var any = false
+            while position < count, let d = digit(text[position]), isDigit(text[position]) || chineseDigits[text[position]] != nil {
+                value += Double(d) * scale
+                scale /= 10
+                position += 1
+                any = true
+                if scale < 0.001 { break }
+            }
+            return any
+        }
+        // "180多", "二十几", "三十余", "十来斤": about that much.
+        func approximate(_ position: Int) -> Int {
+            guard position < count else { return position }
+            let next = text[position]
+            if next == duo || next == ji || next == 0x4F59 { return position + 1 }
+            if next == 0x6765, position + 1 < count, ![0x4E86, 0x7684, 0x8BF4, 0x8FC7, 0x5230].contains(text[position + 1]) { return position + 1 }
+            return position
+        }
+        while index < count {
+            let value = text[index]
+            if isDigit(value) {
+                let start = index
+                var number = 0.0
+                var digits = 0
+                while index < count, isDigit(text[index]) {
+                    number = number * 10 + Double(text[index] - 0x30)
+                    digits += 1
+                    index += 1
+                }
+                var token = NumberToken(value: number, start: start, end: index, decimal: false)
+                if digits > 6 { token.digitString = true }
+                if index + 1 < count, text[index] == 0x2E, isDigit(text[index + 1]) {
+                    index += 1
+                    var fractionValue = number
+                    _ = fraction(at: &index, into: &fractionValue)
+                    token.value = fractionValue
+                    token.decimal = true
+                } else if index + 1 < count, text[index] == dian {
+                    let next = text[index + 1]
+                    if isDigit(next), !(index + 2 < count && isDigit(text[index + 2])) {
+                        token.value = number + Double(next - 0x30) / 10
+                        token.decimal = true
+                        index += 2
+                    } else if let d = chineseDigits[next], !(index + 2 < count && (chineseDigits[text[index + 2]] != nil || chineseUnits[text[index + 2]] != nil)) {
+                        token.value = number + Double(d) / 10
+                        token.decimal = true
+                        index += 2
+                    } else if next == ji || next == duo {
+                        token.value = number + 0.5
+                        token.decimal = true
+                        token.clockLike = true
+                        index += 2
+                    } else {
+                        token.clockLike = true
+                    }
+                } else if index + 7 < count, text[index] == 0x20, text[index + 1] == 0x70, text[index + 2] == 0x6F, text[index + 3] == 0x69,
+                          text[index + 4] == 0x6E, text[index + 5] == 0x74, text[index + 6] == 0x20, isDigit(text[index + 7]) {
+                    // "38 point 1"
+                    index += 7
+                    var fractionValue = number
+                    _ = fraction(at: &index, into: &fractionValue)
+                    token.value = fractionValue
+                    token.decimal = true
+                }
+                index = approximate(index)
+                token.end = index
+                tokens.append(token)
+                continue
+            }
+            if chineseDigits[value] != nil || chineseUnits[value] != nil {
+                let start = index
+                var total = 0
+                var current = -1
+                var lastUnit = 0
+                var sawUnit = false
+                var zeroAfterUnit = false
+                var spelled = 0
+                while index < count {
+                    let scalar = text[index]
+                    if let d = chineseDigits[scalar] {
+                        if current >= 0 && !(current == 0 && zeroAfterUnit) {
+                            if !sawUnit {
+                                spelled += 1
+                                current = d
+                                index += 1
+                                continue
+                            }
+                            // "一百五六十", "十一二": a range; keep the first.
+                            index += 1
+                            while index < count, chineseDigits[text[index]] != nil || chineseUnits[text[index]] != nil { index += 1 }
+                            break
+                        }
+                        if d == 0 && sawUnit { zeroAfterUnit = true }
+                        current = d
+                        spelled += 1
+                        index += 1
+                    } else if let unit = chineseUnits[scalar] {
+                        if spelled > 1 && !sawUnit { break }
+                        sawUnit = true
+                        total += (current < 0 ? 1 : current) * unit
+                        current = -1
+                        lastUnit = unit
+                        zeroAfterUnit = false
+                        index += 1
+                    } else {
+                        break
+                    }
+                }
+                if !sawUnit {
+                    if spelled >= 7 {
+                        tokens.append(NumberToken(value: 0, start: start, end: index, decimal: false, digitString: true))
+                        continue
+                    }
+                    // "五点三", "三点零": one numeral, 点, numerals.
+                    if spelled == 1, current >= 0, index + 1 < count, text[index] == dian, chineseDigits[text[index + 1]] != nil {
+                        var position = index + 1
+                        var number = Double(current)
+                        _ = fraction(at: &position, into: &number)
+                        tokens.append(NumberToken(value: number, start: start, end: position, decimal: true))
+                        index = position
+                    } else if spelled == 1, current >= 0, index + 1 < count, text[index] == dian, text[index + 1] == ji || text[index + 1] == duo {
+                        tokens.append(NumberToken(value: Double(current) + 0.5, start: start, end: index + 2, decimal: true, clockLike: true))
+                        index += 2
+                    }
+                    continue
+                }
+                if current >= 0 {
+                    total += zeroAfterUnit || lastUnit <= 10 ? current : current * lastUnit / 10
+                }
+                var token = NumberToken(value: Double(total), start: start, end: index, decimal: false)
+                if index + 1 < count, text[index] == dian {
+                    if chineseDigits[text[index + 1]] != nil {
+                        var position = index + 1
+                        var number = token.value
+                        _ = fraction(at: &position, into: &number)
+                        token.value = number
+                        token.decimal = true
+                        index = position
+                    } else if text[index + 1] == ji || text[index + 1] == duo {
+                        token.value += 0.5
+                        token.decimal = true
+                        token.clockLike = true
+                        index += 2
+                    }
+                }
+                index = approximate(index)
+                token.end = index
+                tokens.append(token)
+                continue
+            }
+            index += 1
+        }
+        return tokens
+    }
+
+    struct ValueReading {
+        var kind: ValueKind
+        var value: Double
+        var second: Double?
+        var unit: UnitKind?
+        var start: Int
+        var end: Int
+        var clause: Int32
+        var state: UInt8
+    }
+
+    /// Reads the numbers of a message as measurements and adds the value concepts they make.
+    func values(_ reading: inout Reading, context: TriageContext?, personal: [Range<Int>] = []) {
+        let text = reading.text
+        let count = text.count
+        var tokens = Self.numbers(text)
+        // A glucose program, or a message that speaks of glucose or diabetes treatment: a bare
+        // "2.7" is a glucose. In pregnancy the targets are tighter (NICE NG3).
+        let diabetes = context == .glucose || reading.labels.contains { $0.kind == .glucose || $0.kind == .fasting }
+            || reading.occurrences.contains { occurrence in diabetesConcepts.contains(Int(occurrence.concept)) && occurrence.present }
+        let pregnant = context == .pregnancy || reading.occurrences.contains { pregnancyConcepts.contains(Int($0.concept)) && $0.present }
+        var readings: [ValueReading] = []
+        // Meter codes: HI / LO next to a glucose word (or in a glucose program).
+        for code in reading.meterCodes {
+            let clause = reading.clause(code.start)
+            guard clause >= 0 else { continue }
+            let labelled = reading.labels.contains { label in
+                reading.clause(label.start) == clause && [.glucose, .fasting, .meter, .measure].contains(label.kind)
+            }
+            guard labelled || context == .glucose else { continue }
+            readings.append(ValueReading(kind: .meter, value: code.high ? 1 : 0, unit: nil, start: code.start, end: code.end, clause: clause,
+                                         state: state(reading, start: code.start, end: code.end, clause: clause, negatable: false)))
+        }
+        guard !tokens.isEmpty else {
+            emit(readings, &reading, pregnant: pregnant)
+            return
+        }
+        func skipSpaces(_ position: Int) -> Int {
+            var index = position
+            while index < count, Self.isSpace(text[index]), index - position < 2 { index += 1 }
+            return index
+        }
+        func unit(at position: Int) -> (kind: UnitKind, end: Int)? {
+            let at = skipSpaces(position)
+            var best: (UnitKind, Int)?
+            for unit in reading.units where unit.start == at && (best == nil || unit.end > best!.1) { best = (unit.kind, unit.end) }
+            return best
+        }
+        var consumed = [Bool](repeating: false, count: tokens.count)
+        var durations: [(name: String, start: Int, end: Int, clause: Int32)] = []
+        var previousKind: (kind: ValueKind, end: Int, sentence: Int32)?
+        var index = 0
+        while index < tokens.count {
+            defer { index += 1 }
+            let token = tokens[index]
+            if consumed[index] || token.digitString { continue }
+            if personal.contains(where: { $0.contains(token.start) }) { continue }
+            let clause = reading.clause(token.start)
+            guard clause >= 0 else { continue }
+            // Inside a word ("spo2", "hba1c") or glued to letters ("e-3", "pd-1", "2nd", "cycle3").
+            if reading.words.contains(where: { $0.start <= token.start && token.end <= $0.end && $0.end - $0.start > token.end - token.start }) { continue }
+            if token.start > 0 {
+                let before = text[token.start - 1]
+                let labelEndsHere = reading.labels.contains { $0.end == token.start }
+                if !labelEndsHere, Self.isLetter(before) || ((before == 0x2D || before == 0x23) && token.start > 1 && Self.isLetter(text[token.start - 2])) { continue }
+                if [0xA3, 0x24, 0xA5, 0xFFE5, 0x20AC, 0x23].contains(before) { continue }   // £ $ ¥ ￥ € #
+                if token.start > 1, Self.isSpace(before), [0xA3, 0x24, 0xA5, 0x20AC, 0x23].contains(text[token.start - 2]) { continue }
+            }
+            let after = unit(at: token.end)
+            if let after, [.minutes, .hours, .weeks].contains(after.kind) || (after.kind == .times && token.value >= 6) {
+                var name: String?
+                switch after.kind {
+                case .minutes: name = token.value >= 20 ? "value.minutes_20" : (token.value >= 5 ? "value.minutes_5" : nil)
+                case .hours: name = "value.minutes_20"
+                case .weeks: name = (4...42).contains(token.value) ? "value.gestation" : nil
+                default: name = "value.many_times"
+                }
+                if let name {
+                    durations.append((name, token.start, after.end, clause))
+                }
+                if after.kind != .times { continue }
+            }
+            // "40+3", "34+5": weeks and days of pregnancy.
+            if token.end + 1 < count, text[token.end] == 0x2B, Self.isDigit(text[token.end + 1]), (20...42).contains(token.value), !token.decimal {
+                durations.append(("value.gestation", token.start, token.end + 2, clause))
+                continue
+            }
+            if token.end < count, Self.isLetter(text[token.end]), after == nil { continue }
+            if token.end + 1 < count, text[token.end] == 0x3A, Self.isDigit(text[token.end + 1]) { continue }   // 7:30
+            if let after, after.kind == .notMeasurement { continue }
+            var before = token.start
+            while before > 0, Self.isSpace(text[before - 1]), token.start - before < 2 { before -= 1 }
+            if reading.notMeasurement.contains(where: { $0.end == before || $0.end == token.start }) { continue }
+            // Blood pressure: 120/80, 190 over 120.
+            var second: (value: Double, end: Int)?
+            if index + 1 < tokens.count {
+                let next = tokens[index + 1]
+                var cursor = skipSpaces(token.end)
+                var joined = false
+                if cursor < count, text[cursor] == 0x2F { cursor = skipSpaces(cursor + 1); joined = cursor == next.start }
+                else if let over = after, over.kind == .over { joined = skipSpaces(over.end) == next.start }
+                if joined, !next.decimal, !token.decimal { second = (next.value, next.end) }
+            }
+            let label = self.label(for: token, clause: clause, in: reading)
+            if let second {
+                let systolic = token.value, diastolic = second.value
+                let labelled = label == .pressure || label == .systolic || label == .measure
+                let plausible = labelled ? (50...300).contains(systolic) && (20...200).contains(diastolic) && systolic > diastolic
+                    : (70...300).contains(systolic) && (30...200).contains(diastolic) && systolic - diastolic >= 10
+                if plausible {
+                    consumed[index + 1] = true
+                    readings.append(ValueReading(kind: .pressure, value: systolic, second: diastolic, unit: nil, start: token.start, end: second.end, clause: clause,
+                                                 state: state(reading, start: token.start, end: second.end, clause: clause, negatable: false)))
+                    previousKind = (.pressure, second.end, reading.sentence(ofClause: clause))
+                } else {
+                    consumed[index + 1] = true
+                }
+                continue
+            }
+            var kind = label
+            if kind == nil, let previous = previousKind, previous.sentence == reading.sentence(ofClause: clause), token.start - previous.end <= 40 {
+                kind = previous.kind
+            }
+            if kind == nil, let after {
+                switch after.kind {
+                case .mmol, .mgdl: kind = .glucose
+                case .celsius, .fahrenheit: kind = .temperature
+                case .degree: kind = (34...43).contains(token.value) ? .temperature : nil
+                case .perMinute: kind = .heartRate
+                default: break
+                }
+            }
+            if kind == nil, token.decimal, !token.clockLike {
+                if diabetes, (1...35).contains(token.value) { kind = .glucose }
+                if context == .oncology, (35...42.5).contains(token.value) { kind = .temperature }
+            }
+            guard var measured = kind else { continue }
+            if token.clockLike && label == nil { continue }
+            if measured == .measure || measured == .meter {
+                if (34...43).contains(token.value) && token.decimal && measured == .measure { measured = .temperature }
+                else if token.decimal || measured == .meter || (1...35).contains(token.value) { measured = .glucose }
+                else { continue }
+            }
+            if after?.kind == .times && measured != .heartRate && measured != .respiration { continue }
+            var value = token.value
+            var end = after?.end ?? token.end
+            // 三十八度五, 38度5: tenths after 度.
+            if after?.kind == .degree, end < count, let d = Self.digit(text[end]), !(end + 1 < count && Self.digit(text[end + 1]) != nil), !token.decimal {
+                value += Double(d) / 10
+                end += 1
+            } else if after?.kind == .degree, end < count, text[end] == Self.duo {
+                value += 0.5
+                end += 1
+            }
+            readings.append(ValueReading(kind: measured, value: value, unit: after?.kind, start: token.start, end: end, clause: clause,
+                                         state: state(reading, start: token.start, end: end, clause: clause, negatable: false)))
+            previousKind = (measured, end, reading.sentence(ofClause: clause))
+        }
+        tokens.removeAll()
+        for duration in durations {
+            reading.occurrences.append(Occurrence(concept: Int32(special.value[duration.name]!), start: Int32(duration.start), end: Int32(duration.end), clause: duration.clause,
+                                                  state: state(reading, start: duration.start, end: duration.end, clause: duration.clause, negatable: false)))
+        }
+        emit(readings, &reading, pregnant: pregnant)
+    }
+
+    /// The measurement a number is labelled as: the nearest value word before it in its clause,
+    /// or one just after it ("3.1 on the meter").
+    func label(for token: NumberToken, clause: Int32, in reading: Reading) -> ValueKind? {
+        // The nearest label before the number in its sentence (within 12 characters, 30 for
+        // English words); a generic "测了" / "reading" only when no specific label is near.
+        var best: (kind: ValueKind, distance: Int)?
+        var generic: ValueKind?
+        let sentence = reading.sentence(ofClause: clause)
+        for label in reading.labels where label.end <= token.start && reading.sentence(ofClause: reading.clause(label.start)) == sentence {
+            let distance = token.start - label.end
+            let ascii = reading.text[label.end - 1] < 0x80
+            guard distance <= (ascii ? 30 : 12) else { continue }
+            if label.kind.priority == 0 { generic = generic ?? label.kind; continue }
+            if best == nil || distance < best!.distance || (distance == best!.distance && label.kind.priority > best!.kind.priority) { best = (label.kind, distance) }
+        }
+        if let best { return best.kind }
+        if let generic { return generic }
+        for label in reading.labels where label.start >= token.end && label.start - token.end <= 16 && reading.clause(label.start) == clause {
+            if label.kind == .measure || label.kind == .other { continue }
+            return label.kind
+        }
+        return nil
+    }
+
+    func emit(_ readings: [ValueReading], _ reading: inout Reading, pregnant: Bool) {
+        let t = thresholds
+        func add(_ name: String, _ value: ValueReading) {
+            reading.occurrences.append(Occurrence(concept: Int32(special.value[name]!), start: Int32(value.start), end: Int32(value.end), clause: value.clause, state: value.state))
+        }
+        // Blood pressure: the last reading counts ("180/100, rested, 148/90").
+        var lastSystolic: ValueReading?
+        var lastDiastolic: Double?
+        for value in readings where value.kind == .pressure || value.kind == .systolic || value.kind == .diastolic {
+            switch value.kind {
+            case .pressure:
+                lastSystolic = value
+                lastDiastolic = value.second
+            case .systolic:
+                lastSystolic = value
+            default:
+                lastDiastolic = value.value
+                if lastSystolic == nil { lastSystolic = ValueReading(kind: .diastolic, value: 0, unit: nil, start: value.start, end: value.end, clause: value.clause, state: value.state) }
+            }
+        }
+        if var bp = lastSystolic {
+            let systolic = bp.kind == .diastolic ? 0 : bp.value
+            let diastolic = lastDiastolic ?? 0
+            if bp.kind == .diastolic { bp.value = 0 }
+            if systolic >= t.systolicSevere || diastolic >= t.diastolicSevere {
+                add("value.bp_severe", bp)
+            } else if systolic >= t.systolic && diastolic >= t.diastolic {
+                add("value.bp_high", bp)
+            } else if systolic >= t.systolic || diastolic >= t.diastolic {
+                add("value.bp_stage2", bp)
+            } else if systolic >= 140 || diastolic >= 90 {
+                add("value.bp_raised", bp)
+            } else if systolic > 0 && systolic < t.systolicVeryLow {
+                add("value.bp_very_low", bp)
+            } else if systolic > 0 && systolic < t.systolicLow {
+                add("value.bp_low", bp)
+            } else if systolic > 0 || diastolic > 0 {
+                add("value.bp_normal", bp)
+                add("value.normal", bp)
+            }
+        }
+        var hba1c: ValueReading?
+        for value in readings {
+            switch value.kind {
+            case .meter:
+                add(value.value > 0 ? "value.meter_hi" : "value.meter_lo", value)
+            case .glucose, .fasting:
+                let mg = value.unit == .mgdl || (value.unit == nil && value.value > 35)
+                if mg {
+                    guard (15...1000).contains(value.value) else { continue }
+                    let low = (t.glucoseLow * 18 + 1e-9).rounded(.down), high = (t.glucoseHigh * 18 + 1e-9).rounded(.down)
+                    if value.value < low { add("value.glucose_low", value) }
+                    else if value.value >= high { add("value.glucose_high", value) }
+                    else if value.value >= 180 { add("value.glucose_raised", value) }
+                    else if value.value < 80 { add("value.glucose_lowish", value) }
+                    else { add("value.glucose_normal", value); add("value.normal", value) }
+                } else {
+                    guard (0.5...40).contains(value.value) else { continue }
+                    if value.value < t.glucoseLow { add("value.glucose_low", value) }
+                    else if value.value >= t.glucoseHigh { add("value.glucose_high", value) }
+                    else if value.value >= 10 || (value.kind == .fasting && value.value >= 7)
+                                || (pregnant && (value.value > 7.8 || (value.kind == .fasting && value.value > 5.3))) { add("value.glucose_raised", value) }
+                    else if value.value < 4.4 { add("value.glucose_lowish", value) }
+                    else { add("value.glucose_normal", value); add("value.normal", value) }
+                }
+            case .temperature:
+                var celsius = value.value
+                if value.unit == .fahrenheit || (value.unit != .celsius && (93...112).contains(value.value)) { celsius = (value.value - 32) * 5 / 9 }
+                guard (30...44).contains(celsius) else { continue }
+                if celsius >= t.temperatureHigh { add("value.temp_high", value) }
+                else if celsius < t.temperatureLow { add("value.temp_low", value) }
+                else if celsius >= t.temperature { add("value.fever", value) }
+                else if celsius >= 37.3 { add("value.temp_raised", value) }
+                else { add("value.temp_normal", value); add("value.normal", value) }
+            case .oxygen:
+                guard (50...100).contains(value.value) else { continue }
+                if value.value < t.oxygenSaturation { add("value.spo2_low", value) }
+                else if value.value < 95 { add("value.spo2_borderline", value) }
+                else { add("value.spo2_normal", value); add("value.normal", value) }
+            case .heartRate:
+                guard (20...260).contains(value.value) else { continue }
+                if value.value > t.heartRateHigh { add("value.hr_high", value) }
+                else if value.value < t.heartRateLow { add("value.hr_low", value) }
+                else if value.value >= 100 { add("value.hr_raised", value) }
+                else { add("value.hr_normal", value); add("value.normal", value) }
+            case .fetalHeart:
+                guard (40...260).contains(value.value) else { continue }
+                if value.value < t.fetalHeartLow || value.value > t.fetalHeartHigh { add("value.fhr_abnormal", value) }
+                else { add("value.fhr_normal", value); add("value.normal", value) }
+            case .respiration:
+                guard (5...80).contains(value.value) else { continue }
+                if value.value >= t.respiratoryRate { add("value.rr_high", value) }
+            case .platelets:
+                if value.value < 20 { add("value.platelets_critical", value) }
+                else if value.value < 100 { add("value.platelets_low", value) }
+                else { add("value.lab_normal", value) }
+            case .whiteCells:
+                guard value.value < 100 else { continue }
+                if value.value < 2 { add("value.neutropenia", value) }
+                else if value.value < 4 { add("value.wbc_low", value) }
+                else { add("value.lab_normal", value) }
+            case .neutrophils:
+                guard value.value < 50 else { continue }
+                if value.value < 1 { add("value.neutropenia", value) }
+                else if value.value < 1.5 { add("value.wbc_low", value) }
+                else { add("value.lab_normal", value) }
+            case .hemoglobin:
+                if value.value > 25 ? value.value < 100 : value.value < 10 { add("value.lab_abnormal", value) } else { add("value.lab_normal", value) }
+            case .inr:
+                if value.value > 3.5 { add("value.lab_abnormal", value) } else { add("value.lab_normal", value) }
+            case .ketones:
+                if value.value >= 1.5 { add("value.ketones_high", value) }
+                else if value.value >= 0.6 { add("value.ketones_raised", value) }
+                else { add("value.lab_normal", value) }
+            case .uricAcid:
+                if value.value > 420 { add("value.lab_abnormal", value) } else { add("value.lab_normal", value) }
+            case .hba1c:
+                if (3...20).contains(value.value) { hba1c = value }
+            default:
+                break
+            }
+        }
+        if let hba1c {
+            if hba1c.value >= 7.5 { add("value.lab_abnormal", hba1c) } else { add("value.lab_normal", hba1c); add("value.normal", hba1c) }
+        }
+        // Two or more normal readings and nothing else: a check-in log ("空腹5.3 午餐后7.8").
+        let normal = special.value["value.normal"]!
+        let normals = reading.occurrences.filter { Int($0.concept) == normal }
+        if normals.count >= 2, let first = normals.first {
+            let start = normals.map(\.start).min()!, end = normals.map(\.end).max()!
+            reading.occurrences.append(Occurrence(concept: Int32(special.value["value.normal_log"]!), start: start, end: max(start, end), clause: first.clause, state: first.state))
+        }
+    }
+
+    /// The reason a value gives, named as before the taxonomy: `value.glucose`, `value.temperature` …
+    static let valueReasons: [String: String] = [
+        "value.glucose_low": "value.glucose", "value.glucose_high": "value.glucose", "value.meter_hi": "value.glucose_meter_code",
+        "value.meter_lo": "value.glucose_meter_code", "value.temp_high": "value.temperature", "value.temp_low": "value.temperature",
+        "value.fever": "value.temperature", "value.spo2_low": "value.oxygen_saturation", "value.hr_high": "value.heart_rate",
+        "value.hr_low": "value.heart_rate", "value.bp_severe": "value.blood_pressure", "value.bp_high": "value.blood_pressure",
+        "value.bp_stage2": "value.blood_pressure", "value.bp_very_low": "value.blood_pressure", "value.bp_low": "value.blood_pressure",
+        "value.fhr_abnormal": "value.fetal_heart", "value.rr_high": "value.respiratory_rate", "value.platelets_critical": "value.platelets",
+        "value.neutropenia": "value.white_cells", "value.ketones_high": "value.ketones",
+        "value.glucose_raised": "value.glucose", "value.bp_raised": "value.blood_pressure", "value.temp_raised": "value.temperature",
+        "value.hr_raised": "value.heart_rate", "value.spo2_borderline": "value.oxygen_saturation",
+    ]
+
+    // MARK: Personal data
+
+    /// Phone, ID, card and account numbers standing in the text: 9 or more digits in groups
+    /// (`139 1234 5678`, `+44 7412 556 901`, `123-45-6789`), 18-digit ID numbers, numbers spelled
+    /// out in Chinese (一三八…), a letter and 8 digits (passports), and shorter numbers right
+    /// after a word that names them (账号, account, QQ).
+    func personalData(_ reading: inout Reading) -> [(reason: TriageReason, span: Range<Int>)] {
+        let text = reading.text
+        let count = text.count
+        var reasons: [(reason: TriageReason, span: Range<Int>)] = []
+        var index = 0
+        let labelConcept = conceptIndex["pii_label"]
+        while index < count {
+            guard Self.isDigit(text[index]) || (text[index] == 0x2B && index + 1 < count && Self.isDigit(text[index + 1])) else { index += 1; continue }
+            let start = index
+            if text[index] == 0x2B { index += 1 }
+            var digits = 0
+            var end = index
+            var groups = 0
+            while index < count {
+                if Self.isDigit(text[index]) {
+                    digits += 1
+                    index += 1
+                    end = index
+                    continue
+                }
+                // One space or hyphen between digit groups.
+                if (text[index] == 0x20 || text[index] == 0x2D), index + 1 < count, Self.isDigit(text[index + 1]), digits > 0 {
+                    groups += 1
+                    index += 1
+                    continue
+                }
+                break
+            }
+            let run = text[start..<end]
+            let decimalNext = end < count && (text[end] == 0x2E || text[end] == Self.dian) && end + 1 < count && Self.isDigit(text[end + 1])
+            let decimalBefore = start > 0 && (text[start - 1] == 0x2E || text[start - 1] == Self.dian)
+            let letterBefore = start > 0 && Self.isLetter(text[start - 1])
+            let isDate = run.count >= 8 && (run.starts(with: [0x32, 0x30]) || run.starts(with: [0x31, 0x39])) && run.count > 4 && run[start + 4] == 0x2D
+            if !decimalNext && !decimalBefore && !isDate {
+                let plain = run.filter(Self.isDigit)
+                var rule: String?
+                if digits == 17, end < count, text[end] == 0x78, groups == 0 { rule = "pii.id_number"; end += 1 }
+                else if digits == 18, groups == 0, run.first != 0x30 { rule = "pii.id_number" }
+                else if digits == 11, plain.first == 0x31, (0x33...0x39).contains(plain[plain.startIndex + 1]) { rule = "pii.mobile" }
+                else if digits >= 9 && !(letterBefore && digits < 8) { rule = "pii.number" }
+                else if letterBefore && digits >= 8 { rule = "pii.number" }
+                else if digits >= 6, let labelConcept,
+                        reading.occurrences.contains(where: { $0.concept == labelConcept && $0.present && Int($0.end) <= start && start - Int($0.end) <= 20 }) {
+                    rule = "pii.number"
+                }
+                if let rule {
+                    reasons.append((TriageReason(rule: rule, match: Self.string(text[start..<end])), start..<end))
+                    let clause = reading.clause(start)
+                    reading.occurrences.append(Occurrence(concept: Int32(special.personalData), start: Int32(start), end: Int32(end), clause: max(0, clause)))
+                }
+            }
+            index = max(index, end)
+            if index == start { index += 1 }
+        }
+        // Numbers spelled out digit by digit: 一三八零零一三八零零零.
+        for token in Self.numbers(text) where token.digitString && token.start < count && !Self.isDigit(text[token.start]) {
+            reasons.append((TriageReason(rule: "pii.mobile", match: Self.string(text[token.start..<token.end])), token.start..<token.end))
+            reading.occurrences.append(Occurrence(concept: Int32(special.personalData), start: Int32(token.start), end: Int32(token.end), clause: max(0, reading.clause(token.start))))
+        }
+        return reasons
+    }
+}

@@ -206,6 +206,8 @@ public struct TriageRules: Sendable, Codable, Equatable {
     public var current: [String]
     /// Words that end a negation's reach ("但是", "but").
     public var breakers: [String]
+    /// Words that end the reach of a clause-wide past cue (" and ", "then", "后来").
+    public var boundaries: [String]
     /// Longer words that hide the concepts inside them ("头发" hides "头").
     public var shadows: [String]
     /// Value kind (heart_rate, fetal_heart, respiration, hba1c, platelets, white_cells,
@@ -224,7 +226,7 @@ public struct TriageRules: Sendable, Codable, Equatable {
         case pressureWords = "pressure_words", questionMarkers = "question_markers"
         case concepts
         case negationScopes = "negation_scopes", negationScope = "negation_scope"
-        case past, pastClause = "past_clause", hypothetical, generic, current, breakers, shadows
+        case past, pastClause = "past_clause", hypothetical, generic, current, breakers, boundaries, shadows
         case valueWords = "value_words", units, notMeasurementBefore = "not_measurement_before"
     }
 
@@ -248,6 +250,7 @@ public struct TriageRules: Sendable, Codable, Equatable {
         generic = try list(.generic)
         current = try list(.current)
         breakers = try list(.breakers)
+        boundaries = try list(.boundaries)
         shadows = try list(.shadows)
         valueWords = try container.decodeIfPresent([String: [String]].self, forKey: .valueWords) ?? [:]
         units = try container.decodeIfPresent([String: [String]].self, forKey: .units) ?? [:]

@@ -8,6 +8,8 @@ struct TriageEngine: Sendable {
 
     enum Cue: UInt8, Sendable {
         case negation, resolved, pastForward, pastClause, hypothetical, generic, current, breaker, question
+        /// Ends the reach of a clause-wide past cue: "had my baby last week | and the bleeding …".
+        case boundary
     }
 
     enum Meaning: Sendable {
@@ -47,6 +49,9 @@ struct TriageEngine: Sendable {
     let firstPhraseConcept: Int
     /// Concepts that make a bare decimal a glucose, or the pregnancy glucose targets apply.
     let diabetesConcepts: Set<Int>
+    /// The concepts urgent and review rules are made of: a negated, resolved or past one is
+    /// what "denied", "recovered" and "past" mean.
+    let concernConcepts: Set<Int>
     let pregnancyConcepts: Set<Int>
 
     struct CompiledRule: Sendable {
@@ -148,6 +153,7 @@ struct TriageEngine: Sendable {
             set.generic.forEach { add($0, .cue(.generic, scope: 0)) }
             set.current.forEach { add($0, .cue(.current, scope: 0)) }
             set.breakers.forEach { add($0, .cue(.breaker, scope: 0)) }
+            set.boundaries.forEach { add($0, .cue(.boundary, scope: 0)) }
             set.questionMarkers.forEach { add($0, .cue(.question, scope: 0)) }
             set.shadows.forEach { add($0, .shadow) }
             set.glucoseWords.forEach { add($0, .label(.glucose)) }
@@ -208,6 +214,8 @@ struct TriageEngine: Sendable {
                                        personalData: conceptIndex["cue.personal_data"]!, stateNegated: conceptIndex["state.negated"]!,
                                        stateResolved: conceptIndex["state.resolved"]!, statePast: conceptIndex["state.past"]!)
         self.firstPhraseConcept = Self.valueConcepts.count + Self.contextConcepts.count + Self.cueConcepts.count
+        self.concernConcepts = Set(self.rules.filter { $0.rule.category != nil || $0.rule.level == .review }.flatMap { $0.all.flatMap { $0 } }
+            .filter { $0 >= Self.valueConcepts.count + Self.contextConcepts.count + Self.cueConcepts.count })
         self.diabetesConcepts = Set(["diabetes", "insulin", "glucose_drug", "hypo_word"].compactMap { conceptIndex[$0] })
         self.pregnancyConcepts = Set(["pregnant", "value.gestation"].compactMap { conceptIndex[$0] })
     }
@@ -447,7 +455,7 @@ struct TriageEngine: Sendable {
                 // "last week", "years ago": their clause, up to a "now" between ("… last week and now …").
                 guard cue.clause == clause else { continue }
                 let low = min(cue.end, end), high = max(cue.start, start)
-                if reading.cues.contains(where: { $0.cue == .current && $0.start >= low && $0.end <= high }) { continue }
+                if reading.cues.contains(where: { ($0.cue == .current || $0.cue == .boundary || $0.cue == .breaker) && $0.start >= low && $0.end <= high }) { continue }
                 state |= 16
             case .pastForward:
                 guard cue.end <= start, reading.sentence(ofClause: cue.clause) == sentence else { continue }
@@ -516,7 +524,7 @@ struct TriageEngine: Sendable {
             if occurrence.present { presentSet[id >> 6] |= bit }
             if occurrence.state & 19 == 0 { firmSet[id >> 6] |= bit }
             if occurrence.state & 2 != 0 && occurrence.state & 29 == 0 { recentSet[id >> 6] |= bit }
-            if id >= firstPhraseConcept {
+            if concernConcepts.contains(id) {
                 if occurrence.state & 1 != 0 { negatedAny = true }
                 if occurrence.state & 2 != 0 { resolvedAny = true }
                 if occurrence.state & 16 != 0 { pastAny = true }
@@ -680,14 +688,9 @@ struct TriageEngine: Sendable {
         } else if !signals.social.isEmpty {
             level = .social
             note(signals.social)
-        } else if [conceptIndex["clinical"], conceptIndex["request"]].contains(where: { $0.map { has(active, $0) } ?? false })
-                    || reading.occurrences.contains(where: { Int($0.concept) < special.value.count }) {
-            // Something clinical or a request that no rule placed: the team answers it.
-            level = .general
         } else {
-            // A statement with nothing clinical in it and no question: chatter.
-            level = .social
-            reasons.append(TriageReason(rule: "social.chatter", match: ""))
+            // Nothing recognised: the team reads it (social is only for what is recognised as social).
+            level = .general
         }
         note(signals.compliance)
         return TriageResult(level: level, flags: flags, reasons: reasons)

@@ -17,7 +17,9 @@ struct TriageEngine: Sendable {
         case phrase(locale: Int, rule: Int)
         case concept(Int)
         case cue(Cue, scope: Int)
-        case shadow
+        /// A longer word that hides the concepts inside it — or, when written "[blood] sugar",
+        /// only those inside the bracketed part (offsets in scalars).
+        case shadow(hideStart: Int, hideEnd: Int)
         case label(ValueKind)
         case unit(UnitKind)
         case notMeasurementBefore
@@ -155,7 +157,15 @@ struct TriageEngine: Sendable {
             set.breakers.forEach { add($0, .cue(.breaker, scope: 0)) }
             set.boundaries.forEach { add($0, .cue(.boundary, scope: 0)) }
             set.questionMarkers.forEach { add($0, .cue(.question, scope: 0)) }
-            set.shadows.forEach { add($0, .shadow) }
+            for shadow in set.shadows {
+                let scalars = Array(shadow.unicodeScalars)
+                if let open = scalars.firstIndex(of: "["), let close = scalars.firstIndex(of: "]"), open < close {
+                    let plain = String(String.UnicodeScalarView(scalars.filter { $0 != "[" && $0 != "]" }))
+                    add(plain, .shadow(hideStart: open, hideEnd: close - 1))
+                } else {
+                    add(shadow, .shadow(hideStart: 0, hideEnd: scalars.count))
+                }
+            }
             set.glucoseWords.forEach { add($0, .label(.glucose)) }
             set.temperatureWords.forEach { add($0, .label(.temperature)) }
             set.oxygenWords.forEach { add($0, .label(.oxygen)) }
@@ -391,8 +401,8 @@ struct TriageEngine: Sendable {
                 case .cue(let cue, let scope):
                     reading.cues.append(CueHit(cue: cue, start: start, end: end, scope: scope, clause: clause))
                     if cue == .question { reading.words.append(Span(start: start, end: end)) }
-                case .shadow:
-                    reading.shadows.append(Span(start: start, end: end))
+                case .shadow(let hideStart, let hideEnd):
+                    reading.shadows.append(Span(start: start + hideStart, end: min(end, start + hideEnd)))
                     reading.words.append(Span(start: start, end: end))
                 case .label(let kind):
                     reading.labels.append((kind, start, end))
@@ -410,11 +420,14 @@ struct TriageEngine: Sendable {
         // A concept inside a longer word that means something else ("头" in "头发") is not there;
         // a cue inside a longer phrase ("没" in "没劲", "不是" in "是不是") is no cue.
         if !reading.shadows.isEmpty {
+            // Hidden: an occurrence inside the hidden part of a longer shadow word.
+            let words = reading.words
             reading.occurrences.removeAll { occurrence in
-                reading.shadows.contains { $0.start <= Int(occurrence.start) && Int(occurrence.end) <= $0.end && $0.end - $0.start > Int(occurrence.end - occurrence.start) }
-            }
-            reading.labels.removeAll { label in
-                reading.shadows.contains { $0.start <= label.start && label.end <= $0.end && $0.end - $0.start > label.end - label.start }
+                let start = Int(occurrence.start), end = Int(occurrence.end)
+                return reading.shadows.contains { hidden in
+                    start >= hidden.start && end <= hidden.end
+                        && words.contains { $0.start <= hidden.start && hidden.end <= $0.end && $0.end - $0.start > end - start && $0.start <= start && end <= $0.end }
+                }
             }
         }
         if !reading.cues.isEmpty {

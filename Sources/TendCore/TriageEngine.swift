@@ -224,7 +224,7 @@ struct TriageEngine: Sendable {
                                        personalData: conceptIndex["cue.personal_data"]!, stateNegated: conceptIndex["state.negated"]!,
                                        stateResolved: conceptIndex["state.resolved"]!, statePast: conceptIndex["state.past"]!)
         self.firstPhraseConcept = Self.valueConcepts.count + Self.contextConcepts.count + Self.cueConcepts.count
-        self.concernConcepts = Set(self.rules.filter { $0.rule.category != nil || $0.rule.level == .review }.flatMap { $0.all.flatMap { $0 } }
+        self.concernConcepts = Set(self.rules.filter { $0.rule.category != nil || ($0.rule.level == .review && $0.rule.flag == nil) }.flatMap { $0.all.flatMap { $0 } }
             .filter { $0 >= Self.valueConcepts.count + Self.contextConcepts.count + Self.cueConcepts.count })
         self.diabetesConcepts = Set(["diabetes", "insulin", "glucose_drug", "hypo_word"].compactMap { conceptIndex[$0] })
         self.pregnancyConcepts = Set(["pregnant", "value.gestation"].compactMap { conceptIndex[$0] })
@@ -573,7 +573,8 @@ struct TriageEngine: Sendable {
             }
             guard let window = fires(rule, clauseSets: clauseSets, clauses: clauses, terms: set, active: activeSet, present: presentSet) else { continue }
             let reason = TriageReason(rule: rule.rule.reasonID, match: match(rule, window, reading))
-            signals.add(rule.rule.signalledLevel, reason, resolvesReview: rule.rule.resolvesReview)
+            if rule.rule.flag == .compliance { signals.compliance.append(reason) }
+            if let level = rule.rule.signalledLevel { signals.add(level, reason, resolvesReview: rule.rule.resolvesReview) }
         }
         for hit in reading.phrases where hit.state == 0 {
             let rule = phraseRules[hit.locale][hit.rule]
@@ -681,7 +682,7 @@ struct TriageEngine: Sendable {
         }
         let level: TriageLevel
         // Ads (and their "私聊", "DM me") are answered in the group and moderated.
-        let isAd = signals.compliance.contains { !$0.rule.hasPrefix("pii.") && $0.rule != "compliance.personal_data" }
+        let isAd = signals.compliance.contains { !$0.rule.hasPrefix("pii.") && !$0.rule.hasPrefix("contact.") && $0.rule != "compliance.personal_data" }
         let asks = has(active, special.cue[.question]!)
         if !signals.urgent.isEmpty {
             level = .urgent
@@ -698,7 +699,10 @@ struct TriageEngine: Sendable {
         } else if !signals.general.isEmpty || asks {
             level = .general
             note(signals.general)
-        } else if !signals.social.isEmpty {
+        } else if !signals.social.isEmpty && (conceptIndex["body_or_symptom"].map { !has(active, $0) } ?? true
+                                                 || signals.social.contains { ["social.normal_value", "social.recovered", "social.denied", "social.past"].contains($0.rule) }) {
+            // Social only when recognised as such, and not while a body part or symptom is
+            // spoken of that nothing explains (a greeting may come with a worry).
             level = .social
             note(signals.social)
         } else {

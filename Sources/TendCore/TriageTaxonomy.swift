@@ -46,8 +46,10 @@ public struct TriageConceptRule: Sendable, Codable, Equatable {
     public var none: [String]
     public var window: Int
     public var resolvesReview: Bool
+    /// A flag the rule raises (`compliance`: an ad's offer with a way to buy).
+    public var flag: TriageFlag?
 
-    public init(id: String, category: String? = nil, level: TriageLevel? = nil, all: [String], context: [String] = [], none: [String] = [], window: Int = 2, resolvesReview: Bool = false) {
+    public init(id: String, category: String? = nil, level: TriageLevel? = nil, all: [String], context: [String] = [], none: [String] = [], window: Int = 2, resolvesReview: Bool = false, flag: TriageFlag? = nil) {
         self.id = id
         self.category = category
         self.level = level
@@ -56,10 +58,11 @@ public struct TriageConceptRule: Sendable, Codable, Equatable {
         self.none = none
         self.window = window
         self.resolvesReview = resolvesReview
+        self.flag = flag
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, category, level, all, context, none, window
+        case id, category, level, all, context, none, window, flag
         case resolvesReview = "resolves_review"
     }
 
@@ -73,10 +76,11 @@ public struct TriageConceptRule: Sendable, Codable, Equatable {
         none = try container.decodeIfPresent([String].self, forKey: .none) ?? []
         window = try container.decodeIfPresent(Int.self, forKey: .window) ?? 2
         resolvesReview = try container.decodeIfPresent(Bool.self, forKey: .resolvesReview) ?? false
+        flag = try container.decodeIfPresent(TriageFlag.self, forKey: .flag)
     }
 
     /// The level this rule signals.
-    public var signalledLevel: TriageLevel { category != nil ? .urgent : (level ?? .review) }
+    public var signalledLevel: TriageLevel? { category != nil ? .urgent : (level ?? (flag == nil ? .review : nil)) }
 
     /// The reason id: `urgent.<category>.<id>` or the id itself.
     public var reasonID: String { category.map { "urgent.\($0).\(id)" } ?? id }

@@ -557,6 +557,8 @@ extension TriageEngine {
 
     // MARK: Personal data
 
+    @inline(__always) static func isWordish(_ value: UInt32) -> Bool { isLetter(value) || isDigit(value) || value == 0x5F }
+
     /// Phone, ID, card and account numbers standing in the text: 9 or more digits in groups
     /// (`139 1234 5678`, `+44 7412 556 901`, `123-45-6789`), 18-digit ID numbers, numbers spelled
     /// out in Chinese (一三八…), a letter and 8 digits (passports), and shorter numbers right
@@ -614,6 +616,36 @@ extension TriageEngine {
             }
             index = max(index, end)
             if index == start { index += 1 }
+        }
+        // E-mail addresses, and account names after a word that names them ("vx: tang2024",
+        // "WeChat hipcure888", "@pharmaquick").
+        var position = 0
+        while position < count {
+            guard text[position] == 0x40 else { position += 1; continue }
+            var left = position
+            while left > 0, Self.isWordish(text[left - 1]) { left -= 1 }
+            var right = position + 1
+            while right < count, Self.isWordish(text[right]) || (text[right] == 0x2E && right + 1 < count && Self.isWordish(text[right + 1])) { right += 1 }
+            let domain = text[(position + 1)..<right]
+            if position - left >= 1, domain.contains(0x2E) {
+                reasons.append((TriageReason(rule: "pii.email", match: Self.string(text[left..<right])), left..<right))
+            } else if position - left == 0, right - position > 3 {
+                reasons.append((TriageReason(rule: "contact.handle", match: Self.string(text[position..<right])), position..<right))
+            }
+            position = max(right, position + 1)
+        }
+        if let labelConcept = conceptIndex["contact_label"] {
+            for occurrence in reading.occurrences where occurrence.concept == labelConcept && occurrence.present {
+                var start = Int(occurrence.end)
+                while start < count, text[start] == 0x20 || text[start] == 0x3A || text[start] == 0xFF1A || text[start] == 0x2D { start += 1 }
+                var end = start
+                while end < count, Self.isWordish(text[end]) { end += 1 }
+                let token = text[start..<end]
+                if token.count >= 5, token.contains(where: Self.isLetter), token.contains(where: Self.isDigit) || token.count >= 6,
+                   !reasons.contains(where: { $0.span.overlaps(start..<end) }) {
+                    reasons.append((TriageReason(rule: "contact.account", match: Self.string(token)), start..<end))
+                }
+            }
         }
         // Numbers spelled out digit by digit: 一三八零零一三八零零零.
         for token in Self.numbers(text) where token.digitString && token.start < count && !Self.isDigit(text[token.start]) {

@@ -45,7 +45,7 @@ struct TriageEngine: Sendable {
     let words: Int
     let rules: [CompiledRule]
     let thresholds: TriageThresholds
-    let model: TriageModel?
+    let model: TriageModel.Compiled?
     let special: SpecialConcepts
     /// Concepts from this index on come from the rule files (before it: values, context, cues).
     let firstPhraseConcept: Int
@@ -75,7 +75,7 @@ struct TriageEngine: Sendable {
         "value.fhr_abnormal", "value.fhr_normal", "value.rr_high",
         "value.platelets_critical", "value.platelets_low", "value.neutropenia", "value.wbc_low",
         "value.ketones_high", "value.ketones_raised", "value.lab_abnormal", "value.lab_normal",
-        "value.normal", "value.gestation", "value.minutes_5", "value.minutes_20", "value.many_times", "value.normal_log",
+        "value.normal", "value.gestation", "value.minutes_5", "value.minutes_20", "value.many_times", "value.normal_log", "value.many_tablets",
     ]
     static let contextConcepts: [TriageContext: String] = [
         .glucose: "ctx.glucose", .oncology: "ctx.oncology", .pregnancy: "ctx.pregnancy", .asthma: "ctx.asthma", .hip: "ctx.hip",
@@ -95,7 +95,7 @@ struct TriageEngine: Sendable {
 
     init(rules byLocale: [AppLocale: TriageRules], taxonomy: TriageTaxonomy, thresholds: TriageThresholds, model: TriageModel?) {
         self.thresholds = thresholds
-        self.model = model
+        self.model = model?.compiled()
         var conceptIndex: [String: Int] = [:]
         var conceptNames: [String] = []
         func concept(_ name: String) -> Int {
@@ -432,8 +432,9 @@ struct TriageEngine: Sendable {
         }
         if !reading.cues.isEmpty {
             let words = reading.words
+            let shadowWords = words.filter { word in reading.shadows.contains { $0.start >= word.start && $0.end <= word.end } }
             reading.cues.removeAll { cue in
-                cue.cue != .question && words.contains { $0.start <= cue.start && cue.end <= $0.end && $0.end - $0.start > cue.end - cue.start }
+                (cue.cue == .question ? shadowWords : words).contains { $0.start <= cue.start && cue.end <= $0.end && $0.end - $0.start > cue.end - cue.start }
             }
         }
         // "没好", "还没缓过来", "not gone away": a negated resolution is no resolution.
@@ -582,9 +583,23 @@ struct TriageEngine: Sendable {
             if rule.flag == .compliance { signals.compliance.append(reason) }
             if let level = rule.level { signals.add(level, reason, resolvesReview: false) }
         }
-        if let model, signals.urgent.isEmpty {
-            if let lift = model.lift(text, locale: locale, hasReview: !signals.review.isEmpty) {
-                signals.add(lift.level, TriageReason(rule: lift.rule, match: lift.match), resolvesReview: false)
+        // The learned backstop: only where the rules found nothing urgent, and not for what they
+        // recognised as a hypothetical, a general question or an ad.
+        let isAd = signals.compliance.contains { !$0.rule.hasPrefix("pii.") && !$0.rule.hasPrefix("contact.") && $0.rule != "compliance.personal_data" }
+        // It lifts to urgent only a message that speaks of a body part or symptom the rules found
+        // current (nothing negated, over or past, nothing social).
+        if let model, signals.urgent.isEmpty, !isAd,
+           !has(activeSet, special.cue[.hypothetical]!), !has(activeSet, special.cue[.generic]!) {
+            let (urgent, concern, top) = model.score(text)
+            let match = top.map { Self.string(text[$0.start..<($0.start + $0.length)]) }.joined(separator: " + ")
+            let clinical = conceptIndex["body_or_symptom"].map { has(activeSet, $0) } ?? false
+            let explained = negatedAny || resolvedAny || pastAny || !signals.social.isEmpty
+            if urgent > model.threshold.x, clinical, !explained {
+                signals.add(.urgent, TriageReason(rule: "model.urgent", match: match), resolvesReview: false)
+            } else if concern > model.threshold.y, signals.private.isEmpty, signals.review.isEmpty, signals.general.isEmpty, signals.social.isEmpty {
+                // Only what the rules could not place at all (a recognised greeting, denial,
+                // recovery or answerable question stays as the rules read it).
+                signals.add(.review, TriageReason(rule: "model.review", match: match), resolvesReview: false)
             }
         }
         var result = decide(signals, reading: reading, active: activeSet)
@@ -662,8 +677,12 @@ struct TriageEngine: Sendable {
                 default: occurrence.active
                 }
             }
-            let found = reading.occurrences.first { usable($0) && term.contains(Int($0.concept)) && clauses.contains($0.clause) }
-                ?? reading.occurrences.first { usable($0) && term.contains(Int($0.concept)) }
+            // The earliest occurrence, the longest of those that start there ("胸口" over "胸").
+            func best(_ candidates: [Occurrence]) -> Occurrence? {
+                candidates.min { ($0.start, $1.end - $1.start) < ($1.start, $0.end - $0.start) }
+            }
+            let found = best(reading.occurrences.filter { usable($0) && term.contains(Int($0.concept)) && clauses.contains($0.clause) })
+                ?? best(reading.occurrences.filter { usable($0) && term.contains(Int($0.concept)) })
             if let found {
                 let part = Self.string(reading.text[Int(found.start)..<Int(found.end)])
                 if !parts.contains(part) { parts.append(part) }

@@ -25,6 +25,8 @@ enum UnitKind: String, Sendable {
     case mmol, mgdl, celsius, fahrenheit, degree, percent, perMinute = "per_minute", over, times
     /// Durations: no measurement, but "抽了七八分钟", "nosebleed for 35 minutes", "孕30周" say something.
     case minutes, hours, weeks
+    /// Tablets, pills, or a painkiller's name after a count: "吃了十几片", "took 20 paracetamol".
+    case tablets
     case notMeasurement = "not_measurement"
 }
 
@@ -287,9 +289,10 @@ extension TriageEngine {
                 if token.start > 1, Self.isSpace(before), [0xA3, 0x24, 0xA5, 0x20AC, 0x23].contains(text[token.start - 2]) { continue }
             }
             let after = unit(at: token.end)
-            if let after, [.minutes, .hours, .weeks].contains(after.kind) || (after.kind == .times && token.value >= 6) {
+            if let after, [.minutes, .hours, .weeks, .tablets].contains(after.kind) || (after.kind == .times && token.value >= 6) {
                 var name: String?
                 switch after.kind {
+                case .tablets: name = token.value >= 8 && !token.decimal ? "value.many_tablets" : nil
                 case .minutes: name = token.value >= 20 ? "value.minutes_20" : (token.value >= 5 ? "value.minutes_5" : nil)
                 case .hours: name = "value.minutes_20"
                 case .weeks: name = (4...42).contains(token.value) ? "value.gestation" : nil

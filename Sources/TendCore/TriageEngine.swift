@@ -38,26 +38,35 @@ struct TriageEngine: Sendable {
     static let locales: [AppLocale] = [.zhHans, .en]
 
     let matcher: PhraseMatcher
-    let entries: [[Entry]]
+    /// Each pattern's meanings: `entries[entryStart[p]..<entryStart[p + 1]]`.
+    let entries: [Entry]
+    let entryStart: [Int32]
     let phraseRules: [[TriagePhraseRule]]
     let conceptNames: [String]
     let conceptIndex: [String: Int]
     let words: Int
     let rules: [CompiledRule]
+    /// For each concept, the rules it can set off.
+    let rulesByTrigger: [[Int32]]
     let thresholds: TriageThresholds
     let model: TriageModel.Compiled?
     let special: SpecialConcepts
     /// Concepts from this index on come from the rule files (before it: values, context, cues).
     let firstPhraseConcept: Int
     /// Concepts that make a bare decimal a glucose, or the pregnancy glucose targets apply.
-    let diabetesConcepts: Set<Int>
+    let diabetesConcepts: [Bool]
     /// The concepts urgent and review rules are made of: a negated, resolved or past one is
     /// what "denied", "recovered" and "past" mean.
-    let concernConcepts: Set<Int>
-    let pregnancyConcepts: Set<Int>
+    let concernConcepts: [Bool]
+    let bodyOrSymptomConcept: Int?
+    let piiLabelConcept: Int?
+    let contactLabelConcept: Int?
+    let pregnancyConcepts: [Bool]
 
     struct CompiledRule: Sendable {
         var rule: TriageConceptRule
+        /// The concepts of the rule's narrowest `all` term: one of them must be present for the rule to hold.
+        var trigger: [Int]
         var all: [[Int]]
         var allMasks: [[UInt64]]
         var contextMasks: [[UInt64]]
@@ -95,7 +104,7 @@ struct TriageEngine: Sendable {
 
     init(rules byLocale: [AppLocale: TriageRules], taxonomy: TriageTaxonomy, thresholds: TriageThresholds, model: TriageModel?) {
         self.thresholds = thresholds
-        self.model = model?.compiled()
+        self.model = model == TriageDefaults.model ? TriageModel.shipped : model?.compiled()
         var conceptIndex: [String: Int] = [:]
         var conceptNames: [String] = []
         func concept(_ name: String) -> Int {
@@ -118,6 +127,9 @@ struct TriageEngine: Sendable {
             }
             guard !text.isEmpty else { return }
             let scalars = Array(text.unicodeScalars)
+            // One ASCII letter would be looked at at every letter of English text: units like
+            // "c", "f", "h" are read where a number ends instead (TriageValues).
+            if scalars.count == 1 && Self.isLetter(scalars[0].value) { return }
             let wordStart = words && Self.isLetter(scalars.first!.value)
             let wordEnd: UInt8 = !words || !Self.isLetter(scalars.last!.value) ? 0 : (prefix ? 2 : 1)
             let entry = Entry(meaning: meaning, wordStart: wordStart, wordEnd: wordEnd)
@@ -202,11 +214,25 @@ struct TriageEngine: Sendable {
         }
         self.rules = taxonomy.rules.map { rule in
             let all = rule.all.map(mask)
-            return CompiledRule(rule: rule, all: all.map(\.0), allMasks: all.map(\.1),
+            let trigger = all.map(\.0).min { $0.count < $1.count } ?? []
+            return CompiledRule(rule: rule, trigger: trigger, all: all.map(\.0), allMasks: all.map(\.1),
                                 contextMasks: rule.context.map { mask($0).1 }, noneMasks: rule.none.map { mask($0).1 })
         }
+        var triggered = [[Int32]](repeating: [], count: conceptNames.count)
+        for (index, rule) in self.rules.enumerated() {
+            for concept in rule.trigger { triggered[concept].append(Int32(index)) }
+        }
+        self.rulesByTrigger = triggered
         self.matcher = PhraseMatcher(patterns)
-        self.entries = entries
+        var flat: [Entry] = []
+        var starts: [Int32] = []
+        for list in entries {
+            starts.append(Int32(flat.count))
+            flat += list
+        }
+        starts.append(Int32(flat.count))
+        self.entries = flat
+        self.entryStart = starts
         self.phraseRules = phraseRules
         self.conceptNames = conceptNames
         self.conceptIndex = conceptIndex
@@ -224,10 +250,18 @@ struct TriageEngine: Sendable {
                                        personalData: conceptIndex["cue.personal_data"]!, stateNegated: conceptIndex["state.negated"]!,
                                        stateResolved: conceptIndex["state.resolved"]!, statePast: conceptIndex["state.past"]!)
         self.firstPhraseConcept = Self.valueConcepts.count + Self.contextConcepts.count + Self.cueConcepts.count
-        self.concernConcepts = Set(self.rules.filter { $0.rule.category != nil || ($0.rule.level == .review && $0.rule.flag == nil) }.flatMap { $0.all.flatMap { $0 } }
+        func flags(_ ids: [Int]) -> [Bool] {
+            var flags = [Bool](repeating: false, count: conceptNames.count)
+            for id in ids { flags[id] = true }
+            return flags
+        }
+        self.concernConcepts = flags(self.rules.filter { $0.rule.category != nil || ($0.rule.level == .review && $0.rule.flag == nil) }.flatMap { $0.all.flatMap { $0 } }
             .filter { $0 >= Self.valueConcepts.count + Self.contextConcepts.count + Self.cueConcepts.count })
-        self.diabetesConcepts = Set(["diabetes", "insulin", "glucose_drug", "hypo_word"].compactMap { conceptIndex[$0] })
-        self.pregnancyConcepts = Set(["pregnant", "value.gestation"].compactMap { conceptIndex[$0] })
+        self.bodyOrSymptomConcept = conceptIndex["body_or_symptom"]
+        self.piiLabelConcept = conceptIndex["pii_label"]
+        self.contactLabelConcept = conceptIndex["contact_label"]
+        self.diabetesConcepts = flags(["diabetes", "insulin", "glucose_drug", "hypo_word"].compactMap { conceptIndex[$0] })
+        self.pregnancyConcepts = flags(["pregnant", "value.gestation"].compactMap { conceptIndex[$0] })
     }
 
     // MARK: Text
@@ -379,7 +413,10 @@ struct TriageEngine: Sendable {
         var notMeasurement: [Span] = []
         var meterCodes: [(high: Bool, start: Int, end: Int)] = []
         var words: [Span] = []
-        var shadows: [Span] = []
+        /// The hidden part of each shadow word, and the word itself.
+        var shadows: [(hidden: Span, word: Span)] = []
+        /// Every number of the text, read once.
+        var numbers: [NumberToken] = []
 
         func clause(_ position: Int) -> Int32 { position < segments.clauseOf.count ? segments.clauseOf[position] : -1 }
         func sentence(ofClause clause: Int32) -> Int32 { clause >= 0 ? segments.clauseSentence[Int(clause)] : -1 }
@@ -390,7 +427,9 @@ struct TriageEngine: Sendable {
         matcher.scan(text) { pattern, start, end in
             let clause = reading.segments.clauseOf[start]
             guard clause >= 0, reading.segments.clauseOf[end - 1] == clause else { return }
-            for entry in entries[pattern] where boundaryOK(entry, text, start, end) {
+            for entryIndex in Int(entryStart[pattern])..<Int(entryStart[pattern + 1]) {
+                let entry = entries[entryIndex]
+                guard boundaryOK(entry, text, start, end) else { continue }
                 switch entry.meaning {
                 case .phrase(let locale, let rule):
                     reading.phrases.append(PhraseHit(locale: locale, rule: rule, start: start, end: end, clause: clause))
@@ -402,7 +441,7 @@ struct TriageEngine: Sendable {
                     reading.cues.append(CueHit(cue: cue, start: start, end: end, scope: scope, clause: clause))
                     if cue == .question { reading.words.append(Span(start: start, end: end)) }
                 case .shadow(let hideStart, let hideEnd):
-                    reading.shadows.append(Span(start: start + hideStart, end: min(end, start + hideEnd)))
+                    reading.shadows.append((Span(start: start + hideStart, end: min(end, start + hideEnd)), Span(start: start, end: end)))
                     reading.words.append(Span(start: start, end: end))
                 case .label(let kind):
                     reading.labels.append((kind, start, end))
@@ -421,18 +460,15 @@ struct TriageEngine: Sendable {
         // a cue inside a longer phrase ("没" in "没劲", "不是" in "是不是") is no cue.
         if !reading.shadows.isEmpty {
             // Hidden: an occurrence inside the hidden part of a longer shadow word.
-            let words = reading.words
+            let shadows = reading.shadows
             reading.occurrences.removeAll { occurrence in
                 let start = Int(occurrence.start), end = Int(occurrence.end)
-                return reading.shadows.contains { hidden in
-                    start >= hidden.start && end <= hidden.end
-                        && words.contains { $0.start <= hidden.start && hidden.end <= $0.end && $0.end - $0.start > end - start && $0.start <= start && end <= $0.end }
-                }
+                return shadows.contains { start >= $0.hidden.start && end <= $0.hidden.end && $0.word.end - $0.word.start > end - start }
             }
         }
         if !reading.cues.isEmpty {
             let words = reading.words
-            let shadowWords = words.filter { word in reading.shadows.contains { $0.start >= word.start && $0.end <= word.end } }
+            let shadowWords = reading.shadows.map(\.word)
             reading.cues.removeAll { cue in
                 (cue.cue == .question ? shadowWords : words).contains { $0.start <= cue.start && cue.end <= $0.end && $0.end - $0.start > cue.end - cue.start }
             }
@@ -510,6 +546,7 @@ struct TriageEngine: Sendable {
             if rule.level != .urgent { bits &= 1 }
             reading.phrases[index].state = bits
         }
+        reading.numbers = Self.numbers(text)
         let personal = personalData(&reading)
         values(&reading, context: context, personal: personal.map(\.span))
         // Question marks end sentences, so the matcher never sees them as cues.
@@ -538,7 +575,7 @@ struct TriageEngine: Sendable {
             if occurrence.present { presentSet[id >> 6] |= bit }
             if occurrence.state & 19 == 0 { firmSet[id >> 6] |= bit }
             if occurrence.state & 2 != 0 && occurrence.state & 29 == 0 { recentSet[id >> 6] |= bit }
-            if concernConcepts.contains(id) {
+            if concernConcepts[id] {
                 if occurrence.state & 1 != 0 { negatedAny = true }
                 if occurrence.state & 2 != 0 { resolvedAny = true }
                 if occurrence.state & 16 != 0 { pastAny = true }
@@ -564,7 +601,22 @@ struct TriageEngine: Sendable {
             signals.compliance.append(reason)
             signals.add(.private, reason, resolvesReview: false)
         }
-        for rule in rules {
+        // Only the rules whose trigger concept is there, in rule order.
+        var candidates = [UInt64](repeating: 0, count: (rules.count + 63) / 64)
+        for word in 0..<words where presentSet[word] != 0 {
+            var bits = presentSet[word]
+            while bits != 0 {
+                let concept = word << 6 + bits.trailingZeroBitCount
+                bits &= bits - 1
+                for rule in rulesByTrigger[concept] { candidates[Int(rule) >> 6] |= 1 << UInt64(rule & 63) }
+            }
+        }
+        for candidateWord in 0..<candidates.count {
+          var candidateBits = candidates[candidateWord]
+          while candidateBits != 0 {
+            let candidate = candidateWord << 6 + candidateBits.trailingZeroBitCount
+            candidateBits &= candidateBits - 1
+            let rule = rules[candidate]
             let set: [UInt64]
             switch rule.rule.window {
             case -1: set = firmSet
@@ -576,6 +628,7 @@ struct TriageEngine: Sendable {
             let reason = TriageReason(rule: rule.rule.reasonID, match: match(rule, window, reading))
             if rule.rule.flag == .compliance { signals.compliance.append(reason) }
             if let level = rule.rule.signalledLevel { signals.add(level, reason, resolvesReview: rule.rule.resolvesReview) }
+          }
         }
         for hit in reading.phrases where hit.state == 0 {
             let rule = phraseRules[hit.locale][hit.rule]
@@ -590,16 +643,19 @@ struct TriageEngine: Sendable {
         // current (nothing negated, over or past, nothing social).
         if let model, signals.urgent.isEmpty, !isAd,
            !has(activeSet, special.cue[.hypothetical]!), !has(activeSet, special.cue[.generic]!) {
+            let clinical = bodyOrSymptomConcept.map { has(activeSet, $0) } ?? false
+            let explained = negatedAny || resolvedAny || pastAny || !signals.social.isEmpty
+            let unplaced = signals.private.isEmpty && signals.review.isEmpty && signals.general.isEmpty && signals.social.isEmpty
+            if (clinical && !explained) || unplaced {
             let (urgent, concern, top) = model.score(text)
             let match = top.map { Self.string(text[$0.start..<($0.start + $0.length)]) }.joined(separator: " + ")
-            let clinical = conceptIndex["body_or_symptom"].map { has(activeSet, $0) } ?? false
-            let explained = negatedAny || resolvedAny || pastAny || !signals.social.isEmpty
             if urgent > model.threshold.x, clinical, !explained {
                 signals.add(.urgent, TriageReason(rule: "model.urgent", match: match), resolvesReview: false)
-            } else if concern > model.threshold.y, signals.private.isEmpty, signals.review.isEmpty, signals.general.isEmpty, signals.social.isEmpty {
+            } else if concern > model.threshold.y, unplaced {
                 // Only what the rules could not place at all (a recognised greeting, denial,
                 // recovery or answerable question stays as the rules read it).
                 signals.add(.review, TriageReason(rule: "model.review", match: match), resolvesReview: false)
+            }
             }
         }
         var result = decide(signals, reading: reading, active: activeSet)
@@ -607,7 +663,7 @@ struct TriageEngine: Sendable {
         if result.level == .urgent || result.level == .review {
             var named = Set<String>()
             for occurrence in reading.occurrences where occurrence.active {
-                guard Int(occurrence.concept) < firstPhraseConcept, let name = Self.valueReasons[conceptNames[Int(occurrence.concept)]] else { continue }
+                guard Int(occurrence.concept) < Self.valueReasons.count, let name = Self.valueReasons[Int(occurrence.concept)] else { continue }
                 let match = Self.string(text[Int(occurrence.start)..<Int(occurrence.end)])
                 if named.insert(name + match).inserted { result.reasons.append(TriageReason(rule: name, match: match)) }
             }
@@ -695,9 +751,8 @@ struct TriageEngine: Sendable {
         var flags: [TriageFlag] = []
         if !signals.compliance.isEmpty { flags.append(.compliance) }
         var reasons: [TriageReason] = []
-        var seen = Set<String>()
         func note(_ list: [TriageReason]) {
-            for reason in list where seen.insert(reason.rule + "\u{0}" + reason.match).inserted { reasons.append(reason) }
+            for reason in list where !reasons.contains(reason) { reasons.append(reason) }
         }
         let level: TriageLevel
         // Ads (and their "私聊", "DM me") are answered in the group and moderated.
@@ -718,7 +773,7 @@ struct TriageEngine: Sendable {
         } else if !signals.general.isEmpty || asks {
             level = .general
             note(signals.general)
-        } else if !signals.social.isEmpty && (conceptIndex["body_or_symptom"].map { !has(active, $0) } ?? true
+        } else if !signals.social.isEmpty && (bodyOrSymptomConcept.map { !has(active, $0) } ?? true
                                                  || signals.social.contains { ["social.normal_value", "social.recovered", "social.denied", "social.past"].contains($0.rule) }) {
             // Social only when recognised as such, and not while a body part or symptom is
             // spoken of that nothing explains (a greeting may come with a worry).

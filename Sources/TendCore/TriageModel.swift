@@ -38,6 +38,9 @@ public struct TriageModel: Sendable, Codable, Equatable {
         var match: String
     }
 
+    /// The shipped model, compiled once for every classifier that uses it.
+    static let shipped: Compiled? = TriageDefaults.model?.compiled()
+
     /// Both heads' probabilities for a message (what the classifier compares with the thresholds).
     public func scores(_ text: String) -> (urgent: Double, concern: Double) {
         guard let compiled = compiled() else { return (0, 0) }
@@ -48,16 +51,17 @@ public struct TriageModel: Sendable, Codable, Equatable {
     /// Weights by bucket, both heads side by side, for one lookup per n-gram.
     struct Compiled: Sendable {
         var buckets: UInt32
-        var weights: [UInt32: SIMD2<Float>]
+        /// Dense: one entry per bucket (2¹⁸ × 8 bytes), so a feature costs one load.
+        var weights: [SIMD2<Float>]
         var bias: SIMD2<Double>
         var threshold: SIMD2<Double>
     }
 
     func compiled() -> Compiled? {
         guard let urgent = heads["urgent"], let concern = heads["concern"], buckets > 0 else { return nil }
-        var weights: [UInt32: SIMD2<Float>] = [:]
-        for (index, weight) in zip(urgent.index, urgent.weight) { weights[UInt32(index), default: .zero].x = Float(weight) }
-        for (index, weight) in zip(concern.index, concern.weight) { weights[UInt32(index), default: .zero].y = Float(weight) }
+        var weights = [SIMD2<Float>](repeating: .zero, count: buckets)
+        for (index, weight) in zip(urgent.index, urgent.weight) where index < buckets { weights[index].x = Float(weight) }
+        for (index, weight) in zip(concern.index, concern.weight) where index < buckets { weights[index].y = Float(weight) }
         return Compiled(buckets: UInt32(buckets), weights: weights,
                         bias: SIMD2(urgent.bias, concern.bias), threshold: SIMD2(urgent.threshold, concern.threshold))
     }
@@ -163,7 +167,8 @@ extension TriageModel.Compiled {
         for feature in features where feature.bucket != previous {
             previous = feature.bucket
             unique += 1
-            guard let weight = weights[feature.bucket] else { continue }
+            let weight = weights[Int(feature.bucket)]
+            guard weight != .zero else { continue }
             sum += SIMD2(Double(weight.x), Double(weight.y))
             if weight.x > 0 || weight.y > 0 { top.append((feature.start, feature.end - feature.start, max(weight.x, weight.y))) }
         }

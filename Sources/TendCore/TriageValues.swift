@@ -30,6 +30,56 @@ enum UnitKind: String, Sendable {
     case notMeasurement = "not_measurement"
 }
 
+/// The concepts values set (`value.*` in the taxonomy), in the order of their indexes.
+enum ValueConcept: Int, CaseIterable, Sendable {
+    case glucoseLow
+    case glucoseHigh
+    case glucoseRaised
+    case glucoseLowish
+    case glucoseNormal
+    case meterHi
+    case meterLo
+    case tempHigh
+    case tempLow
+    case fever
+    case tempRaised
+    case tempNormal
+    case spo2Low
+    case spo2Borderline
+    case spo2Normal
+    case hrHigh
+    case hrLow
+    case hrRaised
+    case hrNormal
+    case bpSevere
+    case bpHigh
+    case bpStage2
+    case bpRaised
+    case bpVeryLow
+    case bpLow
+    case bpNormal
+    case fhrAbnormal
+    case fhrNormal
+    case rrHigh
+    case plateletsCritical
+    case plateletsLow
+    case neutropenia
+    case wbcLow
+    case ketonesHigh
+    case ketonesRaised
+    case labAbnormal
+    case labNormal
+    case normal
+    case gestation
+    case minutes5
+    case minutes20
+    case manyTimes
+    case normalLog
+    case manyTablets
+
+    var name: String { TriageEngine.valueConcepts[rawValue] }
+}
+
 extension TriageEngine {
     struct NumberToken {
         var value: Double
@@ -42,18 +92,44 @@ extension TriageEngine {
         var digitString = false
     }
 
-    static let chineseDigits: [UInt32: Int] = [
-        0x96F6: 0, 0x3007: 0, 0x4E00: 1, 0x4E8C: 2, 0x4E24: 2, 0x4E09: 3, 0x56DB: 4, 0x4E94: 5, 0x516D: 6, 0x4E03: 7, 0x516B: 8, 0x4E5D: 9,
-    ]
-    static let chineseUnits: [UInt32: Int] = [0x5341: 10, 0x767E: 100, 0x5343: 1000]
+    /// 零〇一二两三四五六七八九 → their digit.
+    @inline(__always) static func chineseDigit(_ value: UInt32) -> Int? {
+        switch value {
+        case 0x96F6, 0x3007: 0
+        case 0x4E00: 1
+        case 0x4E8C, 0x4E24: 2
+        case 0x4E09: 3
+        case 0x56DB: 4
+        case 0x4E94: 5
+        case 0x516D: 6
+        case 0x4E03: 7
+        case 0x516B: 8
+        case 0x4E5D: 9
+        default: nil
+        }
+    }
+
+    /// 十百千 → 10, 100, 1000.
+    @inline(__always) static func chineseUnit(_ value: UInt32) -> Int? {
+        switch value {
+        case 0x5341: 10
+        case 0x767E: 100
+        case 0x5343: 1000
+        default: nil
+        }
+    }
     static let dian: UInt32 = 0x70B9     // 点
+    static let letterUnits: [UInt32: UnitKind] = [
+        0x63: .celsius, 0x66: .fahrenheit, 0x68: .hours, 0x6D: .notMeasurement, 0x67: .notMeasurement, 0x6B: .notMeasurement,
+        0x75: .notMeasurement, 0x77: .notMeasurement, 0x78: .times,
+    ]
     static let duo: UInt32 = 0x591A      // 多
     static let ji: UInt32 = 0x51E0       // 几
     static let du: UInt32 = 0x5EA6       // 度
 
     @inline(__always) static func digit(_ value: UInt32) -> Int? {
         if isDigit(value) { return Int(value - 0x30) }
-        return chineseDigits[value]
+        return chineseDigit(value)
     }
 
     /// Every number in the text: ASCII digits (39.2, 2点6, 38 point 1) and Chinese numerals
@@ -66,7 +142,7 @@ extension TriageEngine {
             // After "点" / "." / " point ": digits as tenths, hundredths.
             var scale = 0.1
             var any = false
-            while position < count, let d = digit(text[position]), isDigit(text[position]) || chineseDigits[text[position]] != nil {
+            while position < count, let d = digit(text[position]), isDigit(text[position]) || chineseDigit(text[position]) != nil {
                 value += Double(d) * scale
                 scale /= 10
                 position += 1
@@ -108,7 +184,7 @@ extension TriageEngine {
                         token.value = number + Double(next - 0x30) / 10
                         token.decimal = true
                         index += 2
-                    } else if let d = chineseDigits[next], !(index + 2 < count && (chineseDigits[text[index + 2]] != nil || chineseUnits[text[index + 2]] != nil)) {
+                    } else if let d = chineseDigit(next), !(index + 2 < count && (chineseDigit(text[index + 2]) != nil || chineseUnit(text[index + 2]) != nil)) {
                         token.value = number + Double(d) / 10
                         token.decimal = true
                         index += 2
@@ -134,7 +210,7 @@ extension TriageEngine {
                 tokens.append(token)
                 continue
             }
-            if chineseDigits[value] != nil || chineseUnits[value] != nil {
+            if chineseDigit(value) != nil || chineseUnit(value) != nil {
                 let start = index
                 var total = 0
                 var current = -1
@@ -144,7 +220,7 @@ extension TriageEngine {
                 var spelled = 0
                 while index < count {
                     let scalar = text[index]
-                    if let d = chineseDigits[scalar] {
+                    if let d = chineseDigit(scalar) {
                         if current >= 0 && !(current == 0 && zeroAfterUnit) {
                             if !sawUnit {
                                 spelled += 1
@@ -154,14 +230,14 @@ extension TriageEngine {
                             }
                             // "一百五六十", "十一二": a range; keep the first.
                             index += 1
-                            while index < count, chineseDigits[text[index]] != nil || chineseUnits[text[index]] != nil { index += 1 }
+                            while index < count, chineseDigit(text[index]) != nil || chineseUnit(text[index]) != nil { index += 1 }
                             break
                         }
                         if d == 0 && sawUnit { zeroAfterUnit = true }
                         current = d
                         spelled += 1
                         index += 1
-                    } else if let unit = chineseUnits[scalar] {
+                    } else if let unit = chineseUnit(scalar) {
                         if spelled > 1 && !sawUnit { break }
                         sawUnit = true
                         total += (current < 0 ? 1 : current) * unit
@@ -179,7 +255,7 @@ extension TriageEngine {
                         continue
                     }
                     // "五点三", "三点零": one numeral, 点, numerals.
-                    if spelled == 1, current >= 0, index + 1 < count, text[index] == dian, chineseDigits[text[index + 1]] != nil {
+                    if spelled == 1, current >= 0, index + 1 < count, text[index] == dian, chineseDigit(text[index + 1]) != nil {
                         var position = index + 1
                         var number = Double(current)
                         _ = fraction(at: &position, into: &number)
@@ -196,7 +272,7 @@ extension TriageEngine {
                 }
                 var token = NumberToken(value: Double(total), start: start, end: index, decimal: false)
                 if index + 1 < count, text[index] == dian {
-                    if chineseDigits[text[index + 1]] != nil {
+                    if chineseDigit(text[index + 1]) != nil {
                         var position = index + 1
                         var number = token.value
                         _ = fraction(at: &position, into: &number)
@@ -235,12 +311,12 @@ extension TriageEngine {
     func values(_ reading: inout Reading, context: TriageContext?, personal: [Range<Int>] = []) {
         let text = reading.text
         let count = text.count
-        var tokens = Self.numbers(text)
+        var tokens = reading.numbers
         // A glucose program, or a message that speaks of glucose or diabetes treatment: a bare
         // "2.7" is a glucose. In pregnancy the targets are tighter (NICE NG3).
         let diabetes = context == .glucose || reading.labels.contains { $0.kind == .glucose || $0.kind == .fasting }
-            || reading.occurrences.contains { occurrence in diabetesConcepts.contains(Int(occurrence.concept)) && occurrence.present }
-        let pregnant = context == .pregnancy || reading.occurrences.contains { pregnancyConcepts.contains(Int($0.concept)) && $0.present }
+            || reading.occurrences.contains { occurrence in diabetesConcepts[Int(occurrence.concept)] && occurrence.present }
+        let pregnant = context == .pregnancy || reading.occurrences.contains { pregnancyConcepts[Int($0.concept)] && $0.present }
         var readings: [ValueReading] = []
         // Meter codes: HI / LO next to a glucose word (or in a glucose program).
         for code in reading.meterCodes {
@@ -266,10 +342,14 @@ extension TriageEngine {
             let at = skipSpaces(position)
             var best: (UnitKind, Int)?
             for unit in reading.units where unit.start == at && (best == nil || unit.end > best!.1) { best = (unit.kind, unit.end) }
+            // A single letter as a word: 37.1 c, 101.8f, 5 h, 2 m, 500 g, 3 x.
+            if best == nil, at < count, Self.isLetter(text[at]), at + 1 >= count || !Self.isLetter(text[at + 1]), let kind = Self.letterUnits[text[at]] {
+                best = (kind, at + 1)
+            }
             return best
         }
         var consumed = [Bool](repeating: false, count: tokens.count)
-        var durations: [(name: String, start: Int, end: Int, clause: Int32)] = []
+        var durations: [(concept: ValueConcept, start: Int, end: Int, clause: Int32)] = []
         var previousKind: (kind: ValueKind, end: Int, sentence: Int32)?
         var index = 0
         while index < tokens.count {
@@ -290,13 +370,13 @@ extension TriageEngine {
             }
             let after = unit(at: token.end)
             if let after, [.minutes, .hours, .weeks, .tablets].contains(after.kind) || (after.kind == .times && token.value >= 6) {
-                var name: String?
+                var name: ValueConcept?
                 switch after.kind {
-                case .tablets: name = token.value >= 8 && !token.decimal ? "value.many_tablets" : nil
-                case .minutes: name = token.value >= 20 ? "value.minutes_20" : (token.value >= 5 ? "value.minutes_5" : nil)
-                case .hours: name = "value.minutes_20"
-                case .weeks: name = (4...42).contains(token.value) ? "value.gestation" : nil
-                default: name = "value.many_times"
+                case .tablets: name = token.value >= 8 && !token.decimal ? .manyTablets : nil
+                case .minutes: name = token.value >= 20 ? .minutes20 : (token.value >= 5 ? .minutes5 : nil)
+                case .hours: name = .minutes20
+                case .weeks: name = (4...42).contains(token.value) ? .gestation : nil
+                default: name = .manyTimes
                 }
                 if let name {
                     durations.append((name, token.start, after.end, clause))
@@ -305,7 +385,7 @@ extension TriageEngine {
             }
             // "40+3", "34+5": weeks and days of pregnancy.
             if token.end + 1 < count, text[token.end] == 0x2B, Self.isDigit(text[token.end + 1]), (20...42).contains(token.value), !token.decimal {
-                durations.append(("value.gestation", token.start, token.end + 2, clause))
+                durations.append((.gestation, token.start, token.end + 2, clause))
                 continue
             }
             if token.end < count, Self.isLetter(text[token.end]), after == nil { continue }
@@ -381,7 +461,7 @@ extension TriageEngine {
         }
         tokens.removeAll()
         for duration in durations {
-            reading.occurrences.append(Occurrence(concept: Int32(special.value[duration.name]!), start: Int32(duration.start), end: Int32(duration.end), clause: duration.clause,
+            reading.occurrences.append(Occurrence(concept: Int32(duration.concept.rawValue), start: Int32(duration.start), end: Int32(duration.end), clause: duration.clause,
                                                   state: state(reading, start: duration.start, end: duration.end, clause: duration.clause, negatable: false)))
         }
         emit(readings, &reading, pregnant: pregnant)
@@ -413,8 +493,8 @@ extension TriageEngine {
 
     func emit(_ readings: [ValueReading], _ reading: inout Reading, pregnant: Bool) {
         let t = thresholds
-        func add(_ name: String, _ value: ValueReading) {
-            reading.occurrences.append(Occurrence(concept: Int32(special.value[name]!), start: Int32(value.start), end: Int32(value.end), clause: value.clause, state: value.state))
+        func add(_ concept: ValueConcept, _ value: ValueReading) {
+            reading.occurrences.append(Occurrence(concept: Int32(concept.rawValue), start: Int32(value.start), end: Int32(value.end), clause: value.clause, state: value.state))
         }
         // Blood pressure: the last reading counts ("180/100, rested, 148/90").
         var lastSystolic: ValueReading?
@@ -436,97 +516,97 @@ extension TriageEngine {
             let diastolic = lastDiastolic ?? 0
             if bp.kind == .diastolic { bp.value = 0 }
             if systolic >= t.systolicSevere || diastolic >= t.diastolicSevere {
-                add("value.bp_severe", bp)
+                add(.bpSevere, bp)
             } else if systolic >= t.systolic && diastolic >= t.diastolic {
-                add("value.bp_high", bp)
+                add(.bpHigh, bp)
             } else if systolic >= t.systolic || diastolic >= t.diastolic {
-                add("value.bp_stage2", bp)
+                add(.bpStage2, bp)
             } else if systolic >= 140 || diastolic >= 90 {
-                add("value.bp_raised", bp)
+                add(.bpRaised, bp)
             } else if systolic > 0 && systolic < t.systolicVeryLow {
-                add("value.bp_very_low", bp)
+                add(.bpVeryLow, bp)
             } else if systolic > 0 && systolic < t.systolicLow {
-                add("value.bp_low", bp)
+                add(.bpLow, bp)
             } else if systolic > 0 || diastolic > 0 {
-                add("value.bp_normal", bp)
-                add("value.normal", bp)
+                add(.bpNormal, bp)
+                add(.normal, bp)
             }
         }
         var hba1c: ValueReading?
         for value in readings {
             switch value.kind {
             case .meter:
-                add(value.value > 0 ? "value.meter_hi" : "value.meter_lo", value)
+                add(value.value > 0 ? .meterHi : .meterLo, value)
             case .glucose, .fasting:
                 let mg = value.unit == .mgdl || (value.unit == nil && value.value > 35)
                 if mg {
                     guard (15...1000).contains(value.value) else { continue }
                     let low = (t.glucoseLow * 18 + 1e-9).rounded(.down), high = (t.glucoseHigh * 18 + 1e-9).rounded(.down)
-                    if value.value < low { add("value.glucose_low", value) }
-                    else if value.value >= high { add("value.glucose_high", value) }
-                    else if value.value >= 180 { add("value.glucose_raised", value) }
-                    else if value.value < 80 { add("value.glucose_lowish", value) }
-                    else { add("value.glucose_normal", value); add("value.normal", value) }
+                    if value.value < low { add(.glucoseLow, value) }
+                    else if value.value >= high { add(.glucoseHigh, value) }
+                    else if value.value >= 180 { add(.glucoseRaised, value) }
+                    else if value.value < 80 { add(.glucoseLowish, value) }
+                    else { add(.glucoseNormal, value); add(.normal, value) }
                 } else {
                     guard (0.5...40).contains(value.value) else { continue }
-                    if value.value < t.glucoseLow { add("value.glucose_low", value) }
-                    else if value.value >= t.glucoseHigh { add("value.glucose_high", value) }
+                    if value.value < t.glucoseLow { add(.glucoseLow, value) }
+                    else if value.value >= t.glucoseHigh { add(.glucoseHigh, value) }
                     else if value.value >= 10 || (value.kind == .fasting && value.value >= 7)
-                                || (pregnant && (value.value > 7.8 || (value.kind == .fasting && value.value > 5.3))) { add("value.glucose_raised", value) }
-                    else if value.value < 4.4 { add("value.glucose_lowish", value) }
-                    else { add("value.glucose_normal", value); add("value.normal", value) }
+                                || (pregnant && (value.value > 7.8 || (value.kind == .fasting && value.value > 5.3))) { add(.glucoseRaised, value) }
+                    else if value.value < 4.4 { add(.glucoseLowish, value) }
+                    else { add(.glucoseNormal, value); add(.normal, value) }
                 }
             case .temperature:
                 var celsius = value.value
                 if value.unit == .fahrenheit || (value.unit != .celsius && (93...112).contains(value.value)) { celsius = (value.value - 32) * 5 / 9 }
                 guard (30...44).contains(celsius) else { continue }
-                if celsius >= t.temperatureHigh { add("value.temp_high", value) }
-                else if celsius < t.temperatureLow { add("value.temp_low", value) }
-                else if celsius >= t.temperature { add("value.fever", value) }
-                else if celsius >= 37.3 { add("value.temp_raised", value) }
-                else { add("value.temp_normal", value); add("value.normal", value) }
+                if celsius >= t.temperatureHigh { add(.tempHigh, value) }
+                else if celsius < t.temperatureLow { add(.tempLow, value) }
+                else if celsius >= t.temperature { add(.fever, value) }
+                else if celsius >= 37.3 { add(.tempRaised, value) }
+                else { add(.tempNormal, value); add(.normal, value) }
             case .oxygen:
                 guard (50...100).contains(value.value) else { continue }
-                if value.value < t.oxygenSaturation { add("value.spo2_low", value) }
-                else if value.value < 95 { add("value.spo2_borderline", value) }
-                else { add("value.spo2_normal", value); add("value.normal", value) }
+                if value.value < t.oxygenSaturation { add(.spo2Low, value) }
+                else if value.value < 95 { add(.spo2Borderline, value) }
+                else { add(.spo2Normal, value); add(.normal, value) }
             case .heartRate:
                 guard (20...260).contains(value.value) else { continue }
-                if value.value > t.heartRateHigh { add("value.hr_high", value) }
-                else if value.value < t.heartRateLow { add("value.hr_low", value) }
-                else if value.value >= 100 { add("value.hr_raised", value) }
-                else { add("value.hr_normal", value); add("value.normal", value) }
+                if value.value > t.heartRateHigh { add(.hrHigh, value) }
+                else if value.value < t.heartRateLow { add(.hrLow, value) }
+                else if value.value >= 100 { add(.hrRaised, value) }
+                else { add(.hrNormal, value); add(.normal, value) }
             case .fetalHeart:
                 guard (40...260).contains(value.value) else { continue }
-                if value.value < t.fetalHeartLow || value.value > t.fetalHeartHigh { add("value.fhr_abnormal", value) }
-                else { add("value.fhr_normal", value); add("value.normal", value) }
+                if value.value < t.fetalHeartLow || value.value > t.fetalHeartHigh { add(.fhrAbnormal, value) }
+                else { add(.fhrNormal, value); add(.normal, value) }
             case .respiration:
                 guard (5...80).contains(value.value) else { continue }
-                if value.value >= t.respiratoryRate { add("value.rr_high", value) }
+                if value.value >= t.respiratoryRate { add(.rrHigh, value) }
             case .platelets:
-                if value.value < 20 { add("value.platelets_critical", value) }
-                else if value.value < 100 { add("value.platelets_low", value) }
-                else { add("value.lab_normal", value) }
+                if value.value < 20 { add(.plateletsCritical, value) }
+                else if value.value < 100 { add(.plateletsLow, value) }
+                else { add(.labNormal, value) }
             case .whiteCells:
                 guard value.value < 100 else { continue }
-                if value.value < 2 { add("value.neutropenia", value) }
-                else if value.value < 4 { add("value.wbc_low", value) }
-                else { add("value.lab_normal", value) }
+                if value.value < 2 { add(.neutropenia, value) }
+                else if value.value < 4 { add(.wbcLow, value) }
+                else { add(.labNormal, value) }
             case .neutrophils:
                 guard value.value < 50 else { continue }
-                if value.value < 1 { add("value.neutropenia", value) }
-                else if value.value < 1.5 { add("value.wbc_low", value) }
-                else { add("value.lab_normal", value) }
+                if value.value < 1 { add(.neutropenia, value) }
+                else if value.value < 1.5 { add(.wbcLow, value) }
+                else { add(.labNormal, value) }
             case .hemoglobin:
-                if value.value > 25 ? value.value < 100 : value.value < 10 { add("value.lab_abnormal", value) } else { add("value.lab_normal", value) }
+                if value.value > 25 ? value.value < 100 : value.value < 10 { add(.labAbnormal, value) } else { add(.labNormal, value) }
             case .inr:
-                if value.value > 3.5 { add("value.lab_abnormal", value) } else { add("value.lab_normal", value) }
+                if value.value > 3.5 { add(.labAbnormal, value) } else { add(.labNormal, value) }
             case .ketones:
-                if value.value >= 1.5 { add("value.ketones_high", value) }
-                else if value.value >= 0.6 { add("value.ketones_raised", value) }
-                else { add("value.lab_normal", value) }
+                if value.value >= 1.5 { add(.ketonesHigh, value) }
+                else if value.value >= 0.6 { add(.ketonesRaised, value) }
+                else { add(.labNormal, value) }
             case .uricAcid:
-                if value.value > 420 { add("value.lab_abnormal", value) } else { add("value.lab_normal", value) }
+                if value.value > 420 { add(.labAbnormal, value) } else { add(.labNormal, value) }
             case .hba1c:
                 if (3...20).contains(value.value) { hba1c = value }
             default:
@@ -534,19 +614,19 @@ extension TriageEngine {
             }
         }
         if let hba1c {
-            if hba1c.value >= 7.5 { add("value.lab_abnormal", hba1c) } else { add("value.lab_normal", hba1c); add("value.normal", hba1c) }
+            if hba1c.value >= 7.5 { add(.labAbnormal, hba1c) } else { add(.labNormal, hba1c); add(.normal, hba1c) }
         }
         // Two or more normal readings and nothing else: a check-in log ("空腹5.3 午餐后7.8").
-        let normal = special.value["value.normal"]!
+        let normal = ValueConcept.normal.rawValue
         let normals = reading.occurrences.filter { Int($0.concept) == normal }
         if normals.count >= 2, let first = normals.first {
             let start = normals.map(\.start).min()!, end = normals.map(\.end).max()!
-            reading.occurrences.append(Occurrence(concept: Int32(special.value["value.normal_log"]!), start: start, end: max(start, end), clause: first.clause, state: first.state))
+            reading.occurrences.append(Occurrence(concept: Int32(ValueConcept.normalLog.rawValue), start: start, end: max(start, end), clause: first.clause, state: first.state))
         }
     }
 
     /// The reason a value gives, named as before the taxonomy: `value.glucose`, `value.temperature` …
-    static let valueReasons: [String: String] = [
+    static let valueReasonNames: [String: String] = [
         "value.glucose_low": "value.glucose", "value.glucose_high": "value.glucose", "value.meter_hi": "value.glucose_meter_code",
         "value.meter_lo": "value.glucose_meter_code", "value.temp_high": "value.temperature", "value.temp_low": "value.temperature",
         "value.fever": "value.temperature", "value.spo2_low": "value.oxygen_saturation", "value.hr_high": "value.heart_rate",
@@ -557,6 +637,8 @@ extension TriageEngine {
         "value.glucose_raised": "value.glucose", "value.bp_raised": "value.blood_pressure", "value.temp_raised": "value.temperature",
         "value.hr_raised": "value.heart_rate", "value.spo2_borderline": "value.oxygen_saturation",
     ]
+    /// By value concept index.
+    static let valueReasons: [String?] = valueConcepts.map { valueReasonNames[$0] }
 
     // MARK: Personal data
 
@@ -571,7 +653,7 @@ extension TriageEngine {
         let count = text.count
         var reasons: [(reason: TriageReason, span: Range<Int>)] = []
         var index = 0
-        let labelConcept = conceptIndex["pii_label"]
+        let labelConcept = piiLabelConcept
         while index < count {
             guard Self.isDigit(text[index]) || (text[index] == 0x2B && index + 1 < count && Self.isDigit(text[index + 1])) else { index += 1; continue }
             let start = index
@@ -637,7 +719,7 @@ extension TriageEngine {
             }
             position = max(right, position + 1)
         }
-        if let labelConcept = conceptIndex["contact_label"] {
+        if let labelConcept = contactLabelConcept {
             for occurrence in reading.occurrences where occurrence.concept == labelConcept && occurrence.present {
                 var start = Int(occurrence.end)
                 while start < count, text[start] == 0x20 || text[start] == 0x3A || text[start] == 0xFF1A || text[start] == 0x2D { start += 1 }
@@ -651,7 +733,7 @@ extension TriageEngine {
             }
         }
         // Numbers spelled out digit by digit: 一三八零零一三八零零零.
-        for token in Self.numbers(text) where token.digitString && token.start < count && !Self.isDigit(text[token.start]) {
+        for token in reading.numbers where token.digitString && token.start < count && !Self.isDigit(text[token.start]) {
             reasons.append((TriageReason(rule: "pii.mobile", match: Self.string(text[token.start..<token.end])), token.start..<token.end))
             reading.occurrences.append(Occurrence(concept: Int32(special.personalData), start: Int32(token.start), end: Int32(token.end), clause: max(0, reading.clause(token.start))))
         }

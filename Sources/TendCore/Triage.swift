@@ -202,6 +202,9 @@ public struct TriageRules: Sendable, Codable, Equatable {
     /// General questions about a symptom or reports about others ("有什么症状", "signs of",
     /// "新闻"): their sentence describes no current event.
     public var generic: [String]
+    /// Reports of what others said or showed ("讲座", "on the news"): like `generic`, but only
+    /// within 12 characters in their own clause (a talk named in passing hides nothing else).
+    public var reports: [String]
     /// "现在", "still", "again": a current event; ends the reach of past and hypothetical cues.
     public var current: [String]
     /// Words that end a negation's reach ("但是", "but").
@@ -226,7 +229,7 @@ public struct TriageRules: Sendable, Codable, Equatable {
         case pressureWords = "pressure_words", questionMarkers = "question_markers"
         case concepts
         case negationScopes = "negation_scopes", negationScope = "negation_scope"
-        case past, pastClause = "past_clause", hypothetical, generic, current, breakers, boundaries, shadows
+        case past, pastClause = "past_clause", hypothetical, generic, reports, current, breakers, boundaries, shadows
         case valueWords = "value_words", units, notMeasurementBefore = "not_measurement_before"
     }
 
@@ -248,6 +251,7 @@ public struct TriageRules: Sendable, Codable, Equatable {
         pastClause = try list(.pastClause)
         hypothetical = try list(.hypothetical)
         generic = try list(.generic)
+        reports = try list(.reports)
         current = try list(.current)
         breakers = try list(.breakers)
         boundaries = try list(.boundaries)

@@ -165,6 +165,7 @@ struct TriageEngine: Sendable {
             set.pastClause.forEach { add($0, .cue(.pastClause, scope: 0)) }
             set.hypothetical.forEach { add($0, .cue(.hypothetical, scope: 0)) }
             set.generic.forEach { add($0, .cue(.generic, scope: 0)) }
+            set.reports.forEach { add($0, .cue(.generic, scope: 12)) }
             set.current.forEach { add($0, .cue(.current, scope: 0)) }
             set.breakers.forEach { add($0, .cue(.breaker, scope: 0)) }
             set.boundaries.forEach { add($0, .cue(.boundary, scope: 0)) }
@@ -521,7 +522,12 @@ struct TriageEngine: Sendable {
                 guard cue.start <= start, reading.sentence(ofClause: cue.clause) == sentence else { continue }
                 state |= 4
             case .generic:
-                if reading.sentence(ofClause: cue.clause) == sentence { state |= 8 }
+                if cue.scope > 0 {
+                    guard cue.clause == clause, start - cue.end <= cue.scope, cue.start - end <= cue.scope else { continue }
+                    state |= 8
+                } else if reading.sentence(ofClause: cue.clause) == sentence {
+                    state |= 8
+                }
             default:
                 continue
             }

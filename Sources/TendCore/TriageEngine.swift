@@ -142,6 +142,8 @@ struct TriageEngine: Sendable {
             }
             // People drop apostrophes: "cant", "wont", "dont".
             if words, text.contains("'") { add(text.replacingOccurrences(of: "'", with: "") + (prefix ? "*" : ""), meaning) }
+            // "没劲" is also written "没有劲", "没反应" "没有反应".
+            if case .concept = meaning, text.hasPrefix("没"), !text.hasPrefix("没有"), text.count > 1 { add("没有" + text.dropFirst(), meaning) }
         }
 
         var phraseRules: [[TriagePhraseRule]] = []
@@ -652,10 +654,13 @@ struct TriageEngine: Sendable {
             let clinical = bodyOrSymptomConcept.map { has(activeSet, $0) } ?? false
             let explained = negatedAny || resolvedAny || pastAny || !signals.social.isEmpty
             let unplaced = signals.private.isEmpty && signals.review.isEmpty && signals.general.isEmpty && signals.social.isEmpty
-            if (clinical && !explained) || unplaced {
+            // A review for a symptom (not only for a value the rules read exactly).
+            let heldForReview = signals.review.contains { !$0.rule.hasPrefix("review.value") && !$0.rule.hasPrefix("review.heart_rate") && !$0.rule.hasPrefix("review.glucose") && !$0.rule.hasPrefix("review.lab") }
+                && !signals.resolvesReview && signals.private.isEmpty
+            if (clinical && !explained) || unplaced || heldForReview {
             let (urgent, concern, top) = model.score(text)
             let match = top.map { Self.string(text[$0.start..<($0.start + $0.length)]) }.joined(separator: " + ")
-            if urgent > model.threshold.x, clinical, !explained {
+            if (urgent > model.threshold.x && clinical && !explained) || (heldForReview && urgent > (locale == .en ? model.urgentFromReview.y : model.urgentFromReview.x)) {
                 signals.add(.urgent, TriageReason(rule: "model.urgent", match: match), resolvesReview: false)
             } else if concern > model.threshold.y, unplaced {
                 // Only what the rules could not place at all (a recognised greeting, denial,

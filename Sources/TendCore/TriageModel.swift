@@ -6,14 +6,24 @@ import Foundation
 /// `Tests/TendCoreTests/TriageCorpus/train_model.py` (fixed folds, deterministic optimiser).
 ///
 /// Two heads: `urgent` (urgent vs the rest) and `concern` (urgent or review vs the rest), each
-/// with the threshold at which its cross-validated precision on the tuning split is 0.97 / 0.95.
-/// The rules stay primary: the model only lifts a message they left below urgent (to urgent) or
-/// at general or social (to review), never lowers a level, and stays out of hypotheticals and
-/// general questions the rules recognised. Its reason names the n-grams that weighed most.
+/// with the threshold above which only 1 % of the tuning split's negatives score (cross-validated).
+/// The rules stay primary: the model lifts to urgent a message they hold for review above a lower
+/// threshold (reached by 5 % of the tuning split's review rows of its language), one with a current body part or
+/// symptom and nothing they explained above the main one; to review only what they could not place
+/// at all. It never lowers a level and stays out of hypotheticals, general questions and ads.
+/// Its reason names the features that weighed most.
 public struct TriageModel: Sendable, Codable, Equatable {
     public struct Head: Sendable, Codable, Equatable {
         public var bias: Double
         public var threshold: Double
+        /// Urgent head: the lower threshold, by language (`zh`, `en`), for a message the rules
+        /// already hold for review.
+        public var thresholdFromReview: [String: Double]?
+
+        enum CodingKeys: String, CodingKey {
+            case bias, threshold, index, weight
+            case thresholdFromReview = "threshold_from_review"
+        }
         public var index: [Int]
         public var weight: [Double]
     }
@@ -55,6 +65,8 @@ public struct TriageModel: Sendable, Codable, Equatable {
         var weights: [SIMD2<Float>]
         var bias: SIMD2<Double>
         var threshold: SIMD2<Double>
+        /// Chinese, English.
+        var urgentFromReview: SIMD2<Double>
     }
 
     func compiled() -> Compiled? {
@@ -63,7 +75,8 @@ public struct TriageModel: Sendable, Codable, Equatable {
         for (index, weight) in zip(urgent.index, urgent.weight) where index < buckets { weights[index].x = Float(weight) }
         for (index, weight) in zip(concern.index, concern.weight) where index < buckets { weights[index].y = Float(weight) }
         return Compiled(buckets: UInt32(buckets), weights: weights,
-                        bias: SIMD2(urgent.bias, concern.bias), threshold: SIMD2(urgent.threshold, concern.threshold))
+                        bias: SIMD2(urgent.bias, concern.bias), threshold: SIMD2(urgent.threshold, concern.threshold),
+                        urgentFromReview: SIMD2(urgent.thresholdFromReview?["zh"] ?? urgent.threshold, urgent.thresholdFromReview?["en"] ?? urgent.threshold))
     }
 }
 

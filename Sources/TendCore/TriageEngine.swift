@@ -62,6 +62,7 @@ struct TriageEngine: Sendable {
     let piiLabelConcept: Int?
     let contactLabelConcept: Int?
     let pregnancyConcepts: [Bool]
+    let hypoSignConcepts: [Bool]
 
     struct CompiledRule: Sendable {
         var rule: TriageConceptRule
@@ -265,6 +266,7 @@ struct TriageEngine: Sendable {
         self.contactLabelConcept = conceptIndex["contact_label"]
         self.diabetesConcepts = flags(["diabetes", "insulin", "glucose_drug", "hypo_word"].compactMap { conceptIndex[$0] })
         self.pregnancyConcepts = flags(["pregnant", "value.gestation"].compactMap { conceptIndex[$0] })
+        self.hypoSignConcepts = flags(["hypo_symptom", "cold_sweat"].compactMap { conceptIndex[$0] })
     }
 
     // MARK: Text

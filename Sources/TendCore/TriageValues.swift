@@ -316,6 +316,7 @@ extension TriageEngine {
         // "2.7" is a glucose. In pregnancy the targets are tighter (NICE NG3).
         let diabetes = context == .glucose || reading.labels.contains { $0.kind == .glucose || $0.kind == .fasting }
             || reading.occurrences.contains { occurrence in diabetesConcepts[Int(occurrence.concept)] && occurrence.present }
+        let hypoSigns = reading.occurrences.contains { hypoSignConcepts[Int($0.concept)] && $0.present }
         let pregnant = context == .pregnancy || reading.occurrences.contains { pregnancyConcepts[Int($0.concept)] && $0.present }
         var readings: [ValueReading] = []
         // Meter codes: HI / LO next to a glucose word (or in a glucose program).
@@ -424,17 +425,19 @@ extension TriageEngine {
             if kind == nil, let previous = previousKind, previous.sentence == reading.sentence(ofClause: clause), token.start - previous.end <= 40 {
                 kind = previous.kind
             }
-            if kind == nil, let after {
+            if kind == nil || kind == .measure || kind == .meter, let after {
                 switch after.kind {
                 case .mmol, .mgdl: kind = .glucose
                 case .celsius, .fahrenheit: kind = .temperature
-                case .degree: kind = (34...43).contains(token.value) ? .temperature : nil
+                case .degree: kind = (34...43).contains(token.value) ? .temperature : kind
                 case .perMinute: kind = .heartRate
                 default: break
                 }
             }
             if kind == nil, token.decimal, !token.clockLike {
                 if diabetes, (1...35).contains(token.value) { kind = .glucose }
+                // "woke up soaked, 2.6": a low decimal with the signs of a hypo is a glucose.
+                if kind == nil, (1...3.8).contains(token.value), hypoSigns { kind = .glucose }
                 if context == .oncology, (35...42.5).contains(token.value) { kind = .temperature }
             }
             guard var measured = kind else { continue }

@@ -672,6 +672,14 @@ struct TriageEngine: Sendable {
             }
         }
         var result = decide(signals, reading: reading, active: activeSet)
+        // Safety: what the model reads as a concern is not archived as social.
+        if result.level == .social, let model, !result.reasons.contains(where: { $0.rule == "social.normal_value" }) {
+            let (_, concern, top) = model.score(text)
+            if concern > model.notSocial {
+                result.level = .general
+                result.reasons.append(TriageReason(rule: "model.not_social", match: top.map { Self.string(text[$0.start..<($0.start + $0.length)]) }.joined(separator: " + ")))
+            }
+        }
         // The values behind an urgent or review grade, under their own names (the inbox highlights them).
         if result.level == .urgent || result.level == .review {
             var named = Set<String>()

@@ -10,7 +10,9 @@ import Foundation
 /// The rules stay primary: the model lifts to urgent a message they hold for review above a lower
 /// threshold (reached by 5 % of the tuning split's review rows of its language), one with a current body part or
 /// symptom and nothing they explained above the main one; to review only what they could not place
-/// at all. It never lowers a level and stays out of hypotheticals, general questions and ads.
+/// at all; and it keeps open (general) what the rules would archive as social when its concern
+/// score is above what 10 % of the tuning split's social rows reach. It never lowers a level to
+/// social or below what the rules said, and stays out of hypotheticals, general questions and ads.
 /// Its reason names the features that weighed most.
 public struct TriageModel: Sendable, Codable, Equatable {
     public struct Head: Sendable, Codable, Equatable {
@@ -19,10 +21,12 @@ public struct TriageModel: Sendable, Codable, Equatable {
         /// Urgent head: the lower threshold, by language (`zh`, `en`), for a message the rules
         /// already hold for review.
         public var thresholdFromReview: [String: Double]?
+        /// Concern head: above it a message the rules would archive as social stays open (general).
+        public var thresholdNotSocial: Double?
 
         enum CodingKeys: String, CodingKey {
             case bias, threshold, index, weight
-            case thresholdFromReview = "threshold_from_review"
+            case thresholdFromReview = "threshold_from_review", thresholdNotSocial = "threshold_not_social"
         }
         public var index: [Int]
         public var weight: [Double]
@@ -67,6 +71,7 @@ public struct TriageModel: Sendable, Codable, Equatable {
         var threshold: SIMD2<Double>
         /// Chinese, English.
         var urgentFromReview: SIMD2<Double>
+        var notSocial: Double
     }
 
     func compiled() -> Compiled? {
@@ -76,7 +81,8 @@ public struct TriageModel: Sendable, Codable, Equatable {
         for (index, weight) in zip(concern.index, concern.weight) where index < buckets { weights[index].y = Float(weight) }
         return Compiled(buckets: UInt32(buckets), weights: weights,
                         bias: SIMD2(urgent.bias, concern.bias), threshold: SIMD2(urgent.threshold, concern.threshold),
-                        urgentFromReview: SIMD2(urgent.thresholdFromReview?["zh"] ?? urgent.threshold, urgent.thresholdFromReview?["en"] ?? urgent.threshold))
+                        urgentFromReview: SIMD2(urgent.thresholdFromReview?["zh"] ?? urgent.threshold, urgent.thresholdFromReview?["en"] ?? urgent.threshold),
+                        notSocial: concern.thresholdNotSocial ?? 1)
     }
 }
 

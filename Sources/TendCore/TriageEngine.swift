@@ -85,7 +85,7 @@ struct TriageEngine: Sendable {
         "value.fhr_abnormal", "value.fhr_normal", "value.rr_high",
         "value.platelets_critical", "value.platelets_low", "value.neutropenia", "value.wbc_low",
         "value.ketones_high", "value.ketones_raised", "value.lab_abnormal", "value.lab_normal",
-        "value.normal", "value.gestation", "value.minutes_5", "value.minutes_20", "value.many_times", "value.normal_log", "value.many_tablets",
+        "value.normal", "value.gestation", "value.minutes_5", "value.minutes_20", "value.many_times", "value.normal_log", "value.many_tablets", "value.house_number",
     ]
     static let contextConcepts: [TriageContext: String] = [
         .glucose: "ctx.glucose", .oncology: "ctx.oncology", .pregnancy: "ctx.pregnancy", .asthma: "ctx.asthma", .hip: "ctx.hip",

@@ -27,6 +27,8 @@ enum UnitKind: String, Sendable {
     case minutes, hours, weeks
     /// Tablets, pills, or a painkiller's name after a count: "吃了十几片", "took 20 paracetamol".
     case tablets
+    /// "88号", "3单元": part of an address (with a road and a district it is one).
+    case houseNumber = "house_number"
     case notMeasurement = "not_measurement"
 }
 
@@ -76,6 +78,7 @@ enum ValueConcept: Int, CaseIterable, Sendable {
     case manyTimes
     case normalLog
     case manyTablets
+    case houseNumber
 
     var name: String { TriageEngine.valueConcepts[rawValue] }
 }
@@ -370,9 +373,10 @@ extension TriageEngine {
                 if token.start > 1, Self.isSpace(before), [0xA3, 0x24, 0xA5, 0x20AC, 0x23].contains(text[token.start - 2]) { continue }
             }
             let after = unit(at: token.end)
-            if let after, [.minutes, .hours, .weeks, .tablets].contains(after.kind) || (after.kind == .times && token.value >= 6) {
+            if let after, [.minutes, .hours, .weeks, .tablets, .houseNumber].contains(after.kind) || (after.kind == .times && token.value >= 6) {
                 var name: ValueConcept?
                 switch after.kind {
+                case .houseNumber: name = .houseNumber
                 case .tablets: name = token.value >= 8 && !token.decimal ? .manyTablets : nil
                 case .minutes: name = token.value >= 20 ? .minutes20 : (token.value >= 5 ? .minutes5 : nil)
                 case .hours: name = .minutes20
@@ -647,6 +651,29 @@ extension TriageEngine {
 
     @inline(__always) static func isWordish(_ value: UInt32) -> Bool { isLetter(value) || isDigit(value) || value == 0x5F }
 
+    static let streetWords: Set<String> = ["road", "rd", "street", "st", "avenue", "ave", "lane", "ln", "drive", "dr", "close", "crescent", "way", "place", "court", "terrace", "grove", "gardens", "boulevard", "blvd", "parade", "highway"]
+
+    /// A UK postcode standing alone: one or two letters, one or two digits (and a letter), a
+    /// space, a digit and two letters ("ls6 2ab", "sw1a 1aa").
+    static func ukPostcode(_ text: [UInt32]) -> Range<Int>? {
+        var start = 0
+        while start < text.count {
+            if start > 0 && isWordish(text[start - 1]) { start += 1; continue }
+            var index = start
+            var letters = 0
+            while index < text.count, isLetter(text[index]), letters < 3 { index += 1; letters += 1 }
+            guard (1...2).contains(letters) else { start += 1; continue }
+            var digits = 0
+            while index < text.count, isDigit(text[index]), digits < 3 { index += 1; digits += 1 }
+            guard (1...2).contains(digits) else { start += 1; continue }
+            if index < text.count, isLetter(text[index]) { index += 1 }
+            guard index + 3 < text.count, text[index] == 0x20, isDigit(text[index + 1]), isLetter(text[index + 2]), isLetter(text[index + 3]),
+                  index + 4 >= text.count || !isWordish(text[index + 4]) else { start += 1; continue }
+            return start..<(index + 4)
+        }
+        return nil
+    }
+
     /// Phone, ID, card and account numbers standing in the text: 9 or more digits in groups
     /// (`139 1234 5678`, `+44 7412 556 901`, `123-45-6789`), 18-digit ID numbers, numbers spelled
     /// out in Chinese (一三八…), a letter and 8 digits (passports), and shorter numbers right
@@ -658,9 +685,10 @@ extension TriageEngine {
         var index = 0
         let labelConcept = piiLabelConcept
         while index < count {
-            guard Self.isDigit(text[index]) || (text[index] == 0x2B && index + 1 < count && Self.isDigit(text[index + 1])) else { index += 1; continue }
+            guard Self.isDigit(text[index]) || ((text[index] == 0x2B || text[index] == 0x28) && index + 1 < count && Self.isDigit(text[index + 1])) else { index += 1; continue }
             let start = index
-            if text[index] == 0x2B { index += 1 }
+            if text[index] == 0x2B || text[index] == 0x28 { index += 1 }
+            var slashes = 0
             var digits = 0
             var end = index
             var groups = 0
@@ -671,15 +699,35 @@ extension TriageEngine {
                     end = index
                     continue
                 }
-                // One space or hyphen between digit groups.
+                // One space, hyphen or bracket between digit groups: "(020) 1234 5678", "139-1234-5678";
+                // a slash or dot only as in dates of birth ("12/03/1961"), counted apart.
                 if (text[index] == 0x20 || text[index] == 0x2D), index + 1 < count, Self.isDigit(text[index + 1]), digits > 0 {
                     groups += 1
+                    index += 1
+                    continue
+                }
+                if text[index] == 0x29, index + 2 < count, text[index + 1] == 0x20 || text[index + 1] == 0x2D, Self.isDigit(text[index + 2]), digits > 0 {
+                    groups += 1
+                    index += 2
+                    continue
+                }
+                if text[index] == 0x2F, index + 1 < count, Self.isDigit(text[index + 1]), digits > 0, digits <= 4 {
+                    slashes += 1
                     index += 1
                     continue
                 }
                 break
             }
             let run = text[start..<end]
+            // A date after a word that names personal data ("DOB 12/03/1961", "出生日期1961-03-12").
+            if slashes >= 1 || (groups >= 2 && digits == 8) {
+                if let labelConcept, digits >= 6,
+                   reading.occurrences.contains(where: { $0.concept == labelConcept && $0.present && Int($0.end) <= start && start - Int($0.end) <= 20 }) {
+                    reasons.append((TriageReason(rule: "pii.number", match: Self.string(run)), start..<end))
+                }
+                index = max(index, end)
+                continue
+            }
             let decimalNext = end < count && (text[end] == 0x2E || text[end] == Self.dian) && end + 1 < count && Self.isDigit(text[end + 1])
             let decimalBefore = start > 0 && (text[start - 1] == 0x2E || text[start - 1] == Self.dian)
             let letterBefore = start > 0 && Self.isLetter(text[start - 1])
@@ -734,6 +782,34 @@ extension TriageEngine {
                     reasons.append((TriageReason(rule: "contact.account", match: Self.string(token)), start..<end))
                 }
             }
+        }
+        // Street addresses: "14 Oak Road", "221b Baker Street"; UK postcodes ("LS6 2AB").
+        var word = 0
+        while word < count {
+            guard Self.isDigit(text[word]), word == 0 || !Self.isWordish(text[word - 1]) else { word += 1; continue }
+            var cursor = word
+            while cursor < count, Self.isDigit(text[cursor]) { cursor += 1 }
+            if cursor < count, Self.isLetter(text[cursor]), cursor + 1 < count, !Self.isLetter(text[cursor + 1]) { cursor += 1 }
+            let numberEnd = cursor
+            var words = 0
+            var found = false
+            while words < 3, cursor < count, text[cursor] == 0x20 {
+                var next = cursor + 1
+                let wordStart = next
+                while next < count, Self.isLetter(text[next]) { next += 1 }
+                guard next > wordStart else { break }
+                words += 1
+                if Self.streetWords.contains(String(String.UnicodeScalarView(text[wordStart..<next].compactMap(Unicode.Scalar.init)))) , words >= 2 {
+                    reasons.append((TriageReason(rule: "pii.address", match: Self.string(text[word..<next])), word..<next))
+                    found = true
+                    break
+                }
+                cursor = next
+            }
+            word = found ? cursor + 1 : max(numberEnd, word + 1)
+        }
+        if let postcode = Self.ukPostcode(text) {
+            reasons.append((TriageReason(rule: "pii.address", match: Self.string(text[postcode])), postcode))
         }
         // Numbers spelled out digit by digit: 一三八零零一三八零零零.
         for token in reading.numbers where token.digitString && token.start < count && !Self.isDigit(text[token.start]) {

@@ -372,6 +372,13 @@ import TendCore
         ("my number is 07700 900123 if you need me", .en, .private),
         ("email me at jane.doe@example.com with the results", .en, .private),
         ("我的微信号 wang1988x", .zhHans, .private),
+        ("北京市海淀区中关村大街27号,药寄这里", .zhHans, .private),
+        ("I live at 22 Baker Street, London NW1 6XE", .en, .private),
+        ("my DOB is 12/03/1961", .en, .private),
+        ("住院号 12345678,麻烦查一下", .zhHans, .private),
+        ("call me on (020) 7946 0018", .en, .private),
+        ("强烈推荐这款益生菌,效果特别好,需要的朋友找我", .zhHans, .general),
+        ("I sell collagen shakes with amazing results, check out my page", .en, .general),
     ])
     func compliance(text: String, locale: AppLocale, expected: TriageLevel) {
         let result = classifier.classify(text, locale: locale)

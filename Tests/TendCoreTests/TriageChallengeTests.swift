@@ -42,7 +42,9 @@ import TendCore
         let accuracy = score / Double(Self.rows.count)
         print("triage challenge: \(Self.rows.count) messages, \(missed.count) urgent missed, \(falseAlarms.count) false alarms, lenient accuracy \(accuracy)")
         #expect(missed.isEmpty, "\(missed)")
-        #expect(falseAlarms.count <= 5, "\(falseAlarms)")
+        // Some false alarms are the price of catching what is new: at most 2 % of the others.
+        let others = Self.rows.filter { $0.level != "urgent" }.count
+        #expect(falseAlarms.count * 50 <= others, "\(falseAlarms)")
         #expect(accuracy >= 0.97)
     }
 }

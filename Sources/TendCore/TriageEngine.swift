@@ -59,6 +59,7 @@ struct TriageEngine: Sendable {
     /// what "denied", "recovered" and "past" mean.
     let concernConcepts: [Bool]
     let bodyOrSymptomConcept: Int?
+    let mildConcept: Int?
     let piiLabelConcept: Int?
     let contactLabelConcept: Int?
     let pregnancyConcepts: [Bool]
@@ -262,6 +263,7 @@ struct TriageEngine: Sendable {
         self.concernConcepts = flags(self.rules.filter { $0.rule.category != nil || ($0.rule.level == .review && $0.rule.flag == nil) }.flatMap { $0.all.flatMap { $0 } }
             .filter { $0 >= Self.valueConcepts.count + Self.contextConcepts.count + Self.cueConcepts.count })
         self.bodyOrSymptomConcept = conceptIndex["body_or_symptom"]
+        self.mildConcept = conceptIndex["mild"]
         self.piiLabelConcept = conceptIndex["pii_label"]
         self.contactLabelConcept = conceptIndex["contact_label"]
         self.diabetesConcepts = flags(["diabetes", "insulin", "glucose_drug", "hypo_word"].compactMap { conceptIndex[$0] })
@@ -659,6 +661,7 @@ struct TriageEngine: Sendable {
             // A review for a symptom (not only for a value the rules read exactly).
             let heldForReview = signals.review.contains { !$0.rule.hasPrefix("review.value") && !$0.rule.hasPrefix("review.heart_rate") && !$0.rule.hasPrefix("review.glucose") && !$0.rule.hasPrefix("review.lab") }
                 && !signals.resolvesReview && signals.private.isEmpty
+                && !(mildConcept.map { has(activeSet, $0) } ?? false)   // the rules read it as mild
             if (clinical && !explained) || unplaced || heldForReview {
             let (urgent, concern, top) = model.score(text)
             let match = top.map { Self.string(text[$0.start..<($0.start + $0.length)]) }.joined(separator: " + ")

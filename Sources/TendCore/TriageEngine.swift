@@ -576,6 +576,7 @@ struct TriageEngine: Sendable {
         // Concept sets: per clause (active occurrences) and for the message (present ones).
         let clauses = reading.segments.clauseRanges.count
         var clauseSets = [UInt64](repeating: 0, count: max(1, clauses) * words)
+        var firmClauseSets = clauseSets
         var activeSet = [UInt64](repeating: 0, count: words)
         var presentSet = [UInt64](repeating: 0, count: words)
         var firmSet = [UInt64](repeating: 0, count: words)
@@ -585,7 +586,10 @@ struct TriageEngine: Sendable {
             let id = Int(occurrence.concept)
             let bit = UInt64(1) << UInt64(id & 63)
             if occurrence.present { presentSet[id >> 6] |= bit }
-            if occurrence.state & 19 == 0 { firmSet[id >> 6] |= bit }
+            if occurrence.state & 19 == 0 {
+                firmSet[id >> 6] |= bit
+                firmClauseSets[Int(occurrence.clause) * words + (id >> 6)] |= bit
+            }
             if occurrence.state & 2 != 0 && occurrence.state & 29 == 0 { recentSet[id >> 6] |= bit }
             if concernConcepts[id] {
                 if occurrence.state & 1 != 0 { negatedAny = true }
@@ -636,7 +640,8 @@ struct TriageEngine: Sendable {
             case -3: set = presentSet
             default: set = activeSet
             }
-            guard let window = fires(rule, clauseSets: clauseSets, clauses: clauses, terms: set, active: activeSet, present: presentSet) else { continue }
+            let lenient = rule.rule.lenient
+            guard let window = fires(rule, clauseSets: lenient ? firmClauseSets : clauseSets, clauses: clauses, terms: lenient ? firmSet : set, active: activeSet, present: presentSet) else { continue }
             let reason = TriageReason(rule: rule.rule.reasonID, match: match(rule, window, reading))
             if rule.rule.flag == .compliance { signals.compliance.append(reason) }
             if let level = rule.rule.signalledLevel { signals.add(level, reason, resolvesReview: rule.rule.resolvesReview) }
@@ -750,11 +755,12 @@ struct TriageEngine: Sendable {
         let clauses = window < 0 ? 0..<Int32.max : Int32(window)..<Int32(window + max(1, compiled.rule.window))
         for term in compiled.all {
             let usable = { (occurrence: Occurrence) -> Bool in
+                if compiled.rule.lenient { return occurrence.state & 19 == 0 }
                 switch compiled.rule.window {
-                case -1: occurrence.state & 19 == 0
-                case -2: occurrence.state & 2 != 0 && occurrence.state & 29 == 0
-                case -3: occurrence.present
-                default: occurrence.active
+                case -1: return occurrence.state & 19 == 0
+                case -2: return occurrence.state & 2 != 0 && occurrence.state & 29 == 0
+                case -3: return occurrence.present
+                default: return occurrence.active
                 }
             }
             // The earliest occurrence, the longest of those that start there ("胸口" over "胸").

@@ -48,6 +48,8 @@ public struct TriageConceptRule: Sendable, Codable, Equatable {
     public var resolvesReview: Bool
     /// A flag the rule raises (`compliance`: an ad's offer with a way to buy).
     public var flag: TriageFlag?
+    /// Hypotheticals and general questions count (as `window: -1`), within the rule's window.
+    public var lenient: Bool
 
     public init(id: String, category: String? = nil, level: TriageLevel? = nil, all: [String], context: [String] = [], none: [String] = [], window: Int = 2, resolvesReview: Bool = false, flag: TriageFlag? = nil) {
         self.id = id
@@ -59,10 +61,11 @@ public struct TriageConceptRule: Sendable, Codable, Equatable {
         self.window = window
         self.resolvesReview = resolvesReview
         self.flag = flag
+        self.lenient = false
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, category, level, all, context, none, window, flag
+        case id, category, level, all, context, none, window, flag, lenient
         case resolvesReview = "resolves_review"
     }
 
@@ -77,6 +80,7 @@ public struct TriageConceptRule: Sendable, Codable, Equatable {
         window = try container.decodeIfPresent(Int.self, forKey: .window) ?? 2
         resolvesReview = try container.decodeIfPresent(Bool.self, forKey: .resolvesReview) ?? false
         flag = try container.decodeIfPresent(TriageFlag.self, forKey: .flag)
+        lenient = try container.decodeIfPresent(Bool.self, forKey: .lenient) ?? false
     }
 
     /// The level this rule signals.

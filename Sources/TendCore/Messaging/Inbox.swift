@@ -3,6 +3,8 @@ import Foundation
 /// Where a graded message waits for staff.
 public enum InboxQueue: String, Sendable, Codable, CaseIterable {
     case urgent
+    /// Something clinical that no rule resolved: a person looks right after the urgent ones.
+    case review
     /// Ads, drug selling, personal data posted in a group: for a moderator.
     case moderation
     /// To be answered one-to-one.
@@ -16,10 +18,11 @@ public enum InboxQueue: String, Sendable, Codable, CaseIterable {
     public var rank: Int {
         switch self {
         case .urgent: 0
-        case .moderation: 1
-        case .private: 2
-        case .general: 3
-        case .social: 4
+        case .review: 1
+        case .moderation: 2
+        case .private: 3
+        case .general: 4
+        case .social: 5
         }
     }
 }
@@ -41,11 +44,14 @@ public struct MessageRouting: Sendable, Equatable {
     /// A message to move out of the group into a one-to-one conversation.
     public var movesToPrivate: Bool
 
-    /// SLA per level: urgent 15 minutes, moderation 1 hour, private 2 hours, general 4 hours.
+    /// SLA per level: urgent 15 minutes, review 1 hour, moderation 1 hour, private 2 hours,
+    /// general 4 hours. Only what is recognised as social is archived; review never is.
     public static func route(_ result: TriageResult, inGroup: Bool) -> MessageRouting {
         switch result.level {
         case .urgent:
             return MessageRouting(queue: .urgent, status: .open, sla: 15 * 60, createsTask: true, movesToPrivate: false)
+        case .review:
+            return MessageRouting(queue: .review, status: .open, sla: 3600, createsTask: false, movesToPrivate: false)
         case _ where result.flags.contains(.compliance) && inGroup:
             return MessageRouting(queue: .moderation, status: .open, sla: 3600, createsTask: false, movesToPrivate: result.level == .private)
         case .private:

@@ -1,15 +1,32 @@
 import Foundation
 
-/// How an incoming message is handled (消息精灵): act now, move to a 1:1 conversation,
-/// answer in the group, or no action.
+/// How an incoming message is handled (消息精灵): act now, look at right after the urgent ones,
+/// move to a 1:1 conversation, answer in the group, or no action.
+///
+/// Declared from least to most pressing; `<` follows that order (social < general < private <
+/// review < urgent), and `allCases.reversed()` is the inbox order.
 public enum TriageLevel: String, Sendable, Codable, CaseIterable, Comparable {
     case social
     case general
     case `private`
+    /// A current clinical concern (symptom, worrying value, side effect, medication problem,
+    /// wound) that no rule resolves and that is not an emergency: a person looks right after
+    /// the urgent ones.
+    case review
     case urgent
 
-    private var rank: Int { Self.allCases.firstIndex(of: self)! }
+    private var rank: Int { Self.allCases.firstIndex(of: self) ?? 0 }
     public static func < (lhs: TriageLevel, rhs: TriageLevel) -> Bool { lhs.rank < rhs.rank }
+}
+
+/// The program a message was posted in, when the message needs it to be understood: a bare
+/// "2.6" in a glucose camp is a blood glucose, "38.2" in a chemotherapy follow-up a temperature.
+public enum TriageContext: String, Sendable, Codable, CaseIterable {
+    case glucose
+    case oncology
+    case pregnancy
+    case asthma
+    case hip
 }
 
 extension Character {
@@ -35,9 +52,28 @@ public struct TriageResult: Sendable, Equatable, Codable {
     public var level: TriageLevel
     public var flags: [TriageFlag]
     public var reasons: [TriageReason]
+
+    public init(level: TriageLevel, flags: [TriageFlag], reasons: [TriageReason]) {
+        self.level = level
+        self.flags = flags
+        self.reasons = reasons
+    }
+
+    /// The taxonomy categories that made the message urgent (`urgent.<category>.<rule>` reasons).
+    public var categories: [String] {
+        var seen: [String] = []
+        for reason in reasons where reason.rule.hasPrefix("urgent.") {
+            let parts = reason.rule.split(separator: ".")
+            guard parts.count >= 2 else { continue }
+            let category = String(parts[1])
+            if !seen.contains(category) { seen.append(category) }
+        }
+        return seen
+    }
 }
 
 /// One phrase rule: a list of phrases that, found in a message, set a level and/or a flag.
+/// Phrases match anywhere in the text (also inside longer words).
 public struct TriagePhraseRule: Sendable, Codable, Equatable {
     public var id: String
     public var level: TriageLevel?
@@ -66,365 +102,200 @@ public struct TriagePhraseRule: Sendable, Codable, Equatable {
     }
 }
 
-/// The thresholds that make a measured value urgent; programs may set their own.
+/// The thresholds that make a measured value urgent; programs may set their own. Glucose is in
+/// mmol/L (mg/dL readings are compared with the same limits × 18, rounded down: 3.9 → 70,
+/// 16.7 → 300), temperatures in °C (°F readings are converted).
 public struct TriageThresholds: Sendable, Codable, Equatable {
     public var glucoseLow = 3.9
     public var glucoseHigh = 16.7
+    /// Fever: urgent unless the message says the patient is otherwise well (a child playing and
+    /// drinking); in chemotherapy, pregnancy, after birth or surgery it is urgent regardless.
     public var temperature = 38.0
     public var oxygenSaturation = 92.0
+    /// Systolic and diastolic both at or above these: urgent; either one with symptoms (headache,
+    /// blurred vision, chest pain, confusion): urgent.
     public var systolic = 160.0
     public var diastolic = 110.0
+    /// Either at or above these: urgent whatever else the message says.
+    public var systolicSevere = 180.0
+    public var diastolicSevere = 120.0
+    /// Systolic below this with fainting or dizziness is urgent; below `systolicVeryLow` always.
+    public var systolicLow = 90.0
+    public var systolicVeryLow = 80.0
+    /// Urgent anywhere, in any program.
+    public var temperatureHigh = 39.5
+    public var temperatureLow = 35.0
+    /// Heart rate (at rest) above `heartRateHigh` or below `heartRateLow`.
+    public var heartRateHigh = 130.0
+    public var heartRateLow = 40.0
+    /// Fetal heart rate outside 110–160 per minute.
+    public var fetalHeartLow = 110.0
+    public var fetalHeartHigh = 160.0
+    /// Breaths per minute from this.
+    public var respiratoryRate = 25.0
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case glucoseLow = "glucose_low", glucoseHigh = "glucose_high", temperature
         case oxygenSaturation = "oxygen_saturation", systolic, diastolic
+        case systolicSevere = "systolic_severe", diastolicSevere = "diastolic_severe"
+        case systolicLow = "systolic_low", systolicVeryLow = "systolic_very_low"
+        case temperatureHigh = "temperature_high", temperatureLow = "temperature_low"
+        case heartRateHigh = "heart_rate_high", heartRateLow = "heart_rate_low"
+        case fetalHeartLow = "fetal_heart_low", fetalHeartHigh = "fetal_heart_high"
+        case respiratoryRate = "respiratory_rate"
     }
 
     /// Any threshold left out keeps its default.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let defaults = TriageThresholds()
-        glucoseLow = try container.decodeIfPresent(Double.self, forKey: .glucoseLow) ?? defaults.glucoseLow
-        glucoseHigh = try container.decodeIfPresent(Double.self, forKey: .glucoseHigh) ?? defaults.glucoseHigh
-        temperature = try container.decodeIfPresent(Double.self, forKey: .temperature) ?? defaults.temperature
-        oxygenSaturation = try container.decodeIfPresent(Double.self, forKey: .oxygenSaturation) ?? defaults.oxygenSaturation
-        systolic = try container.decodeIfPresent(Double.self, forKey: .systolic) ?? defaults.systolic
-        diastolic = try container.decodeIfPresent(Double.self, forKey: .diastolic) ?? defaults.diastolic
+        func value(_ key: CodingKeys, _ fallback: Double) throws -> Double {
+            try container.decodeIfPresent(Double.self, forKey: key) ?? fallback
+        }
+        glucoseLow = try value(.glucoseLow, defaults.glucoseLow)
+        glucoseHigh = try value(.glucoseHigh, defaults.glucoseHigh)
+        temperature = try value(.temperature, defaults.temperature)
+        oxygenSaturation = try value(.oxygenSaturation, defaults.oxygenSaturation)
+        systolic = try value(.systolic, defaults.systolic)
+        diastolic = try value(.diastolic, defaults.diastolic)
+        systolicSevere = try value(.systolicSevere, defaults.systolicSevere)
+        diastolicSevere = try value(.diastolicSevere, defaults.diastolicSevere)
+        systolicLow = try value(.systolicLow, defaults.systolicLow)
+        systolicVeryLow = try value(.systolicVeryLow, defaults.systolicVeryLow)
+        temperatureHigh = try value(.temperatureHigh, defaults.temperatureHigh)
+        temperatureLow = try value(.temperatureLow, defaults.temperatureLow)
+        heartRateHigh = try value(.heartRateHigh, defaults.heartRateHigh)
+        heartRateLow = try value(.heartRateLow, defaults.heartRateLow)
+        fetalHeartLow = try value(.fetalHeartLow, defaults.fetalHeartLow)
+        fetalHeartHigh = try value(.fetalHeartHigh, defaults.fetalHeartHigh)
+        respiratoryRate = try value(.respiratoryRate, defaults.respiratoryRate)
     }
 }
 
-/// Rules for one language, as in `Sources/TendCore/Rules/triage-<locale>.json`.
+/// Rules for one language, as in `Sources/TendCore/Rules/triage-<locale>.json`: phrase rules,
+/// the concepts the taxonomy combines (`triage-taxonomy.json`), and the cue words that scope
+/// them — negation, resolved and past events, hypotheticals, general questions.
 public struct TriageRules: Sendable, Codable, Equatable {
     public var phrases: [TriagePhraseRule]
     public var negations: [String]
-    /// Words that mark an event as over ("已经好了", "went away"): its clause is ignored.
+    /// Words that mark what comes before them as over ("已经好了", "went away").
     public var resolved: [String]
     public var glucoseWords: [String]
     public var temperatureWords: [String]
     public var oxygenWords: [String]
     public var pressureWords: [String]
     public var questionMarkers: [String]
+    /// Concept name → the phrases that express it ("chest" → 胸口, 心口, 胸前 …). English
+    /// phrases match whole words (a trailing `*` allows any ending: "vomit*").
+    public var concepts: [String: [String]]
+    /// Negations with their own reach in characters (default `negationScope`).
+    public var negationScopes: [String: Int]
+    public var negationScope: Int
+    /// Remote past, scoping what follows in the sentence ("十年前", "去年"); `pastClause` scope
+    /// their whole clause ("last year", "years ago").
+    public var past: [String]
+    public var pastClause: [String]
+    /// Hypotheticals ("如果", "what if"): what follows in the sentence is not happening.
+    public var hypothetical: [String]
+    /// General questions about a symptom or reports about others ("有什么症状", "signs of",
+    /// "新闻"): their sentence describes no current event.
+    public var generic: [String]
+    /// Reports of what others said or showed ("讲座", "on the news"): like `generic`, but only
+    /// within 12 characters in their own clause (a talk named in passing hides nothing else).
+    public var reports: [String]
+    /// "现在", "still", "again": a current event; ends the reach of past and hypothetical cues.
+    public var current: [String]
+    /// Words that end a negation's reach ("但是", "but").
+    public var breakers: [String]
+    /// Words that end the reach of a clause-wide past cue (" and ", "then", "后来").
+    public var boundaries: [String]
+    /// Longer words that hide the concepts inside them ("头发" hides "头").
+    public var shadows: [String]
+    /// Value kind (heart_rate, fetal_heart, respiration, hba1c, platelets, white_cells,
+    /// neutrophils, hemoglobin, inr, ketones, uric_acid, systolic, diastolic, measure, meter) →
+    /// the words that label a number as that measurement.
+    public var valueWords: [String: [String]]
+    /// Unit kind (mmol, mgdl, celsius, fahrenheit, percent, per_minute, over, not_measurement)
+    /// → the words after a number.
+    public var units: [String: [String]]
+    /// Words before a number that make it no measurement ("第", "day", "room", "£").
+    public var notMeasurementBefore: [String]
 
     enum CodingKeys: String, CodingKey {
         case phrases, negations, resolved
         case glucoseWords = "glucose_words", temperatureWords = "temperature_words", oxygenWords = "oxygen_words"
         case pressureWords = "pressure_words", questionMarkers = "question_markers"
+        case concepts
+        case negationScopes = "negation_scopes", negationScope = "negation_scope"
+        case past, pastClause = "past_clause", hypothetical, generic, reports, current, breakers, boundaries, shadows
+        case valueWords = "value_words", units, notMeasurementBefore = "not_measurement_before"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        func list(_ key: CodingKeys) throws -> [String] { try container.decodeIfPresent([String].self, forKey: key) ?? [] }
+        phrases = try container.decodeIfPresent([TriagePhraseRule].self, forKey: .phrases) ?? []
+        negations = try list(.negations)
+        resolved = try list(.resolved)
+        glucoseWords = try list(.glucoseWords)
+        temperatureWords = try list(.temperatureWords)
+        oxygenWords = try list(.oxygenWords)
+        pressureWords = try list(.pressureWords)
+        questionMarkers = try list(.questionMarkers)
+        concepts = try container.decodeIfPresent([String: [String]].self, forKey: .concepts) ?? [:]
+        negationScopes = try container.decodeIfPresent([String: Int].self, forKey: .negationScopes) ?? [:]
+        negationScope = try container.decodeIfPresent(Int.self, forKey: .negationScope) ?? 6
+        past = try list(.past)
+        pastClause = try list(.pastClause)
+        hypothetical = try list(.hypothetical)
+        generic = try list(.generic)
+        reports = try list(.reports)
+        current = try list(.current)
+        breakers = try list(.breakers)
+        boundaries = try list(.boundaries)
+        shadows = try list(.shadows)
+        valueWords = try container.decodeIfPresent([String: [String]].self, forKey: .valueWords) ?? [:]
+        units = try container.decodeIfPresent([String: [String]].self, forKey: .units) ?? [:]
+        notMeasurementBefore = try list(.notMeasurementBefore)
     }
 }
 
-/// A pure classifier for Chinese and English messages: phrase rules with negation and
-/// resolved-event handling, values with units against thresholds, personal data in groups.
-/// The result's reasons name each rule and what it matched.
+/// A pure classifier for Chinese and English messages (see docs/triage.md):
 ///
-/// Every phrase, negation, keyword and marker of both languages is compiled into one matcher,
-/// so a message is read once however many rules there are.
+/// - a red-flag taxonomy (`Rules/triage-taxonomy.json`): urgent categories whose rules combine
+///   concepts (body part, symptom, severity, onset, who, context) found in one or two adjacent
+///   clauses, each occurrence read with its negation, past, hypothetical or general-question scope;
+/// - values read in context (glucose, temperature, SpO2, heart rate, blood pressure, fetal heart,
+///   a few labs; numbers that are days, counts, money, clock times … are no measurements);
+/// - safety-first routing: a current clinical concern that no rule resolves is `review`;
+///   `social` only for what is recognised as social;
+/// - phrase rules (shipped and per program), compliance (ads, links, personal data);
+/// - a small character n-gram model that may lift a message the rules missed to `review` or
+///   `urgent`, at high confidence only.
+///
+/// Every pattern of both languages is compiled into one matcher, so a message is read once.
 public struct TriageClassifier: Sendable {
     public let rules: [AppLocale: TriageRules]
     public let thresholds: TriageThresholds
-    private let compiled: Compiled
+    public let taxonomy: TriageTaxonomy
+    let engine: TriageEngine
 
-    public init(rules: [AppLocale: TriageRules] = TriageDefaults.rules, thresholds: TriageThresholds = TriageThresholds()) {
+    public init(rules: [AppLocale: TriageRules] = TriageDefaults.rules, thresholds: TriageThresholds = TriageThresholds(),
+                taxonomy: TriageTaxonomy = TriageDefaults.taxonomy, model: TriageModel? = TriageDefaults.model) {
         self.rules = rules
         self.thresholds = thresholds
-        self.compiled = Compiled(rules)
-    }
-
-    /// What a matched pattern means; one pattern can mean several things.
-    enum Meaning: Sendable {
-        /// Locale order index (0 zh, 1 en), rule index, phrase index.
-        case phrase(locale: Int, rule: Int, phrase: Int)
-        case negation(locale: Int)
-        case resolved(locale: Int)
-        case glucose, temperature, oxygen, pressure, question
-    }
-
-    struct Compiled: Sendable {
-        static let locales: [AppLocale] = [.zhHans, .en]
-        let matcher: PhraseMatcher
-        let meanings: [[Meaning]]
-        let rules: [[TriagePhraseRule]]
-
-        init(_ byLocale: [AppLocale: TriageRules]) {
-            var index: [String: Int] = [:]
-            var patterns: [String] = []
-            var meanings: [[Meaning]] = []
-            func add(_ text: String, _ meaning: Meaning) {
-                let key = text.lowercased()
-                guard !key.isEmpty else { return }
-                if let existing = index[key] {
-                    meanings[existing].append(meaning)
-                } else {
-                    index[key] = patterns.count
-                    patterns.append(key)
-                    meanings.append([meaning])
-                }
-            }
-            var rules: [[TriagePhraseRule]] = []
-            for (localeIndex, locale) in Self.locales.enumerated() {
-                let set = byLocale[locale]
-                rules.append(set?.phrases ?? [])
-                guard let set else { continue }
-                for (ruleIndex, rule) in set.phrases.enumerated() {
-                    for (phraseIndex, phrase) in rule.phrases.enumerated() {
-                        add(phrase, .phrase(locale: localeIndex, rule: ruleIndex, phrase: phraseIndex))
-                    }
-                }
-                set.negations.forEach { add($0, .negation(locale: localeIndex)) }
-                set.resolved.forEach { add($0, .resolved(locale: localeIndex)) }
-                set.glucoseWords.forEach { add($0, .glucose) }
-                set.temperatureWords.forEach { add($0, .temperature) }
-                set.oxygenWords.forEach { add($0, .oxygen) }
-                set.pressureWords.forEach { add($0, .pressure) }
-                set.questionMarkers.forEach { add($0, .question) }
-            }
-            self.matcher = PhraseMatcher(patterns)
-            self.meanings = meanings
-            self.rules = rules
-        }
-    }
-
-    struct Hit {
-        var order: (Int, Int, Int, Int)
-        var level: TriageLevel?
-        var flag: TriageFlag?
-        var reason: TriageReason
-    }
-
-    struct ClauseFacts {
-        var range: Range<Int>
-        var glucose = false, temperature = false, oxygen = false, pressure = false
-        var resolved: [Bool] = [false, false]
+        self.taxonomy = taxonomy
+        self.engine = TriageEngine(rules: rules, taxonomy: taxonomy, thresholds: thresholds, model: model)
     }
 
     public func classify(_ raw: String, locale: AppLocale) -> TriageResult {
-        let text = Array(TextFolding.halfWidth(raw).lowercased().unicodeScalars.map(\.value))
-        let clauseOf = Self.clauseIndexes(text)
-        var clauses: [ClauseFacts] = []
-        for (position, clause) in clauseOf.enumerated() where clause >= 0 {
-            if clause == clauses.count {
-                clauses.append(ClauseFacts(range: position..<position + 1))
-            } else {
-                clauses[clause].range = clauses[clause].range.lowerBound..<position + 1
-            }
-        }
-        var asks = false
-        var phraseMatches: [(meaningLocale: Int, rule: Int, phrase: Int, start: Int, end: Int, clause: Int)] = []
-        var negations: [(locale: Int, start: Int, end: Int, clause: Int)] = []
-        compiled.matcher.scan(text) { pattern, start, end in
-            let clause = clauseOf[start]
-            let inOneClause = clause >= 0 && clauseOf[end - 1] == clause
-            for meaning in compiled.meanings[pattern] {
-                switch meaning {
-                case .question: asks = true
-                case .phrase(let locale, let rule, let phrase) where inOneClause:
-                    phraseMatches.append((locale, rule, phrase, start, end, clause))
-                case .negation(let locale) where inOneClause: negations.append((locale, start, end, clause))
-                case .resolved(let locale) where inOneClause: clauses[clause].resolved[locale] = true
-                case .glucose where inOneClause: clauses[clause].glucose = true
-                case .temperature where inOneClause: clauses[clause].temperature = true
-                case .oxygen where inOneClause: clauses[clause].oxygen = true
-                case .pressure where inOneClause: clauses[clause].pressure = true
-                default: break
-                }
-            }
-        }
-        // The message's own language first; both apply, as people mix them.
-        let first = locale == .en ? 1 : 0
-        var hits: [Hit] = []
-        var seen = Set<Int>()
-        for match in phraseMatches {
-            // Only a phrase's first occurrence in a clause counts.
-            let key = ((match.meaningLocale * 1000 + match.rule) * 1000 + match.phrase) * 10_000 + match.clause
-            guard seen.insert(key).inserted else { continue }
-            let rule = compiled.rules[match.meaningLocale][match.rule]
-            if rule.negatable, negations.contains(where: { $0.locale == match.meaningLocale && $0.clause == match.clause && $0.end <= match.start && $0.start >= max(clauses[match.clause].range.lowerBound, match.start - 12) }) {
-                continue
-            }
-            if rule.level == .urgent, clauses[match.clause].resolved[match.meaningLocale] { continue }
-            let localeOrder = match.meaningLocale == first ? 0 : 1
-            hits.append(Hit(order: (localeOrder, match.rule, match.phrase, match.clause), level: rule.level, flag: rule.flag,
-                            reason: TriageReason(rule: rule.id, match: Self.string(text[match.start..<match.end]))))
-        }
-        hits.sort { $0.order < $1.order }
-
-        var best: TriageLevel?
-        var flags: [TriageFlag] = []
-        var reasons: [TriageReason] = []
-        func raise(_ to: TriageLevel, _ reason: TriageReason) {
-            reasons.append(reason)
-            if best == nil || to > best! { best = to }
-        }
-        for hit in hits {
-            if let flag = hit.flag, !flags.contains(flag) { flags.append(flag) }
-            if let level = hit.level { raise(level, hit.reason) } else { reasons.append(hit.reason) }
-        }
-        for clause in clauses {
-            for reason in values(text, clause) { raise(.urgent, reason) }
-        }
-        // Personal data posted where others can read it.
-        for reason in Self.personalData(in: text) {
-            if !flags.contains(.compliance) { flags.append(.compliance) }
-            raise(.private, reason)
-        }
-        var level = best ?? .general
-        // Greetings and thanks are social unless they also ask something or break a rule.
-        if level == .social, asks || !flags.isEmpty { level = .general }
-        return TriageResult(level: level, flags: flags, reasons: reasons)
+        engine.classify(raw, locale: locale, context: nil)
     }
 
-    static func string(_ scalars: ArraySlice<UInt32>) -> String {
-        var view = String.UnicodeScalarView()
-        for value in scalars { if let scalar = Unicode.Scalar(value) { view.append(scalar) } }
-        return String(view)
-    }
-
-    static let separators: Set<UInt32> = Set(",，。;；!！?？\n、".unicodeScalars.map(\.value))
-
-    static func isDigit(_ value: UInt32) -> Bool { value >= 0x30 && value <= 0x39 }
-    static func isSpace(_ value: UInt32) -> Bool { value == 0x20 || value == 0x09 || value == 0xA0 || value == 0x3000 }
-    static func isWordScalar(_ value: UInt32) -> Bool { isDigit(value) || (value >= 0x61 && value <= 0x7A) || (value >= 0x41 && value <= 0x5A) || value == 0x5F }
-
-    /// The clause each scalar belongs to, or -1 for separators and blank stretches between them.
-    /// A full stop ends a clause unless it sits between digits (39.2).
-    static func clauseIndexes(_ text: [UInt32]) -> [Int] {
-        var result = [Int](repeating: -1, count: text.count)
-        var clause = 0
-        var start = 0
-        func close(_ end: Int) {
-            // Blank clauses are not clauses.
-            if text[start..<end].contains(where: { !isSpace($0) && $0 != 0x0D }) {
-                for index in start..<end { result[index] = clause }
-                clause += 1
-            }
-        }
-        for (index, value) in text.enumerated() {
-            let isStop = value == 0x2E && !(index > 0 && isDigit(text[index - 1]) && index + 1 < text.count && isDigit(text[index + 1]))
-            if separators.contains(value) || isStop {
-                close(index)
-                start = index + 1
-            }
-        }
-        close(text.count)
-        return result
-    }
-
-    /// Mainland ID numbers (17 digits and a digit or x) and mobile numbers (1[3-9] and 9
-    /// digits) standing alone in the text.
-    static func personalData(in text: [UInt32]) -> [TriageReason] {
-        var reasons: [TriageReason] = []
-        var start = 0
-        var index = 0
-        func flush(_ end: Int) {
-            let run = text[start..<end]
-            if run.count == 18, run.dropLast().allSatisfy(isDigit), run.first != 0x30 {
-                reasons.append(TriageReason(rule: "pii.id_number", match: string(run)))
-            } else if run.count == 11, run.allSatisfy(isDigit), run.first == 0x31, (0x33...0x39).contains(run[run.startIndex + 1]) {
-                reasons.append(TriageReason(rule: "pii.mobile", match: string(run)))
-            }
-        }
-        while index < text.count {
-            let value = text[index]
-            if isDigit(value) || (value == 0x78 && index - start == 17) {
-                index += 1
-                continue
-            }
-            flush(index)
-            index += 1
-            start = index
-        }
-        flush(text.count)
-        return reasons
-    }
-
-    static let units: [[UInt32]] = ["mmol/l", "mg/dl", "℃", "°c", "度", "%"].map { $0.unicodeScalars.map(\.value) }
-
-    /// Measured values with their units in one clause, compared with the thresholds.
-    func values(_ text: [UInt32], _ clause: ClauseFacts) -> [TriageReason] {
-        let range = clause.range
-        var reasons: [TriageReason] = []
-        if clause.pressure, let (match, systolic, diastolic) = Self.pressure(text, range),
-           systolic >= thresholds.systolic || diastolic >= thresholds.diastolic {
-            return [TriageReason(rule: "value.blood_pressure", match: match)]
-        }
-        if clause.glucose, let code = Self.meterCode(text, range) {
-            return [TriageReason(rule: "value.glucose_meter_code", match: code)]
-        }
-        guard clause.glucose || clause.temperature || clause.oxygen || text[range].contains(where: { $0 == 0x2103 || $0 == 0x5EA6 || $0 == 0xB0 }) else {
-            return []
-        }
-        var index = range.lowerBound
-        while index < range.upperBound {
-            guard Self.isDigit(text[index]) else { index += 1; continue }
-            let start = index
-            while index < range.upperBound, index - start < 3, Self.isDigit(text[index]) { index += 1 }
-            if index + 1 < range.upperBound, text[index] == 0x2E, Self.isDigit(text[index + 1]) {
-                index += 1
-                while index < range.upperBound, Self.isDigit(text[index]) { index += 1 }
-            }
-            let numberEnd = index
-            var cursor = index
-            while cursor < range.upperBound, Self.isSpace(text[cursor]) { cursor += 1 }
-            var unit: String?
-            for candidate in Self.units where cursor + candidate.count <= range.upperBound && Array(text[cursor..<cursor + candidate.count]) == candidate {
-                unit = Self.string(candidate[...])
-                index = cursor + candidate.count
-                break
-            }
-            if unit == nil, cursor < range.upperBound, text[cursor] == 0x63, cursor + 1 >= range.upperBound || !Self.isWordScalar(text[cursor + 1]) {
-                unit = "c"
-                index = cursor + 1
-            }
-            guard let value = Double(Self.string(text[start..<numberEnd])) else { continue }
-            let match = Self.string(text[start..<(unit == nil ? numberEnd : index)])
-            let isTemperatureUnit = unit == "度" || unit == "℃" || unit == "°c"
-            if clause.glucose && unit != "%" && !isTemperatureUnit {
-                let mmol = unit == "mg/dl" || value > 35 ? value / 18.0 : value
-                if mmol < thresholds.glucoseLow || mmol >= thresholds.glucoseHigh {
-                    reasons.append(TriageReason(rule: "value.glucose", match: match))
-                }
-            } else if (clause.temperature || isTemperatureUnit) && (34...43).contains(value) {
-                if value >= thresholds.temperature {
-                    reasons.append(TriageReason(rule: "value.temperature", match: match))
-                }
-            } else if clause.oxygen && (50...100).contains(value) && value < thresholds.oxygenSaturation {
-                reasons.append(TriageReason(rule: "value.oxygen_saturation", match: match))
-            }
-        }
-        return reasons
-    }
-
-    /// The first `120/80` in the clause: two or three digits, a slash, two or three digits.
-    static func pressure(_ text: [UInt32], _ range: Range<Int>) -> (String, Double, Double)? {
-        for slash in range where text[slash] == 0x2F {
-            var before = slash
-            while before > range.lowerBound, isSpace(text[before - 1]) { before -= 1 }
-            var start = before
-            while start > range.lowerBound, before - start < 3, isDigit(text[start - 1]) { start -= 1 }
-            guard before - start >= 2 else { continue }
-            var after = slash + 1
-            while after < range.upperBound, isSpace(text[after]) { after += 1 }
-            var end = after
-            while end < range.upperBound, end - after < 3, isDigit(text[end]) { end += 1 }
-            guard end - after >= 2, let systolic = Double(string(text[start..<before])), let diastolic = Double(string(text[after..<end])) else { continue }
-            return (string(text[start..<end]), systolic, diastolic)
-        }
-        return nil
-    }
-
-    /// `HI` or `LO` as a word: what glucose meters show out of range.
-    static func meterCode(_ text: [UInt32], _ range: Range<Int>) -> String? {
-        var index = range.lowerBound
-        while index + 1 < range.upperBound {
-            let pair = (text[index], text[index + 1])
-            if pair == (0x68, 0x69) || pair == (0x6C, 0x6F),
-               index == range.lowerBound || !isWordScalar(text[index - 1]),
-               index + 2 >= range.upperBound || !isWordScalar(text[index + 2]) {
-                return string(text[index..<index + 2])
-            }
-            index += 1
-        }
-        return nil
+    /// `context`: the program the message was posted in, when known.
+    public func classify(_ raw: String, locale: AppLocale, context: TriageContext?) -> TriageResult {
+        engine.classify(raw, locale: locale, context: context)
     }
 }

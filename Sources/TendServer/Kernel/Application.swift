@@ -102,8 +102,11 @@ public func buildApplication(
 ) async throws -> some ApplicationProtocol {
     let renderer = try await PageRenderer.load()
     let router = buildRouter(dependencies, renderer: renderer)
+    // A connection that sends nothing for a minute is closed: a request that never finishes (or a
+    // CONNECT, which the HTTP parser holds open as a tunnel) cannot hold a connection for good.
     let app = Application(
         router: router,
+        server: .http1(configuration: .init(idleTimeout: .seconds(60))),
         configuration: .init(address: .hostname(dependencies.config.host, port: dependencies.config.port), serverName: "tend"),
         services: services,
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port) },

@@ -34,7 +34,7 @@ enum TriageRoutes {
     static func endpoint(classifier: TriageClassifier) -> APIEndpoint {
         APIEndpoint(operation: APIOperation(
             method: .post, path: "/api/v1/triage", operationID: "triage",
-            summary: "Grade a message: urgent, private, general or social, with compliance flags and the reasons",
+            summary: "Grade a message: urgent, review, private, general or social, with compliance flags and the reasons",
             tag: "triage", body: .json(TriageRequest.schema), response: Schema.ref("TriageResult"))
         ) { request, context in
             _ = try context.requireIdentity()

@@ -13,7 +13,7 @@ import TendCore
     }
 
     static let devSet: [Labelled] = {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared/data/triage-dev.jsonl").standardized
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../../shared/data/triage-dev.jsonl").standardized
         guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
         return text.split(separator: "\n").compactMap { try? JSONDecoder().decode(Labelled.self, from: Data($0.utf8)) }
     }()

@@ -1,0 +1,835 @@
+import Foundation
+
+/// The compiled classifier behind `TriageClassifier`: one Aho–Corasick matcher over every
+/// phrase, concept, cue, value word and unit of both languages; the taxonomy's rules as bit
+/// masks over concepts; value scanners; the n-gram backstop.
+struct TriageEngine: Sendable {
+    // MARK: Compiled tables
+
+    enum Cue: UInt8, Sendable {
+        case negation, resolved, pastForward, pastClause, hypothetical, generic, current, breaker, question
+        /// Ends the reach of a clause-wide past cue: "had my baby last week | and the bleeding …".
+        case boundary
+    }
+
+    enum Meaning: Sendable {
+        /// A phrase rule (shipped or a program's): locale order index (0 zh, 1 en), rule index.
+        case phrase(locale: Int, rule: Int)
+        case concept(Int)
+        case cue(Cue, scope: Int)
+        /// A longer word that hides the concepts inside it — or, when written "[blood] sugar",
+        /// only those inside the bracketed part (offsets in scalars).
+        case shadow(hideStart: Int, hideEnd: Int)
+        case label(ValueKind)
+        case unit(UnitKind)
+        case notMeasurementBefore
+        case meterCode(high: Bool)
+    }
+
+    /// How a pattern must sit among letters: ASCII-letter edges need a word boundary; the end
+    /// may carry an inflection (`s`, `es`, `ed`, `d`, `ing`), or anything for a `*` pattern.
+    struct Entry: Sendable {
+        var meaning: Meaning
+        var wordStart: Bool
+        /// 0: no check, 1: word end with an inflection, 2: any ending.
+        var wordEnd: UInt8
+    }
+
+    static let locales: [AppLocale] = [.zhHans, .en]
+
+    let matcher: PhraseMatcher
+    /// Each pattern's meanings: `entries[entryStart[p]..<entryStart[p + 1]]`.
+    let entries: [Entry]
+    let entryStart: [Int32]
+    let phraseRules: [[TriagePhraseRule]]
+    let conceptNames: [String]
+    let conceptIndex: [String: Int]
+    let words: Int
+    let rules: [CompiledRule]
+    /// For each concept, the rules it can set off.
+    let rulesByTrigger: [[Int32]]
+    let thresholds: TriageThresholds
+    let model: TriageModel.Compiled?
+    let special: SpecialConcepts
+    /// Concepts from this index on come from the rule files (before it: values, context, cues).
+    let firstPhraseConcept: Int
+    /// Concepts that make a bare decimal a glucose, or the pregnancy glucose targets apply.
+    let diabetesConcepts: [Bool]
+    /// The concepts urgent and review rules are made of: a negated, resolved or past one is
+    /// what "denied", "recovered" and "past" mean.
+    let concernConcepts: [Bool]
+    let bodyOrSymptomConcept: Int?
+    let mildConcept: Int?
+    let piiLabelConcept: Int?
+    let contactLabelConcept: Int?
+    let pregnancyConcepts: [Bool]
+    let hypoSignConcepts: [Bool]
+
+    struct CompiledRule: Sendable {
+        var rule: TriageConceptRule
+        /// The concepts of the rule's narrowest `all` term: one of them must be present for the rule to hold.
+        var trigger: [Int]
+        var all: [[Int]]
+        var allMasks: [[UInt64]]
+        var contextMasks: [[UInt64]]
+        var noneMasks: [[UInt64]]
+    }
+
+    /// Concepts the engine sets itself: values read from numbers, the program's context, cues.
+    static let valueConcepts = [
+        "value.glucose_low", "value.glucose_high", "value.glucose_raised", "value.glucose_lowish", "value.glucose_normal",
+        "value.meter_hi", "value.meter_lo",
+        "value.temp_high", "value.temp_low", "value.fever", "value.temp_raised", "value.temp_normal",
+        "value.spo2_low", "value.spo2_borderline", "value.spo2_normal",
+        "value.hr_high", "value.hr_low", "value.hr_raised", "value.hr_normal",
+        "value.bp_severe", "value.bp_high", "value.bp_stage2", "value.bp_raised", "value.bp_very_low", "value.bp_low", "value.bp_normal",
+        "value.fhr_abnormal", "value.fhr_normal", "value.rr_high",
+        "value.platelets_critical", "value.platelets_low", "value.neutropenia", "value.wbc_low",
+        "value.ketones_high", "value.ketones_raised", "value.lab_abnormal", "value.lab_normal",
+        "value.normal", "value.gestation", "value.minutes_5", "value.minutes_20", "value.many_times", "value.normal_log", "value.many_tablets", "value.house_number",
+    ]
+    static let contextConcepts: [TriageContext: String] = [
+        .glucose: "ctx.glucose", .oncology: "ctx.oncology", .pregnancy: "ctx.pregnancy", .asthma: "ctx.asthma", .hip: "ctx.hip",
+    ]
+    static let cueConcepts = ["cue.question", "cue.resolved", "cue.past", "cue.hypothetical", "cue.generic", "cue.negation", "cue.current", "cue.personal_data",
+                              "state.negated", "state.resolved", "state.past"]
+
+    struct SpecialConcepts: Sendable {
+        var value: [String: Int]
+        var context: [TriageContext: Int]
+        var cue: [Cue: Int]
+        var personalData: Int
+        var stateNegated: Int
+        var stateResolved: Int
+        var statePast: Int
+    }
+
+    init(rules byLocale: [AppLocale: TriageRules], taxonomy: TriageTaxonomy, thresholds: TriageThresholds, model: TriageModel?) {
+        self.thresholds = thresholds
+        self.model = model == TriageDefaults.model ? TriageModel.shipped : model?.compiled()
+        var conceptIndex: [String: Int] = [:]
+        var conceptNames: [String] = []
+        func concept(_ name: String) -> Int {
+            if let index = conceptIndex[name] { return index }
+            conceptIndex[name] = conceptNames.count
+            conceptNames.append(name)
+            return conceptNames.count - 1
+        }
+        for name in Self.valueConcepts + Self.contextConcepts.values.sorted() + Self.cueConcepts { _ = concept(name) }
+
+        var index: [String: Int] = [:]
+        var patterns: [String] = []
+        var entries: [[Entry]] = []
+        func add(_ raw: String, _ meaning: Meaning, words: Bool = true) {
+            var text = TextFolding.halfWidth(raw).lowercased().replacingOccurrences(of: "\u{2019}", with: "'")
+            var prefix = false
+            if words, text.hasSuffix("*"), text.count > 1 {
+                text.removeLast()
+                prefix = true
+            }
+            guard !text.isEmpty else { return }
+            let scalars = Array(text.unicodeScalars)
+            // One ASCII letter would be looked at at every letter of English text: units like
+            // "c", "f", "h" are read where a number ends instead (TriageValues).
+            if scalars.count == 1 && Self.isLetter(scalars[0].value) { return }
+            let wordStart = words && Self.isLetter(scalars.first!.value)
+            let wordEnd: UInt8 = !words || !Self.isLetter(scalars.last!.value) ? 0 : (prefix ? 2 : 1)
+            let entry = Entry(meaning: meaning, wordStart: wordStart, wordEnd: wordEnd)
+            if let existing = index[text] {
+                entries[existing].append(entry)
+            } else {
+                index[text] = patterns.count
+                patterns.append(text)
+                entries.append([entry])
+            }
+            // People drop apostrophes: "cant", "wont", "dont".
+            if words, text.contains("'") { add(text.replacingOccurrences(of: "'", with: "") + (prefix ? "*" : ""), meaning) }
+            // "没劲" is also written "没有劲", "没反应" "没有反应".
+            if case .concept = meaning, text.hasPrefix("没"), !text.hasPrefix("没有"), text.count > 1 { add("没有" + text.dropFirst(), meaning) }
+        }
+
+        var phraseRules: [[TriagePhraseRule]] = []
+        for (localeIndex, locale) in Self.locales.enumerated() {
+            let set = byLocale[locale]
+            phraseRules.append(set?.phrases ?? [])
+            guard let set else { continue }
+            for (ruleIndex, rule) in set.phrases.enumerated() {
+                for phrase in rule.phrases { add(phrase, .phrase(locale: localeIndex, rule: ruleIndex), words: false) }
+            }
+            for name in set.concepts.keys.sorted() {
+                let conceptID = concept(name)
+                for phrase in set.concepts[name]! { add(phrase, .concept(conceptID)) }
+            }
+            for cue in set.negations { add(cue, .cue(.negation, scope: set.negationScopes[cue] ?? set.negationScope)) }
+            for (cue, scope) in set.negationScopes.sorted(by: { $0.key < $1.key }) where !set.negations.contains(cue) {
+                add(cue, .cue(.negation, scope: scope))
+            }
+            set.resolved.forEach { add($0, .cue(.resolved, scope: 0)) }
+            set.past.forEach { add($0, .cue(.pastForward, scope: 0)) }
+            set.pastClause.forEach { add($0, .cue(.pastClause, scope: 0)) }
+            set.hypothetical.forEach { add($0, .cue(.hypothetical, scope: 0)) }
+            set.generic.forEach { add($0, .cue(.generic, scope: 0)) }
+            set.reports.forEach { add($0, .cue(.generic, scope: 12)) }
+            set.current.forEach { add($0, .cue(.current, scope: 0)) }
+            set.breakers.forEach { add($0, .cue(.breaker, scope: 0)) }
+            set.boundaries.forEach { add($0, .cue(.boundary, scope: 0)) }
+            set.questionMarkers.forEach { add($0, .cue(.question, scope: 0)) }
+            for shadow in set.shadows {
+                let scalars = Array(shadow.unicodeScalars)
+                if let open = scalars.firstIndex(of: "["), let close = scalars.firstIndex(of: "]"), open < close {
+                    let plain = String(String.UnicodeScalarView(scalars.filter { $0 != "[" && $0 != "]" }))
+                    add(plain, .shadow(hideStart: open, hideEnd: close - 1))
+                } else {
+                    add(shadow, .shadow(hideStart: 0, hideEnd: scalars.count))
+                }
+            }
+            set.glucoseWords.forEach { add($0, .label(.glucose)) }
+            set.temperatureWords.forEach { add($0, .label(.temperature)) }
+            set.oxygenWords.forEach { add($0, .label(.oxygen)) }
+            set.pressureWords.forEach { add($0, .label(.pressure)) }
+            for (name, list) in set.valueWords.sorted(by: { $0.key < $1.key }) {
+                guard let kind = ValueKind(rawValue: name) else { continue }
+                list.forEach { add($0, .label(kind)) }
+            }
+            for (name, list) in set.units.sorted(by: { $0.key < $1.key }) {
+                guard let kind = UnitKind(rawValue: name) else { continue }
+                list.forEach { add($0, .unit(kind)) }
+            }
+            set.notMeasurementBefore.forEach { add($0, .notMeasurementBefore) }
+        }
+        add("hi", .meterCode(high: true))
+        add("lo", .meterCode(high: false))
+
+        // Concepts only the taxonomy names still get an index (they never match).
+        for rule in taxonomy.rules {
+            for term in rule.all + rule.context + rule.none {
+                for name in term.split(separator: "|") { _ = concept(name.trimmingCharacters(in: .whitespaces)) }
+            }
+        }
+        let words = (conceptNames.count + 63) / 64
+        func mask(_ term: String) -> ([Int], [UInt64]) {
+            var bits = [UInt64](repeating: 0, count: words)
+            var ids: [Int] = []
+            for name in term.split(separator: "|") {
+                let id = conceptIndex[name.trimmingCharacters(in: .whitespaces)]!
+                ids.append(id)
+                bits[id >> 6] |= 1 << UInt64(id & 63)
+            }
+            return (ids, bits)
+        }
+        self.rules = taxonomy.rules.map { rule in
+            let all = rule.all.map(mask)
+            let trigger = all.map(\.0).min { $0.count < $1.count } ?? []
+            return CompiledRule(rule: rule, trigger: trigger, all: all.map(\.0), allMasks: all.map(\.1),
+                                contextMasks: rule.context.map { mask($0).1 }, noneMasks: rule.none.map { mask($0).1 })
+        }
+        var triggered = [[Int32]](repeating: [], count: conceptNames.count)
+        for (index, rule) in self.rules.enumerated() {
+            for concept in rule.trigger { triggered[concept].append(Int32(index)) }
+        }
+        self.rulesByTrigger = triggered
+        self.matcher = PhraseMatcher(patterns)
+        var flat: [Entry] = []
+        var starts: [Int32] = []
+        for list in entries {
+            starts.append(Int32(flat.count))
+            flat += list
+        }
+        starts.append(Int32(flat.count))
+        self.entries = flat
+        self.entryStart = starts
+        self.phraseRules = phraseRules
+        self.conceptNames = conceptNames
+        self.conceptIndex = conceptIndex
+        self.words = words
+        var value: [String: Int] = [:]
+        for name in Self.valueConcepts { value[name] = conceptIndex[name]! }
+        var context: [TriageContext: Int] = [:]
+        for (key, name) in Self.contextConcepts { context[key] = conceptIndex[name]! }
+        let cues: [Cue: Int] = [
+            .question: conceptIndex["cue.question"]!, .resolved: conceptIndex["cue.resolved"]!, .pastForward: conceptIndex["cue.past"]!,
+            .pastClause: conceptIndex["cue.past"]!, .hypothetical: conceptIndex["cue.hypothetical"]!, .generic: conceptIndex["cue.generic"]!,
+            .negation: conceptIndex["cue.negation"]!, .current: conceptIndex["cue.current"]!,
+        ]
+        self.special = SpecialConcepts(value: value, context: context, cue: cues,
+                                       personalData: conceptIndex["cue.personal_data"]!, stateNegated: conceptIndex["state.negated"]!,
+                                       stateResolved: conceptIndex["state.resolved"]!, statePast: conceptIndex["state.past"]!)
+        self.firstPhraseConcept = Self.valueConcepts.count + Self.contextConcepts.count + Self.cueConcepts.count
+        func flags(_ ids: [Int]) -> [Bool] {
+            var flags = [Bool](repeating: false, count: conceptNames.count)
+            for id in ids { flags[id] = true }
+            return flags
+        }
+        self.concernConcepts = flags(self.rules.filter { $0.rule.category != nil || ($0.rule.level == .review && $0.rule.flag == nil) }.flatMap { $0.all.flatMap { $0 } }
+            .filter { $0 >= Self.valueConcepts.count + Self.contextConcepts.count + Self.cueConcepts.count })
+        self.bodyOrSymptomConcept = conceptIndex["body_or_symptom"]
+        self.mildConcept = conceptIndex["mild"]
+        self.piiLabelConcept = conceptIndex["pii_label"]
+        self.contactLabelConcept = conceptIndex["contact_label"]
+        self.diabetesConcepts = flags(["diabetes", "insulin", "glucose_drug", "hypo_word"].compactMap { conceptIndex[$0] })
+        self.pregnancyConcepts = flags(["pregnant", "value.gestation"].compactMap { conceptIndex[$0] })
+        self.hypoSignConcepts = flags(["hypo_symptom", "cold_sweat"].compactMap { conceptIndex[$0] })
+    }
+
+    // MARK: Text
+
+    @inline(__always) static func isLetter(_ value: UInt32) -> Bool { (value >= 0x61 && value <= 0x7A) || (value >= 0x41 && value <= 0x5A) }
+    @inline(__always) static func isDigit(_ value: UInt32) -> Bool { value >= 0x30 && value <= 0x39 }
+    @inline(__always) static func isSpace(_ value: UInt32) -> Bool { value == 0x20 || value == 0x09 || value == 0xA0 || value == 0x3000 || value == 0x0D }
+
+    /// Half-width, lower case, typographic apostrophes and degree signs made plain.
+    static func fold(_ raw: String) -> [UInt32] {
+        var out: [UInt32] = []
+        out.reserveCapacity(raw.utf8.count)
+        for scalar in raw.unicodeScalars {
+            var value = scalar.value
+            if value < 0x80 {
+                if value >= 0x41 && value <= 0x5A { value += 0x20 }
+                out.append(value)
+                continue
+            }
+            switch value {
+            case 0xFF01...0xFF5E:
+                value -= 0xFEE0
+                if value >= 0x41 && value <= 0x5A { value += 0x20 }
+                out.append(value)
+            case 0x3000: out.append(0x20)
+            case 0x2018, 0x2019, 0x2032: out.append(0x27)
+            case 0x2109: out.append(0xB0); out.append(0x66)   // ℉ → °f
+            case 0x00C0...0x024F, 0x0370...0x052F:
+                // Latin and Greek/Cyrillic letters: lower-case through Unicode.
+                for lowered in String(scalar).lowercased().unicodeScalars { out.append(lowered.value) }
+            default: out.append(value)
+            }
+        }
+        return out
+    }
+
+    /// Clause and sentence boundaries: a clause ends at a comma, a semicolon, a colon or an
+    /// enumeration mark; a sentence at a full stop, an exclamation or question mark, a line break.
+    /// A full stop or colon between digits (39.2, 7:30) ends nothing.
+    struct Segments {
+        var clauseOf: [Int32]
+        var clauseRanges: [Range<Int>]
+        var clauseSentence: [Int32]
+    }
+
+    static func segment(_ text: [UInt32]) -> Segments {
+        let count = text.count
+        var clauseOf = [Int32](repeating: -1, count: count)
+        var ranges: [Range<Int>] = []
+        var sentenceOfClause: [Int32] = []
+        var sentence: Int32 = 0
+        var start = 0
+        func close(_ end: Int) {
+            var blank = true
+            var index = start
+            while index < end { if !isSpace(text[index]) { blank = false; break }; index += 1 }
+            guard !blank else { return }
+            let clause = Int32(ranges.count)
+            for position in start..<end { clauseOf[position] = clause }
+            ranges.append(start..<end)
+            sentenceOfClause.append(sentence)
+        }
+        for index in 0..<count {
+            let value = text[index]
+            let betweenDigits = index > 0 && index + 1 < count && isDigit(text[index - 1]) && isDigit(text[index + 1])
+            switch value {
+            case 0x2E where !betweenDigits, 0x3002, 0x21, 0xFF01, 0x3F, 0xFF1F, 0x0A, 0x2026:
+                close(index)
+                start = index + 1
+                sentence += 1
+            case 0x2C, 0xFF0C, 0x3001, 0x3B, 0xFF1B, 0xFF1A, 0x7E, 0xFF5E:
+                close(index)
+                start = index + 1
+            case 0x3A where !betweenDigits:
+                close(index)
+                start = index + 1
+            default:
+                break
+            }
+        }
+        close(count)
+        return Segments(clauseOf: clauseOf, clauseRanges: ranges, clauseSentence: sentenceOfClause)
+    }
+
+    @inline(__always) func boundaryOK(_ entry: Entry, _ text: [UInt32], _ start: Int, _ end: Int) -> Bool {
+        if entry.wordStart, start > 0, Self.isLetter(text[start - 1]) { return false }
+        switch entry.wordEnd {
+        case 1:
+            var index = end
+            while index < text.count, Self.isLetter(text[index]), index - end < 4 { index += 1 }
+            if index < text.count, Self.isLetter(text[index]) { return false }
+            switch index - end {
+            case 0: return true
+            case 1: return text[end] == 0x73 || text[end] == 0x64   // s, d
+            case 2: return (text[end] == 0x65 && (text[end + 1] == 0x73 || text[end + 1] == 0x64)) // es, ed
+            case 3: return text[end] == 0x69 && text[end + 1] == 0x6E && text[end + 2] == 0x67   // ing
+            default: return false
+            }
+        default:
+            return true
+        }
+    }
+
+    // MARK: Occurrences
+
+    struct Occurrence {
+        var concept: Int32
+        var start: Int32
+        var end: Int32
+        var clause: Int32
+        /// Bits: 1 negated, 2 over (resolved: "went away"), 4 hypothetical, 8 general question,
+        /// 16 remote past ("去年", "years ago").
+        var state: UInt8 = 0
+        var active: Bool { state == 0 }
+        var present: Bool { state & 1 == 0 }
+    }
+
+    struct CueHit {
+        var cue: Cue
+        var start: Int
+        var end: Int
+        var scope: Int
+        var clause: Int32
+    }
+
+    struct PhraseHit {
+        var locale: Int
+        var rule: Int
+        var start: Int
+        var end: Int
+        var clause: Int32
+        var state: UInt8 = 0
+    }
+
+    struct Span {
+        var start: Int
+        var end: Int
+    }
+
+    /// Everything one message yields before rules are applied.
+    struct Reading {
+        var text: [UInt32]
+        var segments: Segments
+        var occurrences: [Occurrence] = []
+        var cues: [CueHit] = []
+        /// Negation cues as written, before those inside longer words are dropped.
+        var writtenNegations: [CueHit] = []
+        var phrases: [PhraseHit] = []
+        var labels: [(kind: ValueKind, start: Int, end: Int)] = []
+        var units: [(kind: UnitKind, start: Int, end: Int)] = []
+        var notMeasurement: [Span] = []
+        var meterCodes: [(high: Bool, start: Int, end: Int)] = []
+        var words: [Span] = []
+        /// The hidden part of each shadow word, and the word itself.
+        var shadows: [(hidden: Span, word: Span)] = []
+        /// Every number of the text, read once.
+        var numbers: [NumberToken] = []
+
+        func clause(_ position: Int) -> Int32 { position < segments.clauseOf.count ? segments.clauseOf[position] : -1 }
+        func sentence(ofClause clause: Int32) -> Int32 { clause >= 0 ? segments.clauseSentence[Int(clause)] : -1 }
+    }
+
+    func read(_ text: [UInt32]) -> Reading {
+        var reading = Reading(text: text, segments: Self.segment(text))
+        matcher.scan(text) { pattern, start, end in
+            let clause = reading.segments.clauseOf[start]
+            guard clause >= 0, reading.segments.clauseOf[end - 1] == clause else { return }
+            for entryIndex in Int(entryStart[pattern])..<Int(entryStart[pattern + 1]) {
+                let entry = entries[entryIndex]
+                guard boundaryOK(entry, text, start, end) else { continue }
+                switch entry.meaning {
+                case .phrase(let locale, let rule):
+                    reading.phrases.append(PhraseHit(locale: locale, rule: rule, start: start, end: end, clause: clause))
+                    reading.words.append(Span(start: start, end: end))
+                case .concept(let id):
+                    reading.occurrences.append(Occurrence(concept: Int32(id), start: Int32(start), end: Int32(end), clause: clause))
+                    reading.words.append(Span(start: start, end: end))
+                case .cue(let cue, let scope):
+                    reading.cues.append(CueHit(cue: cue, start: start, end: end, scope: scope, clause: clause))
+                    if cue == .question { reading.words.append(Span(start: start, end: end)) }
+                case .shadow(let hideStart, let hideEnd):
+                    reading.shadows.append((Span(start: start + hideStart, end: min(end, start + hideEnd)), Span(start: start, end: end)))
+                    reading.words.append(Span(start: start, end: end))
+                case .label(let kind):
+                    reading.labels.append((kind, start, end))
+                    reading.words.append(Span(start: start, end: end))
+                case .unit(let kind):
+                    reading.units.append((kind, start, end))
+                    reading.words.append(Span(start: start, end: end))
+                case .notMeasurementBefore:
+                    reading.notMeasurement.append(Span(start: start, end: end))
+                case .meterCode(let high):
+                    reading.meterCodes.append((high, start, end))
+                }
+            }
+        }
+        // A concept inside a longer word that means something else ("头" in "头发") is not there;
+        // a cue inside a longer phrase ("没" in "没劲", "不是" in "是不是") is no cue.
+        if !reading.shadows.isEmpty {
+            // Hidden: an occurrence inside the hidden part of a longer shadow word.
+            let shadows = reading.shadows
+            reading.occurrences.removeAll { occurrence in
+                let start = Int(occurrence.start), end = Int(occurrence.end)
+                return shadows.contains { start >= $0.hidden.start && end <= $0.hidden.end && $0.word.end - $0.word.start > end - start }
+            }
+        }
+        // A program's own phrase rules read negation as it is written just before the phrase,
+        // whatever longer word of the shipped rules ("没有胎动") the negation is part of.
+        reading.writtenNegations = reading.cues.filter { $0.cue == .negation }
+        if !reading.cues.isEmpty {
+            let words = reading.words
+            let shadowWords = reading.shadows.map(\.word)
+            reading.cues.removeAll { cue in
+                (cue.cue == .question ? shadowWords : words).contains { $0.start <= cue.start && cue.end <= $0.end && $0.end - $0.start > cue.end - cue.start }
+            }
+        }
+        // "没好", "还没缓过来", "not gone away": a negated resolution is no resolution.
+        if reading.cues.contains(where: { $0.cue == .resolved }) {
+            let negations = reading.cues.filter { $0.cue == .negation }
+            reading.cues.removeAll { cue in
+                cue.cue == .resolved && negations.contains { $0.end <= cue.start && cue.start - $0.end <= ($0.scope > 6 ? 6 : 2) && $0.clause == cue.clause }
+            }
+        }
+        if reading.labels.count > 1 {
+            let labels = reading.labels
+            reading.labels.removeAll { label in
+                labels.contains { $0.start <= label.start && label.end <= $0.end && $0.end - $0.start > label.end - label.start }
+            }
+        }
+        return reading
+    }
+
+    // MARK: Scopes
+
+    /// The state bits of something found at `start..<end` in `clause`.
+    func state(_ reading: Reading, start: Int, end: Int, clause: Int32, negatable: Bool = true) -> UInt8 {
+        var state: UInt8 = 0
+        let sentence = reading.sentence(ofClause: clause)
+        for cue in reading.cues {
+            switch cue.cue {
+            case .negation where negatable:
+                guard cue.clause == clause, cue.end <= start, start - cue.end <= cue.scope else { continue }
+                if reading.cues.contains(where: { $0.cue == .breaker && $0.clause == clause && $0.start >= cue.end && $0.end <= start }) { continue }
+                state |= 1
+            case .pastClause:
+                // "last week", "years ago": their clause, up to a "now" between ("… last week and now …").
+                guard cue.clause == clause else { continue }
+                let low = min(cue.end, end), high = max(cue.start, start)
+                if reading.cues.contains(where: { ($0.cue == .current || $0.cue == .boundary || $0.cue == .breaker) && $0.start >= low && $0.end <= high }) { continue }
+                state |= 16
+            case .pastForward:
+                guard cue.end <= start, reading.sentence(ofClause: cue.clause) == sentence else { continue }
+                if reading.cues.contains(where: { $0.cue == .current && $0.start >= cue.end && $0.end <= start }) { continue }
+                state |= 16
+            case .resolved:
+                guard cue.start >= end, reading.sentence(ofClause: cue.clause) == sentence, cue.clause - clause <= 2 else { continue }
+                // "还在吐" between the event and "好了" means it is back.
+                let cueClauseStart = reading.segments.clauseRanges[Int(cue.clause)].lowerBound
+                if cue.clause != clause, reading.cues.contains(where: { $0.cue == .current && $0.start >= end && $0.end <= cueClauseStart }) { continue }
+                state |= 2
+            case .hypothetical:
+                guard cue.start <= start, reading.sentence(ofClause: cue.clause) == sentence else { continue }
+                state |= 4
+            case .generic:
+                if cue.scope > 0 {
+                    guard cue.clause == clause, start - cue.end <= cue.scope, cue.start - end <= cue.scope else { continue }
+                    state |= 8
+                } else if reading.sentence(ofClause: cue.clause) == sentence {
+                    state |= 8
+                }
+            default:
+                continue
+            }
+        }
+        return state
+    }
+
+    // MARK: Classification
+
+    func classify(_ raw: String, locale: AppLocale, context: TriageContext?) -> TriageResult {
+        let text = Self.fold(raw)
+        guard !text.isEmpty else { return TriageResult(level: .general, flags: [], reasons: []) }
+        var reading = read(text)
+        for index in reading.occurrences.indices {
+            let occurrence = reading.occurrences[index]
+            reading.occurrences[index].state = state(reading, start: Int(occurrence.start), end: Int(occurrence.end), clause: occurrence.clause)
+        }
+        for index in reading.phrases.indices {
+            let hit = reading.phrases[index]
+            let rule = phraseRules[hit.locale][hit.rule]
+            var bits = state(reading, start: hit.start, end: hit.end, clause: hit.clause, negatable: rule.negatable)
+            if rule.negatable, reading.writtenNegations.contains(where: { $0.clause == hit.clause && $0.end <= hit.start && hit.start - $0.end <= $0.scope }) {
+                bits |= 1
+            }
+            if rule.level != .urgent { bits &= 1 }
+            reading.phrases[index].state = bits
+        }
+        reading.numbers = Self.numbers(text)
+        let personal = personalData(&reading)
+        values(&reading, context: context, personal: personal.map(\.span))
+        // Question marks end sentences, so the matcher never sees them as cues.
+        if let mark = text.lastIndex(where: { $0 == 0x3F || $0 == 0xFF1F }) {
+            var clause: Int32 = -1
+            var position = mark
+            while position > 0 && clause < 0 { position -= 1; clause = reading.segments.clauseOf[position] }
+            if clause >= 0 { reading.cues.append(CueHit(cue: .question, start: mark, end: mark + 1, scope: 0, clause: clause)) }
+        }
+        for cue in reading.cues {
+            guard let id = special.cue[cue.cue] else { continue }
+            reading.occurrences.append(Occurrence(concept: Int32(id), start: Int32(cue.start), end: Int32(cue.end), clause: cue.clause))
+        }
+
+        // Concept sets: per clause (active occurrences) and for the message (present ones).
+        let clauses = reading.segments.clauseRanges.count
+        var clauseSets = [UInt64](repeating: 0, count: max(1, clauses) * words)
+        var firmClauseSets = clauseSets
+        var activeSet = [UInt64](repeating: 0, count: words)
+        var presentSet = [UInt64](repeating: 0, count: words)
+        var firmSet = [UInt64](repeating: 0, count: words)
+        var recentSet = [UInt64](repeating: 0, count: words)
+        var negatedAny = false, resolvedAny = false, pastAny = false
+        for occurrence in reading.occurrences {
+            let id = Int(occurrence.concept)
+            let bit = UInt64(1) << UInt64(id & 63)
+            if occurrence.present { presentSet[id >> 6] |= bit }
+            if occurrence.state & 19 == 0 {
+                firmSet[id >> 6] |= bit
+                firmClauseSets[Int(occurrence.clause) * words + (id >> 6)] |= bit
+            }
+            if occurrence.state & 2 != 0 && occurrence.state & 29 == 0 { recentSet[id >> 6] |= bit }
+            if concernConcepts[id] {
+                if occurrence.state & 1 != 0 { negatedAny = true }
+                if occurrence.state & 2 != 0 { resolvedAny = true }
+                if occurrence.state & 16 != 0 { pastAny = true }
+            }
+            guard occurrence.active else { continue }
+            activeSet[id >> 6] |= bit
+            clauseSets[Int(occurrence.clause) * words + (id >> 6)] |= bit
+        }
+        for (flag, id) in [(negatedAny, special.stateNegated), (resolvedAny, special.stateResolved), (pastAny, special.statePast)] where flag {
+            activeSet[id >> 6] |= 1 << UInt64(id & 63)
+            presentSet[id >> 6] |= 1 << UInt64(id & 63)
+        }
+        if let context, let id = special.context[context] {
+            let bit = UInt64(1) << UInt64(id & 63)
+            activeSet[id >> 6] |= bit
+            presentSet[id >> 6] |= bit
+            firmSet[id >> 6] |= bit
+            for clause in 0..<clauses { clauseSets[clause * words + (id >> 6)] |= bit }
+        }
+
+        var signals = Signals()
+        for (reason, _) in personal {
+            signals.compliance.append(reason)
+            signals.add(.private, reason, resolvesReview: false)
+        }
+        // Only the rules whose trigger concept is there, in rule order.
+        var candidates = [UInt64](repeating: 0, count: (rules.count + 63) / 64)
+        for word in 0..<words where presentSet[word] != 0 {
+            var bits = presentSet[word]
+            while bits != 0 {
+                let concept = word << 6 + bits.trailingZeroBitCount
+                bits &= bits - 1
+                for rule in rulesByTrigger[concept] { candidates[Int(rule) >> 6] |= 1 << UInt64(rule & 63) }
+            }
+        }
+        for candidateWord in 0..<candidates.count {
+          var candidateBits = candidates[candidateWord]
+          while candidateBits != 0 {
+            let candidate = candidateWord << 6 + candidateBits.trailingZeroBitCount
+            candidateBits &= candidateBits - 1
+            let rule = rules[candidate]
+            let set: [UInt64]
+            switch rule.rule.window {
+            case -1: set = firmSet
+            case -2: set = recentSet
+            case -3: set = presentSet
+            default: set = activeSet
+            }
+            let lenient = rule.rule.lenient
+            guard let window = fires(rule, clauseSets: lenient ? firmClauseSets : clauseSets, clauses: clauses, terms: lenient ? firmSet : set, active: activeSet, present: presentSet) else { continue }
+            let reason = TriageReason(rule: rule.rule.reasonID, match: match(rule, window, reading))
+            if rule.rule.flag == .compliance { signals.compliance.append(reason) }
+            if let level = rule.rule.signalledLevel { signals.add(level, reason, resolvesReview: rule.rule.resolvesReview) }
+          }
+        }
+        for hit in reading.phrases where hit.state == 0 {
+            let rule = phraseRules[hit.locale][hit.rule]
+            let reason = TriageReason(rule: rule.id, match: Self.string(text[hit.start..<hit.end]))
+            if rule.flag == .compliance { signals.compliance.append(reason) }
+            if let level = rule.level { signals.add(level, reason, resolvesReview: false) }
+        }
+        // The learned backstop: only where the rules found nothing urgent, and not for what they
+        // recognised as a hypothetical, a general question or an ad.
+        let isAd = signals.compliance.contains { !$0.rule.hasPrefix("pii.") && !$0.rule.hasPrefix("contact.") && $0.rule != "compliance.personal_data" }
+        // It lifts to urgent only a message that speaks of a body part or symptom the rules found
+        // current (nothing negated, over or past, nothing social).
+        if let model, signals.urgent.isEmpty, !isAd,
+           !has(activeSet, special.cue[.hypothetical]!), !has(activeSet, special.cue[.generic]!) {
+            let clinical = bodyOrSymptomConcept.map { has(activeSet, $0) } ?? false
+            let explained = negatedAny || resolvedAny || pastAny || !signals.social.isEmpty
+            let unplaced = signals.private.isEmpty && signals.review.isEmpty && signals.general.isEmpty && signals.social.isEmpty
+            // A review for a symptom (not only for a value the rules read exactly).
+            let heldForReview = signals.review.contains { !$0.rule.hasPrefix("review.value") && !$0.rule.hasPrefix("review.heart_rate") && !$0.rule.hasPrefix("review.glucose") && !$0.rule.hasPrefix("review.lab") }
+                && !signals.resolvesReview && signals.private.isEmpty
+                && !(mildConcept.map { has(activeSet, $0) } ?? false)   // the rules read it as mild
+            if (clinical && !explained) || unplaced || heldForReview {
+            let (urgent, concern, top) = model.score(text)
+            let match = top.map { Self.string(text[$0.start..<($0.start + $0.length)]) }.joined(separator: " + ")
+            if (urgent > model.threshold.x && clinical && !explained) || (heldForReview && urgent > (locale == .en ? model.urgentFromReview.y : model.urgentFromReview.x)) {
+                signals.add(.urgent, TriageReason(rule: "model.urgent", match: match), resolvesReview: false)
+            } else if concern > model.threshold.y, unplaced {
+                // Only what the rules could not place at all (a recognised greeting, denial,
+                // recovery or answerable question stays as the rules read it).
+                signals.add(.review, TriageReason(rule: "model.review", match: match), resolvesReview: false)
+            }
+            }
+        }
+        var result = decide(signals, reading: reading, active: activeSet)
+        // Safety: what the model reads as a concern is not archived as social.
+        if result.level == .social, let model, !result.reasons.contains(where: { $0.rule == "social.normal_value" }) {
+            let (_, concern, top) = model.score(text)
+            if concern > model.notSocial {
+                result.level = .general
+                result.reasons.append(TriageReason(rule: "model.not_social", match: top.map { Self.string(text[$0.start..<($0.start + $0.length)]) }.joined(separator: " + ")))
+            }
+        }
+        // The values behind an urgent or review grade, under their own names (the inbox highlights them).
+        if result.level == .urgent || result.level == .review {
+            var named = Set<String>()
+            for occurrence in reading.occurrences where occurrence.active {
+                guard Int(occurrence.concept) < Self.valueReasons.count, let name = Self.valueReasons[Int(occurrence.concept)] else { continue }
+                let match = Self.string(text[Int(occurrence.start)..<Int(occurrence.end)])
+                if named.insert(name + match).inserted { result.reasons.append(TriageReason(rule: name, match: match)) }
+            }
+        }
+        return result
+    }
+
+    struct Signals {
+        var urgent: [TriageReason] = []
+        var review: [TriageReason] = []
+        var `private`: [TriageReason] = []
+        var general: [TriageReason] = []
+        var social: [TriageReason] = []
+        var compliance: [TriageReason] = []
+        var resolvesReview = false
+
+        mutating func add(_ level: TriageLevel, _ reason: TriageReason, resolvesReview: Bool) {
+            switch level {
+            case .urgent: urgent.append(reason)
+            case .review: review.append(reason)
+            case .private: self.private.append(reason)
+            case .general: general.append(reason)
+            case .social: social.append(reason)
+            }
+            if resolvesReview { self.resolvesReview = true }
+        }
+    }
+
+    /// The clause window a rule holds in, or nil; `window` 0 means the whole message.
+    func fires(_ compiled: CompiledRule, clauseSets: [UInt64], clauses: Int, terms: [UInt64], active: [UInt64], present: [UInt64]) -> Int? {
+        @inline(__always) func meets(_ set: [UInt64], _ offset: Int, _ mask: [UInt64]) -> Bool {
+            for word in 0..<words where set[offset + word] & mask[word] != 0 { return true }
+            return false
+        }
+        for mask in compiled.noneMasks where meets(active, 0, mask) { return nil }
+        for mask in compiled.contextMasks where !meets(present, 0, mask) { return nil }
+        for mask in compiled.allMasks where !meets(terms, 0, mask) { return nil }
+        // Window 0: anywhere in the message; -1: anywhere, and hypotheticals and general
+        // questions count too ("what's the point if I'm going to kill myself anyway"); -2: what
+        // happened recently and is over ("it went away after ten minutes"); -3: any mention that
+        // is not negated (sensitive topics stay sensitive when they are in the past).
+        let window = compiled.rule.window
+        if window <= 0 || compiled.allMasks.count <= 1 || clauses <= 1 { return -1 }
+        for start in 0..<clauses {
+            let end = min(clauses, start + window)
+            var all = true
+            for mask in compiled.allMasks {
+                var found = false
+                for clause in start..<end where meets(clauseSets, clause * words, mask) { found = true; break }
+                if !found { all = false; break }
+            }
+            if all { return start }
+        }
+        return nil
+    }
+
+    /// What a rule matched: the first active occurrence of each of its terms, joined by " + ".
+    func match(_ compiled: CompiledRule, _ window: Int, _ reading: Reading) -> String {
+        var parts: [String] = []
+        let clauses = window < 0 ? 0..<Int32.max : Int32(window)..<Int32(window + max(1, compiled.rule.window))
+        for term in compiled.all {
+            let usable = { (occurrence: Occurrence) -> Bool in
+                if compiled.rule.lenient { return occurrence.state & 19 == 0 }
+                switch compiled.rule.window {
+                case -1: return occurrence.state & 19 == 0
+                case -2: return occurrence.state & 2 != 0 && occurrence.state & 29 == 0
+                case -3: return occurrence.present
+                default: return occurrence.active
+                }
+            }
+            // The earliest occurrence, the longest of those that start there ("胸口" over "胸").
+            func best(_ candidates: [Occurrence]) -> Occurrence? {
+                candidates.min { ($0.start, $1.end - $1.start) < ($1.start, $0.end - $0.start) }
+            }
+            let found = best(reading.occurrences.filter { usable($0) && term.contains(Int($0.concept)) && clauses.contains($0.clause) })
+                ?? best(reading.occurrences.filter { usable($0) && term.contains(Int($0.concept)) })
+            if let found {
+                let part = Self.string(reading.text[Int(found.start)..<Int(found.end)])
+                if !parts.contains(part) { parts.append(part) }
+            }
+        }
+        return parts.joined(separator: " + ")
+    }
+
+    func decide(_ signals: Signals, reading: Reading, active: [UInt64]) -> TriageResult {
+        var flags: [TriageFlag] = []
+        if !signals.compliance.isEmpty { flags.append(.compliance) }
+        var reasons: [TriageReason] = []
+        func note(_ list: [TriageReason]) {
+            for reason in list where !reasons.contains(reason) { reasons.append(reason) }
+        }
+        let level: TriageLevel
+        // Ads (and their "私聊", "DM me") are answered in the group and moderated.
+        let isAd = signals.compliance.contains { !$0.rule.hasPrefix("pii.") && !$0.rule.hasPrefix("contact.") && $0.rule != "compliance.personal_data" }
+        let asks = has(active, special.cue[.question]!)
+        if !signals.urgent.isEmpty {
+            level = .urgent
+            note(signals.urgent)
+        } else if isAd {
+            level = .general
+            note(signals.general)
+        } else if !signals.private.isEmpty {
+            level = .private
+            note(signals.private)
+        } else if !signals.review.isEmpty && !signals.resolvesReview {
+            level = .review
+            note(signals.review)
+        } else if !signals.general.isEmpty || asks {
+            level = .general
+            note(signals.general)
+        } else if !signals.social.isEmpty && (bodyOrSymptomConcept.map { !has(active, $0) } ?? true
+                                                 || signals.social.contains { ["social.normal_value", "social.recovered", "social.denied", "social.past"].contains($0.rule) }) {
+            // Social only when recognised as such, and not while a body part or symptom is
+            // spoken of that nothing explains (a greeting may come with a worry).
+            level = .social
+            note(signals.social)
+        } else {
+            // Nothing recognised: the team reads it (social is only for what is recognised as social).
+            level = .general
+        }
+        note(signals.compliance)
+        return TriageResult(level: level, flags: flags, reasons: reasons)
+    }
+
+    @inline(__always) func has(_ set: [UInt64], _ id: Int) -> Bool { set[id >> 6] & (1 << UInt64(id & 63)) != 0 }
+
+    static func string(_ scalars: ArraySlice<UInt32>) -> String {
+        var view = String.UnicodeScalarView()
+        for value in scalars { if let scalar = Unicode.Scalar(value) { view.append(scalar) } }
+        return String(view)
+    }
+}

@@ -1,0 +1,821 @@
+import Foundation
+
+/// What a labelled number measures (`value_words` in the rule files).
+enum ValueKind: String, Sendable {
+    case glucose, fasting, meter, temperature, oxygen, pressure, systolic, diastolic
+    case heartRate = "heart_rate", fetalHeart = "fetal_heart", respiration
+    case hba1c, platelets, whiteCells = "white_cells", neutrophils, hemoglobin, inr, ketones, uricAcid = "uric_acid"
+    /// "测了", "量了", "reading": a measurement whose kind the number's range tells.
+    case measure
+    /// Weight, steps, price, age …: the number is no clinical measurement.
+    case other
+
+    /// When two labels are as near, the more specific one wins ("空腹" over "血糖").
+    var priority: Int {
+        switch self {
+        case .measure, .meter: 0
+        case .glucose, .temperature, .oxygen, .pressure, .other: 1
+        default: 2
+        }
+    }
+}
+
+/// What follows a number (`units` in the rule files).
+enum UnitKind: String, Sendable {
+    case mmol, mgdl, celsius, fahrenheit, degree, percent, perMinute = "per_minute", over, times
+    /// Durations: no measurement, but "抽了七八分钟", "nosebleed for 35 minutes", "孕30周" say something.
+    case minutes, hours, weeks
+    /// Tablets, pills, or a painkiller's name after a count: "吃了十几片", "took 20 paracetamol".
+    case tablets
+    /// "88号", "3单元": part of an address (with a road and a district it is one).
+    case houseNumber = "house_number"
+    case notMeasurement = "not_measurement"
+}
+
+/// The concepts values set (`value.*` in the taxonomy), in the order of their indexes.
+enum ValueConcept: Int, CaseIterable, Sendable {
+    case glucoseLow
+    case glucoseHigh
+    case glucoseRaised
+    case glucoseLowish
+    case glucoseNormal
+    case meterHi
+    case meterLo
+    case tempHigh
+    case tempLow
+    case fever
+    case tempRaised
+    case tempNormal
+    case spo2Low
+    case spo2Borderline
+    case spo2Normal
+    case hrHigh
+    case hrLow
+    case hrRaised
+    case hrNormal
+    case bpSevere
+    case bpHigh
+    case bpStage2
+    case bpRaised
+    case bpVeryLow
+    case bpLow
+    case bpNormal
+    case fhrAbnormal
+    case fhrNormal
+    case rrHigh
+    case plateletsCritical
+    case plateletsLow
+    case neutropenia
+    case wbcLow
+    case ketonesHigh
+    case ketonesRaised
+    case labAbnormal
+    case labNormal
+    case normal
+    case gestation
+    case minutes5
+    case minutes20
+    case manyTimes
+    case normalLog
+    case manyTablets
+    case houseNumber
+
+    var name: String { TriageEngine.valueConcepts[rawValue] }
+}
+
+extension TriageEngine {
+    struct NumberToken {
+        var value: Double
+        var start: Int
+        var end: Int
+        var decimal: Bool
+        /// "十二点多", "3点": could be a clock time; a measurement only with a label.
+        var clockLike = false
+        /// Spelled-out or long digit strings ("一三八…", 11+ digits): never a measurement.
+        var digitString = false
+    }
+
+    /// 零〇一二两三四五六七八九 → their digit.
+    @inline(__always) static func chineseDigit(_ value: UInt32) -> Int? {
+        switch value {
+        case 0x96F6, 0x3007: 0
+        case 0x4E00: 1
+        case 0x4E8C, 0x4E24: 2
+        case 0x4E09: 3
+        case 0x56DB: 4
+        case 0x4E94: 5
+        case 0x516D: 6
+        case 0x4E03: 7
+        case 0x516B: 8
+        case 0x4E5D: 9
+        default: nil
+        }
+    }
+
+    /// 十百千 → 10, 100, 1000.
+    @inline(__always) static func chineseUnit(_ value: UInt32) -> Int? {
+        switch value {
+        case 0x5341: 10
+        case 0x767E: 100
+        case 0x5343: 1000
+        default: nil
+        }
+    }
+    static let dian: UInt32 = 0x70B9     // 点
+    static let letterUnits: [UInt32: UnitKind] = [
+        0x63: .celsius, 0x66: .fahrenheit, 0x68: .hours, 0x6D: .notMeasurement, 0x67: .notMeasurement, 0x6B: .notMeasurement,
+        0x75: .notMeasurement, 0x77: .notMeasurement, 0x78: .times,
+    ]
+    static let duo: UInt32 = 0x591A      // 多
+    static let ji: UInt32 = 0x51E0       // 几
+    static let du: UInt32 = 0x5EA6       // 度
+
+    @inline(__always) static func digit(_ value: UInt32) -> Int? {
+        if isDigit(value) { return Int(value - 0x30) }
+        return chineseDigit(value)
+    }
+
+    /// Every number in the text: ASCII digits (39.2, 2点6, 38 point 1) and Chinese numerals
+    /// (三十八度五, 一百九十多, 五点三, 二十点三).
+    static func numbers(_ text: [UInt32]) -> [NumberToken] {
+        var tokens: [NumberToken] = []
+        let count = text.count
+        var index = 0
+        func fraction(at position: inout Int, into value: inout Double) -> Bool {
+            // After "点" / "." / " point ": digits as tenths, hundredths.
+            var scale = 0.1
+            var any = false
+            while position < count, let d = digit(text[position]), isDigit(text[position]) || chineseDigit(text[position]) != nil {
+                value += Double(d) * scale
+                scale /= 10
+                position += 1
+                any = true
+                if scale < 0.001 { break }
+            }
+            return any
+        }
+        // "180多", "二十几", "三十余", "十来斤": about that much.
+        func approximate(_ position: Int) -> Int {
+            guard position < count else { return position }
+            let next = text[position]
+            if next == duo || next == ji || next == 0x4F59 { return position + 1 }
+            if next == 0x6765, position + 1 < count, ![0x4E86, 0x7684, 0x8BF4, 0x8FC7, 0x5230].contains(text[position + 1]) { return position + 1 }
+            return position
+        }
+        while index < count {
+            let value = text[index]
+            if isDigit(value) {
+                let start = index
+                var number = 0.0
+                var digits = 0
+                while index < count, isDigit(text[index]) {
+                    number = number * 10 + Double(text[index] - 0x30)
+                    digits += 1
+                    index += 1
+                }
+                var token = NumberToken(value: number, start: start, end: index, decimal: false)
+                if digits > 6 { token.digitString = true }
+                if index + 1 < count, text[index] == 0x2E, isDigit(text[index + 1]) {
+                    index += 1
+                    var fractionValue = number
+                    _ = fraction(at: &index, into: &fractionValue)
+                    token.value = fractionValue
+                    token.decimal = true
+                } else if index + 1 < count, text[index] == dian {
+                    let next = text[index + 1]
+                    if isDigit(next), !(index + 2 < count && isDigit(text[index + 2])) {
+                        token.value = number + Double(next - 0x30) / 10
+                        token.decimal = true
+                        index += 2
+                    } else if let d = chineseDigit(next), !(index + 2 < count && (chineseDigit(text[index + 2]) != nil || chineseUnit(text[index + 2]) != nil)) {
+                        token.value = number + Double(d) / 10
+                        token.decimal = true
+                        index += 2
+                    } else if next == ji || next == duo {
+                        token.value = number + 0.5
+                        token.decimal = true
+                        token.clockLike = true
+                        index += 2
+                    } else {
+                        token.clockLike = true
+                    }
+                } else if index + 7 < count, text[index] == 0x20, text[index + 1] == 0x70, text[index + 2] == 0x6F, text[index + 3] == 0x69,
+                          text[index + 4] == 0x6E, text[index + 5] == 0x74, text[index + 6] == 0x20, isDigit(text[index + 7]) {
+                    // "38 point 1"
+                    index += 7
+                    var fractionValue = number
+                    _ = fraction(at: &index, into: &fractionValue)
+                    token.value = fractionValue
+                    token.decimal = true
+                }
+                index = approximate(index)
+                token.end = index
+                tokens.append(token)
+                continue
+            }
+            if chineseDigit(value) != nil || chineseUnit(value) != nil {
+                let start = index
+                var total = 0
+                var current = -1
+                var lastUnit = 0
+                var sawUnit = false
+                var zeroAfterUnit = false
+                var spelled = 0
+                while index < count {
+                    let scalar = text[index]
+                    if let d = chineseDigit(scalar) {
+                        if current >= 0 && !(current == 0 && zeroAfterUnit) {
+                            if !sawUnit {
+                                spelled += 1
+                                current = d
+                                index += 1
+                                continue
+                            }
+                            // "一百五六十", "十一二": a range; keep the first.
+                            index += 1
+                            while index < count, chineseDigit(text[index]) != nil || chineseUnit(text[index]) != nil { index += 1 }
+                            break
+                        }
+                        if d == 0 && sawUnit { zeroAfterUnit = true }
+                        current = d
+                        spelled += 1
+                        index += 1
+                    } else if let unit = chineseUnit(scalar) {
+                        if spelled > 1 && !sawUnit { break }
+                        sawUnit = true
+                        total += (current < 0 ? 1 : current) * unit
+                        current = -1
+                        lastUnit = unit
+                        zeroAfterUnit = false
+                        index += 1
+                    } else {
+                        break
+                    }
+                }
+                if !sawUnit {
+                    if spelled >= 7 {
+                        tokens.append(NumberToken(value: 0, start: start, end: index, decimal: false, digitString: true))
+                        continue
+                    }
+                    // "五点三", "三点零": one numeral, 点, numerals.
+                    if spelled == 1, current >= 0, index + 1 < count, text[index] == dian, chineseDigit(text[index + 1]) != nil {
+                        var position = index + 1
+                        var number = Double(current)
+                        _ = fraction(at: &position, into: &number)
+                        tokens.append(NumberToken(value: number, start: start, end: position, decimal: true))
+                        index = position
+                    } else if spelled == 1, current >= 0, index + 1 < count, text[index] == dian, text[index + 1] == ji || text[index + 1] == duo {
+                        tokens.append(NumberToken(value: Double(current) + 0.5, start: start, end: index + 2, decimal: true, clockLike: true))
+                        index += 2
+                    }
+                    continue
+                }
+                if current >= 0 {
+                    total += zeroAfterUnit || lastUnit <= 10 ? current : current * lastUnit / 10
+                }
+                var token = NumberToken(value: Double(total), start: start, end: index, decimal: false)
+                if index + 1 < count, text[index] == dian {
+                    if chineseDigit(text[index + 1]) != nil {
+                        var position = index + 1
+                        var number = token.value
+                        _ = fraction(at: &position, into: &number)
+                        token.value = number
+                        token.decimal = true
+                        index = position
+                    } else if text[index + 1] == ji || text[index + 1] == duo {
+                        token.value += 0.5
+                        token.decimal = true
+                        token.clockLike = true
+                        index += 2
+                    }
+                }
+                index = approximate(index)
+                token.end = index
+                tokens.append(token)
+                continue
+            }
+            index += 1
+        }
+        return tokens
+    }
+
+    struct ValueReading {
+        var kind: ValueKind
+        var value: Double
+        var second: Double?
+        var unit: UnitKind?
+        var start: Int
+        var end: Int
+        var clause: Int32
+        var state: UInt8
+    }
+
+    /// Reads the numbers of a message as measurements and adds the value concepts they make.
+    func values(_ reading: inout Reading, context: TriageContext?, personal: [Range<Int>] = []) {
+        let text = reading.text
+        let count = text.count
+        var tokens = reading.numbers
+        // A glucose program, or a message that speaks of glucose or diabetes treatment: a bare
+        // "2.7" is a glucose. In pregnancy the targets are tighter (NICE NG3).
+        let diabetes = context == .glucose || reading.labels.contains { $0.kind == .glucose || $0.kind == .fasting }
+            || reading.occurrences.contains { occurrence in diabetesConcepts[Int(occurrence.concept)] && occurrence.present }
+        let hypoSigns = reading.occurrences.contains { hypoSignConcepts[Int($0.concept)] && $0.present }
+        let pregnant = context == .pregnancy || reading.occurrences.contains { pregnancyConcepts[Int($0.concept)] && $0.present }
+        var readings: [ValueReading] = []
+        // Meter codes: HI / LO next to a glucose word (or in a glucose program).
+        for code in reading.meterCodes {
+            let clause = reading.clause(code.start)
+            guard clause >= 0 else { continue }
+            let labelled = reading.labels.contains { label in
+                reading.clause(label.start) == clause && [.glucose, .fasting, .meter, .measure].contains(label.kind)
+            }
+            guard labelled || context == .glucose else { continue }
+            readings.append(ValueReading(kind: .meter, value: code.high ? 1 : 0, unit: nil, start: code.start, end: code.end, clause: clause,
+                                         state: state(reading, start: code.start, end: code.end, clause: clause, negatable: false)))
+        }
+        guard !tokens.isEmpty else {
+            emit(readings, &reading, pregnant: pregnant)
+            return
+        }
+        func skipSpaces(_ position: Int) -> Int {
+            var index = position
+            while index < count, Self.isSpace(text[index]), index - position < 2 { index += 1 }
+            return index
+        }
+        func unit(at position: Int) -> (kind: UnitKind, end: Int)? {
+            let at = skipSpaces(position)
+            var best: (UnitKind, Int)?
+            for unit in reading.units where unit.start == at && (best == nil || unit.end > best!.1) { best = (unit.kind, unit.end) }
+            // A single letter as a word: 37.1 c, 101.8f, 5 h, 2 m, 500 g, 3 x.
+            if best == nil, at < count, Self.isLetter(text[at]), at + 1 >= count || !Self.isLetter(text[at + 1]), let kind = Self.letterUnits[text[at]] {
+                best = (kind, at + 1)
+            }
+            return best
+        }
+        var consumed = [Bool](repeating: false, count: tokens.count)
+        var durations: [(concept: ValueConcept, start: Int, end: Int, clause: Int32)] = []
+        var previousKind: (kind: ValueKind, end: Int, sentence: Int32)?
+        var index = 0
+        while index < tokens.count {
+            defer { index += 1 }
+            let token = tokens[index]
+            if consumed[index] || token.digitString { continue }
+            if personal.contains(where: { $0.contains(token.start) }) { continue }
+            let clause = reading.clause(token.start)
+            guard clause >= 0 else { continue }
+            // Inside a word ("spo2", "hba1c") or glued to letters ("e-3", "pd-1", "2nd", "cycle3").
+            if reading.words.contains(where: { $0.start <= token.start && token.end <= $0.end && $0.end - $0.start > token.end - token.start }) { continue }
+            if token.start > 0 {
+                let before = text[token.start - 1]
+                let labelEndsHere = reading.labels.contains { $0.end == token.start }
+                if !labelEndsHere, Self.isLetter(before) || ((before == 0x2D || before == 0x23) && token.start > 1 && Self.isLetter(text[token.start - 2])) { continue }
+                if [0xA3, 0x24, 0xA5, 0xFFE5, 0x20AC, 0x23].contains(before) { continue }   // £ $ ¥ ￥ € #
+                if token.start > 1, Self.isSpace(before), [0xA3, 0x24, 0xA5, 0x20AC, 0x23].contains(text[token.start - 2]) { continue }
+            }
+            let after = unit(at: token.end)
+            if let after, [.minutes, .hours, .weeks, .tablets, .houseNumber].contains(after.kind) || (after.kind == .times && token.value >= 6) {
+                var name: ValueConcept?
+                switch after.kind {
+                case .houseNumber: name = .houseNumber
+                case .tablets: name = token.value >= 8 && !token.decimal ? .manyTablets : nil
+                case .minutes: name = token.value >= 20 ? .minutes20 : (token.value >= 5 ? .minutes5 : nil)
+                case .hours: name = .minutes20
+                case .weeks: name = (4...42).contains(token.value) ? .gestation : nil
+                default: name = .manyTimes
+                }
+                if let name {
+                    durations.append((name, token.start, after.end, clause))
+                }
+                if after.kind != .times { continue }
+            }
+            // "40+3", "34+5": weeks and days of pregnancy.
+            if token.end + 1 < count, text[token.end] == 0x2B, Self.isDigit(text[token.end + 1]), (20...42).contains(token.value), !token.decimal {
+                durations.append((.gestation, token.start, token.end + 2, clause))
+                continue
+            }
+            if token.end < count, Self.isLetter(text[token.end]), after == nil { continue }
+            if token.end + 1 < count, text[token.end] == 0x3A, Self.isDigit(text[token.end + 1]) { continue }   // 7:30
+            if let after, after.kind == .notMeasurement { continue }
+            var before = token.start
+            while before > 0, Self.isSpace(text[before - 1]), token.start - before < 2 { before -= 1 }
+            if reading.notMeasurement.contains(where: { $0.end == before || $0.end == token.start }) { continue }
+            // Blood pressure: 120/80, 190 over 120.
+            var second: (value: Double, end: Int)?
+            if index + 1 < tokens.count {
+                let next = tokens[index + 1]
+                var cursor = skipSpaces(token.end)
+                var joined = false
+                if cursor < count, text[cursor] == 0x2F { cursor = skipSpaces(cursor + 1); joined = cursor == next.start }
+                else if let over = after, over.kind == .over { joined = skipSpaces(over.end) == next.start }
+                if joined, !next.decimal, !token.decimal { second = (next.value, next.end) }
+            }
+            let label = self.label(for: token, clause: clause, in: reading)
+            if let second {
+                let systolic = token.value, diastolic = second.value
+                let labelled = label == .pressure || label == .systolic || label == .measure
+                let plausible = labelled ? (50...300).contains(systolic) && (20...200).contains(diastolic) && systolic > diastolic
+                    : (70...300).contains(systolic) && (30...200).contains(diastolic) && systolic - diastolic >= 10
+                if plausible {
+                    consumed[index + 1] = true
+                    readings.append(ValueReading(kind: .pressure, value: systolic, second: diastolic, unit: nil, start: token.start, end: second.end, clause: clause,
+                                                 state: state(reading, start: token.start, end: second.end, clause: clause, negatable: false)))
+                    previousKind = (.pressure, second.end, reading.sentence(ofClause: clause))
+                } else {
+                    consumed[index + 1] = true
+                }
+                continue
+            }
+            var kind = label
+            if kind == nil, let previous = previousKind, previous.sentence == reading.sentence(ofClause: clause), token.start - previous.end <= 40 {
+                kind = previous.kind
+            }
+            if kind == nil || kind == .measure || kind == .meter, let after {
+                switch after.kind {
+                case .mmol, .mgdl: kind = .glucose
+                case .celsius, .fahrenheit: kind = .temperature
+                case .degree: kind = (34...43).contains(token.value) ? .temperature : kind
+                case .perMinute: kind = .heartRate
+                default: break
+                }
+            }
+            if kind == nil, token.decimal, !token.clockLike {
+                if diabetes, (1...35).contains(token.value) { kind = .glucose }
+                // "woke up soaked, 2.6": a low decimal with the signs of a hypo is a glucose.
+                if kind == nil, (1...3.8).contains(token.value), hypoSigns { kind = .glucose }
+                if context == .oncology, (35...42.5).contains(token.value) { kind = .temperature }
+            }
+            guard var measured = kind else { continue }
+            if token.clockLike && label == nil { continue }
+            if measured == .measure || measured == .meter {
+                if (34...43).contains(token.value) && token.decimal && measured == .measure { measured = .temperature }
+                else if token.decimal || measured == .meter || (1...35).contains(token.value) { measured = .glucose }
+                else { continue }
+            }
+            if after?.kind == .times && measured != .heartRate && measured != .respiration { continue }
+            var value = token.value
+            var end = after?.end ?? token.end
+            // 三十八度五, 38度5: tenths after 度.
+            if after?.kind == .degree, end < count, let d = Self.digit(text[end]), !(end + 1 < count && Self.digit(text[end + 1]) != nil), !token.decimal {
+                value += Double(d) / 10
+                end += 1
+            } else if after?.kind == .degree, end < count, text[end] == Self.duo {
+                value += 0.5
+                end += 1
+            }
+            readings.append(ValueReading(kind: measured, value: value, unit: after?.kind, start: token.start, end: end, clause: clause,
+                                         state: state(reading, start: token.start, end: end, clause: clause, negatable: false)))
+            previousKind = (measured, end, reading.sentence(ofClause: clause))
+        }
+        tokens.removeAll()
+        for duration in durations {
+            reading.occurrences.append(Occurrence(concept: Int32(duration.concept.rawValue), start: Int32(duration.start), end: Int32(duration.end), clause: duration.clause,
+                                                  state: state(reading, start: duration.start, end: duration.end, clause: duration.clause, negatable: false)))
+        }
+        emit(readings, &reading, pregnant: pregnant)
+    }
+
+    /// The measurement a number is labelled as: the nearest value word before it in its clause,
+    /// or one just after it ("3.1 on the meter").
+    func label(for token: NumberToken, clause: Int32, in reading: Reading) -> ValueKind? {
+        // The nearest label before the number in its sentence (within 12 characters, 30 for
+        // English words); a generic "测了" / "reading" only when no specific label is near.
+        var best: (kind: ValueKind, distance: Int)?
+        var generic: ValueKind?
+        let sentence = reading.sentence(ofClause: clause)
+        for label in reading.labels where label.end <= token.start && reading.sentence(ofClause: reading.clause(label.start)) == sentence {
+            let distance = token.start - label.end
+            let ascii = reading.text[label.end - 1] < 0x80
+            guard distance <= (ascii ? 30 : 12) else { continue }
+            if label.kind.priority == 0 { generic = generic ?? label.kind; continue }
+            if best == nil || distance < best!.distance || (distance == best!.distance && label.kind.priority > best!.kind.priority) { best = (label.kind, distance) }
+        }
+        if let best { return best.kind }
+        if let generic { return generic }
+        for label in reading.labels where label.start >= token.end && label.start - token.end <= 16 && reading.clause(label.start) == clause {
+            if label.kind == .measure || label.kind == .other { continue }
+            return label.kind
+        }
+        return nil
+    }
+
+    func emit(_ readings: [ValueReading], _ reading: inout Reading, pregnant: Bool) {
+        let t = thresholds
+        func add(_ concept: ValueConcept, _ value: ValueReading) {
+            reading.occurrences.append(Occurrence(concept: Int32(concept.rawValue), start: Int32(value.start), end: Int32(value.end), clause: value.clause, state: value.state))
+        }
+        // Blood pressure: the last reading counts ("180/100, rested, 148/90").
+        var lastSystolic: ValueReading?
+        var lastDiastolic: Double?
+        for value in readings where value.kind == .pressure || value.kind == .systolic || value.kind == .diastolic {
+            switch value.kind {
+            case .pressure:
+                lastSystolic = value
+                lastDiastolic = value.second
+            case .systolic:
+                lastSystolic = value
+            default:
+                lastDiastolic = value.value
+                if lastSystolic == nil { lastSystolic = ValueReading(kind: .diastolic, value: 0, unit: nil, start: value.start, end: value.end, clause: value.clause, state: value.state) }
+            }
+        }
+        if var bp = lastSystolic {
+            let systolic = bp.kind == .diastolic ? 0 : bp.value
+            let diastolic = lastDiastolic ?? 0
+            if bp.kind == .diastolic { bp.value = 0 }
+            if systolic >= t.systolicSevere || diastolic >= t.diastolicSevere {
+                add(.bpSevere, bp)
+            } else if systolic >= t.systolic && diastolic >= t.diastolic {
+                add(.bpHigh, bp)
+            } else if systolic >= t.systolic || diastolic >= t.diastolic {
+                add(.bpStage2, bp)
+            } else if systolic >= 140 || diastolic >= 90 {
+                add(.bpRaised, bp)
+            } else if systolic > 0 && systolic < t.systolicVeryLow {
+                add(.bpVeryLow, bp)
+            } else if systolic > 0 && systolic < t.systolicLow {
+                add(.bpLow, bp)
+            } else if systolic > 0 || diastolic > 0 {
+                add(.bpNormal, bp)
+                add(.normal, bp)
+            }
+        }
+        var hba1c: ValueReading?
+        for value in readings {
+            switch value.kind {
+            case .meter:
+                add(value.value > 0 ? .meterHi : .meterLo, value)
+            case .glucose, .fasting:
+                let mg = value.unit == .mgdl || (value.unit == nil && value.value > 35)
+                if mg {
+                    guard (15...1000).contains(value.value) else { continue }
+                    let low = (t.glucoseLow * 18 + 1e-9).rounded(.down), high = (t.glucoseHigh * 18 + 1e-9).rounded(.down)
+                    if value.value < low { add(.glucoseLow, value) }
+                    else if value.value >= high { add(.glucoseHigh, value) }
+                    else if value.value >= 180 { add(.glucoseRaised, value) }
+                    else if value.value < 80 { add(.glucoseLowish, value) }
+                    else { add(.glucoseNormal, value); add(.normal, value) }
+                } else {
+                    guard (0.5...40).contains(value.value) else { continue }
+                    if value.value < t.glucoseLow { add(.glucoseLow, value) }
+                    else if value.value >= t.glucoseHigh { add(.glucoseHigh, value) }
+                    else if value.value >= 10 || (value.kind == .fasting && value.value >= 7)
+                                || (pregnant && (value.value > 7.8 || (value.kind == .fasting && value.value > 5.3))) { add(.glucoseRaised, value) }
+                    else if value.value < 4.4 { add(.glucoseLowish, value) }
+                    else { add(.glucoseNormal, value); add(.normal, value) }
+                }
+            case .temperature:
+                var celsius = value.value
+                if value.unit == .fahrenheit || (value.unit != .celsius && (93...112).contains(value.value)) { celsius = (value.value - 32) * 5 / 9 }
+                guard (30...44).contains(celsius) else { continue }
+                if celsius >= t.temperatureHigh { add(.tempHigh, value) }
+                else if celsius < t.temperatureLow { add(.tempLow, value) }
+                else if celsius >= t.temperature { add(.fever, value) }
+                else if celsius >= 37.3 { add(.tempRaised, value) }
+                else { add(.tempNormal, value); add(.normal, value) }
+            case .oxygen:
+                guard (50...100).contains(value.value) else { continue }
+                if value.value < t.oxygenSaturation { add(.spo2Low, value) }
+                else if value.value < 95 { add(.spo2Borderline, value) }
+                else { add(.spo2Normal, value); add(.normal, value) }
+            case .heartRate:
+                guard (20...260).contains(value.value) else { continue }
+                if value.value > t.heartRateHigh { add(.hrHigh, value) }
+                else if value.value < t.heartRateLow { add(.hrLow, value) }
+                else if value.value >= 100 { add(.hrRaised, value) }
+                else { add(.hrNormal, value); add(.normal, value) }
+            case .fetalHeart:
+                guard (40...260).contains(value.value) else { continue }
+                if value.value < t.fetalHeartLow || value.value > t.fetalHeartHigh { add(.fhrAbnormal, value) }
+                else { add(.fhrNormal, value); add(.normal, value) }
+            case .respiration:
+                guard (5...80).contains(value.value) else { continue }
+                if value.value >= t.respiratoryRate { add(.rrHigh, value) }
+            case .platelets:
+                if value.value < 20 { add(.plateletsCritical, value) }
+                else if value.value < 100 { add(.plateletsLow, value) }
+                else { add(.labNormal, value) }
+            case .whiteCells:
+                guard value.value < 100 else { continue }
+                if value.value < 2 { add(.neutropenia, value) }
+                else if value.value < 4 { add(.wbcLow, value) }
+                else { add(.labNormal, value) }
+            case .neutrophils:
+                guard value.value < 50 else { continue }
+                if value.value < 1 { add(.neutropenia, value) }
+                else if value.value < 1.5 { add(.wbcLow, value) }
+                else { add(.labNormal, value) }
+            case .hemoglobin:
+                if value.value > 25 ? value.value < 100 : value.value < 10 { add(.labAbnormal, value) } else { add(.labNormal, value) }
+            case .inr:
+                if value.value > 3.5 { add(.labAbnormal, value) } else { add(.labNormal, value) }
+            case .ketones:
+                if value.value >= 1.5 { add(.ketonesHigh, value) }
+                else if value.value >= 0.6 { add(.ketonesRaised, value) }
+                else { add(.labNormal, value) }
+            case .uricAcid:
+                if value.value > 420 { add(.labAbnormal, value) } else { add(.labNormal, value) }
+            case .hba1c:
+                if (3...20).contains(value.value) { hba1c = value }
+            default:
+                break
+            }
+        }
+        if let hba1c {
+            if hba1c.value >= 7.5 { add(.labAbnormal, hba1c) } else { add(.labNormal, hba1c); add(.normal, hba1c) }
+        }
+        // Two or more normal readings and nothing else: a check-in log ("空腹5.3 午餐后7.8").
+        let normal = ValueConcept.normal.rawValue
+        let normals = reading.occurrences.filter { Int($0.concept) == normal }
+        if normals.count >= 2, let first = normals.first {
+            let start = normals.map(\.start).min()!, end = normals.map(\.end).max()!
+            reading.occurrences.append(Occurrence(concept: Int32(ValueConcept.normalLog.rawValue), start: start, end: max(start, end), clause: first.clause, state: first.state))
+        }
+    }
+
+    /// The reason a value gives, named as before the taxonomy: `value.glucose`, `value.temperature` …
+    static let valueReasonNames: [String: String] = [
+        "value.glucose_low": "value.glucose", "value.glucose_high": "value.glucose", "value.meter_hi": "value.glucose_meter_code",
+        "value.meter_lo": "value.glucose_meter_code", "value.temp_high": "value.temperature", "value.temp_low": "value.temperature",
+        "value.fever": "value.temperature", "value.spo2_low": "value.oxygen_saturation", "value.hr_high": "value.heart_rate",
+        "value.hr_low": "value.heart_rate", "value.bp_severe": "value.blood_pressure", "value.bp_high": "value.blood_pressure",
+        "value.bp_stage2": "value.blood_pressure", "value.bp_very_low": "value.blood_pressure", "value.bp_low": "value.blood_pressure",
+        "value.fhr_abnormal": "value.fetal_heart", "value.rr_high": "value.respiratory_rate", "value.platelets_critical": "value.platelets",
+        "value.neutropenia": "value.white_cells", "value.ketones_high": "value.ketones",
+        "value.glucose_raised": "value.glucose", "value.bp_raised": "value.blood_pressure", "value.temp_raised": "value.temperature",
+        "value.hr_raised": "value.heart_rate", "value.spo2_borderline": "value.oxygen_saturation",
+    ]
+    /// By value concept index.
+    static let valueReasons: [String?] = valueConcepts.map { valueReasonNames[$0] }
+
+    // MARK: Personal data
+
+    @inline(__always) static func isWordish(_ value: UInt32) -> Bool { isLetter(value) || isDigit(value) || value == 0x5F }
+
+    static let streetWords: Set<String> = ["road", "rd", "street", "st", "avenue", "ave", "lane", "ln", "drive", "dr", "close", "crescent", "way", "place", "court", "terrace", "grove", "gardens", "boulevard", "blvd", "parade", "highway"]
+
+    /// A UK postcode standing alone: one or two letters, one or two digits (and a letter), a
+    /// space, a digit and two letters ("ls6 2ab", "sw1a 1aa").
+    static func ukPostcode(_ text: [UInt32]) -> Range<Int>? {
+        var start = 0
+        while start < text.count {
+            if start > 0 && isWordish(text[start - 1]) { start += 1; continue }
+            var index = start
+            var letters = 0
+            while index < text.count, isLetter(text[index]), letters < 3 { index += 1; letters += 1 }
+            guard (1...2).contains(letters) else { start += 1; continue }
+            var digits = 0
+            while index < text.count, isDigit(text[index]), digits < 3 { index += 1; digits += 1 }
+            guard (1...2).contains(digits) else { start += 1; continue }
+            if index < text.count, isLetter(text[index]) { index += 1 }
+            guard index + 3 < text.count, text[index] == 0x20, isDigit(text[index + 1]), isLetter(text[index + 2]), isLetter(text[index + 3]),
+                  index + 4 >= text.count || !isWordish(text[index + 4]) else { start += 1; continue }
+            return start..<(index + 4)
+        }
+        return nil
+    }
+
+    /// Phone, ID, card and account numbers standing in the text: 9 or more digits in groups
+    /// (`139 1234 5678`, `+44 7412 556 901`, `123-45-6789`), 18-digit ID numbers, numbers spelled
+    /// out in Chinese (一三八…), a letter and 8 digits (passports), and shorter numbers right
+    /// after a word that names them (账号, account, QQ).
+    func personalData(_ reading: inout Reading) -> [(reason: TriageReason, span: Range<Int>)] {
+        let text = reading.text
+        let count = text.count
+        var reasons: [(reason: TriageReason, span: Range<Int>)] = []
+        var index = 0
+        let labelConcept = piiLabelConcept
+        while index < count {
+            guard Self.isDigit(text[index]) || ((text[index] == 0x2B || text[index] == 0x28) && index + 1 < count && Self.isDigit(text[index + 1])) else { index += 1; continue }
+            let start = index
+            if text[index] == 0x2B || text[index] == 0x28 { index += 1 }
+            var slashes = 0
+            var digits = 0
+            var end = index
+            var groups = 0
+            while index < count {
+                if Self.isDigit(text[index]) {
+                    digits += 1
+                    index += 1
+                    end = index
+                    continue
+                }
+                // One space, hyphen or bracket between digit groups: "(020) 1234 5678", "139-1234-5678";
+                // a slash or dot only as in dates of birth ("12/03/1961"), counted apart.
+                if (text[index] == 0x20 || text[index] == 0x2D), index + 1 < count, Self.isDigit(text[index + 1]), digits > 0 {
+                    groups += 1
+                    index += 1
+                    continue
+                }
+                if text[index] == 0x29, index + 2 < count, text[index + 1] == 0x20 || text[index + 1] == 0x2D, Self.isDigit(text[index + 2]), digits > 0 {
+                    groups += 1
+                    index += 2
+                    continue
+                }
+                if text[index] == 0x2F, index + 1 < count, Self.isDigit(text[index + 1]), digits > 0, digits <= 4 {
+                    slashes += 1
+                    index += 1
+                    continue
+                }
+                break
+            }
+            let run = text[start..<end]
+            // A date after a word that names personal data ("DOB 12/03/1961", "出生日期1961-03-12").
+            if slashes >= 1 || (groups >= 2 && digits == 8) {
+                if let labelConcept, digits >= 6,
+                   reading.occurrences.contains(where: { $0.concept == labelConcept && $0.present && Int($0.end) <= start && start - Int($0.end) <= 20 }) {
+                    reasons.append((TriageReason(rule: "pii.number", match: Self.string(run)), start..<end))
+                }
+                index = max(index, end)
+                continue
+            }
+            let decimalNext = end < count && (text[end] == 0x2E || text[end] == Self.dian) && end + 1 < count && Self.isDigit(text[end + 1])
+            let decimalBefore = start > 0 && (text[start - 1] == 0x2E || text[start - 1] == Self.dian)
+            let letterBefore = start > 0 && Self.isLetter(text[start - 1])
+            let isDate = run.count >= 8 && (run.starts(with: [0x32, 0x30]) || run.starts(with: [0x31, 0x39])) && run.count > 4 && run[start + 4] == 0x2D
+            if !decimalNext && !decimalBefore && !isDate {
+                let plain = run.filter(Self.isDigit)
+                var rule: String?
+                if digits == 17, end < count, text[end] == 0x78, groups == 0 { rule = "pii.id_number"; end += 1 }
+                else if digits == 18, groups == 0, run.first != 0x30 { rule = "pii.id_number" }
+                else if digits == 11, plain.first == 0x31, (0x33...0x39).contains(plain[plain.startIndex + 1]) { rule = "pii.mobile" }
+                else if digits >= 9 && !(letterBefore && digits < 8) { rule = "pii.number" }
+                else if letterBefore && digits >= 8 { rule = "pii.number" }
+                else if digits >= 6, let labelConcept,
+                        reading.occurrences.contains(where: { $0.concept == labelConcept && $0.present && Int($0.end) <= start && start - Int($0.end) <= 20 }) {
+                    rule = "pii.number"
+                }
+                if let rule {
+                    reasons.append((TriageReason(rule: rule, match: Self.string(text[start..<end])), start..<end))
+                    let clause = reading.clause(start)
+                    reading.occurrences.append(Occurrence(concept: Int32(special.personalData), start: Int32(start), end: Int32(end), clause: max(0, clause)))
+                }
+            }
+            index = max(index, end)
+            if index == start { index += 1 }
+        }
+        // E-mail addresses, and account names after a word that names them ("vx: tang2024",
+        // "WeChat hipcure888", "@pharmaquick").
+        var position = 0
+        while position < count {
+            guard text[position] == 0x40 else { position += 1; continue }
+            var left = position
+            while left > 0, Self.isWordish(text[left - 1]) { left -= 1 }
+            var right = position + 1
+            while right < count, Self.isWordish(text[right]) || (text[right] == 0x2E && right + 1 < count && Self.isWordish(text[right + 1])) { right += 1 }
+            let domain = text[(position + 1)..<right]
+            if position - left >= 1, domain.contains(0x2E) {
+                reasons.append((TriageReason(rule: "pii.email", match: Self.string(text[left..<right])), left..<right))
+            } else if position - left == 0, right - position > 3 {
+                reasons.append((TriageReason(rule: "contact.handle", match: Self.string(text[position..<right])), position..<right))
+            }
+            position = max(right, position + 1)
+        }
+        if let labelConcept = contactLabelConcept {
+            for occurrence in reading.occurrences where occurrence.concept == labelConcept && occurrence.present {
+                var start = Int(occurrence.end)
+                while start < count, text[start] == 0x20 || text[start] == 0x3A || text[start] == 0xFF1A || text[start] == 0x2D { start += 1 }
+                var end = start
+                while end < count, Self.isWordish(text[end]) { end += 1 }
+                let token = text[start..<end]
+                if token.count >= 5, token.contains(where: Self.isLetter), token.contains(where: Self.isDigit) || token.count >= 6,
+                   !reasons.contains(where: { $0.span.overlaps(start..<end) }) {
+                    reasons.append((TriageReason(rule: "contact.account", match: Self.string(token)), start..<end))
+                }
+            }
+        }
+        // Street addresses: "14 Oak Road", "221b Baker Street"; UK postcodes ("LS6 2AB").
+        var word = 0
+        while word < count {
+            guard Self.isDigit(text[word]), word == 0 || !Self.isWordish(text[word - 1]) else { word += 1; continue }
+            var cursor = word
+            while cursor < count, Self.isDigit(text[cursor]) { cursor += 1 }
+            if cursor < count, Self.isLetter(text[cursor]), cursor + 1 < count, !Self.isLetter(text[cursor + 1]) { cursor += 1 }
+            let numberEnd = cursor
+            var words = 0
+            var found = false
+            while words < 3, cursor < count, text[cursor] == 0x20 {
+                var next = cursor + 1
+                let wordStart = next
+                while next < count, Self.isLetter(text[next]) { next += 1 }
+                guard next > wordStart else { break }
+                words += 1
+                if Self.streetWords.contains(String(String.UnicodeScalarView(text[wordStart..<next].compactMap(Unicode.Scalar.init)))) , words >= 2 {
+                    reasons.append((TriageReason(rule: "pii.address", match: Self.string(text[word..<next])), word..<next))
+                    found = true
+                    break
+                }
+                cursor = next
+            }
+            word = found ? cursor + 1 : max(numberEnd, word + 1)
+        }
+        if let postcode = Self.ukPostcode(text) {
+            reasons.append((TriageReason(rule: "pii.address", match: Self.string(text[postcode])), postcode))
+        }
+        // Numbers spelled out digit by digit: 一三八零零一三八零零零.
+        for token in reading.numbers where token.digitString && token.start < count && !Self.isDigit(text[token.start]) {
+            reasons.append((TriageReason(rule: "pii.mobile", match: Self.string(text[token.start..<token.end])), token.start..<token.end))
+            reading.occurrences.append(Occurrence(concept: Int32(special.personalData), start: Int32(token.start), end: Int32(token.end), clause: max(0, reading.clause(token.start))))
+        }
+        return reasons
+    }
+}

@@ -92,19 +92,73 @@ struct EnrolCommand: AsyncParsableCommand {
 
 struct TriageCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "triage", abstract: "Grade a message and print the result as JSON / 消息分级")
+        commandName: "triage", abstract: "Grade a message and print the result as JSON / 消息分级",
+        subcommands: [Grade.self, Feedback.self], defaultSubcommand: Grade.self)
 
-    @Option(help: "zh or en") var locale: String = "zh"
-    @Argument(help: "The message") var text: String
+    /// `tend triage --locale zh TEXT`: the result as JSON ({level, flags, reasons}).
+    struct Grade: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Grade a message / 消息分级")
+        @Option(help: "zh or en") var locale: String = "zh"
+        @Option(help: "The program's kind, for bare numbers: glucose, oncology, pregnancy, asthma, hip") var context: String?
+        @Argument(help: "The message") var text: String
 
-    func run() async throws {
-        guard let language = AppLocale(identifier: locale) else {
-            FileHandle.standardError.write(Data("tend: --locale must be zh or en / --locale 必须是 zh 或 en\n".utf8))
-            throw ExitCode.failure
+        func run() async throws {
+            guard let language = AppLocale(identifier: locale) else {
+                FileHandle.standardError.write(Data("tend: --locale must be zh or en / --locale 必须是 zh 或 en\n".utf8))
+                throw ExitCode.failure
+            }
+            var programKind: TriageContext?
+            if let context {
+                guard let parsed = TriageContext(rawValue: context) else {
+                    FileHandle.standardError.write(Data("tend: --context must be one of \(TriageContext.allCases.map(\.rawValue).joined(separator: ", ")) / --context 无效\n".utf8))
+                    throw ExitCode.failure
+                }
+                programKind = parsed
+            }
+            let result = TriageClassifier().classify(text, locale: language, context: programKind)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            say(String(decoding: try encoder.encode(result), as: UTF8.self))
         }
-        let result = TriageClassifier().classify(text, locale: language)
+    }
+
+    struct Feedback: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Messages staff marked as graded wrong / 分级反馈", subcommands: [Export.self])
+
+        /// The program's "graded wrong" messages as labelled rows for the tuning split
+        /// (Tests/TendCoreTests/Triage/TriageCorpus): one JSON object a line.
+        struct Export: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Write the messages marked graded wrong as labelled NDJSON rows for the tuning corpus / 导出分级反馈",
+                discussion: "The rows hold the patients' own words: keep the file as you keep patient data, and review it before it joins the corpus.")
+            @OptionGroup var storage: StorageOptions
+            @Option(help: "Program slug") var program: String
+            @Option(help: "Write here instead of standard output") var out: String?
+
+            func run() async throws {
+                try await runReporting {
+                    try await withStores(try await loadConfig(storage)) { stores, dependencies in
+                        guard let found = try await stores.programs.find(slug: program) else { throw TendError.notFound("program \(program)") }
+                        let rows = try await dependencies.actions.messages.feedback(programID: found.id, by: .cli)
+                        let lines = try rows.map { String(decoding: try JSONEncoder.sortedKeys.encode($0), as: UTF8.self) }
+                        let text = lines.map { $0 + "\n" }.joined()
+                        if let out {
+                            try text.write(toFile: out, atomically: true, encoding: .utf8)
+                            say("Wrote \(lines.count) rows to \(out) / 已导出 \(lines.count) 条")
+                        } else {
+                            FileHandle.standardOutput.write(Data(text.utf8))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension JSONEncoder {
+    static var sortedKeys: JSONEncoder {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        say(String(decoding: try encoder.encode(result), as: UTF8.self))
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
     }
 }

@@ -57,4 +57,5 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case messageMisgraded = "message.misgraded"
     case inboxRead = "inbox.read"
     case messagesSearch = "messages.search"
+    case triageFeedbackExport = "triage.feedback.export"
 }

@@ -169,6 +169,31 @@ public struct MessageActions: Sendable {
         try await stores.patients.bindChannelUser(programID: programID, patientID: patientID, channel: channel, userID: userID, actor: actor)
     }
 
+    /// A message staff marked as graded wrong, as a row of the triage corpus. Staff choose a
+    /// level only, so the row carries no compliance label.
+    public struct FeedbackRow: Codable, Sendable, Equatable {
+        public var id: String
+        public var locale: String
+        public var text: String
+        public var level: String
+        public var category: String
+        /// What the classifier said.
+        public var graded: String?
+    }
+
+    /// The program's "graded wrong" messages, labelled with the level staff chose (audited:
+    /// the rows hold what patients wrote).
+    public func feedback(programID: String, by actor: AuditActor) async throws -> [FeedbackRow] {
+        let messages = try await stores.messages.feedback(programID: programID)
+        try await stores.audit.recordRead(.triageFeedbackExport, by: actor, program: programID, subject: AuditSubject(type: "program", id: programID))
+        return messages.compactMap { message in
+            guard let level = message.feedbackLevel else { return nil }
+            let hasHan = message.text.unicodeScalars.contains { $0.value >= 0x4E00 && $0.value <= 0x9FFF }
+            return FeedbackRow(id: "feedback-\(message.id)", locale: hasHan ? "zh" : "en", text: message.text, level: level.rawValue,
+                               category: "feedback", graded: message.level?.rawValue)
+        }
+    }
+
     /// Parses a staff action as the API and the console send it.
     public static func action(_ name: String, text: String?, level: String?) throws(TendError) -> MessageAction {
         switch name {

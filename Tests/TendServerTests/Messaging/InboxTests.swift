@@ -129,6 +129,14 @@ enum MorningMessages {
             #expect(status == .notFound)
             let program = try #require(try await app.stores.programs.find(slug: "gdm-camp"))
             #expect(try await app.stores.messages.feedback(programID: program.id).map(\.text) == ["最近总是头晕眼花"])
+            // `tend triage feedback export` writes it as a corpus row labelled with the staff's level, and the read is audited.
+            let rows = try await app.dependencies.actions.messages.feedback(programID: program.id, by: .cli)
+            #expect(rows.map(\.text) == ["最近总是头晕眼花"] && rows.first?.level == "urgent" && rows.first?.locale == "zh")
+            #expect(rows.first?.graded != "urgent" && rows.first?.category == "feedback")
+            let exports = try await app.stores.database.session { sql in
+                try await sql.raw("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'triage.feedback.export'").first()?.decode(column: "n", as: Int.self)
+            }
+            #expect(exports == 1)
             // Message texts are sealed at rest.
             let raw = try await app.stores.database.session { sql in
                 try await sql.raw("SELECT text_enc FROM messages").all().map { try $0.decode(column: "text_enc", as: String.self) }

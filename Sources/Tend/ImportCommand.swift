@@ -99,7 +99,7 @@ final class ProgressLine {
     private func draw(_ rows: Int) {
         let elapsed = ContinuousClock.now - start
         let seconds = max(0.001, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
-        let rate = Int(Double(rows) / seconds)
+        let rate = Int(exactly: (Double(rows) / seconds).rounded()) ?? 0
         let bar = String(repeating: "█", count: min(30, rows / 1000 % 31))
         FileHandle.standardError.write(Data("\r\(bar) \(rows.formatted()) rows · \(rate.formatted()) rows/s / 行每秒   ".utf8))
     }

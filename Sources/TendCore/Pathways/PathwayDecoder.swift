@@ -226,8 +226,8 @@ public struct PathwayDecoder {
         case (nil, nil):
             fail(node.line, "step \(id) needs a \"message\" (to the patient) or a \"task\" (for staff)")
         }
-        if case .message = action, channels.isEmpty, fields["channels"] != nil {
-            fail(fields["channels"]!.line, "step \(id) lists no channel")
+        if case .message = action, channels.isEmpty, let listed = fields["channels"] {
+            fail(listed.line, "step \(id) lists no channel")
         }
         var confirm = false
         if let entry = fields["confirm"], let text = scalar(entry.value, "confirm") {

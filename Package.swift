@@ -97,7 +97,7 @@ let package = Package(
         .executableTarget(
             name: "Tend",
             dependencies: [
-                "TendServer", "TendStore", "TendCore", "TendFormats",
+                "TendServer", "TendEngine", "TendStore", "TendCore", "TendFormats",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -210,6 +210,25 @@ public struct PathwayDecoder {
             recurrence = self.recurrence(entry.value, step: id)
         }
         let channels = channelList(fields["channels"], step: id)
+        let action = stepAction(fields, node: node, id: id, anchors: anchors, channels: channels)
+        var confirm = false
+        if let entry = fields["confirm"], let text = scalar(entry.value, "confirm") {
+            switch text { case "true", "yes": confirm = true; case "false", "no": confirm = false; default: fail(entry.line, "confirm must be true or false") }
+        }
+        let questionnaire = fields["questionnaire"].flatMap { scalar($0.value, "questionnaire") }
+        let ifUnconfirmed = fields["if_unconfirmed"].flatMap { scalar($0.value, "if_unconfirmed") }
+        let onlyTags = onlyTags(fields["only_tags"])
+        let ageRules = ageRules(fields["channels_by_age"], step: id)
+        // A step with problems is still returned, so other steps can refer to it without a
+        // second, misleading error; the decode fails on the problems anyway.
+        return PathwayStep(
+            id: id, anchor: anchor, offset: offset, at: at, timing: timing, recurrence: recurrence, channels: channels,
+            action: action ?? .message(LocalizedText(en: "", zh: "")), confirm: confirm, questionnaire: questionnaire, ifUnconfirmed: ifUnconfirmed,
+            onlyTags: onlyTags, channelsByAge: ageRules, line: node.line)
+    }
+
+    /// The step's message to the patient or task for staff, exactly one of them.
+    private mutating func stepAction(_ fields: [String: DocumentEntry], node: DocumentNode, id: String, anchors: [String], channels: [ContactChannel]) -> PathwayStep.Action? {
         let variables = Set(["patient.name", "program.name", "occurrence", "due.date", "due.time", "confirm.link"] + anchors.map { "\($0).date" })
         var action: PathwayStep.Action?
         var priority = TaskPriority.normal
@@ -229,22 +248,26 @@ public struct PathwayDecoder {
         if case .message = action, channels.isEmpty, let listed = fields["channels"] {
             fail(listed.line, "step \(id) lists no channel")
         }
-        var confirm = false
-        if let entry = fields["confirm"], let text = scalar(entry.value, "confirm") {
-            switch text { case "true", "yes": confirm = true; case "false", "no": confirm = false; default: fail(entry.line, "confirm must be true or false") }
-        }
-        let questionnaire = fields["questionnaire"].flatMap { scalar($0.value, "questionnaire") }
-        let ifUnconfirmed = fields["if_unconfirmed"].flatMap { scalar($0.value, "if_unconfirmed") }
+        return action
+    }
+
+    /// `only_tags`: the step goes only to patients with all of them.
+    private mutating func onlyTags(_ entry: DocumentEntry?) -> [PatientTag] {
         var onlyTags: [PatientTag] = []
-        if let entry = fields["only_tags"], let items = list(entry.value, "only_tags") {
+        if let entry, let items = list(entry.value, "only_tags") {
             if items.count > Bounds.tagFilterTerms { fail(entry.line, "only_tags has at most \(Bounds.tagFilterTerms) tags") }
             for item in items.prefix(Bounds.tagFilterTerms) {
                 guard let text = scalar(item, "a tag") else { continue }
                 do { onlyTags.append(try PatientTag.parse(text, field: "only_tags")) } catch { fail(item.line, "bad tag \"\(text)\": write key=value") }
             }
         }
+        return onlyTags
+    }
+
+    /// `channels_by_age`: other channels from an age on.
+    private mutating func ageRules(_ entry: DocumentEntry?, step id: String) -> [PathwayStep.AgeRule] {
         var ageRules: [PathwayStep.AgeRule] = []
-        if let entry = fields["channels_by_age"], let items = list(entry.value, "channels_by_age") {
+        if let entry, let items = list(entry.value, "channels_by_age") {
             if items.count > 10 { fail(entry.line, "channels_by_age has at most 10 rules") }
             for item in items.prefix(10) {
                 guard let ruleEntries = map(item, "an age rule") else { continue }
@@ -258,12 +281,7 @@ public struct PathwayDecoder {
                 ageRules.append(.init(minimumAge: age, channels: ruleChannels))
             }
         }
-        // A step with problems is still returned, so other steps can refer to it without a
-        // second, misleading error; the decode fails on the problems anyway.
-        return PathwayStep(
-            id: id, anchor: anchor, offset: offset, at: at, timing: timing, recurrence: recurrence, channels: channels,
-            action: action ?? .message(LocalizedText(en: "", zh: "")), confirm: confirm, questionnaire: questionnaire, ifUnconfirmed: ifUnconfirmed,
-            onlyTags: onlyTags, channelsByAge: ageRules, line: node.line)
+        return ageRules
     }
 
     private mutating func recurrence(_ node: DocumentNode, step: String) -> Recurrence? {

@@ -47,6 +47,13 @@ struct ConsoleRoutes: Sendable {
     }
 
     func register(on router: Router<TendRequestContext>) {
+        registerSignIn(on: router)
+        registerSettings(on: router)
+        registerAssets(on: router)
+    }
+
+    /// Home, signing in and out.
+    private func registerSignIn(on router: Router<TendRequestContext>) {
         router.get("/") { _, context -> Response in
             guard let identity = context.identity else { return .redirect(to: "/login") }
             let memberships = try await stores.staff.memberships(userID: identity.user.id)
@@ -97,7 +104,10 @@ struct ConsoleRoutes: Sendable {
             response.setCookie(expired(CookieName.session))
             return response
         }
+    }
 
+    /// The language and program switchers, a program's home.
+    private func registerSettings(on router: Router<TendRequestContext>) {
         router.post("/settings/language") { request, context -> Response in
             let form = try await decodeForm(CSRFForm.self, request)
             guard let locale = form.lang.flatMap(AppLocale.init(identifier:)) else {
@@ -133,7 +143,10 @@ struct ConsoleRoutes: Sendable {
         PatientConsole(console: self).register(on: router)
         TaskConsole(console: self).register(on: router)
         InboxConsole(console: self).register(on: router)
+    }
 
+    /// The stylesheet and script.
+    private func registerAssets(on router: Router<TendRequestContext>) {
         router.get("/static/tend.css") { _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "public, max-age=300"],
                      body: .init(byteBuffer: ByteBuffer(string: Self.stylesheet)))

@@ -163,6 +163,11 @@ struct InboxRoutes: Sendable {
     }
 
     func endpoints() -> [APIEndpoint] {
+        groupEndpoints() + inboxEndpoints() + settingsEndpoints()
+    }
+
+    /// Groups and the senders matched in them.
+    private func groupEndpoints() -> [APIEndpoint] {
         [
             APIEndpoint(operation: APIOperation(
                 method: .post, path: "/api/v1/programs/{program}/groups", operationID: "createGroup",
@@ -202,6 +207,12 @@ struct InboxRoutes: Sendable {
                 return try JSONIO.response(ItemsBody(items: try await stores.messages.groups(programID: grant.program.id).map(GroupBody.init)))
             },
 
+        ]
+    }
+
+    /// Messages: arriving, the inbox, search, staff actions.
+    private func inboxEndpoints() -> [APIEndpoint] {
+        [
             APIEndpoint(operation: APIOperation(
                 method: .post, path: "/api/v1/programs/{program}/inbound", operationID: "postInbound",
                 summary: "A message from a group or a one-to-one conversation: graded, routed to the inbox (urgent ones become a task); a one-to-one reply of 1 / 确认 / confirm confirms the sender's pending request",
@@ -261,6 +272,12 @@ struct InboxRoutes: Sendable {
                 return try JSONIO.response(try await bodies([message], programID: grant.program.id, locale: context.locale)[0])
             },
 
+        ]
+    }
+
+    /// The program's triage settings.
+    private func settingsEndpoints() -> [APIEndpoint] {
+        [
             APIEndpoint(operation: APIOperation(
                 method: .get, path: "/api/v1/programs/{program}/triage/settings", operationID: "getTriageSettings",
                 summary: "The program's additions to the shipped triage rules: phrases, thresholds, ready answers, on-call member",

@@ -198,6 +198,11 @@ struct PathwayRoutes: Sendable {
     private var enrolments: EnrolmentActions { dependencies.actions.enrolments }
 
     func endpoints() -> [APIEndpoint] {
+        pathwayEndpoints() + enrolmentEndpoints() + lifecycleEndpoints()
+    }
+
+    /// Pathway definitions: list, save, read.
+    private func pathwayEndpoints() -> [APIEndpoint] {
         [
             APIEndpoint(operation: APIOperation(
                 method: .get, path: "/api/v1/programs/{program}/pathways", operationID: "listPathways",
@@ -240,6 +245,12 @@ struct PathwayRoutes: Sendable {
                 return try JSONIO.response(PathwayBody(stored))
             },
 
+        ]
+    }
+
+    /// Enrolling and what staff read and move of an enrolment.
+    private func enrolmentEndpoints() -> [APIEndpoint] {
+        [
             APIEndpoint(operation: APIOperation(
                 method: .post, path: "/api/v1/programs/{program}/enrolments", operationID: "enrol",
                 summary: "Enrol one patient, or every active patient with the given tags, into a pathway and plan their touchpoints",
@@ -296,7 +307,7 @@ struct PathwayRoutes: Sendable {
                     to: try Self.date(body.date, field: "date"), by: context.actor)
                 return try JSONIO.response(EnrolmentBody(moved))
             },
-        ] + lifecycleEndpoints()
+        ]
     }
 
     private static func summary(of change: EnrolmentChange) -> String {

@@ -306,6 +306,11 @@ struct PatientRoutes: Sendable {
     private var patients: PatientActions { dependencies.actions.patients }
 
     func endpoints() -> [APIEndpoint] {
+        registryEndpoints() + recordEndpoints() + consentEndpoints()
+    }
+
+    /// The registry: list, create, search, import.
+    private func registryEndpoints() -> [APIEndpoint] {
         [
             APIEndpoint(operation: APIOperation(
                 method: .get, path: "/api/v1/programs/{program}/patients", operationID: "listPatients",
@@ -375,6 +380,12 @@ struct PatientRoutes: Sendable {
                 return try JSONIO.response(ImportResultBody(created: summary.created, updated: summary.updated, rejected: summary.rejected, rejects: rejects))
             },
 
+        ]
+    }
+
+    /// One patient: read, change, tags.
+    private func recordEndpoints() -> [APIEndpoint] {
+        [
             APIEndpoint(operation: APIOperation(
                 method: .get, path: "/api/v1/programs/{program}/patients/{patient}", operationID: "getPatient",
                 summary: "One patient with tags and consents", tag: "patients", response: Schema.ref("Patient"), permission: .readPatients)
@@ -415,6 +426,12 @@ struct PatientRoutes: Sendable {
                 return try JSONIO.response(PatientBody(patient))
             },
 
+        ]
+    }
+
+    /// Consents given and withdrawn.
+    private func consentEndpoints() -> [APIEndpoint] {
+        [
             APIEndpoint(operation: APIOperation(
                 method: .post, path: "/api/v1/programs/{program}/patients/{patient}/consents", operationID: "recordConsent",
                 summary: "Record a consent the patient gave", tag: "patients", body: .json(ConsentRequest.schema), successStatus: 201, response: Schema.ref("Consent"), permission: .writePatients)

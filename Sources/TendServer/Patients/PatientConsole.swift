@@ -72,6 +72,16 @@ struct PatientConsole: Sendable {
     }
 
     func register(on router: Router<TendRequestContext>) {
+        registerList(on: router)
+        registerForm(on: router)
+        registerRecord(on: router)
+        registerFollowUp(on: router)
+        registerPathways(on: router)
+        registerConsents(on: router)
+    }
+
+    /// The list with its filters, and the search box.
+    private func registerList(on router: Router<TendRequestContext>) {
         router.get("/p/:program/patients") { request, context -> Response in
             let page = try await page(.readPatients, request, context)
             let parameters = request.query
@@ -106,7 +116,10 @@ struct PatientConsole: Sendable {
             let found = try await patients.find(programID: page.grant.program.id, text: text, by: page.actor)
             return renderList(page, patients: found, nextURL: nil, error: nil, filter: [:], status: nil)
         }
+    }
 
+    /// Adding a patient.
+    private func registerForm(on router: Router<TendRequestContext>) {
         router.get("/p/:program/patients/new") { request, context -> Response in
             let page = try await page(.writePatients, request, context)
             return renderForm(page, profile: nil, values: PatientForm(), error: nil, patientID: nil)
@@ -124,7 +137,10 @@ struct PatientConsole: Sendable {
                 return renderForm(page, profile: nil, values: form, error: error, patientID: nil)
             }
         }
+    }
 
+    /// A patient's page, editing it, tags.
+    private func registerRecord(on router: Router<TendRequestContext>) {
         router.get("/p/:program/patients/:patient") { request, context -> Response in
             let page = try await page(.readPatients, request, context)
             guard let record = try await patients.record(programID: page.grant.program.id, patientID: try context.parameters.require("patient"), by: page.actor) else {
@@ -199,7 +215,10 @@ struct PatientConsole: Sendable {
             }
             return .redirect(to: "/p/\(page.grant.program.slug)/patients/\(patientID)")
         }
+    }
 
+    /// Enrolling and changing enrolments.
+    private func registerFollowUp(on router: Router<TendRequestContext>) {
         router.post("/p/:program/patients/:patient/enrol") { request, context -> Response in
             let page = try await page(.writePatients, request, context)
             let patientID = try context.parameters.require("patient")
@@ -235,7 +254,10 @@ struct PatientConsole: Sendable {
             let changed = try await enrolments.change(programID: page.grant.program.id, enrolmentID: try context.parameters.require("enrolment"), change, by: page.actor)
             return .redirect(to: "/p/\(page.grant.program.slug)/patients/\(changed.patientID)#schedule-section")
         }
+    }
 
+    /// The program's pathways, step by step.
+    private func registerPathways(on router: Router<TendRequestContext>) {
         router.get("/p/:program/pathways") { request, context -> Response in
             let page = try await page(.readProgram, request, context)
             let t = UIStrings.strings(for: page.locale)
@@ -272,7 +294,10 @@ struct PatientConsole: Sendable {
             ]
             return renderer.render("pathways", values, chrome: page.chrome, locale: page.locale)
         }
+    }
 
+    /// Recording a consent.
+    private func registerConsents(on router: Router<TendRequestContext>) {
         router.post("/p/:program/patients/:patient/consents") { request, context -> Response in
             let page = try await page(.writePatients, request, context)
             let patientID = try context.parameters.require("patient")

@@ -24,6 +24,11 @@ struct APIRoutes: Sendable {
     }
 
     private func coreEndpoints(openAPI: @escaping @Sendable () -> JSONValue) -> [APIEndpoint] {
+        metaEndpoints(openAPI: openAPI) + programEndpoints() + auditEndpoints() + credentialEndpoints()
+    }
+
+    /// The document and who is calling.
+    private func metaEndpoints(openAPI: @escaping @Sendable () -> JSONValue) -> [APIEndpoint] {
         [
             APIEndpoint(operation: APIOperation(
                 method: .get, path: "/api/v1/openapi.json", operationID: "getOpenAPI",
@@ -41,6 +46,12 @@ struct APIRoutes: Sendable {
                 return try JSONIO.response(MeBody(user: UserBody(identity.user), programs: memberships.map { ProgramBody($0.program, role: $0.role) }))
             },
 
+        ]
+    }
+
+    /// Programs and their members.
+    private func programEndpoints() -> [APIEndpoint] {
+        [
             APIEndpoint(operation: APIOperation(
                 method: .get, path: "/api/v1/programs", operationID: "listPrograms",
                 summary: "Programs the caller belongs to (all programs for a platform admin)", tag: "programs",
@@ -116,6 +127,12 @@ struct APIRoutes: Sendable {
                 return Response(status: .noContent)
             },
 
+        ]
+    }
+
+    /// The program's audit trail.
+    private func auditEndpoints() -> [APIEndpoint] {
+        [
             APIEndpoint(operation: APIOperation(
                 method: .get, path: "/api/v1/programs/{program}/audit", operationID: "listAudit",
                 summary: "The program's audit trail, newest first (admins)", tag: "audit",
@@ -139,6 +156,12 @@ struct APIRoutes: Sendable {
                 return try JSONIO.response(ItemsBody(items: events.map(AuditEventBody.init)))
             },
 
+        ]
+    }
+
+    /// API tokens and passwords.
+    private func credentialEndpoints() -> [APIEndpoint] {
+        [
             APIEndpoint(operation: APIOperation(
                 method: .get, path: "/api/v1/tokens", operationID: "listTokens",
                 summary: "The caller's API tokens", tag: "auth", response: Schema.list(of: "Token"))

@@ -117,6 +117,11 @@ struct TaskRoutes: Sendable {
     }
 
     func endpoints() -> [APIEndpoint] {
+        taskEndpoints() + channelReadEndpoints() + ChannelConfig.configurable.map(channelEndpoint)
+    }
+
+    /// Staff tasks: list, claim, complete, reassign.
+    private func taskEndpoints() -> [APIEndpoint] {
         [
             APIEndpoint(operation: APIOperation(
                 method: .get, path: "/api/v1/programs/{program}/tasks", operationID: "listTasks",
@@ -179,6 +184,12 @@ struct TaskRoutes: Sendable {
                                                             by: context.actor), context)
             },
 
+        ]
+    }
+
+    /// The channels configured and what the in-app channel holds for a patient.
+    private func channelReadEndpoints() -> [APIEndpoint] {
+        [
             APIEndpoint(operation: APIOperation(
                 method: .get, path: "/api/v1/programs/{program}/channels", operationID: "listChannels",
                 summary: "The program's configured channels (in-app is always on); URLs and secrets are not shown",
@@ -199,7 +210,7 @@ struct TaskRoutes: Sendable {
                     PortalMessageBody(id: $0.id, touchpoint_id: $0.touchpointID, body: $0.body, created_at: $0.createdAt, read_at: $0.readAt)
                 }))
             },
-        ] + ChannelConfig.configurable.map(channelEndpoint)
+        ]
     }
 
     /// `PUT …/channels/webhook` and its siblings: one operation per channel, as each takes

@@ -38,6 +38,17 @@ public struct EnrolmentStore: Sendable {
 
     // MARK: Enrol
 
+    /// The temporary tables of one enrol call, named after its batch.
+    private struct EnrolBatch {
+        let batch: String
+        let shapeKey: ShapeKey
+        var candidates: String { "tmp_enrol_\(batch)" }
+        var shapes: String { "tmp_shape_\(batch)" }
+        var plans: String { "tmp_plan_\(batch)" }
+        var flagColumns: [String] { shapeKey.flagNames.map { "\($0) BIGINT NOT NULL" } }
+        var groupColumns: String { "time_zone, quiet, win, channels" + shapeKey.flagNames.map { ", " + $0 }.joined() }
+    }
+
     public func enrol(programID: String, pathway stored: StoredPathway, target: EnrolmentTarget, anchors: [String: LocalDate], actor: AuditActor) async throws -> EnrolmentResult {
         let pathway = stored.pathway
         for anchor in pathway.anchors where anchors[anchor] == nil {
@@ -48,108 +59,115 @@ public struct EnrolmentStore: Sendable {
         }
         let now = clock.now()
         // Unique per enrolment call.
-        let batch = String(ids.next().suffix(12))
-        let shapeKey = ShapeKey(pathway: pathway, today: LocalDate(instant: now, in: TimeZone.utc))
-        let suffix = batch
-        let candidates = "tmp_enrol_\(suffix)", shapes = "tmp_shape_\(suffix)", plans = "tmp_plan_\(suffix)"
-        let dialect = database.dialect
-
+        let batch = EnrolBatch(batch: String(ids.next().suffix(12)), shapeKey: ShapeKey(pathway: pathway, today: LocalDate(instant: now, in: TimeZone.utc)))
         return try await database.transaction { sql in
-            let flagColumns = shapeKey.flagNames.map { "\($0) BIGINT NOT NULL" }
-            try await sql.raw(SQLQueryString("CREATE TEMP TABLE \(candidates) (patient_id TEXT PRIMARY KEY, seq TEXT NOT NULL, time_zone TEXT NOT NULL, quiet TEXT NOT NULL, win TEXT NOT NULL, channels TEXT NOT NULL\(flagColumns.map { ", " + $0 }.joined()))")).run()
-            // 1. The patients to enrol, with what their schedule depends on.
-            // Each candidate's number in patient order, zero-padded so ids sort as they are written.
-            let seq = dialect.zeroPadded("ROW_NUMBER() OVER (ORDER BY p.id)", width: 8)
-            var select = SQLQueryString("INSERT INTO \(unsafeRaw: candidates) SELECT p.id, \(unsafeRaw: seq), p.time_zone, COALESCE(p.quiet_hours, ''), COALESCE(p.contact_window, ''), p.channels")
-            shapeKey.appendFlags(&select)
-            select.appendLiteral(" FROM patients p WHERE p.program_id = ")
-            select.appendInterpolation(bind: programID)
-            select.appendLiteral(" AND p.status = 'active'")
-            switch target {
-            case .patient(let id):
-                select.appendLiteral(" AND p.id = ")
-                select.appendInterpolation(bind: id)
-            case .tagged(let filter):
-                TagSQL.appendFilter(&select, filter)
-            }
-            select.appendLiteral(" AND NOT EXISTS (SELECT 1 FROM enrolments e JOIN pathways w ON w.id = e.pathway_id WHERE e.patient_id = p.id AND w.slug = ")
-            select.appendInterpolation(bind: pathway.id)
-            select.appendLiteral(" AND e.status IN ('active', 'paused')) ORDER BY p.id")
-            try await sql.raw(select).run()
-
-            // 2. Plan each distinct shape once.
-            let groupColumns = "time_zone, quiet, win, channels" + shapeKey.flagNames.map { ", " + $0 }.joined()
-            let shapeRows = try await sql.raw(SQLQueryString("SELECT \(groupColumns), COUNT(*) AS members FROM \(candidates) GROUP BY \(groupColumns)")).all()
-            var touchpointCount = 0
-            var candidateCount = 0
-            try await sql.raw(SQLQueryString("CREATE TEMP TABLE \(shapes) (shape_no BIGINT PRIMARY KEY, time_zone TEXT NOT NULL, quiet TEXT NOT NULL, win TEXT NOT NULL, channels TEXT NOT NULL, anchors TEXT NOT NULL, planned_until TEXT NOT NULL\(flagColumns.map { ", " + $0 }.joined()))")).run()
-            try await sql.raw(SQLQueryString("CREATE TEMP TABLE \(plans) (shape_no BIGINT NOT NULL, step_id TEXT NOT NULL, occurrence BIGINT NOT NULL, due_at BIGINT NOT NULL, local_due TEXT NOT NULL, channels TEXT NOT NULL, kind TEXT NOT NULL, confirm BIGINT NOT NULL, if_unconfirmed TEXT, status TEXT NOT NULL)")).run()
-            var planRows: [[any Encodable & Sendable]] = []
-            for (number, row) in shapeRows.enumerated() {
-                let zoneName = try row.decode(column: "time_zone", as: String.self)
-                let zone = TimeZone(identifier: zoneName) ?? TimeZone.shanghai
-                let quiet = try row.decode(column: "quiet", as: String.self), window = try row.decode(column: "win", as: String.self)
-                let channelText = try row.decode(column: "channels", as: String.self)
-                let flags = try shapeKey.flagNames.map { try row.decode(column: $0, as: Int.self) != 0 }
-                var shapeAnchors = anchors
-                if shapeAnchors[Pathway.enrolmentAnchor] == nil {
-                    shapeAnchors[Pathway.enrolmentAnchor] = LocalDate(instant: now, in: zone)
-                }
-                let plannedUntil = LocalDate(instant: now, in: zone).adding(days: Self.horizonDays)
-                let patient = PlanningPatient(
-                    timeZone: zone, quietHours: quiet.isEmpty ? nil : try? DailyWindow.parse(quiet, field: "quiet_hours"),
-                    contactWindow: window.isEmpty ? nil : try? DailyWindow.parse(window, field: "contact_window"),
-                    channels: channelText.split(separator: ",").compactMap { ContactChannel(rawValue: String($0)) },
-                    age: shapeKey.representativeAge(flags), tags: shapeKey.representativeTags(flags))
-                var shapeValues: [any Encodable & Sendable] = [number, zoneName, quiet, window, channelText, Self.encode(shapeAnchors), plannedUntil.description]
-                shapeValues += flags.map { $0 ? 1 : 0 }
-                try await sql.raw("INSERT INTO \(unsafeRaw: shapes) VALUES (\(binds: shapeValues))").run()
-                let plan = PathwayPlanner.plan(pathway, anchors: shapeAnchors, patient: patient, horizon: plannedUntil)
-                let members = try row.decode(column: "members", as: Int.self)
-                touchpointCount += plan.count * members
-                candidateCount += members
-                for planned in plan {
-                    planRows.append(Self.planRow(planned, shape: number, now: now))
-                }
-            }
-            try await MultiRowInsert("INSERT INTO \(plans)").run(sql, rows: planRows)
-
-            // Indexes so each candidate finds its group and plan by lookup, not by scanning.
-            try await sql.raw(SQLQueryString("CREATE INDEX \(shapes)_key ON \(shapes) (\(groupColumns))")).run()
-            try await sql.raw(SQLQueryString("CREATE INDEX \(plans)_shape ON \(plans) (shape_no)")).run()
-
-            // 3. Enrolments, touchpoints and audit events for every candidate, set-based.
-            let nowMs = now.epochMilliseconds
-            let shapeJoin = (["time_zone", "quiet", "win", "channels"] + shapeKey.flagNames).map { "s.\($0) = c.\($0)" }.joined(separator: " AND ")
-            // SQLite keeps the written order of a CROSS JOIN: walking candidates (in patient
-            // order) outermost writes touchpoints in key order instead of all over the index.
-            let join = dialect.orderedJoin
-            // Enrolment ids are the call's batch prefix and the candidate's number: short, because
-            // every touchpoint id (and its index entries) starts with one.
-            let enrolmentID = dialect.concat([StorageDialect.literal(batch), "c.seq"])
-            try await sql.raw("""
-                INSERT INTO enrolments (id, program_id, patient_id, pathway_id, anchors, status, planned_until, created_at, updated_at)
-                SELECT \(unsafeRaw: enrolmentID), \(bind: programID), c.patient_id, \(bind: stored.id), s.anchors, 'active', s.planned_until, \(bind: nowMs), \(bind: nowMs)
-                FROM \(unsafeRaw: candidates) c \(unsafeRaw: join) \(unsafeRaw: shapes) s ON \(unsafeRaw: shapeJoin)
-                """).run()
-            let touchpointID = dialect.concat([StorageDialect.literal(batch), "c.seq", StorageDialect.literal("."), "t.step_id", StorageDialect.literal("."), "CAST(t.occurrence AS TEXT)"])
-            try await sql.raw("""
-                INSERT INTO touchpoints (id, program_id, enrolment_id, patient_id, step_id, occurrence, due_at, local_due, channels, kind, confirm, if_unconfirmed, status, attempts, updated_at)
-                SELECT \(unsafeRaw: touchpointID), \(bind: programID), \(unsafeRaw: enrolmentID), c.patient_id, t.step_id, t.occurrence, t.due_at, t.local_due,
-                       t.channels, t.kind, t.confirm, t.if_unconfirmed, t.status, 0, \(bind: nowMs)
-                FROM \(unsafeRaw: candidates) c \(unsafeRaw: join) \(unsafeRaw: shapes) s ON \(unsafeRaw: shapeJoin) \(unsafeRaw: join) \(unsafeRaw: plans) t ON t.shape_no = s.shape_no
-                """).run()
-            try await AuditLog.recordForEachPatient(in: candidates, idPrefix: ids.next(), action: .patientEnrol, by: actor, program: programID, at: nowMs,
-                                                    dialect: dialect, in: sql)
-            var single: [String] = []
-            if case .patient = target {
-                single = try await sql.raw(SQLQueryString("SELECT \(enrolmentID) AS id FROM \(candidates) c")).all().map { try $0.decode(column: "id", as: String.self) }
-            }
-            for table in [candidates, shapes, plans] {
+            try await selectCandidates(batch, programID: programID, pathway: pathway, target: target, in: sql)
+            let (candidateCount, touchpointCount) = try await planShapes(batch, pathway: pathway, anchors: anchors, now: now, in: sql)
+            let single = try await writeEnrolments(batch, programID: programID, pathwayID: stored.id, target: target, now: now, actor: actor, in: sql)
+            for table in [batch.candidates, batch.shapes, batch.plans] {
                 try await sql.raw(SQLQueryString("DROP TABLE \(table)")).run()
             }
             return EnrolmentResult(enrolled: candidateCount, touchpoints: touchpointCount, enrolmentIDs: single)
         }
+    }
+
+    /// 1. The patients to enrol, with what their schedule depends on, each numbered in patient
+    /// order (zero-padded so ids sort as they are written).
+    private func selectCandidates(_ batch: EnrolBatch, programID: String, pathway: Pathway, target: EnrolmentTarget, in sql: any SQLDatabase) async throws {
+        try await sql.raw(SQLQueryString("CREATE TEMP TABLE \(batch.candidates) (patient_id TEXT PRIMARY KEY, seq TEXT NOT NULL, time_zone TEXT NOT NULL, quiet TEXT NOT NULL, win TEXT NOT NULL, channels TEXT NOT NULL\(batch.flagColumns.map { ", " + $0 }.joined()))")).run()
+        let seq = database.dialect.zeroPadded("ROW_NUMBER() OVER (ORDER BY p.id)", width: 8)
+        var select = SQLQueryString("INSERT INTO \(unsafeRaw: batch.candidates) SELECT p.id, \(unsafeRaw: seq), p.time_zone, COALESCE(p.quiet_hours, ''), COALESCE(p.contact_window, ''), p.channels")
+        batch.shapeKey.appendFlags(&select)
+        select.appendLiteral(" FROM patients p WHERE p.program_id = ")
+        select.appendInterpolation(bind: programID)
+        select.appendLiteral(" AND p.status = 'active'")
+        switch target {
+        case .patient(let id):
+            select.appendLiteral(" AND p.id = ")
+            select.appendInterpolation(bind: id)
+        case .tagged(let filter):
+            TagSQL.appendFilter(&select, filter)
+        }
+        select.appendLiteral(" AND NOT EXISTS (SELECT 1 FROM enrolments e JOIN pathways w ON w.id = e.pathway_id WHERE e.patient_id = p.id AND w.slug = ")
+        select.appendInterpolation(bind: pathway.id)
+        select.appendLiteral(" AND e.status IN ('active', 'paused')) ORDER BY p.id")
+        try await sql.raw(select).run()
+    }
+
+    /// 2. Plans each distinct shape of candidate once; returns how many candidates and
+    /// touchpoints that makes.
+    private func planShapes(_ batch: EnrolBatch, pathway: Pathway, anchors: [String: LocalDate], now: Date, in sql: any SQLDatabase) async throws -> (Int, Int) {
+        let shapeKey = batch.shapeKey
+        let shapeRows = try await sql.raw(SQLQueryString("SELECT \(batch.groupColumns), COUNT(*) AS members FROM \(batch.candidates) GROUP BY \(batch.groupColumns)")).all()
+        var touchpointCount = 0
+        var candidateCount = 0
+        try await sql.raw(SQLQueryString("CREATE TEMP TABLE \(batch.shapes) (shape_no BIGINT PRIMARY KEY, time_zone TEXT NOT NULL, quiet TEXT NOT NULL, win TEXT NOT NULL, channels TEXT NOT NULL, anchors TEXT NOT NULL, planned_until TEXT NOT NULL\(batch.flagColumns.map { ", " + $0 }.joined()))")).run()
+        try await sql.raw(SQLQueryString("CREATE TEMP TABLE \(batch.plans) (shape_no BIGINT NOT NULL, step_id TEXT NOT NULL, occurrence BIGINT NOT NULL, due_at BIGINT NOT NULL, local_due TEXT NOT NULL, channels TEXT NOT NULL, kind TEXT NOT NULL, confirm BIGINT NOT NULL, if_unconfirmed TEXT, status TEXT NOT NULL)")).run()
+        var planRows: [[any Encodable & Sendable]] = []
+        for (number, row) in shapeRows.enumerated() {
+            let zoneName = try row.decode(column: "time_zone", as: String.self)
+            let zone = TimeZone(identifier: zoneName) ?? TimeZone.shanghai
+            let quiet = try row.decode(column: "quiet", as: String.self), window = try row.decode(column: "win", as: String.self)
+            let channelText = try row.decode(column: "channels", as: String.self)
+            let flags = try shapeKey.flagNames.map { try row.decode(column: $0, as: Int.self) != 0 }
+            var shapeAnchors = anchors
+            if shapeAnchors[Pathway.enrolmentAnchor] == nil {
+                shapeAnchors[Pathway.enrolmentAnchor] = LocalDate(instant: now, in: zone)
+            }
+            let plannedUntil = LocalDate(instant: now, in: zone).adding(days: Self.horizonDays)
+            let patient = PlanningPatient(
+                timeZone: zone, quietHours: quiet.isEmpty ? nil : try? DailyWindow.parse(quiet, field: "quiet_hours"),
+                contactWindow: window.isEmpty ? nil : try? DailyWindow.parse(window, field: "contact_window"),
+                channels: channelText.split(separator: ",").compactMap { ContactChannel(rawValue: String($0)) },
+                age: shapeKey.representativeAge(flags), tags: shapeKey.representativeTags(flags))
+            var shapeValues: [any Encodable & Sendable] = [number, zoneName, quiet, window, channelText, Self.encode(shapeAnchors), plannedUntil.description]
+            shapeValues += flags.map { $0 ? 1 : 0 }
+            try await sql.raw("INSERT INTO \(unsafeRaw: batch.shapes) VALUES (\(binds: shapeValues))").run()
+            let plan = PathwayPlanner.plan(pathway, anchors: shapeAnchors, patient: patient, horizon: plannedUntil)
+            let members = try row.decode(column: "members", as: Int.self)
+            touchpointCount += plan.count * members
+            candidateCount += members
+            for planned in plan {
+                planRows.append(Self.planRow(planned, shape: number, now: now))
+            }
+        }
+        try await MultiRowInsert("INSERT INTO \(batch.plans)").run(sql, rows: planRows)
+        // Indexes so each candidate finds its group and plan by lookup, not by scanning.
+        try await sql.raw(SQLQueryString("CREATE INDEX \(batch.shapes)_key ON \(batch.shapes) (\(batch.groupColumns))")).run()
+        try await sql.raw(SQLQueryString("CREATE INDEX \(batch.plans)_shape ON \(batch.plans) (shape_no)")).run()
+        return (candidateCount, touchpointCount)
+    }
+
+    /// 3. Enrolments, touchpoints and audit events for every candidate, set-based; returns the
+    /// enrolment's id when one patient was enrolled.
+    private func writeEnrolments(_ batch: EnrolBatch, programID: String, pathwayID: String, target: EnrolmentTarget, now: Date, actor: AuditActor,
+                                 in sql: any SQLDatabase) async throws -> [String] {
+        let dialect = database.dialect
+        let candidates = batch.candidates, shapes = batch.shapes, plans = batch.plans
+        let nowMs = now.epochMilliseconds
+        let shapeJoin = (["time_zone", "quiet", "win", "channels"] + batch.shapeKey.flagNames).map { "s.\($0) = c.\($0)" }.joined(separator: " AND ")
+        // SQLite keeps the written order of a CROSS JOIN: walking candidates (in patient
+        // order) outermost writes touchpoints in key order instead of all over the index.
+        let join = dialect.orderedJoin
+        // Enrolment ids are the call's batch prefix and the candidate's number: short, because
+        // every touchpoint id (and its index entries) starts with one.
+        let enrolmentID = dialect.concat([StorageDialect.literal(batch.batch), "c.seq"])
+        try await sql.raw("""
+            INSERT INTO enrolments (id, program_id, patient_id, pathway_id, anchors, status, planned_until, created_at, updated_at)
+            SELECT \(unsafeRaw: enrolmentID), \(bind: programID), c.patient_id, \(bind: pathwayID), s.anchors, 'active', s.planned_until, \(bind: nowMs), \(bind: nowMs)
+            FROM \(unsafeRaw: candidates) c \(unsafeRaw: join) \(unsafeRaw: shapes) s ON \(unsafeRaw: shapeJoin)
+            """).run()
+        let touchpointID = dialect.concat([StorageDialect.literal(batch.batch), "c.seq", StorageDialect.literal("."), "t.step_id", StorageDialect.literal("."), "CAST(t.occurrence AS TEXT)"])
+        try await sql.raw("""
+            INSERT INTO touchpoints (id, program_id, enrolment_id, patient_id, step_id, occurrence, due_at, local_due, channels, kind, confirm, if_unconfirmed, status, attempts, updated_at)
+            SELECT \(unsafeRaw: touchpointID), \(bind: programID), \(unsafeRaw: enrolmentID), c.patient_id, t.step_id, t.occurrence, t.due_at, t.local_due,
+                   t.channels, t.kind, t.confirm, t.if_unconfirmed, t.status, 0, \(bind: nowMs)
+            FROM \(unsafeRaw: candidates) c \(unsafeRaw: join) \(unsafeRaw: shapes) s ON \(unsafeRaw: shapeJoin) \(unsafeRaw: join) \(unsafeRaw: plans) t ON t.shape_no = s.shape_no
+            """).run()
+        try await AuditLog.recordForEachPatient(in: candidates, idPrefix: ids.next(), action: .patientEnrol, by: actor, program: programID, at: nowMs,
+                                                dialect: dialect, in: sql)
+        guard case .patient = target else { return [] }
+        return try await sql.raw(SQLQueryString("SELECT \(enrolmentID) AS id FROM \(candidates) c")).all().map { try $0.decode(column: "id", as: String.self) }
     }
 
     static func planRow(_ planned: PlannedTouchpoint, shape: Int, now: Date) -> [any Encodable & Sendable] {

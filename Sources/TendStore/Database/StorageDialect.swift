@@ -34,7 +34,7 @@ public struct StorageDialect: Sendable, Equatable {
     func concat(_ parts: [String]) -> String { parts.joined(separator: " || ") }
 
     /// An integer expression as text zero-padded to `width` digits, so ids sort as written.
-    func zeroPadded(_ expression: String, width: Int) -> String {
+    public func zeroPadded(_ expression: String, width: Int) -> String {
         isSQLite ? "printf('%0\(width)d', \(expression))" : "lpad(CAST(\(expression) AS TEXT), \(width), '0')"
     }
 

@@ -118,8 +118,18 @@ let package = Package(
         .target(
             name: "TendTestSupport",
             dependencies: [
-                "TendCore", "TendStore", "TendServer",
+                "TendCore", "TendStore", "TendEngine",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TendServerTestSupport",
+            dependencies: [
+                "TendCore", "TendStore", "TendServer", "TendTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -129,7 +139,7 @@ let package = Package(
         .testTarget(
             name: "TendServerTests",
             dependencies: [
-                "TendServer", "TendEngine", "TendFormats", "TendTestSupport",
+                "TendServer", "TendEngine", "TendFormats", "TendTestSupport", "TendServerTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

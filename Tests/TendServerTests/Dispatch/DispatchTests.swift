@@ -8,6 +8,7 @@ import TendEngine
 import TendFormats
 import TendServer
 import TendStore
+import TendServerTestSupport
 import TendTestSupport
 
 /// Shared set-up for dispatch scenarios: a patient enrolled in a demo pathway, a dispatcher

@@ -46,6 +46,10 @@ public struct StorageDialect: Sendable, Equatable {
     /// has one writer, so a claim in its write transaction is already exclusive.
     var skipLocked: String { isSQLite ? "" : " FOR UPDATE SKIP LOCKED" }
 
+    /// What a read adds to hold the rows it returns until its transaction ends (PostgreSQL);
+    /// SQLite's write transaction already keeps every other writer out.
+    var lockingRead: String { isSQLite ? "" : " FOR UPDATE" }
+
     /// Concatenates the texts of a group.
     func stringAggregate(_ expression: String) -> String {
         isSQLite ? "group_concat(\(expression), '')" : "string_agg(\(expression), '')"

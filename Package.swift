@@ -98,7 +98,7 @@ let package = Package(
         .executableTarget(
             name: "Tend",
             dependencies: [
-                "TendServer", "TendStore", "TendCore", "TendFormats",
+                "TendServer", "TendEngine", "TendStore", "TendCore", "TendFormats",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TendCore
+import TendEngine
 import TendServer
 import TendStore
 
@@ -59,19 +60,16 @@ struct ImportCommand: AsyncParsableCommand {
 
 /// Runs an import batch by batch, drawing a progress line on a terminal.
 func importRows(_ reader: ImportRowReader, into program: Program, stores: Stores, rejectsPath: String) async throws -> ImportSummary {
-    let importer = PatientImporter(store: stores.patients)
-    let session = PatientImporter.Session()
-    let actor = AuditActor(id: nil, kind: .cli)
     var rejectLines = ["line,field,reason"]
     let progress = ProgressLine(enabled: isatty(STDERR_FILENO) == 1)
-    try await importer.run(reader, programID: program.id, actor: actor, session: session, reject: { reject in
+    let summary = try await PatientActions(stores: stores).importRows(reader, programID: program.id, by: AuditActor(id: nil, kind: .cli), reject: { reject in
         rejectLines.append([String(reject.line), reject.field ?? "", reject.reason].map(CSVReader.escape).joined(separator: ","))
     }, progress: { progress.update($0.processed) })
-    progress.finish(session.summary.processed)
-    if session.summary.rejected > 0 {
+    progress.finish(summary.processed)
+    if summary.rejected > 0 {
         try (rejectLines.joined(separator: "\n") + "\n").write(toFile: rejectsPath, atomically: true, encoding: .utf8)
     }
-    return session.summary
+    return summary
 }
 
 /// `\r 120,000 rows · 21,400 rows/s` on stderr, redrawn at most ten times a second.

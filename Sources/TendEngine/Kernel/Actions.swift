@@ -10,11 +10,20 @@ public struct Actions: Sendable {
     public let access: AccessActions
     public let messages: MessageActions
     public let reads: ScheduleReads
+    public let patients: PatientActions
+    public let enrolments: EnrolmentActions
+    public let tasks: TaskActions
+    public let confirmations: ConfirmationActions
 
-    public init(stores: Stores, passwords: PasswordHasher, signIns: SignInThrottle, classifiers: ClassifierCache, clock: TendClock, logger: Logger) {
+    public init(stores: Stores, passwords: PasswordHasher, signIns: SignInThrottle, classifiers: ClassifierCache, links: ConfirmationLinks,
+                clock: TendClock, logger: Logger) {
         programs = ProgramActions(stores: stores, passwords: passwords)
         access = AccessActions(stores: stores, passwords: passwords, signIns: signIns)
         messages = MessageActions(stores: stores, classifiers: classifiers, clock: clock, logger: logger)
         reads = ScheduleReads(stores: stores)
+        patients = PatientActions(stores: stores)
+        enrolments = EnrolmentActions(stores: stores)
+        tasks = TaskActions(stores: stores)
+        confirmations = ConfirmationActions(stores: stores, links: links, clock: clock)
     }
 }

@@ -32,14 +32,6 @@ public struct ScheduleReads: Sendable {
         return messages
     }
 
-    /// Staff tasks (a person's Today list, a patient's tasks), audited as read.
-    public func tasks(programID: String, filter: TaskFilter, by actor: AuditActor) async throws -> [StaffTask] {
-        let tasks = try await stores.tasks.list(programID: programID, filter: filter)
-        try await stores.audit.recordRead(.tasksRead, by: actor, program: programID,
-                                          subject: filter.patientID.map(AuditSubject.patient) ?? AuditSubject(type: "program", id: programID))
-        return tasks
-    }
-
     private func exists(_ programID: String, _ patientID: String) async throws -> Bool {
         try await stores.patients.fetch(programID: programID, ids: [patientID]).first != nil
     }

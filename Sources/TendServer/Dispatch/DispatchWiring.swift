@@ -7,7 +7,7 @@ import TendStore
 extension AppDependencies {
     /// The confirmation links messages carry, rooted at the public URL.
     public var confirmationLinks: ConfirmationLinks {
-        ConfirmationLinks(signer: stores.blindIndex, publicURL: config.baseURL)
+        actions.confirmations.links
     }
 
     /// A dispatcher for this configuration. `clock` decides what is due; leases and retry

@@ -32,7 +32,8 @@ public struct AppDependencies: Sendable {
         self.signIns = SignInThrottle(clock: operationsClock)
         self.metrics = metrics
         self.logger = logger
-        self.actions = Actions(stores: stores, passwords: passwords, signIns: signIns, classifiers: classifiers, clock: clock, logger: logger)
+        self.actions = Actions(stores: stores, passwords: passwords, signIns: signIns, classifiers: classifiers,
+                               links: ConfirmationLinks(signer: stores.blindIndex, publicURL: config.baseURL), clock: clock, logger: logger)
     }
 }
 

@@ -195,12 +195,7 @@ struct PathwayRoutes: Sendable {
         try Validate.date(text, field: field)
     }
 
-    private func enrolmentAndPathway(_ grant: ProgramAccess.Grant, _ context: TendRequestContext) async throws -> (Enrolment, StoredPathway) {
-        guard let found = try await stores.enrolmentWithPathway(programID: grant.program.id, enrolmentID: try context.parameters.require("enrolment")) else {
-            throw TendError.notFound("enrolment")
-        }
-        return found
-    }
+    private var enrolments: EnrolmentActions { dependencies.actions.enrolments }
 
     func endpoints() -> [APIEndpoint] {
         [
@@ -252,14 +247,10 @@ struct PathwayRoutes: Sendable {
             ) { request, context in
                 let grant = try context.requireGrant()
                 let body = try await JSONIO.decode(EnrolRequest.self, from: request)
-                guard let stored = try await stores.pathways.find(programID: grant.program.id, slug: body.pathway) else {
-                    throw TendError.notFound("pathway")
-                }
                 var anchors: [String: LocalDate] = [:]
                 for (name, text) in body.anchors ?? [:] { anchors[name] = try Self.date(text, field: "anchors.\(name)") }
                 let target: EnrolmentTarget
                 if let patientID = body.patient_id {
-                    guard try await stores.patients.fetch(programID: grant.program.id, ids: [patientID]).first != nil else { throw TendError.notFound("patient") }
                     target = .patient(patientID)
                 } else {
                     var filter = TagFilter()
@@ -269,7 +260,7 @@ struct PathwayRoutes: Sendable {
                     guard !filter.all.isEmpty || !filter.any.isEmpty else { throw TendError.missing("patient_id") }
                     target = .tagged(filter)
                 }
-                let result = try await stores.enrolments.enrol(programID: grant.program.id, pathway: stored, target: target, anchors: anchors, actor: grant.auditActor(requestID: context.requestID))
+                let result = try await enrolments.enrol(programID: grant.program.id, pathway: body.pathway, target: target, anchors: anchors, by: context.actor)
                 return try JSONIO.response(EnrolResultBody(enrolled: result.enrolled, touchpoints: result.touchpoints, enrolment_ids: result.enrolmentIDs), status: .created)
             },
 
@@ -300,36 +291,31 @@ struct PathwayRoutes: Sendable {
             ) { request, context in
                 let grant = try context.requireGrant()
                 let body = try await JSONIO.decode(MoveAnchorRequest.self, from: request)
-                let (enrolment, pathway) = try await enrolmentAndPathway(grant, context)
-                guard let moved = try await stores.enrolments.moveAnchor(
-                    programID: grant.program.id, enrolmentID: enrolment.id, anchor: body.anchor, to: try Self.date(body.date, field: "date"),
-                    pathway: pathway, actor: grant.auditActor(requestID: context.requestID)) else { throw TendError.notFound("enrolment") }
+                let moved = try await enrolments.moveAnchor(
+                    programID: grant.program.id, enrolmentID: try context.parameters.require("enrolment"), anchor: body.anchor,
+                    to: try Self.date(body.date, field: "date"), by: context.actor)
                 return try JSONIO.response(EnrolmentBody(moved))
             },
         ] + lifecycleEndpoints()
     }
 
+    private static func summary(of change: EnrolmentChange) -> String {
+        switch change {
+        case .pause: "Hold the enrolment's scheduled touchpoints"
+        case .resume: "Resume a paused enrolment; what fell due meanwhile is skipped"
+        case .cancel: "End the enrolment; nothing more is sent"
+        }
+    }
+
     private func lifecycleEndpoints() -> [APIEndpoint] {
-        ["pause", "resume", "cancel"].map { action in
+        EnrolmentChange.allCases.map { change in
             APIEndpoint(operation: APIOperation(
-                method: .post, path: "/api/v1/programs/{program}/enrolments/{enrolment}/\(action)", operationID: "\(action)Enrolment",
-                summary: action == "pause" ? "Hold the enrolment's scheduled touchpoints" : action == "resume"
-                    ? "Resume a paused enrolment; what fell due meanwhile is skipped" : "End the enrolment; nothing more is sent",
+                method: .post, path: "/api/v1/programs/{program}/enrolments/{enrolment}/\(change.rawValue)", operationID: "\(change.rawValue)Enrolment",
+                summary: Self.summary(of: change),
                 tag: "pathways", response: Schema.ref("Enrolment"), conflicts: true, permission: .writePatients)
             ) { request, context in
                 let grant = try context.requireGrant()
-                let (enrolment, pathway) = try await enrolmentAndPathway(grant, context)
-                let who = grant.auditActor(requestID: context.requestID)
-                let changed: Bool = switch action {
-                case "pause": try await stores.enrolments.pause(programID: grant.program.id, enrolmentID: enrolment.id, actor: who)
-                case "resume": try await stores.enrolments.resume(programID: grant.program.id, enrolmentID: enrolment.id, pathway: pathway, actor: who)
-                default: try await stores.enrolments.cancel(programID: grant.program.id, enrolmentID: enrolment.id, actor: who)
-                }
-                guard changed else {
-                    throw TendError(kind: .conflict, code: "enrolment_state", message: .init(
-                        en: "The enrolment is \(enrolment.status.rawValue) and cannot be \(action)d", zh: "该入组当前状态为 \(enrolment.status.rawValue)，无法执行此操作"), field: "enrolment")
-                }
-                guard let updated = try await stores.enrolments.enrolment(programID: grant.program.id, id: enrolment.id) else { throw TendError.notFound("enrolment") }
+                let updated = try await enrolments.change(programID: grant.program.id, enrolmentID: try context.parameters.require("enrolment"), change, by: context.actor)
                 return try JSONIO.response(EnrolmentBody(updated))
             }
         }

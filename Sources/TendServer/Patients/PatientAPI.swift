@@ -303,8 +303,7 @@ struct PatientRoutes: Sendable {
     let dependencies: AppDependencies
     static let maxImportBytes = 10 << 20
 
-    private var stores: Stores { dependencies.stores }
-    private var access: ProgramAccess { ProgramAccess(stores: stores) }
+    private var patients: PatientActions { dependencies.actions.patients }
 
     func endpoints() -> [APIEndpoint] {
         [
@@ -324,7 +323,7 @@ struct PatientRoutes: Sendable {
             ) { request, context in
                 let grant = try context.requireGrant()
                 let query = try Self.patientQuery(request.query)
-                let page = try await stores.patients.list(programID: grant.program.id, query: query, actor: grant.auditActor(requestID: context.requestID))
+                let page = try await patients.list(programID: grant.program.id, query: query, by: context.actor)
                 return try JSONIO.response(PatientPageBody(items: page.patients.map(PatientBody.init), next_after: page.nextAfter))
             },
 
@@ -335,8 +334,7 @@ struct PatientRoutes: Sendable {
             ) { request, context in
                 let grant = try context.requireGrant()
                 let input = try await JSONIO.decode(PatientInput.self, from: request)
-                let patient = try await stores.patients.create(
-                    programID: grant.program.id, profile: try input.applied(to: nil), tags: try input.parsedTags(), actor: grant.auditActor(requestID: context.requestID))
+                let patient = try await patients.create(programID: grant.program.id, profile: try input.applied(to: nil), tags: try input.parsedTags(), by: context.actor)
                 return try JSONIO.response(PatientBody(patient), status: .created)
             },
 
@@ -347,9 +345,8 @@ struct PatientRoutes: Sendable {
             ) { request, context in
                 let grant = try context.requireGrant()
                 let body = try await JSONIO.decode(PatientSearchRequest.self, from: request)
-                let patients = try await stores.patients.search(
-                    programID: grant.program.id, phone: body.phone, idNumber: body.id_number, name: body.name, actor: grant.auditActor(requestID: context.requestID))
-                return try JSONIO.response(ItemsBody(items: patients.map(PatientBody.init)))
+                let found = try await patients.search(programID: grant.program.id, phone: body.phone, idNumber: body.id_number, name: body.name, by: context.actor)
+                return try JSONIO.response(ItemsBody(items: found.map(PatientBody.init)))
             },
 
             APIEndpoint(operation: APIOperation(
@@ -371,13 +368,10 @@ struct PatientRoutes: Sendable {
                 }
                 let encoding = request.query.get("encoding").flatMap(TextEncoding.init(name:))
                 let reader = try ImportRowReader(bytes: Array(buffer: buffer), format: format, encoding: encoding)
-                let importer = PatientImporter(store: stores.patients)
-                let session = PatientImporter.Session()
                 var rejects: [ImportResultBody.RejectBody] = []
-                try await importer.run(reader, programID: grant.program.id, actor: grant.auditActor(requestID: context.requestID), session: session, reject: { reject in
+                let summary = try await patients.importRows(reader, programID: grant.program.id, by: context.actor, reject: { reject in
                     if rejects.count < 1000 { rejects.append(.init(line: reject.line, field: reject.field, reason: reject.reason)) }
                 })
-                let summary = session.summary
                 return try JSONIO.response(ImportResultBody(created: summary.created, updated: summary.updated, rejected: summary.rejected, rejects: rejects))
             },
 
@@ -386,7 +380,7 @@ struct PatientRoutes: Sendable {
                 summary: "One patient with tags and consents", tag: "patients", response: Schema.ref("Patient"), permission: .readPatients)
             ) { request, context in
                 let grant = try context.requireGrant()
-                guard let patient = try await stores.patients.get(programID: grant.program.id, patientID: try context.parameters.require("patient"), actor: grant.auditActor(requestID: context.requestID)) else {
+                guard let patient = try await patients.read(programID: grant.program.id, patientID: try context.parameters.require("patient"), by: context.actor) else {
                     throw TendError.notFound("patient")
                 }
                 return try JSONIO.response(PatientBody(patient))
@@ -400,11 +394,7 @@ struct PatientRoutes: Sendable {
                 let grant = try context.requireGrant()
                 let patientID = try context.parameters.require("patient")
                 let input = try await JSONIO.decode(PatientInput.self, from: request)
-                guard let current = try await stores.patients.fetch(programID: grant.program.id, ids: [patientID]).first else {
-                    throw TendError.notFound("patient")
-                }
-                guard let patient = try await stores.patients.update(
-                    programID: grant.program.id, patientID: patientID, profile: try input.applied(to: current.profile), actor: grant.auditActor(requestID: context.requestID)) else {
+                guard let patient = try await patients.update(programID: grant.program.id, patientID: patientID, by: context.actor, change: { try input.applied(to: $0) }) else {
                     throw TendError.notFound("patient")
                 }
                 return try JSONIO.response(PatientBody(patient))
@@ -419,14 +409,9 @@ struct PatientRoutes: Sendable {
                 let body = try await JSONIO.decode(TagChangeRequest.self, from: request)
                 let add = try (body.add ?? []).map { (text) throws(TendError) in try PatientTag.parse(text, field: "add") }
                 let remove = try (body.remove ?? []).map { (text) throws(TendError) in try PatientTag.parse(text, field: "remove") }
-                let who = grant.auditActor(requestID: context.requestID)
-                if !add.isEmpty, try await !stores.patients.addTags(programID: grant.program.id, patientID: patientID, tags: add, actor: who) {
+                guard let patient = try await patients.retag(programID: grant.program.id, patientID: patientID, add: add, remove: remove, by: context.actor) else {
                     throw TendError.notFound("patient")
                 }
-                if !remove.isEmpty, try await !stores.patients.removeTags(programID: grant.program.id, patientID: patientID, tags: remove, actor: who) {
-                    throw TendError.notFound("patient")
-                }
-                guard let patient = try await stores.patients.fetch(programID: grant.program.id, ids: [patientID]).first else { throw TendError.notFound("patient") }
                 return try JSONIO.response(PatientBody(patient))
             },
 
@@ -436,8 +421,8 @@ struct PatientRoutes: Sendable {
             ) { request, context in
                 let grant = try context.requireGrant()
                 let body = try await JSONIO.decode(ConsentRequest.self, from: request)
-                guard let consent = try await stores.patients.recordConsent(
-                    programID: grant.program.id, patientID: try context.parameters.require("patient"), kind: body.kind, version: body.version, actor: grant.auditActor(requestID: context.requestID)) else {
+                guard let consent = try await patients.recordConsent(
+                    programID: grant.program.id, patientID: try context.parameters.require("patient"), kind: body.kind, version: body.version, by: context.actor) else {
                     throw TendError.notFound("patient")
                 }
                 return try JSONIO.response(ConsentBody(consent), status: .created)
@@ -448,9 +433,9 @@ struct PatientRoutes: Sendable {
                 summary: "Record that the patient withdrew a consent", tag: "patients", successStatus: 204, conflicts: true, permission: .writePatients)
             ) { request, context in
                 let grant = try context.requireGrant()
-                guard try await stores.patients.withdrawConsent(
+                guard try await patients.withdrawConsent(
                     programID: grant.program.id, patientID: try context.parameters.require("patient"),
-                    consentID: try context.parameters.require("consent"), actor: grant.auditActor(requestID: context.requestID)) else {
+                    consentID: try context.parameters.require("consent"), by: context.actor) else {
                     throw TendError.notFound("consent")
                 }
                 return Response(status: .noContent)

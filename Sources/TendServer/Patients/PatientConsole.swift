@@ -10,6 +10,8 @@ struct PatientConsole: Sendable {
     let console: ConsoleRoutes
 
     private var stores: Stores { console.dependencies.stores }
+    private var patients: PatientActions { console.dependencies.actions.patients }
+    private var enrolments: EnrolmentActions { console.dependencies.actions.enrolments }
     private var renderer: PageRenderer { console.renderer }
 
     struct PatientForm: Decodable {
@@ -58,13 +60,6 @@ struct PatientConsole: Sendable {
         var action: String?
     }
 
-    private func enrolmentAndPathway(_ page: Page, _ context: TendRequestContext) async throws -> (Enrolment, StoredPathway) {
-        guard let found = try await stores.enrolmentWithPathway(programID: page.grant.program.id, enrolmentID: try context.parameters.require("enrolment")) else {
-            throw TendError.notFound("enrolment")
-        }
-        return found
-    }
-
     struct FindForm: Decodable {
         var csrf: String?
         var q: String?
@@ -87,7 +82,7 @@ struct PatientConsole: Sendable {
             } catch let problem {
                 error = problem.message.text(in: context.locale)
             }
-            let result = try await stores.patients.list(programID: page.grant.program.id, query: query, actor: page.actor)
+            let result = try await patients.list(programID: page.grant.program.id, query: query, by: page.actor)
             var nextURL: String?
             if let next = result.nextAfter {
                 var components = URLComponents()
@@ -108,18 +103,7 @@ struct PatientConsole: Sendable {
             try CSRF.verify(form.csrf, identity: page.grant.identity)
             let text = (form.q ?? "").trimmingCharacters(in: .whitespaces)
             guard !text.isEmpty else { return .redirect(to: "/p/\(page.grant.program.slug)/patients") }
-            let folded = TextFolding.halfWidth(text)
-            let looksNumeric = folded.allSatisfy { $0.isNumber || "+-() xX".contains($0) }
-            var found: [Patient] = []
-            if looksNumeric, let phone = try? PatientFields.phone(folded, field: "q") {
-                found = try await stores.patients.search(programID: page.grant.program.id, phone: phone, idNumber: nil, name: nil, actor: page.actor)
-            }
-            if found.isEmpty, looksNumeric, (try? PatientFields.idNumber(folded)) != nil {
-                found = try await stores.patients.search(programID: page.grant.program.id, phone: nil, idNumber: folded, name: nil, actor: page.actor)
-            }
-            if found.isEmpty, !looksNumeric {
-                found = try await stores.patients.search(programID: page.grant.program.id, phone: nil, idNumber: nil, name: text, actor: page.actor)
-            }
+            let found = try await patients.find(programID: page.grant.program.id, text: text, by: page.actor)
             return renderList(page, patients: found, nextURL: nil, error: nil, filter: [:], status: nil)
         }
 
@@ -134,7 +118,7 @@ struct PatientConsole: Sendable {
             try CSRF.verify(form.csrf, identity: page.grant.identity)
             do {
                 let (profile, tags) = try profile(from: form, current: nil)
-                let patient = try await stores.patients.create(programID: page.grant.program.id, profile: profile, tags: tags, actor: page.actor)
+                let patient = try await patients.create(programID: page.grant.program.id, profile: profile, tags: tags, by: page.actor)
                 return .redirect(to: "/p/\(page.grant.program.slug)/patients/\(patient.id)")
             } catch let error as TendError where error.kind == .invalidInput || error.kind == .conflict {
                 return renderForm(page, profile: nil, values: form, error: error, patientID: nil)
@@ -143,15 +127,16 @@ struct PatientConsole: Sendable {
 
         router.get("/p/:program/patients/:patient") { request, context -> Response in
             let page = try await page(.readPatients, request, context)
-            guard let patient = try await stores.patients.get(programID: page.grant.program.id, patientID: try context.parameters.require("patient"), actor: page.actor) else {
+            guard let record = try await patients.record(programID: page.grant.program.id, patientID: try context.parameters.require("patient"), by: page.actor) else {
                 throw TendError.notFound("patient")
             }
+            let patient = record.patient
             var values: [String: Any] = [
                 "program": page.programValues, "patient": patientValues(patient, locale: page.locale),
                 "can_write": page.canWrite, "show_audit": page.showAudit,
             ]
-            values.merge(try await scheduleValues(page, patientID: patient.id)) { _, new in new }
-            let thread = try await stores.messages.thread(programID: page.grant.program.id, patientID: patient.id)
+            values.merge(try await scheduleValues(page, record: record)) { _, new in new }
+            let thread = record.thread
             let groupNames = Dictionary(uniqueKeysWithValues: try await stores.messages.groups(programID: page.grant.program.id).map { ($0.id, $0.name) })
             let t = UIStrings.strings(for: page.locale)
             values["has_thread"] = !thread.isEmpty
@@ -180,7 +165,7 @@ struct PatientConsole: Sendable {
 
         router.get("/p/:program/patients/:patient/edit") { request, context -> Response in
             let page = try await page(.writePatients, request, context)
-            guard let patient = try await stores.patients.get(programID: page.grant.program.id, patientID: try context.parameters.require("patient"), actor: page.actor) else {
+            guard let patient = try await patients.read(programID: page.grant.program.id, patientID: try context.parameters.require("patient"), by: page.actor) else {
                 throw TendError.notFound("patient")
             }
             return renderForm(page, profile: patient.profile, values: nil, error: nil, patientID: patient.id)
@@ -191,15 +176,14 @@ struct PatientConsole: Sendable {
             let patientID = try context.parameters.require("patient")
             let form = try await console.decodeForm(PatientForm.self, request)
             try CSRF.verify(form.csrf, identity: page.grant.identity)
-            guard let current = try await stores.patients.get(programID: page.grant.program.id, patientID: patientID, actor: page.actor) else {
-                throw TendError.notFound("patient")
-            }
             do {
-                let (profile, _) = try profile(from: form, current: current.profile)
-                _ = try await stores.patients.update(programID: page.grant.program.id, patientID: patientID, profile: profile, actor: page.actor)
+                guard try await patients.update(programID: page.grant.program.id, patientID: patientID, by: page.actor,
+                                                change: { current throws(TendError) in try profile(from: form, current: current).0 }) != nil else {
+                    throw TendError.notFound("patient")
+                }
                 return .redirect(to: "/p/\(page.grant.program.slug)/patients/\(patientID)")
             } catch let error as TendError where error.kind == .invalidInput || error.kind == .conflict {
-                return renderForm(page, profile: current.profile, values: form, error: error, patientID: patientID)
+                return renderForm(page, profile: nil, values: form, error: error, patientID: patientID)
             }
         }
 
@@ -208,15 +192,10 @@ struct PatientConsole: Sendable {
             let patientID = try context.parameters.require("patient")
             let form = try await console.decodeForm(TagForm.self, request)
             try CSRF.verify(form.csrf, identity: page.grant.identity)
-            if let text = form.add, !text.trimmingCharacters(in: .whitespaces).isEmpty {
-                guard try await stores.patients.addTags(programID: page.grant.program.id, patientID: patientID, tags: [try PatientTag.parse(text, field: "add")], actor: page.actor) else {
-                    throw TendError.notFound("patient")
-                }
-            }
-            if let text = form.remove, !text.isEmpty {
-                guard try await stores.patients.removeTags(programID: page.grant.program.id, patientID: patientID, tags: [try PatientTag.parse(text, field: "remove")], actor: page.actor) else {
-                    throw TendError.notFound("patient")
-                }
+            let add = try form.add.flatMap { $0.trimmed.isEmpty ? nil : [try PatientTag.parse($0, field: "add")] } ?? []
+            let remove = try form.remove.flatMap { $0.isEmpty ? nil : [try PatientTag.parse($0, field: "remove")] } ?? []
+            guard try await patients.retag(programID: page.grant.program.id, patientID: patientID, add: add, remove: remove, by: page.actor) != nil else {
+                throw TendError.notFound("patient")
             }
             return .redirect(to: "/p/\(page.grant.program.slug)/patients/\(patientID)")
         }
@@ -226,17 +205,13 @@ struct PatientConsole: Sendable {
             let patientID = try context.parameters.require("patient")
             let form = try await console.decodeForm(EnrolForm.self, request)
             try CSRF.verify(form.csrf, identity: page.grant.identity)
-            guard let pathway = try await stores.pathways.find(programID: page.grant.program.id, slug: form.pathway ?? "") else {
-                throw TendError.invalid("pathway", .init(en: "is not a pathway of this program", zh: "不是本项目的随访方案"))
-            }
             var anchors: [String: LocalDate] = [:]
             for piece in (form.anchors ?? "").split(whereSeparator: { $0 == "," || $0 == ";" || $0 == " " }) {
                 let parts = piece.split(separator: "=", maxSplits: 1).map(String.init)
                 guard parts.count == 2 else { throw TendError.invalid("anchors", .init(en: "must be written name=YYYY-MM-DD", zh: "格式应为 name=YYYY-MM-DD")) }
                 anchors[parts[0].trimmed] = try PathwayRoutes.date(parts[1], field: "anchors.\(parts[0].trimmed)")
             }
-            guard try await stores.patients.fetch(programID: page.grant.program.id, ids: [patientID]).first != nil else { throw TendError.notFound("patient") }
-            _ = try await stores.enrolments.enrol(programID: page.grant.program.id, pathway: pathway, target: .patient(patientID), anchors: anchors, actor: page.actor)
+            _ = try await enrolments.enrol(programID: page.grant.program.id, pathway: form.pathway ?? "", target: .patient(patientID), anchors: anchors, by: page.actor)
             return .redirect(to: "/p/\(page.grant.program.slug)/patients/\(patientID)#schedule-section")
         }
 
@@ -244,25 +219,21 @@ struct PatientConsole: Sendable {
             let page = try await page(.writePatients, request, context)
             let form = try await console.decodeForm(MoveAnchorForm.self, request)
             try CSRF.verify(form.csrf, identity: page.grant.identity)
-            let (enrolment, pathway) = try await enrolmentAndPathway(page, context)
-            _ = try await stores.enrolments.moveAnchor(
-                programID: page.grant.program.id, enrolmentID: enrolment.id, anchor: form.anchor ?? "",
-                to: try PathwayRoutes.date(form.date ?? "", field: "date"), pathway: pathway, actor: page.actor)
-            return .redirect(to: "/p/\(page.grant.program.slug)/patients/\(enrolment.patientID)#schedule-section")
+            let moved = try await enrolments.moveAnchor(
+                programID: page.grant.program.id, enrolmentID: try context.parameters.require("enrolment"), anchor: form.anchor ?? "",
+                to: try PathwayRoutes.date(form.date ?? "", field: "date"), by: page.actor)
+            return .redirect(to: "/p/\(page.grant.program.slug)/patients/\(moved.patientID)#schedule-section")
         }
 
         router.post("/p/:program/enrolments/:enrolment/state") { request, context -> Response in
             let page = try await page(.writePatients, request, context)
             let form = try await console.decodeForm(StateForm.self, request)
             try CSRF.verify(form.csrf, identity: page.grant.identity)
-            let (enrolment, pathway) = try await enrolmentAndPathway(page, context)
-            switch form.action {
-            case "pause": _ = try await stores.enrolments.pause(programID: page.grant.program.id, enrolmentID: enrolment.id, actor: page.actor)
-            case "resume": _ = try await stores.enrolments.resume(programID: page.grant.program.id, enrolmentID: enrolment.id, pathway: pathway, actor: page.actor)
-            case "cancel": _ = try await stores.enrolments.cancel(programID: page.grant.program.id, enrolmentID: enrolment.id, actor: page.actor)
-            default: throw TendError.invalid("action", .init(en: "must be pause, resume or cancel", zh: "必须是 pause、resume 或 cancel"))
+            guard let change = form.action.flatMap(EnrolmentChange.init(rawValue:)) else {
+                throw TendError.invalid("action", .init(en: "must be pause, resume or cancel", zh: "必须是 pause、resume 或 cancel"))
             }
-            return .redirect(to: "/p/\(page.grant.program.slug)/patients/\(enrolment.patientID)#schedule-section")
+            let changed = try await enrolments.change(programID: page.grant.program.id, enrolmentID: try context.parameters.require("enrolment"), change, by: page.actor)
+            return .redirect(to: "/p/\(page.grant.program.slug)/patients/\(changed.patientID)#schedule-section")
         }
 
         router.get("/p/:program/pathways") { request, context -> Response in
@@ -307,7 +278,7 @@ struct PatientConsole: Sendable {
             let patientID = try context.parameters.require("patient")
             let form = try await console.decodeForm(ConsentForm.self, request)
             try CSRF.verify(form.csrf, identity: page.grant.identity)
-            guard try await stores.patients.recordConsent(programID: page.grant.program.id, patientID: patientID, kind: form.kind ?? "", version: form.version ?? "", actor: page.actor) != nil else {
+            guard try await patients.recordConsent(programID: page.grant.program.id, patientID: patientID, kind: form.kind ?? "", version: form.version ?? "", by: page.actor) != nil else {
                 throw TendError.notFound("patient")
             }
             return .redirect(to: "/p/\(page.grant.program.slug)/patients/\(patientID)")
@@ -315,15 +286,12 @@ struct PatientConsole: Sendable {
     }
 
     /// The schedule section: enrolments with their anchors, touchpoints, and the enrol form.
-    private func scheduleValues(_ page: Page, patientID: String) async throws -> [String: Any] {
+    private func scheduleValues(_ page: Page, record: PatientRecord) async throws -> [String: Any] {
         let t = UIStrings.strings(for: page.locale)
         let programID = page.grant.program.id
-        let enrolments = try await stores.enrolments.enrolments(programID: programID, patientID: patientID)
-        var names: [String: String] = [:]
-        for enrolment in enrolments where names[enrolment.pathwayID] == nil {
-            names[enrolment.pathwayID] = try await stores.pathways.find(programID: programID, id: enrolment.pathwayID)?.pathway.name.text(in: page.locale)
-        }
-        let touchpoints = try await stores.enrolments.schedule(programID: programID, patientID: patientID)
+        let enrolments = record.enrolments
+        let names = record.pathways.mapValues { $0.pathway.name.text(in: page.locale) }
+        let touchpoints = record.touchpoints
         let recurring = Set(Dictionary(grouping: touchpoints, by: { "\($0.enrolmentID)|\($0.stepID)" }).filter { $0.value.count > 1 }.keys)
         let pathways = try await stores.pathways.latest(programID: programID)
         return [

@@ -110,9 +110,10 @@ struct TaskRoutes: Sendable {
 
     private func taskID(_ context: TendRequestContext) throws -> String { try context.parameters.require("task") }
 
-    private func respond(_ task: StaffTask?, _ context: TendRequestContext) throws -> Response {
-        guard let task else { throw TendError.notFound("task") }
-        return try JSONIO.response(TaskBody(task, locale: context.locale, now: dependencies.clock.now()))
+    private var tasks: TaskActions { dependencies.actions.tasks }
+
+    private func respond(_ task: StaffTask, _ context: TendRequestContext) throws -> Response {
+        try JSONIO.response(TaskBody(task, locale: context.locale, now: dependencies.clock.now()))
     }
 
     func endpoints() -> [APIEndpoint] {
@@ -137,9 +138,9 @@ struct TaskRoutes: Sendable {
                 }
                 if request.query.get("mine") == "true" { filter.mineOrPool = grant.identity.user.id }
                 filter.patientID = request.query.get("patient")
-                let tasks = try await stores.tasks.list(programID: grant.program.id, filter: filter)
+                let listed = try await tasks.list(programID: grant.program.id, filter: filter, by: context.actor)
                 let now = dependencies.clock.now()
-                return try JSONIO.response(ItemsBody(items: tasks.map { TaskBody($0, locale: context.locale, now: now) }))
+                return try JSONIO.response(ItemsBody(items: listed.map { TaskBody($0, locale: context.locale, now: now) }))
             },
 
             APIEndpoint(operation: APIOperation(
@@ -147,8 +148,8 @@ struct TaskRoutes: Sendable {
                 summary: "Take the task for yourself", tag: "tasks", response: Schema.ref("Task"), conflicts: true, permission: .writePatients)
             ) { request, context in
                 let grant = try context.requireGrant()
-                return try respond(try await stores.tasks.claim(programID: grant.program.id, id: try taskID(context), staffID: grant.identity.user.id,
-                                                                actor: grant.auditActor(requestID: context.requestID)), context)
+                return try respond(try await tasks.claim(programID: grant.program.id, taskID: try taskID(context), staffID: grant.identity.user.id,
+                                                         by: context.actor), context)
             },
 
             APIEndpoint(operation: APIOperation(
@@ -162,10 +163,9 @@ struct TaskRoutes: Sendable {
                     throw TendError.invalid("outcome", .init(en: "must be one of \(TaskOutcome.allCases.map(\.rawValue).joined(separator: ", "))",
                                                              zh: "必须是 \(TaskOutcome.allCases.map(\.rawValue).joined(separator: "、")) 之一"))
                 }
-                let note = try body.note.map { (text) throws(TendError) in try Validate.text(text, field: "note", maxLength: 2000, allowEmpty: true) }
-                return try respond(try await stores.tasks.complete(
-                    programID: grant.program.id, id: try taskID(context), outcome: outcome, note: note, staffID: grant.identity.user.id,
-                    actor: grant.auditActor(requestID: context.requestID), confirmations: stores.confirmations), context)
+                return try respond(try await tasks.complete(
+                    programID: grant.program.id, taskID: try taskID(context), outcome: outcome, note: body.note, staffID: grant.identity.user.id,
+                    by: context.actor), context)
             },
 
             APIEndpoint(operation: APIOperation(
@@ -175,11 +175,8 @@ struct TaskRoutes: Sendable {
             ) { request, context in
                 let grant = try context.requireGrant()
                 let body = try await JSONIO.decode(ReassignTaskRequest.self, from: request)
-                if let assignee = body.assignee_id, try await stores.staff.role(userID: assignee, programID: grant.program.id) == nil {
-                    throw TendError.notFound("staff member")
-                }
-                return try respond(try await stores.tasks.reassign(programID: grant.program.id, id: try taskID(context), to: body.assignee_id,
-                                                                   actor: grant.auditActor(requestID: context.requestID)), context)
+                return try respond(try await tasks.reassign(programID: grant.program.id, taskID: try taskID(context), to: body.assignee_id,
+                                                            by: context.actor), context)
             },
 
             APIEndpoint(operation: APIOperation(

@@ -8,7 +8,7 @@ import TendStore
 /// and the patient-facing confirmation page behind the signed links messages carry.
 struct TaskConsole: Sendable {
     let console: ConsoleRoutes
-    private var stores: Stores { console.dependencies.stores }
+    private var tasks: TaskActions { console.dependencies.actions.tasks }
     private var renderer: PageRenderer { console.renderer }
     private var clock: TendClock { console.dependencies.clock }
 
@@ -29,7 +29,7 @@ struct TaskConsole: Sendable {
         router.get("/p/:program/today") { request, context -> Response in
             let page = try await console.programPage(.readPatients, request, context)
             let me = page.grant.identity.user.id
-            let tasks = try await stores.tasks.list(programID: page.grant.program.id, filter: TaskFilter(mineOrPool: me))
+            let tasks = try await tasks.list(programID: page.grant.program.id, filter: TaskFilter(mineOrPool: me), by: page.actor)
             let now = clock.now()
             let t = UIStrings.strings(for: context.locale)
             let outcomes = TaskOutcome.allCases.map { ["value": $0.rawValue, "label": $0.label.text(in: context.locale)] }
@@ -55,8 +55,8 @@ struct TaskConsole: Sendable {
             let page = try await console.programPage(.writePatients, request, context)
             let form = try await console.decodeForm(TaskForm.self, request)
             try CSRF.verify(form.csrf, identity: page.grant.identity)
-            guard try await stores.tasks.claim(programID: page.grant.program.id, id: try context.parameters.require("task"),
-                                               staffID: page.grant.identity.user.id, actor: page.actor) != nil else { throw TendError.notFound("task") }
+            _ = try await tasks.claim(programID: page.grant.program.id, taskID: try context.parameters.require("task"),
+                                      staffID: page.grant.identity.user.id, by: page.actor)
             return .redirect(to: "/p/\(page.grant.program.slug)/today")
         }
 
@@ -67,9 +67,8 @@ struct TaskConsole: Sendable {
             guard let outcome = form.outcome.flatMap(TaskOutcome.init(rawValue:)) else {
                 throw TendError.invalid("outcome", .init(en: "choose what happened", zh: "请选择处理结果"))
             }
-            guard try await stores.tasks.complete(
-                programID: page.grant.program.id, id: try context.parameters.require("task"), outcome: outcome, note: form.note,
-                staffID: page.grant.identity.user.id, actor: page.actor, confirmations: stores.confirmations) != nil else { throw TendError.notFound("task") }
+            _ = try await tasks.complete(programID: page.grant.program.id, taskID: try context.parameters.require("task"), outcome: outcome,
+                                         note: form.note, staffID: page.grant.identity.user.id, by: page.actor)
             return .redirect(to: "/p/\(page.grant.program.slug)/today")
         }
 
@@ -84,52 +83,24 @@ struct TaskConsole: Sendable {
 
     private func confirmationPage(_ request: Request, _ context: TendRequestContext, confirming: Bool) async throws -> Response {
         let token = try context.parameters.require("token")
-        let links = console.dependencies.confirmationLinks
-        let verification = links.verify(token, now: clock.now())
-        let touchpointID: String
-        var expired = false
-        switch verification {
-        case .invalid:
-            return renderer.render("confirm", ["invalid": true], chrome: PageRenderer.Chrome(path: request.uri.path), locale: context.locale, status: .notFound)
-        case .expired(let id):
-            touchpointID = id
-            expired = true
-        case .valid(let id):
-            touchpointID = id
-        }
-        guard let found = try await stores.confirmations.context(touchpointID: touchpointID),
-              let pathway = try await stores.pathways.find(programID: found.programID, id: found.pathwayID),
-              let step = pathway.pathway.step(found.touchpoint.stepID),
-              let program = try await stores.programs.all().first(where: { $0.id == found.programID }) else {
-            return renderer.render("confirm", ["invalid": true], chrome: PageRenderer.Chrome(path: request.uri.path), locale: context.locale, status: .notFound)
-        }
         // The patient's own language, unless they switched on this page.
-        let locale = request.cookies[CookieName.language] != nil ? context.locale : found.locale
-        // Only a link that can still be used shows the message (which names the patient): an
-        // expired, used or closed one shows its state and nothing about anyone.
+        let chosen = request.cookies[CookieName.language] != nil ? context.locale : nil
+        let shown = try await console.dependencies.actions.confirmations.open(token, confirming: confirming, language: chosen, requestID: context.requestID)
+        let chrome = PageRenderer.Chrome(path: request.uri.path)
+        let locale = shown.locale ?? context.locale
         var page: [String: Any] = ["action": "/c/\(token)"]
-        if expired {
+        switch shown.state {
+        case .invalid: return renderer.render("confirm", ["invalid": true], chrome: chrome, locale: locale, status: .notFound)
+        case .expired:
             page["expired"] = true
-            return renderer.render("confirm", page, chrome: PageRenderer.Chrome(path: request.uri.path), locale: locale, status: .gone)
-        }
-        let pending = [.sent, .delivered, .escalated, .noResponse].contains(found.touchpoint.status) && found.touchpoint.confirm
-        if found.touchpoint.status == .confirmed {
-            page["done"] = true
-        } else if !pending {
-            page["closed"] = true
-        } else if confirming {
-            let actor = AuditActor(id: found.touchpoint.patientID, kind: .patient, requestID: context.requestID)
-            switch try await stores.confirmations.confirm(programID: found.programID, touchpointID: touchpointID, via: .link, actor: actor) {
-            case .confirmed, .alreadyConfirmed: page["done"] = true
-            case .notConfirmable: page["closed"] = true
-            }
-        } else {
-            let values = TouchpointMessage.values(patientName: found.patientName, programName: program.name, touchpoint: found.touchpoint,
-                                                  anchors: found.anchors, confirmLink: nil)
-            page["program_name"] = program.name
-            page["message"] = TouchpointMessage.text(of: step, in: locale, values: values)
+            return renderer.render("confirm", page, chrome: chrome, locale: locale, status: .gone)
+        case .done: page["done"] = true
+        case .closed: page["closed"] = true
+        case .ask(let programName, let message):
+            page["program_name"] = programName
+            page["message"] = message
             page["ask"] = true
         }
-        return renderer.render("confirm", page, chrome: PageRenderer.Chrome(path: request.uri.path), locale: locale)
+        return renderer.render("confirm", page, chrome: chrome, locale: locale)
     }
 }

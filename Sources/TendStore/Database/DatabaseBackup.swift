@@ -19,7 +19,7 @@ public enum DatabaseBackup {
     /// read on the same connection before anything else writes through it.
     @discardableResult
     public static func backup(_ database: Database, to path: String, manifest: Bool = false) async throws -> [String: TableDigest] {
-        guard database.kind == .sqlite else {
+        guard database.dialect.copiesItselfOnline else {
             throw BackupError(description: "tend backup copies SQLite databases; for PostgreSQL use pg_dump (docs/operations.md) / PostgreSQL 请使用 pg_dump")
         }
         guard !FileManager.default.fileExists(atPath: path) else {

@@ -27,12 +27,12 @@ public struct MultiRowInsert: Sendable {
     }
 
     public func run(_ sql: any SQLDatabase, rows: [[any Encodable & Sendable]]) async throws {
-        _ = try await execute(sql, rows: try BoundRows(rows, for: sql is SQLiteSession ? .sqlite : .postgres), returning: false)
+        _ = try await execute(sql, rows: try BoundRows(rows, for: StorageDialect.of(sql).kind), returning: false)
     }
 
     /// Runs the statements and returns what their RETURNING clause gave, in statement order.
     public func returning(_ sql: any SQLDatabase, rows: [[any Encodable & Sendable]]) async throws -> [any SQLRow] {
-        try await execute(sql, rows: try BoundRows(rows, for: sql is SQLiteSession ? .sqlite : .postgres), returning: true)
+        try await execute(sql, rows: try BoundRows(rows, for: StorageDialect.of(sql).kind), returning: true)
     }
 
     /// Rows bound beforehand (see `BoundRows`), for the database they were bound for.

@@ -18,6 +18,10 @@ public struct StorageDialect: Sendable, Equatable {
 
     var isSQLite: Bool { kind == .sqlite }
 
+    /// Whether the database can write a consistent copy of itself while in use (`VACUUM INTO`);
+    /// PostgreSQL is copied with pg_dump instead.
+    var copiesItselfOnline: Bool { isSQLite }
+
     /// Opens a write transaction. SQLite takes the write lock at once, so two writers never
     /// both read and then deadlock upgrading.
     var beginWrite: String { isSQLite ? "BEGIN IMMEDIATE" : "BEGIN" }

@@ -73,7 +73,7 @@ public struct DispatchStore: Sendable {
     /// Leases up to `limit` touchpoints due by `dueBy` whose lease (or retry wait) ended by
     /// `leaseNow`, and returns them with their patient and enrolment.
     public func claim(dueBy: Date, leaseNow: Date, leaseUntil: Date, owner: String, limit: Int) async throws -> [ClaimedTouchpoint] {
-        let lock = database.kind == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
+        let lock = database.dialect.skipLocked
         let rows = try await database.transaction { sql in
             let claimed = try await sql.raw("""
                 UPDATE touchpoints SET lease_owner = \(bind: owner), lease_until = \(bind: leaseUntil.epochMilliseconds)

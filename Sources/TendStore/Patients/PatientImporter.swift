@@ -82,12 +82,11 @@ public struct PatientImporter: Sendable {
         private var prefixes = Set<UInt64>()
         private var externalIDs = Set<String>()
 
-        static func load(_ sql: any SQLDatabase, kind: DatabaseKind, programID: String) async throws -> KnownIdentities {
-            let concatenate = kind == .sqlite ? "group_concat" : "string_agg"
+        static func load(_ sql: any SQLDatabase, dialect: StorageDialect, programID: String) async throws -> KnownIdentities {
             var known = KnownIdentities()
             for column in ["phone_bidx", "id_number_bidx"] {
                 let row = try await sql.raw("""
-                    SELECT \(unsafeRaw: concatenate)(substr(\(unsafeRaw: column), 1, 16), '') AS prefixes FROM patients WHERE program_id = \(bind: programID)
+                    SELECT \(unsafeRaw: dialect.stringAggregate("substr(\(column), 1, 16)")) AS prefixes FROM patients WHERE program_id = \(bind: programID)
                     """).first()
                 let text = Array((try row?.decode(column: "prefixes", as: String?.self) ?? "").utf8)
                 known.prefixes.reserveCapacity(known.prefixes.count + text.count / 16)
@@ -97,7 +96,7 @@ public struct PatientImporter: Sendable {
             }
             // Each id preceded by its length in bytes, so any character may appear in one.
             let row = try await sql.raw("""
-                SELECT \(unsafeRaw: concatenate)(octet_length(external_id) || ':' || external_id, '') AS ids FROM patients WHERE program_id = \(bind: programID) AND external_id IS NOT NULL
+                SELECT \(unsafeRaw: dialect.stringAggregate("octet_length(external_id) || ':' || external_id")) AS ids FROM patients WHERE program_id = \(bind: programID) AND external_id IS NOT NULL
                 """).first()
             known.externalIDs = Self.lengthPrefixed(Array((try row?.decode(column: "ids", as: String?.self) ?? "").utf8))
             return known
@@ -269,7 +268,7 @@ public struct PatientImporter: Sendable {
     /// with `upsertingAll`, every row) are upserted.
     private func write(_ batch: PreparedBatch, _ sql: any SQLDatabase, programID: String, actor: AuditActor, session: Session, upsertingAll: Bool) async throws -> Outcome {
         let entries = batch.entries, now = batch.now, kind = store.database.kind
-        if session.known == nil { session.known = try await KnownIdentities.load(sql, kind: kind, programID: programID) }
+        if session.known == nil { session.known = try await KnownIdentities.load(sql, dialect: StorageDialect(kind), programID: programID) }
         let known = session.known ?? KnownIdentities()
         let owners = try await Self.owners(sql, kind: kind, programID: programID, entries: entries, known: known)
         var outcome = Outcome()

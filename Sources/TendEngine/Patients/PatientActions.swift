@@ -1,0 +1,98 @@
+import TendCore
+import TendStore
+
+/// A patient's record as staff open it: profile, follow-up and conversation, read once and
+/// audited once (`patient.read`).
+public struct PatientRecord: Sendable {
+    public var patient: Patient
+    public var enrolments: [Enrolment]
+    public var touchpoints: [Touchpoint]
+    public var thread: [StoredMessage]
+    /// The pathways the enrolments follow, by id.
+    public var pathways: [String: StoredPathway]
+}
+
+/// The registry's actions: every read of patient data audited, every write audited in its
+/// transaction (by the store), the same for the API, the console and the CLI.
+public struct PatientActions: Sendable {
+    let stores: Stores
+
+    public init(stores: Stores) {
+        self.stores = stores
+    }
+
+    public func create(programID: String, profile: PatientProfile, tags: [PatientTag], by actor: AuditActor) async throws -> Patient {
+        try await stores.patients.create(programID: programID, profile: profile, tags: tags, actor: actor)
+    }
+
+    /// Applies `change` to the stored profile; nil when the program has no such patient.
+    public func update(programID: String, patientID: String, by actor: AuditActor,
+                       change: (PatientProfile) throws -> PatientProfile) async throws -> Patient? {
+        guard let current = try await stores.patients.fetch(programID: programID, ids: [patientID]).first else { return nil }
+        return try await stores.patients.update(programID: programID, patientID: patientID, profile: try change(current.profile), actor: actor)
+    }
+
+    /// Adds, then removes tags; nil when the program has no such patient.
+    public func retag(programID: String, patientID: String, add: [PatientTag], remove: [PatientTag], by actor: AuditActor) async throws -> Patient? {
+        if !add.isEmpty, try await !stores.patients.addTags(programID: programID, patientID: patientID, tags: add, actor: actor) { return nil }
+        if !remove.isEmpty, try await !stores.patients.removeTags(programID: programID, patientID: patientID, tags: remove, actor: actor) { return nil }
+        return try await stores.patients.fetch(programID: programID, ids: [patientID]).first
+    }
+
+    /// Imports a file's rows batch by batch (upserted by external id; invalid rows reported to
+    /// `reject`), each batch with its audit events in one transaction.
+    public func importRows(_ reader: ImportRowReader, programID: String, by actor: AuditActor,
+                           reject: (PatientImport.Reject) -> Void, progress: (ImportSummary) -> Void = { _ in }) async throws -> ImportSummary {
+        let session = PatientImporter.Session()
+        try await PatientImporter(store: stores.patients).run(reader, programID: programID, actor: actor, session: session, reject: reject, progress: progress)
+        return session.summary
+    }
+
+    public func recordConsent(programID: String, patientID: String, kind: String, version: String, by actor: AuditActor) async throws -> ConsentRecord? {
+        try await stores.patients.recordConsent(programID: programID, patientID: patientID, kind: kind, version: version, actor: actor)
+    }
+
+    public func withdrawConsent(programID: String, patientID: String, consentID: String, by actor: AuditActor) async throws -> Bool {
+        try await stores.patients.withdrawConsent(programID: programID, patientID: patientID, consentID: consentID, actor: actor)
+    }
+
+    public func read(programID: String, patientID: String, by actor: AuditActor) async throws -> Patient? {
+        try await stores.patients.get(programID: programID, patientID: patientID, actor: actor)
+    }
+
+    /// The patient with everything the patient page shows, one `patient.read` event for all of it.
+    public func record(programID: String, patientID: String, by actor: AuditActor) async throws -> PatientRecord? {
+        guard let patient = try await stores.patients.get(programID: programID, patientID: patientID, actor: actor) else { return nil }
+        let enrolments = try await stores.enrolments.enrolments(programID: programID, patientID: patientID)
+        var pathways: [String: StoredPathway] = [:]
+        for enrolment in enrolments where pathways[enrolment.pathwayID] == nil {
+            pathways[enrolment.pathwayID] = try await stores.pathways.find(programID: programID, id: enrolment.pathwayID)
+        }
+        return PatientRecord(patient: patient, enrolments: enrolments,
+                             touchpoints: try await stores.enrolments.schedule(programID: programID, patientID: patientID),
+                             thread: try await stores.messages.thread(programID: programID, patientID: patientID), pathways: pathways)
+    }
+
+    public func list(programID: String, query: PatientQuery, by actor: AuditActor) async throws -> PatientPage {
+        try await stores.patients.list(programID: programID, query: query, actor: actor)
+    }
+
+    public func search(programID: String, phone: String?, idNumber: String?, name: String?, by actor: AuditActor) async throws -> [Patient] {
+        try await stores.patients.search(programID: programID, phone: phone, idNumber: idNumber, name: name, actor: actor)
+    }
+
+    /// One search box: a phone, else an ID number, else a name, as the text looks.
+    public func find(programID: String, text: String, by actor: AuditActor) async throws -> [Patient] {
+        let folded = TextFolding.halfWidth(text)
+        let looksNumeric = folded.allSatisfy { $0.isNumber || "+-() xX".contains($0) }
+        guard looksNumeric else { return try await search(programID: programID, phone: nil, idNumber: nil, name: text, by: actor) }
+        var found: [Patient] = []
+        if let phone = try? PatientFields.phone(folded, field: "q") {
+            found = try await search(programID: programID, phone: phone, idNumber: nil, name: nil, by: actor)
+        }
+        if found.isEmpty, (try? PatientFields.idNumber(folded)) != nil {
+            found = try await search(programID: programID, phone: nil, idNumber: folded, name: nil, by: actor)
+        }
+        return found
+    }
+}

@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "tend", targets: ["Tend"]),
+        .executable(name: "tend-bench", targets: ["TendBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -99,8 +100,17 @@ let package = Package(
             dependencies: [
                 "TendServer", "TendEngine", "TendStore", "TendCore", "TendFormats",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "TendBench",
+            dependencies: [
+                "TendCore", "TendStore", "TendEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "SQLKit", package: "sql-kit"),
             ],
             swiftSettings: swiftSettings
@@ -108,18 +118,29 @@ let package = Package(
         .target(
             name: "TendTestSupport",
             dependencies: [
-                "TendCore", "TendStore", "TendServer",
+                "TendCore", "TendStore", "TendEngine",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TendServerTestSupport",
+            dependencies: [
+                "TendCore", "TendStore", "TendServer", "TendTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TendCoreTests", dependencies: ["TendCore", "TendTestSupport"], exclude: ["Triage/TriageCorpus", "Triage/TriageChallenge.tsv"], swiftSettings: swiftSettings),
         .testTarget(name: "TendFormatsTests", dependencies: ["TendFormats", "TendCore"], swiftSettings: swiftSettings),
         .testTarget(name: "TendStoreTests", dependencies: ["TendStore", "TendTestSupport", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
+        .testTarget(name: "TendEngineTests", dependencies: ["TendEngine", "TendStore", "TendCore", "TendTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TendServerTests",
             dependencies: [
-                "TendServer", "TendEngine", "TendFormats", "TendTestSupport",
+                "TendServer", "TendEngine", "TendFormats", "TendTestSupport", "TendServerTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

@@ -38,7 +38,7 @@ public struct StorageDialect: Sendable, Equatable {
     func concat(_ parts: [String]) -> String { parts.joined(separator: " || ") }
 
     /// An integer expression as text zero-padded to `width` digits, so ids sort as written.
-    func zeroPadded(_ expression: String, width: Int) -> String {
+    public func zeroPadded(_ expression: String, width: Int) -> String {
         isSQLite ? "printf('%0\(width)d', \(expression))" : "lpad(CAST(\(expression) AS TEXT), \(width), '0')"
     }
 
@@ -49,6 +49,10 @@ public struct StorageDialect: Sendable, Equatable {
     /// What a claim adds so that concurrent claimers skip each other's rows (PostgreSQL); SQLite
     /// has one writer, so a claim in its write transaction is already exclusive.
     var skipLocked: String { isSQLite ? "" : " FOR UPDATE SKIP LOCKED" }
+
+    /// What a read adds to hold the rows it returns until its transaction ends (PostgreSQL);
+    /// SQLite's write transaction already keeps every other writer out.
+    var lockingRead: String { isSQLite ? "" : " FOR UPDATE" }
 
     /// Concatenates the texts of a group.
     func stringAggregate(_ expression: String) -> String {

@@ -142,34 +142,35 @@ public struct DispatchStore: Sendable {
         }
     }
 
-    /// Writes a batch's outcomes in one transaction. Updates only touchpoints this worker
-    /// still holds: if its lease ran out and another worker took over, that worker records.
+    /// Writes a batch's outcomes in one transaction, for the touchpoints this worker still
+    /// holds: if its lease ran out and another worker took one over, that worker records it —
+    /// its status, and any follow-up task or portal message.
     public func record(_ outcomes: [DispatchOutcome], owner: String, at now: Date) async throws {
         guard !outcomes.isEmpty else { return }
         let nowMs = now.epochMilliseconds
-        var finished: [String: [String]] = [:] // "status|channel" → ids
-        var perRow: [DispatchOutcome] = []
-        var portal: [DispatchOutcome] = []
-        var newTasks: [StaffTask] = []
-        var escalated: [String] = []
-        for outcome in outcomes {
-            switch outcome.result {
-            case .delivered(let channel): finished["delivered|\(channel.rawValue)", default: []].append(outcome.touchpointID)
-            case .sent(let channel): finished["sent|\(channel.rawValue)", default: []].append(outcome.touchpointID)
-            case .taskCreated(let channel): finished["sent|\((channel ?? .inApp) == .voice ? "voice" : "task")", default: []].append(outcome.touchpointID)
-            case .notNeeded: finished["cancelled|", default: []].append(outcome.touchpointID)
-            case .retry, .failed, .deferred: perRow.append(outcome)
-            }
-            if outcome.portalMessage != nil { portal.append(outcome) }
-            if let task = outcome.task { newTasks.append(task) }
-            if let id = outcome.escalated { escalated.append(id) }
+        let sealedMessages = try outcomes.map { outcome in
+            try outcome.portalMessage.map { try cipher.seal($0, for: ChannelStore.portalContext(outcome.programID, outcome.touchpointID)) }
         }
-        let sealedPortal = try portal.compactMap { outcome in
-            try outcome.portalMessage.map { (outcome, try cipher.seal($0, for: ChannelStore.portalContext(outcome.programID, outcome.touchpointID))) }
-        }
-        let tasks = self.tasks
-        let (finishedGroups, retried, created, escalations) = (finished, perRow, newTasks, escalated)
+        let tasks = self.tasks, dialect = database.dialect
         try await database.transaction { sql in
+            let held = try await Self.held(sql, outcomes.map(\.touchpointID), by: owner, dialect: dialect)
+            var finishedGroups: [String: [String]] = [:] // "status|channel" → ids
+            var retried: [DispatchOutcome] = []
+            var sealedPortal: [(DispatchOutcome, String)] = []
+            var created: [StaffTask] = []
+            var escalations: [String] = []
+            for (outcome, sealed) in zip(outcomes, sealedMessages) where held.contains(outcome.touchpointID) {
+                switch outcome.result {
+                case .delivered(let channel): finishedGroups["delivered|\(channel.rawValue)", default: []].append(outcome.touchpointID)
+                case .sent(let channel): finishedGroups["sent|\(channel.rawValue)", default: []].append(outcome.touchpointID)
+                case .taskCreated(let channel): finishedGroups["sent|\((channel ?? .inApp) == .voice ? "voice" : "task")", default: []].append(outcome.touchpointID)
+                case .notNeeded: finishedGroups["cancelled|", default: []].append(outcome.touchpointID)
+                case .retry, .failed, .deferred: retried.append(outcome)
+                }
+                if let sealed { sealedPortal.append((outcome, sealed)) }
+                if let task = outcome.task { created.append(task) }
+                if let id = outcome.escalated { escalations.append(id) }
+            }
             for (key, ids) in finishedGroups.sorted(by: { $0.key < $1.key }) {
                 let parts = key.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
                 let channel: String? = parts[1].isEmpty ? nil : parts[1]
@@ -217,6 +218,21 @@ public struct DispatchStore: Sendable {
                     """).run()
             }
         }
+    }
+
+    /// Which of these touchpoints this worker still holds, locked until the transaction ends
+    /// so no other worker can take one over meanwhile.
+    static func held(_ sql: any SQLDatabase, _ ids: [String], by owner: String, dialect: StorageDialect) async throws -> Set<String> {
+        var held = Set<String>()
+        for start in stride(from: 0, to: ids.count, by: 1000) {
+            let slice = Array(ids[start..<min(start + 1000, ids.count)])
+            for row in try await sql.raw("""
+                SELECT id FROM touchpoints WHERE id IN (\(binds: slice)) AND lease_owner = \(bind: owner)\(unsafeRaw: dialect.lockingRead)
+                """).all() {
+                held.insert(try row.decode(column: "id", as: String.self))
+            }
+        }
+        return held
     }
 
     /// Touchpoints still leased (by anyone): zero once every worker finished cleanly.

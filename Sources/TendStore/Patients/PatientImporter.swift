@@ -235,8 +235,9 @@ public struct PatientImporter: Sendable {
         }
     }
 
-
-    func write(_ batch: PreparedBatch, programID: String, actor: AuditActor, session: Session, reject: (PatientImport.Reject) -> Void) async throws {
+    /// Writes one prepared batch in its own transaction, as `run` does batch after batch (the
+    /// benchmark's schema floor times this alone).
+    public func write(_ batch: PreparedBatch, programID: String, actor: AuditActor, session: Session, reject: (PatientImport.Reject) -> Void) async throws {
         for problem in batch.parseRejects {
             session.summary.rejected += 1
             reject(problem)

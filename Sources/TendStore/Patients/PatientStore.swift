@@ -585,8 +585,3 @@ extension PatientStore {
         return total
     }
 }
-
-/// The patients table's columns, for tools that write it directly (the benchmark's floor).
-public enum PatientStoreColumns {
-    public static let list = PatientStore.columnList
-}

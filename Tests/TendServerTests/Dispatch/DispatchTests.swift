@@ -8,6 +8,7 @@ import TendEngine
 import TendFormats
 import TendServer
 import TendStore
+import TendServerTestSupport
 import TendTestSupport
 
 /// Shared set-up for dispatch scenarios: a patient enrolled in a demo pathway, a dispatcher
@@ -383,66 +384,6 @@ extension Array where Element: Sendable {
         var result: [T] = []
         for element in self { result.append(try await transform(element)) }
         return result
-    }
-}
-
-@Suite struct DispatchLogicTests {
-    @Test func retriesBackOffWithJitterAndStop() {
-        let policy = RetryPolicy(maxAttempts: 5, baseDelay: 30, maxDelay: 300, jitter: 0.2)
-        let delays = (1...4).map { policy.delay(afterFailedAttempts: $0, key: "tp-1")! }
-        for (index, delay) in delays.enumerated() {
-            let nominal = min(300, 30 * pow(2, Double(index)))
-            #expect(delay >= nominal * 0.8 && delay <= nominal * 1.2, "\(index): \(delay)")
-        }
-        #expect(policy.delay(afterFailedAttempts: 5, key: "tp-1") == nil)
-        // The jitter differs between touchpoints, so a burst of failures does not retry in lockstep.
-        #expect(Set((0..<20).map { policy.delay(afterFailedAttempts: 1, key: "tp-\($0)")! }).count > 10)
-    }
-
-    @Test func httpAnswersAreClassified() {
-        #expect(DeliveryResult.fromHTTPStatus(204) == .sent)
-        for status in [408, 429, 500, 502, 503] {
-            guard case .retryable = DeliveryResult.fromHTTPStatus(status) else { Issue.record("\(status) should retry"); continue }
-        }
-        for status in [400, 401, 403, 404, 410, 422] {
-            guard case .permanent = DeliveryResult.fromHTTPStatus(status) else { Issue.record("\(status) should be permanent"); continue }
-        }
-    }
-
-    @Test func confirmationRepliesAreRecognised() {
-        for text in ["1", "确认", "确认！", " confirm ", "CONFIRM", "１", "Confirmed."] {
-            #expect(ConfirmationReply.isConfirmation(text), "\(text)")
-        }
-        for text in ["12", "不确认", "confirm later", "我确认不了", ""] {
-            #expect(!ConfirmationReply.isConfirmation(text), "\(text)")
-        }
-    }
-
-    @Test func linksAreSignedAndExpire() throws {
-        let signer = BlindIndexer(ring: try KeyRing.parse(TestKeys.ring, source: "test"))
-        let links = ConfirmationLinks(signer: signer, publicURL: "https://tend.example.org/")
-        let now = Date(timeIntervalSince1970: 1_796_112_000)
-        let token = links.token(touchpointID: "e1.confirm.1", expires: now.addingTimeInterval(3600))
-        #expect(links.url(touchpointID: "e1.confirm.1", expires: now.addingTimeInterval(3600)) == "https://tend.example.org/c/\(token)")
-        #expect(links.verify(token, now: now) == .valid(touchpointID: "e1.confirm.1"))
-        #expect(links.verify(token, now: now.addingTimeInterval(7200)) == .expired(touchpointID: "e1.confirm.1"))
-        #expect(links.verify(token.replacingOccurrences(of: "e1.", with: "e2."), now: now) == .invalid)
-        #expect(links.verify("nonsense", now: now) == .invalid)
-    }
-
-    @Test func rateLimiterAllowsTwentyAMinute() async {
-        let limiter = RateLimiter(perMinute: 20)
-        let start = Date(timeIntervalSince1970: 0)
-        for second in 0..<20 { #expect(await limiter.reserve(at: start.addingTimeInterval(Double(second))) == nil) }
-        #expect(await limiter.reserve(at: start.addingTimeInterval(30)) == start.addingTimeInterval(60))
-        #expect(await limiter.reserve(at: start.addingTimeInterval(60)) == nil)
-    }
-
-    @Test func smsBodiesAreEscaped() {
-        let body = ChannelConfig.fill(ChannelConfig.defaultSMSBody, ["phone": "13800138000", "text": "He said \"hi\"\n"])
-        #expect(body == #"{"to":"13800138000","text":"He said \"hi\"\n"}"#)
-        #expect(throws: TendError.self) { try ChannelConfig(channel: .webhook, url: "http://x.example/hook", secret: "short").validated(policy: OutboundPolicy()) }
-        #expect(throws: TendError.self) { try ChannelConfig(channel: .sms, url: "ftp://x.example/").validated(policy: OutboundPolicy()) }
     }
 }
 

@@ -7,30 +7,8 @@ import Testing
 import TendCore
 import TendServer
 import TendStore
+import TendServerTestSupport
 import TendTestSupport
-
-/// Runs the body with a test client against the real router on a fresh seeded database.
-func withClient<R: Sendable>(_ backend: TestBackend, logger: Logger = Logger(label: "test"), _ body: @escaping @Sendable (TestApp, any TestClientProtocol) async throws -> R) async throws -> R {
-    try await TestApp.withApp(backend, logger: logger) { app in
-        let renderer = try await PageRenderer.load()
-        let router = buildRouter(app.dependencies, renderer: renderer)
-        let application = Application(router: router, logger: logger)
-        return try await application.test(.router) { client in
-            try await body(app, client)
-        }
-    }
-}
-
-func bearer(_ token: String) -> HTTPFields {
-    [.authorization: "Bearer \(token)", .contentType: "application/json"]
-}
-
-func json(_ text: String) -> ByteBuffer { ByteBuffer(string: text) }
-
-/// The response body as a JSON object, or empty when it is not one (the test then fails on its fields).
-func object(_ response: TestResponse) -> [String: Any] {
-    (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? [String: Any] ?? [:]
-}
 
 /// Every API operation, with a concrete path for the demo data.
 let concretePaths: [(method: HTTPRequest.Method, path: String)] = [

@@ -5,58 +5,8 @@ import HummingbirdTesting
 import Testing
 import TendCore
 import TendServer
+import TendServerTestSupport
 import TendTestSupport
-
-/// A browser's cookie jar, enough for the console's flows.
-final class CookieJar: @unchecked Sendable {
-    private var cookies: [String: String] = [:]
-    private let lock = NSLock()
-
-    func absorb(_ response: TestResponse) {
-        lock.withLock {
-            for field in response.headers where field.name == .setCookie {
-                let pair = field.value.split(separator: ";")[0].split(separator: "=", maxSplits: 1)
-                let name = String(pair[0]), value = pair.count > 1 ? String(pair[1]) : ""
-                if value.isEmpty || field.value.contains("Max-Age=0") { cookies[name] = nil } else { cookies[name] = value }
-            }
-        }
-    }
-
-    var header: HTTPFields {
-        lock.withLock {
-            cookies.isEmpty ? [:] : [.cookie: cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; ")]
-        }
-    }
-}
-
-func hiddenField(_ name: String, in html: String) -> String? {
-    html.matches(of: /name="(\w+)" value="([^"]*)"/).first { $0.1 == name && !$0.2.isEmpty }.map { String($0.2) }
-}
-
-func form(_ fields: [String: String]) -> ByteBuffer {
-    var allowed = CharacterSet.urlQueryAllowed
-    allowed.remove(charactersIn: "&=+@")
-    return ByteBuffer(string: fields.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: allowed)!)" }.joined(separator: "&"))
-}
-
-func merged(_ headers: HTTPFields, _ more: HTTPFields) -> HTTPFields {
-    var all = headers
-    all.append(contentsOf: more)
-    return all
-}
-
-let formHeaders: HTTPFields = [.contentType: "application/x-www-form-urlencoded", .accept: "text/html"]
-
-/// Signs in through the login form; returns the home page's HTML.
-func signIn(_ client: any TestClientProtocol, jar: CookieJar, email: String, password: String = DemoSeed.password) async throws -> (status: HTTPResponse.Status, location: String?) {
-    let page = try await client.execute(uri: "/login", method: .get, headers: merged(jar.header, [.accept: "text/html"]))
-    jar.absorb(page)
-    let csrf = hiddenField("csrf", in: String(buffer: page.body)) ?? ""
-    let response = try await client.execute(uri: "/login", method: .post, headers: merged(jar.header, formHeaders),
-                                            body: form(["csrf": csrf, "email": email, "password": password]))
-    jar.absorb(response)
-    return (response.status, response.headers[.location])
-}
 
 @Suite struct ConsoleTests {
     @Test(arguments: TestBackend.available)

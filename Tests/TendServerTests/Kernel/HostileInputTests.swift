@@ -7,6 +7,7 @@ import TendCore
 import TendEngine
 import TendServer
 import TendStore
+import TendServerTestSupport
 import TendTestSupport
 
 /// The requests that stopped or breached the server (issue 11), each answered with a 4xx

@@ -6,6 +6,7 @@ import Testing
 import TendCore
 import TendServer
 import TendStore
+import TendServerTestSupport
 import TendTestSupport
 
 /// A morning in a program's groups: what people post, by how it should be handled.

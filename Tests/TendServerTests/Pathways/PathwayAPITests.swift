@@ -6,6 +6,7 @@ import Testing
 import TendCore
 import TendServer
 import TendStore
+import TendServerTestSupport
 import TendTestSupport
 
 @Suite struct PathwayAPITests {

@@ -8,6 +8,7 @@ import Testing
 import TendCore
 import TendServer
 import TendStore
+import TendServerTestSupport
 import TendTestSupport
 
 /// The PII the privacy test plants, and must never find at rest or in logs.

@@ -70,10 +70,11 @@ struct DispatchBench: AsyncParsableCommand {
                 if let receiver {
                     try await stores.channels.set(programID: program.id, ChannelConfig(channel: .webhook, url: receiver.url, secret: "bench-secret-0123456789"), policy: Self.policy)
                 }
-                let stored = try await stores.pathways.save(programID: program.id, pathway: Self.pathway(kind), source: "(bench)")
-                let enrolled = try await stores.enrolments.enrol(
-                    programID: program.id, pathway: stored, target: .tagged(TagFilter(all: [PatientTag(key: "disease", value: "T2DM")])),
-                    anchors: ["start": LocalDate(year: 2026, month: 2, day: 1)], actor: BenchPatients.actor)
+                let pathway = Self.pathway(kind)
+                _ = try await stores.pathways.save(programID: program.id, pathway: pathway, source: "(bench)")
+                let enrolled = try await EnrolmentActions(stores: stores).enrol(
+                    programID: program.id, pathway: pathway.id, target: .tagged(TagFilter(all: [PatientTag(key: "disease", value: "T2DM")])),
+                    anchors: ["start": LocalDate(year: 2026, month: 2, day: 1)], by: BenchPatients.actor)
                 guard enrolled.touchpoints == expected else {
                     throw BenchCheckFailed(en: "planned \(enrolled.touchpoints) of \(expected) touchpoints", zh: "仅生成 \(enrolled.touchpoints)/\(expected) 个触点")
                 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SQLKit
 import TendCore
+import TendEngine
 import TendStore
 
 /// `tend-bench enrol`: one enrolment call into a ten-step pathway against a raw INSERT … SELECT
@@ -54,12 +55,12 @@ struct EnrolBench: AsyncParsableCommand {
                 stores = Stores(database: database, clock: clock, ids: ids, keys: keys)
                 program = try await stores.programs.create(slug: "bench", name: "Bench")
                 try await BenchPatients.importAll(cohort, rows: rows, into: program.id, stores: stores)
-                let stored = try await stores.pathways.save(programID: program.id, pathway: Self.pathway, source: "(bench)")
+                _ = try await stores.pathways.save(programID: program.id, pathway: Self.pathway, source: "(bench)")
                 let start = ContinuousClock.now
-                let result = try await stores.enrolments.enrol(
-                    programID: program.id, pathway: stored, target: .tagged(TagFilter(all: [PatientTag(key: "disease", value: "T2DM")])),
+                let result = try await EnrolmentActions(stores: stores).enrol(
+                    programID: program.id, pathway: Self.pathway.id, target: .tagged(TagFilter(all: [PatientTag(key: "disease", value: "T2DM")])),
                     anchors: ["revisit": LocalDate(instant: clock.now(), in: TimeZone.shanghai).adding(days: 30)],
-                    actor: BenchPatients.actor)
+                    by: BenchPatients.actor)
                 let seconds = Measure.seconds(ContinuousClock.now - start)
                 await database.close()
                 guard result.touchpoints == expected, result.enrolled == rows else {

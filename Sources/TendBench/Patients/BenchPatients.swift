@@ -1,8 +1,9 @@
 import Foundation
 import TendCore
+import TendEngine
 import TendStore
 
-/// Generated patients, always written by the real importer (`tend import patients`' code), so
+/// Generated patients, always written by the import use case (`tend import patients`' code), so
 /// the benchmarks' rows are what the stores write and follow the schema as it changes.
 enum BenchPatients {
     static let actor = AuditActor(id: nil, kind: .cli)
@@ -35,15 +36,14 @@ enum BenchPatients {
         return Array(text.utf8)
     }
 
-    /// Imports a generated file through the importer and checks that every row was created.
+    /// Imports a generated file as `tend import patients` does and checks that every row was created.
     @discardableResult
     static func importAll(_ file: [UInt8], rows: Int, into programID: String, stores: Stores) async throws -> ImportSummary {
-        let session = PatientImporter.Session()
-        try await PatientImporter(store: stores.patients).run(
-            try ImportRowReader(bytes: file, format: .csv), programID: programID, actor: actor, session: session, reject: { _ in })
-        guard session.summary.created == rows else {
-            throw BenchCheckFailed(en: "imported \(session.summary.created) of \(rows) patients", zh: "仅导入 \(session.summary.created)/\(rows) 名患者")
+        let summary = try await PatientActions(stores: stores).importRows(
+            try ImportRowReader(bytes: file, format: .csv), programID: programID, by: actor, reject: { _ in })
+        guard summary.created == rows else {
+            throw BenchCheckFailed(en: "imported \(summary.created) of \(rows) patients", zh: "仅导入 \(summary.created)/\(rows) 名患者")
         }
-        return session.summary
+        return summary
     }
 }

@@ -6,6 +6,7 @@ import Testing
 import TendCore
 import TendServer
 import TendStore
+import TendServerTestSupport
 import TendTestSupport
 
 /// Every read of patient data leaves exactly one event of its kind (one per patient for lists),

@@ -97,7 +97,7 @@ public enum KnowledgeBase {
         let folded = TextFolding.halfWidth(text).lowercased()
         return answers
             .filter { $0.private == privateThread || !$0.private }
-            .map { answer in (answer, answer.keywords.filter { folded.contains($0.lowercased()) }.count) }
+            .map { answer in (answer, answer.keywords.filter { TextFolding.contains(folded, $0.lowercased()) }.count) }
             .filter { $0.1 > 0 }
             .sorted { ($0.1, $1.0.id) > ($1.1, $0.0.id) }
             .prefix(limit)

@@ -23,14 +23,12 @@ struct AuthMiddleware: RouterMiddleware {
         if let authorization = request.headers[.authorization] {
             let parts = authorization.split(separator: " ", maxSplits: 1)
             guard parts.count == 2, parts[0].lowercased() == "bearer",
-                  let (token, userID) = try await stores.tokens.authenticate(plaintext: String(parts[1])),
-                  let user = try await stores.staff.user(id: userID), !user.disabled else {
+                  let (token, _, user) = try await stores.tokens.authenticate(plaintext: String(parts[1])), !user.disabled else {
                 throw TendError.unauthenticated
             }
             context.identity = Identity(user: user, credential: .token(token))
         } else if let secret = request.cookies[CookieName.session]?.value,
-                  let session = try await stores.sessions.find(secret: secret),
-                  let user = try await stores.staff.user(id: session.userID) {
+                  let (session, user) = try await stores.sessions.findWithUser(secret: secret) {
             context.identity = Identity(user: user, credential: .session(session))
         }
         context.locale = Self.locale(for: request, user: context.identity?.user, fallback: defaultLocale)
@@ -86,10 +84,11 @@ struct ProgramAccess: Sendable {
     }
 
     func require(_ permission: Permission, slug: String, identity: Identity) async throws -> Grant {
-        guard let program = try await stores.programs.find(slug: slug) else {
+        guard let found = try await stores.programs.find(slug: slug, roleOf: identity.user.id) else {
             throw TendError.notFound("program")
         }
-        var role = try await stores.staff.role(userID: identity.user.id, programID: program.id)
+        let program = found.program
+        var role = found.role
         if case .token(let token) = identity.credential, let ceiling = token.roleCeiling, let granted = role {
             role = min(granted, ceiling)
         }

@@ -39,11 +39,16 @@ public enum DemoSeed {
         let today = LocalDate(instant: now, in: TimeZone.shanghai)
         var created = false
         var programIDs: [String: String] = [:]
+        // Only a program created now is filled: a demo folder that already has its programs starts
+        // at once, however many patients they have come to hold.
+        var newPrograms: [Program] = []
         for (slug, name) in programs {
             if let existing = try await stores.programs.find(slug: slug) {
                 programIDs[slug] = existing.id
             } else {
-                programIDs[slug] = try await stores.programs.create(slug: slug, name: name).id
+                let program = try await stores.programs.create(slug: slug, name: name)
+                programIDs[slug] = program.id
+                newPrograms.append(program)
                 created = true
             }
         }
@@ -61,13 +66,11 @@ public enum DemoSeed {
                 }
             }
         }
-        for (slug, _) in programs {
-            if let program = try await stores.programs.find(slug: slug) {
-                try await DemoPatients.seed(stores: stores, program: program, count: patientsPerProgram)
-                try await DemoPathways.seed(stores: stores, program: program, today: today)
-                try await seedTasks(stores: stores, program: program, now: now)
-                try await seedMessages(stores: stores, messages: messages, program: program, now: now)
-            }
+        for program in newPrograms {
+            try await DemoPatients.seed(stores: stores, program: program, count: patientsPerProgram)
+            try await DemoPathways.seed(stores: stores, program: program, today: today)
+            try await seedTasks(stores: stores, program: program, now: now)
+            try await seedMessages(stores: stores, messages: messages, program: program, now: now)
         }
         return created
     }

@@ -45,21 +45,24 @@ public struct APITokenStore: Sendable {
 
     /// The user a live token belongs to, or nil for an unknown, revoked, expired or disabled
     /// one. `last_used_at` is written at most once a minute.
-    public func authenticate(plaintext: String) async throws -> (token: APIToken, userID: String)? {
+    public func authenticate(plaintext: String) async throws -> (token: APIToken, userID: String, user: StaffUser)? {
         guard plaintext.hasPrefix("tend_"), plaintext.utf8.count < 200 else { return nil }
         let now = clock.now().epochMilliseconds
-        return try await database.session { sql in
+        let found = try await database.read { sql -> (token: APIToken, userID: String, user: StaffUser)? in
             guard let row = try await sql.raw("""
-                SELECT \(unsafeRaw: Self.columns) FROM api_tokens t JOIN staff_users u ON u.id = t.user_id
+                SELECT \(unsafeRaw: Self.columns), \(unsafeRaw: StaffStore.prefixedUserColumns) FROM api_tokens t JOIN staff_users u ON u.id = t.user_id
                 WHERE t.token_hash = \(bind: Secrets.sha256Hex(plaintext)) AND t.revoked_at IS NULL AND u.disabled = 0
                   AND (t.expires_at IS NULL OR t.expires_at > \(bind: now))
                 """).first() else { return nil }
             let token = try Self.token(from: row)
-            if (token.lastUsedAt?.epochMilliseconds ?? 0) < now - 60_000 {
+            return (token, token.userID, try StaffStore.user(from: row, prefix: "user_"))
+        }
+        if let token = found?.token, (token.lastUsedAt?.epochMilliseconds ?? 0) < now - 60_000 {
+            try await database.session { sql in
                 try await sql.raw("UPDATE api_tokens SET last_used_at = \(bind: now) WHERE id = \(bind: token.id)").run()
             }
-            return (token, token.userID)
         }
+        return found
     }
 
     static let columns = "t.id, t.user_id, t.name, t.created_at, t.last_used_at, t.revoked_at, t.expires_at, t.role_ceiling"

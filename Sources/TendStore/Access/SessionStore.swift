@@ -40,22 +40,32 @@ public struct SessionStore: Sendable {
 
     /// The live session with this secret: not expired, not idle too long, its account enabled.
     public func find(secret: String) async throws -> WebSession? {
+        try await findWithUser(secret: secret)?.session
+    }
+
+    /// A live session and its (enabled) account, in one query.
+    public func findWithUser(secret: String) async throws -> (session: WebSession, user: StaffUser)? {
         let now = clock.now().epochMilliseconds
         let idleSince = now - Int64(clamping: idleLimit * 1000)
         let hash = Secrets.sha256Hex(secret)
-        return try await database.session { sql in
+        let found = try await database.read { sql -> (session: WebSession, user: StaffUser, lastSeen: Int64)? in
             guard let row = try await sql.raw("""
-                SELECT s.user_id, s.csrf_token, s.expires_at, s.last_seen_at FROM web_sessions s JOIN staff_users u ON u.id = s.user_id
+                SELECT s.csrf_token, s.expires_at, s.last_seen_at, \(unsafeRaw: StaffStore.prefixedUserColumns) FROM web_sessions s JOIN staff_users u ON u.id = s.user_id
                 WHERE s.token_hash = \(bind: hash) AND s.expires_at > \(bind: now) AND s.last_seen_at > \(bind: idleSince) AND u.disabled = 0
                 """).first() else { return nil }
-            if try row.decode(column: "last_seen_at", as: Int64.self) < now - Self.touchInterval {
-                try await sql.raw("UPDATE web_sessions SET last_seen_at = \(bind: now) WHERE token_hash = \(bind: hash)").run()
-            }
-            return WebSession(
+            let session = WebSession(
                 userID: try row.decode(column: "user_id", as: String.self),
                 csrfToken: try row.decode(column: "csrf_token", as: String.self),
                 expiresAt: Date(epochMilliseconds: try row.decode(column: "expires_at", as: Int64.self)))
+            return (session, try StaffStore.user(from: row, prefix: "user_"), try row.decode(column: "last_seen_at", as: Int64.self))
         }
+        guard let found else { return nil }
+        if found.lastSeen < now - Self.touchInterval {
+            try await database.session { sql in
+                try await sql.raw("UPDATE web_sessions SET last_seen_at = \(bind: now) WHERE token_hash = \(bind: hash)").run()
+            }
+        }
+        return (found.session, found.user)
     }
 
     public func delete(secret: String) async throws {

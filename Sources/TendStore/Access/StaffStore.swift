@@ -16,6 +16,9 @@ public struct StaffStore: Sendable {
     }
 
     private static let userColumns = "u.id, u.email, u.display_name, u.locale, u.is_platform_admin, u.disabled, u.created_at"
+    /// The account's columns under `user_` names, for queries that join it to what names it.
+    static let prefixedUserColumns = "u.id AS user_id, u.email AS user_email, u.display_name AS user_display_name, u.locale AS user_locale, "
+        + "u.is_platform_admin AS user_is_platform_admin, u.disabled AS user_disabled, u.created_at AS user_created_at"
 
     public func createUser(email rawEmail: String, displayName rawName: String, passwordHash: String, locale: AppLocale? = nil, isPlatformAdmin: Bool = false, in sql: (any SQLDatabase)? = nil) async throws -> StaffUser {
         let user = StaffUser(
@@ -38,7 +41,7 @@ public struct StaffStore: Sendable {
     public func user(id: String) async throws -> StaffUser? {
         try await database.session { sql in
             try await sql.raw("SELECT \(unsafeRaw: Self.userColumns) FROM staff_users u WHERE u.id = \(bind: id)")
-                .first().map(Self.user(from:))
+                .first().map { try Self.user(from: $0) }
         }
     }
 
@@ -144,15 +147,15 @@ public struct StaffStore: Sendable {
         return role
     }
 
-    static func user(from row: any SQLRow) throws -> StaffUser {
+    static func user(from row: any SQLRow, prefix: String = "") throws -> StaffUser {
         StaffUser(
-            id: try row.decode(column: "id", as: String.self),
-            email: try row.decode(column: "email", as: String.self),
-            displayName: try row.decode(column: "display_name", as: String.self),
-            locale: try row.decode(column: "locale", as: String?.self).flatMap(AppLocale.init(rawValue:)),
-            isPlatformAdmin: try row.decode(column: "is_platform_admin", as: Int64.self) != 0,
-            disabled: try row.decode(column: "disabled", as: Int64.self) != 0,
-            createdAt: Date(epochMilliseconds: try row.decode(column: "created_at", as: Int64.self)))
+            id: try row.decode(column: prefix + "id", as: String.self),
+            email: try row.decode(column: prefix + "email", as: String.self),
+            displayName: try row.decode(column: prefix + "display_name", as: String.self),
+            locale: try row.decode(column: prefix + "locale", as: String?.self).flatMap(AppLocale.init(rawValue:)),
+            isPlatformAdmin: try row.decode(column: prefix + "is_platform_admin", as: Int64.self) != 0,
+            disabled: try row.decode(column: prefix + "disabled", as: Int64.self) != 0,
+            createdAt: Date(epochMilliseconds: try row.decode(column: prefix + "created_at", as: Int64.self)))
     }
 }
 

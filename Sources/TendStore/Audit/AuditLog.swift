@@ -34,16 +34,18 @@ public struct AuditSubject: Sendable, Equatable {
 /// Append-only record of who read or changed what. Events carry ids, never PII. This is the
 /// one place that writes `audit_events`: a change records its event inside its own
 /// transaction (a rolled-back change leaves none, a committed one always has one); a read
-/// records its event before the data is answered.
+/// records its event before the data is answered, in a group commit with the reads around it.
 public struct AuditLog: Sendable {
     let database: Database
     let clock: TendClock
     let ids: IDGenerator
+    private let reads: ReadAuditBatch
 
     public init(database: Database, clock: TendClock, ids: IDGenerator) {
         self.database = database
         self.clock = clock
         self.ids = ids
+        self.reads = ReadAuditBatch(database: database)
     }
 
     /// One event, in the caller's transaction.
@@ -66,16 +68,17 @@ public struct AuditLog: Sendable {
         }, for: database.kind))
     }
 
-    /// A read's event, written (and committed) before the caller answers with what it read.
+    /// A read's event, committed before this returns (and so before the caller answers with
+    /// what it read); it fails when its batch fails to commit.
     public func recordRead(_ action: AuditAction, by actor: AuditActor, program: String?, subject: AuditSubject?) async throws {
-        try await database.session { sql in try await record(action, by: actor, program: program, subject: subject, in: sql) }
+        try await reads.write([Self.row(id: ids.next(), program: program, actor: actor, action: action, subject: subject, at: clock.now().epochMilliseconds)])
     }
 
-    /// Read events about patients, one each.
+    /// Read events about patients, one each, committed before this returns.
     public func recordReads(_ action: AuditAction, by actor: AuditActor, program: String, patients: [String]) async throws {
         guard !patients.isEmpty else { return }
         let now = clock.now().epochMilliseconds
-        try await database.session { sql in try await record(action, by: actor, program: program, patients: patients, at: now, in: sql) }
+        try await reads.write(patients.map { Self.row(id: ids.next(), program: program, actor: actor, action: action, subject: .patient($0), at: now) })
     }
 
     static let insert = MultiRowInsert("INSERT INTO audit_events (id, program_id, actor_id, actor_kind, action, subject_type, subject_id, request_id, at)")

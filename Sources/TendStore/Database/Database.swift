@@ -36,10 +36,12 @@ public final class Database: Sendable {
     public var dialect: StorageDialect { StorageDialect(kind) }
     /// Whether this task is inside an SQLite session (which holds the one connection).
     @TaskLocal static var holdsConnection = false
+    /// Installed by query-plan tests: every SELECT's plan is recorded before it runs.
+    @TaskLocal public static var planRecorder: QueryPlanRecorder?
     private let backend: Backend
 
     private enum Backend: Sendable {
-        case sqlite(SQLiteConnection, SerialGate)
+        case sqlite(SQLiteConnection, SerialGate, SQLiteReaders)
         case postgres(PostgresClient, Task<Void, Never>)
     }
 
@@ -62,10 +64,13 @@ public final class Database: Sendable {
                 throw DatabaseOpenError(description: "cannot open SQLite file \(path): \(error) / 无法打开 SQLite 文件")
             }
             let sql = connection.sql(queryLogLevel: nil)
-            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000", "PRAGMA synchronous=NORMAL", "PRAGMA cache_size=-262144", "PRAGMA temp_store=MEMORY", "PRAGMA wal_autocheckpoint=\(walCheckpointPages)"] {
+            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000", "PRAGMA synchronous=NORMAL", "PRAGMA cache_size=-\(cacheKiB)", "PRAGMA temp_store=MEMORY", "PRAGMA wal_autocheckpoint=\(walCheckpointPages)",
+                           // Statistics for the planner, bounded in cost as SQLite recommends for a
+                           // long-lived connection; hot queries do not rely on them (see `unindexed`).
+                           "PRAGMA analysis_limit=400", "PRAGMA optimize=0x10002"] {
                 try await sql.raw(SQLQueryString(pragma)).run()
             }
-            return Database(kind: .sqlite, backend: .sqlite(connection, SerialGate()))
+            return Database(kind: .sqlite, backend: .sqlite(connection, SerialGate(), SQLiteReaders(path: path, count: readers, logger: logger)))
         case .postgres(let target):
             try await probe(target, logger: logger)
             var configuration = PostgresClient.Configuration(
@@ -119,14 +124,14 @@ public final class Database: Sendable {
     /// Runs statements on one connection, outside a transaction.
     public func session<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         switch backend {
-        case .sqlite(let connection, let gate):
+        case .sqlite(let connection, let gate, _):
             // The one connection is held for the whole body: a session opened inside it would
             // wait for itself for ever. Refuse it, so the mistake fails a test instead of hanging.
             guard !Self.holdsConnection else { throw NestedSessionError() }
             await gate.acquire()
             do {
                 let result = try await Self.$holdsConnection.withValue(true) {
-                    try await body(SQLiteSession(base: connection.sql(queryLogLevel: nil), connection: connection))
+                    try await body(SQLiteSession(base: connection.sql(queryLogLevel: nil), connection: connection, recorder: Self.planRecorder))
                 }
                 await gate.release()
                 return result
@@ -135,9 +140,25 @@ public final class Database: Sendable {
                 throw error
             }
         case .postgres(let client, _):
+            let recorder = Self.planRecorder
             return try await client.withConnection { connection in
-                try await body(connection.sql(queryLogLevel: nil))
+                let sql = connection.sql(queryLogLevel: nil)
+                return try await body(recorder.map { ExplainingSession(base: sql, recorder: $0) } ?? sql)
             }
+        }
+    }
+
+    /// Runs statements that only read, outside any transaction. On SQLite they run on a
+    /// read-only connection of their own, beside the writer, and see what was committed before
+    /// they began; on PostgreSQL this is `session`. Never for a read that must see a write of the
+    /// same task not yet committed (inside a transaction, pass its connection instead).
+    public func read<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        switch backend {
+        case .sqlite(_, _, let readers):
+            guard !Self.holdsConnection else { throw NestedSessionError() }
+            return try await readers.read(body)
+        case .postgres:
+            return try await session(body)
         }
     }
 
@@ -199,6 +220,15 @@ public final class Database: Sendable {
         }
     }
 
+    /// SQLite's page cache: 64 MB serving, 256 MB while a bulk load dirties index pages at random
+    /// (a server's resident memory is mostly this cache once it has been read through).
+    static let cacheKiB = 65_536
+    /// Each read-only connection's cache (the file's hot pages are also in the OS page cache).
+    static let readerCacheKiB = 16_384
+    /// Read-only SQLite connections: a few, as the machine has few cores to run them on.
+    static let readers = 3
+    static let bulkCacheKiB = 262_144
+
     /// SQLite folds its write-ahead log back into the database file after this many pages.
     static let walCheckpointPages = 8_000
     /// During a bulk load: 400 MB of log. Random index pages are dirtied again and again by
@@ -210,24 +240,33 @@ public final class Database: Sendable {
     /// and once, in full, at the end (so the log file does not stay large).
     public func bulkLoad<R: Sendable>(_ body: () async throws -> R) async throws -> R {
         guard kind == .sqlite else { return try await body() }
-        try await session { try await $0.raw("PRAGMA wal_autocheckpoint=\(unsafeRaw: String(Self.bulkWALCheckpointPages))").run() }
+        try await session { sql in
+            try await sql.raw("PRAGMA wal_autocheckpoint=\(unsafeRaw: String(Self.bulkWALCheckpointPages))").run()
+            try await sql.raw("PRAGMA cache_size=-\(unsafeRaw: String(Self.bulkCacheKiB))").run()
+        }
         let result: R
         do {
             result = try await body()
         } catch {
-            try? await session { try await $0.raw("PRAGMA wal_autocheckpoint=\(unsafeRaw: String(Self.walCheckpointPages))").run() }
+            try? await session { sql in
+                try await sql.raw("PRAGMA wal_autocheckpoint=\(unsafeRaw: String(Self.walCheckpointPages))").run()
+                try await sql.raw("PRAGMA cache_size=-\(unsafeRaw: String(Self.cacheKiB))").run()
+            }
             throw error
         }
         try await session { sql in
             try await sql.raw("PRAGMA wal_autocheckpoint=\(unsafeRaw: String(Self.walCheckpointPages))").run()
+            try await sql.raw("PRAGMA cache_size=-\(unsafeRaw: String(Self.cacheKiB))").run()
             try await sql.raw("PRAGMA wal_checkpoint(TRUNCATE)").run()
+            try await sql.raw("PRAGMA optimize").run()
         }
         return result
     }
 
     public func close() async {
         switch backend {
-        case .sqlite(let connection, _):
+        case .sqlite(let connection, _, let readers):
+            await readers.close()
             try? await connection.close()
         case .postgres(_, let runner):
             runner.cancel()
@@ -266,11 +305,13 @@ public func isUniqueViolation(_ error: any Error) -> Bool {
 struct SQLiteSession: SQLDatabase {
     let base: any SQLDatabase
     let connection: SQLiteConnection
+    /// Query-plan tests only.
+    var recorder: QueryPlanRecorder?
     /// Inside `Database.transaction`, where any failing statement ends in a rollback of all.
     var isInTransaction = false
 
     func inTransaction() -> SQLiteSession {
-        SQLiteSession(base: base, connection: connection, isInTransaction: true)
+        SQLiteSession(base: base, connection: connection, recorder: recorder, isInTransaction: true)
     }
 
     var logger: Logger { base.logger }
@@ -284,6 +325,7 @@ struct SQLiteSession: SQLDatabase {
     }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) async throws {
+        if let recorder { try await recorder.explain(query, on: base, kind: .sqlite) }
         try await base.execute(sql: query, onRow)
     }
 

@@ -591,5 +591,10 @@ public enum Schema {
             // fields to their rows) run in Swift after the schema migrations; see CryptoUpgrade.
             ["CREATE TABLE crypto_upgrades (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)"]
         },
+        Migration(version: 15, name: "messages_by_time") { _ in
+            // Message search reads a program's newest messages first: in this order, from the
+            // newest, instead of sorting every message of the program.
+            ["CREATE INDEX messages_by_time ON messages (program_id, sent_at, id)"]
+        },
 ]
 }

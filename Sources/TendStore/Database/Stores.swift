@@ -36,7 +36,7 @@ public struct Stores: Sendable {
         self.channels = ChannelStore(database: database, clock: clock, cipher: cipher)
         self.dispatch = DispatchStore(database: database, cipher: cipher, tasks: tasks)
         self.messages = MessageStore(database: database, clock: clock, ids: ids, cipher: cipher, tasks: tasks)
-        self.patients = PatientStore(database: database, clock: clock, ids: ids, cipher: cipher, blindIndex: blindIndex)
+        self.patients = PatientStore(database: database, clock: clock, ids: ids, cipher: cipher, blindIndex: blindIndex, audit: audit)
     }
 }
 

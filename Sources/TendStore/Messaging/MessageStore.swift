@@ -111,14 +111,14 @@ public struct MessageStore: Sendable {
     }
 
     public func groups(programID: String) async throws -> [ChatGroup] {
-        try await database.session { sql in
+        try await database.read { sql in
             try await sql.raw("SELECT id, program_id, name, channel, binding, created_at FROM chat_groups WHERE program_id = \(bind: programID) ORDER BY name, id")
                 .all().map(Self.group(from:))
         }
     }
 
     public func group(programID: String, id: String) async throws -> ChatGroup? {
-        try await database.session { sql in
+        try await database.read { sql in
             try await sql.raw("SELECT id, program_id, name, channel, binding, created_at FROM chat_groups WHERE program_id = \(bind: programID) AND id = \(bind: id)")
                 .first().map(Self.group(from:))
         }
@@ -214,12 +214,12 @@ public struct MessageStore: Sendable {
         }
         query.appendInterpolation(unsafeRaw: " END, sla_at, sent_at, id LIMIT \(max(1, min(limit, 2000)))")
         let finished = query
-        let rows = try await database.session { sql in try await sql.raw(finished).all() }
+        let rows = try await database.read { sql in try await sql.raw(finished).all() }
         return try rows.map(message(from:))
     }
 
     public func find(programID: String, id: String) async throws -> StoredMessage? {
-        try await database.session { sql in
+        try await database.read { sql in
             try await sql.raw("SELECT \(unsafeRaw: Self.columns) FROM messages WHERE program_id = \(bind: programID) AND id = \(bind: id)").first()
         }.map(message(from:))
     }
@@ -228,7 +228,7 @@ public struct MessageStore: Sendable {
     /// so the newest `scan` messages are opened and searched here.
     public func search(programID: String, text: String, scan: Int = 5000, limit: Int = 100) async throws -> [StoredMessage] {
         let needle = TextFolding.halfWidth(text).lowercased()
-        let rows = try await database.session { sql in
+        let rows = try await database.read { sql in
             try await sql.raw("""
                 SELECT \(unsafeRaw: Self.columns) FROM messages WHERE program_id = \(bind: programID)
                 ORDER BY sent_at DESC, id DESC LIMIT \(unsafeRaw: String(max(1, min(scan, 50_000))))
@@ -237,7 +237,7 @@ public struct MessageStore: Sendable {
         var found: [StoredMessage] = []
         for row in rows {
             let message = try message(from: row)
-            if TextFolding.halfWidth(message.text).lowercased().contains(needle) { found.append(message) }
+            if TextFolding.contains(TextFolding.halfWidth(message.text).lowercased(), needle) { found.append(message) }
             if found.count == limit { break }
         }
         return found
@@ -308,7 +308,7 @@ public struct MessageStore: Sendable {
 
     /// The patient's conversation: what they posted anywhere and what staff answered, oldest first.
     public func thread(programID: String, patientID: String, limit: Int = 100) async throws -> [StoredMessage] {
-        try await database.session { sql in
+        try await database.read { sql in
             try await sql.raw("""
                 SELECT \(unsafeRaw: Self.columns) FROM messages WHERE program_id = \(bind: programID) AND patient_id = \(bind: patientID)
                 ORDER BY sent_at DESC, id DESC LIMIT \(unsafeRaw: String(max(1, min(limit, 1000))))
@@ -318,7 +318,7 @@ public struct MessageStore: Sendable {
 
     /// Messages staff marked as graded wrong, for tuning the rules.
     public func feedback(programID: String, limit: Int = 500) async throws -> [StoredMessage] {
-        try await database.session { sql in
+        try await database.read { sql in
             try await sql.raw("""
                 SELECT \(unsafeRaw: Self.columns) FROM messages WHERE program_id = \(bind: programID) AND feedback_level IS NOT NULL
                 ORDER BY sent_at DESC LIMIT \(unsafeRaw: String(max(1, min(limit, 5000))))

@@ -7,7 +7,7 @@ extension EnrolmentStore {
     static let touchpointColumns = "id, enrolment_id, patient_id, step_id, occurrence, due_at, local_due, channels, kind, confirm, if_unconfirmed, status, attempts, channel, last_error, sent_at, confirmed_at"
 
     public func enrolments(programID: String, patientID: String) async throws -> [Enrolment] {
-        try await database.session { sql in
+        try await database.read { sql in
             try await sql.raw("""
                 SELECT \(unsafeRaw: Self.enrolmentColumns) FROM enrolments
                 WHERE program_id = \(bind: programID) AND patient_id = \(bind: patientID) ORDER BY created_at, id
@@ -16,7 +16,7 @@ extension EnrolmentStore {
     }
 
     public func enrolment(programID: String, id: String) async throws -> Enrolment? {
-        try await database.session { sql in
+        try await database.read { sql in
             try await sql.raw("SELECT \(unsafeRaw: Self.enrolmentColumns) FROM enrolments WHERE program_id = \(bind: programID) AND id = \(bind: id)")
                 .first().map(Self.enrolment(from:))
         }
@@ -25,7 +25,7 @@ extension EnrolmentStore {
     /// The patient's touchpoints, past and future, in due order.
     public func schedule(programID: String, patientID: String) async throws -> [Touchpoint] {
         let dialect = database.dialect
-        return try await database.session { sql in
+        return try await database.read { sql in
             let enrolmentIDs = try await Self.enrolmentIDs(sql, programID: programID, patientID: patientID)
             var query = SQLQueryString("SELECT \(Self.touchpointColumns) FROM touchpoints WHERE program_id = ")
             query.appendInterpolation(bind: programID)

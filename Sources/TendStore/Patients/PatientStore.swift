@@ -33,13 +33,16 @@ public struct PatientStore: Sendable {
     let ids: IDGenerator
     let cipher: FieldCipher
     let blindIndex: BlindIndexer
+    /// Where reads record their events (the one group-commit writer of the database).
+    let audit: AuditLog
 
-    public init(database: Database, clock: TendClock, ids: IDGenerator, cipher: FieldCipher, blindIndex: BlindIndexer) {
+    public init(database: Database, clock: TendClock, ids: IDGenerator, cipher: FieldCipher, blindIndex: BlindIndexer, audit: AuditLog) {
         self.database = database
         self.clock = clock
         self.ids = ids
         self.cipher = cipher
         self.blindIndex = blindIndex
+        self.audit = audit
     }
 
     static let columns = [
@@ -341,7 +344,7 @@ public struct PatientStore: Sendable {
         }
         sqlQuery.appendInterpolation(unsafeRaw: " ORDER BY id LIMIT \(limit + 1)")
         let finalQuery = sqlQuery
-        let ids = try await database.session { sql in
+        let ids = try await database.read { sql in
             try await sql.raw(finalQuery).all().map { try $0.decode(column: "id", as: String.self) }
         }
         let pageIDs = Array(ids.prefix(limit))
@@ -365,7 +368,7 @@ public struct PatientStore: Sendable {
         }
         query.appendLiteral(" ORDER BY id LIMIT 50")
         let finalQuery = query
-        let ids = try await database.session { sql in
+        let ids = try await database.read { sql in
             try await sql.raw(finalQuery).all().map { try $0.decode(column: "id", as: String.self) }
         }
         let patients = try await fetch(programID: programID, ids: ids)
@@ -374,22 +377,21 @@ public struct PatientStore: Sendable {
     }
 
     private func recordReads(programID: String, patientIDs: [String], action: AuditAction, actor: AuditActor) async throws {
-        guard !patientIDs.isEmpty else { return }
-        let now = clock.now().epochMilliseconds
-        let eventIDs = patientIDs.map { _ in ids.next() }
-        try await database.session { sql in
-            try await self.audit(sql, programID: programID, patientIDs: patientIDs, action: action, actor: actor, eventIDs: eventIDs, at: now)
-        }
+        try await audit.recordReads(action, by: actor, program: programID, patients: patientIDs)
     }
 
     /// Loads patients with their tags and consents, in the order of `ids`. Unaudited: for
     /// callers that audit the surrounding operation themselves (a write that reads first).
     public func fetch(programID: String, ids: [String]) async throws -> [Patient] {
         guard !ids.isEmpty else { return [] }
-        let (rows, tagRows, consentRows) = try await database.session { sql in
-            let rows = try await sql.raw("SELECT \(unsafeRaw: Self.columnList) FROM patients WHERE program_id = \(bind: programID) AND id IN (\(binds: ids))").all()
-            let tagRows = try await sql.raw("SELECT patient_id, tag_key, tag_value, set_by, source, set_at FROM patient_tags WHERE program_id = \(bind: programID) AND patient_id IN (\(binds: ids)) ORDER BY tag_key, tag_value").all()
-            let consentRows = try await sql.raw("SELECT id, patient_id, kind, version, granted_at, withdrawn_at, recorded_by FROM patient_consents WHERE program_id = \(bind: programID) AND patient_id IN (\(binds: ids)) ORDER BY granted_at, id").all()
+        // The keys find the rows; the program only filters them. Left indexable, `program_id`
+        // steers SQLite (which has no statistics here) onto the (program, …) indexes, which scan
+        // the whole program: 0.22 s a query at a million patients.
+        let program = database.dialect.unindexed("program_id")
+        let (rows, tagRows, consentRows) = try await database.read { sql in
+            let rows = try await sql.raw("SELECT \(unsafeRaw: Self.columnList) FROM patients WHERE id IN (\(binds: ids)) AND \(unsafeRaw: program) = \(bind: programID)").all()
+            let tagRows = try await sql.raw("SELECT patient_id, tag_key, tag_value, set_by, source, set_at FROM patient_tags WHERE patient_id IN (\(binds: ids)) AND \(unsafeRaw: program) = \(bind: programID)").all()
+            let consentRows = try await sql.raw("SELECT id, patient_id, kind, version, granted_at, withdrawn_at, recorded_by FROM patient_consents WHERE patient_id IN (\(binds: ids)) AND \(unsafeRaw: program) = \(bind: programID) ORDER BY granted_at, id").all()
             return (rows, tagRows, consentRows)
         }
         var tags: [String: [AppliedTag]] = [:]
@@ -400,6 +402,9 @@ public struct PatientStore: Sendable {
                 source: try row.decode(column: "source", as: String.self),
                 setAt: Date(epochMilliseconds: try row.decode(column: "set_at", as: Int64.self))))
         }
+        // Sorted here: asked of the database, the order pulls PostgreSQL onto the (program, tag)
+        // index, a walk of the program's tags, to avoid sorting a handful of rows.
+        for (patient, applied) in tags { tags[patient] = applied.sorted { ($0.tag.key, $0.tag.value) < ($1.tag.key, $1.tag.value) } }
         var consents: [String: [ConsentRecord]] = [:]
         for row in consentRows {
             consents[try row.decode(column: "patient_id", as: String.self), default: []].append(ConsentRecord(

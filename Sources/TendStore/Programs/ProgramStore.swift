@@ -31,9 +31,23 @@ public struct ProgramStore: Sendable {
     }
 
     public func find(slug: String) async throws -> Program? {
-        try await database.session { sql in
+        try await database.read { sql in
             try await sql.raw("SELECT id, slug, name, created_at FROM programs WHERE slug = \(bind: slug)")
                 .first().map(Self.program(from:))
+        }
+    }
+
+    /// A program by slug with the user's role in it (nil when not a member), in one query.
+    public func find(slug: String, roleOf userID: String) async throws -> (program: Program, role: StaffRole?)? {
+        try await database.read { sql in
+            guard let row = try await sql.raw("""
+                SELECT p.id, p.slug, p.name, p.created_at, m.role FROM programs p
+                LEFT JOIN memberships m ON m.program_id = p.id AND m.user_id = \(bind: userID)
+                WHERE p.slug = \(bind: slug)
+                """).first() else { return nil }
+            let role = try row.decode(column: "role", as: String?.self)
+            guard role.map({ StaffRole(rawValue: $0) != nil }) ?? true else { throw StoreCorruption(what: "unknown role \(role ?? "")") }
+            return (try Self.program(from: row), role.flatMap(StaffRole.init(rawValue:)))
         }
     }
 

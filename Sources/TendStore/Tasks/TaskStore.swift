@@ -55,7 +55,7 @@ public struct TaskStore: Sendable {
     }
 
     public func find(programID: String, id: String) async throws -> StaffTask? {
-        try await database.session { sql in
+        try await database.read { sql in
             try await sql.raw("SELECT \(unsafeRaw: Self.columns) FROM staff_tasks WHERE program_id = \(bind: programID) AND id = \(bind: id)").first()
         }.map(task(from:))
     }
@@ -86,7 +86,7 @@ public struct TaskStore: Sendable {
         query.appendLiteral(" THEN 0 ELSE 1 END, priority DESC, due_at, id LIMIT ")
         query.appendInterpolation(unsafeRaw: String(max(1, min(filter.limit, 1000))))
         let finished = query
-        let rows = try await database.session { sql in try await sql.raw(finished).all() }
+        let rows = try await database.read { sql in try await sql.raw(finished).all() }
         return try rows.map(task(from:))
     }
 

@@ -103,3 +103,16 @@ import TendCore
         #expect(Date(epochMilliseconds: instant.epochMilliseconds).epochMilliseconds == instant.epochMilliseconds)
     }
 }
+
+@Suite struct TextFoldingTests {
+    @Test func containsFindsBytesAnywhere() {
+        #expect(TextFolding.contains("今天空腹血糖6.1，谢谢", "血糖"))
+        #expect(TextFolding.contains("abc", "abc"))
+        #expect(TextFolding.contains("abc", ""))
+        #expect(TextFolding.contains("xxabab", "abab"))
+        #expect(!TextFolding.contains("ab", "abc"))
+        #expect(!TextFolding.contains("", "a"))
+        #expect(!TextFolding.contains("血压", "血糖"))
+        #expect(TextFolding.contains(TextFolding.halfWidth("空腹ＡＢＣ").lowercased(), "abc"))
+    }
+}

@@ -165,4 +165,59 @@ import TendTestSupport
             #expect(committed == ["patient.update": 1])
         }
     }
+
+    /// Reads arriving together are committed together, and each still has its own event.
+    @Test(arguments: TestBackend.available)
+    func concurrentReadsEachLeaveTheirEvent(backend: TestBackend) async throws {
+        try await withClient(backend) { app, client in
+            let manager = try await app.token(for: "manager@tend.demo")
+            let patient = try await createPatient(client, token: manager, program: "gdm-camp", body: #"{"name": "并发", "phone": "13912340002"}"#)
+            let patientID = try #require(patient["id"] as? String)
+            let reads = try await Self.added(app) {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for _ in 0..<40 {
+                        group.addTask {
+                            try await client.execute(uri: "/api/v1/programs/gdm-camp/patients/\(patientID)", method: .get, headers: bearer(manager)) {
+                                #expect($0.status == .ok)
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            #expect(reads == ["patient.read": 40])
+        }
+    }
+
+    /// "Audited before answered": when the batch holding a read's event cannot commit, the
+    /// request gets an error and none of the data it read.
+    @Test(arguments: TestBackend.available)
+    func aReadWhoseEventCannotBeWrittenAnswersWithAnErrorNotItsData(backend: TestBackend) async throws {
+        try await withClient(backend) { app, client in
+            let manager = try await app.token(for: "manager@tend.demo")
+            let patient = try await createPatient(client, token: manager, program: "gdm-camp", body: #"{"name": "拒写审计", "phone": "13912340003"}"#)
+            let patientID = try #require(patient["id"] as? String)
+            try await app.stores.database.session { sql in
+                switch backend {
+                case .sqlite:
+                    try await sql.raw("""
+                        CREATE TRIGGER refuse_patient_reads BEFORE INSERT ON audit_events WHEN NEW.action = 'patient.read'
+                        BEGIN SELECT RAISE(ABORT, 'audit refused'); END
+                        """).run()
+                case .postgres:
+                    try await sql.raw("CREATE FUNCTION refuse_patient_reads() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'audit refused'; END $$ LANGUAGE plpgsql").run()
+                    try await sql.raw("""
+                        CREATE TRIGGER refuse_patient_reads BEFORE INSERT ON audit_events FOR EACH ROW WHEN (NEW.action = 'patient.read')
+                        EXECUTE FUNCTION refuse_patient_reads()
+                        """).run()
+                }
+            }
+            try await client.execute(uri: "/api/v1/programs/gdm-camp/patients/\(patientID)", method: .get, headers: bearer(manager)) { response in
+                #expect(response.status.code >= 500)
+                #expect(!String(buffer: response.body).contains("拒写审计"))
+            }
+            // Other reads are not held up by the refused one.
+            try await client.execute(uri: "/api/v1/programs/gdm-camp/patients?limit=3", method: .get, headers: bearer(manager)) { #expect($0.status == .ok) }
+        }
+    }
 }

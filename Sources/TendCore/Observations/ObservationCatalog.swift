@@ -148,7 +148,8 @@ public enum ObservationCatalog {
             let target = unit.flatMap { UnitName.parse($0) ?? $0 }.flatMap(definition.conversion(for:))
                 ?? definition.conversion(for: stored) ?? UnitConversion(stored)
             let shown = target.fromCanonical(number)
-            let decimals = target.unit == definition.canonicalUnit ? definition.decimals : max(definition.decimals, target.scale < 0.1 ? 0 : 1)
+            // As precise as the canonical unit: a unit ten times smaller shows one place fewer.
+            let decimals = min(max(definition.decimals + Int(log10(target.scale).rounded()), 0), 3)
             return "\(shown.text(decimals: decimals)) \(symbol(target.unit))"
         }
     }

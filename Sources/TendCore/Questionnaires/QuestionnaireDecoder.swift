@@ -218,8 +218,9 @@ public struct QuestionnaireDecoder: DocumentDecoding {
             }
         }
         guard let unit else {
+            // The item is still returned, so conditions naming it get no second, misleading error.
             fail(node.line, "number item \(id) needs a \"unit\" (UCUM, e.g. mmol/L, Cel, kg, or {count})")
-            return nil
+            return NumberSpec(unit: "", range: 0...0)
         }
         var range = -ObservationCatalog.numberLimit...ObservationCatalog.numberLimit
         if let definition, let conversion = definition.conversion(for: unit) {
@@ -453,6 +454,7 @@ extension QuestionnaireDecoder {
 
     private mutating func bands(_ entry: DocumentEntry, rule: String, items: [QuestionnaireItem], method: ScoreRule.Method) -> [ScoreBand] {
         guard let nodes = list(entry.value, "bands") else { return [] }
+        let problemsBefore = problems.count
         if nodes.isEmpty || nodes.count > Self.maximumBands { fail(entry.line, "bands of \(rule) need 1 to \(Self.maximumBands) bands") }
         var bands: [ScoreBand] = []
         for node in nodes.prefix(Self.maximumBands) {
@@ -483,7 +485,8 @@ extension QuestionnaireDecoder {
             if bands.contains(where: { $0.id == id }) { fail(node.line, "band id \(id) is used twice in \(rule)") }
             bands.append(ScoreBand(id: id, label: label, min: low, max: high))
         }
-        checkCoverage(bands, entry: entry, rule: rule, items: items, method: method)
+        // Gaps are judged only among bands that are themselves right.
+        if problems.count == problemsBefore { checkCoverage(bands, entry: entry, rule: rule, items: items, method: method) }
         return bands
     }
 

@@ -424,3 +424,61 @@ struct Evaluation {
         }
     }
 }
+
+// MARK: - JSON
+
+/// `{"total", "subscales", "band", "flags", "observations"}`, as `tend questionnaire score` prints it.
+extension ResponseScore: Encodable {
+    private enum Keys: String, CodingKey { case total, subscales, band, subscaleBands = "subscale_bands", flags, observations }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Keys.self)
+        try container.encode(total, forKey: .total)
+        try container.encode(subscales, forKey: .subscales)
+        try container.encode(band, forKey: .band)
+        if !subscaleBands.isEmpty { try container.encode(subscaleBands, forKey: .subscaleBands) }
+        try container.encode(flags, forKey: .flags)
+        try container.encode(observations, forKey: .observations)
+    }
+}
+
+/// `{"error", "message", "field", "missing", "flags"}`: why a response was refused, and the flags
+/// its answered items raised all the same.
+extension ResponseRefusal: Encodable {
+    private enum Keys: String, CodingKey { case error, message, field, missing, flags, problems }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Keys.self)
+        let main = error
+        try container.encode(main.code, forKey: .error)
+        try container.encode(main.message, forKey: .message)
+        try container.encode(main.field, forKey: .field)
+        try container.encode(missing, forKey: .missing)
+        try container.encode(flags, forKey: .flags)
+        if problems.count > 1 {
+            try container.encode(problems.map { ["field": $0.field ?? "", "en": $0.message.en, "zh": $0.message.zh] }, forKey: .problems)
+        }
+    }
+}
+
+/// `{"code": "loinc:8310-5", "value": 38.6, "unit": "Cel", "flags": []}`.
+extension ObservationReading: Encodable {
+    private enum Keys: String, CodingKey { case code, value, unit, flags }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Keys.self)
+        try container.encode(code.description, forKey: .code)
+        switch value {
+        case .quantity(let number, let unit):
+            try container.encode(number, forKey: .value)
+            try container.encode(unit, forKey: .unit)
+        case .score(let number):
+            try container.encode(number, forKey: .value)
+            try container.encode(UnitName.score, forKey: .unit)
+        case .coded(let code): try container.encode(code, forKey: .value)
+        case .boolean(let flag): try container.encode(flag, forKey: .value)
+        case .text(let text): try container.encode(text, forKey: .value)
+        }
+        try container.encode(flags, forKey: .flags)
+    }
+}

@@ -4,7 +4,7 @@ import TendCore
 import TendFormats
 
 /// `tend questionnaire validate FILE` and `tend questionnaire score FILE --answers JSON`. FILE is
-/// a path, or the name of a shipped definition (`phq-9`, `gad-7`, `act`, `revisit`,
+/// a path, or the name of a shipped definition (`phq-9`, `gad-7`, `act`, `revisit-form`,
 /// `chemo-side-effects`, `glucose-daily`) when no such file exists.
 struct QuestionnaireCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -18,7 +18,10 @@ public enum AnswerValue: Sendable, Equatable, Codable {
         }
         if var list = try? decoder.unkeyedContainer() {
             var items: [AnswerValue] = []
-            while !list.isAtEnd, items.count <= Self.maximumChoices {
+            while !list.isAtEnd {
+                guard items.count < Self.maximumChoices else {
+                    throw DecodingError.dataCorruptedError(in: list, debugDescription: "at most \(Self.maximumChoices) choices")
+                }
                 let item = try list.decode(AnswerValue.self)
                 if case .list = item { throw DecodingError.dataCorruptedError(in: list, debugDescription: "a list of choices holds single values") }
                 items.append(item)

@@ -198,7 +198,7 @@ import TendFormats
     }
 
     @Test func s1RevisitAttended() throws {
-        let result = try score("revisit", [
+        let result = try score("revisit-form", [
             "attended": .string("yes"), "visit_date": .string("2026-12-03"), "wbc": .number(3.2),
             "hemoglobin": .quantity(11.8, unit: "g/dL"), "report_photo": .string("upload-01J9Z"),
         ])
@@ -212,7 +212,7 @@ import TendFormats
     }
 
     @Test func s1RevisitMissed() throws {
-        let result = try score("revisit", ["attended": .bool(false), "missed_reason": .string("unwell"), "wbc": .number(1)])
+        let result = try score("revisit-form", ["attended": .bool(false), "missed_reason": .string("unwell"), "wbc": .number(1)])
         #expect(result.flags.map(\.id) == ["missed-revisit", "unwell"])
         // wbc is hidden when the revisit was missed: its answer is dropped.
         #expect(result.observations == [
@@ -220,7 +220,7 @@ import TendFormats
             ObservationReading(code: .init(system: .program, code: "revisit-missed-reason"), value: .coded("unwell")),
         ])
         do {
-            _ = try score("revisit", ["attended": .bool(true)])
+            _ = try score("revisit-form", ["attended": .bool(true)])
             Issue.record("visit date not required")
         } catch let refusal as ResponseRefusal {
             #expect(refusal.missing == ["visit_date"])

@@ -149,7 +149,7 @@ public enum ObservationCatalog {
                 ?? definition.conversion(for: stored) ?? UnitConversion(stored)
             let shown = target.fromCanonical(number)
             // As precise as the canonical unit: a unit ten times smaller shows one place fewer.
-            let decimals = min(max(definition.decimals + Int(log10(target.scale).rounded()), 0), 3)
+            let decimals = min(max(definition.decimals + (Int(exactly: log10(target.scale).rounded()) ?? 0), 0), 3)
             return "\(shown.text(decimals: decimals)) \(symbol(target.unit))"
         }
     }

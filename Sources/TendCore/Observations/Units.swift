@@ -122,7 +122,7 @@ extension Double {
     /// `38.6`, `5`, `16.7`: at most `decimals` places, without trailing zeros.
     public func text(decimals: Int) -> String {
         let value = rounded(decimals: decimals)
-        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        if abs(value) < 1e15, let whole = Int64(exactly: value) { return String(whole) }
         var text = String(format: "%.\(Swift.min(Swift.max(decimals, 0), 6))f", value)
         while text.contains("."), text.hasSuffix("0") { text.removeLast() }
         if text.hasSuffix(".") { text.removeLast() }

@@ -44,7 +44,7 @@ public struct QuestionnaireDecoder: DocumentDecoding {
         var version = 1
         if let entry = fields["version"] {
             if let value = number(entry.value, "version", in: 1...1_000_000) {
-                if value == value.rounded() { version = Int(value) } else { fail(entry.line, "version must be a whole number") }
+                if let whole = Int(exactly: value) { version = whole } else { fail(entry.line, "version must be a whole number") }
             }
         } else {
             fail(root.line, "missing \"version\" (a whole number, raised when the questions or scoring change)")
@@ -155,7 +155,7 @@ public struct QuestionnaireDecoder: DocumentDecoding {
         case "photo": return .photo
         case "text":
             var maxLength = 1_000
-            if let entry = fields["max_length"], let value = number(entry.value, "max_length", in: 1...Double(Bounds.textLength)) { maxLength = Int(value) }
+            if let entry = fields["max_length"], let value = number(entry.value, "max_length", in: 1...Double(Bounds.textLength)) { maxLength = Int(exactly: value.rounded()) ?? maxLength }
             return .text(maxLength: maxLength)
         case "yes_no":
             guard let entry = fields["scores"] else { return .yesNo(scores: nil) }

@@ -59,9 +59,8 @@ public struct PathwayDecoder: DocumentDecoding {
         var decoder = PathwayDecoder()
         let pathway = decoder.pathway(root)
         decoder.checkReferences(pathway)
-        guard decoder.problems.isEmpty, let pathway else {
-            throw PathwayProblems(problems: decoder.problems.sorted { ($0.line, $0.message) < ($1.line, $1.message) })
-        }
+        if let problems = decoder.sortedProblems { throw problems }
+        guard let pathway else { throw PathwayProblems(problems: [PathwayProblem(line: root.line, message: "not a pathway")]) }
         return pathway
     }
 
@@ -167,9 +166,7 @@ public struct PathwayDecoder: DocumentDecoding {
         let channels = channelList(fields["channels"], step: id)
         let action = stepAction(fields, node: node, id: id, anchors: anchors, channels: channels)
         var confirm = false
-        if let entry = fields["confirm"], let text = scalar(entry.value, "confirm") {
-            switch text { case "true", "yes": confirm = true; case "false", "no": confirm = false; default: fail(entry.line, "confirm must be true or false") }
-        }
+        if let entry = fields["confirm"], let flag = boolean(entry.value, "confirm") { confirm = flag }
         let questionnaire = fields["questionnaire"].flatMap { scalar($0.value, "questionnaire") }
         let ifUnconfirmed = fields["if_unconfirmed"].flatMap { scalar($0.value, "if_unconfirmed") }
         let onlyTags = onlyTags(fields["only_tags"])

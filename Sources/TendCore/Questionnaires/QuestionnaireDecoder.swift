@@ -122,7 +122,7 @@ public struct QuestionnaireDecoder: DocumentDecoding {
         var reverse = false
         if let entry = fields["reverse"], let flag = boolean(entry.value, "reverse") {
             reverse = flag
-            if flag, case .single = kind {} else if flag { fail(entry.line, "only a single-choice item can be reverse-scored (item \(id))") }
+            if case .single = kind {} else if flag { fail(entry.line, "only a single-choice item can be reverse-scored (item \(id))") }
         }
         for key in Self.keysOnlyFor.keys.sorted() {
             if let entry = fields[key], let types = Self.keysOnlyFor[key], !types.contains(kind.name) {

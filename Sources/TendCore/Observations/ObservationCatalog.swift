@@ -154,9 +154,9 @@ public enum ObservationCatalog {
         }
     }
 
-    /// The number of a stored quantity in another unit of its code, or nil when it does not convert.
+    /// The number of a stored quantity (or score) in another unit of its code, or nil when it does not convert.
     public static func convert(_ reading: ObservationReading, to unit: String) -> Double? {
-        guard case .quantity(let number, _) = reading.value, let definition = byCode[reading.code],
+        guard let number = reading.number, let definition = byCode[reading.code],
               let target = definition.conversion(for: UnitName.parse(unit) ?? unit) else { return nil }
         return target.fromCanonical(number)
     }

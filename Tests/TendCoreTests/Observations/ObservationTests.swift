@@ -170,3 +170,67 @@ import TendCore
         }
     }
 }
+
+@Suite struct ObservationInputTests {
+    @Test func aDeviceReadingInMgPerDLIsStoredInMmolPerL() throws {
+        let input = ObservationInput(code: "glucose-fasting", value: .number(48), unit: "mg/dL", effectiveAt: "2026-12-03T07:42:00+08:00", externalID: "meter-7")
+        let observation = try input.observation(patientID: "p1", programID: "gdm", zone: "Asia/Shanghai", source: .device, field: "readings[0]")
+        #expect(observation.reading.value == .quantity(2.7, unit: "mmol/L"))
+        #expect(observation.effectiveAt.timeIntervalSince1970 == 1_796_254_920)
+        #expect(observation.externalID == "meter-7")
+    }
+
+    @Test func eachProblemNamesItsField() {
+        func field(_ input: ObservationInput) -> String? {
+            do {
+                _ = try input.observation(patientID: "p1", programID: "gdm", zone: "UTC", source: .import, field: "readings[3]")
+                return nil
+            } catch {
+                return error.field
+            }
+        }
+        let when = "2026-12-03T07:42:00Z"
+        #expect(field(.init(code: "glucose-fasting", value: .number(300), unit: "mmol/L", effectiveAt: when)) == "readings[3].value")
+        #expect(field(.init(code: "glucose-fasting", value: .number(5), unit: "kg", effectiveAt: when)) == "readings[3].value")
+        #expect(field(.init(code: "sugar", value: .number(5), effectiveAt: when)) == "readings[3].code")
+        #expect(field(.init(code: "body-temperature", value: .flag(true), effectiveAt: when)) == "readings[3].value")
+        #expect(field(.init(code: "program:steps", value: .number(5000), effectiveAt: when)) == "readings[3].unit")
+        #expect(field(.init(code: "body-weight", value: .number(70), unit: "kg", effectiveAt: "yesterday")) == "readings[3].effective_at")
+        #expect(field(.init(code: "body-weight", value: .number(70), unit: "kg", effectiveAt: "2999-01-01T00:00:00Z")) == "readings[3].effective_at")
+    }
+
+    @Test func valuesOfEveryKind() throws {
+        let when = "2026-12-03T07:42:00.250Z"
+        let temperature = try ObservationInput(code: "loinc:8310-5", value: .text("101.5 °F"), effectiveAt: when).reading(field: "r")
+        #expect(temperature.value == .quantity(38.6, unit: "Cel"))
+        let canonical = try ObservationInput(code: "heart-rate", value: .number(72), effectiveAt: when).reading(field: "r")
+        #expect(canonical.value == .quantity(72, unit: "/min"))
+        let attended = try ObservationInput(code: "program:revisit-attended", value: .flag(true), effectiveAt: when).reading(field: "r")
+        #expect(attended.value == .boolean(true))
+        let coded = try ObservationInput(code: "program:meal", value: .text("lunch"), effectiveAt: when).reading(field: "r")
+        #expect(coded.value == .coded("lunch"))
+        let note = try ObservationInput(code: "program:note", value: .text("felt dizzy after lunch"), effectiveAt: when).reading(field: "r")
+        #expect(note.value == .text("felt dizzy after lunch"))
+    }
+
+    @Test func decodesFromJSON() throws {
+        let json = #"{"code": "bp-systolic", "value": 128, "unit": "mmHg", "effective_at": "2026-12-03T07:42:00+08:00", "external_id": "cuff-1"}"#
+        let input = try JSONDecoder().decode(ObservationInput.self, from: Data(json.utf8))
+        #expect(try input.reading(field: "body").value == .quantity(128, unit: "mm[Hg]"))
+    }
+}
+
+@Suite struct ConversionRoundTripTests {
+    /// Every unit of every code: a value shown in that unit and entered again is stored as it was.
+    @Test func everyUnitRoundTrips() throws {
+        for definition in ObservationCatalog.all {
+            let middle = ((definition.plausible.lowerBound + definition.plausible.upperBound) / 2).rounded(decimals: definition.decimals)
+            let stored = try ObservationCatalog.admit(middle, unit: definition.canonicalUnit, code: definition.code, field: "v")
+            for unit in definition.units {
+                let shown = try #require(ObservationCatalog.convert(stored, to: unit.unit))
+                let again = try ObservationCatalog.admit(shown, unit: unit.unit, code: definition.code, field: "v")
+                #expect(again.number == stored.number, "\(definition.key) via \(unit.unit)")
+            }
+        }
+    }
+}

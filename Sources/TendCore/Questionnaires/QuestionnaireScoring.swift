@@ -148,25 +148,44 @@ public struct QuestionnaireScorer {
             }
             do { values[name] = try Validate.number(value, field: "context.\(name)", in: declared.range) } catch { problems.append(error) }
         }
+        let walk = self.walk(answers, context: values)
+        problems += walk.problems
+        let answered = Evaluation(questionnaire: questionnaire, answers: walk.resolved, context: values, scores: [:])
+        guard problems.isEmpty, walk.missing.isEmpty else {
+            let flags = questionnaire.flags.filter { !$0.when.needsScores }.compactMap { answered.raise($0) }
+            throw ResponseRefusal(problems: problems, missing: walk.missing, flags: flags)
+        }
+        return complete(walk.resolved, shown: Set(walk.shown.map(\.id)), context: values)
+    }
+
+    /// The items in order, each judged on the answers before it: shown or hidden, its answer
+    /// checked, or missing when required.
+    struct Walk {
+        var shown: [QuestionnaireItem] = []
         var resolved: [String: ResolvedAnswer] = [:]
-        var shown: Set<String> = []
+        var problems: [TendError] = []
         var missing: [String] = []
+    }
+
+    func walk(_ answers: [String: AnswerValue], context: [String: Double]) -> Walk {
+        var walk = Walk()
         for item in questionnaire.items {
-            let state = Evaluation(questionnaire: questionnaire, answers: resolved, context: values, scores: [:])
+            let state = Evaluation(questionnaire: questionnaire, answers: walk.resolved, context: context, scores: [:])
             if let condition = item.showIf, !state.holds(condition) { continue }
-            shown.insert(item.id)
+            walk.shown.append(item)
             guard let answer = answers[item.id] else {
-                if item.required { missing.append(item.id) }
+                if item.required { walk.missing.append(item.id) }
                 continue
             }
-            do { resolved[item.id] = try resolve(answer, for: item) } catch { problems.append(error) }
+            do { walk.resolved[item.id] = try resolve(answer, for: item) } catch { walk.problems.append(error) }
         }
-        let answered = Evaluation(questionnaire: questionnaire, answers: resolved, context: values, scores: [:])
-        guard problems.isEmpty, missing.isEmpty else {
-            let flags = questionnaire.flags.filter { !$0.when.needsScores }.compactMap { answered.raise($0) }
-            throw ResponseRefusal(problems: problems, missing: missing, flags: flags)
-        }
-        return complete(resolved, shown: shown, context: values)
+        return walk
+    }
+
+    /// The items shown for the answers given so far, in order: what the portal asks next, and
+    /// what it may leave out.
+    public func visibleItems(_ answers: [String: AnswerValue], context: [String: Double] = [:]) -> [QuestionnaireItem] {
+        walk(answers, context: context).shown
     }
 
     private func complete(_ resolved: [String: ResolvedAnswer], shown: Set<String>, context: [String: Double]) -> ResponseScore {

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import TendCore
 import TendFormats
@@ -224,6 +225,55 @@ import TendFormats
             Issue.record("visit date not required")
         } catch let refusal as ResponseRefusal {
             #expect(refusal.missing == ["visit_date"])
+        }
+    }
+}
+
+@Suite struct QuestionnaireJSONTests {
+    /// Lines differ between the file and its JSON; everything else must not.
+    func withoutLines(_ questionnaire: Questionnaire) -> Questionnaire {
+        var copy = questionnaire
+        copy.items = copy.items.map { var item = $0; item.line = 0; return item }
+        copy.flags = copy.flags.map { var flag = $0; flag.line = 0; return flag }
+        return copy
+    }
+
+    @Test func everyShippedQuestionnaireReadsBackFromItsJSON() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        for name in ShippedQuestionnaires.names {
+            let questionnaire = try #require(try QuestionnaireFile.shipped(name))
+            let json = String(decoding: try encoder.encode(questionnaire), as: UTF8.self)
+            let again = try QuestionnaireFile.parse(json)
+            #expect(withoutLines(again) == withoutLines(questionnaire), "\(name)")
+        }
+    }
+
+    @Test func visibleItemsFollowTheAnswers() throws {
+        let form = try #require(try QuestionnaireFile.shipped("revisit-form"))
+        let scorer = QuestionnaireScorer(form)
+        #expect(scorer.visibleItems([:]).map(\.id) == ["attended", "notes"])
+        #expect(scorer.visibleItems(["attended": .bool(true)]).map(\.id) == ["attended", "visit_date", "wbc", "hemoglobin", "report_photo", "notes"])
+        #expect(scorer.visibleItems(["attended": .string("no")]).map(\.id) == ["attended", "missed_reason", "notes"])
+    }
+
+    @Test func aLicensedActCopyAddsTheWording() throws {
+        let shipped = try #require(ShippedQuestionnaires.source("act"))
+        var copy = shipped.replacingOccurrences(of: "wording: program\n", with: "wording: included\n")
+        copy = copy.replacingOccurrences(of: "    type: single\n", with: "    type: single\n    text: {zh: （授权文字）, en: (licensed wording)}\n")
+        for value in 1...5 {
+            copy = copy.replacingOccurrences(of: "{value: \(value)}", with: "{value: \(value), text: {zh: 选项\(value), en: Option \(value)}}")
+        }
+        let act = try QuestionnaireFile.parse(copy)
+        #expect(act.wording == .included)
+        #expect(act.items.allSatisfy { $0.text != nil })
+        // Without the texts, wording: included is refused item by item.
+        let bare = shipped.replacingOccurrences(of: "wording: program\n", with: "wording: included\n")
+        do {
+            _ = try QuestionnaireFile.parse(bare)
+            Issue.record("ACT without wording accepted as included")
+        } catch {
+            #expect(error.problems.contains { $0.message.contains("item 1 needs a \"text\"") })
         }
     }
 }

@@ -50,8 +50,8 @@ public struct PathwayProblems: Error, Sendable, Equatable, CustomStringConvertib
 }
 
 /// Turns a document into a `Pathway`, collecting every problem with its line.
-public struct PathwayDecoder {
-    private var problems: [PathwayProblem] = []
+public struct PathwayDecoder: DocumentDecoding {
+    var problems: [PathwayProblem] = []
 
     public init() {}
 
@@ -59,55 +59,9 @@ public struct PathwayDecoder {
         var decoder = PathwayDecoder()
         let pathway = decoder.pathway(root)
         decoder.checkReferences(pathway)
-        guard decoder.problems.isEmpty, let pathway else {
-            throw PathwayProblems(problems: decoder.problems.sorted { ($0.line, $0.message) < ($1.line, $1.message) })
-        }
+        if let problems = decoder.sortedProblems { throw problems }
+        guard let pathway else { throw PathwayProblems(problems: [PathwayProblem(line: root.line, message: "not a pathway")]) }
         return pathway
-    }
-
-    private mutating func fail(_ line: Int, _ message: String) {
-        problems.append(PathwayProblem(line: line, message: message))
-    }
-
-    private mutating func map(_ node: DocumentNode, _ what: String) -> [DocumentEntry]? {
-        guard case .map(let entries, _) = node else {
-            fail(node.line, "\(what) must be a mapping")
-            return nil
-        }
-        return entries
-    }
-
-    private mutating func scalar(_ node: DocumentNode, _ what: String) -> String? {
-        guard case .scalar(let text, _) = node else {
-            fail(node.line, "\(what) must be a single value")
-            return nil
-        }
-        return text
-    }
-
-    private mutating func list(_ node: DocumentNode, _ what: String) -> [DocumentNode]? {
-        switch node {
-        case .list(let items, _): return items
-        case .scalar: return [node]
-        case .map:
-            fail(node.line, "\(what) must be a list")
-            return nil
-        }
-    }
-
-    /// Checks the keys of a mapping against the ones allowed, so a typo is an error.
-    private mutating func keys(_ entries: [DocumentEntry], allowed: Set<String>, in what: String) -> [String: DocumentEntry] {
-        var byKey: [String: DocumentEntry] = [:]
-        for entry in entries {
-            if !allowed.contains(entry.key) {
-                fail(entry.line, "unknown key \"\(entry.key)\" in \(what) (allowed: \(allowed.sorted().joined(separator: ", ")))")
-            } else if byKey[entry.key] != nil {
-                fail(entry.line, "\"\(entry.key)\" appears twice in \(what)")
-            } else {
-                byKey[entry.key] = entry
-            }
-        }
-        return byKey
     }
 
     private mutating func pathway(_ root: DocumentNode) -> Pathway? {
@@ -212,9 +166,7 @@ public struct PathwayDecoder {
         let channels = channelList(fields["channels"], step: id)
         let action = stepAction(fields, node: node, id: id, anchors: anchors, channels: channels)
         var confirm = false
-        if let entry = fields["confirm"], let text = scalar(entry.value, "confirm") {
-            switch text { case "true", "yes": confirm = true; case "false", "no": confirm = false; default: fail(entry.line, "confirm must be true or false") }
-        }
+        if let entry = fields["confirm"], let flag = boolean(entry.value, "confirm") { confirm = flag }
         let questionnaire = fields["questionnaire"].flatMap { scalar($0.value, "questionnaire") }
         let ifUnconfirmed = fields["if_unconfirmed"].flatMap { scalar($0.value, "if_unconfirmed") }
         let onlyTags = onlyTags(fields["only_tags"])
@@ -334,30 +286,6 @@ public struct PathwayDecoder {
             }
         }
         return channels
-    }
-
-    /// A `{zh: …, en: …}` text; both languages are required and every `{{variable}}` must be known.
-    private mutating func localized(_ node: DocumentNode, what: String, variables: Set<String>?) -> LocalizedText? {
-        guard let entries = map(node, what) else { return nil }
-        let fields = keys(entries, allowed: ["zh", "en"], in: what)
-        var texts: [String: String] = [:]
-        for locale in ["zh", "en"] {
-            guard let entry = fields[locale] else {
-                fail(node.line, "missing locale \(locale) in \(what)")
-                continue
-            }
-            guard let text = scalar(entry.value, "\(what) (\(locale))") else { continue }
-            if text.trimmed.isEmpty { fail(entry.line, "the \(locale) text of \(what) is empty") }
-            if text.unicodeScalars.count > Bounds.textLength { fail(entry.line, "the \(locale) text of \(what) is longer than \(Bounds.textLength) characters") }
-            if let variables {
-                for name in Template.variables(in: text) where !variables.contains(name) {
-                    fail(entry.line, "unknown variable {{\(name)}} in \(what) (known: \(variables.sorted().joined(separator: ", ")))")
-                }
-            }
-            texts[locale] = text
-        }
-        guard let zh = texts["zh"], let en = texts["en"] else { return nil }
-        return LocalizedText(en: en, zh: zh)
     }
 
     /// Escalation references must name an earlier-or-same confirming step, and may not loop.

@@ -36,7 +36,7 @@ let package = Package(
     targets: [
         .target(
             name: "TendCore",
-            resources: [.copy("Triage/Rules")],
+            resources: [.copy("Triage/Rules"), .copy("Questionnaires/Definitions")],
             swiftSettings: swiftSettings
         ),
         .target(

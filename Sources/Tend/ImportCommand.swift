@@ -7,7 +7,7 @@ import TendStore
 
 struct ImportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "import", abstract: "Import data / 导入数据", subcommands: [Patients.self])
+        commandName: "import", abstract: "Import data / 导入数据", subcommands: [Patients.self, Observations.self])
 
     struct Patients: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -51,6 +51,54 @@ struct ImportCommand: AsyncParsableCommand {
                     let reader = try ImportRowReader(bytes: [UInt8](data), format: chosenFormat, encoding: declared)
                     let summary = try await importRows(reader, into: target, stores: stores, rejectsPath: rejectsPath)
                     say("Imported: \(summary.created) created, \(summary.updated) updated, \(summary.rejected) rejected / 导入完成：新增 \(summary.created)，更新 \(summary.updated)，拒绝 \(summary.rejected)")
+                    if summary.rejected > 0 { say("Rejected rows: \(rejectsPath) / 被拒绝的行见 \(rejectsPath)") }
+                }
+            }
+        }
+    }
+}
+
+extension ImportCommand {
+    struct Observations: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import readings from CSV or NDJSON; a row already imported (same source and external_id) adds nothing / 导入测量记录（同来源同记录编号不重复）",
+            discussion: """
+            Columns (English or Chinese headers): patient_id (患者ID) or patient_external_id (患者编号), code (指标: loinc:CODE,
+            program:NAME or a short key such as glucose-fasting), value (数值), unit (单位: mmol/L, mg/dL, °F …),
+            effective_at (测量时间, e.g. 2026-12-03T07:42:00+08:00), external_id (记录编号). Numbers are stored in each code's unit;
+            impossible values are refused, implausible ones kept and flagged. Invalid rows go to the rejects file with line and reason.
+            """)
+
+        @OptionGroup var storage: StorageOptions
+        @Argument(help: "The file to import (.csv, .ndjson or .jsonl)") var file: String
+        @Option(help: "Program slug") var program: String
+        @Option(help: "csv or ndjson (default: from the file name)") var format: String?
+        @Option(help: "Where the readings came from: device, import, staff, check-in (default import)") var source: String = "import"
+        @Option(help: "Where to write rejected rows (default: FILE.rejects.csv)") var rejects: String?
+
+        func run() async throws {
+            try await runReporting {
+                let chosenFormat = try format.map { (name) throws(TendError) in
+                    guard let parsed = ImportFormat(rawValue: name) else { throw TendError.invalid("--format", .init(en: "must be csv or ndjson", zh: "必须是 csv 或 ndjson")) }
+                    return parsed
+                } ?? ImportFormat.guess(path: file)
+                guard let origin = ObservationSource(rawValue: source) else {
+                    throw TendError.invalid("--source", .init(en: "must be one of \(ObservationSource.allCases.map(\.rawValue).joined(separator: ", "))",
+                                                              zh: "必须是 \(ObservationSource.allCases.map(\.rawValue).joined(separator: "、")) 之一"))
+                }
+                guard let data = FileManager.default.contents(atPath: file) else {
+                    throw TendError.invalid("FILE", .init(en: "\(file) cannot be read", zh: "无法读取 \(file)"))
+                }
+                let rows = try ObservationFile.rows(bytes: [UInt8](data), format: chosenFormat)
+                let rejectsPath = rejects ?? file + ".rejects.csv"
+                try await withStores(try await loadConfig(storage)) { stores, _ in
+                    guard let target = try await stores.programs.find(slug: program) else { throw TendError.notFound("program \(program)") }
+                    var rejectLines = ["line,field,reason"]
+                    let summary = try await ObservationActions(stores: stores).importRows(rows, programID: target.id, source: origin, by: .cli) { reject in
+                        rejectLines.append([String(reject.line), reject.field ?? "", reject.reason].map(CSVReader.escape).joined(separator: ","))
+                    }
+                    if summary.rejected > 0 { try (rejectLines.joined(separator: "\n") + "\n").write(toFile: rejectsPath, atomically: true, encoding: .utf8) }
+                    say("Imported: \(summary.recorded) recorded, \(summary.duplicates) already there, \(summary.rejected) rejected / 导入完成：新增 \(summary.recorded)，已存在 \(summary.duplicates)，拒绝 \(summary.rejected)")
                     if summary.rejected > 0 { say("Rejected rows: \(rejectsPath) / 被拒绝的行见 \(rejectsPath)") }
                 }
             }

@@ -58,4 +58,7 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case inboxRead = "inbox.read"
     case messagesSearch = "messages.search"
     case triageFeedbackExport = "triage.feedback.export"
+    // Observations.
+    case observationRecord = "observation.record"
+    case observationsRead = "observations.read"
 }

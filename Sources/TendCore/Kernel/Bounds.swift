@@ -23,6 +23,8 @@ public enum Bounds {
 
     /// Ids named in one request (patients of a group, staff of a group).
     public static let idsPerRequest = 1_000
+    /// Observations in one request or import batch.
+    public static let observationsPerRequest = 1_000
     /// Tags set on one patient at once, terms of one tag filter.
     public static let tagsPerRequest = 100
     /// Terms of one tag filter (`key=value,…`): each becomes a join.

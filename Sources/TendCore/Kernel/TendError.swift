@@ -83,6 +83,11 @@ public struct TendError: Error, Sendable, Equatable {
             message: .init(en: "\(what) not found", zh: "未找到\(what)"))
     }
 
+    /// A reference in the request (a patient id in a body) to something the program does not have.
+    public static func notFound(field: String, _ what: LocalizedText) -> TendError {
+        TendError(kind: .notFound, code: "not_found", message: .init(en: "\(what.en) not found", zh: "未找到\(what.zh)"), field: field)
+    }
+
     public static func conflict(_ field: String, _ problem: LocalizedText) -> TendError {
         TendError(
             kind: .conflict, code: "conflict",

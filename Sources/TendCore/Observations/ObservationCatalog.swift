@@ -104,7 +104,8 @@ public enum ObservationCatalog {
     /// Checks a number for a code and converts it to the canonical unit: refused (naming
     /// `field`) when the unit does not fit the code or the value is impossible; kept and
     /// flagged when implausible. Program codes keep the value and unit they were given.
-    public static func admit(_ value: Double, unit: String, code: ObservationCode, field: String) throws(TendError) -> ObservationReading {
+    /// `unitField` names the unit when it was given on its own (else a wrong unit names `field`).
+    public static func admit(_ value: Double, unit: String, code: ObservationCode, field: String, unitField: String? = nil) throws(TendError) -> ObservationReading {
         guard value.isFinite, abs(value) <= numberLimit else {
             throw TendError.invalid(field, .init(en: "must be a finite number", zh: "应为有效数字"))
         }
@@ -116,7 +117,7 @@ public enum ObservationCatalog {
         }
         let spelled = UnitName.parse(unit) ?? unit
         guard let conversion = definition.conversion(for: spelled) else {
-            throw TendError.invalid(field, .init(
+            throw TendError.invalid(unitField ?? field, .init(
                 en: "has unit \"\(unit.prefix(40))\", which \(definition.name.en) is not measured in (use \(definition.unitList))",
                 zh: "的单位“\(unit.prefix(40))”不适用于\(definition.name.zh)（可用：\(definition.unitList)）"))
         }

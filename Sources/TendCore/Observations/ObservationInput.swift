@@ -65,7 +65,8 @@ public struct ObservationInput: Sendable, Equatable, Codable {
             let unit = try self.unit.map { text throws(TendError) in try Validate.text(text, field: "\(field).unit", maxLength: 40) }
                 ?? definition?.canonicalUnit
             guard let unit else { throw TendError.missing("\(field).unit") }
-            return try ObservationCatalog.admit(number, unit: unit, code: code, field: "\(field).value")
+            return try ObservationCatalog.admit(number, unit: unit, code: code, field: "\(field).value",
+                                                unitField: self.unit == nil ? nil : "\(field).unit")
         case .text(let text):
             if definition != nil {
                 // "101.5 °F" for a measurement: the number and unit in one string.

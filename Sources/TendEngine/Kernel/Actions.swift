@@ -14,6 +14,7 @@ public struct Actions: Sendable {
     public let enrolments: EnrolmentActions
     public let tasks: TaskActions
     public let confirmations: ConfirmationActions
+    public let observations: ObservationActions
 
     public init(stores: Stores, passwords: PasswordHasher, signIns: SignInThrottle, classifiers: ClassifierCache, links: ConfirmationLinks,
                 clock: TendClock, logger: Logger) {
@@ -25,5 +26,6 @@ public struct Actions: Sendable {
         enrolments = EnrolmentActions(stores: stores)
         tasks = TaskActions(stores: stores)
         confirmations = ConfirmationActions(stores: stores, links: links, clock: clock)
+        observations = ObservationActions(stores: stores)
     }
 }

@@ -20,6 +20,9 @@ indirect enum InputSchema: Sendable {
     case needsOneOf([String], InputSchema)
     /// An object whose `key` names which of several shapes it has (`{"action": "reply", "text": …}`).
     case variants(key: String, [Variant], description: String? = nil)
+    /// A value of one of several types (a reading is a number, a word or yes/no): the first
+    /// schema of the value's own type decides.
+    case anyOf([InputSchema], description: String? = nil)
 
     struct Variant: Sendable {
         var values: [String]
@@ -237,6 +240,12 @@ extension InputSchema {
                 throw TendError.invalid(child, .init(en: "must be one of: \(allValues.joined(separator: ", "))", zh: "必须是以下之一：\(allValues.joined(separator: "、"))"))
             }
             try InputSchema.object(variant.properties).validate(value: .object(members), at: path)
+        case (.anyOf(let choices, _), _):
+            guard let choice = choices.first(where: { $0.accepts(typeOf: value) }) else {
+                let names = choices.map(\.typeName).joined(separator: ", ")
+                throw TendError.invalid(field, .init(en: "must be of type \(names)", zh: "类型应为 \(names)"), code: "wrong_type")
+            }
+            try choice.validate(value: value, at: path)
         case (.dictionary(let keys, let values, let count, _), .object(let members)):
             guard count.contains(members.count) else { throw Self.badCount(field, count) }
             for (key, member) in members.sorted(by: { $0.key < $1.key }) {
@@ -279,6 +288,18 @@ extension InputSchema {
         case .array: "array"
         case .object, .dictionary, .variants, .needsOneOf: "object"
         case .nullable(let inner): inner.typeName
+        case .anyOf(let choices, _): choices.map(\.typeName).joined(separator: " or ")
+        }
+    }
+
+    /// Whether a value of this JSON type is what the schema is about (not yet whether it is valid).
+    private func accepts(typeOf value: JSONTree) -> Bool {
+        switch (self, value) {
+        case (.string, .string), (.integer, .integer), (.number, .integer), (.number, .number), (.boolean, .bool), (.array, .array): true
+        case (.object, .object), (.dictionary, .object), (.variants, .object), (.needsOneOf, .object): true
+        case (.nullable(let inner), _): inner.accepts(typeOf: value)
+        case (.anyOf(let choices, _), _): choices.contains { $0.accepts(typeOf: value) }
+        default: false
         }
     }
 

@@ -167,6 +167,8 @@ extension InputSchema {
             return Self.described(["oneOf": .array(variants.map { variant in
                 InputSchema.object([.required(key, .string(.init(length: 1...64, values: variant.values)))] + variant.properties).document
             })], description)
+        case .anyOf(let choices, let description):
+            return Self.described(["anyOf": .array(choices.map(\.document))], description)
         case .nullable(let inner):
             guard case .object(var schema) = inner.document else { return inner.document }
             if case .string(let type) = schema["type"] { schema["type"] = [.string(type), "null"] }

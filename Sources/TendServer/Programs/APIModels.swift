@@ -209,6 +209,8 @@ enum APIComponents {
         "Group": GroupBody.schema,
         "Message": MessageBody.schema,
         "PortalMessage": PortalMessageBody.schema,
+        "Observation": ObservationBody.schema,
+        "ObservationBatch": ObservationBatchBody.schema,
         "Health": Schema.object(["status": Schema.string, "database": Schema.string], required: ["status", "database"]),
     ]
 }

@@ -20,7 +20,8 @@ struct APIRoutes: Sendable {
     func endpoints(openAPI: @escaping @Sendable () -> JSONValue) -> [APIEndpoint] {
         coreEndpoints(openAPI: openAPI) + PatientRoutes(dependencies: dependencies).endpoints()
             + PathwayRoutes(dependencies: dependencies).endpoints() + TaskRoutes(dependencies: dependencies).endpoints()
-            + InboxRoutes(dependencies: dependencies).endpoints() + [TriageRoutes.endpoint(classifier: TriageClassifier())]
+            + InboxRoutes(dependencies: dependencies).endpoints() + ObservationRoutes(dependencies: dependencies).endpoints()
+            + [TriageRoutes.endpoint(classifier: TriageClassifier())]
     }
 
     private func coreEndpoints(openAPI: @escaping @Sendable () -> JSONValue) -> [APIEndpoint] {

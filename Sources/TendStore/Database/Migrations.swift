@@ -596,5 +596,33 @@ public enum Schema {
             // newest, instead of sorting every message of the program.
             ["CREATE INDEX messages_by_time ON messages (program_id, sent_at, id)"]
         },
+        Migration(version: 16, name: "observations") { _ in
+            [
+                // Readings, answers and scores. Numbers in the code's canonical unit; text sealed.
+                """
+                CREATE TABLE observations (
+                    id TEXT PRIMARY KEY,
+                    program_id TEXT NOT NULL REFERENCES programs(id) DEFERRABLE INITIALLY DEFERRED,
+                    patient_id TEXT NOT NULL REFERENCES patients(id) DEFERRABLE INITIALLY DEFERRED,
+                    code TEXT NOT NULL,
+                    value_kind TEXT NOT NULL,
+                    value_number DOUBLE PRECISION,
+                    value_text_enc TEXT,
+                    unit TEXT,
+                    flags TEXT NOT NULL DEFAULT '',
+                    effective_at BIGINT NOT NULL,
+                    zone TEXT NOT NULL,
+                    source TEXT NOT NULL,
+                    external_id TEXT,
+                    recorded_by TEXT,
+                    produced_by TEXT,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX observations_by_patient ON observations (patient_id, code, effective_at)",
+                // A sender's own id, once per source: a device that resends adds nothing.
+                "CREATE UNIQUE INDEX observations_by_external_id ON observations (program_id, source, external_id)",
+            ]
+        },
 ]
 }

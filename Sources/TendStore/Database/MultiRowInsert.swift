@@ -164,7 +164,10 @@ public struct BoundRows: Sendable {
 public enum SQLValue: Sendable, Equatable {
     case text(String)
     case integer(Int64)
+    case real(Double)
     case null
+    /// A missing number: PostgreSQL will not take a text-typed NULL into a numeric column.
+    case nullNumber
 
     public init(_ text: String?) {
         self = text.map(SQLValue.text) ?? .null
@@ -174,7 +177,8 @@ public enum SQLValue: Sendable, Equatable {
         switch self {
         case .text(let text): .text(text)
         case .integer(let number): .integer(Int(number))
-        case .null: .null
+        case .real(let number): .float(number)
+        case .null, .nullNumber: .null
         }
     }
 
@@ -183,7 +187,9 @@ public enum SQLValue: Sendable, Equatable {
         switch self {
         case .text(let text): text
         case .integer(let number): number
+        case .real(let number): number
         case .null: String?.none
+        case .nullNumber: Double?.none
         }
     }
 }

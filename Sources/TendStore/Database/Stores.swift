@@ -17,6 +17,7 @@ public struct Stores: Sendable {
     public let channels: ChannelStore
     public let dispatch: DispatchStore
     public let messages: MessageStore
+    public let observations: ObservationStore
     public let cipher: FieldCipher
     public let blindIndex: BlindIndexer
 
@@ -37,6 +38,7 @@ public struct Stores: Sendable {
         self.dispatch = DispatchStore(database: database, cipher: cipher, tasks: tasks)
         self.messages = MessageStore(database: database, clock: clock, ids: ids, cipher: cipher, tasks: tasks)
         self.patients = PatientStore(database: database, clock: clock, ids: ids, cipher: cipher, blindIndex: blindIndex, audit: audit)
+        self.observations = ObservationStore(database: database, clock: clock, ids: ids, cipher: cipher, audit: audit)
     }
 }
 

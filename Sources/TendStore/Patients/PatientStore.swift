@@ -380,6 +380,38 @@ public struct PatientStore: Sendable {
         try await audit.recordReads(action, by: actor, program: programID, patients: patientIDs)
     }
 
+    /// The time zone of each of these patients of the program (absent ones are not there),
+    /// without opening anyone's sealed fields.
+    public func zones(programID: String, ids: [String]) async throws -> [String: String] {
+        guard !ids.isEmpty else { return [:] }
+        let program = database.dialect.unindexed("program_id")
+        return try await database.read { sql in
+            var zones: [String: String] = [:]
+            for start in stride(from: 0, to: ids.count, by: 5_000) {
+                let slice = Array(ids[start..<min(start + 5_000, ids.count)])
+                for row in try await sql.raw("SELECT id, time_zone FROM patients WHERE id IN (\(binds: slice)) AND \(unsafeRaw: program) = \(bind: programID)").all() {
+                    zones[try row.decode(column: "id", as: String.self)] = try row.decode(column: "time_zone", as: String.self)
+                }
+            }
+            return zones
+        }
+    }
+
+    /// Patient ids by their external ids in the program (unknown ones are not there).
+    public func ids(programID: String, externalIDs: [String]) async throws -> [String: String] {
+        guard !externalIDs.isEmpty else { return [:] }
+        return try await database.read { sql in
+            var found: [String: String] = [:]
+            for start in stride(from: 0, to: externalIDs.count, by: 5_000) {
+                let slice = Array(externalIDs[start..<min(start + 5_000, externalIDs.count)])
+                for row in try await sql.raw("SELECT id, external_id FROM patients WHERE program_id = \(bind: programID) AND external_id IN (\(binds: slice))").all() {
+                    found[try row.decode(column: "external_id", as: String.self)] = try row.decode(column: "id", as: String.self)
+                }
+            }
+            return found
+        }
+    }
+
     /// Loads patients with their tags and consents, in the order of `ids`. Unaudited: for
     /// callers that audit the surrounding operation themselves (a write that reads first).
     public func fetch(programID: String, ids: [String]) async throws -> [Patient] {
@@ -510,6 +542,7 @@ extension PatientStore {
         ("portal_messages", ["body_enc"]),
         ("channel_configs", ["config_enc"]),
         ("messages", ["sender_enc", "text_enc", "reasons_enc"]),
+        ("observations", ["value_text_enc"]),
     ]
 
     /// Re-seals every sealed field not under the active key, or not yet bound to its row, in

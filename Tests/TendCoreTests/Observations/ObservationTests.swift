@@ -191,7 +191,7 @@ import TendCore
         }
         let when = "2026-12-03T07:42:00Z"
         #expect(field(.init(code: "glucose-fasting", value: .number(300), unit: "mmol/L", effectiveAt: when)) == "readings[3].value")
-        #expect(field(.init(code: "glucose-fasting", value: .number(5), unit: "kg", effectiveAt: when)) == "readings[3].value")
+        #expect(field(.init(code: "glucose-fasting", value: .number(5), unit: "kg", effectiveAt: when)) == "readings[3].unit")
         #expect(field(.init(code: "sugar", value: .number(5), effectiveAt: when)) == "readings[3].code")
         #expect(field(.init(code: "body-temperature", value: .flag(true), effectiveAt: when)) == "readings[3].value")
         #expect(field(.init(code: "program:steps", value: .number(5000), effectiveAt: when)) == "readings[3].unit")

@@ -12,7 +12,7 @@ import TendTestSupport
 @Suite struct QueryPlanTests {
     /// Tables that grow with the program; walking one is never what an interactive read means.
     static let largeTables = ["patients", "patient_tags", "patient_consents", "touchpoints", "enrolments", "staff_tasks", "messages",
-                              "audit_events", "sender_identities", "portal_messages"]
+                              "audit_events", "sender_identities", "portal_messages", "observations"]
 
     struct Population {
         let stores: Stores
@@ -67,6 +67,15 @@ import TendTestSupport
             let text = ["今天空腹血糖6.1，谢谢", "刚测血糖2.6，手抖出冷汗", "请问复诊要空腹吗"][index % 3]
             _ = try await messages.receive(programID: big.id, Arrival(channel: .inApp, patientID: patient.id, text: text), by: actor)
         }
+        // A month of daily glucose for 500 patients.
+        for patient in page.patients {
+            let readings = (1...30).map { day in
+                ObservationSubmission(patientID: patient.id, input: ObservationInput(
+                    code: "glucose-fasting", value: .number(5 + Double(day % 7) / 2), unit: "mmol/L",
+                    effectiveAt: "2026-11-\(String(format: "%02d", day))T07:30:00+08:00", externalID: "g-\(patient.id)-\(day)"))
+            }
+            _ = try await ObservationActions(stores: stores).record(programID: big.id, readings, source: .device, by: actor)
+        }
         return Population(stores: stores, program: big, patientID: try #require(page.patients.dropFirst(30).first?.id), clock: clock)
     }
 
@@ -98,6 +107,8 @@ import TendTestSupport
             ("open tasks", { _ = try await TaskActions(stores: stores).list(programID: program, filter: TaskFilter(), by: actor) }),
             ("patient's tasks", { _ = try await TaskActions(stores: stores).list(programID: program, filter: TaskFilter(patientID: patient), by: actor) }),
             ("inbox", { _ = try await messages.inbox(programID: program, by: actor) }),
+            ("observations", { _ = try await ObservationActions(stores: stores).list(programID: program, patientID: patient, by: actor) }),
+            ("glucose chart", { _ = try await ObservationActions(stores: stores).list(programID: program, patientID: patient, code: "glucose-fasting", by: actor) }),
             ("message search", { _ = try await messages.search(programID: program, words: "血糖", by: actor) }),
         ]
     }

@@ -63,6 +63,8 @@ let concretePaths: [(method: HTTPRequest.Method, path: String)] = [
     (.post, "/api/v1/programs/gdm-camp/enrolments/e1/resume"),
     (.post, "/api/v1/programs/gdm-camp/enrolments/e1/cancel"),
     (.post, "/api/v1/triage"),
+    (.post, "/api/v1/programs/gdm-camp/observations"),
+    (.get, "/api/v1/programs/gdm-camp/patients/p1/observations"),
 ]
 
 @Suite struct APIAuthTests {

@@ -1,0 +1,111 @@
+import Foundation
+import TendCore
+import TendStore
+
+/// One reading for a patient, as an integration, a device gateway or an import sends it.
+public struct ObservationSubmission: Sendable, Equatable {
+    public var patientID: String
+    public var input: ObservationInput
+
+    public init(patientID: String, input: ObservationInput) {
+        self.patientID = patientID
+        self.input = input
+    }
+}
+
+/// Recording and reading observations: what the API, `tend import observations` and (later)
+/// check-ins and questionnaires call.
+public struct ObservationActions: Sendable {
+    let stores: Stores
+
+    public init(stores: Stores) {
+        self.stores = stores
+    }
+
+    /// Checks every reading (bounds, units, the patient is the program's), converts it to its
+    /// code's canonical unit and stores the batch; a reading already stored under the same
+    /// source and external id is counted as a duplicate and adds nothing. `field` names the list
+    /// in errors (`observations[3].value`).
+    public func record(programID: String, _ submissions: [ObservationSubmission], source: ObservationSource, by actor: AuditActor,
+                       field: String = "observations") async throws -> ObservationBatchResult {
+        try Validate.count(submissions, field: field, max: Bounds.observationsPerRequest)
+        let zones = try await stores.patients.zones(programID: programID, ids: Array(Set(submissions.map(\.patientID))))
+        var observations: [Observation] = []
+        observations.reserveCapacity(submissions.count)
+        for (index, submission) in submissions.enumerated() {
+            let item = "\(field)[\(index)]"
+            guard let zone = zones[submission.patientID] else {
+                throw TendError.notFound(field: "\(item).patient_id", .init(en: "patient", zh: "患者"))
+            }
+            observations.append(try submission.input.observation(
+                patientID: submission.patientID, programID: programID, zone: zone, source: source, recordedBy: actor.id, field: item))
+        }
+        return try await stores.observations.record(programID: programID, observations, actor: actor)
+    }
+
+    /// What an import came to.
+    public struct ImportSummary: Sendable, Equatable {
+        public var recorded = 0
+        public var duplicates = 0
+        public var rejected = 0
+
+        public init(recorded: Int = 0, duplicates: Int = 0, rejected: Int = 0) {
+            self.recorded = recorded
+            self.duplicates = duplicates
+            self.rejected = rejected
+        }
+    }
+
+    /// Imports a file's rows batch by batch: a row that is not valid is refused on its own
+    /// (its line and field handed to `reject`), the rest are stored.
+    public func importRows(_ rows: [Result<ObservationFileRow, PatientImport.Reject>], programID: String, source: ObservationSource,
+                           by actor: AuditActor, reject: (PatientImport.Reject) -> Void) async throws -> ImportSummary {
+        var summary = ImportSummary()
+        for start in stride(from: 0, to: rows.count, by: Bounds.observationsPerRequest) {
+            var batch: [ObservationFileRow] = []
+            for row in rows[start..<min(start + Bounds.observationsPerRequest, rows.count)] {
+                switch row {
+                case .success(let read): batch.append(read)
+                case .failure(let refused):
+                    reject(refused)
+                    summary.rejected += 1
+                }
+            }
+            let byExternalID = try await stores.patients.ids(programID: programID, externalIDs: Array(Set(batch.compactMap(\.patientExternalID))))
+            let patientIDs = batch.compactMap { $0.patientID ?? $0.patientExternalID.flatMap { byExternalID[$0] } }
+            let zones = try await stores.patients.zones(programID: programID, ids: Array(Set(patientIDs)))
+            var observations: [Observation] = []
+            for row in batch {
+                guard let patientID = row.patientID ?? row.patientExternalID.flatMap({ byExternalID[$0] }), let zone = zones[patientID] else {
+                    reject(PatientImport.Reject(line: row.line, field: row.patientID == nil ? "patient_external_id" : "patient_id",
+                                                reason: "no such patient in the program / 项目中无此患者"))
+                    summary.rejected += 1
+                    continue
+                }
+                do {
+                    observations.append(try row.input.observation(patientID: patientID, programID: programID, zone: zone, source: source,
+                                                                  recordedBy: actor.id, field: "row"))
+                } catch {
+                    reject(PatientImport.Reject(line: row.line, field: error.field.map { $0.replacingOccurrences(of: "row.", with: "") },
+                                                reason: "\(error.message.en) / \(error.message.zh)"))
+                    summary.rejected += 1
+                }
+            }
+            let result = try await stores.observations.record(programID: programID, observations, actor: actor)
+            summary.recorded += result.recorded.count
+            summary.duplicates += result.duplicates
+        }
+        return summary
+    }
+
+    /// The patient's observations, newest first (of one code, since an instant), audited as one
+    /// read; nil when the program has no such patient.
+    public func list(programID: String, patientID: String, code: String? = nil, since: Date? = nil, limit: Int = 500,
+                     by actor: AuditActor) async throws -> [StoredObservation]? {
+        guard try await !stores.patients.zones(programID: programID, ids: [patientID]).isEmpty else { return nil }
+        let parsed = try code.map { text throws(TendError) in try ObservationCatalog.code(text, field: "code") }
+        let found = try await stores.observations.list(programID: programID, patientID: patientID, code: parsed, since: since, limit: limit)
+        try await stores.audit.recordRead(.observationsRead, by: actor, program: programID, subject: .patient(patientID))
+        return found
+    }
+}

@@ -1,0 +1,139 @@
+import Foundation
+import Hummingbird
+import TendCore
+import TendEngine
+import TendStore
+
+struct ObservationBody: Encodable {
+    let id: String
+    let patient_id: String
+    let code: String
+    let kind: String
+    let value: JSONValue
+    let unit: String?
+    let flags: [String]
+    let effective_at: Date
+    let zone: String
+    let source: String
+    let external_id: String?
+    let recorded_by: String?
+    let created_at: Date
+
+    init(_ stored: StoredObservation) {
+        let observation = stored.observation
+        id = stored.id
+        patient_id = observation.patientID
+        code = observation.reading.code.description
+        switch observation.reading.value {
+        case .quantity(let number, let unit): (kind, value, self.unit) = ("quantity", .double(number), unit)
+        case .score(let number): (kind, value, unit) = ("score", .double(number), nil)
+        case .coded(let text): (kind, value, unit) = ("coded", .string(text), nil)
+        case .boolean(let flag): (kind, value, unit) = ("boolean", .bool(flag), nil)
+        case .text(let text): (kind, value, unit) = ("text", .string(text), nil)
+        }
+        flags = observation.reading.flags.map(\.rawValue)
+        effective_at = observation.effectiveAt
+        zone = observation.zone
+        source = observation.source.rawValue
+        external_id = observation.externalID
+        recorded_by = observation.recordedBy
+        created_at = stored.createdAt
+    }
+
+    static let schema = Schema.object([
+        "id": Schema.string, "patient_id": Schema.string,
+        "code": ["type": "string", "description": "loinc:CODE, or program:NAME for a program's own"],
+        "kind": Schema.enumeration(["quantity", "score", "coded", "boolean", "text"]),
+        "value": ["description": "A number (in the code's canonical unit), a code, true/false or text"],
+        "unit": Schema.nullable("string"), "flags": Schema.array(Schema.enumeration(ObservationFlag.allCases.map(\.rawValue))),
+        "effective_at": Schema.dateTime, "zone": Schema.string, "source": Schema.enumeration(ObservationSource.allCases.map(\.rawValue)),
+        "external_id": Schema.nullable("string"), "recorded_by": Schema.nullable("string"), "created_at": Schema.dateTime,
+    ], required: ["id", "patient_id", "code", "kind", "value", "flags", "effective_at", "zone", "source", "created_at"])
+}
+
+struct ObservationBatchBody: Encodable {
+    let recorded: Int
+    let duplicates: Int
+    let items: [ObservationBody]
+
+    static let schema = Schema.object([
+        "recorded": Schema.integer, "duplicates": ["type": "integer", "description": "Already stored under the same source and external id"],
+        "items": Schema.array(Schema.ref("Observation")),
+    ], required: ["recorded", "duplicates", "items"])
+}
+
+struct RecordObservationsRequest: Decodable {
+    let source: String?
+    let observations: [Item]
+
+    struct Item: Decodable {
+        let patient_id: String
+        let code: String
+        let value: ObservationInput.Value
+        let unit: String?
+        let effective_at: String
+        let external_id: String?
+    }
+
+    static let schema = InputSchema.object([
+        .optional("source", .values(ObservationSource.allCases.map(\.rawValue), description: "Default device")),
+        .required("observations", .array(.object([
+            .required("patient_id", .identifier),
+            .required("code", .text(1...80, description: "loinc:CODE, a short key such as glucose-fasting, or program:NAME")),
+            .required("value", .anyOf([.number(-1e9...1e9), .text(1...Bounds.textLength), .boolean()],
+                                      description: "A number, a number with its unit (\"101.5 °F\"), a code or text, or true/false")),
+            .optional("unit", .nullable(.text(1...40, description: "UCUM or as typed: mmol/L, mg/dL, °F, kg, lb …"))),
+            .required("effective_at", .dateTime),
+            .optional("external_id", .nullable(.identifier)),
+        ]), count: 1...Bounds.observationsPerRequest)),
+    ])
+
+    var submissions: [ObservationSubmission] {
+        observations.map { item in
+            ObservationSubmission(patientID: item.patient_id, input: ObservationInput(
+                code: item.code, value: item.value, unit: item.unit, effectiveAt: item.effective_at, externalID: item.external_id))
+        }
+    }
+}
+
+/// Readings from integrations and devices, and a patient's observations.
+struct ObservationRoutes: Sendable {
+    let dependencies: AppDependencies
+    private var observations: ObservationActions { dependencies.actions.observations }
+
+    func endpoints() -> [APIEndpoint] {
+        [
+            APIEndpoint(operation: APIOperation(
+                method: .post, path: "/api/v1/programs/{program}/observations", operationID: "recordObservations",
+                summary: "Record one or more readings (device, integration); numbers are converted to each code's unit, and one resent with the same source and external id adds nothing",
+                tag: "observations", body: .json(RecordObservationsRequest.schema), response: Schema.ref("ObservationBatch"), permission: .writePatients)
+            ) { request, context in
+                let grant = try context.requireGrant()
+                let body = try await JSONIO.decode(RecordObservationsRequest.self, from: request)
+                let source = body.source.flatMap(ObservationSource.init(rawValue:)) ?? .device
+                let result = try await observations.record(programID: grant.program.id, body.submissions, source: source, by: context.actor)
+                return try JSONIO.response(ObservationBatchBody(recorded: result.recorded.count, duplicates: result.duplicates,
+                                                                items: result.recorded.map(ObservationBody.init)))
+            },
+
+            APIEndpoint(operation: APIOperation(
+                method: .get, path: "/api/v1/programs/{program}/patients/{patient}/observations", operationID: "listObservations",
+                summary: "The patient's observations, newest first", tag: "observations",
+                query: [
+                    .init(name: "code", schema: .text(1...80), description: "Only this code (loinc:…, program:… or a short key)"),
+                    .init(name: "since", schema: .dateTime, description: "Only from this time"),
+                    .init(name: "limit", schema: .integer(1...5000), description: "At most this many (default 500)"),
+                ],
+                response: Schema.list(of: "Observation"), permission: .readPatients)
+            ) { request, context in
+                let grant = try context.requireGrant()
+                let found = try await observations.list(
+                    programID: grant.program.id, patientID: try context.parameters.require("patient"), code: request.query.get("code"),
+                    since: request.query.get("since").flatMap(InstantText.parse), limit: request.query.get("limit").flatMap { Int($0) } ?? 500,
+                    by: context.actor)
+                guard let found else { throw TendError.notFound("patient") }
+                return try JSONIO.response(ItemsBody(items: found.map(ObservationBody.init)))
+            },
+        ]
+    }
+}

@@ -275,6 +275,7 @@ struct TriageEngine: Sendable {
 
     @inline(__always) static func isLetter(_ value: UInt32) -> Bool { (value >= 0x61 && value <= 0x7A) || (value >= 0x41 && value <= 0x5A) }
     @inline(__always) static func isDigit(_ value: UInt32) -> Bool { value >= 0x30 && value <= 0x39 }
+    @inline(__always) static func isAlnum(_ value: UInt32) -> Bool { isLetter(value) || isDigit(value) }
     @inline(__always) static func isSpace(_ value: UInt32) -> Bool { value == 0x20 || value == 0x09 || value == 0xA0 || value == 0x3000 || value == 0x0D }
 
     /// Half-width, lower case, typographic apostrophes and degree signs made plain.
@@ -334,15 +335,19 @@ struct TriageEngine: Sendable {
         for index in 0..<count {
             let value = text[index]
             let betweenDigits = index > 0 && index + 1 < count && isDigit(text[index - 1]) && isDigit(text[index + 1])
+            // "bit.ly", "t.cn", "shop.xyz": a dot inside a web address ends nothing either.
+            let inAddress = index > 0 && index + 1 < count && isAlnum(text[index - 1]) && isAlnum(text[index + 1])
+            // "http://", "https://".
+            let scheme = index + 2 < count && text[index + 1] == 0x2F && text[index + 2] == 0x2F
             switch value {
-            case 0x2E where !betweenDigits, 0x3002, 0x21, 0xFF01, 0x3F, 0xFF1F, 0x0A, 0x2026:
+            case 0x2E where !betweenDigits && !inAddress, 0x3002, 0x21, 0xFF01, 0x3F, 0xFF1F, 0x0A, 0x2026:
                 close(index)
                 start = index + 1
                 sentence += 1
             case 0x2C, 0xFF0C, 0x3001, 0x3B, 0xFF1B, 0xFF1A, 0x7E, 0xFF5E:
                 close(index)
                 start = index + 1
-            case 0x3A where !betweenDigits:
+            case 0x3A where !betweenDigits && !scheme:
                 close(index)
                 start = index + 1
             default:
@@ -568,7 +573,8 @@ struct TriageEngine: Sendable {
         }
         reading.numbers = Self.numbers(text)
         let personal = personalData(&reading)
-        values(&reading, context: context, personal: personal.map(\.span))
+        let links = Self.webAddresses(text)
+        values(&reading, context: context, personal: personal.map(\.span) + links)
         // Question marks end sentences, so the matcher never sees them as cues.
         if let mark = text.lastIndex(where: { $0 == 0x3F || $0 == 0xFF1F }) {
             var clause: Int32 = -1
@@ -621,6 +627,9 @@ struct TriageEngine: Sendable {
         }
 
         var signals = Signals()
+        for link in links where !personal.contains(where: { $0.span.overlaps(link) }) {
+            signals.compliance.append(TriageReason(rule: "compliance.link", match: Self.string(text[link])))
+        }
         for (reason, _) in personal {
             signals.compliance.append(reason)
             signals.add(.private, reason, resolvesReview: false)

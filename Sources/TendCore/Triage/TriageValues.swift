@@ -651,6 +651,52 @@ extension TriageEngine {
 
     @inline(__always) static func isWordish(_ value: UInt32) -> Bool { isLetter(value) || isDigit(value) || value == 0x5F }
 
+    /// Top-level domains that make a dotted word a web address; `pathOnly` ones only with a path
+    /// after them ("wa.me/44…", "t.co/x").
+    static let domains: Set<String> = ["com", "cn", "net", "org", "info", "shop", "xyz", "top", "vip", "io", "ly", "store", "site", "online", "link", "club", "biz", "cc", "tv", "live", "uk", "hk", "tk", "icu", "buzz", "fun", "life", "health", "care", "pro", "ink", "work", "tw", "ru"]
+    static let pathOnlyDomains: Set<String> = ["me", "co", "app", "gl", "gd", "ws", "to", "in", "us", "de", "la"]
+
+    /// Web addresses: `name.tld` (and `name.tld/path`), `http(s)://…`, `www.…` — not e-mail
+    /// addresses, decimals or abbreviations.
+    static func webAddresses(_ text: [UInt32]) -> [Range<Int>] {
+        var found: [Range<Int>] = []
+        let count = text.count
+        var index = 0
+        @inline(__always) func hostChar(_ value: UInt32) -> Bool { isAlnum(value) || value == 0x2D || value == 0x5F }
+        while index < count {
+            guard text[index] == 0x2E, index > 0, index + 1 < count, isAlnum(text[index - 1]), isLetter(text[index + 1]) else { index += 1; continue }
+            var start = index
+            while start > 0, hostChar(text[start - 1]) || (text[start - 1] == 0x2E && start > 1 && hostChar(text[start - 2])) { start -= 1 }
+            // "://" before the host: take the scheme too.
+            if start >= 3, text[start - 1] == 0x2F, text[start - 2] == 0x2F, text[start - 3] == 0x3A {
+                var scheme = start - 3
+                while scheme > 0, isLetter(text[scheme - 1]) { scheme -= 1 }
+                start = scheme
+            }
+            if start > 0, text[start - 1] == 0x40 { index += 1; continue }   // an e-mail's domain
+            var end = index + 1
+            while end < count, hostChar(text[end]) || (text[end] == 0x2E && end + 1 < count && hostChar(text[end + 1])) { end += 1 }
+            // The host's last label.
+            var labelStart = end
+            while labelStart > index + 1, text[labelStart - 1] != 0x2E { labelStart -= 1 }
+            let tld = String(String.UnicodeScalarView(text[labelStart..<end].compactMap(Unicode.Scalar.init)))
+            let hasPath = end < count && text[end] == 0x2F
+            let hostStart = start
+            var firstLabelEnd = hostStart
+            while firstLabelEnd < index, text[firstLabelEnd] != 0x2E { firstLabelEnd += 1 }
+            let first = text[hostStart..<firstLabelEnd]
+            let scheme = first.count >= 4 && text[hostStart..<min(count, hostStart + 4)].elementsEqual([0x68, 0x74, 0x74, 0x70])
+            let www = first.elementsEqual([0x77, 0x77, 0x77])
+            let plausible = (domains.contains(tld) && (first.count >= 3 || hasPath)) || (pathOnlyDomains.contains(tld) && hasPath) || scheme || www
+            if plausible, !text[hostStart..<end].contains(0x40) {
+                if hasPath { while end < count, !isSpace(text[end]), text[end] < 0x3000 || text[end] > 0x9FFF, text[end] != 0xFF0C, text[end] != 0x3002 { end += 1 } }
+                found.append(start..<end)
+            }
+            index = end
+        }
+        return found
+    }
+
     static let streetWords: Set<String> = ["road", "rd", "street", "st", "avenue", "ave", "lane", "ln", "drive", "dr", "close", "crescent", "way", "place", "court", "terrace", "grove", "gardens", "boulevard", "blvd", "parade", "highway"]
 
     /// A UK postcode standing alone: one or two letters, one or two digits (and a letter), a
@@ -773,7 +819,13 @@ extension TriageEngine {
         if let labelConcept = contactLabelConcept {
             for occurrence in reading.occurrences where occurrence.concept == labelConcept && occurrence.present {
                 var start = Int(occurrence.end)
-                while start < count, text[start] == 0x20 || text[start] == 0x3A || text[start] == 0xFF1A || text[start] == 0x2D { start += 1 }
+                // "微信: abc123", "微信是 abc123", "微信号是abc", "wechat is abc123", "vx：abc".
+                while start < count {
+                    let value = text[start]
+                    if value == 0x20 || value == 0x3A || value == 0xFF1A || value == 0x2D || value == 0x662F || value == 0x53F7 { start += 1; continue }
+                    if value == 0x69, start + 2 < count, text[start + 1] == 0x73, text[start + 2] == 0x20 { start += 3; continue }   // "is "
+                    break
+                }
                 var end = start
                 while end < count, Self.isWordish(text[end]) { end += 1 }
                 let token = text[start..<end]

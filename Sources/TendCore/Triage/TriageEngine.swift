@@ -276,14 +276,22 @@ struct TriageEngine: Sendable {
     @inline(__always) static func isLetter(_ value: UInt32) -> Bool { (value >= 0x61 && value <= 0x7A) || (value >= 0x41 && value <= 0x5A) }
     @inline(__always) static func isDigit(_ value: UInt32) -> Bool { value >= 0x30 && value <= 0x39 }
     @inline(__always) static func isAlnum(_ value: UInt32) -> Bool { isLetter(value) || isDigit(value) }
+    @inline(__always) static func isHan(_ value: UInt32) -> Bool { (value >= 0x4E00 && value <= 0x9FFF) || (value >= 0x3400 && value <= 0x4DBF) }
     @inline(__always) static func isSpace(_ value: UInt32) -> Bool { value == 0x20 || value == 0x09 || value == 0xA0 || value == 0x3000 || value == 0x0D }
 
     /// Half-width, lower case, typographic apostrophes and degree signs made plain.
     static func fold(_ raw: String) -> [UInt32] {
         var out: [UInt32] = []
         out.reserveCapacity(raw.utf8.count)
-        for scalar in raw.unicodeScalars {
+        let scalars = raw.unicodeScalars
+        var position = scalars.startIndex
+        while position < scalars.endIndex {
+            let scalar = scalars[position]
+            position = scalars.index(after: position)
             var value = scalar.value
+            // A space between two Chinese characters means nothing ("胸口 疼", "一五八 一二三四",
+            // voice input's pauses): dropped, so words and numbers read across it.
+            if value == 0x20 || value == 0x3000, let last = out.last, isHan(last), position < scalars.endIndex, isHan(scalars[position].value) { continue }
             if value < 0x80 {
                 if value >= 0x41 && value <= 0x5A { value += 0x20 }
                 out.append(value)
@@ -744,7 +752,8 @@ struct TriageEngine: Sendable {
             for word in 0..<words where set[offset + word] & mask[word] != 0 { return true }
             return false
         }
-        for mask in compiled.noneMasks where meets(active, 0, mask) { return nil }
+        // Window -3 (compliance, private): what is mentioned at all, past or not, cancels.
+        for mask in compiled.noneMasks where meets(compiled.rule.window == -3 ? present : active, 0, mask) { return nil }
         for mask in compiled.contextMasks where !meets(present, 0, mask) { return nil }
         for mask in compiled.allMasks where !meets(terms, 0, mask) { return nil }
         // Window 0: anywhere in the message; -1: anywhere, and hypotheticals and general

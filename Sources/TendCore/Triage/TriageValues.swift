@@ -394,6 +394,8 @@ extension TriageEngine {
                 continue
             }
             if token.end < count, Self.isLetter(text[token.end]), after == nil { continue }
+            // "30-day plan", "2-hour", "5-year": a number joined to a word is no measurement.
+            if token.end + 1 < count, text[token.end] == 0x2D, Self.isLetter(text[token.end + 1]) { continue }
             if token.end + 1 < count, text[token.end] == 0x3A, Self.isDigit(text[token.end + 1]) { continue }   // 7:30
             if let after, after.kind == .notMeasurement { continue }
             var before = token.start
@@ -834,6 +836,30 @@ extension TriageEngine {
                     reasons.append((TriageReason(rule: "contact.account", match: Self.string(token)), start..<end))
                 }
             }
+        }
+        // In Chinese text, a Latin word with three letters and three digits (or an underscore) is
+        // an account name: "tangyou668", "sugar_free_life" (drug and test names are shorter: PD-1, HbA1c, CA125).
+        if text.contains(where: { $0 >= 0x4E00 && $0 <= 0x9FFF }) {
+            var start = 0
+            while start < count {
+                guard Self.isWordish(text[start]), start == 0 || !(Self.isWordish(text[start - 1]) || text[start - 1] == 0x2E || text[start - 1] == 0x40 || text[start - 1] == 0x2D) else { start += 1; continue }
+                var end = start
+                var letters = 0, digits = 0, underscore = false
+                while end < count, Self.isWordish(text[end]) {
+                    if Self.isLetter(text[end]) { letters += 1 } else if Self.isDigit(text[end]) { digits += 1 } else { underscore = true }
+                    end += 1
+                }
+                let joined = end < count && (text[end] == 0x2E || text[end] == 0x40 || text[end] == 0x2D)
+                if !joined, (letters >= 3 && digits >= 3) || (underscore && letters >= 3 && end - start >= 6),
+                   !reasons.contains(where: { $0.span.overlaps(start..<end) }) {
+                    reasons.append((TriageReason(rule: "contact.account", match: Self.string(text[start..<end])), start..<end))
+                }
+                start = max(end, start + 1)
+            }
+        }
+        // Account names and handles are personal data the rules can combine with an offer.
+        for (reason, span) in reasons where reason.rule.hasPrefix("contact.") || reason.rule == "pii.email" {
+            reading.occurrences.append(Occurrence(concept: Int32(special.personalData), start: Int32(span.lowerBound), end: Int32(span.upperBound), clause: max(0, reading.clause(span.lowerBound))))
         }
         // Street addresses: "14 Oak Road", "221b Baker Street"; UK postcodes ("LS6 2AB").
         var word = 0

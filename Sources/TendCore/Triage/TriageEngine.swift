@@ -64,6 +64,10 @@ struct TriageEngine: Sendable {
     let contactLabelConcept: Int?
     let pregnancyConcepts: [Bool]
     let hypoSignConcepts: [Bool]
+    /// An ad's vocabulary (the ad head is consulted only where some of it is), and what rules an
+    /// ad out (a warning about one, a question where to buy, a doubt about a claim).
+    let adConcepts: [Int]
+    let adBlockers: [Int]
 
     struct CompiledRule: Sendable {
         var rule: TriageConceptRule
@@ -269,6 +273,9 @@ struct TriageEngine: Sendable {
         self.diabetesConcepts = flags(["diabetes", "insulin", "glucose_drug", "hypo_word"].compactMap { conceptIndex[$0] })
         self.pregnancyConcepts = flags(["pregnant", "value.gestation"].compactMap { conceptIndex[$0] })
         self.hypoSignConcepts = flags(["hypo_symptom", "cold_sweat"].compactMap { conceptIndex[$0] })
+        self.adConcepts = ["ad_offer", "ad_offer_weak", "ad_offer_strong", "ad_contact", "ad_channel", "ad_price", "ad_money", "ad_finance", "ad_work", "miracle", "stop_meds",
+                           "ad_audience", "ad_self", "ad_follow", "ad_share", "secondhand", "health_product", "recommend", "cue.personal_data"].compactMap { conceptIndex[$0] }
+        self.adBlockers = ["ad_warning", "ad_buy_question", "ad_doubt"].compactMap { conceptIndex[$0] }
     }
 
     // MARK: Text
@@ -678,23 +685,49 @@ struct TriageEngine: Sendable {
             if rule.flag == .compliance { signals.compliance.append(reason) }
             if let level = rule.level { signals.add(level, reason, resolvesReview: false) }
         }
-        // The learned backstop: only where the rules found nothing urgent, and not for what they
+        // The learned backstop, scored at most once.
+        var modelScores: TriageModel.Compiled.Scores?
+        func scores(_ model: TriageModel.Compiled) -> TriageModel.Compiled.Scores {
+            if let modelScores { return modelScores }
+            let computed = model.score(text)
+            modelScores = computed
+            return computed
+        }
+        func joined(_ top: [(start: Int, length: Int, weight: Float)]) -> String {
+            top.map { Self.string(text[$0.start..<($0.start + $0.length)]) }.joined(separator: " + ")
+        }
+        var isAd = signals.compliance.contains { !$0.rule.hasPrefix("pii.") && !$0.rule.hasPrefix("contact.") && $0.rule != "compliance.personal_data" }
+        // An ad the rules saw the words of but no combination: the ad head decides, stricter for a
+        // question (buyers ask, sellers announce); never against a warning, a buying question or a doubt.
+        if let model, model.ad.x <= 1, signals.urgent.isEmpty, !isAd, signals.private.isEmpty,
+           adConcepts.contains(where: { has(presentSet, $0) }), !adBlockers.contains(where: { has(presentSet, $0) }) {
+            let scored = scores(model)
+            if scored.ad > (has(activeSet, special.cue[.question]!) ? model.ad.y : model.ad.x) {
+                let reason = TriageReason(rule: "model.ad", match: joined(scored.topAd))
+                signals.compliance.append(reason)
+                signals.add(.general, reason, resolvesReview: false)
+                isAd = true
+            }
+        }
+        // The rest of the backstop: only where the rules found nothing urgent, and not for what they
         // recognised as a hypothetical, a general question or an ad.
-        let isAd = signals.compliance.contains { !$0.rule.hasPrefix("pii.") && !$0.rule.hasPrefix("contact.") && $0.rule != "compliance.personal_data" }
         // It lifts to urgent only a message that speaks of a body part or symptom the rules found
         // current (nothing negated, over or past, nothing social).
         if let model, signals.urgent.isEmpty, !isAd,
            !has(activeSet, special.cue[.hypothetical]!), !has(activeSet, special.cue[.generic]!) {
             let clinical = bodyOrSymptomConcept.map { has(activeSet, $0) } ?? false
             let explained = negatedAny || resolvedAny || pastAny || !signals.social.isEmpty
+            // A value the rules read as normal with no symptom or body part beside it ("血氧96%") is placed.
             let unplaced = signals.private.isEmpty && signals.review.isEmpty && signals.general.isEmpty && signals.social.isEmpty
+                && (clinical || !has(activeSet, ValueConcept.normal.rawValue))
             // A review for a symptom (not only for a value the rules read exactly).
             let heldForReview = signals.review.contains { !$0.rule.hasPrefix("review.value") && !$0.rule.hasPrefix("review.heart_rate") && !$0.rule.hasPrefix("review.glucose") && !$0.rule.hasPrefix("review.lab") }
                 && !signals.resolvesReview && signals.private.isEmpty
                 && !(mildConcept.map { has(activeSet, $0) } ?? false)   // the rules read it as mild
             if (clinical && !explained) || unplaced || heldForReview {
-            let (urgent, concern, top) = model.score(text)
-            let match = top.map { Self.string(text[$0.start..<($0.start + $0.length)]) }.joined(separator: " + ")
+            let scored = scores(model)
+            let (urgent, concern) = (scored.urgent, scored.concern)
+            let match = joined(scored.top)
             if (urgent > model.threshold.x && clinical && !explained) || (heldForReview && urgent > (locale == .en ? model.urgentFromReview.y : model.urgentFromReview.x)) {
                 signals.add(.urgent, TriageReason(rule: "model.urgent", match: match), resolvesReview: false)
             } else if concern > model.threshold.y, unplaced {
@@ -707,10 +740,10 @@ struct TriageEngine: Sendable {
         var result = decide(signals, reading: reading, active: activeSet)
         // Safety: what the model reads as a concern is not archived as social.
         if result.level == .social, let model, !result.reasons.contains(where: { $0.rule == "social.normal_value" }) {
-            let (_, concern, top) = model.score(text)
-            if concern > model.notSocial {
+            let scored = scores(model)
+            if scored.concern > model.notSocial {
                 result.level = .general
-                result.reasons.append(TriageReason(rule: "model.not_social", match: top.map { Self.string(text[$0.start..<($0.start + $0.length)]) }.joined(separator: " + ")))
+                result.reasons.append(TriageReason(rule: "model.not_social", match: joined(scored.top)))
             }
         }
         // The values behind an urgent or review grade, under their own names (the inbox highlights them).

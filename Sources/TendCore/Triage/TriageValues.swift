@@ -500,12 +500,38 @@ extension TriageEngine {
         return nil
     }
 
+    /// The value concepts of the readings: blood pressure from the last reading, each other value
+    /// graded against the thresholds, HbA1c, and a check-in log of normal readings.
     func emit(_ readings: [ValueReading], _ reading: inout Reading, pregnant: Bool) {
-        let t = thresholds
         func add(_ concept: ValueConcept, _ value: ValueReading) {
             reading.occurrences.append(Occurrence(concept: Int32(concept.rawValue), start: Int32(value.start), end: Int32(value.end), clause: value.clause, state: value.state))
         }
-        // Blood pressure: the last reading counts ("180/100, rested, 148/90").
+        if let (bp, systolic, diastolic) = Self.lastBloodPressure(readings) {
+            for concept in bloodPressureConcepts(systolic: systolic, diastolic: diastolic) { add(concept, bp) }
+        }
+        var hba1c: ValueReading?
+        for value in readings {
+            if value.kind == .hba1c {
+                if (3...20).contains(value.value) { hba1c = value }
+                continue
+            }
+            for concept in grade(value, pregnant: pregnant) { add(concept, value) }
+        }
+        if let hba1c {
+            if hba1c.value >= 7.5 { add(.labAbnormal, hba1c) } else { add(.labNormal, hba1c); add(.normal, hba1c) }
+        }
+        // Two or more normal readings and nothing else: a check-in log ("空腹5.3 午餐后7.8").
+        let normal = ValueConcept.normal.rawValue
+        let normals = reading.occurrences.filter { Int($0.concept) == normal }
+        if normals.count >= 2, let first = normals.first {
+            let start = normals.map(\.start).min()!, end = normals.map(\.end).max()!
+            reading.occurrences.append(Occurrence(concept: Int32(ValueConcept.normalLog.rawValue), start: start, end: max(start, end), clause: first.clause, state: first.state))
+        }
+    }
+
+    /// Blood pressure: the last reading counts ("180/100, rested, 148/90"); a lone diastolic
+    /// ("低压110") has systolic 0.
+    static func lastBloodPressure(_ readings: [ValueReading]) -> (reading: ValueReading, systolic: Double, diastolic: Double)? {
         var lastSystolic: ValueReading?
         var lastDiastolic: Double?
         for value in readings where value.kind == .pressure || value.kind == .systolic || value.kind == .diastolic {
@@ -520,118 +546,101 @@ extension TriageEngine {
                 if lastSystolic == nil { lastSystolic = ValueReading(kind: .diastolic, value: 0, unit: nil, start: value.start, end: value.end, clause: value.clause, state: value.state) }
             }
         }
-        if var bp = lastSystolic {
-            let systolic = bp.kind == .diastolic ? 0 : bp.value
-            let diastolic = lastDiastolic ?? 0
-            if bp.kind == .diastolic { bp.value = 0 }
-            if systolic >= t.systolicSevere || diastolic >= t.diastolicSevere {
-                add(.bpSevere, bp)
-            } else if systolic >= t.systolic && diastolic >= t.diastolic {
-                add(.bpHigh, bp)
-            } else if systolic >= t.systolic || diastolic >= t.diastolic {
-                add(.bpStage2, bp)
-            } else if systolic >= 140 || diastolic >= 90 {
-                add(.bpRaised, bp)
-            } else if systolic > 0 && systolic < t.systolicVeryLow {
-                add(.bpVeryLow, bp)
-            } else if systolic > 0 && systolic < t.systolicLow {
-                add(.bpLow, bp)
-            } else if systolic > 0 || diastolic > 0 {
-                add(.bpNormal, bp)
-                add(.normal, bp)
-            }
+        guard var bp = lastSystolic else { return nil }
+        let systolic = bp.kind == .diastolic ? 0 : bp.value
+        if bp.kind == .diastolic { bp.value = 0 }
+        return (bp, systolic, lastDiastolic ?? 0)
+    }
+
+    func bloodPressureConcepts(systolic: Double, diastolic: Double) -> [ValueConcept] {
+        let t = thresholds
+        if systolic >= t.systolicSevere || diastolic >= t.diastolicSevere { return [.bpSevere] }
+        if systolic >= t.systolic && diastolic >= t.diastolic { return [.bpHigh] }
+        if systolic >= t.systolic || diastolic >= t.diastolic { return [.bpStage2] }
+        if systolic >= 140 || diastolic >= 90 { return [.bpRaised] }
+        if systolic > 0 && systolic < t.systolicVeryLow { return [.bpVeryLow] }
+        if systolic > 0 && systolic < t.systolicLow { return [.bpLow] }
+        if systolic > 0 || diastolic > 0 { return [.bpNormal, .normal] }
+        return []
+    }
+
+    /// One reading (other than blood pressure and HbA1c) graded against the thresholds; nothing
+    /// for a value out of the plausible range.
+    func grade(_ value: ValueReading, pregnant: Bool) -> [ValueConcept] {
+        let t = thresholds
+        let v = value.value
+        switch value.kind {
+        case .meter:
+            return [v > 0 ? .meterHi : .meterLo]
+        case .glucose, .fasting:
+            return gradeGlucose(value, pregnant: pregnant)
+        case .temperature:
+            var celsius = v
+            if value.unit == .fahrenheit || (value.unit != .celsius && (93...112).contains(v)) { celsius = (v - 32) * 5 / 9 }
+            guard (30...44).contains(celsius) else { return [] }
+            if celsius >= t.temperatureHigh { return [.tempHigh] }
+            if celsius < t.temperatureLow { return [.tempLow] }
+            if celsius >= t.temperature { return [.fever] }
+            if celsius >= 37.3 { return [.tempRaised] }
+            return [.tempNormal, .normal]
+        case .oxygen:
+            guard (50...100).contains(v) else { return [] }
+            if v < t.oxygenSaturation { return [.spo2Low] }
+            if v < 95 { return [.spo2Borderline] }
+            return [.spo2Normal, .normal]
+        case .heartRate:
+            guard (20...260).contains(v) else { return [] }
+            if v > t.heartRateHigh { return [.hrHigh] }
+            if v < t.heartRateLow { return [.hrLow] }
+            if v >= 100 { return [.hrRaised] }
+            return [.hrNormal, .normal]
+        case .fetalHeart:
+            guard (40...260).contains(v) else { return [] }
+            return v < t.fetalHeartLow || v > t.fetalHeartHigh ? [.fhrAbnormal] : [.fhrNormal, .normal]
+        case .respiration:
+            guard (5...80).contains(v) else { return [] }
+            return v >= t.respiratoryRate ? [.rrHigh] : []
+        case .platelets:
+            return v < 20 ? [.plateletsCritical] : v < 100 ? [.plateletsLow] : [.labNormal]
+        case .whiteCells:
+            guard v < 100 else { return [] }
+            return v < 2 ? [.neutropenia] : v < 4 ? [.wbcLow] : [.labNormal]
+        case .neutrophils:
+            guard v < 50 else { return [] }
+            return v < 1 ? [.neutropenia] : v < 1.5 ? [.wbcLow] : [.labNormal]
+        case .hemoglobin:
+            return (v > 25 ? v < 100 : v < 10) ? [.labAbnormal] : [.labNormal]
+        case .inr:
+            return v > 3.5 ? [.labAbnormal] : [.labNormal]
+        case .ketones:
+            return v >= 1.5 ? [.ketonesHigh] : v >= 0.6 ? [.ketonesRaised] : [.labNormal]
+        case .uricAcid:
+            return v > 420 ? [.labAbnormal] : [.labNormal]
+        default:
+            return []
         }
-        var hba1c: ValueReading?
-        for value in readings {
-            switch value.kind {
-            case .meter:
-                add(value.value > 0 ? .meterHi : .meterLo, value)
-            case .glucose, .fasting:
-                let mg = value.unit == .mgdl || (value.unit == nil && value.value > 35)
-                if mg {
-                    guard (15...1000).contains(value.value) else { continue }
-                    let low = (t.glucoseLow * 18 + 1e-9).rounded(.down), high = (t.glucoseHigh * 18 + 1e-9).rounded(.down)
-                    if value.value < low { add(.glucoseLow, value) }
-                    else if value.value >= high { add(.glucoseHigh, value) }
-                    else if value.value >= 180 { add(.glucoseRaised, value) }
-                    else if value.value < 80 { add(.glucoseLowish, value) }
-                    else { add(.glucoseNormal, value); add(.normal, value) }
-                } else {
-                    guard (0.5...40).contains(value.value) else { continue }
-                    if value.value < t.glucoseLow { add(.glucoseLow, value) }
-                    else if value.value >= t.glucoseHigh { add(.glucoseHigh, value) }
-                    else if value.value >= 10 || (value.kind == .fasting && value.value >= 7)
-                                || (pregnant && (value.value > 7.8 || (value.kind == .fasting && value.value > 5.3))) { add(.glucoseRaised, value) }
-                    else if value.value < 4.4 { add(.glucoseLowish, value) }
-                    else { add(.glucoseNormal, value); add(.normal, value) }
-                }
-            case .temperature:
-                var celsius = value.value
-                if value.unit == .fahrenheit || (value.unit != .celsius && (93...112).contains(value.value)) { celsius = (value.value - 32) * 5 / 9 }
-                guard (30...44).contains(celsius) else { continue }
-                if celsius >= t.temperatureHigh { add(.tempHigh, value) }
-                else if celsius < t.temperatureLow { add(.tempLow, value) }
-                else if celsius >= t.temperature { add(.fever, value) }
-                else if celsius >= 37.3 { add(.tempRaised, value) }
-                else { add(.tempNormal, value); add(.normal, value) }
-            case .oxygen:
-                guard (50...100).contains(value.value) else { continue }
-                if value.value < t.oxygenSaturation { add(.spo2Low, value) }
-                else if value.value < 95 { add(.spo2Borderline, value) }
-                else { add(.spo2Normal, value); add(.normal, value) }
-            case .heartRate:
-                guard (20...260).contains(value.value) else { continue }
-                if value.value > t.heartRateHigh { add(.hrHigh, value) }
-                else if value.value < t.heartRateLow { add(.hrLow, value) }
-                else if value.value >= 100 { add(.hrRaised, value) }
-                else { add(.hrNormal, value); add(.normal, value) }
-            case .fetalHeart:
-                guard (40...260).contains(value.value) else { continue }
-                if value.value < t.fetalHeartLow || value.value > t.fetalHeartHigh { add(.fhrAbnormal, value) }
-                else { add(.fhrNormal, value); add(.normal, value) }
-            case .respiration:
-                guard (5...80).contains(value.value) else { continue }
-                if value.value >= t.respiratoryRate { add(.rrHigh, value) }
-            case .platelets:
-                if value.value < 20 { add(.plateletsCritical, value) }
-                else if value.value < 100 { add(.plateletsLow, value) }
-                else { add(.labNormal, value) }
-            case .whiteCells:
-                guard value.value < 100 else { continue }
-                if value.value < 2 { add(.neutropenia, value) }
-                else if value.value < 4 { add(.wbcLow, value) }
-                else { add(.labNormal, value) }
-            case .neutrophils:
-                guard value.value < 50 else { continue }
-                if value.value < 1 { add(.neutropenia, value) }
-                else if value.value < 1.5 { add(.wbcLow, value) }
-                else { add(.labNormal, value) }
-            case .hemoglobin:
-                if value.value > 25 ? value.value < 100 : value.value < 10 { add(.labAbnormal, value) } else { add(.labNormal, value) }
-            case .inr:
-                if value.value > 3.5 { add(.labAbnormal, value) } else { add(.labNormal, value) }
-            case .ketones:
-                if value.value >= 1.5 { add(.ketonesHigh, value) }
-                else if value.value >= 0.6 { add(.ketonesRaised, value) }
-                else { add(.labNormal, value) }
-            case .uricAcid:
-                if value.value > 420 { add(.labAbnormal, value) } else { add(.labNormal, value) }
-            case .hba1c:
-                if (3...20).contains(value.value) { hba1c = value }
-            default:
-                break
-            }
+    }
+
+    /// Glucose in mmol/L, or in mg/dL when so written or above 35; in pregnancy the lower targets.
+    func gradeGlucose(_ value: ValueReading, pregnant: Bool) -> [ValueConcept] {
+        let t = thresholds
+        let v = value.value
+        let mg = value.unit == .mgdl || (value.unit == nil && v > 35)
+        if mg {
+            guard (15...1000).contains(v) else { return [] }
+            let low = (t.glucoseLow * 18 + 1e-9).rounded(.down), high = (t.glucoseHigh * 18 + 1e-9).rounded(.down)
+            if v < low { return [.glucoseLow] }
+            if v >= high { return [.glucoseHigh] }
+            if v >= 180 { return [.glucoseRaised] }
+            if v < 80 { return [.glucoseLowish] }
+            return [.glucoseNormal, .normal]
         }
-        if let hba1c {
-            if hba1c.value >= 7.5 { add(.labAbnormal, hba1c) } else { add(.labNormal, hba1c); add(.normal, hba1c) }
-        }
-        // Two or more normal readings and nothing else: a check-in log ("空腹5.3 午餐后7.8").
-        let normal = ValueConcept.normal.rawValue
-        let normals = reading.occurrences.filter { Int($0.concept) == normal }
-        if normals.count >= 2, let first = normals.first {
-            let start = normals.map(\.start).min()!, end = normals.map(\.end).max()!
-            reading.occurrences.append(Occurrence(concept: Int32(ValueConcept.normalLog.rawValue), start: start, end: max(start, end), clause: first.clause, state: first.state))
-        }
+        guard (0.5...40).contains(v) else { return [] }
+        if v < t.glucoseLow { return [.glucoseLow] }
+        if v >= t.glucoseHigh { return [.glucoseHigh] }
+        if v >= 10 || (value.kind == .fasting && v >= 7) || (pregnant && (v > 7.8 || (value.kind == .fasting && v > 5.3))) { return [.glucoseRaised] }
+        if v < 4.4 { return [.glucoseLowish] }
+        return [.glucoseNormal, .normal]
     }
 
     /// The reason a value gives, named as before the taxonomy: `value.glucose`, `value.temperature` …

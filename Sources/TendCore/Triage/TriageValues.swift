@@ -313,16 +313,68 @@ extension TriageEngine {
     /// Reads the numbers of a message as measurements and adds the value concepts they make.
     func values(_ reading: inout Reading, context: TriageContext?, personal: [Range<Int>] = []) {
         let text = reading.text
-        let count = text.count
-        var tokens = reading.numbers
+        let tokens = reading.numbers
         // A glucose program, or a message that speaks of glucose or diabetes treatment: a bare
         // "2.7" is a glucose. In pregnancy the targets are tighter (NICE NG3).
         let diabetes = context == .glucose || reading.labels.contains { $0.kind == .glucose || $0.kind == .fasting }
             || reading.occurrences.contains { occurrence in diabetesConcepts[Int(occurrence.concept)] && occurrence.present }
         let hypoSigns = reading.occurrences.contains { hypoSignConcepts[Int($0.concept)] && $0.present }
         let pregnant = context == .pregnancy || reading.occurrences.contains { pregnancyConcepts[Int($0.concept)] && $0.present }
+        var readings = meterReadings(reading, context: context)
+        guard !tokens.isEmpty else {
+            emit(readings, &reading, pregnant: pregnant)
+            return
+        }
+        var consumed = [Bool](repeating: false, count: tokens.count)
+        var durations: [(concept: ValueConcept, start: Int, end: Int, clause: Int32)] = []
+        var previousKind: (kind: ValueKind, end: Int, sentence: Int32)?
+        for index in tokens.indices {
+            let token = tokens[index]
+            if consumed[index] || token.digitString { continue }
+            if personal.contains(where: { $0.contains(token.start) }) { continue }
+            let clause = reading.clause(token.start)
+            guard clause >= 0, !isPartOfWordOrPrice(token, reading) else { continue }
+            let after = unit(at: token.end, reading)
+            if let after, [.minutes, .hours, .weeks, .tablets, .houseNumber].contains(after.kind) || (after.kind == .times && token.value >= 6) {
+                if let name = Self.countConcept(token, unit: after.kind) { durations.append((name, token.start, after.end, clause)) }
+                if after.kind != .times { continue }
+            }
+            // "40+3", "34+5": weeks and days of pregnancy.
+            if token.end + 1 < text.count, text[token.end] == 0x2B, Self.isDigit(text[token.end + 1]), (20...42).contains(token.value), !token.decimal {
+                durations.append((.gestation, token.start, token.end + 2, clause))
+                continue
+            }
+            if isNoMeasurement(token, after: after, reading) { continue }
+            // Blood pressure: 120/80, 190 over 120.
+            let label = self.label(for: token, clause: clause, in: reading)
+            if index + 1 < tokens.count, let second = pressureSecond(token, next: tokens[index + 1], after: after, reading) {
+                consumed[index + 1] = true
+                if let pressure = pressureReading(token, second: second, label: label, clause: clause, reading) {
+                    readings.append(pressure)
+                    previousKind = (.pressure, second.end, reading.sentence(ofClause: clause))
+                }
+                continue
+            }
+            var kind = label
+            if kind == nil, let previous = previousKind, previous.sentence == reading.sentence(ofClause: clause), token.start - previous.end <= 40 {
+                kind = previous.kind
+            }
+            guard let measured = measuredKind(token, kind: kind, label: label, after: after?.kind, diabetes: diabetes, hypoSigns: hypoSigns, context: context) else { continue }
+            let (value, end) = Self.valueAndEnd(token, after: after, text)
+            readings.append(ValueReading(kind: measured, value: value, unit: after?.kind, start: token.start, end: end, clause: clause,
+                                         state: state(reading, start: token.start, end: end, clause: clause, negatable: false)))
+            previousKind = (measured, end, reading.sentence(ofClause: clause))
+        }
+        for duration in durations {
+            reading.occurrences.append(Occurrence(concept: Int32(duration.concept.rawValue), start: Int32(duration.start), end: Int32(duration.end), clause: duration.clause,
+                                                  state: state(reading, start: duration.start, end: duration.end, clause: duration.clause, negatable: false)))
+        }
+        emit(readings, &reading, pregnant: pregnant)
+    }
+
+    /// Meter codes: HI / LO next to a glucose word (or in a glucose program).
+    func meterReadings(_ reading: Reading, context: TriageContext?) -> [ValueReading] {
         var readings: [ValueReading] = []
-        // Meter codes: HI / LO next to a glucose word (or in a glucose program).
         for code in reading.meterCodes {
             let clause = reading.clause(code.start)
             guard clause >= 0 else { continue }
@@ -333,147 +385,133 @@ extension TriageEngine {
             readings.append(ValueReading(kind: .meter, value: code.high ? 1 : 0, unit: nil, start: code.start, end: code.end, clause: clause,
                                          state: state(reading, start: code.start, end: code.end, clause: clause, negatable: false)))
         }
-        guard !tokens.isEmpty else {
-            emit(readings, &reading, pregnant: pregnant)
-            return
+        return readings
+    }
+
+    /// Up to two spaces on from a position.
+    static func skipSpaces(_ text: [UInt32], _ position: Int) -> Int {
+        var index = position
+        while index < text.count, isSpace(text[index]), index - position < 2 { index += 1 }
+        return index
+    }
+
+    /// The longest unit right after a position (spaces skipped).
+    func unit(at position: Int, _ reading: Reading) -> (kind: UnitKind, end: Int)? {
+        let text = reading.text, count = text.count
+        let at = Self.skipSpaces(text, position)
+        var best: (UnitKind, Int)?
+        for unit in reading.units where unit.start == at && (best == nil || unit.end > best!.1) { best = (unit.kind, unit.end) }
+        // A single letter as a word: 37.1 c, 101.8f, 5 h, 2 m, 500 g, 3 x.
+        if best == nil, at < count, Self.isLetter(text[at]), at + 1 >= count || !Self.isLetter(text[at + 1]), let kind = Self.letterUnits[text[at]] {
+            best = (kind, at + 1)
         }
-        func skipSpaces(_ position: Int) -> Int {
-            var index = position
-            while index < count, Self.isSpace(text[index]), index - position < 2 { index += 1 }
-            return index
+        return best
+    }
+
+    /// Inside a word ("spo2", "hba1c"), glued to letters ("e-3", "pd-1", "cycle3"), or a price ("£5", "$ 20").
+    func isPartOfWordOrPrice(_ token: NumberToken, _ reading: Reading) -> Bool {
+        let text = reading.text
+        if reading.words.contains(where: { $0.start <= token.start && token.end <= $0.end && $0.end - $0.start > token.end - token.start }) { return true }
+        guard token.start > 0 else { return false }
+        let before = text[token.start - 1]
+        let labelEndsHere = reading.labels.contains { $0.end == token.start }
+        if !labelEndsHere, Self.isLetter(before) || ((before == 0x2D || before == 0x23) && token.start > 1 && Self.isLetter(text[token.start - 2])) { return true }
+        if [0xA3, 0x24, 0xA5, 0xFFE5, 0x20AC, 0x23].contains(before) { return true }   // £ $ ¥ ￥ € #
+        if token.start > 1, Self.isSpace(before), [0xA3, 0x24, 0xA5, 0x20AC, 0x23].contains(text[token.start - 2]) { return true }
+        return false
+    }
+
+    /// What a number before a count or duration unit stands for: many tablets, minutes, weeks of
+    /// pregnancy, many times, a house number; nil when it is none of these.
+    static func countConcept(_ token: NumberToken, unit: UnitKind) -> ValueConcept? {
+        switch unit {
+        case .houseNumber: return .houseNumber
+        case .tablets: return token.value >= 8 && !token.decimal ? .manyTablets : nil
+        case .minutes: return token.value >= 20 ? .minutes20 : (token.value >= 5 ? .minutes5 : nil)
+        case .hours: return .minutes20
+        case .weeks: return (4...42).contains(token.value) ? .gestation : nil
+        default: return .manyTimes
         }
-        func unit(at position: Int) -> (kind: UnitKind, end: Int)? {
-            let at = skipSpaces(position)
-            var best: (UnitKind, Int)?
-            for unit in reading.units where unit.start == at && (best == nil || unit.end > best!.1) { best = (unit.kind, unit.end) }
-            // A single letter as a word: 37.1 c, 101.8f, 5 h, 2 m, 500 g, 3 x.
-            if best == nil, at < count, Self.isLetter(text[at]), at + 1 >= count || !Self.isLetter(text[at + 1]), let kind = Self.letterUnits[text[at]] {
-                best = (kind, at + 1)
+    }
+
+    /// Numbers that are no measurement by what follows or precedes them: glued to a word, "30-day",
+    /// "7:30", a not-a-measurement unit, "第3", "room 12".
+    func isNoMeasurement(_ token: NumberToken, after: (kind: UnitKind, end: Int)?, _ reading: Reading) -> Bool {
+        let text = reading.text, count = text.count
+        if token.end < count, Self.isLetter(text[token.end]), after == nil { return true }
+        // "30-day plan", "2-hour", "5-year": a number joined to a word is no measurement.
+        if token.end + 1 < count, text[token.end] == 0x2D, Self.isLetter(text[token.end + 1]) { return true }
+        if token.end + 1 < count, text[token.end] == 0x3A, Self.isDigit(text[token.end + 1]) { return true }   // 7:30
+        if let after, after.kind == .notMeasurement { return true }
+        var before = token.start
+        while before > 0, Self.isSpace(text[before - 1]), token.start - before < 2 { before -= 1 }
+        return reading.notMeasurement.contains(where: { $0.end == before || $0.end == token.start })
+    }
+
+    /// The second number of a pair written as a blood pressure ("120/80", "190 over 120"), if any.
+    func pressureSecond(_ token: NumberToken, next: NumberToken, after: (kind: UnitKind, end: Int)?, _ reading: Reading) -> (value: Double, end: Int)? {
+        let text = reading.text
+        var cursor = Self.skipSpaces(text, token.end)
+        var joined = false
+        if cursor < text.count, text[cursor] == 0x2F { cursor = Self.skipSpaces(text, cursor + 1); joined = cursor == next.start }
+        else if let over = after, over.kind == .over { joined = Self.skipSpaces(text, over.end) == next.start }
+        guard joined, !next.decimal, !token.decimal else { return nil }
+        return (next.value, next.end)
+    }
+
+    /// A pair as a blood pressure when plausible (wider ranges with a pressure label).
+    func pressureReading(_ token: NumberToken, second: (value: Double, end: Int), label: ValueKind?, clause: Int32, _ reading: Reading) -> ValueReading? {
+        let systolic = token.value, diastolic = second.value
+        let labelled = label == .pressure || label == .systolic || label == .measure
+        let plausible = labelled ? (50...300).contains(systolic) && (20...200).contains(diastolic) && systolic > diastolic
+            : (70...300).contains(systolic) && (30...200).contains(diastolic) && systolic - diastolic >= 10
+        guard plausible else { return nil }
+        return ValueReading(kind: .pressure, value: systolic, second: diastolic, unit: nil, start: token.start, end: second.end, clause: clause,
+                            state: state(reading, start: token.start, end: second.end, clause: clause, negatable: false))
+    }
+
+    /// What a number measures, from its label (or the previous value's kind), its unit, and the
+    /// message's context; nil for no measurement.
+    func measuredKind(_ token: NumberToken, kind labelled: ValueKind?, label: ValueKind?, after: UnitKind?, diabetes: Bool, hypoSigns: Bool, context: TriageContext?) -> ValueKind? {
+        var kind = labelled
+        if kind == nil || kind == .measure || kind == .meter, let after {
+            switch after {
+            case .mmol, .mgdl: kind = .glucose
+            case .celsius, .fahrenheit: kind = .temperature
+            case .degree: kind = (34...43).contains(token.value) ? .temperature : kind
+            case .perMinute: kind = .heartRate
+            default: break
             }
-            return best
         }
-        var consumed = [Bool](repeating: false, count: tokens.count)
-        var durations: [(concept: ValueConcept, start: Int, end: Int, clause: Int32)] = []
-        var previousKind: (kind: ValueKind, end: Int, sentence: Int32)?
-        var index = 0
-        while index < tokens.count {
-            defer { index += 1 }
-            let token = tokens[index]
-            if consumed[index] || token.digitString { continue }
-            if personal.contains(where: { $0.contains(token.start) }) { continue }
-            let clause = reading.clause(token.start)
-            guard clause >= 0 else { continue }
-            // Inside a word ("spo2", "hba1c") or glued to letters ("e-3", "pd-1", "2nd", "cycle3").
-            if reading.words.contains(where: { $0.start <= token.start && token.end <= $0.end && $0.end - $0.start > token.end - token.start }) { continue }
-            if token.start > 0 {
-                let before = text[token.start - 1]
-                let labelEndsHere = reading.labels.contains { $0.end == token.start }
-                if !labelEndsHere, Self.isLetter(before) || ((before == 0x2D || before == 0x23) && token.start > 1 && Self.isLetter(text[token.start - 2])) { continue }
-                if [0xA3, 0x24, 0xA5, 0xFFE5, 0x20AC, 0x23].contains(before) { continue }   // £ $ ¥ ￥ € #
-                if token.start > 1, Self.isSpace(before), [0xA3, 0x24, 0xA5, 0x20AC, 0x23].contains(text[token.start - 2]) { continue }
-            }
-            let after = unit(at: token.end)
-            if let after, [.minutes, .hours, .weeks, .tablets, .houseNumber].contains(after.kind) || (after.kind == .times && token.value >= 6) {
-                var name: ValueConcept?
-                switch after.kind {
-                case .houseNumber: name = .houseNumber
-                case .tablets: name = token.value >= 8 && !token.decimal ? .manyTablets : nil
-                case .minutes: name = token.value >= 20 ? .minutes20 : (token.value >= 5 ? .minutes5 : nil)
-                case .hours: name = .minutes20
-                case .weeks: name = (4...42).contains(token.value) ? .gestation : nil
-                default: name = .manyTimes
-                }
-                if let name {
-                    durations.append((name, token.start, after.end, clause))
-                }
-                if after.kind != .times { continue }
-            }
-            // "40+3", "34+5": weeks and days of pregnancy.
-            if token.end + 1 < count, text[token.end] == 0x2B, Self.isDigit(text[token.end + 1]), (20...42).contains(token.value), !token.decimal {
-                durations.append((.gestation, token.start, token.end + 2, clause))
-                continue
-            }
-            if token.end < count, Self.isLetter(text[token.end]), after == nil { continue }
-            // "30-day plan", "2-hour", "5-year": a number joined to a word is no measurement.
-            if token.end + 1 < count, text[token.end] == 0x2D, Self.isLetter(text[token.end + 1]) { continue }
-            if token.end + 1 < count, text[token.end] == 0x3A, Self.isDigit(text[token.end + 1]) { continue }   // 7:30
-            if let after, after.kind == .notMeasurement { continue }
-            var before = token.start
-            while before > 0, Self.isSpace(text[before - 1]), token.start - before < 2 { before -= 1 }
-            if reading.notMeasurement.contains(where: { $0.end == before || $0.end == token.start }) { continue }
-            // Blood pressure: 120/80, 190 over 120.
-            var second: (value: Double, end: Int)?
-            if index + 1 < tokens.count {
-                let next = tokens[index + 1]
-                var cursor = skipSpaces(token.end)
-                var joined = false
-                if cursor < count, text[cursor] == 0x2F { cursor = skipSpaces(cursor + 1); joined = cursor == next.start }
-                else if let over = after, over.kind == .over { joined = skipSpaces(over.end) == next.start }
-                if joined, !next.decimal, !token.decimal { second = (next.value, next.end) }
-            }
-            let label = self.label(for: token, clause: clause, in: reading)
-            if let second {
-                let systolic = token.value, diastolic = second.value
-                let labelled = label == .pressure || label == .systolic || label == .measure
-                let plausible = labelled ? (50...300).contains(systolic) && (20...200).contains(diastolic) && systolic > diastolic
-                    : (70...300).contains(systolic) && (30...200).contains(diastolic) && systolic - diastolic >= 10
-                if plausible {
-                    consumed[index + 1] = true
-                    readings.append(ValueReading(kind: .pressure, value: systolic, second: diastolic, unit: nil, start: token.start, end: second.end, clause: clause,
-                                                 state: state(reading, start: token.start, end: second.end, clause: clause, negatable: false)))
-                    previousKind = (.pressure, second.end, reading.sentence(ofClause: clause))
-                } else {
-                    consumed[index + 1] = true
-                }
-                continue
-            }
-            var kind = label
-            if kind == nil, let previous = previousKind, previous.sentence == reading.sentence(ofClause: clause), token.start - previous.end <= 40 {
-                kind = previous.kind
-            }
-            if kind == nil || kind == .measure || kind == .meter, let after {
-                switch after.kind {
-                case .mmol, .mgdl: kind = .glucose
-                case .celsius, .fahrenheit: kind = .temperature
-                case .degree: kind = (34...43).contains(token.value) ? .temperature : kind
-                case .perMinute: kind = .heartRate
-                default: break
-                }
-            }
-            if kind == nil, token.decimal, !token.clockLike {
-                if diabetes, (1...35).contains(token.value) { kind = .glucose }
-                // "woke up soaked, 2.6": a low decimal with the signs of a hypo is a glucose.
-                if kind == nil, (1...3.8).contains(token.value), hypoSigns { kind = .glucose }
-                if context == .oncology, (35...42.5).contains(token.value) { kind = .temperature }
-            }
-            guard var measured = kind else { continue }
-            if token.clockLike && label == nil { continue }
-            if measured == .measure || measured == .meter {
-                if (34...43).contains(token.value) && token.decimal && measured == .measure { measured = .temperature }
-                else if token.decimal || measured == .meter || (1...35).contains(token.value) { measured = .glucose }
-                else { continue }
-            }
-            if after?.kind == .times && measured != .heartRate && measured != .respiration { continue }
-            var value = token.value
-            var end = after?.end ?? token.end
-            // 三十八度五, 38度5: tenths after 度.
-            if after?.kind == .degree, end < count, let d = Self.digit(text[end]), !(end + 1 < count && Self.digit(text[end + 1]) != nil), !token.decimal {
-                value += Double(d) / 10
-                end += 1
-            } else if after?.kind == .degree, end < count, text[end] == Self.duo {
-                value += 0.5
-                end += 1
-            }
-            readings.append(ValueReading(kind: measured, value: value, unit: after?.kind, start: token.start, end: end, clause: clause,
-                                         state: state(reading, start: token.start, end: end, clause: clause, negatable: false)))
-            previousKind = (measured, end, reading.sentence(ofClause: clause))
+        if kind == nil, token.decimal, !token.clockLike {
+            if diabetes, (1...35).contains(token.value) { kind = .glucose }
+            // "woke up soaked, 2.6": a low decimal with the signs of a hypo is a glucose.
+            if kind == nil, (1...3.8).contains(token.value), hypoSigns { kind = .glucose }
+            if context == .oncology, (35...42.5).contains(token.value) { kind = .temperature }
         }
-        tokens.removeAll()
-        for duration in durations {
-            reading.occurrences.append(Occurrence(concept: Int32(duration.concept.rawValue), start: Int32(duration.start), end: Int32(duration.end), clause: duration.clause,
-                                                  state: state(reading, start: duration.start, end: duration.end, clause: duration.clause, negatable: false)))
+        guard var measured = kind else { return nil }
+        if token.clockLike && label == nil { return nil }
+        if measured == .measure || measured == .meter {
+            if (34...43).contains(token.value) && token.decimal && measured == .measure { measured = .temperature }
+            else if token.decimal || measured == .meter || (1...35).contains(token.value) { measured = .glucose }
+            else { return nil }
         }
-        emit(readings, &reading, pregnant: pregnant)
+        if after == .times && measured != .heartRate && measured != .respiration { return nil }
+        return measured
+    }
+
+    /// The value with its tenths after 度 ("三十八度五", "38度5", "38度多"), and where it ends.
+    static func valueAndEnd(_ token: NumberToken, after: (kind: UnitKind, end: Int)?, _ text: [UInt32]) -> (Double, Int) {
+        var value = token.value
+        var end = after?.end ?? token.end
+        if after?.kind == .degree, end < text.count, let d = digit(text[end]), !(end + 1 < text.count && digit(text[end + 1]) != nil), !token.decimal {
+            value += Double(d) / 10
+            end += 1
+        } else if after?.kind == .degree, end < text.count, text[end] == duo {
+            value += 0.5
+            end += 1
+        }
+        return (value, end)
     }
 
     /// The measurement a number is labelled as: the nearest value word before it in its clause,

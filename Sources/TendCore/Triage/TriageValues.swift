@@ -139,164 +139,176 @@ extension TriageEngine {
     /// (三十八度五, 一百九十多, 五点三, 二十点三).
     static func numbers(_ text: [UInt32]) -> [NumberToken] {
         var tokens: [NumberToken] = []
-        let count = text.count
         var index = 0
-        func fraction(at position: inout Int, into value: inout Double) -> Bool {
-            // After "点" / "." / " point ": digits as tenths, hundredths.
-            var scale = 0.1
-            var any = false
-            while position < count, let d = digit(text[position]), isDigit(text[position]) || chineseDigit(text[position]) != nil {
-                value += Double(d) * scale
-                scale /= 10
-                position += 1
-                any = true
-                if scale < 0.001 { break }
-            }
-            return any
-        }
-        // "180多", "二十几", "三十余", "十来斤": about that much.
-        func approximate(_ position: Int) -> Int {
-            guard position < count else { return position }
-            let next = text[position]
-            if next == duo || next == ji || next == 0x4F59 { return position + 1 }
-            if next == 0x6765, position + 1 < count, ![0x4E86, 0x7684, 0x8BF4, 0x8FC7, 0x5230].contains(text[position + 1]) { return position + 1 }
-            return position
-        }
-        while index < count {
+        while index < text.count {
             let value = text[index]
             if isDigit(value) {
-                let start = index
-                var number = 0.0
-                var digits = 0
-                while index < count, isDigit(text[index]) {
-                    number = number * 10 + Double(text[index] - 0x30)
-                    digits += 1
-                    index += 1
-                }
-                var token = NumberToken(value: number, start: start, end: index, decimal: false)
-                if digits > 6 { token.digitString = true }
-                if index + 1 < count, text[index] == 0x2E, isDigit(text[index + 1]) {
-                    index += 1
-                    var fractionValue = number
-                    _ = fraction(at: &index, into: &fractionValue)
-                    token.value = fractionValue
-                    token.decimal = true
-                } else if index + 1 < count, text[index] == dian {
-                    let next = text[index + 1]
-                    if isDigit(next), !(index + 2 < count && isDigit(text[index + 2])) {
-                        token.value = number + Double(next - 0x30) / 10
-                        token.decimal = true
-                        index += 2
-                    } else if let d = chineseDigit(next), !(index + 2 < count && (chineseDigit(text[index + 2]) != nil || chineseUnit(text[index + 2]) != nil)) {
-                        token.value = number + Double(d) / 10
-                        token.decimal = true
-                        index += 2
-                    } else if next == ji || next == duo {
-                        token.value = number + 0.5
-                        token.decimal = true
-                        token.clockLike = true
-                        index += 2
-                    } else {
-                        token.clockLike = true
-                    }
-                } else if index + 7 < count, text[index] == 0x20, text[index + 1] == 0x70, text[index + 2] == 0x6F, text[index + 3] == 0x69,
-                          text[index + 4] == 0x6E, text[index + 5] == 0x74, text[index + 6] == 0x20, isDigit(text[index + 7]) {
-                    // "38 point 1"
-                    index += 7
-                    var fractionValue = number
-                    _ = fraction(at: &index, into: &fractionValue)
-                    token.value = fractionValue
-                    token.decimal = true
-                }
-                index = approximate(index)
-                token.end = index
-                tokens.append(token)
-                continue
+                tokens.append(digitNumber(text, at: &index))
+            } else if chineseDigit(value) != nil || chineseUnit(value) != nil {
+                if let token = chineseNumber(text, at: &index) { tokens.append(token) }
+            } else {
+                index += 1
             }
-            if chineseDigit(value) != nil || chineseUnit(value) != nil {
-                let start = index
-                var total = 0
-                var current = -1
-                var lastUnit = 0
-                var sawUnit = false
-                var zeroAfterUnit = false
-                var spelled = 0
-                while index < count {
-                    let scalar = text[index]
-                    if let d = chineseDigit(scalar) {
-                        if current >= 0 && !(current == 0 && zeroAfterUnit) {
-                            if !sawUnit {
-                                spelled += 1
-                                current = d
-                                index += 1
-                                continue
-                            }
-                            // "一百五六十", "十一二": a range; keep the first.
-                            index += 1
-                            while index < count, chineseDigit(text[index]) != nil || chineseUnit(text[index]) != nil { index += 1 }
-                            break
-                        }
-                        if d == 0 && sawUnit { zeroAfterUnit = true }
-                        current = d
-                        spelled += 1
-                        index += 1
-                    } else if let unit = chineseUnit(scalar) {
-                        if spelled > 1 && !sawUnit { break }
-                        sawUnit = true
-                        total += (current < 0 ? 1 : current) * unit
-                        current = -1
-                        lastUnit = unit
-                        zeroAfterUnit = false
-                        index += 1
-                    } else {
-                        break
-                    }
-                }
-                if !sawUnit {
-                    if spelled >= 7 {
-                        tokens.append(NumberToken(value: 0, start: start, end: index, decimal: false, digitString: true))
-                        continue
-                    }
-                    // "五点三", "三点零": one numeral, 点, numerals.
-                    if spelled == 1, current >= 0, index + 1 < count, text[index] == dian, chineseDigit(text[index + 1]) != nil {
-                        var position = index + 1
-                        var number = Double(current)
-                        _ = fraction(at: &position, into: &number)
-                        tokens.append(NumberToken(value: number, start: start, end: position, decimal: true))
-                        index = position
-                    } else if spelled == 1, current >= 0, index + 1 < count, text[index] == dian, text[index + 1] == ji || text[index + 1] == duo {
-                        tokens.append(NumberToken(value: Double(current) + 0.5, start: start, end: index + 2, decimal: true, clockLike: true))
-                        index += 2
-                    }
-                    continue
-                }
-                if current >= 0 {
-                    total += zeroAfterUnit || lastUnit <= 10 ? current : current * lastUnit / 10
-                }
-                var token = NumberToken(value: Double(total), start: start, end: index, decimal: false)
-                if index + 1 < count, text[index] == dian {
-                    if chineseDigit(text[index + 1]) != nil {
-                        var position = index + 1
-                        var number = token.value
-                        _ = fraction(at: &position, into: &number)
-                        token.value = number
-                        token.decimal = true
-                        index = position
-                    } else if text[index + 1] == ji || text[index + 1] == duo {
-                        token.value += 0.5
-                        token.decimal = true
-                        token.clockLike = true
-                        index += 2
-                    }
-                }
-                index = approximate(index)
-                token.end = index
-                tokens.append(token)
-                continue
-            }
-            index += 1
         }
         return tokens
+    }
+
+    /// After "点" / "." / " point ": digits as tenths, hundredths (at most three).
+    static func fraction(_ text: [UInt32], at position: inout Int, into value: inout Double) -> Bool {
+        var scale = 0.1
+        var any = false
+        while position < text.count, let d = digit(text[position]), isDigit(text[position]) || chineseDigit(text[position]) != nil {
+            value += Double(d) * scale
+            scale /= 10
+            position += 1
+            any = true
+            if scale < 0.001 { break }
+        }
+        return any
+    }
+
+    /// "180多", "二十几", "三十余", "十来斤": about that much; where the number then ends.
+    static func approximate(_ text: [UInt32], _ position: Int) -> Int {
+        guard position < text.count else { return position }
+        let next = text[position]
+        if next == duo || next == ji || next == 0x4F59 { return position + 1 }
+        if next == 0x6765, position + 1 < text.count, ![0x4E86, 0x7684, 0x8BF4, 0x8FC7, 0x5230].contains(text[position + 1]) { return position + 1 }
+        return position
+    }
+
+    /// A number in ASCII digits from `index` (which it moves past it): "39.2", "2点6", "12点多"
+    /// (clock-like), "38 point 1"; more than six digits is a digit string.
+    static func digitNumber(_ text: [UInt32], at index: inout Int) -> NumberToken {
+        let count = text.count
+        let start = index
+        var number = 0.0
+        var digits = 0
+        while index < count, isDigit(text[index]) {
+            number = number * 10 + Double(text[index] - 0x30)
+            digits += 1
+            index += 1
+        }
+        var token = NumberToken(value: number, start: start, end: index, decimal: false)
+        if digits > 6 { token.digitString = true }
+        if index + 1 < count, text[index] == 0x2E, isDigit(text[index + 1]) {
+            index += 1
+            var fractionValue = number
+            _ = fraction(text, at: &index, into: &fractionValue)
+            token.value = fractionValue
+            token.decimal = true
+        } else if index + 1 < count, text[index] == dian {
+            let next = text[index + 1]
+            if isDigit(next), !(index + 2 < count && isDigit(text[index + 2])) {
+                token.value = number + Double(next - 0x30) / 10
+                token.decimal = true
+                index += 2
+            } else if let d = chineseDigit(next), !(index + 2 < count && (chineseDigit(text[index + 2]) != nil || chineseUnit(text[index + 2]) != nil)) {
+                token.value = number + Double(d) / 10
+                token.decimal = true
+                index += 2
+            } else if next == ji || next == duo {
+                token.value = number + 0.5
+                token.decimal = true
+                token.clockLike = true
+                index += 2
+            } else {
+                token.clockLike = true
+            }
+        } else if index + 7 < count, text[index] == 0x20, text[index + 1] == 0x70, text[index + 2] == 0x6F, text[index + 3] == 0x69,
+                  text[index + 4] == 0x6E, text[index + 5] == 0x74, text[index + 6] == 0x20, isDigit(text[index + 7]) {
+            // "38 point 1"
+            index += 7
+            var fractionValue = number
+            _ = fraction(text, at: &index, into: &fractionValue)
+            token.value = fractionValue
+            token.decimal = true
+        }
+        index = approximate(text, index)
+        token.end = index
+        return token
+    }
+
+    /// A number in Chinese numerals from `index` (which it moves past them): "三十八", "一百九十多",
+    /// "五点三", "二十点三"; seven or more spelled digits ("一三八…") are a digit string; nil for
+    /// numerals that make no number ("一", "三四").
+    static func chineseNumber(_ text: [UInt32], at index: inout Int) -> NumberToken? {
+        let count = text.count
+        let start = index
+        var total = 0
+        var current = -1
+        var lastUnit = 0
+        var sawUnit = false
+        var zeroAfterUnit = false
+        var spelled = 0
+        while index < count {
+            let scalar = text[index]
+            if let d = chineseDigit(scalar) {
+                if current >= 0 && !(current == 0 && zeroAfterUnit) {
+                    if !sawUnit {
+                        spelled += 1
+                        current = d
+                        index += 1
+                        continue
+                    }
+                    // "一百五六十", "十一二": a range; keep the first.
+                    index += 1
+                    while index < count, chineseDigit(text[index]) != nil || chineseUnit(text[index]) != nil { index += 1 }
+                    break
+                }
+                if d == 0 && sawUnit { zeroAfterUnit = true }
+                current = d
+                spelled += 1
+                index += 1
+            } else if let unit = chineseUnit(scalar) {
+                if spelled > 1 && !sawUnit { break }
+                sawUnit = true
+                total += (current < 0 ? 1 : current) * unit
+                current = -1
+                lastUnit = unit
+                zeroAfterUnit = false
+                index += 1
+            } else {
+                break
+            }
+        }
+        if !sawUnit {
+            if spelled >= 7 { return NumberToken(value: 0, start: start, end: index, decimal: false, digitString: true) }
+            // "五点三", "三点零": one numeral, 点, numerals.
+            if spelled == 1, current >= 0, index + 1 < count, text[index] == dian, chineseDigit(text[index + 1]) != nil {
+                var position = index + 1
+                var number = Double(current)
+                _ = fraction(text, at: &position, into: &number)
+                index = position
+                return NumberToken(value: number, start: start, end: position, decimal: true)
+            }
+            if spelled == 1, current >= 0, index + 1 < count, text[index] == dian, text[index + 1] == ji || text[index + 1] == duo {
+                index += 2
+                return NumberToken(value: Double(current) + 0.5, start: start, end: index, decimal: true, clockLike: true)
+            }
+            return nil
+        }
+        if current >= 0 {
+            total += zeroAfterUnit || lastUnit <= 10 ? current : current * lastUnit / 10
+        }
+        var token = NumberToken(value: Double(total), start: start, end: index, decimal: false)
+        if index + 1 < count, text[index] == dian {
+            if chineseDigit(text[index + 1]) != nil {
+                var position = index + 1
+                var number = token.value
+                _ = fraction(text, at: &position, into: &number)
+                token.value = number
+                token.decimal = true
+                index = position
+            } else if text[index + 1] == ji || text[index + 1] == duo {
+                token.value += 0.5
+                token.decimal = true
+                token.clockLike = true
+                index += 2
+            }
+        }
+        index = approximate(text, index)
+        token.end = index
+        return token
     }
 
     struct ValueReading {

@@ -788,6 +788,31 @@ extension TriageEngine {
     func personalData(_ reading: inout Reading) -> [(reason: TriageReason, span: Range<Int>)] {
         let text = reading.text
         let count = text.count
+        var reasons = numberRuns(&reading)
+        emailsAndHandles(text, into: &reasons)
+        labelledAccounts(reading, into: &reasons)
+        latinAccounts(text, into: &reasons)
+        // Account names and handles are personal data the rules can combine with an offer.
+        for (reason, span) in reasons where reason.rule.hasPrefix("contact.") || reason.rule == "pii.email" {
+            reading.occurrences.append(Occurrence(concept: Int32(special.personalData), start: Int32(span.lowerBound), end: Int32(span.upperBound), clause: max(0, reading.clause(span.lowerBound))))
+        }
+        streetAddresses(text, into: &reasons)
+        if let postcode = Self.ukPostcode(text) {
+            reasons.append((TriageReason(rule: "pii.address", match: Self.string(text[postcode])), postcode))
+        }
+        // Numbers spelled out digit by digit: 一三八零零一三八零零零.
+        for token in reading.numbers where token.digitString && token.start < count && !Self.isDigit(text[token.start]) {
+            reasons.append((TriageReason(rule: "pii.mobile", match: Self.string(text[token.start..<token.end])), token.start..<token.end))
+            reading.occurrences.append(Occurrence(concept: Int32(special.personalData), start: Int32(token.start), end: Int32(token.end), clause: max(0, reading.clause(token.start))))
+        }
+        return reasons
+    }
+
+    /// Runs of digits that are personal data: phone numbers, ID numbers, long account or card
+    /// numbers, and dates or shorter numbers right after a word that names personal data.
+    func numberRuns(_ reading: inout Reading) -> [(reason: TriageReason, span: Range<Int>)] {
+        let text = reading.text
+        let count = text.count
         var reasons: [(reason: TriageReason, span: Range<Int>)] = []
         var index = 0
         let labelConcept = piiLabelConcept
@@ -860,8 +885,12 @@ extension TriageEngine {
             index = max(index, end)
             if index == start { index += 1 }
         }
-        // E-mail addresses, and account names after a word that names them ("vx: tang2024",
-        // "WeChat hipcure888", "@pharmaquick").
+        return reasons
+    }
+
+    /// E-mail addresses and "@handles".
+    func emailsAndHandles(_ text: [UInt32], into reasons: inout [(reason: TriageReason, span: Range<Int>)]) {
+        let count = text.count
         var position = 0
         while position < count {
             guard text[position] == 0x40 else { position += 1; continue }
@@ -877,6 +906,12 @@ extension TriageEngine {
             }
             position = max(right, position + 1)
         }
+    }
+
+    /// Account names after a word that names them ("vx: tang2024", "WeChat hipcure888", "微信是 abc123").
+    func labelledAccounts(_ reading: Reading, into reasons: inout [(reason: TriageReason, span: Range<Int>)]) {
+        let text = reading.text
+        let count = text.count
         if let labelConcept = contactLabelConcept {
             for occurrence in reading.occurrences where occurrence.concept == labelConcept && occurrence.present {
                 var start = Int(occurrence.end)
@@ -896,8 +931,12 @@ extension TriageEngine {
                 }
             }
         }
-        // In Chinese text, a Latin word with three letters and three digits (or an underscore) is
-        // an account name: "tangyou668", "sugar_free_life" (drug and test names are shorter: PD-1, HbA1c, CA125).
+    }
+
+    /// In Chinese text, a Latin word with three letters and three digits (or an underscore) is
+    /// an account name: "tangyou668", "sugar_free_life" (drug and test names are shorter: PD-1, HbA1c, CA125).
+    func latinAccounts(_ text: [UInt32], into reasons: inout [(reason: TriageReason, span: Range<Int>)]) {
+        let count = text.count
         if text.contains(where: { $0 >= 0x4E00 && $0 <= 0x9FFF }) {
             var start = 0
             while start < count {
@@ -916,11 +955,11 @@ extension TriageEngine {
                 start = max(end, start + 1)
             }
         }
-        // Account names and handles are personal data the rules can combine with an offer.
-        for (reason, span) in reasons where reason.rule.hasPrefix("contact.") || reason.rule == "pii.email" {
-            reading.occurrences.append(Occurrence(concept: Int32(special.personalData), start: Int32(span.lowerBound), end: Int32(span.upperBound), clause: max(0, reading.clause(span.lowerBound))))
-        }
-        // Street addresses: "14 Oak Road", "221b Baker Street"; UK postcodes ("LS6 2AB").
+    }
+
+    /// Street addresses: "14 Oak Road", "221b Baker Street".
+    func streetAddresses(_ text: [UInt32], into reasons: inout [(reason: TriageReason, span: Range<Int>)]) {
+        let count = text.count
         var word = 0
         while word < count {
             guard Self.isDigit(text[word]), word == 0 || !Self.isWordish(text[word - 1]) else { word += 1; continue }
@@ -945,14 +984,5 @@ extension TriageEngine {
             }
             word = found ? cursor + 1 : max(numberEnd, word + 1)
         }
-        if let postcode = Self.ukPostcode(text) {
-            reasons.append((TriageReason(rule: "pii.address", match: Self.string(text[postcode])), postcode))
-        }
-        // Numbers spelled out digit by digit: 一三八零零一三八零零零.
-        for token in reading.numbers where token.digitString && token.start < count && !Self.isDigit(text[token.start]) {
-            reasons.append((TriageReason(rule: "pii.mobile", match: Self.string(text[token.start..<token.end])), token.start..<token.end))
-            reading.occurrences.append(Occurrence(concept: Int32(special.personalData), start: Int32(token.start), end: Int32(token.end), clause: max(0, reading.clause(token.start))))
-        }
-        return reasons
     }
 }

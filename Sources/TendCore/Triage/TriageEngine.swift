@@ -804,9 +804,10 @@ struct TriageEngine: Sendable {
 
     /// The rest of the backstop: only where the rules found nothing urgent, and not for what they
     /// recognised as a hypothetical, a general question or an ad. It lifts to urgent only a
-    /// message that speaks of a body part or symptom the rules found current (nothing negated,
-    /// over or past, nothing social), or one they hold for review for a symptom; to review only
-    /// what they could not place at all.
+    /// message that speaks of a body part or symptom the rules found current, or that they could
+    /// not place at all (nothing negated, over or past, nothing social) — the words of an
+    /// emergency the rules have no concept for — or one they hold for review for a symptom; to
+    /// review only what they could not place at all.
     func consultBackstop(_ model: TriageModel.Compiled, _ signals: inout Signals, sets: ConceptSets, scores: inout LazyScores, locale: AppLocale) {
         guard signals.urgent.isEmpty, !Self.isAd(signals),
               !has(sets.active, special.cue[.hypothetical]!), !has(sets.active, special.cue[.generic]!) else { return }
@@ -822,7 +823,7 @@ struct TriageEngine: Sendable {
         guard (clinical && !explained) || unplaced || heldForReview else { return }
         let scored = scores.of(model)
         let match = scores.joined(scored.top)
-        if (scored.urgent > model.threshold.x && clinical && !explained) || (heldForReview && scored.urgent > (locale == .en ? model.urgentFromReview.y : model.urgentFromReview.x)) {
+        if (scored.urgent > model.threshold.x && (clinical || unplaced) && !explained) || (heldForReview && scored.urgent > (locale == .en ? model.urgentFromReview.y : model.urgentFromReview.x)) {
             signals.add(.urgent, TriageReason(rule: "model.urgent", match: match), resolvesReview: false)
         } else if scored.concern > model.threshold.y, unplaced {
             // Only what the rules could not place at all (a recognised greeting, denial,

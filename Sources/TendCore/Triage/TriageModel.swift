@@ -12,7 +12,7 @@ import Foundation
 /// the rules found an ad's vocabulary but no combination of it, and nothing urgent.
 /// The rules stay primary: the model lifts to urgent a message they hold for review above a lower
 /// threshold (reached by 5 % of the tuning split's review rows of its language), one with a current body part or
-/// symptom and nothing they explained above the main one; to review only what they could not place
+/// symptom, or one they could not place at all, and nothing they explained above the main one; to review only what they could not place
 /// at all; and it keeps open (general) what the rules would archive as social when its concern
 /// score is above what 10 % of the tuning split's social rows reach. It never lowers a level to
 /// social or below what the rules said, and stays out of hypotheticals, general questions and ads.

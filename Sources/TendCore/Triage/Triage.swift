@@ -174,7 +174,7 @@ public struct TriageThresholds: Sendable, Codable, Equatable {
     }
 }
 
-/// Rules for one language, as in `Sources/TendCore/Rules/triage-<locale>.json`: phrase rules,
+/// Rules for one language, as in `Sources/TendCore/Triage/Rules/triage-<locale>.json`: phrase rules,
 /// the concepts the taxonomy combines (`triage-taxonomy.json`), and the cue words that scope
 /// them — negation, resolved and past events, hypotheticals, general questions.
 public struct TriageRules: Sendable, Codable, Equatable {

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The rules and ready answers Tend ships, read from `Sources/TendCore/Rules/` — data files a
+/// The rules and ready answers Tend ships, read from `Sources/TendCore/Triage/Rules/` — data files a
 /// program admin can read, copy and extend (programs add their own phrases, thresholds and
 /// answers on top, see `ProgramTriageSettings`).
 public enum TriageDefaults {

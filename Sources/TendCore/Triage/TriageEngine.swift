@@ -64,6 +64,10 @@ struct TriageEngine: Sendable {
     let contactLabelConcept: Int?
     let pregnancyConcepts: [Bool]
     let hypoSignConcepts: [Bool]
+    /// An ad's vocabulary (the ad head is consulted only where some of it is), and what rules an
+    /// ad out (a warning about one, a question where to buy, a doubt about a claim).
+    let adConcepts: [Int]
+    let adBlockers: [Int]
 
     struct CompiledRule: Sendable {
         var rule: TriageConceptRule
@@ -107,20 +111,75 @@ struct TriageEngine: Sendable {
     init(rules byLocale: [AppLocale: TriageRules], taxonomy: TriageTaxonomy, thresholds: TriageThresholds, model: TriageModel?) {
         self.thresholds = thresholds
         self.model = model == TriageDefaults.model ? TriageModel.shipped : model?.compiled()
+        var vocabulary = Vocabulary()
+        for name in Self.valueConcepts + Self.contextConcepts.values.sorted() + Self.cueConcepts { _ = vocabulary.concept(name) }
+        var phraseRules: [[TriagePhraseRule]] = []
+        for (localeIndex, locale) in Self.locales.enumerated() {
+            let set = byLocale[locale]
+            phraseRules.append(set?.phrases ?? [])
+            if let set { vocabulary.add(set, locale: localeIndex) }
+        }
+        vocabulary.add("hi", .meterCode(high: true))
+        vocabulary.add("lo", .meterCode(high: false))
+        // Concepts only the taxonomy names still get an index (they never match).
+        for rule in taxonomy.rules {
+            for term in rule.all + rule.context + rule.none {
+                for name in term.split(separator: "|") { _ = vocabulary.concept(name.trimmingCharacters(in: .whitespaces)) }
+            }
+        }
+        let conceptNames = vocabulary.conceptNames, conceptIndex = vocabulary.conceptIndex
+        let words = (conceptNames.count + 63) / 64
+        self.rules = Self.compile(taxonomy.rules, conceptIndex: conceptIndex, words: words)
+        var triggered = [[Int32]](repeating: [], count: conceptNames.count)
+        for (index, rule) in self.rules.enumerated() {
+            for concept in rule.trigger { triggered[concept].append(Int32(index)) }
+        }
+        self.rulesByTrigger = triggered
+        self.matcher = PhraseMatcher(vocabulary.patterns)
+        (self.entries, self.entryStart) = vocabulary.flatEntries()
+        self.phraseRules = phraseRules
+        self.conceptNames = conceptNames
+        self.conceptIndex = conceptIndex
+        self.words = words
+        self.special = Self.specialConcepts(conceptIndex)
+        self.firstPhraseConcept = Self.valueConcepts.count + Self.contextConcepts.count + Self.cueConcepts.count
+        func flags(_ ids: [Int]) -> [Bool] {
+            var flags = [Bool](repeating: false, count: conceptNames.count)
+            for id in ids { flags[id] = true }
+            return flags
+        }
+        self.concernConcepts = flags(self.rules.filter { $0.rule.category != nil || ($0.rule.level == .review && $0.rule.flag == nil) }.flatMap { $0.all.flatMap { $0 } }
+            .filter { $0 >= Self.valueConcepts.count + Self.contextConcepts.count + Self.cueConcepts.count })
+        self.bodyOrSymptomConcept = conceptIndex["body_or_symptom"]
+        self.mildConcept = conceptIndex["mild"]
+        self.piiLabelConcept = conceptIndex["pii_label"]
+        self.contactLabelConcept = conceptIndex["contact_label"]
+        self.diabetesConcepts = flags(["diabetes", "insulin", "glucose_drug", "hypo_word"].compactMap { conceptIndex[$0] })
+        self.pregnancyConcepts = flags(["pregnant", "value.gestation"].compactMap { conceptIndex[$0] })
+        self.hypoSignConcepts = flags(["hypo_symptom", "cold_sweat"].compactMap { conceptIndex[$0] })
+        self.adConcepts = ["ad_offer", "ad_offer_weak", "ad_offer_strong", "ad_contact", "ad_channel", "ad_price", "ad_money", "ad_finance", "ad_work", "miracle", "stop_meds",
+                           "ad_audience", "ad_self", "ad_follow", "ad_share", "secondhand", "health_product", "recommend", "cue.personal_data"].compactMap { conceptIndex[$0] }
+        self.adBlockers = ["ad_warning", "ad_buy_question", "ad_doubt"].compactMap { conceptIndex[$0] }
+    }
+
+    /// The concepts and the patterns of the rule files, each pattern with its meanings.
+    struct Vocabulary {
         var conceptIndex: [String: Int] = [:]
         var conceptNames: [String] = []
-        func concept(_ name: String) -> Int {
+        var index: [String: Int] = [:]
+        var patterns: [String] = []
+        var entries: [[Entry]] = []
+
+        mutating func concept(_ name: String) -> Int {
             if let index = conceptIndex[name] { return index }
             conceptIndex[name] = conceptNames.count
             conceptNames.append(name)
             return conceptNames.count - 1
         }
-        for name in Self.valueConcepts + Self.contextConcepts.values.sorted() + Self.cueConcepts { _ = concept(name) }
 
-        var index: [String: Int] = [:]
-        var patterns: [String] = []
-        var entries: [[Entry]] = []
-        func add(_ raw: String, _ meaning: Meaning, words: Bool = true) {
+        /// A pattern as folded text; `words`: ASCII-letter edges need a word boundary, a final `*`
+        /// allows any ending.
+        mutating func add(_ raw: String, _ meaning: Meaning, words: Bool = true) {
             var text = TextFolding.halfWidth(raw).lowercased().replacingOccurrences(of: "\u{2019}", with: "'")
             var prefix = false
             if words, text.hasSuffix("*"), text.count > 1 {
@@ -131,9 +190,9 @@ struct TriageEngine: Sendable {
             let scalars = Array(text.unicodeScalars)
             // One ASCII letter would be looked at at every letter of English text: units like
             // "c", "f", "h" are read where a number ends instead (TriageValues).
-            if scalars.count == 1 && Self.isLetter(scalars[0].value) { return }
-            let wordStart = words && Self.isLetter(scalars.first!.value)
-            let wordEnd: UInt8 = !words || !Self.isLetter(scalars.last!.value) ? 0 : (prefix ? 2 : 1)
+            if scalars.count == 1 && TriageEngine.isLetter(scalars[0].value) { return }
+            let wordStart = words && TriageEngine.isLetter(scalars.first!.value)
+            let wordEnd: UInt8 = !words || !TriageEngine.isLetter(scalars.last!.value) ? 0 : (prefix ? 2 : 1)
             let entry = Entry(meaning: meaning, wordStart: wordStart, wordEnd: wordEnd)
             if let existing = index[text] {
                 entries[existing].append(entry)
@@ -148,11 +207,8 @@ struct TriageEngine: Sendable {
             if case .concept = meaning, text.hasPrefix("没"), !text.hasPrefix("没有"), text.count > 1 { add("没有" + text.dropFirst(), meaning) }
         }
 
-        var phraseRules: [[TriagePhraseRule]] = []
-        for (localeIndex, locale) in Self.locales.enumerated() {
-            let set = byLocale[locale]
-            phraseRules.append(set?.phrases ?? [])
-            guard let set else { continue }
+        /// One language's rule file: phrase rules, concepts, cues, shadows, value labels, units.
+        mutating func add(_ set: TriageRules, locale localeIndex: Int) {
             for (ruleIndex, rule) in set.phrases.enumerated() {
                 for phrase in rule.phrases { add(phrase, .phrase(locale: localeIndex, rule: ruleIndex), words: false) }
             }
@@ -197,16 +253,23 @@ struct TriageEngine: Sendable {
             }
             set.notMeasurementBefore.forEach { add($0, .notMeasurementBefore) }
         }
-        add("hi", .meterCode(high: true))
-        add("lo", .meterCode(high: false))
 
-        // Concepts only the taxonomy names still get an index (they never match).
-        for rule in taxonomy.rules {
-            for term in rule.all + rule.context + rule.none {
-                for name in term.split(separator: "|") { _ = concept(name.trimmingCharacters(in: .whitespaces)) }
+        /// The meanings of every pattern in one array: `entries[start[p]..<start[p + 1]]`.
+        func flatEntries() -> ([Entry], [Int32]) {
+            var flat: [Entry] = []
+            var starts: [Int32] = []
+            for list in entries {
+                starts.append(Int32(flat.count))
+                flat += list
             }
+            starts.append(Int32(flat.count))
+            return (flat, starts)
         }
-        let words = (conceptNames.count + 63) / 64
+    }
+
+    /// The taxonomy's rules with their terms as concept ids and bit masks; a rule's trigger is its
+    /// narrowest `all` term.
+    static func compile(_ rules: [TriageConceptRule], conceptIndex: [String: Int], words: Int) -> [CompiledRule] {
         func mask(_ term: String) -> ([Int], [UInt64]) {
             var bits = [UInt64](repeating: 0, count: words)
             var ids: [Int] = []
@@ -217,72 +280,50 @@ struct TriageEngine: Sendable {
             }
             return (ids, bits)
         }
-        self.rules = taxonomy.rules.map { rule in
+        return rules.map { rule in
             let all = rule.all.map(mask)
             let trigger = all.map(\.0).min { $0.count < $1.count } ?? []
             return CompiledRule(rule: rule, trigger: trigger, all: all.map(\.0), allMasks: all.map(\.1),
                                 contextMasks: rule.context.map { mask($0).1 }, noneMasks: rule.none.map { mask($0).1 })
         }
-        var triggered = [[Int32]](repeating: [], count: conceptNames.count)
-        for (index, rule) in self.rules.enumerated() {
-            for concept in rule.trigger { triggered[concept].append(Int32(index)) }
-        }
-        self.rulesByTrigger = triggered
-        self.matcher = PhraseMatcher(patterns)
-        var flat: [Entry] = []
-        var starts: [Int32] = []
-        for list in entries {
-            starts.append(Int32(flat.count))
-            flat += list
-        }
-        starts.append(Int32(flat.count))
-        self.entries = flat
-        self.entryStart = starts
-        self.phraseRules = phraseRules
-        self.conceptNames = conceptNames
-        self.conceptIndex = conceptIndex
-        self.words = words
+    }
+
+    static func specialConcepts(_ conceptIndex: [String: Int]) -> SpecialConcepts {
         var value: [String: Int] = [:]
-        for name in Self.valueConcepts { value[name] = conceptIndex[name]! }
+        for name in valueConcepts { value[name] = conceptIndex[name]! }
         var context: [TriageContext: Int] = [:]
-        for (key, name) in Self.contextConcepts { context[key] = conceptIndex[name]! }
+        for (key, name) in contextConcepts { context[key] = conceptIndex[name]! }
         let cues: [Cue: Int] = [
             .question: conceptIndex["cue.question"]!, .resolved: conceptIndex["cue.resolved"]!, .pastForward: conceptIndex["cue.past"]!,
             .pastClause: conceptIndex["cue.past"]!, .hypothetical: conceptIndex["cue.hypothetical"]!, .generic: conceptIndex["cue.generic"]!,
             .negation: conceptIndex["cue.negation"]!, .current: conceptIndex["cue.current"]!,
         ]
-        self.special = SpecialConcepts(value: value, context: context, cue: cues,
-                                       personalData: conceptIndex["cue.personal_data"]!, stateNegated: conceptIndex["state.negated"]!,
-                                       stateResolved: conceptIndex["state.resolved"]!, statePast: conceptIndex["state.past"]!)
-        self.firstPhraseConcept = Self.valueConcepts.count + Self.contextConcepts.count + Self.cueConcepts.count
-        func flags(_ ids: [Int]) -> [Bool] {
-            var flags = [Bool](repeating: false, count: conceptNames.count)
-            for id in ids { flags[id] = true }
-            return flags
-        }
-        self.concernConcepts = flags(self.rules.filter { $0.rule.category != nil || ($0.rule.level == .review && $0.rule.flag == nil) }.flatMap { $0.all.flatMap { $0 } }
-            .filter { $0 >= Self.valueConcepts.count + Self.contextConcepts.count + Self.cueConcepts.count })
-        self.bodyOrSymptomConcept = conceptIndex["body_or_symptom"]
-        self.mildConcept = conceptIndex["mild"]
-        self.piiLabelConcept = conceptIndex["pii_label"]
-        self.contactLabelConcept = conceptIndex["contact_label"]
-        self.diabetesConcepts = flags(["diabetes", "insulin", "glucose_drug", "hypo_word"].compactMap { conceptIndex[$0] })
-        self.pregnancyConcepts = flags(["pregnant", "value.gestation"].compactMap { conceptIndex[$0] })
-        self.hypoSignConcepts = flags(["hypo_symptom", "cold_sweat"].compactMap { conceptIndex[$0] })
+        return SpecialConcepts(value: value, context: context, cue: cues,
+                               personalData: conceptIndex["cue.personal_data"]!, stateNegated: conceptIndex["state.negated"]!,
+                               stateResolved: conceptIndex["state.resolved"]!, statePast: conceptIndex["state.past"]!)
     }
 
     // MARK: Text
 
     @inline(__always) static func isLetter(_ value: UInt32) -> Bool { (value >= 0x61 && value <= 0x7A) || (value >= 0x41 && value <= 0x5A) }
     @inline(__always) static func isDigit(_ value: UInt32) -> Bool { value >= 0x30 && value <= 0x39 }
+    @inline(__always) static func isAlnum(_ value: UInt32) -> Bool { isLetter(value) || isDigit(value) }
+    @inline(__always) static func isHan(_ value: UInt32) -> Bool { (value >= 0x4E00 && value <= 0x9FFF) || (value >= 0x3400 && value <= 0x4DBF) }
     @inline(__always) static func isSpace(_ value: UInt32) -> Bool { value == 0x20 || value == 0x09 || value == 0xA0 || value == 0x3000 || value == 0x0D }
 
     /// Half-width, lower case, typographic apostrophes and degree signs made plain.
     static func fold(_ raw: String) -> [UInt32] {
         var out: [UInt32] = []
         out.reserveCapacity(raw.utf8.count)
-        for scalar in raw.unicodeScalars {
+        let scalars = raw.unicodeScalars
+        var position = scalars.startIndex
+        while position < scalars.endIndex {
+            let scalar = scalars[position]
+            position = scalars.index(after: position)
             var value = scalar.value
+            // A space between two Chinese characters means nothing ("胸口 疼", "一五八 一二三四",
+            // voice input's pauses): dropped, so words and numbers read across it.
+            if value == 0x20 || value == 0x3000, let last = out.last, isHan(last), position < scalars.endIndex, isHan(scalars[position].value) { continue }
             if value < 0x80 {
                 if value >= 0x41 && value <= 0x5A { value += 0x20 }
                 out.append(value)
@@ -334,15 +375,19 @@ struct TriageEngine: Sendable {
         for index in 0..<count {
             let value = text[index]
             let betweenDigits = index > 0 && index + 1 < count && isDigit(text[index - 1]) && isDigit(text[index + 1])
+            // "bit.ly", "t.cn", "shop.xyz": a dot inside a web address ends nothing either.
+            let inAddress = index > 0 && index + 1 < count && isAlnum(text[index - 1]) && isAlnum(text[index + 1])
+            // "http://", "https://".
+            let scheme = index + 2 < count && text[index + 1] == 0x2F && text[index + 2] == 0x2F
             switch value {
-            case 0x2E where !betweenDigits, 0x3002, 0x21, 0xFF01, 0x3F, 0xFF1F, 0x0A, 0x2026:
+            case 0x2E where !betweenDigits && !inAddress, 0x3002, 0x21, 0xFF01, 0x3F, 0xFF1F, 0x0A, 0x2026:
                 close(index)
                 start = index + 1
                 sentence += 1
             case 0x2C, 0xFF0C, 0x3001, 0x3B, 0xFF1B, 0xFF1A, 0x7E, 0xFF5E:
                 close(index)
                 start = index + 1
-            case 0x3A where !betweenDigits:
+            case 0x3A where !betweenDigits && !scheme:
                 close(index)
                 start = index + 1
             default:
@@ -552,6 +597,27 @@ struct TriageEngine: Sendable {
         let text = Self.fold(raw)
         guard !text.isEmpty else { return TriageResult(level: .general, flags: [], reasons: []) }
         var reading = read(text)
+        markStates(&reading)
+        reading.numbers = Self.numbers(text)
+        let personal = personalData(&reading)
+        let links = Self.webAddresses(text)
+        values(&reading, context: context, personal: personal.map(\.span) + links)
+        addCueOccurrences(&reading)
+        let sets = conceptSets(reading, context: context)
+        var signals = ruleSignals(reading, sets: sets, personal: personal, links: links)
+        var scores = LazyScores(text: text)
+        if let model {
+            consultAdHead(model, &signals, sets: sets, scores: &scores)
+            consultBackstop(model, &signals, sets: sets, scores: &scores, locale: locale)
+        }
+        var result = decide(signals, reading: reading, active: sets.active)
+        if let model { keepConcernOpen(model, &result, scores: &scores) }
+        nameValues(&result, reading: reading)
+        return result
+    }
+
+    /// Each occurrence's and phrase hit's state (negated, resolved, hypothetical, generic, past).
+    func markStates(_ reading: inout Reading) {
         for index in reading.occurrences.indices {
             let occurrence = reading.occurrences[index]
             reading.occurrences[index].state = state(reading, start: Int(occurrence.start), end: Int(occurrence.end), clause: occurrence.clause)
@@ -566,9 +632,11 @@ struct TriageEngine: Sendable {
             if rule.level != .urgent { bits &= 1 }
             reading.phrases[index].state = bits
         }
-        reading.numbers = Self.numbers(text)
-        let personal = personalData(&reading)
-        values(&reading, context: context, personal: personal.map(\.span))
+    }
+
+    /// The cues as concepts (`cue.*`), with the last question mark as the question cue of its clause.
+    func addCueOccurrences(_ reading: inout Reading) {
+        let text = reading.text
         // Question marks end sentences, so the matcher never sees them as cues.
         if let mark = text.lastIndex(where: { $0 == 0x3F || $0 == 0xFF1F }) {
             var clause: Int32 = -1
@@ -580,80 +648,89 @@ struct TriageEngine: Sendable {
             guard let id = special.cue[cue.cue] else { continue }
             reading.occurrences.append(Occurrence(concept: Int32(id), start: Int32(cue.start), end: Int32(cue.end), clause: cue.clause))
         }
+    }
 
-        // Concept sets: per clause (active occurrences) and for the message (present ones).
-        let clauses = reading.segments.clauseRanges.count
-        var clauseSets = [UInt64](repeating: 0, count: max(1, clauses) * words)
-        var firmClauseSets = clauseSets
-        var activeSet = [UInt64](repeating: 0, count: words)
-        var presentSet = [UInt64](repeating: 0, count: words)
-        var firmSet = [UInt64](repeating: 0, count: words)
-        var recentSet = [UInt64](repeating: 0, count: words)
+    /// A message's concepts as bit sets, the way the rules' windows read them.
+    struct ConceptSets {
+        var clauses: Int
+        /// Per clause (`clauses × words`): the active concepts, and only the firm ones.
+        var clause: [UInt64]
+        var firmClause: [UInt64]
+        /// Active: current, not negated, resolved, hypothetical, generic or past.
+        var active: [UInt64]
+        /// Mentioned at all.
+        var present: [UInt64]
+        /// Neither negated, resolved nor past (a hypothetical or general question counts).
+        var firm: [UInt64]
+        /// Resolved just now and nothing else ("刚才晕倒了，现在好了").
+        var recent: [UInt64]
+        /// Whether some concept urgent and review rules are made of is negated, resolved or past.
         var negatedAny = false, resolvedAny = false, pastAny = false
+    }
+
+    func conceptSets(_ reading: Reading, context: TriageContext?) -> ConceptSets {
+        let clauses = reading.segments.clauseRanges.count
+        let empty = [UInt64](repeating: 0, count: words)
+        var sets = ConceptSets(clauses: clauses, clause: [UInt64](repeating: 0, count: max(1, clauses) * words), firmClause: [UInt64](repeating: 0, count: max(1, clauses) * words),
+                               active: empty, present: empty, firm: empty, recent: empty)
         for occurrence in reading.occurrences {
             let id = Int(occurrence.concept)
             let bit = UInt64(1) << UInt64(id & 63)
-            if occurrence.present { presentSet[id >> 6] |= bit }
+            if occurrence.present { sets.present[id >> 6] |= bit }
             if occurrence.state & 19 == 0 {
-                firmSet[id >> 6] |= bit
-                firmClauseSets[Int(occurrence.clause) * words + (id >> 6)] |= bit
+                sets.firm[id >> 6] |= bit
+                sets.firmClause[Int(occurrence.clause) * words + (id >> 6)] |= bit
             }
-            if occurrence.state & 2 != 0 && occurrence.state & 29 == 0 { recentSet[id >> 6] |= bit }
+            if occurrence.state & 2 != 0 && occurrence.state & 29 == 0 { sets.recent[id >> 6] |= bit }
             if concernConcepts[id] {
-                if occurrence.state & 1 != 0 { negatedAny = true }
-                if occurrence.state & 2 != 0 { resolvedAny = true }
-                if occurrence.state & 16 != 0 { pastAny = true }
+                if occurrence.state & 1 != 0 { sets.negatedAny = true }
+                if occurrence.state & 2 != 0 { sets.resolvedAny = true }
+                if occurrence.state & 16 != 0 { sets.pastAny = true }
             }
             guard occurrence.active else { continue }
-            activeSet[id >> 6] |= bit
-            clauseSets[Int(occurrence.clause) * words + (id >> 6)] |= bit
+            sets.active[id >> 6] |= bit
+            sets.clause[Int(occurrence.clause) * words + (id >> 6)] |= bit
         }
-        for (flag, id) in [(negatedAny, special.stateNegated), (resolvedAny, special.stateResolved), (pastAny, special.statePast)] where flag {
-            activeSet[id >> 6] |= 1 << UInt64(id & 63)
-            presentSet[id >> 6] |= 1 << UInt64(id & 63)
+        for (flag, id) in [(sets.negatedAny, special.stateNegated), (sets.resolvedAny, special.stateResolved), (sets.pastAny, special.statePast)] where flag {
+            sets.active[id >> 6] |= 1 << UInt64(id & 63)
+            sets.present[id >> 6] |= 1 << UInt64(id & 63)
         }
         if let context, let id = special.context[context] {
             let bit = UInt64(1) << UInt64(id & 63)
-            activeSet[id >> 6] |= bit
-            presentSet[id >> 6] |= bit
-            firmSet[id >> 6] |= bit
-            for clause in 0..<clauses { clauseSets[clause * words + (id >> 6)] |= bit }
+            sets.active[id >> 6] |= bit
+            sets.present[id >> 6] |= bit
+            sets.firm[id >> 6] |= bit
+            for clause in 0..<clauses { sets.clause[clause * words + (id >> 6)] |= bit }
         }
+        return sets
+    }
 
+    /// What the rules say: links and personal data, the concept rules whose trigger is there (in
+    /// rule order), the phrase rules that hold.
+    func ruleSignals(_ reading: Reading, sets: ConceptSets, personal: [(reason: TriageReason, span: Range<Int>)], links: [Range<Int>]) -> Signals {
+        let text = reading.text
         var signals = Signals()
+        for link in links where !personal.contains(where: { $0.span.overlaps(link) }) {
+            signals.compliance.append(TriageReason(rule: "compliance.link", match: Self.string(text[link])))
+        }
         for (reason, _) in personal {
             signals.compliance.append(reason)
             signals.add(.private, reason, resolvesReview: false)
         }
-        // Only the rules whose trigger concept is there, in rule order.
-        var candidates = [UInt64](repeating: 0, count: (rules.count + 63) / 64)
-        for word in 0..<words where presentSet[word] != 0 {
-            var bits = presentSet[word]
-            while bits != 0 {
-                let concept = word << 6 + bits.trailingZeroBitCount
-                bits &= bits - 1
-                for rule in rulesByTrigger[concept] { candidates[Int(rule) >> 6] |= 1 << UInt64(rule & 63) }
-            }
-        }
-        for candidateWord in 0..<candidates.count {
-          var candidateBits = candidates[candidateWord]
-          while candidateBits != 0 {
-            let candidate = candidateWord << 6 + candidateBits.trailingZeroBitCount
-            candidateBits &= candidateBits - 1
+        for candidate in candidateRules(sets.present) {
             let rule = rules[candidate]
             let set: [UInt64]
             switch rule.rule.window {
-            case -1: set = firmSet
-            case -2: set = recentSet
-            case -3: set = presentSet
-            default: set = activeSet
+            case -1: set = sets.firm
+            case -2: set = sets.recent
+            case -3: set = sets.present
+            default: set = sets.active
             }
             let lenient = rule.rule.lenient
-            guard let window = fires(rule, clauseSets: lenient ? firmClauseSets : clauseSets, clauses: clauses, terms: lenient ? firmSet : set, active: activeSet, present: presentSet) else { continue }
+            guard let window = fires(rule, clauseSets: lenient ? sets.firmClause : sets.clause, clauses: sets.clauses, terms: lenient ? sets.firm : set, active: sets.active, present: sets.present) else { continue }
             let reason = TriageReason(rule: rule.rule.reasonID, match: match(rule, window, reading))
             if rule.rule.flag == .compliance { signals.compliance.append(reason) }
             if let level = rule.rule.signalledLevel { signals.add(level, reason, resolvesReview: rule.rule.resolvesReview) }
-          }
         }
         for hit in reading.phrases where hit.state == 0 {
             let rule = phraseRules[hit.locale][hit.rule]
@@ -661,51 +738,119 @@ struct TriageEngine: Sendable {
             if rule.flag == .compliance { signals.compliance.append(reason) }
             if let level = rule.level { signals.add(level, reason, resolvesReview: false) }
         }
-        // The learned backstop: only where the rules found nothing urgent, and not for what they
-        // recognised as a hypothetical, a general question or an ad.
-        let isAd = signals.compliance.contains { !$0.rule.hasPrefix("pii.") && !$0.rule.hasPrefix("contact.") && $0.rule != "compliance.personal_data" }
-        // It lifts to urgent only a message that speaks of a body part or symptom the rules found
-        // current (nothing negated, over or past, nothing social).
-        if let model, signals.urgent.isEmpty, !isAd,
-           !has(activeSet, special.cue[.hypothetical]!), !has(activeSet, special.cue[.generic]!) {
-            let clinical = bodyOrSymptomConcept.map { has(activeSet, $0) } ?? false
-            let explained = negatedAny || resolvedAny || pastAny || !signals.social.isEmpty
-            let unplaced = signals.private.isEmpty && signals.review.isEmpty && signals.general.isEmpty && signals.social.isEmpty
-            // A review for a symptom (not only for a value the rules read exactly).
-            let heldForReview = signals.review.contains { !$0.rule.hasPrefix("review.value") && !$0.rule.hasPrefix("review.heart_rate") && !$0.rule.hasPrefix("review.glucose") && !$0.rule.hasPrefix("review.lab") }
-                && !signals.resolvesReview && signals.private.isEmpty
-                && !(mildConcept.map { has(activeSet, $0) } ?? false)   // the rules read it as mild
-            if (clinical && !explained) || unplaced || heldForReview {
-            let (urgent, concern, top) = model.score(text)
-            let match = top.map { Self.string(text[$0.start..<($0.start + $0.length)]) }.joined(separator: " + ")
-            if (urgent > model.threshold.x && clinical && !explained) || (heldForReview && urgent > (locale == .en ? model.urgentFromReview.y : model.urgentFromReview.x)) {
-                signals.add(.urgent, TriageReason(rule: "model.urgent", match: match), resolvesReview: false)
-            } else if concern > model.threshold.y, unplaced {
-                // Only what the rules could not place at all (a recognised greeting, denial,
-                // recovery or answerable question stays as the rules read it).
-                signals.add(.review, TriageReason(rule: "model.review", match: match), resolvesReview: false)
-            }
+        return signals
+    }
+
+    /// The rules one of whose trigger concepts is present, in rule order.
+    func candidateRules(_ present: [UInt64]) -> [Int] {
+        var candidates = [UInt64](repeating: 0, count: (rules.count + 63) / 64)
+        for word in 0..<words where present[word] != 0 {
+            var bits = present[word]
+            while bits != 0 {
+                let concept = word << 6 + bits.trailingZeroBitCount
+                bits &= bits - 1
+                for rule in rulesByTrigger[concept] { candidates[Int(rule) >> 6] |= 1 << UInt64(rule & 63) }
             }
         }
-        var result = decide(signals, reading: reading, active: activeSet)
-        // Safety: what the model reads as a concern is not archived as social.
-        if result.level == .social, let model, !result.reasons.contains(where: { $0.rule == "social.normal_value" }) {
-            let (_, concern, top) = model.score(text)
-            if concern > model.notSocial {
-                result.level = .general
-                result.reasons.append(TriageReason(rule: "model.not_social", match: top.map { Self.string(text[$0.start..<($0.start + $0.length)]) }.joined(separator: " + ")))
+        var list: [Int] = []
+        for candidateWord in 0..<candidates.count {
+            var candidateBits = candidates[candidateWord]
+            while candidateBits != 0 {
+                list.append(candidateWord << 6 + candidateBits.trailingZeroBitCount)
+                candidateBits &= candidateBits - 1
             }
         }
-        // The values behind an urgent or review grade, under their own names (the inbox highlights them).
-        if result.level == .urgent || result.level == .review {
-            var named = Set<String>()
-            for occurrence in reading.occurrences where occurrence.active {
-                guard Int(occurrence.concept) < Self.valueReasons.count, let name = Self.valueReasons[Int(occurrence.concept)] else { continue }
-                let match = Self.string(text[Int(occurrence.start)..<Int(occurrence.end)])
-                if named.insert(name + match).inserted { result.reasons.append(TriageReason(rule: name, match: match)) }
-            }
+        return list
+    }
+
+    /// The learned backstop's scores for one message, computed at most once.
+    struct LazyScores {
+        let text: [UInt32]
+        var computed: TriageModel.Compiled.Scores?
+
+        init(text: [UInt32]) { self.text = text }
+
+        mutating func of(_ model: TriageModel.Compiled) -> TriageModel.Compiled.Scores {
+            if let computed { return computed }
+            let scores = model.score(text)
+            computed = scores
+            return scores
         }
-        return result
+
+        /// The features that weighed most, as written ("胸 + 口 + 疼").
+        func joined(_ top: [(start: Int, length: Int, weight: Float)]) -> String {
+            top.map { TriageEngine.string(text[$0.start..<($0.start + $0.length)]) }.joined(separator: " + ")
+        }
+    }
+
+    /// Ads (and their "私聊", "DM me"): compliance reasons other than personal data and contacts.
+    static func isAd(_ signals: Signals) -> Bool {
+        signals.compliance.contains { !$0.rule.hasPrefix("pii.") && !$0.rule.hasPrefix("contact.") && $0.rule != "compliance.personal_data" }
+    }
+
+    /// An ad the rules saw the words of but no combination: the ad head decides, stricter for a
+    /// question (buyers ask, sellers announce); never against a warning, a buying question or a
+    /// doubt, nor for a message with personal data (a shared phone number stays private).
+    func consultAdHead(_ model: TriageModel.Compiled, _ signals: inout Signals, sets: ConceptSets, scores: inout LazyScores) {
+        guard model.ad.x <= 1, signals.urgent.isEmpty, !Self.isAd(signals), signals.private.isEmpty,
+              adConcepts.contains(where: { has(sets.present, $0) }), !adBlockers.contains(where: { has(sets.present, $0) }) else { return }
+        let scored = scores.of(model)
+        if scored.ad > (has(sets.active, special.cue[.question]!) ? model.ad.y : model.ad.x) {
+            let reason = TriageReason(rule: "model.ad", match: scores.joined(scored.topAd))
+            signals.compliance.append(reason)
+            signals.add(.general, reason, resolvesReview: false)
+        }
+    }
+
+    /// The rest of the backstop: only where the rules found nothing urgent, and not for what they
+    /// recognised as a hypothetical, a general question or an ad. It lifts to urgent only a
+    /// message that speaks of a body part or symptom the rules found current, or that they could
+    /// not place at all (nothing negated, over or past, nothing social) — the words of an
+    /// emergency the rules have no concept for — or one they hold for review for a symptom; to
+    /// review only what they could not place at all.
+    func consultBackstop(_ model: TriageModel.Compiled, _ signals: inout Signals, sets: ConceptSets, scores: inout LazyScores, locale: AppLocale) {
+        guard signals.urgent.isEmpty, !Self.isAd(signals),
+              !has(sets.active, special.cue[.hypothetical]!), !has(sets.active, special.cue[.generic]!) else { return }
+        let clinical = bodyOrSymptomConcept.map { has(sets.active, $0) } ?? false
+        let explained = sets.negatedAny || sets.resolvedAny || sets.pastAny || !signals.social.isEmpty
+        // A value the rules read as normal with no symptom or body part beside it ("血氧96%") is placed.
+        let unplaced = signals.private.isEmpty && signals.review.isEmpty && signals.general.isEmpty && signals.social.isEmpty
+            && (clinical || !has(sets.active, ValueConcept.normal.rawValue))
+        // A review for a symptom (not only for a value the rules read exactly).
+        let heldForReview = signals.review.contains { !$0.rule.hasPrefix("review.value") && !$0.rule.hasPrefix("review.heart_rate") && !$0.rule.hasPrefix("review.glucose") && !$0.rule.hasPrefix("review.lab") }
+            && !signals.resolvesReview && signals.private.isEmpty
+            && !(mildConcept.map { has(sets.active, $0) } ?? false)   // the rules read it as mild
+        guard (clinical && !explained) || unplaced || heldForReview else { return }
+        let scored = scores.of(model)
+        let match = scores.joined(scored.top)
+        if (scored.urgent > model.threshold.x && (clinical || unplaced) && !explained) || (heldForReview && scored.urgent > (locale == .en ? model.urgentFromReview.y : model.urgentFromReview.x)) {
+            signals.add(.urgent, TriageReason(rule: "model.urgent", match: match), resolvesReview: false)
+        } else if scored.concern > model.threshold.y, unplaced {
+            // Only what the rules could not place at all (a recognised greeting, denial,
+            // recovery or answerable question stays as the rules read it).
+            signals.add(.review, TriageReason(rule: "model.review", match: match), resolvesReview: false)
+        }
+    }
+
+    /// Safety: what the model reads as a concern is not archived as social.
+    func keepConcernOpen(_ model: TriageModel.Compiled, _ result: inout TriageResult, scores: inout LazyScores) {
+        guard result.level == .social, !result.reasons.contains(where: { $0.rule == "social.normal_value" }) else { return }
+        let scored = scores.of(model)
+        if scored.concern > model.notSocial {
+            result.level = .general
+            result.reasons.append(TriageReason(rule: "model.not_social", match: scores.joined(scored.top)))
+        }
+    }
+
+    /// The values behind an urgent or review grade, under their own names (the inbox highlights them).
+    func nameValues(_ result: inout TriageResult, reading: Reading) {
+        guard result.level == .urgent || result.level == .review else { return }
+        var named = Set<String>()
+        for occurrence in reading.occurrences where occurrence.active {
+            guard Int(occurrence.concept) < Self.valueReasons.count, let name = Self.valueReasons[Int(occurrence.concept)] else { continue }
+            let match = Self.string(reading.text[Int(occurrence.start)..<Int(occurrence.end)])
+            if named.insert(name + match).inserted { result.reasons.append(TriageReason(rule: name, match: match)) }
+        }
     }
 
     struct Signals {
@@ -735,7 +880,8 @@ struct TriageEngine: Sendable {
             for word in 0..<words where set[offset + word] & mask[word] != 0 { return true }
             return false
         }
-        for mask in compiled.noneMasks where meets(active, 0, mask) { return nil }
+        // Window -3 (compliance, private): what is mentioned at all, past or not, cancels.
+        for mask in compiled.noneMasks where meets(compiled.rule.window == -3 ? present : active, 0, mask) { return nil }
         for mask in compiled.contextMasks where !meets(present, 0, mask) { return nil }
         for mask in compiled.allMasks where !meets(terms, 0, mask) { return nil }
         // Window 0: anywhere in the message; -1: anywhere, and hypotheticals and general
@@ -794,7 +940,7 @@ struct TriageEngine: Sendable {
         }
         let level: TriageLevel
         // Ads (and their "私聊", "DM me") are answered in the group and moderated.
-        let isAd = signals.compliance.contains { !$0.rule.hasPrefix("pii.") && !$0.rule.hasPrefix("contact.") && $0.rule != "compliance.personal_data" }
+        let isAd = Self.isAd(signals)
         let asks = has(active, special.cue[.question]!)
         if !signals.urgent.isEmpty {
             level = .urgent

@@ -2,14 +2,17 @@ import Foundation
 
 /// The learned backstop (`Rules/triage-model.json`): a logistic regression over hashed
 /// character n-grams (Chinese: characters, pairs, triples) and English words and word pairs,
-/// trained on the tuning split only by
-/// `Tests/TendCoreTests/TriageCorpus/train_model.py` (fixed folds, deterministic optimiser).
+/// trained on the tuning split and the challenge files (`TriageChallenge.tsv`,
+/// `TriageChallenge2.tsv`; never the validation split) by
+/// `Tests/TendCoreTests/Triage/TriageCorpus/train_model.py` (fixed folds, deterministic optimiser).
 ///
-/// Two heads: `urgent` (urgent vs the rest) and `concern` (urgent or review vs the rest), each
-/// with the threshold above which only 1 % of the tuning split's negatives score (cross-validated).
+/// Three heads: `urgent` (urgent vs the rest), `concern` (urgent or review vs the rest) and `ad`
+/// (advertising, selling, schemes, miracle cures), each with the threshold above which only 1 % of
+/// the training rows' negatives score (cross-validated). The `ad` head flags compliance only where
+/// the rules found an ad's vocabulary but no combination of it, and nothing urgent.
 /// The rules stay primary: the model lifts to urgent a message they hold for review above a lower
 /// threshold (reached by 5 % of the tuning split's review rows of its language), one with a current body part or
-/// symptom and nothing they explained above the main one; to review only what they could not place
+/// symptom, or one they could not place at all, and nothing they explained above the main one; to review only what they could not place
 /// at all; and it keeps open (general) what the rules would archive as social when its concern
 /// score is above what 10 % of the tuning split's social rows reach. It never lowers a level to
 /// social or below what the rules said, and stays out of hypotheticals, general questions and ads.
@@ -23,10 +26,13 @@ public struct TriageModel: Sendable, Codable, Equatable {
         public var thresholdFromReview: [String: Double]?
         /// Concern head: above it a message the rules would archive as social stays open (general).
         public var thresholdNotSocial: Double?
+        /// Ad head: the stricter threshold for a message that asks something (buyers ask, sellers
+        /// mostly announce).
+        public var thresholdQuestion: Double?
 
         enum CodingKeys: String, CodingKey {
             case bias, threshold, index, weight
-            case thresholdFromReview = "threshold_from_review", thresholdNotSocial = "threshold_not_social"
+            case thresholdFromReview = "threshold_from_review", thresholdNotSocial = "threshold_not_social", thresholdQuestion = "threshold_question"
         }
         public var index: [Int]
         public var weight: [Double]
@@ -36,6 +42,7 @@ public struct TriageModel: Sendable, Codable, Equatable {
         public var text: String
         public var urgent: Double?
         public var concern: Double?
+        public var ad: Double?
     }
 
     public var buckets: Int
@@ -55,34 +62,45 @@ public struct TriageModel: Sendable, Codable, Equatable {
     /// The shipped model, compiled once for every classifier that uses it.
     static let shipped: Compiled? = TriageDefaults.model?.compiled()
 
-    /// Both heads' probabilities for a message (what the classifier compares with the thresholds).
+    /// The urgent and concern heads' probabilities for a message (what the classifier compares with the thresholds).
     public func scores(_ text: String) -> (urgent: Double, concern: Double) {
         guard let compiled = compiled() else { return (0, 0) }
         let result = compiled.score(TriageEngine.fold(text))
         return (result.urgent, result.concern)
     }
 
-    /// Weights by bucket, both heads side by side, for one lookup per n-gram.
+    /// The ad head's probability for a message (0 without an ad head).
+    public func adScore(_ text: String) -> Double {
+        guard let compiled = compiled(), heads["ad"] != nil else { return 0 }
+        return compiled.score(TriageEngine.fold(text)).ad
+    }
+
+    /// Weights by bucket, the heads side by side (urgent, concern, ad), for one lookup per n-gram.
     struct Compiled: Sendable {
         var buckets: UInt32
-        /// Dense: one entry per bucket (2¹⁸ × 8 bytes), so a feature costs one load.
-        var weights: [SIMD2<Float>]
-        var bias: SIMD2<Double>
+        /// Dense: one entry per bucket (2¹⁸ × 16 bytes), so a feature costs one load.
+        var weights: [SIMD4<Float>]
+        var bias: SIMD4<Double>
         var threshold: SIMD2<Double>
         /// Chinese, English.
         var urgentFromReview: SIMD2<Double>
         var notSocial: Double
+        /// Ad head: for a statement, for a question.
+        var ad: SIMD2<Double>
     }
 
     func compiled() -> Compiled? {
         guard let urgent = heads["urgent"], let concern = heads["concern"], buckets > 0 else { return nil }
-        var weights = [SIMD2<Float>](repeating: .zero, count: buckets)
+        var weights = [SIMD4<Float>](repeating: .zero, count: buckets)
         for (index, weight) in zip(urgent.index, urgent.weight) where index < buckets { weights[index].x = Float(weight) }
         for (index, weight) in zip(concern.index, concern.weight) where index < buckets { weights[index].y = Float(weight) }
+        let ad = heads["ad"]
+        for (index, weight) in zip(ad?.index ?? [], ad?.weight ?? []) where index < buckets { weights[index].z = Float(weight) }
         return Compiled(buckets: UInt32(buckets), weights: weights,
-                        bias: SIMD2(urgent.bias, concern.bias), threshold: SIMD2(urgent.threshold, concern.threshold),
+                        bias: SIMD4(urgent.bias, concern.bias, ad?.bias ?? -50, 0), threshold: SIMD2(urgent.threshold, concern.threshold),
                         urgentFromReview: SIMD2(urgent.thresholdFromReview?["zh"] ?? urgent.threshold, urgent.thresholdFromReview?["en"] ?? urgent.threshold),
-                        notSocial: concern.thresholdNotSocial ?? 1)
+                        notSocial: concern.thresholdNotSocial ?? 1,
+                        ad: SIMD2(ad?.threshold ?? 2, ad?.thresholdQuestion ?? ad?.threshold ?? 2))
     }
 }
 
@@ -145,8 +163,17 @@ extension TriageModel.Compiled {
         hasher.end()
     }
 
-    /// The probabilities of both heads for a folded text, and the features that weighed most.
-    func score(_ text: [UInt32]) -> (urgent: Double, concern: Double, top: [(start: Int, length: Int, weight: Float)]) {
+    struct Scores {
+        var urgent: Double
+        var concern: Double
+        var ad: Double
+        /// The features that weighed most for urgency or concern, and for the ad head.
+        var top: [(start: Int, length: Int, weight: Float)]
+        var topAd: [(start: Int, length: Int, weight: Float)]
+    }
+
+    /// The probabilities of the heads for a folded text, and the features that weighed most.
+    func score(_ text: [UInt32]) -> Scores {
         let tokens = Self.tokens(text)
         var features: [(bucket: UInt32, start: Int, end: Int)] = []
         features.reserveCapacity(tokens.count * 3)
@@ -179,20 +206,23 @@ extension TriageModel.Compiled {
             }
         }
         features.sort { $0.bucket < $1.bucket }
-        var sum = SIMD2<Double>.zero
+        var sum = SIMD4<Double>.zero
         var unique = 0
         var top: [(start: Int, length: Int, weight: Float)] = []
+        var topAd: [(start: Int, length: Int, weight: Float)] = []
         var previous: UInt32?
         for feature in features where feature.bucket != previous {
             previous = feature.bucket
             unique += 1
             let weight = weights[Int(feature.bucket)]
             guard weight != .zero else { continue }
-            sum += SIMD2(Double(weight.x), Double(weight.y))
+            sum += SIMD4(Double(weight.x), Double(weight.y), Double(weight.z), 0)
             if weight.x > 0 || weight.y > 0 { top.append((feature.start, feature.end - feature.start, max(weight.x, weight.y))) }
+            if weight.z > 0 { topAd.append((feature.start, feature.end - feature.start, weight.z)) }
         }
         let z = sum / Double(max(1, unique)).squareRoot() + bias
         top.sort { $0.weight > $1.weight }
-        return (1 / (1 + exp(-z.x)), 1 / (1 + exp(-z.y)), Array(top.prefix(3)))
+        topAd.sort { $0.weight > $1.weight }
+        return Scores(urgent: 1 / (1 + exp(-z.x)), concern: 1 / (1 + exp(-z.y)), ad: 1 / (1 + exp(-z.z)), top: Array(top.prefix(3)), topAd: Array(topAd.prefix(3)))
     }
 }

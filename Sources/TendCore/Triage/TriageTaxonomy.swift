@@ -1,6 +1,6 @@
 import Foundation
 
-/// The red-flag taxonomy (`Sources/TendCore/Rules/triage-taxonomy.json`): urgent categories and
+/// The red-flag taxonomy (`Sources/TendCore/Triage/Rules/triage-taxonomy.json`): urgent categories and
 /// the rules that fire them, plus the non-urgent rules (review, general, private, social), all
 /// written over concepts whose phrases live per language in `triage-<locale>.json`.
 public struct TriageTaxonomy: Sendable, Codable, Equatable {

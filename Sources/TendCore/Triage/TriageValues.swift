@@ -139,164 +139,176 @@ extension TriageEngine {
     /// (三十八度五, 一百九十多, 五点三, 二十点三).
     static func numbers(_ text: [UInt32]) -> [NumberToken] {
         var tokens: [NumberToken] = []
-        let count = text.count
         var index = 0
-        func fraction(at position: inout Int, into value: inout Double) -> Bool {
-            // After "点" / "." / " point ": digits as tenths, hundredths.
-            var scale = 0.1
-            var any = false
-            while position < count, let d = digit(text[position]), isDigit(text[position]) || chineseDigit(text[position]) != nil {
-                value += Double(d) * scale
-                scale /= 10
-                position += 1
-                any = true
-                if scale < 0.001 { break }
-            }
-            return any
-        }
-        // "180多", "二十几", "三十余", "十来斤": about that much.
-        func approximate(_ position: Int) -> Int {
-            guard position < count else { return position }
-            let next = text[position]
-            if next == duo || next == ji || next == 0x4F59 { return position + 1 }
-            if next == 0x6765, position + 1 < count, ![0x4E86, 0x7684, 0x8BF4, 0x8FC7, 0x5230].contains(text[position + 1]) { return position + 1 }
-            return position
-        }
-        while index < count {
+        while index < text.count {
             let value = text[index]
             if isDigit(value) {
-                let start = index
-                var number = 0.0
-                var digits = 0
-                while index < count, isDigit(text[index]) {
-                    number = number * 10 + Double(text[index] - 0x30)
-                    digits += 1
-                    index += 1
-                }
-                var token = NumberToken(value: number, start: start, end: index, decimal: false)
-                if digits > 6 { token.digitString = true }
-                if index + 1 < count, text[index] == 0x2E, isDigit(text[index + 1]) {
-                    index += 1
-                    var fractionValue = number
-                    _ = fraction(at: &index, into: &fractionValue)
-                    token.value = fractionValue
-                    token.decimal = true
-                } else if index + 1 < count, text[index] == dian {
-                    let next = text[index + 1]
-                    if isDigit(next), !(index + 2 < count && isDigit(text[index + 2])) {
-                        token.value = number + Double(next - 0x30) / 10
-                        token.decimal = true
-                        index += 2
-                    } else if let d = chineseDigit(next), !(index + 2 < count && (chineseDigit(text[index + 2]) != nil || chineseUnit(text[index + 2]) != nil)) {
-                        token.value = number + Double(d) / 10
-                        token.decimal = true
-                        index += 2
-                    } else if next == ji || next == duo {
-                        token.value = number + 0.5
-                        token.decimal = true
-                        token.clockLike = true
-                        index += 2
-                    } else {
-                        token.clockLike = true
-                    }
-                } else if index + 7 < count, text[index] == 0x20, text[index + 1] == 0x70, text[index + 2] == 0x6F, text[index + 3] == 0x69,
-                          text[index + 4] == 0x6E, text[index + 5] == 0x74, text[index + 6] == 0x20, isDigit(text[index + 7]) {
-                    // "38 point 1"
-                    index += 7
-                    var fractionValue = number
-                    _ = fraction(at: &index, into: &fractionValue)
-                    token.value = fractionValue
-                    token.decimal = true
-                }
-                index = approximate(index)
-                token.end = index
-                tokens.append(token)
-                continue
+                tokens.append(digitNumber(text, at: &index))
+            } else if chineseDigit(value) != nil || chineseUnit(value) != nil {
+                if let token = chineseNumber(text, at: &index) { tokens.append(token) }
+            } else {
+                index += 1
             }
-            if chineseDigit(value) != nil || chineseUnit(value) != nil {
-                let start = index
-                var total = 0
-                var current = -1
-                var lastUnit = 0
-                var sawUnit = false
-                var zeroAfterUnit = false
-                var spelled = 0
-                while index < count {
-                    let scalar = text[index]
-                    if let d = chineseDigit(scalar) {
-                        if current >= 0 && !(current == 0 && zeroAfterUnit) {
-                            if !sawUnit {
-                                spelled += 1
-                                current = d
-                                index += 1
-                                continue
-                            }
-                            // "一百五六十", "十一二": a range; keep the first.
-                            index += 1
-                            while index < count, chineseDigit(text[index]) != nil || chineseUnit(text[index]) != nil { index += 1 }
-                            break
-                        }
-                        if d == 0 && sawUnit { zeroAfterUnit = true }
-                        current = d
-                        spelled += 1
-                        index += 1
-                    } else if let unit = chineseUnit(scalar) {
-                        if spelled > 1 && !sawUnit { break }
-                        sawUnit = true
-                        total += (current < 0 ? 1 : current) * unit
-                        current = -1
-                        lastUnit = unit
-                        zeroAfterUnit = false
-                        index += 1
-                    } else {
-                        break
-                    }
-                }
-                if !sawUnit {
-                    if spelled >= 7 {
-                        tokens.append(NumberToken(value: 0, start: start, end: index, decimal: false, digitString: true))
-                        continue
-                    }
-                    // "五点三", "三点零": one numeral, 点, numerals.
-                    if spelled == 1, current >= 0, index + 1 < count, text[index] == dian, chineseDigit(text[index + 1]) != nil {
-                        var position = index + 1
-                        var number = Double(current)
-                        _ = fraction(at: &position, into: &number)
-                        tokens.append(NumberToken(value: number, start: start, end: position, decimal: true))
-                        index = position
-                    } else if spelled == 1, current >= 0, index + 1 < count, text[index] == dian, text[index + 1] == ji || text[index + 1] == duo {
-                        tokens.append(NumberToken(value: Double(current) + 0.5, start: start, end: index + 2, decimal: true, clockLike: true))
-                        index += 2
-                    }
-                    continue
-                }
-                if current >= 0 {
-                    total += zeroAfterUnit || lastUnit <= 10 ? current : current * lastUnit / 10
-                }
-                var token = NumberToken(value: Double(total), start: start, end: index, decimal: false)
-                if index + 1 < count, text[index] == dian {
-                    if chineseDigit(text[index + 1]) != nil {
-                        var position = index + 1
-                        var number = token.value
-                        _ = fraction(at: &position, into: &number)
-                        token.value = number
-                        token.decimal = true
-                        index = position
-                    } else if text[index + 1] == ji || text[index + 1] == duo {
-                        token.value += 0.5
-                        token.decimal = true
-                        token.clockLike = true
-                        index += 2
-                    }
-                }
-                index = approximate(index)
-                token.end = index
-                tokens.append(token)
-                continue
-            }
-            index += 1
         }
         return tokens
+    }
+
+    /// After "点" / "." / " point ": digits as tenths, hundredths (at most three).
+    static func fraction(_ text: [UInt32], at position: inout Int, into value: inout Double) -> Bool {
+        var scale = 0.1
+        var any = false
+        while position < text.count, let d = digit(text[position]), isDigit(text[position]) || chineseDigit(text[position]) != nil {
+            value += Double(d) * scale
+            scale /= 10
+            position += 1
+            any = true
+            if scale < 0.001 { break }
+        }
+        return any
+    }
+
+    /// "180多", "二十几", "三十余", "十来斤": about that much; where the number then ends.
+    static func approximate(_ text: [UInt32], _ position: Int) -> Int {
+        guard position < text.count else { return position }
+        let next = text[position]
+        if next == duo || next == ji || next == 0x4F59 { return position + 1 }
+        if next == 0x6765, position + 1 < text.count, ![0x4E86, 0x7684, 0x8BF4, 0x8FC7, 0x5230].contains(text[position + 1]) { return position + 1 }
+        return position
+    }
+
+    /// A number in ASCII digits from `index` (which it moves past it): "39.2", "2点6", "12点多"
+    /// (clock-like), "38 point 1"; more than six digits is a digit string.
+    static func digitNumber(_ text: [UInt32], at index: inout Int) -> NumberToken {
+        let count = text.count
+        let start = index
+        var number = 0.0
+        var digits = 0
+        while index < count, isDigit(text[index]) {
+            number = number * 10 + Double(text[index] - 0x30)
+            digits += 1
+            index += 1
+        }
+        var token = NumberToken(value: number, start: start, end: index, decimal: false)
+        if digits > 6 { token.digitString = true }
+        if index + 1 < count, text[index] == 0x2E, isDigit(text[index + 1]) {
+            index += 1
+            var fractionValue = number
+            _ = fraction(text, at: &index, into: &fractionValue)
+            token.value = fractionValue
+            token.decimal = true
+        } else if index + 1 < count, text[index] == dian {
+            let next = text[index + 1]
+            if isDigit(next), !(index + 2 < count && isDigit(text[index + 2])) {
+                token.value = number + Double(next - 0x30) / 10
+                token.decimal = true
+                index += 2
+            } else if let d = chineseDigit(next), !(index + 2 < count && (chineseDigit(text[index + 2]) != nil || chineseUnit(text[index + 2]) != nil)) {
+                token.value = number + Double(d) / 10
+                token.decimal = true
+                index += 2
+            } else if next == ji || next == duo {
+                token.value = number + 0.5
+                token.decimal = true
+                token.clockLike = true
+                index += 2
+            } else {
+                token.clockLike = true
+            }
+        } else if index + 7 < count, text[index] == 0x20, text[index + 1] == 0x70, text[index + 2] == 0x6F, text[index + 3] == 0x69,
+                  text[index + 4] == 0x6E, text[index + 5] == 0x74, text[index + 6] == 0x20, isDigit(text[index + 7]) {
+            // "38 point 1"
+            index += 7
+            var fractionValue = number
+            _ = fraction(text, at: &index, into: &fractionValue)
+            token.value = fractionValue
+            token.decimal = true
+        }
+        index = approximate(text, index)
+        token.end = index
+        return token
+    }
+
+    /// A number in Chinese numerals from `index` (which it moves past them): "三十八", "一百九十多",
+    /// "五点三", "二十点三"; seven or more spelled digits ("一三八…") are a digit string; nil for
+    /// numerals that make no number ("一", "三四").
+    static func chineseNumber(_ text: [UInt32], at index: inout Int) -> NumberToken? {
+        let count = text.count
+        let start = index
+        var total = 0
+        var current = -1
+        var lastUnit = 0
+        var sawUnit = false
+        var zeroAfterUnit = false
+        var spelled = 0
+        while index < count {
+            let scalar = text[index]
+            if let d = chineseDigit(scalar) {
+                if current >= 0 && !(current == 0 && zeroAfterUnit) {
+                    if !sawUnit {
+                        spelled += 1
+                        current = d
+                        index += 1
+                        continue
+                    }
+                    // "一百五六十", "十一二": a range; keep the first.
+                    index += 1
+                    while index < count, chineseDigit(text[index]) != nil || chineseUnit(text[index]) != nil { index += 1 }
+                    break
+                }
+                if d == 0 && sawUnit { zeroAfterUnit = true }
+                current = d
+                spelled += 1
+                index += 1
+            } else if let unit = chineseUnit(scalar) {
+                if spelled > 1 && !sawUnit { break }
+                sawUnit = true
+                total += (current < 0 ? 1 : current) * unit
+                current = -1
+                lastUnit = unit
+                zeroAfterUnit = false
+                index += 1
+            } else {
+                break
+            }
+        }
+        if !sawUnit {
+            if spelled >= 7 { return NumberToken(value: 0, start: start, end: index, decimal: false, digitString: true) }
+            // "五点三", "三点零": one numeral, 点, numerals.
+            if spelled == 1, current >= 0, index + 1 < count, text[index] == dian, chineseDigit(text[index + 1]) != nil {
+                var position = index + 1
+                var number = Double(current)
+                _ = fraction(text, at: &position, into: &number)
+                index = position
+                return NumberToken(value: number, start: start, end: position, decimal: true)
+            }
+            if spelled == 1, current >= 0, index + 1 < count, text[index] == dian, text[index + 1] == ji || text[index + 1] == duo {
+                index += 2
+                return NumberToken(value: Double(current) + 0.5, start: start, end: index, decimal: true, clockLike: true)
+            }
+            return nil
+        }
+        if current >= 0 {
+            total += zeroAfterUnit || lastUnit <= 10 ? current : current * lastUnit / 10
+        }
+        var token = NumberToken(value: Double(total), start: start, end: index, decimal: false)
+        if index + 1 < count, text[index] == dian {
+            if chineseDigit(text[index + 1]) != nil {
+                var position = index + 1
+                var number = token.value
+                _ = fraction(text, at: &position, into: &number)
+                token.value = number
+                token.decimal = true
+                index = position
+            } else if text[index + 1] == ji || text[index + 1] == duo {
+                token.value += 0.5
+                token.decimal = true
+                token.clockLike = true
+                index += 2
+            }
+        }
+        index = approximate(text, index)
+        token.end = index
+        return token
     }
 
     struct ValueReading {
@@ -313,16 +325,68 @@ extension TriageEngine {
     /// Reads the numbers of a message as measurements and adds the value concepts they make.
     func values(_ reading: inout Reading, context: TriageContext?, personal: [Range<Int>] = []) {
         let text = reading.text
-        let count = text.count
-        var tokens = reading.numbers
+        let tokens = reading.numbers
         // A glucose program, or a message that speaks of glucose or diabetes treatment: a bare
         // "2.7" is a glucose. In pregnancy the targets are tighter (NICE NG3).
         let diabetes = context == .glucose || reading.labels.contains { $0.kind == .glucose || $0.kind == .fasting }
             || reading.occurrences.contains { occurrence in diabetesConcepts[Int(occurrence.concept)] && occurrence.present }
         let hypoSigns = reading.occurrences.contains { hypoSignConcepts[Int($0.concept)] && $0.present }
         let pregnant = context == .pregnancy || reading.occurrences.contains { pregnancyConcepts[Int($0.concept)] && $0.present }
+        var readings = meterReadings(reading, context: context)
+        guard !tokens.isEmpty else {
+            emit(readings, &reading, pregnant: pregnant)
+            return
+        }
+        var consumed = [Bool](repeating: false, count: tokens.count)
+        var durations: [(concept: ValueConcept, start: Int, end: Int, clause: Int32)] = []
+        var previousKind: (kind: ValueKind, end: Int, sentence: Int32)?
+        for index in tokens.indices {
+            let token = tokens[index]
+            if consumed[index] || token.digitString { continue }
+            if personal.contains(where: { $0.contains(token.start) }) { continue }
+            let clause = reading.clause(token.start)
+            guard clause >= 0, !isPartOfWordOrPrice(token, reading) else { continue }
+            let after = unit(at: token.end, reading)
+            if let after, [.minutes, .hours, .weeks, .tablets, .houseNumber].contains(after.kind) || (after.kind == .times && token.value >= 6) {
+                if let name = Self.countConcept(token, unit: after.kind) { durations.append((name, token.start, after.end, clause)) }
+                if after.kind != .times { continue }
+            }
+            // "40+3", "34+5": weeks and days of pregnancy.
+            if token.end + 1 < text.count, text[token.end] == 0x2B, Self.isDigit(text[token.end + 1]), (20...42).contains(token.value), !token.decimal {
+                durations.append((.gestation, token.start, token.end + 2, clause))
+                continue
+            }
+            if isNoMeasurement(token, after: after, reading) { continue }
+            // Blood pressure: 120/80, 190 over 120.
+            let label = self.label(for: token, clause: clause, in: reading)
+            if index + 1 < tokens.count, let second = pressureSecond(token, next: tokens[index + 1], after: after, reading) {
+                consumed[index + 1] = true
+                if let pressure = pressureReading(token, second: second, label: label, clause: clause, reading) {
+                    readings.append(pressure)
+                    previousKind = (.pressure, second.end, reading.sentence(ofClause: clause))
+                }
+                continue
+            }
+            var kind = label
+            if kind == nil, let previous = previousKind, previous.sentence == reading.sentence(ofClause: clause), token.start - previous.end <= 40 {
+                kind = previous.kind
+            }
+            guard let measured = measuredKind(token, kind: kind, label: label, after: after?.kind, diabetes: diabetes, hypoSigns: hypoSigns, context: context) else { continue }
+            let (value, end) = Self.valueAndEnd(token, after: after, text)
+            readings.append(ValueReading(kind: measured, value: value, unit: after?.kind, start: token.start, end: end, clause: clause,
+                                         state: state(reading, start: token.start, end: end, clause: clause, negatable: false)))
+            previousKind = (measured, end, reading.sentence(ofClause: clause))
+        }
+        for duration in durations {
+            reading.occurrences.append(Occurrence(concept: Int32(duration.concept.rawValue), start: Int32(duration.start), end: Int32(duration.end), clause: duration.clause,
+                                                  state: state(reading, start: duration.start, end: duration.end, clause: duration.clause, negatable: false)))
+        }
+        emit(readings, &reading, pregnant: pregnant)
+    }
+
+    /// Meter codes: HI / LO next to a glucose word (or in a glucose program).
+    func meterReadings(_ reading: Reading, context: TriageContext?) -> [ValueReading] {
         var readings: [ValueReading] = []
-        // Meter codes: HI / LO next to a glucose word (or in a glucose program).
         for code in reading.meterCodes {
             let clause = reading.clause(code.start)
             guard clause >= 0 else { continue }
@@ -333,145 +397,133 @@ extension TriageEngine {
             readings.append(ValueReading(kind: .meter, value: code.high ? 1 : 0, unit: nil, start: code.start, end: code.end, clause: clause,
                                          state: state(reading, start: code.start, end: code.end, clause: clause, negatable: false)))
         }
-        guard !tokens.isEmpty else {
-            emit(readings, &reading, pregnant: pregnant)
-            return
+        return readings
+    }
+
+    /// Up to two spaces on from a position.
+    static func skipSpaces(_ text: [UInt32], _ position: Int) -> Int {
+        var index = position
+        while index < text.count, isSpace(text[index]), index - position < 2 { index += 1 }
+        return index
+    }
+
+    /// The longest unit right after a position (spaces skipped).
+    func unit(at position: Int, _ reading: Reading) -> (kind: UnitKind, end: Int)? {
+        let text = reading.text, count = text.count
+        let at = Self.skipSpaces(text, position)
+        var best: (UnitKind, Int)?
+        for unit in reading.units where unit.start == at && (best == nil || unit.end > best!.1) { best = (unit.kind, unit.end) }
+        // A single letter as a word: 37.1 c, 101.8f, 5 h, 2 m, 500 g, 3 x.
+        if best == nil, at < count, Self.isLetter(text[at]), at + 1 >= count || !Self.isLetter(text[at + 1]), let kind = Self.letterUnits[text[at]] {
+            best = (kind, at + 1)
         }
-        func skipSpaces(_ position: Int) -> Int {
-            var index = position
-            while index < count, Self.isSpace(text[index]), index - position < 2 { index += 1 }
-            return index
+        return best
+    }
+
+    /// Inside a word ("spo2", "hba1c"), glued to letters ("e-3", "pd-1", "cycle3"), or a price ("£5", "$ 20").
+    func isPartOfWordOrPrice(_ token: NumberToken, _ reading: Reading) -> Bool {
+        let text = reading.text
+        if reading.words.contains(where: { $0.start <= token.start && token.end <= $0.end && $0.end - $0.start > token.end - token.start }) { return true }
+        guard token.start > 0 else { return false }
+        let before = text[token.start - 1]
+        let labelEndsHere = reading.labels.contains { $0.end == token.start }
+        if !labelEndsHere, Self.isLetter(before) || ((before == 0x2D || before == 0x23) && token.start > 1 && Self.isLetter(text[token.start - 2])) { return true }
+        if [0xA3, 0x24, 0xA5, 0xFFE5, 0x20AC, 0x23].contains(before) { return true }   // £ $ ¥ ￥ € #
+        if token.start > 1, Self.isSpace(before), [0xA3, 0x24, 0xA5, 0x20AC, 0x23].contains(text[token.start - 2]) { return true }
+        return false
+    }
+
+    /// What a number before a count or duration unit stands for: many tablets, minutes, weeks of
+    /// pregnancy, many times, a house number; nil when it is none of these.
+    static func countConcept(_ token: NumberToken, unit: UnitKind) -> ValueConcept? {
+        switch unit {
+        case .houseNumber: return .houseNumber
+        case .tablets: return token.value >= 8 && !token.decimal ? .manyTablets : nil
+        case .minutes: return token.value >= 20 ? .minutes20 : (token.value >= 5 ? .minutes5 : nil)
+        case .hours: return .minutes20
+        case .weeks: return (4...42).contains(token.value) ? .gestation : nil
+        default: return .manyTimes
         }
-        func unit(at position: Int) -> (kind: UnitKind, end: Int)? {
-            let at = skipSpaces(position)
-            var best: (UnitKind, Int)?
-            for unit in reading.units where unit.start == at && (best == nil || unit.end > best!.1) { best = (unit.kind, unit.end) }
-            // A single letter as a word: 37.1 c, 101.8f, 5 h, 2 m, 500 g, 3 x.
-            if best == nil, at < count, Self.isLetter(text[at]), at + 1 >= count || !Self.isLetter(text[at + 1]), let kind = Self.letterUnits[text[at]] {
-                best = (kind, at + 1)
+    }
+
+    /// Numbers that are no measurement by what follows or precedes them: glued to a word, "30-day",
+    /// "7:30", a not-a-measurement unit, "第3", "room 12".
+    func isNoMeasurement(_ token: NumberToken, after: (kind: UnitKind, end: Int)?, _ reading: Reading) -> Bool {
+        let text = reading.text, count = text.count
+        if token.end < count, Self.isLetter(text[token.end]), after == nil { return true }
+        // "30-day plan", "2-hour", "5-year": a number joined to a word is no measurement.
+        if token.end + 1 < count, text[token.end] == 0x2D, Self.isLetter(text[token.end + 1]) { return true }
+        if token.end + 1 < count, text[token.end] == 0x3A, Self.isDigit(text[token.end + 1]) { return true }   // 7:30
+        if let after, after.kind == .notMeasurement { return true }
+        var before = token.start
+        while before > 0, Self.isSpace(text[before - 1]), token.start - before < 2 { before -= 1 }
+        return reading.notMeasurement.contains(where: { $0.end == before || $0.end == token.start })
+    }
+
+    /// The second number of a pair written as a blood pressure ("120/80", "190 over 120"), if any.
+    func pressureSecond(_ token: NumberToken, next: NumberToken, after: (kind: UnitKind, end: Int)?, _ reading: Reading) -> (value: Double, end: Int)? {
+        let text = reading.text
+        var cursor = Self.skipSpaces(text, token.end)
+        var joined = false
+        if cursor < text.count, text[cursor] == 0x2F { cursor = Self.skipSpaces(text, cursor + 1); joined = cursor == next.start }
+        else if let over = after, over.kind == .over { joined = Self.skipSpaces(text, over.end) == next.start }
+        guard joined, !next.decimal, !token.decimal else { return nil }
+        return (next.value, next.end)
+    }
+
+    /// A pair as a blood pressure when plausible (wider ranges with a pressure label).
+    func pressureReading(_ token: NumberToken, second: (value: Double, end: Int), label: ValueKind?, clause: Int32, _ reading: Reading) -> ValueReading? {
+        let systolic = token.value, diastolic = second.value
+        let labelled = label == .pressure || label == .systolic || label == .measure
+        let plausible = labelled ? (50...300).contains(systolic) && (20...200).contains(diastolic) && systolic > diastolic
+            : (70...300).contains(systolic) && (30...200).contains(diastolic) && systolic - diastolic >= 10
+        guard plausible else { return nil }
+        return ValueReading(kind: .pressure, value: systolic, second: diastolic, unit: nil, start: token.start, end: second.end, clause: clause,
+                            state: state(reading, start: token.start, end: second.end, clause: clause, negatable: false))
+    }
+
+    /// What a number measures, from its label (or the previous value's kind), its unit, and the
+    /// message's context; nil for no measurement.
+    func measuredKind(_ token: NumberToken, kind labelled: ValueKind?, label: ValueKind?, after: UnitKind?, diabetes: Bool, hypoSigns: Bool, context: TriageContext?) -> ValueKind? {
+        var kind = labelled
+        if kind == nil || kind == .measure || kind == .meter, let after {
+            switch after {
+            case .mmol, .mgdl: kind = .glucose
+            case .celsius, .fahrenheit: kind = .temperature
+            case .degree: kind = (34...43).contains(token.value) ? .temperature : kind
+            case .perMinute: kind = .heartRate
+            default: break
             }
-            return best
         }
-        var consumed = [Bool](repeating: false, count: tokens.count)
-        var durations: [(concept: ValueConcept, start: Int, end: Int, clause: Int32)] = []
-        var previousKind: (kind: ValueKind, end: Int, sentence: Int32)?
-        var index = 0
-        while index < tokens.count {
-            defer { index += 1 }
-            let token = tokens[index]
-            if consumed[index] || token.digitString { continue }
-            if personal.contains(where: { $0.contains(token.start) }) { continue }
-            let clause = reading.clause(token.start)
-            guard clause >= 0 else { continue }
-            // Inside a word ("spo2", "hba1c") or glued to letters ("e-3", "pd-1", "2nd", "cycle3").
-            if reading.words.contains(where: { $0.start <= token.start && token.end <= $0.end && $0.end - $0.start > token.end - token.start }) { continue }
-            if token.start > 0 {
-                let before = text[token.start - 1]
-                let labelEndsHere = reading.labels.contains { $0.end == token.start }
-                if !labelEndsHere, Self.isLetter(before) || ((before == 0x2D || before == 0x23) && token.start > 1 && Self.isLetter(text[token.start - 2])) { continue }
-                if [0xA3, 0x24, 0xA5, 0xFFE5, 0x20AC, 0x23].contains(before) { continue }   // £ $ ¥ ￥ € #
-                if token.start > 1, Self.isSpace(before), [0xA3, 0x24, 0xA5, 0x20AC, 0x23].contains(text[token.start - 2]) { continue }
-            }
-            let after = unit(at: token.end)
-            if let after, [.minutes, .hours, .weeks, .tablets, .houseNumber].contains(after.kind) || (after.kind == .times && token.value >= 6) {
-                var name: ValueConcept?
-                switch after.kind {
-                case .houseNumber: name = .houseNumber
-                case .tablets: name = token.value >= 8 && !token.decimal ? .manyTablets : nil
-                case .minutes: name = token.value >= 20 ? .minutes20 : (token.value >= 5 ? .minutes5 : nil)
-                case .hours: name = .minutes20
-                case .weeks: name = (4...42).contains(token.value) ? .gestation : nil
-                default: name = .manyTimes
-                }
-                if let name {
-                    durations.append((name, token.start, after.end, clause))
-                }
-                if after.kind != .times { continue }
-            }
-            // "40+3", "34+5": weeks and days of pregnancy.
-            if token.end + 1 < count, text[token.end] == 0x2B, Self.isDigit(text[token.end + 1]), (20...42).contains(token.value), !token.decimal {
-                durations.append((.gestation, token.start, token.end + 2, clause))
-                continue
-            }
-            if token.end < count, Self.isLetter(text[token.end]), after == nil { continue }
-            if token.end + 1 < count, text[token.end] == 0x3A, Self.isDigit(text[token.end + 1]) { continue }   // 7:30
-            if let after, after.kind == .notMeasurement { continue }
-            var before = token.start
-            while before > 0, Self.isSpace(text[before - 1]), token.start - before < 2 { before -= 1 }
-            if reading.notMeasurement.contains(where: { $0.end == before || $0.end == token.start }) { continue }
-            // Blood pressure: 120/80, 190 over 120.
-            var second: (value: Double, end: Int)?
-            if index + 1 < tokens.count {
-                let next = tokens[index + 1]
-                var cursor = skipSpaces(token.end)
-                var joined = false
-                if cursor < count, text[cursor] == 0x2F { cursor = skipSpaces(cursor + 1); joined = cursor == next.start }
-                else if let over = after, over.kind == .over { joined = skipSpaces(over.end) == next.start }
-                if joined, !next.decimal, !token.decimal { second = (next.value, next.end) }
-            }
-            let label = self.label(for: token, clause: clause, in: reading)
-            if let second {
-                let systolic = token.value, diastolic = second.value
-                let labelled = label == .pressure || label == .systolic || label == .measure
-                let plausible = labelled ? (50...300).contains(systolic) && (20...200).contains(diastolic) && systolic > diastolic
-                    : (70...300).contains(systolic) && (30...200).contains(diastolic) && systolic - diastolic >= 10
-                if plausible {
-                    consumed[index + 1] = true
-                    readings.append(ValueReading(kind: .pressure, value: systolic, second: diastolic, unit: nil, start: token.start, end: second.end, clause: clause,
-                                                 state: state(reading, start: token.start, end: second.end, clause: clause, negatable: false)))
-                    previousKind = (.pressure, second.end, reading.sentence(ofClause: clause))
-                } else {
-                    consumed[index + 1] = true
-                }
-                continue
-            }
-            var kind = label
-            if kind == nil, let previous = previousKind, previous.sentence == reading.sentence(ofClause: clause), token.start - previous.end <= 40 {
-                kind = previous.kind
-            }
-            if kind == nil || kind == .measure || kind == .meter, let after {
-                switch after.kind {
-                case .mmol, .mgdl: kind = .glucose
-                case .celsius, .fahrenheit: kind = .temperature
-                case .degree: kind = (34...43).contains(token.value) ? .temperature : kind
-                case .perMinute: kind = .heartRate
-                default: break
-                }
-            }
-            if kind == nil, token.decimal, !token.clockLike {
-                if diabetes, (1...35).contains(token.value) { kind = .glucose }
-                // "woke up soaked, 2.6": a low decimal with the signs of a hypo is a glucose.
-                if kind == nil, (1...3.8).contains(token.value), hypoSigns { kind = .glucose }
-                if context == .oncology, (35...42.5).contains(token.value) { kind = .temperature }
-            }
-            guard var measured = kind else { continue }
-            if token.clockLike && label == nil { continue }
-            if measured == .measure || measured == .meter {
-                if (34...43).contains(token.value) && token.decimal && measured == .measure { measured = .temperature }
-                else if token.decimal || measured == .meter || (1...35).contains(token.value) { measured = .glucose }
-                else { continue }
-            }
-            if after?.kind == .times && measured != .heartRate && measured != .respiration { continue }
-            var value = token.value
-            var end = after?.end ?? token.end
-            // 三十八度五, 38度5: tenths after 度.
-            if after?.kind == .degree, end < count, let d = Self.digit(text[end]), !(end + 1 < count && Self.digit(text[end + 1]) != nil), !token.decimal {
-                value += Double(d) / 10
-                end += 1
-            } else if after?.kind == .degree, end < count, text[end] == Self.duo {
-                value += 0.5
-                end += 1
-            }
-            readings.append(ValueReading(kind: measured, value: value, unit: after?.kind, start: token.start, end: end, clause: clause,
-                                         state: state(reading, start: token.start, end: end, clause: clause, negatable: false)))
-            previousKind = (measured, end, reading.sentence(ofClause: clause))
+        if kind == nil, token.decimal, !token.clockLike {
+            if diabetes, (1...35).contains(token.value) { kind = .glucose }
+            // "woke up soaked, 2.6": a low decimal with the signs of a hypo is a glucose.
+            if kind == nil, (1...3.8).contains(token.value), hypoSigns { kind = .glucose }
+            if context == .oncology, (35...42.5).contains(token.value) { kind = .temperature }
         }
-        tokens.removeAll()
-        for duration in durations {
-            reading.occurrences.append(Occurrence(concept: Int32(duration.concept.rawValue), start: Int32(duration.start), end: Int32(duration.end), clause: duration.clause,
-                                                  state: state(reading, start: duration.start, end: duration.end, clause: duration.clause, negatable: false)))
+        guard var measured = kind else { return nil }
+        if token.clockLike && label == nil { return nil }
+        if measured == .measure || measured == .meter {
+            if (34...43).contains(token.value) && token.decimal && measured == .measure { measured = .temperature }
+            else if token.decimal || measured == .meter || (1...35).contains(token.value) { measured = .glucose }
+            else { return nil }
         }
-        emit(readings, &reading, pregnant: pregnant)
+        if after == .times && measured != .heartRate && measured != .respiration { return nil }
+        return measured
+    }
+
+    /// The value with its tenths after 度 ("三十八度五", "38度5", "38度多"), and where it ends.
+    static func valueAndEnd(_ token: NumberToken, after: (kind: UnitKind, end: Int)?, _ text: [UInt32]) -> (Double, Int) {
+        var value = token.value
+        var end = after?.end ?? token.end
+        if after?.kind == .degree, end < text.count, let d = digit(text[end]), !(end + 1 < text.count && digit(text[end + 1]) != nil), !token.decimal {
+            value += Double(d) / 10
+            end += 1
+        } else if after?.kind == .degree, end < text.count, text[end] == duo {
+            value += 0.5
+            end += 1
+        }
+        return (value, end)
     }
 
     /// The measurement a number is labelled as: the nearest value word before it in its clause,
@@ -498,12 +550,38 @@ extension TriageEngine {
         return nil
     }
 
+    /// The value concepts of the readings: blood pressure from the last reading, each other value
+    /// graded against the thresholds, HbA1c, and a check-in log of normal readings.
     func emit(_ readings: [ValueReading], _ reading: inout Reading, pregnant: Bool) {
-        let t = thresholds
         func add(_ concept: ValueConcept, _ value: ValueReading) {
             reading.occurrences.append(Occurrence(concept: Int32(concept.rawValue), start: Int32(value.start), end: Int32(value.end), clause: value.clause, state: value.state))
         }
-        // Blood pressure: the last reading counts ("180/100, rested, 148/90").
+        if let (bp, systolic, diastolic) = Self.lastBloodPressure(readings) {
+            for concept in bloodPressureConcepts(systolic: systolic, diastolic: diastolic) { add(concept, bp) }
+        }
+        var hba1c: ValueReading?
+        for value in readings {
+            if value.kind == .hba1c {
+                if (3...20).contains(value.value) { hba1c = value }
+                continue
+            }
+            for concept in grade(value, pregnant: pregnant) { add(concept, value) }
+        }
+        if let hba1c {
+            if hba1c.value >= 7.5 { add(.labAbnormal, hba1c) } else { add(.labNormal, hba1c); add(.normal, hba1c) }
+        }
+        // Two or more normal readings and nothing else: a check-in log ("空腹5.3 午餐后7.8").
+        let normal = ValueConcept.normal.rawValue
+        let normals = reading.occurrences.filter { Int($0.concept) == normal }
+        if normals.count >= 2, let first = normals.first {
+            let start = normals.map(\.start).min()!, end = normals.map(\.end).max()!
+            reading.occurrences.append(Occurrence(concept: Int32(ValueConcept.normalLog.rawValue), start: start, end: max(start, end), clause: first.clause, state: first.state))
+        }
+    }
+
+    /// Blood pressure: the last reading counts ("180/100, rested, 148/90"); a lone diastolic
+    /// ("低压110") has systolic 0.
+    static func lastBloodPressure(_ readings: [ValueReading]) -> (reading: ValueReading, systolic: Double, diastolic: Double)? {
         var lastSystolic: ValueReading?
         var lastDiastolic: Double?
         for value in readings where value.kind == .pressure || value.kind == .systolic || value.kind == .diastolic {
@@ -518,118 +596,101 @@ extension TriageEngine {
                 if lastSystolic == nil { lastSystolic = ValueReading(kind: .diastolic, value: 0, unit: nil, start: value.start, end: value.end, clause: value.clause, state: value.state) }
             }
         }
-        if var bp = lastSystolic {
-            let systolic = bp.kind == .diastolic ? 0 : bp.value
-            let diastolic = lastDiastolic ?? 0
-            if bp.kind == .diastolic { bp.value = 0 }
-            if systolic >= t.systolicSevere || diastolic >= t.diastolicSevere {
-                add(.bpSevere, bp)
-            } else if systolic >= t.systolic && diastolic >= t.diastolic {
-                add(.bpHigh, bp)
-            } else if systolic >= t.systolic || diastolic >= t.diastolic {
-                add(.bpStage2, bp)
-            } else if systolic >= 140 || diastolic >= 90 {
-                add(.bpRaised, bp)
-            } else if systolic > 0 && systolic < t.systolicVeryLow {
-                add(.bpVeryLow, bp)
-            } else if systolic > 0 && systolic < t.systolicLow {
-                add(.bpLow, bp)
-            } else if systolic > 0 || diastolic > 0 {
-                add(.bpNormal, bp)
-                add(.normal, bp)
-            }
+        guard var bp = lastSystolic else { return nil }
+        let systolic = bp.kind == .diastolic ? 0 : bp.value
+        if bp.kind == .diastolic { bp.value = 0 }
+        return (bp, systolic, lastDiastolic ?? 0)
+    }
+
+    func bloodPressureConcepts(systolic: Double, diastolic: Double) -> [ValueConcept] {
+        let t = thresholds
+        if systolic >= t.systolicSevere || diastolic >= t.diastolicSevere { return [.bpSevere] }
+        if systolic >= t.systolic && diastolic >= t.diastolic { return [.bpHigh] }
+        if systolic >= t.systolic || diastolic >= t.diastolic { return [.bpStage2] }
+        if systolic >= 140 || diastolic >= 90 { return [.bpRaised] }
+        if systolic > 0 && systolic < t.systolicVeryLow { return [.bpVeryLow] }
+        if systolic > 0 && systolic < t.systolicLow { return [.bpLow] }
+        if systolic > 0 || diastolic > 0 { return [.bpNormal, .normal] }
+        return []
+    }
+
+    /// One reading (other than blood pressure and HbA1c) graded against the thresholds; nothing
+    /// for a value out of the plausible range.
+    func grade(_ value: ValueReading, pregnant: Bool) -> [ValueConcept] {
+        let t = thresholds
+        let v = value.value
+        switch value.kind {
+        case .meter:
+            return [v > 0 ? .meterHi : .meterLo]
+        case .glucose, .fasting:
+            return gradeGlucose(value, pregnant: pregnant)
+        case .temperature:
+            var celsius = v
+            if value.unit == .fahrenheit || (value.unit != .celsius && (93...112).contains(v)) { celsius = (v - 32) * 5 / 9 }
+            guard (30...44).contains(celsius) else { return [] }
+            if celsius >= t.temperatureHigh { return [.tempHigh] }
+            if celsius < t.temperatureLow { return [.tempLow] }
+            if celsius >= t.temperature { return [.fever] }
+            if celsius >= 37.3 { return [.tempRaised] }
+            return [.tempNormal, .normal]
+        case .oxygen:
+            guard (50...100).contains(v) else { return [] }
+            if v < t.oxygenSaturation { return [.spo2Low] }
+            if v < 95 { return [.spo2Borderline] }
+            return [.spo2Normal, .normal]
+        case .heartRate:
+            guard (20...260).contains(v) else { return [] }
+            if v > t.heartRateHigh { return [.hrHigh] }
+            if v < t.heartRateLow { return [.hrLow] }
+            if v >= 100 { return [.hrRaised] }
+            return [.hrNormal, .normal]
+        case .fetalHeart:
+            guard (40...260).contains(v) else { return [] }
+            return v < t.fetalHeartLow || v > t.fetalHeartHigh ? [.fhrAbnormal] : [.fhrNormal, .normal]
+        case .respiration:
+            guard (5...80).contains(v) else { return [] }
+            return v >= t.respiratoryRate ? [.rrHigh] : []
+        case .platelets:
+            return v < 20 ? [.plateletsCritical] : v < 100 ? [.plateletsLow] : [.labNormal]
+        case .whiteCells:
+            guard v < 100 else { return [] }
+            return v < 2 ? [.neutropenia] : v < 4 ? [.wbcLow] : [.labNormal]
+        case .neutrophils:
+            guard v < 50 else { return [] }
+            return v < 1 ? [.neutropenia] : v < 1.5 ? [.wbcLow] : [.labNormal]
+        case .hemoglobin:
+            return (v > 25 ? v < 100 : v < 10) ? [.labAbnormal] : [.labNormal]
+        case .inr:
+            return v > 3.5 ? [.labAbnormal] : [.labNormal]
+        case .ketones:
+            return v >= 1.5 ? [.ketonesHigh] : v >= 0.6 ? [.ketonesRaised] : [.labNormal]
+        case .uricAcid:
+            return v > 420 ? [.labAbnormal] : [.labNormal]
+        default:
+            return []
         }
-        var hba1c: ValueReading?
-        for value in readings {
-            switch value.kind {
-            case .meter:
-                add(value.value > 0 ? .meterHi : .meterLo, value)
-            case .glucose, .fasting:
-                let mg = value.unit == .mgdl || (value.unit == nil && value.value > 35)
-                if mg {
-                    guard (15...1000).contains(value.value) else { continue }
-                    let low = (t.glucoseLow * 18 + 1e-9).rounded(.down), high = (t.glucoseHigh * 18 + 1e-9).rounded(.down)
-                    if value.value < low { add(.glucoseLow, value) }
-                    else if value.value >= high { add(.glucoseHigh, value) }
-                    else if value.value >= 180 { add(.glucoseRaised, value) }
-                    else if value.value < 80 { add(.glucoseLowish, value) }
-                    else { add(.glucoseNormal, value); add(.normal, value) }
-                } else {
-                    guard (0.5...40).contains(value.value) else { continue }
-                    if value.value < t.glucoseLow { add(.glucoseLow, value) }
-                    else if value.value >= t.glucoseHigh { add(.glucoseHigh, value) }
-                    else if value.value >= 10 || (value.kind == .fasting && value.value >= 7)
-                                || (pregnant && (value.value > 7.8 || (value.kind == .fasting && value.value > 5.3))) { add(.glucoseRaised, value) }
-                    else if value.value < 4.4 { add(.glucoseLowish, value) }
-                    else { add(.glucoseNormal, value); add(.normal, value) }
-                }
-            case .temperature:
-                var celsius = value.value
-                if value.unit == .fahrenheit || (value.unit != .celsius && (93...112).contains(value.value)) { celsius = (value.value - 32) * 5 / 9 }
-                guard (30...44).contains(celsius) else { continue }
-                if celsius >= t.temperatureHigh { add(.tempHigh, value) }
-                else if celsius < t.temperatureLow { add(.tempLow, value) }
-                else if celsius >= t.temperature { add(.fever, value) }
-                else if celsius >= 37.3 { add(.tempRaised, value) }
-                else { add(.tempNormal, value); add(.normal, value) }
-            case .oxygen:
-                guard (50...100).contains(value.value) else { continue }
-                if value.value < t.oxygenSaturation { add(.spo2Low, value) }
-                else if value.value < 95 { add(.spo2Borderline, value) }
-                else { add(.spo2Normal, value); add(.normal, value) }
-            case .heartRate:
-                guard (20...260).contains(value.value) else { continue }
-                if value.value > t.heartRateHigh { add(.hrHigh, value) }
-                else if value.value < t.heartRateLow { add(.hrLow, value) }
-                else if value.value >= 100 { add(.hrRaised, value) }
-                else { add(.hrNormal, value); add(.normal, value) }
-            case .fetalHeart:
-                guard (40...260).contains(value.value) else { continue }
-                if value.value < t.fetalHeartLow || value.value > t.fetalHeartHigh { add(.fhrAbnormal, value) }
-                else { add(.fhrNormal, value); add(.normal, value) }
-            case .respiration:
-                guard (5...80).contains(value.value) else { continue }
-                if value.value >= t.respiratoryRate { add(.rrHigh, value) }
-            case .platelets:
-                if value.value < 20 { add(.plateletsCritical, value) }
-                else if value.value < 100 { add(.plateletsLow, value) }
-                else { add(.labNormal, value) }
-            case .whiteCells:
-                guard value.value < 100 else { continue }
-                if value.value < 2 { add(.neutropenia, value) }
-                else if value.value < 4 { add(.wbcLow, value) }
-                else { add(.labNormal, value) }
-            case .neutrophils:
-                guard value.value < 50 else { continue }
-                if value.value < 1 { add(.neutropenia, value) }
-                else if value.value < 1.5 { add(.wbcLow, value) }
-                else { add(.labNormal, value) }
-            case .hemoglobin:
-                if value.value > 25 ? value.value < 100 : value.value < 10 { add(.labAbnormal, value) } else { add(.labNormal, value) }
-            case .inr:
-                if value.value > 3.5 { add(.labAbnormal, value) } else { add(.labNormal, value) }
-            case .ketones:
-                if value.value >= 1.5 { add(.ketonesHigh, value) }
-                else if value.value >= 0.6 { add(.ketonesRaised, value) }
-                else { add(.labNormal, value) }
-            case .uricAcid:
-                if value.value > 420 { add(.labAbnormal, value) } else { add(.labNormal, value) }
-            case .hba1c:
-                if (3...20).contains(value.value) { hba1c = value }
-            default:
-                break
-            }
+    }
+
+    /// Glucose in mmol/L, or in mg/dL when so written or above 35; in pregnancy the lower targets.
+    func gradeGlucose(_ value: ValueReading, pregnant: Bool) -> [ValueConcept] {
+        let t = thresholds
+        let v = value.value
+        let mg = value.unit == .mgdl || (value.unit == nil && v > 35)
+        if mg {
+            guard (15...1000).contains(v) else { return [] }
+            let low = (t.glucoseLow * 18 + 1e-9).rounded(.down), high = (t.glucoseHigh * 18 + 1e-9).rounded(.down)
+            if v < low { return [.glucoseLow] }
+            if v >= high { return [.glucoseHigh] }
+            if v >= 180 { return [.glucoseRaised] }
+            if v < 80 { return [.glucoseLowish] }
+            return [.glucoseNormal, .normal]
         }
-        if let hba1c {
-            if hba1c.value >= 7.5 { add(.labAbnormal, hba1c) } else { add(.labNormal, hba1c); add(.normal, hba1c) }
-        }
-        // Two or more normal readings and nothing else: a check-in log ("空腹5.3 午餐后7.8").
-        let normal = ValueConcept.normal.rawValue
-        let normals = reading.occurrences.filter { Int($0.concept) == normal }
-        if normals.count >= 2, let first = normals.first {
-            let start = normals.map(\.start).min()!, end = normals.map(\.end).max()!
-            reading.occurrences.append(Occurrence(concept: Int32(ValueConcept.normalLog.rawValue), start: start, end: max(start, end), clause: first.clause, state: first.state))
-        }
+        guard (0.5...40).contains(v) else { return [] }
+        if v < t.glucoseLow { return [.glucoseLow] }
+        if v >= t.glucoseHigh { return [.glucoseHigh] }
+        if v >= 10 || (value.kind == .fasting && v >= 7) || (pregnant && (v > 7.8 || (value.kind == .fasting && v > 5.3))) { return [.glucoseRaised] }
+        if v < 4.4 { return [.glucoseLowish] }
+        return [.glucoseNormal, .normal]
     }
 
     /// The reason a value gives, named as before the taxonomy: `value.glucose`, `value.temperature` …
@@ -650,6 +711,52 @@ extension TriageEngine {
     // MARK: Personal data
 
     @inline(__always) static func isWordish(_ value: UInt32) -> Bool { isLetter(value) || isDigit(value) || value == 0x5F }
+
+    /// Top-level domains that make a dotted word a web address; `pathOnly` ones only with a path
+    /// after them ("wa.me/44…", "t.co/x").
+    static let domains: Set<String> = ["com", "cn", "net", "org", "info", "shop", "xyz", "top", "vip", "io", "ly", "store", "site", "online", "link", "club", "biz", "cc", "tv", "live", "uk", "hk", "tk", "icu", "buzz", "fun", "life", "health", "care", "pro", "ink", "work", "tw", "ru"]
+    static let pathOnlyDomains: Set<String> = ["me", "co", "app", "gl", "gd", "ws", "to", "in", "us", "de", "la"]
+
+    /// Web addresses: `name.tld` (and `name.tld/path`), `http(s)://…`, `www.…` — not e-mail
+    /// addresses, decimals or abbreviations.
+    static func webAddresses(_ text: [UInt32]) -> [Range<Int>] {
+        var found: [Range<Int>] = []
+        let count = text.count
+        var index = 0
+        @inline(__always) func hostChar(_ value: UInt32) -> Bool { isAlnum(value) || value == 0x2D || value == 0x5F }
+        while index < count {
+            guard text[index] == 0x2E, index > 0, index + 1 < count, isAlnum(text[index - 1]), isLetter(text[index + 1]) else { index += 1; continue }
+            var start = index
+            while start > 0, hostChar(text[start - 1]) || (text[start - 1] == 0x2E && start > 1 && hostChar(text[start - 2])) { start -= 1 }
+            // "://" before the host: take the scheme too.
+            if start >= 3, text[start - 1] == 0x2F, text[start - 2] == 0x2F, text[start - 3] == 0x3A {
+                var scheme = start - 3
+                while scheme > 0, isLetter(text[scheme - 1]) { scheme -= 1 }
+                start = scheme
+            }
+            if start > 0, text[start - 1] == 0x40 { index += 1; continue }   // an e-mail's domain
+            var end = index + 1
+            while end < count, hostChar(text[end]) || (text[end] == 0x2E && end + 1 < count && hostChar(text[end + 1])) { end += 1 }
+            // The host's last label.
+            var labelStart = end
+            while labelStart > index + 1, text[labelStart - 1] != 0x2E { labelStart -= 1 }
+            let tld = String(String.UnicodeScalarView(text[labelStart..<end].compactMap(Unicode.Scalar.init)))
+            let hasPath = end < count && text[end] == 0x2F
+            let hostStart = start
+            var firstLabelEnd = hostStart
+            while firstLabelEnd < index, text[firstLabelEnd] != 0x2E { firstLabelEnd += 1 }
+            let first = text[hostStart..<firstLabelEnd]
+            let scheme = first.count >= 4 && text[hostStart..<min(count, hostStart + 4)].elementsEqual([0x68, 0x74, 0x74, 0x70])
+            let www = first.elementsEqual([0x77, 0x77, 0x77])
+            let plausible = (domains.contains(tld) && (first.count >= 3 || hasPath)) || (pathOnlyDomains.contains(tld) && hasPath) || scheme || www
+            if plausible, !text[hostStart..<end].contains(0x40) {
+                if hasPath { while end < count, !isSpace(text[end]), text[end] < 0x3000 || text[end] > 0x9FFF, text[end] != 0xFF0C, text[end] != 0x3002 { end += 1 } }
+                found.append(start..<end)
+            }
+            index = end
+        }
+        return found
+    }
 
     static let streetWords: Set<String> = ["road", "rd", "street", "st", "avenue", "ave", "lane", "ln", "drive", "dr", "close", "crescent", "way", "place", "court", "terrace", "grove", "gardens", "boulevard", "blvd", "parade", "highway"]
 
@@ -679,6 +786,31 @@ extension TriageEngine {
     /// out in Chinese (一三八…), a letter and 8 digits (passports), and shorter numbers right
     /// after a word that names them (账号, account, QQ).
     func personalData(_ reading: inout Reading) -> [(reason: TriageReason, span: Range<Int>)] {
+        let text = reading.text
+        let count = text.count
+        var reasons = numberRuns(&reading)
+        emailsAndHandles(text, into: &reasons)
+        labelledAccounts(reading, into: &reasons)
+        latinAccounts(text, into: &reasons)
+        // Account names and handles are personal data the rules can combine with an offer.
+        for (reason, span) in reasons where reason.rule.hasPrefix("contact.") || reason.rule == "pii.email" {
+            reading.occurrences.append(Occurrence(concept: Int32(special.personalData), start: Int32(span.lowerBound), end: Int32(span.upperBound), clause: max(0, reading.clause(span.lowerBound))))
+        }
+        streetAddresses(text, into: &reasons)
+        if let postcode = Self.ukPostcode(text) {
+            reasons.append((TriageReason(rule: "pii.address", match: Self.string(text[postcode])), postcode))
+        }
+        // Numbers spelled out digit by digit: 一三八零零一三八零零零.
+        for token in reading.numbers where token.digitString && token.start < count && !Self.isDigit(text[token.start]) {
+            reasons.append((TriageReason(rule: "pii.mobile", match: Self.string(text[token.start..<token.end])), token.start..<token.end))
+            reading.occurrences.append(Occurrence(concept: Int32(special.personalData), start: Int32(token.start), end: Int32(token.end), clause: max(0, reading.clause(token.start))))
+        }
+        return reasons
+    }
+
+    /// Runs of digits that are personal data: phone numbers, ID numbers, long account or card
+    /// numbers, and dates or shorter numbers right after a word that names personal data.
+    func numberRuns(_ reading: inout Reading) -> [(reason: TriageReason, span: Range<Int>)] {
         let text = reading.text
         let count = text.count
         var reasons: [(reason: TriageReason, span: Range<Int>)] = []
@@ -753,8 +885,12 @@ extension TriageEngine {
             index = max(index, end)
             if index == start { index += 1 }
         }
-        // E-mail addresses, and account names after a word that names them ("vx: tang2024",
-        // "WeChat hipcure888", "@pharmaquick").
+        return reasons
+    }
+
+    /// E-mail addresses and "@handles".
+    func emailsAndHandles(_ text: [UInt32], into reasons: inout [(reason: TriageReason, span: Range<Int>)]) {
+        let count = text.count
         var position = 0
         while position < count {
             guard text[position] == 0x40 else { position += 1; continue }
@@ -770,10 +906,22 @@ extension TriageEngine {
             }
             position = max(right, position + 1)
         }
+    }
+
+    /// Account names after a word that names them ("vx: tang2024", "WeChat hipcure888", "微信是 abc123").
+    func labelledAccounts(_ reading: Reading, into reasons: inout [(reason: TriageReason, span: Range<Int>)]) {
+        let text = reading.text
+        let count = text.count
         if let labelConcept = contactLabelConcept {
             for occurrence in reading.occurrences where occurrence.concept == labelConcept && occurrence.present {
                 var start = Int(occurrence.end)
-                while start < count, text[start] == 0x20 || text[start] == 0x3A || text[start] == 0xFF1A || text[start] == 0x2D { start += 1 }
+                // "微信: abc123", "微信是 abc123", "微信号是abc", "wechat is abc123", "vx：abc".
+                while start < count {
+                    let value = text[start]
+                    if value == 0x20 || value == 0x3A || value == 0xFF1A || value == 0x2D || value == 0x662F || value == 0x53F7 { start += 1; continue }
+                    if value == 0x69, start + 2 < count, text[start + 1] == 0x73, text[start + 2] == 0x20 { start += 3; continue }   // "is "
+                    break
+                }
                 var end = start
                 while end < count, Self.isWordish(text[end]) { end += 1 }
                 let token = text[start..<end]
@@ -783,7 +931,35 @@ extension TriageEngine {
                 }
             }
         }
-        // Street addresses: "14 Oak Road", "221b Baker Street"; UK postcodes ("LS6 2AB").
+    }
+
+    /// In Chinese text, a Latin word with three letters and three digits (or an underscore) is
+    /// an account name: "tangyou668", "sugar_free_life" (drug and test names are shorter: PD-1, HbA1c, CA125).
+    func latinAccounts(_ text: [UInt32], into reasons: inout [(reason: TriageReason, span: Range<Int>)]) {
+        let count = text.count
+        if text.contains(where: { $0 >= 0x4E00 && $0 <= 0x9FFF }) {
+            var start = 0
+            while start < count {
+                guard Self.isWordish(text[start]), start == 0 || !(Self.isWordish(text[start - 1]) || text[start - 1] == 0x2E || text[start - 1] == 0x40 || text[start - 1] == 0x2D) else { start += 1; continue }
+                var end = start
+                var letters = 0, digits = 0, underscore = false
+                while end < count, Self.isWordish(text[end]) {
+                    if Self.isLetter(text[end]) { letters += 1 } else if Self.isDigit(text[end]) { digits += 1 } else { underscore = true }
+                    end += 1
+                }
+                let joined = end < count && (text[end] == 0x2E || text[end] == 0x40 || text[end] == 0x2D)
+                if !joined, (letters >= 3 && digits >= 3) || (underscore && letters >= 3 && end - start >= 6),
+                   !reasons.contains(where: { $0.span.overlaps(start..<end) }) {
+                    reasons.append((TriageReason(rule: "contact.account", match: Self.string(text[start..<end])), start..<end))
+                }
+                start = max(end, start + 1)
+            }
+        }
+    }
+
+    /// Street addresses: "14 Oak Road", "221b Baker Street".
+    func streetAddresses(_ text: [UInt32], into reasons: inout [(reason: TriageReason, span: Range<Int>)]) {
+        let count = text.count
         var word = 0
         while word < count {
             guard Self.isDigit(text[word]), word == 0 || !Self.isWordish(text[word - 1]) else { word += 1; continue }
@@ -808,14 +984,5 @@ extension TriageEngine {
             }
             word = found ? cursor + 1 : max(numberEnd, word + 1)
         }
-        if let postcode = Self.ukPostcode(text) {
-            reasons.append((TriageReason(rule: "pii.address", match: Self.string(text[postcode])), postcode))
-        }
-        // Numbers spelled out digit by digit: 一三八零零一三八零零零.
-        for token in reading.numbers where token.digitString && token.start < count && !Self.isDigit(text[token.start]) {
-            reasons.append((TriageReason(rule: "pii.mobile", match: Self.string(text[token.start..<token.end])), token.start..<token.end))
-            reading.occurrences.append(Occurrence(concept: Int32(special.personalData), start: Int32(token.start), end: Int32(token.end), clause: max(0, reading.clause(token.start))))
-        }
-        return reasons
     }
 }

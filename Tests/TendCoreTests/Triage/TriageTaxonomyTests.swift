@@ -415,10 +415,11 @@ import TendCore
     @Test func theModelScoresAsTrained() throws {
         let model = try #require(TriageDefaults.model)
         let checks = try #require(model.checks)
-        #expect(!checks.isEmpty && model.heads.keys.sorted() == ["concern", "urgent"])
+        #expect(!checks.isEmpty && model.heads.keys.sorted() == ["ad", "concern", "urgent"])
         for check in checks {
             let scores = model.scores(check.text)
             #expect(abs(scores.urgent - (check.urgent ?? -1)) < 1e-4 && abs(scores.concern - (check.concern ?? -1)) < 1e-4, "\(check.text)")
+            if let ad = check.ad { #expect(abs(model.adScore(check.text) - ad) < 1e-4, "\(check.text)") }
         }
     }
 }

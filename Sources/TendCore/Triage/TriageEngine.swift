@@ -573,6 +573,8 @@ struct TriageEngine: Sendable {
                 // "还在吐" between the event and "好了" means it is back.
                 let cueClauseStart = reading.segments.clauseRanges[Int(cue.clause)].lowerBound
                 if cue.clause != clause, reading.cues.contains(where: { $0.cue == .current && $0.start >= end && $0.end <= cueClauseStart }) { continue }
+                // Inside a condition it resolves nothing: "要是睡过去不醒就好了" is a wish.
+                if reading.cues.contains(where: { $0.cue == .hypothetical && $0.end <= start && reading.sentence(ofClause: $0.clause) == sentence }) { continue }
                 state |= 2
             case .hypothetical:
                 guard cue.start <= start, reading.sentence(ofClause: cue.clause) == sentence else { continue }

@@ -583,7 +583,9 @@ struct TriageEngine: Sendable {
                 if cue.scope > 0 {
                     guard cue.clause == clause, start - cue.end <= cue.scope, cue.start - end <= cue.scope else { continue }
                     state |= 8
-                } else if reading.sentence(ofClause: cue.clause) == sentence {
+                } else if reading.sentence(ofClause: cue.clause) == sentence, clause >= cue.clause {
+                    // A general question covers its clause and what follows, not what was reported
+                    // before it ("我妈胸口疼得厉害，出冷汗，怎么处理").
                     state |= 8
                 }
             default:

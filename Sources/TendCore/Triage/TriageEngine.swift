@@ -573,6 +573,8 @@ struct TriageEngine: Sendable {
                 // "还在吐" between the event and "好了" means it is back.
                 let cueClauseStart = reading.segments.clauseRanges[Int(cue.clause)].lowerBound
                 if cue.clause != clause, reading.cues.contains(where: { $0.cue == .current && $0.start >= end && $0.end <= cueClauseStart }) { continue }
+                // Inside a condition it resolves nothing: "要是睡过去不醒就好了" is a wish.
+                if reading.cues.contains(where: { $0.cue == .hypothetical && $0.end <= start && reading.sentence(ofClause: $0.clause) == sentence }) { continue }
                 state |= 2
             case .hypothetical:
                 guard cue.start <= start, reading.sentence(ofClause: cue.clause) == sentence else { continue }
@@ -581,7 +583,9 @@ struct TriageEngine: Sendable {
                 if cue.scope > 0 {
                     guard cue.clause == clause, start - cue.end <= cue.scope, cue.start - end <= cue.scope else { continue }
                     state |= 8
-                } else if reading.sentence(ofClause: cue.clause) == sentence {
+                } else if reading.sentence(ofClause: cue.clause) == sentence, clause >= cue.clause {
+                    // A general question covers its clause and what follows, not what was reported
+                    // before it ("我妈胸口疼得厉害，出冷汗，怎么处理").
                     state |= 8
                 }
             default:

@@ -447,7 +447,7 @@ extension TriageEngine {
     }
 
     /// Numbers that are no measurement by what follows or precedes them: glued to a word, "30-day",
-    /// "7:30", a not-a-measurement unit, "第3", "room 12".
+    /// "7:30", a not-a-measurement unit, "2 for £1", "第3", "room 12".
     func isNoMeasurement(_ token: NumberToken, after: (kind: UnitKind, end: Int)?, _ reading: Reading) -> Bool {
         let text = reading.text, count = text.count
         if token.end < count, Self.isLetter(text[token.end]), after == nil { return true }
@@ -455,6 +455,7 @@ extension TriageEngine {
         if token.end + 1 < count, text[token.end] == 0x2D, Self.isLetter(text[token.end + 1]) { return true }
         if token.end + 1 < count, text[token.end] == 0x3A, Self.isDigit(text[token.end + 1]) { return true }   // 7:30
         if let after, after.kind == .notMeasurement { return true }
+        if Self.isDeal(text, after: token.end) { return true }
         var before = token.start
         while before > 0, Self.isSpace(text[before - 1]), token.start - before < 2 { before -= 1 }
         return reading.notMeasurement.contains(where: { $0.end == before || $0.end == token.start })
@@ -691,6 +692,17 @@ extension TriageEngine {
         if v >= 10 || (value.kind == .fasting && v >= 7) || (pregnant && (v > 7.8 || (value.kind == .fasting && v > 5.3))) { return [.glucoseRaised] }
         if v < 4.4 { return [.glucoseLowish] }
         return [.glucoseNormal, .normal]
+    }
+
+    /// "2 for £1", "3 for $10": a number before "for" and a price is an offer, no measurement.
+    static func isDeal(_ text: [UInt32], after end: Int) -> Bool {
+        var index = end
+        while index < text.count, isSpace(text[index]), index - end < 2 { index += 1 }
+        guard index + 3 < text.count, text[index] == 0x66, text[index + 1] == 0x6F, text[index + 2] == 0x72, isSpace(text[index + 3]) else { return false }
+        index += 3
+        let afterFor = index
+        while index < text.count, isSpace(text[index]), index - afterFor < 2 { index += 1 }
+        return index < text.count && [0xA3, 0x24, 0xA5, 0xFFE5, 0x20AC].contains(text[index])
     }
 
     /// The reason a value gives, named as before the taxonomy: `value.glucose`, `value.temperature` …

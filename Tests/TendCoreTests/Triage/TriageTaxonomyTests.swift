@@ -142,6 +142,14 @@ import TendCore
         ("心跳每分钟35下", .zhHans, "vitals"),
         ("temp 104F", .en, "vitals"),
         ("heart rate 145 sitting still", .en, "vitals"),
+        ("我爸抽了快十分钟了还没停", .zhHans, "seizure"),
+        ("每天晚上都想着要是睡过去不醒就好了", .zhHans, "self_harm"),
+        ("感觉自己是个废人，活着也是浪费钱，还不如走了算了", .zhHans, "self_harm"),
+        ("怀孕三十二周，下面突然流出一大股水，裤子都湿了", .zhHans, "obstetric"),
+        ("我妈胸口疼得厉害，出冷汗，怎么处理", .zhHans, "cardiac"),
+        ("孩子抽搐停不下来，急救方法是什么", .zhHans, "seizure"),
+        ("血糖18，吐了好几次，呼吸很深", .zhHans, "hyperglycaemia"),
+        ("nobody would miss me if I went to sleep and never woke up", .en, "self_harm"),
     ]
 
     @Test(arguments: urgent)
@@ -205,6 +213,11 @@ import TendCore
         ("if my blood pressure goes over 180 what should I do?", .en, "blood_pressure"),
         ("刚爬完六楼,心率110,正常吗", .zhHans, "vitals"),
         ("Is a resting pulse of 58 too low? I cycle most days", .en, "vitals"),
+        ("Found sugar free jelly at Tesco, 2 for £1, the kids loved it", .en, "number_not_measurement"),
+        ("I've run out of my metformin and the GP can't see me until next week", .en, "stroke"),
+        ("今天抽血排队，抽了快十分钟还没轮到我", .zhHans, "seizure"),
+        ("心梗有什么前兆，怎么处理", .zhHans, "cardiac"),
+        ("如果明天好了就不去医院了", .zhHans, "hypothetical"),
     ]
 
     @Test(arguments: notUrgent)

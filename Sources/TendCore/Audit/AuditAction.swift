@@ -61,4 +61,8 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     // Observations.
     case observationRecord = "observation.record"
     case observationsRead = "observations.read"
+    case alertOpen = "alert.open"
+    case alertAcknowledge = "alert.acknowledge"
+    case alertResolve = "alert.resolve"
+    case alertsRead = "alerts.read"
 }

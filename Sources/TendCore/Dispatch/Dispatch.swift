@@ -107,6 +107,8 @@ public enum TaskKind: String, Sendable, Codable, CaseIterable {
     case deliveryFailed = "delivery_failed"
     /// An inbound message graded urgent.
     case urgentMessage = "urgent_message"
+    /// A reading crossed one of the program's alert thresholds.
+    case observationAlert = "observation_alert"
 }
 
 /// Work for staff: a call, a failed delivery to follow up, an urgent message.

@@ -28,10 +28,42 @@ public struct ObservationActions: Sendable {
     /// in errors (`observations[3].value`).
     public func record(programID: String, _ submissions: [ObservationSubmission], source: ObservationSource, by actor: AuditActor,
                        field: String = "observations") async throws -> ObservationBatchResult {
+        try await recordWithAlerts(programID: programID, submissions, source: source, by: actor, field: field).batch
+    }
+
+    /// What a batch came to: the readings stored and the alerts they raised or joined.
+    public struct Recorded: Sendable {
+        public var batch: ObservationBatchResult
+        public var alerts: [ObservationAlert]
+    }
+
+    /// Stores the readings and, in the same transaction, holds each new one to the program's
+    /// alert rules (from its triage thresholds): a breach opens an alert with a task (urgent ones
+    /// to the on-call member), or joins the patient's open alert of that rule.
+    func store(_ observations: [Observation], programID: String, by actor: AuditActor) async throws -> Recorded {
+        let settings = try await stores.messages.settings(programID: programID)
+        let rules = ObservationAlertRule.rules(from: settings.thresholds ?? TriageThresholds())
+        let stores = self.stores
+        return try await stores.database.transaction { sql in
+            let batch = try await stores.observations.record(programID: programID, observations, actor: actor, in: sql)
+            var alerts: [ObservationAlert] = []
+            for stored in batch.recorded {
+                for rule in ObservationAlertRule.breached(by: stored.observation.reading, in: rules) {
+                    let raised = try await stores.alerts.raise(sql, programID: programID, patientID: stored.observation.patientID, rule: rule,
+                                                               observationID: stored.id, assignee: rule.priority == .urgent ? settings.onCallStaffID : nil, actor: actor)
+                    alerts.append(raised.alert)
+                }
+            }
+            return Recorded(batch: batch, alerts: alerts)
+        }
+    }
+
+    /// Records readings and says which alerts they raised (the API answers with both).
+    public func recordWithAlerts(programID: String, _ submissions: [ObservationSubmission], source: ObservationSource, by actor: AuditActor,
+                                 field: String = "observations") async throws -> Recorded {
         try Validate.count(submissions, field: field, max: Bounds.observationsPerRequest)
         let zones = try await stores.patients.zones(programID: programID, ids: Array(Set(submissions.map(\.patientID))))
         var observations: [Observation] = []
-        observations.reserveCapacity(submissions.count)
         for (index, submission) in submissions.enumerated() {
             let item = "\(field)[\(index)]"
             guard let zone = zones[submission.patientID] else {
@@ -40,7 +72,23 @@ public struct ObservationActions: Sendable {
             observations.append(try submission.input.observation(
                 patientID: submission.patientID, programID: programID, zone: zone, source: source, recordedBy: actor.id, field: item))
         }
-        return try await stores.observations.record(programID: programID, observations, actor: actor)
+        return try await store(observations, programID: programID, by: actor)
+    }
+
+    /// The program's unresolved alerts (or one patient's, all of them), urgent first, audited.
+    public func alerts(programID: String, patientID: String? = nil, by actor: AuditActor) async throws -> [ObservationAlert] {
+        let found = try await stores.alerts.list(programID: programID, patientID: patientID)
+        try await stores.audit.recordRead(.alertsRead, by: actor, program: programID,
+                                          subject: patientID.map(AuditSubject.patient) ?? AuditSubject(type: "program", id: programID))
+        return found
+    }
+
+    /// Acknowledge or resolve an alert; resolving completes its task.
+    public func changeAlert(programID: String, alertID: String, to status: AlertStatus, staffID: String?, by actor: AuditActor) async throws -> ObservationAlert {
+        guard let alert = try await stores.alerts.change(programID: programID, id: alertID, to: status, staffID: staffID, actor: actor) else {
+            throw TendError.notFound("alert")
+        }
+        return alert
     }
 
     /// What an import came to.
@@ -91,7 +139,7 @@ public struct ObservationActions: Sendable {
                     summary.rejected += 1
                 }
             }
-            let result = try await stores.observations.record(programID: programID, observations, actor: actor)
+            let result = try await store(observations, programID: programID, by: actor).batch
             summary.recorded += result.recorded.count
             summary.duplicates += result.duplicates
         }

@@ -55,11 +55,54 @@ struct ObservationBatchBody: Encodable {
     let recorded: Int
     let duplicates: Int
     let items: [ObservationBody]
+    let alerts: [AlertBody]
 
     static let schema = Schema.object([
         "recorded": Schema.integer, "duplicates": ["type": "integer", "description": "Already stored under the same source and external id"],
         "items": Schema.array(Schema.ref("Observation")),
-    ], required: ["recorded", "duplicates", "items"])
+        "alerts": ["type": "array", "items": Schema.ref("Alert"), "description": "Alerts the new readings opened or joined"],
+    ], required: ["recorded", "duplicates", "items", "alerts"])
+}
+
+struct AlertBody: Encodable {
+    let id: String
+    let patient_id: String
+    let rule: String
+    let priority: String
+    let status: String
+    let breaches: Int
+    let first_observation_id: String
+    let last_observation_id: String
+    let task_id: String?
+    let opened_at: Date
+    let updated_at: Date
+    let resolved_at: Date?
+    let resolved_by: String?
+
+    init(_ alert: ObservationAlert) {
+        id = alert.id
+        patient_id = alert.patientID
+        rule = alert.ruleID
+        priority = alert.priority.rawValue
+        status = alert.status.rawValue
+        breaches = alert.breaches
+        first_observation_id = alert.firstObservationID
+        last_observation_id = alert.lastObservationID
+        task_id = alert.taskID
+        opened_at = alert.openedAt
+        updated_at = alert.updatedAt
+        resolved_at = alert.resolvedAt
+        resolved_by = alert.resolvedBy
+    }
+
+    static let schema = Schema.object([
+        "id": Schema.string, "patient_id": Schema.string, "rule": ["type": "string", "description": "e.g. glucose-low, fever-high"],
+        "priority": Schema.enumeration(TaskPriority.allCases.map(\.rawValue)), "status": Schema.enumeration(AlertStatus.allCases.map(\.rawValue)),
+        "breaches": ["type": "integer", "description": "Readings that crossed the rule while the alert was open"],
+        "first_observation_id": Schema.string, "last_observation_id": Schema.string, "task_id": Schema.nullable("string"),
+        "opened_at": Schema.dateTime, "updated_at": Schema.dateTime, "resolved_at": Schema.nullable("string", format: "date-time"),
+        "resolved_by": Schema.nullable("string"),
+    ], required: ["id", "patient_id", "rule", "priority", "status", "breaches", "first_observation_id", "last_observation_id", "opened_at", "updated_at"])
 }
 
 struct RecordObservationsRequest: Decodable {
@@ -111,10 +154,22 @@ struct ObservationRoutes: Sendable {
                 let grant = try context.requireGrant()
                 let body = try await JSONIO.decode(RecordObservationsRequest.self, from: request)
                 let source = body.source.flatMap(ObservationSource.init(rawValue:)) ?? .device
-                let result = try await observations.record(programID: grant.program.id, body.submissions, source: source, by: context.actor)
-                return try JSONIO.response(ObservationBatchBody(recorded: result.recorded.count, duplicates: result.duplicates,
-                                                                items: result.recorded.map(ObservationBody.init)))
+                let result = try await observations.recordWithAlerts(programID: grant.program.id, body.submissions, source: source, by: context.actor)
+                return try JSONIO.response(ObservationBatchBody(recorded: result.batch.recorded.count, duplicates: result.batch.duplicates,
+                                                                items: result.batch.recorded.map(ObservationBody.init), alerts: result.alerts.map(AlertBody.init)))
             },
+
+            APIEndpoint(operation: APIOperation(
+                method: .get, path: "/api/v1/programs/{program}/alerts", operationID: "listAlerts",
+                summary: "Alerts not yet resolved, urgent first, then oldest first", tag: "observations",
+                query: [.init(name: "patient", schema: .identifier, description: "One patient's alerts, resolved ones too")],
+                response: Schema.list(of: "Alert"), permission: .readPatients)
+            ) { request, context in
+                let grant = try context.requireGrant()
+                let found = try await observations.alerts(programID: grant.program.id, patientID: request.query.get("patient"), by: context.actor)
+                return try JSONIO.response(ItemsBody(items: found.map(AlertBody.init)))
+            },
+        ] + [AlertStatus.acknowledged, .resolved].map(alertChange) + [
 
             APIEndpoint(operation: APIOperation(
                 method: .get, path: "/api/v1/programs/{program}/patients/{patient}/observations", operationID: "listObservations",
@@ -135,5 +190,20 @@ struct ObservationRoutes: Sendable {
                 return try JSONIO.response(ItemsBody(items: found.map(ObservationBody.init)))
             },
         ]
+    }
+
+    /// `POST …/alerts/{alert}/acknowledge` and `…/resolve`.
+    private func alertChange(_ status: AlertStatus) -> APIEndpoint {
+        let verb = status == .resolved ? "resolve" : "acknowledge"
+        return APIEndpoint(operation: APIOperation(
+            method: .post, path: "/api/v1/programs/{program}/alerts/{alert}/\(verb)", operationID: "\(verb)Alert",
+            summary: status == .resolved ? "Resolve an alert; its task is completed" : "Acknowledge an alert (someone is on it)",
+            tag: "observations", response: Schema.ref("Alert"), permission: .writePatients)
+        ) { _, context in
+            let grant = try context.requireGrant()
+            let alert = try await observations.changeAlert(programID: grant.program.id, alertID: try context.parameters.require("alert"), to: status,
+                                                           staffID: grant.identity.user.id, by: context.actor)
+            return try JSONIO.response(AlertBody(alert))
+        }
     }
 }

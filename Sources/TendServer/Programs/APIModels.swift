@@ -211,6 +211,7 @@ enum APIComponents {
         "PortalMessage": PortalMessageBody.schema,
         "Observation": ObservationBody.schema,
         "ObservationBatch": ObservationBatchBody.schema,
+        "Alert": AlertBody.schema,
         "Health": Schema.object(["status": Schema.string, "database": Schema.string], required: ["status", "database"]),
     ]
 }

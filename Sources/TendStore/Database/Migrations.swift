@@ -624,5 +624,31 @@ public enum Schema {
                 "CREATE UNIQUE INDEX observations_by_external_id ON observations (program_id, source, external_id)",
             ]
         },
+        Migration(version: 17, name: "observation_alerts") { _ in
+            [
+                """
+                CREATE TABLE observation_alerts (
+                    id TEXT PRIMARY KEY,
+                    program_id TEXT NOT NULL REFERENCES programs(id),
+                    patient_id TEXT NOT NULL REFERENCES patients(id) DEFERRABLE INITIALLY DEFERRED,
+                    rule_id TEXT NOT NULL,
+                    priority TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    first_observation_id TEXT NOT NULL,
+                    last_observation_id TEXT NOT NULL,
+                    breaches BIGINT NOT NULL,
+                    task_id TEXT,
+                    opened_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    resolved_at BIGINT,
+                    resolved_by TEXT
+                )
+                """,
+                // One alert per rule and patient until it is resolved: a new breach joins it.
+                "CREATE UNIQUE INDEX observation_alerts_unresolved ON observation_alerts (program_id, rule_id, patient_id) WHERE status <> 'resolved'",
+                "CREATE INDEX observation_alerts_queue ON observation_alerts (program_id, status, opened_at)",
+                "CREATE INDEX observation_alerts_by_patient ON observation_alerts (patient_id, opened_at)",
+            ]
+        },
 ]
 }

@@ -18,6 +18,7 @@ public struct Stores: Sendable {
     public let dispatch: DispatchStore
     public let messages: MessageStore
     public let observations: ObservationStore
+    public let alerts: AlertStore
     public let cipher: FieldCipher
     public let blindIndex: BlindIndexer
 
@@ -39,6 +40,7 @@ public struct Stores: Sendable {
         self.messages = MessageStore(database: database, clock: clock, ids: ids, cipher: cipher, tasks: tasks)
         self.patients = PatientStore(database: database, clock: clock, ids: ids, cipher: cipher, blindIndex: blindIndex, audit: audit)
         self.observations = ObservationStore(database: database, clock: clock, ids: ids, cipher: cipher, audit: audit)
+        self.alerts = AlertStore(database: database, clock: clock, ids: ids, tasks: tasks, audit: audit)
     }
 }
 

@@ -65,6 +65,9 @@ let concretePaths: [(method: HTTPRequest.Method, path: String)] = [
     (.post, "/api/v1/triage"),
     (.post, "/api/v1/programs/gdm-camp/observations"),
     (.get, "/api/v1/programs/gdm-camp/patients/p1/observations"),
+    (.get, "/api/v1/programs/gdm-camp/alerts"),
+    (.post, "/api/v1/programs/gdm-camp/alerts/a1/acknowledge"),
+    (.post, "/api/v1/programs/gdm-camp/alerts/a1/resolve"),
 ]
 
 @Suite struct APIAuthTests {

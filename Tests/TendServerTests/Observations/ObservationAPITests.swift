@@ -73,4 +73,56 @@ import TendTestSupport
             }
         }
     }
+
+    /// S3: a fasting 2.7 raises an urgent alert and an urgent task for the on-call member within
+    /// the request that recorded it; 5.6 raises nothing; another low reading joins the open alert;
+    /// once resolved, the next low reading opens a new one.
+    @Test(arguments: TestBackend.available)
+    func aLowFastingGlucoseRaisesOneUrgentAlertForTheOnCallMember(backend: TestBackend) async throws {
+        try await withClient(backend) { app, client in
+            let manager = try await app.token(for: "manager@tend.demo")
+            let base = "/api/v1/programs/gdm-camp"
+            let members = try await client.execute(uri: base + "/members", method: .get, headers: bearer(manager)) { object($0)["items"] as? [[String: Any]] ?? [] }
+            let onCall = try #require(members.first { ($0["role"] as? String) == "nurse" }?["user_id"] as? String ?? members.first?["user_id"] as? String)
+            let admin = try await app.token(for: "admin@tend.demo")
+            try await client.execute(uri: base + "/triage/settings", method: .put, headers: bearer(admin), body: json(#"{"on_call_staff_id": "\#(onCall)"}"#)) {
+                #expect($0.status == .ok, "\(String(buffer: $0.body))")
+            }
+            let patient = try await createPatient(client, token: manager, program: "gdm-camp", body: #"{"name": "低血糖", "phone": "13912349003"}"#)
+            let patientID = try #require(patient["id"] as? String)
+            func post(_ value: Double, at time: String) async throws -> [[String: Any]] {
+                let body = #"{"source": "check-in", "observations": [{"patient_id": "\#(patientID)", "code": "glucose-fasting", "value": \#(value), "unit": "mmol/L", "effective_at": "\#(time)"}]}"#
+                return try await client.execute(uri: base + "/observations", method: .post, headers: bearer(manager), body: json(body)) { response in
+                    #expect(response.status == .ok, "\(String(buffer: response.body))")
+                    return object(response)["alerts"] as? [[String: Any]] ?? []
+                }
+            }
+            func tasks() async throws -> [[String: Any]] {
+                try await client.execute(uri: base + "/tasks?patient=\(patientID)&status=open", method: .get, headers: bearer(manager)) { object($0)["items"] as? [[String: Any]] ?? [] }
+            }
+            let low = try await post(2.7, at: "2026-12-03T07:30:00+08:00")
+            #expect(low.count == 1 && low.first?["rule"] as? String == "glucose-low" && low.first?["priority"] as? String == "urgent")
+            let opened = try await tasks()
+            #expect(opened.count == 1)
+            #expect(opened.first?["kind"] as? String == "observation_alert" && opened.first?["priority"] as? String == "urgent")
+            #expect(opened.first?["assignee_id"] as? String == onCall)
+
+            #expect(try await post(5.6, at: "2026-12-03T12:00:00+08:00").isEmpty)
+            let again = try await post(2.5, at: "2026-12-04T07:30:00+08:00")
+            #expect(again.first?["id"] as? String == low.first?["id"] as? String && again.first?["breaches"] as? Int == 2)
+            #expect(try await tasks().count == 1, "a new breach joins the open alert")
+
+            let alertID = try #require(low.first?["id"] as? String)
+            try await client.execute(uri: base + "/alerts/\(alertID)/resolve", method: .post, headers: bearer(manager)) { response in
+                #expect(response.status == .ok, "\(String(buffer: response.body))")
+                #expect(object(response)["status"] as? String == "resolved")
+            }
+            #expect(try await tasks().isEmpty, "resolving completes the task")
+            let open = try await client.execute(uri: base + "/alerts", method: .get, headers: bearer(manager)) { object($0)["items"] as? [[String: Any]] ?? [] }
+            #expect(open.allSatisfy { $0["id"] as? String != alertID })
+            let next = try await post(2.6, at: "2026-12-05T07:30:00+08:00")
+            #expect(next.count == 1 && next.first?["id"] as? String != alertID)
+            try await client.execute(uri: base + "/alerts/\(alertID)/resolve", method: .post, headers: bearer(manager)) { #expect($0.status == .notFound) }
+        }
+    }
 }

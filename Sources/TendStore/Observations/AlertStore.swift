@@ -1,0 +1,155 @@
+import Foundation
+import SQLKit
+import TendCore
+
+public enum AlertStatus: String, Sendable, Codable, CaseIterable {
+    case open
+    case acknowledged
+    case resolved
+}
+
+/// A patient's readings crossing one of the program's alert rules: one alert per rule and
+/// patient while it is not resolved (a new breach is added to it), with the staff task it raised.
+public struct ObservationAlert: Sendable, Equatable {
+    public var id: String
+    public var programID: String
+    public var patientID: String
+    public var ruleID: String
+    public var priority: TaskPriority
+    public var status: AlertStatus
+    public var firstObservationID: String
+    public var lastObservationID: String
+    public var breaches: Int
+    public var taskID: String?
+    public var openedAt: Date
+    public var updatedAt: Date
+    public var resolvedAt: Date?
+    public var resolvedBy: String?
+}
+
+public struct AlertStore: Sendable {
+    let database: Database
+    let clock: TendClock
+    let ids: IDGenerator
+    let tasks: TaskStore
+    let audit: AuditLog
+
+    public init(database: Database, clock: TendClock, ids: IDGenerator, tasks: TaskStore, audit: AuditLog) {
+        self.database = database
+        self.clock = clock
+        self.ids = ids
+        self.tasks = tasks
+        self.audit = audit
+    }
+
+    static let columns = "id, program_id, patient_id, rule_id, priority, status, first_observation_id, last_observation_id, breaches, task_id, opened_at, updated_at, resolved_at, resolved_by"
+
+    /// Adds a breach to the patient's alert of this rule, or opens one with an urgent-or-other
+    /// task (assigned to `assignee`, the on-call member for urgent ones), in the caller's
+    /// transaction. Returns the alert and whether it was opened now.
+    public func raise(_ sql: any SQLDatabase, programID: String, patientID: String, rule: ObservationAlertRule, observationID: String,
+                      assignee: String?, actor: AuditActor) async throws -> (alert: ObservationAlert, opened: Bool) {
+        let now = clock.now()
+        let dialect = StorageDialect.of(sql)
+        if let row = try await sql.raw("""
+            SELECT \(unsafeRaw: Self.columns) FROM observation_alerts
+            WHERE program_id = \(bind: programID) AND rule_id = \(bind: rule.id) AND patient_id = \(bind: patientID) AND status <> 'resolved'\(unsafeRaw: dialect.lockingRead)
+            """).first() {
+            var alert = try Self.alert(from: row)
+            try await sql.raw("""
+                UPDATE observation_alerts SET breaches = breaches + 1, last_observation_id = \(bind: observationID), updated_at = \(bind: now.epochMilliseconds)
+                WHERE id = \(bind: alert.id)
+                """).run()
+            alert.breaches += 1
+            alert.lastObservationID = observationID
+            alert.updatedAt = now
+            return (alert, false)
+        }
+        let id = ids.next()
+        let task = StaffTask(id: "alert.\(id)", programID: programID, patientID: patientID, touchpointID: nil, kind: .observationAlert,
+                             title: rule.title, priority: rule.priority, dueAt: now, slaAt: now.addingTimeInterval(StaffTask.slaWindow(rule.priority)),
+                             assigneeID: assignee, createdAt: now)
+        try await tasks.insert(sql, task)
+        try await sql.raw("""
+            INSERT INTO observation_alerts (\(unsafeRaw: Self.columns))
+            VALUES (\(bind: id), \(bind: programID), \(bind: patientID), \(bind: rule.id), \(bind: rule.priority.rawValue), 'open', \(bind: observationID),
+                    \(bind: observationID), 1, \(bind: task.id), \(bind: now.epochMilliseconds), \(bind: now.epochMilliseconds), NULL, NULL)
+            """).run()
+        try await audit.record(.alertOpen, by: actor, program: programID, patient: patientID, in: sql)
+        let alert = ObservationAlert(id: id, programID: programID, patientID: patientID, ruleID: rule.id, priority: rule.priority, status: .open,
+                                     firstObservationID: observationID, lastObservationID: observationID, breaches: 1, taskID: task.id,
+                                     openedAt: now, updatedAt: now, resolvedAt: nil, resolvedBy: nil)
+        return (alert, true)
+    }
+
+    /// The program's alerts that are not resolved (or those of one patient, any status),
+    /// urgent first, then oldest first. Unaudited: the use case audits the read.
+    public func list(programID: String, patientID: String? = nil, limit: Int = 200) async throws -> [ObservationAlert] {
+        var query = SQLQueryString("SELECT \(Self.columns) FROM observation_alerts WHERE ")
+        if let patientID {
+            query.appendLiteral("patient_id = ")
+            query.appendInterpolation(bind: patientID)
+            query.appendInterpolation(unsafeRaw: " AND \(database.dialect.unindexed("program_id")) = ")
+            query.appendInterpolation(bind: programID)
+        } else {
+            query.appendLiteral("program_id = ")
+            query.appendInterpolation(bind: programID)
+            query.appendLiteral(" AND status <> 'resolved'")
+        }
+        query.appendLiteral(" ORDER BY CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END, opened_at, id")
+        query.appendInterpolation(unsafeRaw: " LIMIT \(max(1, min(limit, 1000)))")
+        let finished = query
+        return try await database.read { sql in try await sql.raw(finished).all() }.map(Self.alert(from:))
+    }
+
+    /// Acknowledges or resolves an alert (resolving also completes its task); nil when the
+    /// program has no such alert, or it is already resolved.
+    public func change(programID: String, id: String, to status: AlertStatus, staffID: String?, actor: AuditActor) async throws -> ObservationAlert? {
+        guard status != .open else { return nil }
+        let now = clock.now().epochMilliseconds
+        return try await database.transaction { sql in
+            guard let row = try await sql.raw("""
+                SELECT \(unsafeRaw: Self.columns) FROM observation_alerts WHERE program_id = \(bind: programID) AND id = \(bind: id) AND status <> 'resolved'
+                """).first() else { return nil }
+            var alert = try Self.alert(from: row)
+            let resolving = status == .resolved
+            try await sql.raw("""
+                UPDATE observation_alerts SET status = \(bind: status.rawValue), updated_at = \(bind: now),
+                       resolved_at = \(bind: resolving ? now : nil), resolved_by = \(bind: resolving ? staffID : nil)
+                WHERE id = \(bind: id)
+                """).run()
+            if resolving, let task = alert.taskID {
+                try await sql.raw("""
+                    UPDATE staff_tasks SET status = 'done', outcome = 'done', completed_at = \(bind: now), completed_by = \(bind: staffID), updated_at = \(bind: now)
+                    WHERE program_id = \(bind: programID) AND id = \(bind: task) AND status = 'open'
+                    """).run()
+            }
+            try await audit.record(resolving ? .alertResolve : .alertAcknowledge, by: actor, program: programID, patient: alert.patientID, in: sql)
+            alert.status = status
+            alert.updatedAt = Date(epochMilliseconds: now)
+            if resolving {
+                alert.resolvedAt = Date(epochMilliseconds: now)
+                alert.resolvedBy = staffID
+            }
+            return alert
+        }
+    }
+
+    static func alert(from row: any SQLRow) throws -> ObservationAlert {
+        let id = try row.decode(column: "id", as: String.self)
+        guard let priority = TaskPriority(rawValue: try row.decode(column: "priority", as: String.self)),
+              let status = AlertStatus(rawValue: try row.decode(column: "status", as: String.self)) else {
+            throw StoreCorruption(what: "alert \(id) has an unknown priority or status")
+        }
+        return ObservationAlert(
+            id: id, programID: try row.decode(column: "program_id", as: String.self), patientID: try row.decode(column: "patient_id", as: String.self),
+            ruleID: try row.decode(column: "rule_id", as: String.self), priority: priority, status: status,
+            firstObservationID: try row.decode(column: "first_observation_id", as: String.self),
+            lastObservationID: try row.decode(column: "last_observation_id", as: String.self),
+            breaches: try row.decode(column: "breaches", as: Int.self), taskID: try row.decode(column: "task_id", as: String?.self),
+            openedAt: Date(epochMilliseconds: try row.decode(column: "opened_at", as: Int64.self)),
+            updatedAt: Date(epochMilliseconds: try row.decode(column: "updated_at", as: Int64.self)),
+            resolvedAt: try row.decode(column: "resolved_at", as: Int64?.self).map(Date.init(epochMilliseconds:)),
+            resolvedBy: try row.decode(column: "resolved_by", as: String?.self))
+    }
+}

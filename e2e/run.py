@@ -5,6 +5,7 @@ in headless Chromium. Run by .ci/run after `swift test`.
     python e2e/run.py --binary .build/debug/tend [--postgres-url postgres://...]
 """
 import argparse
+import json
 import os
 import re
 import shutil
@@ -191,6 +192,44 @@ def cli_import_and_rotate(binary, workdir):
     enrolled = run_cli(binary, "enrol", "--program", "imp", "--pathway", "s3-gdm-camp", "--tags", "disease=T2DM",
                        "--anchor", "camp_start=2030-01-01", *common)
     assert enrolled.returncode == 0 and "Enrolled 495 patients, 15840 touchpoints" in enrolled.stdout, enrolled.stdout + enrolled.stderr
+
+
+@check("CLI: import readings twice (an impossible value and an unknown patient refused), questionnaire score and validate")
+def cli_observations_and_questionnaires(binary, workdir):
+    data = Path(workdir) / "obs"
+    data.mkdir()
+    key = data / "master.key"
+    key.write_text("k1:" + "D" * 43 + "=\n")
+    common = ["--database", f"sqlite:{data}/tend.sqlite", "--key-file", str(key)]
+    assert run_cli(binary, "migrate", *common).returncode == 0
+    assert run_cli(binary, "program", "create", "--slug", "obs", "--name", "读数", *common).returncode == 0
+    patients = data / "patients.csv"
+    patients.write_text("患者编号,姓名\nG1,甲\nG2,乙\n", encoding="utf-8")
+    assert run_cli(binary, "import", "patients", str(patients), "--program", "obs", *common).returncode == 0
+    readings = data / "readings.csv"
+    readings.write_text("\n".join([
+        "患者编号,指标,数值,单位,测量时间,记录编号",
+        "G1,glucose-fasting,5.6,mmol/L,2026-12-01T07:30:00+08:00,a1",
+        "G1,glucose-post-meal,140,mg/dL,2026-12-01T09:30:00+08:00,a2",
+        "G2,body-temperature,101.5,°F,2026-12-01T20:00:00+08:00,a3",
+        "G2,glucose-fasting,300,mmol/L,2026-12-02T07:30:00+08:00,a4",
+        "G9,glucose-fasting,5.1,mmol/L,2026-12-02T07:30:00+08:00,a5",
+    ]) + "\n", encoding="utf-8")
+    first = run_cli(binary, "import", "observations", str(readings), "--program", "obs", "--source", "device", *common)
+    assert first.returncode == 0, first.stderr
+    assert "3 recorded, 0 already there, 2 rejected" in first.stdout, first.stdout
+    rejects = (data / "readings.csv.rejects.csv").read_text(encoding="utf-8").splitlines()
+    assert rejects[0] == "line,field,reason" and rejects[1].startswith("5,value,") and rejects[2].startswith("6,patient_external_id,"), rejects
+    second = run_cli(binary, "import", "observations", str(readings), "--program", "obs", "--source", "device", *common)
+    assert "0 recorded, 3 already there, 2 rejected" in second.stdout, second.stdout
+    scored = run_cli(binary, "questionnaire", "score", "phq-9", "--answers", json.dumps({str(i): 2 for i in range(1, 10)}))
+    assert scored.returncode == 0, scored.stderr
+    result = json.loads(scored.stdout)
+    assert result["total"] == 18 and result["band"]["id"] == "moderately-severe" and result["flags"][0]["level"] == "urgent", result
+    broken = data / "broken.yaml"
+    broken.write_text("questionnaire: x\nversion: 1\nitems:\n  - id: q1\n    type: sliders\n", encoding="utf-8")
+    invalid = run_cli(binary, "questionnaire", "validate", str(broken))
+    assert invalid.returncode != 0 and "broken.yaml:5: unknown item type" in invalid.stdout + invalid.stderr, invalid.stdout + invalid.stderr
 
 
 @check("browser: demo login shows the program switcher with both programs")
@@ -681,6 +720,7 @@ def main():
         serve_bad_port(binary, workdir)
         cli_on_postgres(binary, workdir, args.postgres_url)
         cli_import_and_rotate(binary, workdir)
+        cli_observations_and_questionnaires(binary, workdir)
         browser_login(binary, workdir)
         browser_patient_edit(binary, workdir)
         browser_reschedule(binary, workdir)

@@ -355,6 +355,9 @@ class Context:
             ids["message"] = self.api("POST", f"/api/v1/programs/{program}/inbound",
                                       {"channel": "in_app", "patient_id": ids["patient"], "text": "请问明天的课几点开始？"})["message"]["id"]
             ids["task"] = self.task(program, ids["patient"])
+            ids["alert"] = self.api("POST", f"/api/v1/programs/{program}/observations", {"source": "device", "observations": [
+                {"patient_id": ids["patient"], "code": "glucose-fasting", "value": 2.5, "unit": "mmol/L",
+                 "effective_at": "2026-12-01T07:30:00+08:00"}]})["alerts"][0]["id"]
             binding = self.uniq("hostile-group-")
             ids["group"] = self.api("POST", f"/api/v1/programs/{program}/groups",
                                     {"name": "敌意测试群", "channel": "wecom", "binding": binding, "patient_ids": [ids["patient"]]})["id"]
@@ -370,7 +373,7 @@ class Context:
         ids = self.ids[program]
         return {"program": program, "patient": ids["patient"], "enrolment": ids["enrolment"], "task": ids["task"],
                 "message": ids["message"], "consent": ids["consent"], "token": self.ids[A]["token"],
-                "user": self.ids[A]["member"], "pathway": ids["pathway"], "channel": "webhook"}
+                "user": self.ids[A]["member"], "pathway": ids["pathway"], "channel": "webhook", "alert": ids["alert"]}
 
 
 # --- the base body of each operation --------------------------------------------------------

@@ -10,6 +10,9 @@ public struct PatientRecord: Sendable {
     public var thread: [StoredMessage]
     /// The pathways the enrolments follow, by id.
     public var pathways: [String: StoredPathway]
+    /// The newest readings (up to 500) and the patient's alerts, unresolved first.
+    public var observations: [StoredObservation]
+    public var alerts: [ObservationAlert]
 }
 
 /// The registry's actions: every read of patient data audited, every write audited in its
@@ -70,7 +73,9 @@ public struct PatientActions: Sendable {
         }
         return PatientRecord(patient: patient, enrolments: enrolments,
                              touchpoints: try await stores.enrolments.schedule(programID: programID, patientID: patientID),
-                             thread: try await stores.messages.thread(programID: programID, patientID: patientID), pathways: pathways)
+                             thread: try await stores.messages.thread(programID: programID, patientID: patientID), pathways: pathways,
+                             observations: try await stores.observations.list(programID: programID, patientID: patientID),
+                             alerts: try await stores.alerts.list(programID: programID, patientID: patientID))
     }
 
     public func list(programID: String, query: PatientQuery, by actor: AuditActor) async throws -> PatientPage {

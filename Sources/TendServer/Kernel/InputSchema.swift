@@ -128,9 +128,10 @@ extension InputSchema.Pattern {
     /// `key=value,key=*,…`: at most `Bounds.tagFilterTerms` terms.
     static let tagFilter = Self("^ *\(tagKey) *= *(\\*|\(tagValue))( *, *\(tagKey) *= *(\\*|\(tagValue))){0,\(Bounds.tagFilterTerms - 1)}$")
     static let identifier = Self(#"^[!-~]+$"#)
+    static let observationCode = Self(#"^(loinc:[0-9-]{1,64}|program:[a-z0-9_.\-]{1,64})$"#)
     static let slug = Self(#"^[a-z0-9]+(-[a-z0-9]+)*$"#)
     static let date = Self(#"^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"#)
-    static let dateTime = Self(#"^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"#)
+    static let dateTime = Self(#"^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-7]):[0-5][0-9]|[+-]18:00)$"#)
 }
 
 /// A JSON document as read, before it is held to a schema.
@@ -241,11 +242,14 @@ extension InputSchema {
             }
             try InputSchema.object(variant.properties).validate(value: .object(members), at: path)
         case (.anyOf(let choices, _), _):
-            guard let choice = choices.first(where: { $0.accepts(typeOf: value) }) else {
+            // The first choice of the value's type that holds; else the first such choice's problem.
+            let candidates = choices.filter { $0.accepts(typeOf: value) }
+            guard let first = candidates.first else {
                 let names = choices.map(\.typeName).joined(separator: ", ")
                 throw TendError.invalid(field, .init(en: "must be of type \(names)", zh: "类型应为 \(names)"), code: "wrong_type")
             }
-            try choice.validate(value: value, at: path)
+            for candidate in candidates.dropFirst() where (try? candidate.validate(value: value, at: path)) != nil { return }
+            try first.validate(value: value, at: path)
         case (.dictionary(let keys, let values, let count, _), .object(let members)):
             guard count.contains(members.count) else { throw Self.badCount(field, count) }
             for (key, member) in members.sorted(by: { $0.key < $1.key }) {

@@ -105,6 +105,14 @@ struct AlertBody: Encodable {
     ], required: ["id", "patient_id", "rule", "priority", "status", "breaches", "first_observation_id", "last_observation_id", "opened_at", "updated_at"])
 }
 
+extension InputSchema {
+    /// A short key of the catalog (`glucose-fasting`), `loinc:CODE` or `program:NAME`.
+    static let observationCode = InputSchema.anyOf([
+        .values(ObservationCatalog.all.map(\.key)),
+        .pattern(.observationCode, length: 7...72, description: "loinc:CODE or program:NAME"),
+    ], description: "A short key such as glucose-fasting, loinc:CODE, or program:NAME for a program's own")
+}
+
 struct RecordObservationsRequest: Decodable {
     let source: String?
     let observations: [Item]
@@ -122,7 +130,7 @@ struct RecordObservationsRequest: Decodable {
         .optional("source", .values(ObservationSource.allCases.map(\.rawValue), description: "Default device")),
         .required("observations", .array(.object([
             .required("patient_id", .identifier),
-            .required("code", .text(1...80, description: "loinc:CODE, a short key such as glucose-fasting, or program:NAME")),
+            .required("code", .observationCode),
             .required("value", .anyOf([.number(-1e9...1e9), .text(1...Bounds.textLength), .boolean()],
                                       description: "A number, a number with its unit (\"101.5 °F\"), a code or text, or true/false")),
             .optional("unit", .nullable(.text(1...40, description: "UCUM or as typed: mmol/L, mg/dL, °F, kg, lb …"))),
@@ -175,7 +183,7 @@ struct ObservationRoutes: Sendable {
                 method: .get, path: "/api/v1/programs/{program}/patients/{patient}/observations", operationID: "listObservations",
                 summary: "The patient's observations, newest first", tag: "observations",
                 query: [
-                    .init(name: "code", schema: .text(1...80), description: "Only this code (loinc:…, program:… or a short key)"),
+                    .init(name: "code", schema: .observationCode, description: "Only this code (loinc:…, program:… or a short key)"),
                     .init(name: "since", schema: .dateTime, description: "Only from this time"),
                     .init(name: "limit", schema: .integer(1...5000), description: "At most this many (default 500)"),
                 ],

@@ -163,6 +163,19 @@ struct PatientConsole: Sendable {
                     "level": message.level.map { t["level_\($0.rawValue)"] ?? $0.rawValue } ?? "",
                 ]
             }
+            let settings = try await stores.messages.settings(programID: page.grant.program.id)
+            let charts = ObservationChart.values(record.observations, rules: ObservationAlertRule.rules(from: settings.thresholds ?? TriageThresholds()), locale: page.locale)
+            values["has_charts"] = !charts.isEmpty
+            values["charts"] = charts
+            let unresolved = record.alerts.filter { $0.status != .resolved }
+            values["has_alerts"] = !unresolved.isEmpty
+            values["alerts"] = unresolved.map { alert -> [String: Any] in
+                [
+                    "rule": t["alert_\(alert.ruleID)"] ?? alert.ruleID, "priority": t["priority_\(alert.priority.rawValue)"] ?? alert.priority.rawValue,
+                    "urgent": alert.priority == .urgent, "breaches": alert.breaches, "opened_at": TaskConsole.format(alert.openedAt),
+                    "status": t["alert_status_\(alert.status.rawValue)"] ?? alert.status.rawValue,
+                ]
+            }
             if page.showAudit {
                 let events = try await stores.audit.events(programID: page.grant.program.id, subjectID: patient.id, limit: 50)
                 var names: [String: String] = [:]

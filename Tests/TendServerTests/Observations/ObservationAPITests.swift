@@ -19,7 +19,7 @@ import TendTestSupport
             let batch = """
                 {"source": "device", "observations": [
                   {"patient_id": "\(patientID)", "code": "glucose-fasting", "value": 48, "unit": "mg/dL", "effective_at": "2026-12-03T07:30:00+08:00", "external_id": "m-1"},
-                  {"patient_id": "\(patientID)", "code": "loinc:8310-5", "value": "101.5 °F", "effective_at": "2026-12-03T20:00:00+08:00", "external_id": "t-1"}
+                  {"patient_id": "\(patientID)", "code": "loinc:8310-5", "value": "101.5 °F", "effective_at": "2026-12-03T20:00:00.4788+08:00", "external_id": "t-1"}
                 ]}
                 """
             for expected in [(2, 0), (0, 2)] {
@@ -122,6 +122,16 @@ import TendTestSupport
             #expect(open.allSatisfy { $0["id"] as? String != alertID })
             let next = try await post(2.6, at: "2026-12-05T07:30:00+08:00")
             #expect(next.count == 1 && next.first?["id"] as? String != alertID)
+
+            // The patient page charts the readings, the low ones marked, and lists the open alert.
+            let jar = CookieJar()
+            _ = try await signIn(client, jar: jar, email: "manager@tend.demo")
+            let html = try await client.execute(uri: "/p/gdm-camp/patients/\(patientID)", method: .get, headers: merged(jar.header, [.accept: "text/html"])) { response in
+                #expect(response.status == .ok)
+                return String(buffer: response.body)
+            }
+            #expect(html.contains(#"<svg class="chart""#) && html.matches(of: /class="breach"/).count == 3)
+            #expect(html.contains("id=\"alerts\"") && html.contains("低血糖") || html.contains("Low glucose"))
             try await client.execute(uri: base + "/alerts/\(alertID)/resolve", method: .post, headers: bearer(manager)) { #expect($0.status == .notFound) }
         }
     }

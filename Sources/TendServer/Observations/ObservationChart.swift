@@ -1,0 +1,77 @@
+import Foundation
+import TendCore
+import TendStore
+
+/// A small line chart of one code's readings, drawn by the server as SVG: the readings in time
+/// order, the alert thresholds as dashed lines, and a reading that crossed one drawn large and red.
+/// It holds numbers only (no patient text), so the page can embed it as is.
+enum ObservationChart {
+    static let width = 560.0, height = 160.0, margin = 28.0
+
+    struct Point {
+        var at: Date
+        var value: Double
+        var breached: Bool
+    }
+
+    static func svg(points: [Point], thresholds: [Double], unit: String, label: String) -> String {
+        guard let first = points.first, let last = points.last else { return "" }
+        let values = points.map(\.value) + thresholds
+        let low = (values.min() ?? 0), high = (values.max() ?? 1)
+        let span = max(high - low, 1e-9)
+        let bottom = low - span * 0.1, top = high + span * 0.1
+        let start = first.at.timeIntervalSince1970, length = max(last.at.timeIntervalSince1970 - start, 1)
+        func x(_ date: Date) -> Double { margin + (date.timeIntervalSince1970 - start) / length * (width - 2 * margin) }
+        func y(_ value: Double) -> Double { height - margin - (value - bottom) / (top - bottom) * (height - 2 * margin) }
+        func number(_ value: Double) -> String { String(format: "%.1f", value) }
+        var parts: [String] = []
+        parts.append(##"<svg class="chart" viewBox="0 0 \##(Int(width)) \##(Int(height))" width="100%" role="img" aria-label="\##(escape(label))">"##)
+        parts.append(##"<line x1="\##(margin)" y1="\##(height - margin)" x2="\##(width - margin)" y2="\##(height - margin)" stroke="#999" stroke-width="1"/>"##)
+        for threshold in thresholds {
+            parts.append(##"<line x1="\##(margin)" y1="\##(number(y(threshold)))" x2="\##(width - margin)" y2="\##(number(y(threshold)))" stroke="#c0392b" stroke-dasharray="4 3" stroke-width="1"/>"##)
+            parts.append(##"<text x="\##(width - margin + 2)" y="\##(number(y(threshold) + 4))" font-size="10" fill="#c0392b">\##(number(threshold))</text>"##)
+        }
+        let line = points.map { "\(number(x($0.at))),\(number(y($0.value)))" }.joined(separator: " ")
+        parts.append(##"<polyline points="\##(line)" fill="none" stroke="#2c6e9b" stroke-width="1.5"/>"##)
+        for point in points {
+            let attributes = point.breached ? ##"r="4.5" fill="#c0392b" class="breach""## : ##"r="2.5" fill="#2c6e9b""##
+            parts.append(##"<circle cx="\##(number(x(point.at)))" cy="\##(number(y(point.value)))" \##(attributes)><title>\##(number(point.value)) \##(escape(unit))</title></circle>"##)
+        }
+        parts.append(##"<text x="\##(margin)" y="14" font-size="11" fill="#555">\##(escape(label)) (\##(escape(unit)))</text>"##)
+        parts.append("</svg>")
+        return parts.joined()
+    }
+
+    private static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+
+    /// One chart per measured code of the patient, newest code first, with the program's rules.
+    static func values(_ observations: [StoredObservation], rules: [ObservationAlertRule], locale: AppLocale) -> [[String: Any]] {
+        var byCode: [ObservationCode: [StoredObservation]] = [:]
+        var order: [ObservationCode] = []
+        for stored in observations {
+            guard stored.observation.reading.number != nil else { continue }
+            if byCode[stored.observation.reading.code] == nil { order.append(stored.observation.reading.code) }
+            byCode[stored.observation.reading.code, default: []].append(stored)
+        }
+        return order.compactMap { code -> [String: Any]? in
+            guard let readings = byCode[code]?.sorted(by: { $0.observation.effectiveAt < $1.observation.effectiveAt }), let latest = readings.last else { return nil }
+            let codeRules = rules.filter { $0.codes.contains(code) }
+            let thresholds = Array(Set(codeRules.flatMap { [$0.below, $0.atOrAbove].compactMap { $0 } })).sorted()
+            let points = readings.compactMap { stored in
+                stored.observation.reading.number.map { value in
+                    Point(at: stored.observation.effectiveAt, value: value, breached: codeRules.contains { $0.isBreached(by: stored.observation.reading) })
+                }
+            }
+            let name = ObservationCatalog.definition(code: code)?.name.text(in: locale) ?? code.description
+            let unit: String = if case .quantity(_, let unit) = latest.observation.reading.value { unit } else { "" }
+            return [
+                "name": name, "count": readings.count, "svg": svg(points: points, thresholds: thresholds, unit: unit, label: name),
+                "latest": String(format: "%.1f", latest.observation.reading.number ?? 0) + " " + unit,
+                "latest_at": TaskConsole.format(latest.observation.effectiveAt),
+            ]
+        }
+    }
+}

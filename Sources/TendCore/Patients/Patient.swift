@@ -283,7 +283,7 @@ public struct PatientTag: Codable, Sendable, Equatable, Hashable {
 
     /// `key=value`; keys are lowercase identifiers, values free text without separators.
     public static func parse(_ text: String, field: String = "tags") throws(TendError) -> PatientTag {
-        let parts = text.split(separator: "=", maxSplits: 1).map { $0.trimmed }
+        let parts = splitScalars(text, at: "=", maxSplits: 1)
         guard parts.count == 2 else {
             throw TendError.invalid(field, .init(en: "must be written key=value, got \(text)", zh: "应写作 key=value，实际为 \(text)"))
         }
@@ -308,6 +308,13 @@ public struct PatientTag: Codable, Sendable, Equatable, Hashable {
     }
 
     public var text: String { "\(key)=\(value)" }
+
+    /// Pieces between separators, trimmed, split code point by code point as the API's document
+    /// reads `key=value,…` (a combining mark after "=" would otherwise hide it in one character).
+    static func splitScalars(_ text: some StringProtocol, at separator: Unicode.Scalar, maxSplits: Int = .max) -> [String] {
+        text.unicodeScalars.split(separator: separator, maxSplits: maxSplits, omittingEmptySubsequences: false)
+            .map { String(String.UnicodeScalarView($0)).trimmed }
+    }
 }
 
 /// A tag as stored: who or what set it, and when.
@@ -343,8 +350,8 @@ public struct TagFilter: Sendable, Equatable {
     /// Parses a comma-separated list of `key=value` (or `key=*`).
     public static func tags(_ text: String, field: String) throws(TendError) -> [PatientTag] {
         var tags: [PatientTag] = []
-        for piece in text.split(separator: ",") where !piece.trimmed.isEmpty {
-            let parts = piece.split(separator: "=", maxSplits: 1).map { $0.trimmed }
+        for piece in PatientTag.splitScalars(text, at: ",") where !piece.isEmpty {
+            let parts = PatientTag.splitScalars(piece, at: "=", maxSplits: 1)
             if parts.count == 2, parts[1] == "*" {
                 let key = try PatientTag(key: parts[0], value: "x").validated(field: field).key
                 tags.append(PatientTag(key: key, value: "*"))

@@ -299,3 +299,21 @@ let concretePaths: [(method: HTTPRequest.Method, path: String)] = [
         }
     }
 }
+
+/// Patterns are read code point by code point, as the OpenAPI document's JSON Schema reads them.
+@Suite struct PatternSemanticsTests {
+    @Test(arguments: TestBackend.available)
+    func aCombiningMarkAfterASeparatorIsWhatTheDocumentSays(backend: TestBackend) async throws {
+        try await withClient(backend) { app, client in
+            let manager = try await app.token(for: "manager@tend.demo")
+            // "k=\u{301}v": valid for the document's pattern (a value may start with a combining mark).
+            try await client.execute(uri: "/api/v1/programs/gdm-camp/patients?tags=k%3D%CC%81v", method: .get, headers: bearer(manager)) { response in
+                #expect(response.status == .ok, "\(String(buffer: response.body))")
+            }
+            // "k\u{301}=v": a combining mark in a key is not a key character, for either reader.
+            try await client.execute(uri: "/api/v1/programs/gdm-camp/patients?tags=k%CC%81%3Dv", method: .get, headers: bearer(manager)) { response in
+                #expect(response.status == .badRequest)
+            }
+        }
+    }
+}

@@ -142,6 +142,7 @@ struct ConsoleRoutes: Sendable {
 
         PatientConsole(console: self).register(on: router)
         TaskConsole(console: self).register(on: router)
+        AlertConsole(console: self).register(on: router)
         InboxConsole(console: self).register(on: router)
     }
 

@@ -171,7 +171,7 @@ struct PatientConsole: Sendable {
             values["has_alerts"] = !unresolved.isEmpty
             values["alerts"] = unresolved.map { alert -> [String: Any] in
                 [
-                    "rule": t["alert_\(alert.ruleID)"] ?? alert.ruleID, "priority": t["priority_\(alert.priority.rawValue)"] ?? alert.priority.rawValue,
+                    "rule": t["alert_\(alert.ruleID)"] ?? alert.ruleID, "priority": alert.priority.label.text(in: page.locale),
                     "urgent": alert.priority == .urgent, "breaches": alert.breaches, "opened_at": TaskConsole.format(alert.openedAt),
                     "status": t["alert_status_\(alert.status.rawValue)"] ?? alert.status.rawValue,
                 ]

@@ -132,6 +132,21 @@ import TendTestSupport
             }
             #expect(html.contains(#"<svg class="chart""#) && html.matches(of: /class="breach"/).count == 3)
             #expect(html.contains("id=\"alerts\"") && html.contains("低血糖") || html.contains("Low glucose"))
+
+            // The program's alerts page lists the open one; resolving it there empties the list.
+            let openAlertID = try #require(next.first?["id"] as? String)
+            let alertsPage = try await client.execute(uri: "/p/gdm-camp/alerts", method: .get, headers: merged(jar.header, [.accept: "text/html"])) { response in
+                #expect(response.status == .ok)
+                return String(buffer: response.body)
+            }
+            #expect(alertsPage.contains("id=\"alert-\(openAlertID)\""))
+            let csrf = try #require(alertsPage.firstMatch(of: /name="csrf" value="([^"]+)"/)?.1)
+            try await client.execute(uri: "/p/gdm-camp/alerts/\(openAlertID)/resolve", method: .post,
+                                     headers: merged(jar.header, [.contentType: "application/x-www-form-urlencoded"]), body: ByteBuffer(string: "csrf=\(csrf)")) { response in
+                #expect(response.status == .seeOther || response.status == .found, "\(response.status)")
+            }
+            let after = try await client.execute(uri: "/p/gdm-camp/alerts", method: .get, headers: merged(jar.header, [.accept: "text/html"])) { String(buffer: $0.body) }
+            #expect(!after.contains("id=\"alert-\(openAlertID)\""))
             try await client.execute(uri: base + "/alerts/\(alertID)/resolve", method: .post, headers: bearer(manager)) { #expect($0.status == .notFound) }
         }
     }

@@ -1,0 +1,46 @@
+import Foundation
+import Hummingbird
+import TendCore
+import TendEngine
+import TendStore
+
+/// The console's alerts page: readings that crossed the program's thresholds, unresolved,
+/// urgent first, each with its patient and a button to resolve it.
+struct AlertConsole: Sendable {
+    let console: ConsoleRoutes
+    private var observations: ObservationActions { console.dependencies.actions.observations }
+
+    struct ResolveForm: Decodable {
+        var csrf: String?
+    }
+
+    func register(on router: Router<TendRequestContext>) {
+        router.get("/p/:program/alerts") { request, context -> Response in
+            let page = try await console.programPage(.readPatients, request, context)
+            let alerts = try await observations.alerts(programID: page.grant.program.id, by: page.actor)
+            let t = UIStrings.strings(for: context.locale)
+            let rows: [[String: Any]] = alerts.map { alert in
+                [
+                    "id": alert.id, "rule": t["alert_\(alert.ruleID)"] ?? alert.ruleID, "priority": alert.priority.rawValue,
+                    "priority_label": alert.priority.label.text(in: context.locale),
+                    "status": t["alert_status_\(alert.status.rawValue)"] ?? alert.status.rawValue,
+                    "breaches": alert.breaches, "opened_at": TaskConsole.format(alert.openedAt), "patient_id": alert.patientID,
+                ]
+            }
+            let values: [String: Any] = [
+                "program": page.programValues, "alerts": rows, "has_alerts": !rows.isEmpty, "can_write": page.canWrite,
+                "urgent_count": alerts.filter { $0.priority == .urgent }.count, "alert_count": alerts.count,
+            ]
+            return console.renderer.render("alerts", values, chrome: page.chrome, locale: context.locale)
+        }
+
+        router.post("/p/:program/alerts/:alert/resolve") { request, context -> Response in
+            let page = try await console.programPage(.writePatients, request, context)
+            let form = try await console.decodeForm(ResolveForm.self, request)
+            try CSRF.verify(form.csrf, identity: page.grant.identity)
+            _ = try await observations.changeAlert(programID: page.grant.program.id, alertID: try context.parameters.require("alert"), to: .resolved,
+                                                   staffID: page.grant.identity.user.id, by: page.actor)
+            return .redirect(to: "/p/\(page.grant.program.slug)/alerts")
+        }
+    }
+}

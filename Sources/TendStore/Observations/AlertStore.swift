@@ -94,7 +94,9 @@ public struct AlertStore: Sendable {
         } else {
             query.appendLiteral("program_id = ")
             query.appendInterpolation(bind: programID)
-            query.appendLiteral(" AND status <> 'resolved'")
+            // Named, not "<> 'resolved'": the (program, status, opened_at) index serves each, and
+            // resolved alerts, which only grow, are never walked.
+            query.appendLiteral(" AND status IN ('open', 'acknowledged')")
         }
         query.appendLiteral(" ORDER BY CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END, opened_at, id")
         query.appendInterpolation(unsafeRaw: " LIMIT \(max(1, min(limit, 1000)))")

@@ -12,7 +12,7 @@ import TendTestSupport
 @Suite struct QueryPlanTests {
     /// Tables that grow with the program; walking one is never what an interactive read means.
     static let largeTables = ["patients", "patient_tags", "patient_consents", "touchpoints", "enrolments", "staff_tasks", "messages",
-                              "audit_events", "sender_identities", "portal_messages", "observations"]
+                              "audit_events", "sender_identities", "portal_messages", "observations", "observation_alerts"]
 
     struct Population {
         let stores: Stores
@@ -68,13 +68,17 @@ import TendTestSupport
             _ = try await messages.receive(programID: big.id, Arrival(channel: .inApp, patientID: patient.id, text: text), by: actor)
         }
         // A month of daily glucose for 500 patients.
-        for patient in page.patients {
+        for (index, patient) in page.patients.enumerated() {
             let readings = (1...30).map { day in
                 ObservationSubmission(patientID: patient.id, input: ObservationInput(
-                    code: "glucose-fasting", value: .number(5 + Double(day % 7) / 2), unit: "mmol/L",
+                    code: "glucose-fasting", value: .number(index % 5 == 0 && day == 1 ? 2.5 : 5 + Double(day % 7) / 2), unit: "mmol/L",
                     effectiveAt: "2026-11-\(String(format: "%02d", day))T07:30:00+08:00", externalID: "g-\(patient.id)-\(day)"))
             }
             _ = try await ObservationActions(stores: stores).record(programID: big.id, readings, source: .device, by: actor)
+        }
+        // Most alerts of a month are resolved.
+        for (index, alert) in try await stores.alerts.list(programID: big.id).enumerated() where index % 5 != 0 {
+            _ = try await stores.alerts.change(programID: big.id, id: alert.id, to: .resolved, staffID: nil, actor: actor)
         }
         return Population(stores: stores, program: big, patientID: try #require(page.patients.dropFirst(30).first?.id), clock: clock)
     }
@@ -109,6 +113,8 @@ import TendTestSupport
             ("inbox", { _ = try await messages.inbox(programID: program, by: actor) }),
             ("observations", { _ = try await ObservationActions(stores: stores).list(programID: program, patientID: patient, by: actor) }),
             ("glucose chart", { _ = try await ObservationActions(stores: stores).list(programID: program, patientID: patient, code: "glucose-fasting", by: actor) }),
+            ("alerts", { _ = try await ObservationActions(stores: stores).alerts(programID: program, by: actor) }),
+            ("patient's alerts", { _ = try await ObservationActions(stores: stores).alerts(programID: program, patientID: patient, by: actor) }),
             ("message search", { _ = try await messages.search(programID: program, words: "血糖", by: actor) }),
         ]
     }

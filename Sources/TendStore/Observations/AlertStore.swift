@@ -50,36 +50,35 @@ public struct AlertStore: Sendable {
     public func raise(_ sql: any SQLDatabase, programID: String, patientID: String, rule: ObservationAlertRule, observationID: String,
                       assignee: String?, actor: AuditActor) async throws -> (alert: ObservationAlert, opened: Bool) {
         let now = clock.now()
-        let dialect = StorageDialect.of(sql)
-        if let row = try await sql.raw("""
-            SELECT \(unsafeRaw: Self.columns) FROM observation_alerts
-            WHERE program_id = \(bind: programID) AND rule_id = \(bind: rule.id) AND patient_id = \(bind: patientID) AND status <> 'resolved'\(unsafeRaw: dialect.lockingRead)
-            """).first() {
-            var alert = try Self.alert(from: row)
-            try await sql.raw("""
-                UPDATE observation_alerts SET breaches = breaches + 1, last_observation_id = \(bind: observationID), updated_at = \(bind: now.epochMilliseconds)
-                WHERE id = \(bind: alert.id)
-                """).run()
-            alert.breaches += 1
-            alert.lastObservationID = observationID
-            alert.updatedAt = now
-            return (alert, false)
-        }
-        let id = ids.next()
-        let task = StaffTask(id: "alert.\(id)", programID: programID, patientID: patientID, touchpointID: nil, kind: .observationAlert,
-                             title: rule.title, priority: rule.priority, dueAt: now, slaAt: now.addingTimeInterval(StaffTask.slaWindow(rule.priority)),
-                             assigneeID: assignee, createdAt: now)
-        try await tasks.insert(sql, task)
-        try await sql.raw("""
+        let id = ids.next(), taskID = "alert.\(id)"
+        // Insert first, on the unresolved-alert index: two requests recording for one patient at
+        // once cannot both open an alert (on PostgreSQL the second waits for the first's commit,
+        // then finds its alert and joins it).
+        let opened = try await sql.raw("""
             INSERT INTO observation_alerts (\(unsafeRaw: Self.columns))
             VALUES (\(bind: id), \(bind: programID), \(bind: patientID), \(bind: rule.id), \(bind: rule.priority.rawValue), 'open', \(bind: observationID),
-                    \(bind: observationID), 1, \(bind: task.id), \(bind: now.epochMilliseconds), \(bind: now.epochMilliseconds), NULL, NULL)
-            """).run()
-        try await audit.record(.alertOpen, by: actor, program: programID, patient: patientID, in: sql)
-        let alert = ObservationAlert(id: id, programID: programID, patientID: patientID, ruleID: rule.id, priority: rule.priority, status: .open,
-                                     firstObservationID: observationID, lastObservationID: observationID, breaches: 1, taskID: task.id,
-                                     openedAt: now, updatedAt: now, resolvedAt: nil, resolvedBy: nil)
-        return (alert, true)
+                    \(bind: observationID), 1, \(bind: taskID), \(bind: now.epochMilliseconds), \(bind: now.epochMilliseconds), NULL, NULL)
+            ON CONFLICT (program_id, rule_id, patient_id) WHERE status <> 'resolved' DO NOTHING
+            RETURNING id
+            """).first() != nil
+        if opened {
+            try await tasks.insert(sql, StaffTask(
+                id: taskID, programID: programID, patientID: patientID, touchpointID: nil, kind: .observationAlert, title: rule.title,
+                priority: rule.priority, dueAt: now, slaAt: now.addingTimeInterval(StaffTask.slaWindow(rule.priority)), assigneeID: assignee, createdAt: now))
+            try await audit.record(.alertOpen, by: actor, program: programID, patient: patientID, in: sql)
+            let alert = ObservationAlert(id: id, programID: programID, patientID: patientID, ruleID: rule.id, priority: rule.priority, status: .open,
+                                         firstObservationID: observationID, lastObservationID: observationID, breaches: 1, taskID: taskID,
+                                         openedAt: now, updatedAt: now, resolvedAt: nil, resolvedBy: nil)
+            return (alert, true)
+        }
+        guard let row = try await sql.raw("""
+            UPDATE observation_alerts SET breaches = breaches + 1, last_observation_id = \(bind: observationID), updated_at = \(bind: now.epochMilliseconds)
+            WHERE program_id = \(bind: programID) AND rule_id = \(bind: rule.id) AND patient_id = \(bind: patientID) AND status <> 'resolved'
+            RETURNING \(unsafeRaw: Self.columns)
+            """).first() else {
+            throw StoreCorruption(what: "alert \(rule.id) of patient \(patientID) neither inserted nor found")
+        }
+        return (try Self.alert(from: row), false)
     }
 
     /// The program's alerts that are not resolved (or those of one patient, any status),

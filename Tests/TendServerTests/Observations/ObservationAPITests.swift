@@ -150,4 +150,33 @@ import TendTestSupport
             try await client.execute(uri: base + "/alerts/\(alertID)/resolve", method: .post, headers: bearer(manager)) { #expect($0.status == .notFound) }
         }
     }
+
+    /// Readings recorded at once for one patient open one alert and one task between them.
+    @Test(arguments: TestBackend.available)
+    func concurrentLowReadingsOpenOneAlert(backend: TestBackend) async throws {
+        try await withClient(backend) { app, client in
+            let manager = try await app.token(for: "manager@tend.demo")
+            let patient = try await createPatient(client, token: manager, program: "gdm-camp", body: #"{"name": "并发预警", "phone": "13912349004"}"#)
+            let patientID = try #require(patient["id"] as? String)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<12 {
+                    group.addTask {
+                        let body = #"{"observations": [{"patient_id": "\#(patientID)", "code": "glucose-fasting", "value": 2.4, "unit": "mmol/L", "effective_at": "2026-12-03T07:\#(String(format: "%02d", index)):00+08:00"}]}"#
+                        try await client.execute(uri: "/api/v1/programs/gdm-camp/observations", method: .post, headers: bearer(manager), body: json(body)) {
+                            #expect($0.status == .ok, "\(String(buffer: $0.body))")
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let alerts = try await client.execute(uri: "/api/v1/programs/gdm-camp/alerts?patient=\(patientID)", method: .get, headers: bearer(manager)) {
+                object($0)["items"] as? [[String: Any]] ?? []
+            }
+            #expect(alerts.count == 1 && alerts.first?["breaches"] as? Int == 12, "\(alerts)")
+            let tasks = try await client.execute(uri: "/api/v1/programs/gdm-camp/tasks?patient=\(patientID)", method: .get, headers: bearer(manager)) {
+                object($0)["items"] as? [[String: Any]] ?? []
+            }
+            #expect(tasks.count == 1)
+        }
+    }
 }

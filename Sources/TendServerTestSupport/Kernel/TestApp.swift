@@ -9,6 +9,9 @@ import TendTestSupport
 public struct TestApp: Sendable {
     public let dependencies: AppDependencies
     public let clock: TestClock
+    /// Operations time (sign-in throttling): moved by hand, so a slow machine cannot let a block
+    /// run out between two requests of a test.
+    public let operations: TestClock
 
     public var stores: Stores { dependencies.stores }
 
@@ -25,12 +28,13 @@ public struct TestApp: Sendable {
             await cleanup()
             throw error
         }
-        let dependencies = AppDependencies(config: config, stores: stores, clock: clock.clock, ids: ids, logger: logger)
+        let operations = TestClock()
+        let dependencies = AppDependencies(config: config, stores: stores, clock: clock.clock, ids: ids, logger: logger, operationsClock: operations.clock)
         do {
             if seedDemo {
                 try await DemoSeed.seed(stores: stores, passwords: dependencies.passwords, messages: dependencies.actions.messages, patientsPerProgram: 30, now: clock.now)
             }
-            let result = try await body(TestApp(dependencies: dependencies, clock: clock))
+            let result = try await body(TestApp(dependencies: dependencies, clock: clock, operations: operations))
             await stores.database.close()
             await cleanup()
             return result

@@ -47,7 +47,8 @@ struct DispatchCommand: AsyncParsableCommand {
             }
             let config = try await loadConfig(storage, extraFlags: dispatch.flags)
             bootstrapLogging(level: .warning)
-            try await withStores(config) { _, dependencies in
+            // What the pass writes (tasks, alerts) is dated by the same instant.
+            try await withStores(config, clock: .fixed(instant)) { _, dependencies in
                 let dispatcher = dependencies.makeDispatcher(clock: .fixed(instant))
                 let report = try await dispatcher.runPass()
                 let encoder = JSONEncoder()

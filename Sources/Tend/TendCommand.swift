@@ -72,9 +72,8 @@ func loadConfig(_ storage: StorageOptions, extraFlags: [String: String] = [:]) a
 }
 
 /// Opens the stores for a one-shot command, runs the body, and closes the database.
-func withStores(_ config: AppConfig, migrate: Bool = false, _ body: (Stores, AppDependencies) async throws -> Void) async throws {
+func withStores(_ config: AppConfig, migrate: Bool = false, clock: TendClock = .system, _ body: (Stores, AppDependencies) async throws -> Void) async throws {
     let logger = Logger(label: "tend")
-    let clock = TendClock.system
     let ids = IDGenerator.uuidV7(clock: clock)
     let stores = try await openStores(config: config, clock: clock, ids: ids, logger: logger, migrate: migrate)
     do {

@@ -42,6 +42,7 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case touchpointConfirmLink = "touchpoint.confirm.link"
     case touchpointConfirmReply = "touchpoint.confirm.reply"
     case touchpointConfirmCall = "touchpoint.confirm.call"
+    case touchpointConfirmForm = "touchpoint.confirm.form"
     case confirmationRead = "confirmation.read"
 
     // Tasks and messages.
@@ -65,4 +66,11 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case alertAcknowledge = "alert.acknowledge"
     case alertResolve = "alert.resolve"
     case alertsRead = "alerts.read"
+    // Questionnaires.
+    case questionnaireSave = "questionnaire.save"
+    case responseRecord = "response.record"
+    case responsesRead = "responses.read"
+    case formRead = "form.read"
+    case photoStore = "photo.store"
+    case photoRead = "photo.read"
 }

@@ -187,7 +187,8 @@ extension TaskPriority {
 
 /// The text of a touchpoint: the step's template in the patient's language, filled in.
 public enum TouchpointMessage {
-    public static func values(patientName: String, programName: String, touchpoint: Touchpoint, anchors: [String: LocalDate], confirmLink: String?) -> [String: String] {
+    public static func values(patientName: String, programName: String, touchpoint: Touchpoint, anchors: [String: LocalDate], confirmLink: String?,
+                              formLink: String? = nil) -> [String: String] {
         let parts = touchpoint.localDue.split(separator: " ", maxSplits: 1).map(String.init)
         var values = [
             "patient.name": patientName,
@@ -196,6 +197,7 @@ public enum TouchpointMessage {
             "due.date": parts.first ?? touchpoint.localDue,
             "due.time": parts.count > 1 ? parts[1] : "",
             "confirm.link": confirmLink ?? "",
+            "form.link": formLink ?? "",
         ]
         for (name, date) in anchors {
             values["\(name).date"] = date.description
@@ -204,10 +206,15 @@ public enum TouchpointMessage {
     }
 
     /// The step's message or task text, or nil when the pathway has no such step any more.
+    /// A step with a questionnaire carries its form link: where the template does not place
+    /// `{{form.link}}` (or `{{confirm.link}}`, which is the form link then), it is appended.
     public static func text(of step: PathwayStep, in locale: AppLocale, values: [String: String]) -> String {
         switch step.action {
         case .message(let text), .task(let text, _):
-            return Template.render(text.text(in: locale), values)
+            let template = text.text(in: locale)
+            let rendered = Template.render(template, values)
+            guard let link = values["form.link"], !link.isEmpty, !template.contains("{{form.link}}"), !template.contains("{{confirm.link}}") else { return rendered }
+            return rendered + " " + link
         }
     }
 

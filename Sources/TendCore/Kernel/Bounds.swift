@@ -36,6 +36,30 @@ public enum Bounds {
     /// Request bodies other than imports, and the nesting depth of JSON and YAML documents.
     public static let bodyBytes = 1 << 20
     public static let nestingDepth = 32
+
+    /// One photo uploaded with a form, and the photos of one response.
+    public static let photoBytes = 5 << 20
+    public static let photosPerResponse = 3
+    /// A form post with its photos.
+    public static let formBytes = photoBytes * photosPerResponse + bodyBytes
+}
+
+/// The kinds of photo a form takes, told by their first bytes, not by what the sender claims.
+public enum PhotoType: String, Sendable, CaseIterable {
+    case jpeg = "image/jpeg"
+    case png = "image/png"
+    case webp = "image/webp"
+    case heic = "image/heic"
+
+    public static func detect(_ bytes: some Collection<UInt8>) -> PhotoType? {
+        let head = Array(bytes.prefix(12))
+        if head.starts(with: [0xFF, 0xD8, 0xFF]) { return .jpeg }
+        if head.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return .png }
+        if head.count == 12, head.starts(with: Array("RIFF".utf8)), Array(head[8..<12]) == Array("WEBP".utf8) { return .webp }
+        if head.count == 12, Array(head[4..<8]) == Array("ftyp".utf8),
+           ["heic", "heix", "mif1", "msf1"].contains(String(decoding: head[8..<12], as: UTF8.self)) { return .heic }
+        return nil
+    }
 }
 
 extension Validate {

@@ -108,6 +108,14 @@ public enum UnitFamily {
     public static let percent = [UnitConversion(UnitName.percent)]
     public static let bmi = [UnitConversion(UnitName.kgPerM2)]
     public static let score = [UnitConversion(UnitName.score)]
+
+    static let all = [glucose, temperature, mass, length, pressure, cellCount, haemoglobin, hba1c, rate, percent, bmi, score]
+
+    /// The units a value of `unit` may also be entered in (its own first): what a form offers.
+    public static func alternatives(of unit: String) -> [String] {
+        guard let family = all.first(where: { $0.contains { $0.unit == unit } }) else { return [unit] }
+        return [unit] + family.map(\.unit).filter { $0 != unit }
+    }
 }
 
 extension Double {

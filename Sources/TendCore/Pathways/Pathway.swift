@@ -132,13 +132,15 @@ public struct PathwayStep: Sendable, Equatable, Codable {
     /// Only for patients with all these tags.
     public var onlyTags: [PatientTag]
     public var channelsByAge: [AgeRule]
+    /// For a questionnaire step: raise an alert when a patient leaves one unanswered this long.
+    public var missingAlert: MissingAlert?
     /// The line of the step in its file, for messages.
     public var line: Int
 
     public init(
         id: String, anchor: String, offset: CalendarOffset, at: LocalTime, timing: Timing, recurrence: Recurrence?,
         channels: [ContactChannel], action: Action, confirm: Bool, questionnaire: String?, ifUnconfirmed: String?,
-        onlyTags: [PatientTag], channelsByAge: [AgeRule], line: Int
+        onlyTags: [PatientTag], channelsByAge: [AgeRule], missingAlert: MissingAlert? = nil, line: Int
     ) {
         self.id = id
         self.anchor = anchor
@@ -153,7 +155,20 @@ public struct PathwayStep: Sendable, Equatable, Codable {
         self.ifUnconfirmed = ifUnconfirmed
         self.onlyTags = onlyTags
         self.channelsByAge = channelsByAge
+        self.missingAlert = missingAlert
         self.line = line
+    }
+
+    /// "No check-in for 2 days": a questionnaire sent `afterDays` days ago or more with no
+    /// response from the patient since opens an alert of `level`.
+    public struct MissingAlert: Sendable, Equatable, Codable {
+        public var afterDays: Int
+        public var level: TaskPriority
+
+        public init(afterDays: Int, level: TaskPriority = .high) {
+            self.afterDays = afterDays
+            self.level = level
+        }
     }
 }
 
@@ -264,5 +279,20 @@ public enum PathwayPlanner {
             }
         }
         return result
+    }
+}
+
+extension PathwayStep {
+    /// The day of the current cycle on `date` (day 1 is the cycle's start) for the step's
+    /// `occurrence`: a repeating step's cycle starts at its anchor plus one period per earlier
+    /// occurrence. Nil when the anchor is not set or the date is before the cycle.
+    public func cycleDay(occurrence: Int, anchors: [String: LocalDate], on date: LocalDate) -> Int? {
+        guard let anchorDate = anchors[anchor], occurrence >= 1 else { return nil }
+        var start = anchorDate
+        if let every = recurrence?.every, occurrence > 1 {
+            start = start.adding(months: every.months * (occurrence - 1)).adding(days: every.days * (occurrence - 1))
+        }
+        let day = date.dayNumber - start.dayNumber + 1
+        return day >= 1 ? day : nil
     }
 }

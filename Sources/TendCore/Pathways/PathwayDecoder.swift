@@ -121,7 +121,7 @@ public struct PathwayDecoder: DocumentDecoding {
 
     static let stepKeys: Set<String> = [
         "id", "anchor", "offset", "at", "window", "repeat", "channels", "message", "task", "priority",
-        "confirm", "questionnaire", "if_unconfirmed", "only_tags", "channels_by_age",
+        "confirm", "questionnaire", "if_unconfirmed", "only_tags", "channels_by_age", "missing_alert",
     ]
 
     private mutating func step(_ node: DocumentNode, anchors: [String]) -> PathwayStep? {
@@ -171,17 +171,43 @@ public struct PathwayDecoder: DocumentDecoding {
         let ifUnconfirmed = fields["if_unconfirmed"].flatMap { scalar($0.value, "if_unconfirmed") }
         let onlyTags = onlyTags(fields["only_tags"])
         let ageRules = ageRules(fields["channels_by_age"], step: id)
+        var missingAlert: PathwayStep.MissingAlert?
+        if let entry = fields["missing_alert"] { missingAlert = self.missingAlert(entry, step: id, questionnaire: questionnaire) }
         // A step with problems is still returned, so other steps can refer to it without a
         // second, misleading error; the decode fails on the problems anyway.
         return PathwayStep(
             id: id, anchor: anchor, offset: offset, at: at, timing: timing, recurrence: recurrence, channels: channels,
             action: action ?? .message(LocalizedText(en: "", zh: "")), confirm: confirm, questionnaire: questionnaire, ifUnconfirmed: ifUnconfirmed,
-            onlyTags: onlyTags, channelsByAge: ageRules, line: node.line)
+            onlyTags: onlyTags, channelsByAge: ageRules, missingAlert: missingAlert, line: node.line)
+    }
+
+    /// `missing_alert: 2d`, or `missing_alert: {after: 2d, level: urgent}`; whole days, 1 to 60.
+    private mutating func missingAlert(_ entry: DocumentEntry, step id: String, questionnaire: String?) -> PathwayStep.MissingAlert? {
+        guard questionnaire != nil else {
+            fail(entry.line, "missing_alert in step \(id) needs a questionnaire: it watches for responses to it")
+            return nil
+        }
+        var afterText: String?
+        var level = TaskPriority.high
+        if case .scalar = entry.value {
+            afterText = scalar(entry.value, "missing_alert")
+        } else if let entries = map(entry.value, "missing_alert") {
+            let fields = keys(entries, allowed: ["after", "level"], in: "missing_alert")
+            afterText = fields["after"].flatMap { scalar($0.value, "after") }
+            if let levelEntry = fields["level"], let text = scalar(levelEntry.value, "level") {
+                if let parsed = TaskPriority(rawValue: text) { level = parsed } else { fail(levelEntry.line, "level must be low, normal, high or urgent") }
+            }
+        }
+        guard let afterText, let offset = CalendarOffset(afterText), offset.months == 0, (1...60).contains(offset.days) else {
+            fail(entry.line, "missing_alert in step \(id) needs a whole number of days from 1d to 60d, e.g. 2d")
+            return nil
+        }
+        return PathwayStep.MissingAlert(afterDays: offset.days, level: level)
     }
 
     /// The step's message to the patient or task for staff, exactly one of them.
     private mutating func stepAction(_ fields: [String: DocumentEntry], node: DocumentNode, id: String, anchors: [String], channels: [ContactChannel]) -> PathwayStep.Action? {
-        let variables = Set(["patient.name", "program.name", "occurrence", "due.date", "due.time", "confirm.link"] + anchors.map { "\($0).date" })
+        let variables = Set(["patient.name", "program.name", "occurrence", "due.date", "due.time", "confirm.link", "form.link"] + anchors.map { "\($0).date" })
         var action: PathwayStep.Action?
         var priority = TaskPriority.normal
         if let entry = fields["priority"], let text = scalar(entry.value, "priority") {

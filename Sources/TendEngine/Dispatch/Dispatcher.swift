@@ -44,6 +44,8 @@ public struct DispatchReport: Sendable, Equatable, Codable {
     public var notNeeded = 0
     /// Due touchpoints still waiting after the pass (retries, rate limits, other workers' leases).
     public var remaining = 0
+    /// Missing-data alerts the pass opened or joined (questionnaires left unanswered).
+    public var missingAlerts = 0
 
     public init() {}
 
@@ -63,6 +65,7 @@ public struct DispatchReport: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case claimed, delivered, sent, tasks, retrying, failed, deferred, remaining
         case notNeeded = "not_needed"
+        case missingAlerts = "missing_alerts"
     }
 }
 
@@ -97,9 +100,13 @@ public final class Dispatcher: Service, Sendable {
     /// Passes until cancelled or shut down gracefully.
     public func run() async throws {
         logger.info("dispatcher started", metadata: ["worker": "\(owner)"])
+        var passes = 0
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
-                let report = try await runPass()
+                // The missing-data sweep reads every questionnaire step's recent touchpoints:
+                // once a minute or so is enough for alerts counted in days.
+                let report = try await runPass(sweepMissingCheckIns: passes % Self.passesPerSweep == 0)
+                passes += 1
                 if report.claimed > 0 {
                     logger.info("dispatch pass", metadata: ["claimed": "\(report.claimed)", "failed": "\(report.failed)", "retrying": "\(report.retrying)"])
                 }
@@ -110,8 +117,11 @@ public final class Dispatcher: Service, Sendable {
         }
     }
 
-    /// Claims and sends until nothing due by the clock's now can be claimed.
-    public func runPass() async throws -> DispatchReport {
+    static let passesPerSweep = 30
+
+    /// Claims and sends until nothing due by the clock's now can be claimed, then opens the
+    /// missing-data alerts due.
+    public func runPass(sweepMissingCheckIns: Bool = true) async throws -> DispatchReport {
         let dueBy = clock.now()
         var report = DispatchReport()
         let context = try await PassContext.load(stores: stores)
@@ -127,6 +137,9 @@ public final class Dispatcher: Service, Sendable {
             outcomes.forEach { report.add($0) }
         }
         report.remaining = try await stores.dispatch.pendingCount(dueBy: dueBy)
+        if sweepMissingCheckIns {
+            report.missingAlerts = try await MissingCheckInSweep(stores: stores).run(now: dueBy).count
+        }
         return report
     }
 
@@ -197,9 +210,12 @@ public final class Dispatcher: Service, Sendable {
             return .done(DispatchOutcome(touchpointID: touchpoint.id, programID: item.programID, patientID: touchpoint.patientID, result: .notNeeded))
         }
         let now = clock.now()
-        let link = touchpoint.confirm ? links.url(touchpointID: touchpoint.id, expires: now.addingTimeInterval(settings.linkLifetime)) : nil
+        let expires = now.addingTimeInterval(settings.linkLifetime)
+        let formLink = step.questionnaire == nil ? nil : links.url(.form, touchpointID: touchpoint.id, expires: expires)
+        // A step with a form completes by the form; its confirm link would only skip it.
+        let link = formLink ?? (touchpoint.confirm ? links.url(touchpointID: touchpoint.id, expires: expires) : nil)
         let values = TouchpointMessage.values(patientName: item.patientName, programName: context.programNames[item.programID] ?? "",
-                                              touchpoint: touchpoint, anchors: item.anchors, confirmLink: link)
+                                              touchpoint: touchpoint, anchors: item.anchors, confirmLink: link, formLink: formLink)
         if case .task(_, let priority) = step.action {
             let task = StaffTask(
                 id: touchpoint.id + ".task", programID: item.programID, patientID: touchpoint.patientID, touchpointID: touchpoint.id, kind: .call,

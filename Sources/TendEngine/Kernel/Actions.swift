@@ -15,6 +15,9 @@ public struct Actions: Sendable {
     public let tasks: TaskActions
     public let confirmations: ConfirmationActions
     public let observations: ObservationActions
+    public let questionnaires: QuestionnaireActions
+    public let forms: FormActions
+    public let missingCheckIns: MissingCheckInSweep
 
     public init(stores: Stores, passwords: PasswordHasher, signIns: SignInThrottle, classifiers: ClassifierCache, links: ConfirmationLinks,
                 clock: TendClock, logger: Logger) {
@@ -27,5 +30,8 @@ public struct Actions: Sendable {
         tasks = TaskActions(stores: stores)
         confirmations = ConfirmationActions(stores: stores, links: links, clock: clock)
         observations = ObservationActions(stores: stores)
+        questionnaires = QuestionnaireActions(stores: stores, observations: observations)
+        forms = FormActions(stores: stores, questionnaires: questionnaires, links: links)
+        missingCheckIns = MissingCheckInSweep(stores: stores)
     }
 }

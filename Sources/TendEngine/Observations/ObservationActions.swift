@@ -1,4 +1,5 @@
 import Foundation
+import SQLKit
 import TendCore
 import TendStore
 
@@ -40,15 +41,22 @@ public struct ObservationActions: Sendable {
     /// Stores the readings and, in the same transaction, holds each new one to the program's
     /// alert rules (from its triage thresholds): a breach opens an alert with a task (urgent ones
     /// to the on-call member), or joins the patient's open alert of that rule.
-    func store(_ observations: [Observation], programID: String, by actor: AuditActor) async throws -> Recorded {
-        let settings = try await stores.messages.settings(programID: programID)
+    /// `covered` names codes whose breaches a questionnaire's own flag already raised at that
+    /// level or higher (a fasting 2.7 on the glucose form is one alert, not two).
+    /// Inside a caller's transaction (`joined`), the caller passes the program's `settings`:
+    /// reading them would open a second session.
+    func store(_ observations: [Observation], programID: String, by actor: AuditActor, covered: [ObservationCode: TaskPriority] = [:],
+               settings known: ProgramTriageSettings? = nil, in joined: (any SQLDatabase)? = nil) async throws -> Recorded {
+        let settings: ProgramTriageSettings
+        if let known { settings = known } else { settings = try await stores.messages.settings(programID: programID) }
         let rules = ObservationAlertRule.rules(from: settings.thresholds ?? TriageThresholds())
         let stores = self.stores
-        return try await stores.database.transaction { sql in
+        return try await stores.database.transaction(joining: joined) { sql in
             let batch = try await stores.observations.record(programID: programID, observations, actor: actor, in: sql)
             var alerts: [ObservationAlert] = []
             for stored in batch.recorded {
                 for rule in ObservationAlertRule.breached(by: stored.observation.reading, in: rules) {
+                    if let flagged = covered[stored.observation.reading.code], flagged >= rule.priority { continue }
                     let raised = try await stores.alerts.raise(sql, programID: programID, patientID: stored.observation.patientID, rule: rule,
                                                                observationID: stored.id, assignee: rule.priority == .urgent ? settings.onCallStaffID : nil, actor: actor)
                     alerts.append(raised.alert)

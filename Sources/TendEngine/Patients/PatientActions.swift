@@ -13,6 +13,8 @@ public struct PatientRecord: Sendable {
     /// The newest readings (up to 500) and the patient's alerts, unresolved first.
     public var observations: [StoredObservation]
     public var alerts: [ObservationAlert]
+    /// The newest questionnaire responses (up to 20).
+    public var responses: [QuestionnaireResponse]
 }
 
 /// The registry's actions: every read of patient data audited, every write audited in its
@@ -75,7 +77,8 @@ public struct PatientActions: Sendable {
                              touchpoints: try await stores.enrolments.schedule(programID: programID, patientID: patientID),
                              thread: try await stores.messages.thread(programID: programID, patientID: patientID), pathways: pathways,
                              observations: try await stores.observations.list(programID: programID, patientID: patientID),
-                             alerts: try await stores.alerts.list(programID: programID, patientID: patientID))
+                             alerts: try await stores.alerts.list(programID: programID, patientID: patientID),
+                             responses: try await stores.responses.list(programID: programID, patientID: patientID, limit: 20))
     }
 
     public func list(programID: String, query: PatientQuery, by actor: AuditActor) async throws -> PatientPage {

@@ -21,7 +21,7 @@ struct AlertConsole: Sendable {
             let t = UIStrings.strings(for: context.locale)
             let rows: [[String: Any]] = alerts.map { alert in
                 [
-                    "id": alert.id, "rule": t["alert_\(alert.ruleID)"] ?? alert.ruleID, "priority": alert.priority.rawValue,
+                    "id": alert.id, "rule": alert.title.text(in: context.locale).isEmpty ? (t["alert_\(alert.ruleID)"] ?? alert.ruleID) : alert.title.text(in: context.locale), "priority": alert.priority.rawValue,
                     "priority_label": alert.priority.label.text(in: context.locale),
                     "status": t["alert_status_\(alert.status.rawValue)"] ?? alert.status.rawValue,
                     "breaches": alert.breaches, "opened_at": TaskConsole.format(alert.openedAt), "patient_id": alert.patientID,

@@ -68,6 +68,7 @@ struct AlertBody: Encodable {
     let id: String
     let patient_id: String
     let rule: String
+    let title: LocalizedText
     let priority: String
     let status: String
     let breaches: Int
@@ -83,6 +84,7 @@ struct AlertBody: Encodable {
         id = alert.id
         patient_id = alert.patientID
         rule = alert.ruleID
+        title = alert.title
         priority = alert.priority.rawValue
         status = alert.status.rawValue
         breaches = alert.breaches
@@ -96,13 +98,14 @@ struct AlertBody: Encodable {
     }
 
     static let schema = Schema.object([
-        "id": Schema.string, "patient_id": Schema.string, "rule": ["type": "string", "description": "e.g. glucose-low, fever-high"],
+        "id": Schema.string, "patient_id": Schema.string, "rule": ["type": "string", "description": "e.g. glucose-low, fever-high, q.phq-9.self-harm, missing.glucose-daily"],
+        "title": Schema.object(["en": Schema.string, "zh": Schema.string], required: ["en", "zh"]),
         "priority": Schema.enumeration(TaskPriority.allCases.map(\.rawValue)), "status": Schema.enumeration(AlertStatus.allCases.map(\.rawValue)),
         "breaches": ["type": "integer", "description": "Readings that crossed the rule while the alert was open"],
         "first_observation_id": Schema.string, "last_observation_id": Schema.string, "task_id": Schema.nullable("string"),
         "opened_at": Schema.dateTime, "updated_at": Schema.dateTime, "resolved_at": Schema.nullable("string", format: "date-time"),
         "resolved_by": Schema.nullable("string"),
-    ], required: ["id", "patient_id", "rule", "priority", "status", "breaches", "first_observation_id", "last_observation_id", "opened_at", "updated_at"])
+    ], required: ["id", "patient_id", "rule", "title", "priority", "status", "breaches", "first_observation_id", "last_observation_id", "opened_at", "updated_at"])
 }
 
 extension InputSchema {

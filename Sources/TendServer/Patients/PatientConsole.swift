@@ -171,11 +171,15 @@ struct PatientConsole: Sendable {
             values["has_alerts"] = !unresolved.isEmpty
             values["alerts"] = unresolved.map { alert -> [String: Any] in
                 [
-                    "rule": t["alert_\(alert.ruleID)"] ?? alert.ruleID, "priority": alert.priority.label.text(in: page.locale),
+                    "rule": alert.title.text(in: page.locale).isEmpty ? (t["alert_\(alert.ruleID)"] ?? alert.ruleID) : alert.title.text(in: page.locale), "priority": alert.priority.label.text(in: page.locale),
                     "urgent": alert.priority == .urgent, "breaches": alert.breaches, "opened_at": TaskConsole.format(alert.openedAt),
                     "status": t["alert_status_\(alert.status.rawValue)"] ?? alert.status.rawValue,
                 ]
             }
+            let responses = try await ResponseConsole.values(record.responses, programID: page.grant.program.id, programSlug: page.grant.program.slug,
+                                                             questionnaires: console.dependencies.actions.questionnaires, locale: page.locale)
+            values["responses"] = responses
+            values["has_responses"] = !responses.isEmpty
             if page.showAudit {
                 let events = try await stores.audit.events(programID: page.grant.program.id, subjectID: patient.id, limit: 50)
                 var names: [String: String] = [:]

@@ -212,6 +212,9 @@ enum APIComponents {
         "Observation": ObservationBody.schema,
         "ObservationBatch": ObservationBatchBody.schema,
         "Alert": AlertBody.schema,
+        "QuestionnaireSummary": QuestionnaireSummaryBody.schema,
+        "Response": ResponseBody.schema,
+        "RecordedResponse": RecordedResponseBody.schema,
         "Health": Schema.object(["status": Schema.string, "database": Schema.string], required: ["status", "database"]),
     ]
 }

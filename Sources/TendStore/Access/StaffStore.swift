@@ -163,4 +163,8 @@ public struct StaffStore: Sendable {
 public struct StoreCorruption: Error, CustomStringConvertible {
     public var what: String
     public var description: String { "stored data is inconsistent: \(what)" }
+
+    public init(what: String) {
+        self.what = what
+    }
 }

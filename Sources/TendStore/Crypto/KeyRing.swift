@@ -169,9 +169,14 @@ public struct FieldCipher: Sendable {
     static let boundMarker = ";a"
 
     public func seal(_ plaintext: String, for context: SealContext) throws -> String {
+        try seal(bytes: Data(plaintext.utf8), for: context)
+    }
+
+    /// Seals bytes (a photo) the way `seal` seals text.
+    public func seal(bytes: Data, for context: SealContext) throws -> String {
         let ring = source.current
         let key = ring.active
-        let box = try AES.GCM.seal(Data(plaintext.utf8), using: ring.encryptionKey(key), nonce: try AES.GCM.Nonce(data: random.take(12)),
+        let box = try AES.GCM.seal(bytes, using: ring.encryptionKey(key), nonce: try AES.GCM.Nonce(data: random.take(12)),
                                    authenticating: context.associatedData)
         guard let combined = box.combined else { throw KeyRingError(description: "AES-GCM produced no ciphertext") }
         return "\(key.id)\(Self.boundMarker):\(combined.base64EncodedString())"
@@ -179,14 +184,18 @@ public struct FieldCipher: Sendable {
 
     /// Opens a field sealed for this place; one sealed elsewhere fails with a clear error.
     public func open(_ ciphertext: String, for context: SealContext) throws -> String {
+        try Self.text(try openBytes(ciphertext, for: context))
+    }
+
+    /// Opens bytes sealed by `seal(bytes:for:)` (or the UTF-8 of a sealed text).
+    public func openBytes(_ ciphertext: String, for context: SealContext) throws -> Data {
         let (keyID, bound, data) = try parts(of: ciphertext)
         guard bound else {
             throw FieldCipherError(description: "\(context.table).\(context.column) of \(context.row) holds a ciphertext not bound to its row (written before the upgrade, or copied in by hand)")
         }
         let key = try key(keyID)
         do {
-            let plain = try AES.GCM.open(AES.GCM.SealedBox(combined: data), using: source.current.encryptionKey(key), authenticating: context.associatedData)
-            return try Self.text(plain)
+            return try AES.GCM.open(AES.GCM.SealedBox(combined: data), using: source.current.encryptionKey(key), authenticating: context.associatedData)
         } catch let error as FieldCipherError {
             throw error
         } catch {

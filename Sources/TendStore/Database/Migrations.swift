@@ -650,5 +650,61 @@ public enum Schema {
                 "CREATE INDEX observation_alerts_by_patient ON observation_alerts (patient_id, opened_at)",
             ]
         },
+        Migration(version: 18, name: "questionnaires") { _ in
+            [
+                // A program's own questionnaires (its wording of a licensed scale, its forms), by
+                // version; a shipped questionnaire of the same id is shadowed by the program's.
+                """
+                CREATE TABLE questionnaires (
+                    program_id TEXT NOT NULL REFERENCES programs(id),
+                    id TEXT NOT NULL,
+                    version BIGINT NOT NULL,
+                    source TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    created_by TEXT,
+                    PRIMARY KEY (program_id, id, version)
+                )
+                """,
+                // Every response, with its answers sealed (they hold what patients wrote) and its
+                // scores in the clear for lists and charts.
+                """
+                CREATE TABLE questionnaire_responses (
+                    id TEXT PRIMARY KEY,
+                    program_id TEXT NOT NULL REFERENCES programs(id),
+                    patient_id TEXT NOT NULL REFERENCES patients(id) DEFERRABLE INITIALLY DEFERRED,
+                    questionnaire_id TEXT NOT NULL,
+                    version BIGINT NOT NULL,
+                    touchpoint_id TEXT,
+                    answers_enc TEXT NOT NULL,
+                    total DOUBLE PRECISION,
+                    band TEXT,
+                    flags TEXT NOT NULL DEFAULT '',
+                    source TEXT NOT NULL,
+                    recorded_by TEXT,
+                    submitted_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX questionnaire_responses_by_patient ON questionnaire_responses (patient_id, questionnaire_id, submitted_at)",
+                // A touchpoint's form is answered once.
+                "CREATE UNIQUE INDEX questionnaire_responses_by_touchpoint ON questionnaire_responses (touchpoint_id)",
+                // Report photos: sealed bytes, readable by the program's staff only.
+                """
+                CREATE TABLE photos (
+                    id TEXT PRIMARY KEY,
+                    program_id TEXT NOT NULL REFERENCES programs(id),
+                    patient_id TEXT NOT NULL REFERENCES patients(id) DEFERRABLE INITIALLY DEFERRED,
+                    content_type TEXT NOT NULL,
+                    bytes BIGINT NOT NULL,
+                    data_enc TEXT NOT NULL,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX photos_by_patient ON photos (patient_id, created_at)",
+                // What the alert is about, for alerts whose rule is not a fixed threshold
+                // (a questionnaire's flag, a missing check-in).
+                "ALTER TABLE observation_alerts ADD COLUMN title_en TEXT NOT NULL DEFAULT ''",
+                "ALTER TABLE observation_alerts ADD COLUMN title_zh TEXT NOT NULL DEFAULT ''",
+            ]
+        },
 ]
 }

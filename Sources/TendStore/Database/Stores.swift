@@ -19,11 +19,18 @@ public struct Stores: Sendable {
     public let messages: MessageStore
     public let observations: ObservationStore
     public let alerts: AlertStore
+    public let questionnaires: QuestionnaireStore
+    public let responses: ResponseStore
+    public let photos: PhotoStore
     public let cipher: FieldCipher
     public let blindIndex: BlindIndexer
+    public let clock: TendClock
+    public let ids: IDGenerator
 
     public init(database: Database, clock: TendClock, ids: IDGenerator, keys: KeyRing, keyFile: String? = nil, sessionIdle: TimeInterval = 2 * 3600) {
         self.database = database
+        self.clock = clock
+        self.ids = ids
         self.programs = ProgramStore(database: database, clock: clock, ids: ids)
         self.staff = StaffStore(database: database, clock: clock, ids: ids)
         self.sessions = SessionStore(database: database, clock: clock, idleLimit: sessionIdle)
@@ -41,6 +48,9 @@ public struct Stores: Sendable {
         self.patients = PatientStore(database: database, clock: clock, ids: ids, cipher: cipher, blindIndex: blindIndex, audit: audit)
         self.observations = ObservationStore(database: database, clock: clock, ids: ids, cipher: cipher, audit: audit)
         self.alerts = AlertStore(database: database, clock: clock, ids: ids, tasks: tasks, audit: audit)
+        self.questionnaires = QuestionnaireStore(database: database, clock: clock, audit: audit)
+        self.responses = ResponseStore(database: database, cipher: cipher, audit: audit)
+        self.photos = PhotoStore(database: database, clock: clock, cipher: cipher, audit: audit)
     }
 }
 

@@ -9,12 +9,15 @@ public enum ConfirmationSource: String, Sendable {
     case reply
     /// Staff reached the patient on a call task.
     case call
+    /// The patient submitted the step's questionnaire.
+    case form
 
     var auditAction: AuditAction {
         switch self {
         case .link: .touchpointConfirmLink
         case .reply: .touchpointConfirmReply
         case .call: .touchpointConfirmCall
+        case .form: .touchpointConfirmForm
         }
     }
 }
@@ -54,11 +57,12 @@ public struct ConfirmationStore: Sendable {
 
     /// Confirms the touchpoint and cancels every escalation that still waits on it, directly
     /// or down the chain (a confirmed request stops the call task and the voice reminder after it).
-    public func confirm(programID: String, touchpointID: String, via source: ConfirmationSource, requireRequest: Bool = true, actor: AuditActor) async throws -> ConfirmationResult {
+    public func confirm(programID: String, touchpointID: String, via source: ConfirmationSource, requireRequest: Bool = true, actor: AuditActor,
+                        in joined: (any SQLDatabase)? = nil) async throws -> ConfirmationResult {
         let now = clock.now().epochMilliseconds
         let audit = AuditLog(database: database, clock: clock, ids: ids)
         let dialect = database.dialect
-        return try await database.transaction { sql in
+        return try await database.transaction(joining: joined) { sql in
             var query = SQLQueryString("UPDATE touchpoints SET status = 'confirmed', confirmed_at = ")
             query.appendInterpolation(bind: now)
             query.appendLiteral(", updated_at = ")
@@ -143,9 +147,18 @@ public struct ConfirmationStore: Sendable {
     }
 }
 
-/// Signed, expiring confirmation links: `/c/<touchpoint>~<expiry>~<mac>`. The MAC is keyed by
-/// the blind-index key, so links survive a rotation of the encryption key.
+/// Signed, expiring links in touchpoints: `/c/<touchpoint>~<expiry>~<mac>` confirms, `/q/…`
+/// opens the step's questionnaire. The MAC is keyed by the blind-index key, so links survive a
+/// rotation of the encryption key, and it covers the kind, so one kind never opens the other.
 public struct ConfirmationLinks: Sendable {
+    public enum Kind: Sendable {
+        case confirm
+        case form
+
+        var path: String { self == .confirm ? "c" : "q" }
+        var purpose: String { self == .confirm ? "confirm-link" : "form-link" }
+    }
+
     let signer: BlindIndexer
     public let publicURL: String
 
@@ -154,13 +167,13 @@ public struct ConfirmationLinks: Sendable {
         self.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
     }
 
-    public func token(touchpointID: String, expires: Date) -> String {
+    public func token(_ kind: Kind = .confirm, touchpointID: String, expires: Date) -> String {
         let expiry = String(expires.epochMilliseconds / 1000, radix: 36)
-        return "\(touchpointID)~\(expiry)~\(mac(touchpointID, expiry))"
+        return "\(touchpointID)~\(expiry)~\(mac(kind, touchpointID, expiry))"
     }
 
-    public func url(touchpointID: String, expires: Date) -> String {
-        "\(publicURL)/c/\(token(touchpointID: touchpointID, expires: expires))"
+    public func url(_ kind: Kind = .confirm, touchpointID: String, expires: Date) -> String {
+        "\(publicURL)/\(kind.path)/\(token(kind, touchpointID: touchpointID, expires: expires))"
     }
 
     public enum Verification: Sendable, Equatable {
@@ -169,17 +182,17 @@ public struct ConfirmationLinks: Sendable {
         case invalid
     }
 
-    public func verify(_ token: String, now: Date) -> Verification {
+    public func verify(_ token: String, _ kind: Kind = .confirm, now: Date) -> Verification {
         let parts = token.split(separator: "~").map(String.init)
         guard parts.count == 3, let seconds = Int64(parts[1], radix: 36) else { return .invalid }
-        let expected = mac(parts[0], parts[1])
+        let expected = mac(kind, parts[0], parts[1])
         // Compare without an early exit so timing says nothing about the MAC.
         guard expected.utf8.count == parts[2].utf8.count,
               zip(expected.utf8, parts[2].utf8).reduce(0, { $0 | ($1.0 ^ $1.1) }) == 0 else { return .invalid }
         return now.epochMilliseconds / 1000 > seconds ? .expired(touchpointID: parts[0]) : .valid(touchpointID: parts[0])
     }
 
-    private func mac(_ touchpointID: String, _ expiry: String) -> String {
-        String(signer.index("\(touchpointID)|\(expiry)", purpose: "confirm-link").prefix(32))
+    private func mac(_ kind: Kind, _ touchpointID: String, _ expiry: String) -> String {
+        String(signer.index("\(touchpointID)|\(expiry)", purpose: kind.purpose).prefix(32))
     }
 }

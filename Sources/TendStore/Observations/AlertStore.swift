@@ -15,6 +15,8 @@ public struct ObservationAlert: Sendable, Equatable {
     public var programID: String
     public var patientID: String
     public var ruleID: String
+    /// What the rule is, as its task was titled.
+    public var title: LocalizedText
     public var priority: TaskPriority
     public var status: AlertStatus
     public var firstObservationID: String
@@ -42,7 +44,7 @@ public struct AlertStore: Sendable {
         self.audit = audit
     }
 
-    static let columns = "id, program_id, patient_id, rule_id, priority, status, first_observation_id, last_observation_id, breaches, task_id, opened_at, updated_at, resolved_at, resolved_by"
+    static let columns = "id, program_id, patient_id, rule_id, title_en, title_zh, priority, status, first_observation_id, last_observation_id, breaches, task_id, opened_at, updated_at, resolved_at, resolved_by"
 
     /// Adds a breach to the patient's alert of this rule, or opens one with an urgent-or-other
     /// task (assigned to `assignee`, the on-call member for urgent ones), in the caller's
@@ -56,7 +58,8 @@ public struct AlertStore: Sendable {
         // then finds its alert and joins it).
         let opened = try await sql.raw("""
             INSERT INTO observation_alerts (\(unsafeRaw: Self.columns))
-            VALUES (\(bind: id), \(bind: programID), \(bind: patientID), \(bind: rule.id), \(bind: rule.priority.rawValue), 'open', \(bind: observationID),
+            VALUES (\(bind: id), \(bind: programID), \(bind: patientID), \(bind: rule.id), \(bind: rule.title.en), \(bind: rule.title.zh),
+                    \(bind: rule.priority.rawValue), 'open', \(bind: observationID),
                     \(bind: observationID), 1, \(bind: taskID), \(bind: now.epochMilliseconds), \(bind: now.epochMilliseconds), NULL, NULL)
             ON CONFLICT (program_id, rule_id, patient_id) WHERE status <> 'resolved' DO NOTHING
             RETURNING id
@@ -66,7 +69,7 @@ public struct AlertStore: Sendable {
                 id: taskID, programID: programID, patientID: patientID, touchpointID: nil, kind: .observationAlert, title: rule.title,
                 priority: rule.priority, dueAt: now, slaAt: now.addingTimeInterval(StaffTask.slaWindow(rule.priority)), assigneeID: assignee, createdAt: now))
             try await audit.record(.alertOpen, by: actor, program: programID, patient: patientID, in: sql)
-            let alert = ObservationAlert(id: id, programID: programID, patientID: patientID, ruleID: rule.id, priority: rule.priority, status: .open,
+            let alert = ObservationAlert(id: id, programID: programID, patientID: patientID, ruleID: rule.id, title: rule.title, priority: rule.priority, status: .open,
                                          firstObservationID: observationID, lastObservationID: observationID, breaches: 1, taskID: taskID,
                                          openedAt: now, updatedAt: now, resolvedAt: nil, resolvedBy: nil)
             return (alert, true)
@@ -144,7 +147,9 @@ public struct AlertStore: Sendable {
         }
         return ObservationAlert(
             id: id, programID: try row.decode(column: "program_id", as: String.self), patientID: try row.decode(column: "patient_id", as: String.self),
-            ruleID: try row.decode(column: "rule_id", as: String.self), priority: priority, status: status,
+            ruleID: try row.decode(column: "rule_id", as: String.self),
+            title: LocalizedText(en: try row.decode(column: "title_en", as: String.self), zh: try row.decode(column: "title_zh", as: String.self)),
+            priority: priority, status: status,
             firstObservationID: try row.decode(column: "first_observation_id", as: String.self),
             lastObservationID: try row.decode(column: "last_observation_id", as: String.self),
             breaches: try row.decode(column: "breaches", as: Int.self), taskID: try row.decode(column: "task_id", as: String?.self),

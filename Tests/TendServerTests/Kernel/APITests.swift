@@ -68,6 +68,12 @@ let concretePaths: [(method: HTTPRequest.Method, path: String)] = [
     (.get, "/api/v1/programs/gdm-camp/alerts"),
     (.post, "/api/v1/programs/gdm-camp/alerts/a1/acknowledge"),
     (.post, "/api/v1/programs/gdm-camp/alerts/a1/resolve"),
+    (.get, "/api/v1/programs/gdm-camp/questionnaires"),
+    (.post, "/api/v1/programs/gdm-camp/questionnaires"),
+    (.get, "/api/v1/programs/gdm-camp/questionnaires/phq-9"),
+    (.post, "/api/v1/programs/gdm-camp/patients/p1/responses"),
+    (.get, "/api/v1/programs/gdm-camp/patients/p1/responses"),
+    (.get, "/api/v1/programs/gdm-camp/photos/ph1"),
 ]
 
 @Suite struct APIAuthTests {

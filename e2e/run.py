@@ -2,7 +2,7 @@
 """Checks that drive the real `tend` binary: the CLI's start-up failures, and the console
 in headless Chromium. Run by .ci/run after `swift test`.
 
-    python e2e/run.py --binary .build/debug/tend [--postgres-url postgres://...]
+    python e2e/run.py --binary .build/debug/tend [--postgres-url postgres://...] [--only TEXT ...]
 """
 import argparse
 import json
@@ -22,9 +22,14 @@ OUT = HERE / "out"
 results = []
 
 
+ONLY = []  # --only: run just the checks whose names contain one of these
+
+
 def check(name):
     def wrap(fn):
         def run(*args):
+            if ONLY and not any(part.lower() in name.lower() for part in ONLY):
+                return
             started = time.time()
             try:
                 fn(*args)
@@ -583,6 +588,243 @@ def dispatch_s1_by_now(binary, workdir):
             server.wait(timeout=15)
 
 
+class DemoAPI:
+    """The demo server's API with a bearer token made by `tend token create` on the demo's data."""
+
+    def __init__(self, binary, data_dir, url, email):
+        result = run_cli(binary, "token", "create", "--user", email, "--data-dir", data_dir)
+        assert result.returncode == 0 and result.stdout.startswith("tend_"), result.stderr
+        self.url, self.token = url, result.stdout.strip()
+
+    def call(self, method, path, body=None, expect=(200, 201)):
+        import urllib.error
+        import urllib.request
+        request = urllib.request.Request(
+            self.url + path, method=method, data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json", "Accept-Language": "en"})
+        try:
+            with urllib.request.urlopen(request, timeout=20) as response:
+                status, text = response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            status, text = error.code, error.read().decode()
+        assert status in expect, f"{method} {path}: {status} {text}"
+        return json.loads(text) if text else None
+
+
+def post_form(url, fields):
+    """POSTs a form-encoded body; returns (status, page)."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+    request = urllib.request.Request(url, data=urllib.parse.urlencode(fields).encode(), method="POST",
+                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def phone_driver(webdriver, Service):
+    """Chromium emulating a 390x844 phone (meta viewport honoured, touch, 2x pixels)."""
+    driver = make_driver(webdriver, Service)
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True})
+    driver.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": True})
+    return driver
+
+
+PHONE_WIDTH = 390
+
+
+def phone_overflow(driver, what):
+    """What sticks out past the right edge of a 390 px phone: [] when the page fits. (Mobile
+    Chromium widens the layout viewport to the content, so the measure is against 390, not
+    innerWidth.)"""
+    wide = driver.execute_script("""
+        const out = [];
+        for (const e of document.querySelectorAll('body *')) {
+            const r = e.getBoundingClientRect();
+            if (r.width > 0 && r.right > arguments[0] + 0.5)
+                out.push(e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className.replace(/ /g, '.') : '')
+                         + ' ends at ' + Math.round(r.right) + 'px');
+        }
+        return out;""", PHONE_WIDTH)
+    return [f"{what}: {item}" for item in wide]
+
+
+# Shared by the S3 checks: the first makes the patients, the next two reuse its demo data.
+S3 = {}
+
+
+@check("s3: check-in through the binary — tend dispatch --now sends the form link; 2.7 on a phone opens an urgent alert with the on-call task, 5.6 nothing, two silent days a missing alert")
+def s3_check_in_through_the_binary(binary, workdir):
+    import datetime
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as conditions
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    data_dir = str(Path(workdir) / "demo-s3")
+    S3.clear()
+    with DemoServer(binary, data_dir) as demo:
+        manager = DemoAPI(binary, data_dir, demo.url, "manager@tend.demo")
+        admin = DemoAPI(binary, data_dir, demo.url, "admin@tend.demo")
+        # The demo runs on the real clock (it has no --now) and so does enrolment: touchpoints
+        # already past when a patient is enrolled are planned as skipped, and the demo's own
+        # dispatcher sends whatever the real clock has reached. A camp starting tomorrow (Shanghai)
+        # keeps every check-in ours to send with `tend dispatch --now`, and the form links it signs
+        # are valid for the demo's real clock. (Later starts let the demo's 291 seeded campers
+        # pile up more than the sweep's 1000 missing-data candidates; see the last S3 check.)
+        shanghai = datetime.timezone(datetime.timedelta(hours=8))
+        camp_start = datetime.datetime.now(shanghai).date() + datetime.timedelta(days=1)
+
+        def at(days, clock):
+            return f"{camp_start + datetime.timedelta(days=days)}T{clock}:00+08:00"
+
+        def dispatch(now):
+            result = subprocess.run([binary, "dispatch", "--now", now, "--data-dir", data_dir, "--public-url", demo.url],
+                                    capture_output=True, text=True, timeout=300)
+            assert result.returncode == 0, f"dispatch --now {now}: {result.stderr}"
+            return json.loads(result.stdout.strip().splitlines()[-1])
+
+        def alerts(patient):
+            return manager.call("GET", f"/api/v1/programs/gdm-camp/alerts?patient={patient}")["items"]
+
+        def missing(patient):
+            return [alert for alert in alerts(patient) if alert["rule"] == "missing.glucose-daily"]
+
+        patients = {}
+        for name in ("A", "B", "C"):
+            created = manager.call("POST", "/api/v1/programs/gdm-camp/patients", {
+                "name": f"控糖 E2E {name}", "channels": ["in_app"], "time_zone": "Asia/Shanghai", "tags": ["cohort=e2e-s3"]})
+            patients[name] = created["id"]
+            enrolled = manager.call("POST", "/api/v1/programs/gdm-camp/enrolments", {
+                "patient_id": created["id"], "pathway": "s3-gdm-camp", "anchors": {"camp_start": camp_start.isoformat()}})
+            assert enrolled["enrolled"] == 1, enrolled
+        members = manager.call("GET", "/api/v1/programs/gdm-camp/members")["items"]
+        on_call = next(member["user_id"] for member in members if member["email"] == "pharmacist@tend.demo")
+        settings = admin.call("PUT", "/api/v1/programs/gdm-camp/triage/settings", {"on_call_staff_id": on_call})
+        assert settings.get("on_call_staff_id") == on_call, settings
+        S3.update(data_dir=data_dir, patients=patients, camp_start=camp_start, at=at)
+
+        report = dispatch(at(0, "07:30"))
+        assert report["claimed"] >= 3 and report["failed"] == 0, report
+        links = {}
+        for name, patient in patients.items():
+            inbox = manager.call("GET", f"/api/v1/programs/gdm-camp/patients/{patient}/inbox")["items"]
+            assert len(inbox) == 1, f"{name}'s portal inbox: {inbox}"
+            match = re.search(r"(\S+/q/\S+)", inbox[0]["body"])
+            assert match and match.group(1).startswith(demo.url + "/q/"), f"no form link for the demo in {inbox[0]['body']!r}"
+            links[name] = match.group(1)
+
+        # A answers 2.7 mmol/L on a phone.
+        driver = phone_driver(webdriver, Service)
+        try:
+            wait = WebDriverWait(driver, 20)
+            driver.get(links["A"])
+            field = wait.until(conditions.presence_of_element_located((By.ID, "answer-fasting")))
+            unit = Select(driver.find_element(By.ID, "unit-fasting"))
+            assert [o.get_attribute("value") for o in unit.options] == ["mmol/L", "mg/dL"], [o.text for o in unit.options]
+            assert unit.first_selected_option.get_attribute("value") == "mmol/L"
+            S3["overflow"] = phone_overflow(driver, "the check-in form")
+            OUT.mkdir(exist_ok=True)
+            driver.save_screenshot(str(OUT / "s3-check-in-phone.png"))
+            field.send_keys("2.7")
+            click_to_new_page(driver, wait, driver.find_element(By.ID, "form-submit"))
+            wait.until(conditions.presence_of_element_located((By.ID, "form-done")))
+            urgent = driver.find_elements(By.ID, "form-urgent")
+            assert urgent and urgent[0].is_displayed(), "2.7 mmol/L did not show the urgent notice"
+            S3["overflow"] += phone_overflow(driver, "the done page")
+            driver.save_screenshot(str(OUT / "s3-check-in-urgent-phone.png"))
+        finally:
+            driver.quit()
+        raised = alerts(patients["A"])
+        assert len(raised) == 1 and raised[0]["rule"] == "q.glucose-daily.hypoglycaemia" and raised[0]["priority"] == "urgent", raised
+        tasks = manager.call("GET", f"/api/v1/programs/gdm-camp/tasks?patient={patients['A']}")["items"]
+        assert [(t["kind"], t["priority"], t["status"], t.get("assignee_id")) for t in tasks] == \
+            [("observation_alert", "urgent", "open", on_call)], f"A's open tasks: {tasks}"
+        assert tasks[0]["id"] == raised[0]["task_id"], (tasks, raised)
+
+        # B: nothing is refused silently, and 5.6 raises nothing.
+        status, page = post_form(links["B"], {})
+        assert status == 422 and 'id="questionnaire-form"' in page, f"an empty answer gave {status}"
+        status, page = post_form(links["B"], {"fasting": "5.6"})
+        assert status == 200 and 'id="form-done"' in page and 'id="form-urgent"' not in page, f"5.6 gave {status}"
+        assert alerts(patients["B"]) == [], alerts(patients["B"])
+        responses = manager.call("GET", f"/api/v1/programs/gdm-camp/patients/{patients['B']}/responses")["items"]
+        assert [(r["questionnaire"], r["answers"].get("fasting"), r["source"]) for r in responses] == [("glucose-daily", 5.6, "link")], responses
+
+        # C never answers. A day on, nobody is two days silent; two days on, only C is.
+        dispatch(at(1, "07:31"))
+        assert all(missing(patient) == [] for patient in patients.values()), {n: missing(p) for n, p in patients.items()}
+        report = dispatch(at(2, "07:31"))
+        assert report["missing_alerts"] >= 1, report
+        silent = missing(patients["C"])
+        assert len(silent) == 1 and silent[0]["priority"] == "high" and silent[0]["status"] == "open", silent
+        assert missing(patients["A"]) == [] and missing(patients["B"]) == [], "a day-1 answer did not count: " + \
+            json.dumps({"A": missing(patients["A"]), "B": missing(patients["B"])})
+
+
+@check("s3: the check-in form and its done page fit a 390 px phone (nothing past the right edge)")
+def s3_form_fits_phone(binary, workdir):
+    assert "overflow" in S3, "needs the phone pages of the S3 check-in check"
+    assert not S3["overflow"], "; ".join(S3["overflow"][:6]) + " (see e2e/out/s3-check-in-phone.png)"
+
+
+@check("s3: patient page at laptop size — the glucose chart marks the 2.7 reading, the alerts list it, the responses list the check-in")
+def s3_patient_page_chart(binary, workdir):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    assert S3.get("patients"), "needs the patients of the S3 check-in check"
+    patient = S3["patients"]["A"]
+    with DemoServer(binary, S3["data_dir"]) as demo:
+        driver = make_driver(webdriver, Service)
+        try:
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False})
+            wait = WebDriverWait(driver, 20)
+            sign_in(driver, wait, demo.url, "manager@tend.demo", "tend-demo-2026")
+            driver.get(f"{demo.url}/p/gdm-camp/patients/{patient}")
+            wait.until(conditions.presence_of_element_located((By.ID, "responses-section")))
+            charts = driver.find_elements(By.CSS_SELECTOR, "svg.chart")
+            assert charts, "the patient page has no chart"
+            breaches = driver.find_elements(By.CSS_SELECTOR, "svg.chart .breach")
+            assert breaches, "no out-of-range reading is marked on the chart"
+            captions = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "figure.reading-chart figcaption")]
+            assert any("2.7" in caption for caption in captions), captions
+            listed = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "#alerts li.urgent")]
+            assert len(listed) == 1 and "3.9" in listed[0], f"the urgent alerts listed: {listed}"
+            section = driver.find_element(By.ID, "responses-section")
+            summaries = [s.text for s in section.find_elements(By.CSS_SELECTOR, "details.response summary")]
+            assert any("Daily glucose check-in" in s or "每日血糖打卡" in s for s in summaries), summaries
+            driver.execute_script("arguments[0].scrollIntoView()", driver.find_element(By.ID, "readings-section"))
+            OUT.mkdir(exist_ok=True)
+            driver.save_screenshot(str(OUT / "s3-patient-chart-laptop.png"))
+        finally:
+            driver.quit()
+
+
+@check("s3: a repeated missing-data sweep counts no silent check-in twice")
+def s3_missing_sweep_counts_once(binary, workdir):
+    # MissingCheckInSweep promises "a touchpoint is counted once". C (silent since day 1) has two
+    # check-ins two days old at camp_start+3d; passes at one instant after that must not add more.
+    assert S3.get("patients"), "needs the patients of the S3 check-in check"
+    with DemoServer(binary, S3["data_dir"]) as demo:
+        manager = DemoAPI(binary, S3["data_dir"], demo.url, "manager@tend.demo")
+        counts = []
+        for _ in range(3):
+            result = subprocess.run([binary, "dispatch", "--now", S3["at"](3, "07:31"), "--data-dir", S3["data_dir"], "--public-url", demo.url],
+                                    capture_output=True, text=True, timeout=300)
+            assert result.returncode == 0, result.stderr
+            alerts = manager.call("GET", f"/api/v1/programs/gdm-camp/alerts?patient={S3['patients']['C']}")["items"]
+            counts.append([(a["breaches"], a["last_observation_id"]) for a in alerts if a["rule"] == "missing.glucose-daily"])
+        assert counts[0] == counts[1] == counts[2], f"C's missing alert (breaches, last touchpoint) after each pass at one instant: {counts}"
+
+
 NOW = "2030-01-11T00:00:00+08:00"
 
 
@@ -708,7 +950,10 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", default=".build/debug/tend")
     parser.add_argument("--postgres-url", default=os.environ.get("TEND_TEST_POSTGRES_URL"))
+    parser.add_argument("--only", action="append", default=[], metavar="TEXT",
+                        help="run only the checks whose names contain TEXT (repeatable)")
     args = parser.parse_args()
+    ONLY.extend(args.only)
     binary = str(Path(args.binary).resolve())
     # The webhook receivers these checks start live on this machine; outside this allow-list
     # channels may not reach loopback or private addresses (docs/operations.md).
@@ -727,6 +972,10 @@ def main():
         browser_today(binary, workdir)
         browser_inbox(binary, workdir)
         dispatch_s1_by_now(binary, workdir)
+        s3_check_in_through_the_binary(binary, workdir)
+        s3_form_fits_phone(binary, workdir)
+        s3_patient_page_chart(binary, workdir)
+        s3_missing_sweep_counts_once(binary, workdir)
         dispatch_survives_kills(binary, workdir)
         dispatch_two_processes_postgres(binary, workdir, args.postgres_url)
     finally:

@@ -66,6 +66,7 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case alertAcknowledge = "alert.acknowledge"
     case alertResolve = "alert.resolve"
     case alertsRead = "alerts.read"
+    case alertRulesSave = "alert_rules.save"
     // Questionnaires.
     case questionnaireSave = "questionnaire.save"
     case responseRecord = "response.record"

@@ -1,33 +1,74 @@
 import Foundation
 
-/// A threshold on readings of some codes: a reading below `below`, or at or above `atOrAbove`,
-/// breaches it. Rules of one `group` are alternatives (a fever, a high fever): only the most
-/// severe one a reading breaches opens an alert.
+/// A rule over readings of some codes. A threshold: a reading below `below`, or at or above
+/// `atOrAbove`, breaches it. Sustained: `count` of the patient's last `of` readings of the code
+/// breach the threshold. Change: the reading is `by` or more above (`rise`) or below (`fall`)
+/// the lowest or highest reading of the code in the `withinDays` before it. Rules of one `group`
+/// are alternatives (a fever, a high fever): only the most severe one breached opens an alert.
 public struct ObservationAlertRule: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        case threshold
+        case sustained(count: Int, of: Int)
+        case change(by: Double, rise: Bool, withinDays: Int)
+    }
+
     public var id: String
     public var group: String
     public var codes: Set<ObservationCode>
     public var below: Double?
     public var atOrAbove: Double?
+    public var kind: Kind
     public var priority: TaskPriority
     public var title: LocalizedText
 
     public init(id: String, group: String? = nil, codes: Set<ObservationCode>, below: Double? = nil, atOrAbove: Double? = nil,
-                priority: TaskPriority, title: LocalizedText) {
+                kind: Kind = .threshold, priority: TaskPriority, title: LocalizedText) {
         self.id = id
         self.group = group ?? id
         self.codes = codes
         self.below = below
         self.atOrAbove = atOrAbove
+        self.kind = kind
         self.priority = priority
         self.title = title
     }
 
-    public func isBreached(by reading: ObservationReading) -> Bool {
-        guard codes.contains(reading.code), let value = reading.number else { return false }
+    /// Whether a value crosses the rule's threshold.
+    public func crosses(_ value: Double) -> Bool {
         if let below, value < below { return true }
         if let atOrAbove, value >= atOrAbove { return true }
         return false
+    }
+
+    /// Whether a reading alone breaches a threshold rule (other kinds need the patient's history).
+    public func isBreached(by reading: ObservationReading) -> Bool {
+        guard kind == .threshold, codes.contains(reading.code), let value = reading.number else { return false }
+        return crosses(value)
+    }
+
+    /// The readings of the code before this one a rule needs: the last `of − 1`, or those of
+    /// the window. Nil for a threshold.
+    public var history: (count: Int?, days: Int?)? {
+        switch kind {
+        case .threshold: nil
+        case .sustained(_, let of): (of - 1, nil)
+        case .change(_, _, let days): (nil, days)
+        }
+    }
+
+    /// Whether a reading with the patient's earlier readings of its code (newest first, as
+    /// `history` asked for) breaches a sustained or change rule.
+    public func isBreached(by reading: ObservationReading, after earlier: [Double]) -> Bool {
+        guard codes.contains(reading.code), let value = reading.number else { return false }
+        switch kind {
+        case .threshold: return crosses(value)
+        case .sustained(let count, let of):
+            let recent = [value] + earlier.prefix(of - 1)
+            return recent.count >= count && recent.filter(crosses).count >= count
+        case .change(let by, let rise, _):
+            guard let reference = rise ? earlier.min() : earlier.max() else { return false }
+            return rise ? value - reference >= by : reference - value >= by
+        }
     }
 
     /// The rules a program's readings are held to, from the same thresholds its triage reads in

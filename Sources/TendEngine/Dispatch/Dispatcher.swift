@@ -44,7 +44,7 @@ public struct DispatchReport: Sendable, Equatable, Codable {
     public var notNeeded = 0
     /// Due touchpoints still waiting after the pass (retries, rate limits, other workers' leases).
     public var remaining = 0
-    /// Missing-data alerts the pass opened or joined (questionnaires left unanswered).
+    /// Unanswered questionnaire touchpoints the pass counted into missing-data alerts.
     public var missingAlerts = 0
 
     public init() {}
@@ -138,7 +138,7 @@ public final class Dispatcher: Service, Sendable {
         }
         report.remaining = try await stores.dispatch.pendingCount(dueBy: dueBy)
         if sweepMissingCheckIns {
-            report.missingAlerts = try await MissingCheckInSweep(stores: stores).run(now: dueBy).count
+            report.missingAlerts = try await MissingCheckInSweep(stores: stores, questionnaires: QuestionnaireActions(stores: stores, observations: ObservationActions(stores: stores))).run(now: dueBy)
         }
         return report
     }

@@ -32,6 +32,6 @@ public struct Actions: Sendable {
         observations = ObservationActions(stores: stores)
         questionnaires = QuestionnaireActions(stores: stores, observations: observations)
         forms = FormActions(stores: stores, questionnaires: questionnaires, links: links)
-        missingCheckIns = MissingCheckInSweep(stores: stores)
+        missingCheckIns = MissingCheckInSweep(stores: stores, questionnaires: questionnaires)
     }
 }

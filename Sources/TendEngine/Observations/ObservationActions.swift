@@ -1,6 +1,7 @@
 import Foundation
 import SQLKit
 import TendCore
+import TendFormats
 import TendStore
 
 /// One reading for a patient, as an integration, a device gateway or an import sends it.
@@ -38,27 +39,69 @@ public struct ObservationActions: Sendable {
         public var alerts: [ObservationAlert]
     }
 
+    /// The rules a program's readings are held to: those its triage thresholds give, then its
+    /// own (sustained, change, more thresholds), with the member urgent alerts go to.
+    public struct AlertRuleSet: Sendable {
+        public var rules: [ObservationAlertRule]
+        public var onCallStaffID: String?
+    }
+
+    public func alertRules(programID: String) async throws -> AlertRuleSet {
+        let settings = try await stores.messages.settings(programID: programID)
+        var rules = ObservationAlertRule.rules(from: settings.thresholds ?? TriageThresholds())
+        if let source = try await stores.alerts.ruleSource(programID: programID) {
+            do throws(PathwayProblems) { rules += try AlertRuleDecoder.decode(YAMLDocument.parse(source)) } catch {
+                throw StoreCorruption(what: "the alert rules of program \(programID) no longer read: \(error.problems.first?.message ?? "")")
+            }
+        }
+        return AlertRuleSet(rules: rules, onCallStaffID: settings.onCallStaffID)
+    }
+
+    /// Checks a program's alert-rule document (YAML or JSON) and makes it the program's own.
+    public func saveAlertRules(programID: String, source: String, by actor: AuditActor) async throws -> [ObservationAlertRule] {
+        let rules: [ObservationAlertRule]
+        do throws(PathwayProblems) { rules = try AlertRuleDecoder.decode(YAMLDocument.parse(source)) } catch {
+            let first = error.problems.first
+            throw TendError(kind: .invalidInput, code: "invalid_alert_rules",
+                            message: .init(en: "line \(first?.line ?? 0): \(first?.message ?? "invalid")", zh: "第 \(first?.line ?? 0) 行：\(first?.message ?? "无效")"),
+                            field: "body")
+        }
+        try await stores.alerts.saveRules(programID: programID, source: source, actor: actor)
+        return rules
+    }
+
     /// Stores the readings and, in the same transaction, holds each new one to the program's
-    /// alert rules (from its triage thresholds): a breach opens an alert with a task (urgent ones
-    /// to the on-call member), or joins the patient's open alert of that rule.
+    /// alert rules: a breach opens an alert with a task (urgent ones to the on-call member), or
+    /// joins the patient's open alert of that rule. Sustained and change rules read the patient's
+    /// earlier readings of the code in the same transaction.
     /// `covered` names codes whose breaches a questionnaire's own flag already raised at that
     /// level or higher (a fasting 2.7 on the glucose form is one alert, not two).
-    /// Inside a caller's transaction (`joined`), the caller passes the program's `settings`:
+    /// Inside a caller's transaction (`joined`), the caller passes the program's `rules`:
     /// reading them would open a second session.
     func store(_ observations: [Observation], programID: String, by actor: AuditActor, covered: [ObservationCode: TaskPriority] = [:],
-               settings known: ProgramTriageSettings? = nil, in joined: (any SQLDatabase)? = nil) async throws -> Recorded {
-        let settings: ProgramTriageSettings
-        if let known { settings = known } else { settings = try await stores.messages.settings(programID: programID) }
-        let rules = ObservationAlertRule.rules(from: settings.thresholds ?? TriageThresholds())
+               rules known: AlertRuleSet? = nil, in joined: (any SQLDatabase)? = nil) async throws -> Recorded {
+        let ruleSet: AlertRuleSet
+        if let known { ruleSet = known } else { ruleSet = try await alertRules(programID: programID) }
+        let thresholds = ruleSet.rules.filter { $0.history == nil }
+        let historical = ruleSet.rules.filter { $0.history != nil }
         let stores = self.stores
         return try await stores.database.transaction(joining: joined) { sql in
             let batch = try await stores.observations.record(programID: programID, observations, actor: actor, in: sql)
             var alerts: [ObservationAlert] = []
             for stored in batch.recorded {
-                for rule in ObservationAlertRule.breached(by: stored.observation.reading, in: rules) {
-                    if let flagged = covered[stored.observation.reading.code], flagged >= rule.priority { continue }
+                let reading = stored.observation.reading
+                var breached = ObservationAlertRule.breached(by: reading, in: thresholds)
+                for rule in historical where rule.codes.contains(reading.code) && reading.number != nil {
+                    guard let history = rule.history else { continue }
+                    let earlier = try await stores.observations.earlierNumbers(
+                        sql, programID: programID, patientID: stored.observation.patientID, code: reading.code, before: stored.observation.effectiveAt,
+                        count: history.count, since: history.days.map { stored.observation.effectiveAt.addingTimeInterval(-Double($0) * 86_400) })
+                    if rule.isBreached(by: reading, after: earlier) { breached.append(rule) }
+                }
+                for rule in breached {
+                    if let flagged = covered[reading.code], flagged >= rule.priority { continue }
                     let raised = try await stores.alerts.raise(sql, programID: programID, patientID: stored.observation.patientID, rule: rule,
-                                                               observationID: stored.id, assignee: rule.priority == .urgent ? settings.onCallStaffID : nil, actor: actor)
+                                                               observationID: stored.id, assignee: rule.priority == .urgent ? ruleSet.onCallStaffID : nil, actor: actor)
                     alerts.append(raised.alert)
                 }
             }

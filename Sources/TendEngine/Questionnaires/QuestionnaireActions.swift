@@ -102,7 +102,7 @@ public struct QuestionnaireActions: Sendable {
         guard let zone = try await stores.patients.zones(programID: programID, ids: [patientID])[patientID] else {
             throw TendError.notFound(field: "patient_id", .init(en: "patient", zh: "患者"))
         }
-        let settings = try await stores.messages.settings(programID: programID)
+        let rules = try await observations.alertRules(programID: programID)
         var answers = answers
         let photoIDs = try photoAnswers(photos, questionnaire: questionnaire, into: &answers)
         let scorer = QuestionnaireScorer(questionnaire)
@@ -113,7 +113,7 @@ public struct QuestionnaireActions: Sendable {
             let source = touchpointID ?? stores.ids.next()
             let alerts = try await stores.database.transaction { sql in
                 try await raise(error.flags, questionnaire: questionnaire, programID: programID, patientID: patientID,
-                                source: source, onCall: settings.onCallStaffID, by: actor, in: sql)
+                                source: source, onCall: rules.onCallStaffID, by: actor, in: sql)
             }
             return .refused(error, alerts: alerts)
         }
@@ -137,10 +137,10 @@ public struct QuestionnaireActions: Sendable {
             guard try await stores.responses.record(response, actor: actor, in: sql) else {
                 throw TendError(kind: .conflict, code: "already_answered", message: .init(en: "This form has already been answered", zh: "该问卷已填写"), field: "touchpoint_id")
             }
-            let recorded = try await observations.store(readings, programID: programID, by: actor, covered: covered, settings: settings, in: sql)
+            let recorded = try await observations.store(readings, programID: programID, by: actor, covered: covered, rules: rules, in: sql)
             var alerts = recorded.alerts
             alerts += try await raise(score.flags, questionnaire: questionnaire, programID: programID, patientID: patientID, source: responseID,
-                                      onCall: settings.onCallStaffID, by: actor, in: sql)
+                                      onCall: rules.onCallStaffID, by: actor, in: sql)
             if let touchpointID {
                 _ = try await stores.confirmations.confirm(programID: programID, touchpointID: touchpointID, via: .form, requireRequest: false, actor: actor, in: sql)
             }

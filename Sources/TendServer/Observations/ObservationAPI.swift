@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import TendCore
 import TendEngine
+import TendFormats
 import TendStore
 
 struct ObservationBody: Encodable {
@@ -108,6 +109,52 @@ struct AlertBody: Encodable {
     ], required: ["id", "patient_id", "rule", "title", "priority", "status", "breaches", "first_observation_id", "last_observation_id", "opened_at", "updated_at"])
 }
 
+struct AlertRuleBody: Encodable {
+    let id: String
+    let codes: [String]
+    let kind: String
+    let below: Double?
+    let at_least: Double?
+    let count: Int?
+    let of: Int?
+    let change: Double?
+    let within_days: Int?
+    let level: String
+    let title: LocalizedText
+
+    init(_ rule: ObservationAlertRule) {
+        id = rule.id
+        codes = rule.codes.map(\.description).sorted()
+        below = rule.below
+        at_least = rule.atOrAbove
+        level = rule.priority.rawValue
+        title = rule.title
+        switch rule.kind {
+        case .threshold: (kind, count, of, change, within_days) = ("threshold", nil, nil, nil, nil)
+        case .sustained(let n, let m): (kind, count, of, change, within_days) = ("sustained", n, m, nil, nil)
+        case .change(let by, let rise, let days): (kind, count, of, change, within_days) = (rise ? "rise" : "fall", nil, nil, by, days)
+        }
+    }
+
+    static let schema = Schema.object([
+        "id": Schema.string, "codes": Schema.array(Schema.string),
+        "kind": Schema.enumeration(["threshold", "sustained", "rise", "fall"]),
+        "below": Schema.nullable("number"), "at_least": Schema.nullable("number"), "count": Schema.nullable("integer"), "of": Schema.nullable("integer"),
+        "change": Schema.nullable("number"), "within_days": Schema.nullable("integer"),
+        "level": Schema.enumeration(TaskPriority.allCases.map(\.rawValue)),
+        "title": Schema.object(["en": Schema.string, "zh": Schema.string], required: ["en", "zh"]),
+    ], required: ["id", "codes", "kind", "level", "title"])
+}
+
+struct AlertRulesBody: Encodable {
+    let rules: [AlertRuleBody]
+    let source: String?
+
+    static let schema = Schema.object([
+        "rules": Schema.array(Schema.ref("AlertRule")), "source": Schema.nullable("string"),
+    ], required: ["rules"])
+}
+
 extension InputSchema {
     /// A short key of the catalog (`glucose-fasting`), `loinc:CODE` or `program:NAME`.
     static let observationCode = InputSchema.anyOf([
@@ -179,6 +226,34 @@ struct ObservationRoutes: Sendable {
                 let grant = try context.requireGrant()
                 let found = try await observations.alerts(programID: grant.program.id, patientID: request.query.get("patient"), by: context.actor)
                 return try JSONIO.response(ItemsBody(items: found.map(AlertBody.init)))
+            },
+
+            APIEndpoint(operation: APIOperation(
+                method: .get, path: "/api/v1/programs/{program}/alert-rules", operationID: "getAlertRules",
+                summary: "Every rule the program's readings are held to: those of its triage thresholds, then its own (their document too)",
+                tag: "observations", response: Schema.ref("AlertRules"), permission: .readProgram)
+            ) { _, context in
+                let grant = try context.requireGrant()
+                let rules = try await observations.alertRules(programID: grant.program.id)
+                return try JSONIO.response(AlertRulesBody(rules: rules.rules.map(AlertRuleBody.init),
+                                                          source: try await dependencies.stores.alerts.ruleSource(programID: grant.program.id)))
+            },
+
+            APIEndpoint(operation: APIOperation(
+                method: .put, path: "/api/v1/programs/{program}/alert-rules", operationID: "saveAlertRules",
+                summary: "Replace the program's own alert rules (thresholds, sustained n of m, change over a window) from a YAML or JSON document; problems are reported with their line",
+                tag: "observations",
+                body: .raw(description: "The rules document (see docs/questionnaires.md)", contentTypes: ["application/yaml", "application/json"], maxBytes: YAMLDocument.maximumBytes),
+                response: Schema.ref("AlertRules"), permission: .manageProgram)
+            ) { request, context in
+                let grant = try context.requireGrant()
+                let bytes = Array(buffer: try await JSONIO.collect(request, upTo: YAMLDocument.maximumBytes))
+                guard let text = String(validating: bytes, as: UTF8.self) else {
+                    throw TendError.invalid("body", .init(en: "is not UTF-8 text", zh: "不是 UTF-8 文本"), code: "bad_encoding")
+                }
+                _ = try await observations.saveAlertRules(programID: grant.program.id, source: text, by: context.actor)
+                let rules = try await observations.alertRules(programID: grant.program.id)
+                return try JSONIO.response(AlertRulesBody(rules: rules.rules.map(AlertRuleBody.init), source: text))
             },
         ] + [AlertStatus.acknowledged, .resolved].map(alertChange) + [
 

@@ -213,6 +213,8 @@ enum APIComponents {
         "ObservationBatch": ObservationBatchBody.schema,
         "Alert": AlertBody.schema,
         "QuestionnaireSummary": QuestionnaireSummaryBody.schema,
+        "AlertRule": AlertRuleBody.schema,
+        "AlertRules": AlertRulesBody.schema,
         "Response": ResponseBody.schema,
         "RecordedResponse": RecordedResponseBody.schema,
         "Health": Schema.object(["status": Schema.string, "database": Schema.string], required: ["status", "database"]),

@@ -47,7 +47,7 @@ struct ResponseConsole: Sendable {
             rows.append([
                 "name": definition?.name.text(in: locale) ?? response.questionnaireID, "at": TaskConsole.format(response.submittedAt),
                 "total": response.total.map { $0.text(decimals: 2) } ?? "", "has_total": response.total != nil,
-                "band": band?.label.text(in: locale) ?? response.band ?? "", "flags": flagReasons, "has_flags": !flagReasons.isEmpty,
+                "band": band?.label.text(in: locale) ?? response.band ?? "", "has_band": response.band != nil, "flags": flagReasons, "has_flags": !flagReasons.isEmpty,
                 "answers": answers,
             ])
         }

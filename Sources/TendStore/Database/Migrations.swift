@@ -704,6 +704,25 @@ public enum Schema {
                 // (a questionnaire's flag, a missing check-in).
                 "ALTER TABLE observation_alerts ADD COLUMN title_en TEXT NOT NULL DEFAULT ''",
                 "ALTER TABLE observation_alerts ADD COLUMN title_zh TEXT NOT NULL DEFAULT ''",
+                // Unanswered questionnaire touchpoints a missing-data alert has counted, so each
+                // is counted once however often the sweep runs.
+                """
+                CREATE TABLE missing_checkins (
+                    touchpoint_id TEXT PRIMARY KEY,
+                    program_id TEXT NOT NULL REFERENCES programs(id),
+                    alert_id TEXT NOT NULL,
+                    counted_at BIGINT NOT NULL
+                )
+                """,
+                // A program's own alert rules (sustained, change, thresholds), as its document.
+                """
+                CREATE TABLE alert_rules (
+                    program_id TEXT PRIMARY KEY REFERENCES programs(id),
+                    source TEXT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    updated_by TEXT
+                )
+                """,
             ]
         },
 ]

@@ -139,6 +139,25 @@ public struct AlertStore: Sendable {
         }
     }
 
+    /// The program's own alert-rule document, or nil when it has none.
+    public func ruleSource(programID: String) async throws -> String? {
+        try await database.read { sql in
+            try await sql.raw("SELECT source FROM alert_rules WHERE program_id = \(bind: programID)").first()?.decode(column: "source", as: String.self)
+        }
+    }
+
+    /// Replaces the program's alert-rule document (already checked), audited.
+    public func saveRules(programID: String, source: String, actor: AuditActor) async throws {
+        let now = clock.now().epochMilliseconds
+        try await database.transaction { sql in
+            try await sql.raw("""
+                INSERT INTO alert_rules (program_id, source, updated_at, updated_by) VALUES (\(bind: programID), \(bind: source), \(bind: now), \(bind: actor.id))
+                ON CONFLICT (program_id) DO UPDATE SET source = excluded.source, updated_at = excluded.updated_at, updated_by = excluded.updated_by
+                """).run()
+            try await audit.record(.alertRulesSave, by: actor, program: programID, subject: AuditSubject(type: "program", id: programID), in: sql)
+        }
+    }
+
     static func alert(from row: any SQLRow) throws -> ObservationAlert {
         let id = try row.decode(column: "id", as: String.self)
         guard let priority = TaskPriority(rawValue: try row.decode(column: "priority", as: String.self)),

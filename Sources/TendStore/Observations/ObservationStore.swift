@@ -111,6 +111,27 @@ public struct ObservationStore: Sendable {
         return try await database.read { sql in try await sql.raw(finished).all() }.map(observation(from:))
     }
 
+    /// The patient's numbers of a code measured before `before`, newest first: the last
+    /// `count`, or those since `since` (at most 500), in the caller's transaction. What
+    /// sustained and change rules read.
+    public func earlierNumbers(_ sql: any SQLDatabase, programID: String, patientID: String, code: ObservationCode, before: Date,
+                               count: Int?, since: Date?) async throws -> [Double] {
+        var query = SQLQueryString("SELECT value_number FROM observations WHERE patient_id = ")
+        query.appendInterpolation(bind: patientID)
+        query.appendLiteral(" AND code = ")
+        query.appendInterpolation(bind: code.description)
+        query.appendLiteral(" AND effective_at < ")
+        query.appendInterpolation(bind: before.epochMilliseconds)
+        if let since {
+            query.appendLiteral(" AND effective_at >= ")
+            query.appendInterpolation(bind: since.epochMilliseconds)
+        }
+        query.appendInterpolation(unsafeRaw: " AND \(database.dialect.unindexed("program_id")) = ")
+        query.appendInterpolation(bind: programID)
+        query.appendInterpolation(unsafeRaw: " AND value_number IS NOT NULL ORDER BY effective_at DESC LIMIT \(max(1, min(count ?? 500, 500)))")
+        return try await sql.raw(query).all().map { try $0.decode(column: "value_number", as: Double.self) }
+    }
+
     func observation(from row: any SQLRow) throws -> StoredObservation {
         let id = try row.decode(column: "id", as: String.self), programID = try row.decode(column: "program_id", as: String.self)
         let kind = try row.decode(column: "value_kind", as: String.self)

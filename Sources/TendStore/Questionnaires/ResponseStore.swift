@@ -102,6 +102,14 @@ public struct ResponseStore: Sendable {
         return try await database.read { sql in try await sql.raw(finished).all() }.map(response(from:))
     }
 
+    /// Marks an unanswered touchpoint as counted by a missing-data alert, in the alert's transaction.
+    public func countMissing(touchpointID: String, programID: String, alertID: String, at: Date, in sql: any SQLDatabase) async throws {
+        try await sql.raw("""
+            INSERT INTO missing_checkins (touchpoint_id, program_id, alert_id, counted_at)
+            VALUES (\(bind: touchpointID), \(bind: programID), \(bind: alertID), \(bind: at.epochMilliseconds)) ON CONFLICT (touchpoint_id) DO NOTHING
+            """).run()
+    }
+
     func response(from row: any SQLRow) throws -> QuestionnaireResponse {
         let id = try row.decode(column: "id", as: String.self), programID = try row.decode(column: "program_id", as: String.self)
         let answersText = try cipher.open(try row.decode(column: "answers_enc", as: String.self), for: Self.context(programID, id))
@@ -122,8 +130,8 @@ public struct ResponseStore: Sendable {
 
     /// For each of the touchpoints, whether it still waits for its response: sent at or before
     /// `dueBefore` (and after `dueAfter`), with no response from the patient to that
-    /// questionnaire since, and no alert raised on it yet. What a missing-data rule opens alerts for.
-    public func unanswered(programID: String, pathwayID: String, stepID: String, questionnaireID: String, ruleID: String,
+    /// questionnaire since, and not yet counted by a missing-data alert. What such a rule opens alerts for.
+    public func unanswered(programID: String, pathwayID: String, stepID: String, questionnaireID: String,
                            dueAfter: Date, dueBefore: Date, limit: Int = 1000) async throws -> [(touchpointID: String, patientID: String)] {
         let dialect = database.dialect
         var query = SQLQueryString("SELECT t.id, t.patient_id FROM touchpoints t JOIN enrolments e ON e.id = t.enrolment_id WHERE ")
@@ -140,9 +148,7 @@ public struct ResponseStore: Sendable {
         query.appendInterpolation(bind: pathwayID)
         query.appendLiteral(" AND NOT EXISTS (SELECT 1 FROM questionnaire_responses r WHERE r.patient_id = t.patient_id AND r.questionnaire_id = ")
         query.appendInterpolation(bind: questionnaireID)
-        query.appendLiteral(" AND r.submitted_at > t.due_at) AND NOT EXISTS (SELECT 1 FROM observation_alerts a WHERE a.patient_id = t.patient_id AND a.rule_id = ")
-        query.appendInterpolation(bind: ruleID)
-        query.appendInterpolation(unsafeRaw: " AND a.last_observation_id = t.id) ORDER BY t.due_at LIMIT \(max(1, min(limit, 10000)))")
+        query.appendInterpolation(unsafeRaw: " AND r.submitted_at > t.due_at) AND NOT EXISTS (SELECT 1 FROM missing_checkins m WHERE m.touchpoint_id = t.id) ORDER BY t.due_at LIMIT \(max(1, min(limit, 10000)))")
         let finished = query
         return try await database.read { sql in try await sql.raw(finished).all() }.map {
             (try $0.decode(column: "id", as: String.self), try $0.decode(column: "patient_id", as: String.self))

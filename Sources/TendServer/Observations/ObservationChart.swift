@@ -23,8 +23,10 @@ enum ObservationChart {
         let start = first.at.timeIntervalSince1970, length = max(last.at.timeIntervalSince1970 - start, 1)
         func x(_ date: Date) -> Double { margin + (date.timeIntervalSince1970 - start) / length * (width - 2 * margin) }
         func y(_ value: Double) -> Double { height - margin - (value - bottom) / (top - bottom) * (height - 2 * margin) }
-        func number(_ value: Double) -> String { String(format: "%.1f", value) }
+        func number(_ value: Double) -> String { oneDecimal(value) }
+        let unitText = escape(unit)
         var parts: [String] = []
+        parts.reserveCapacity(points.count + 8)
         parts.append(##"<svg class="chart" viewBox="0 0 \##(Int(width)) \##(Int(height))" width="100%" role="img" aria-label="\##(escape(label))">"##)
         parts.append(##"<line x1="\##(margin)" y1="\##(height - margin)" x2="\##(width - margin)" y2="\##(height - margin)" stroke="#999" stroke-width="1"/>"##)
         for threshold in thresholds {
@@ -35,11 +37,20 @@ enum ObservationChart {
         parts.append(##"<polyline points="\##(line)" fill="none" stroke="#2c6e9b" stroke-width="1.5"/>"##)
         for point in points {
             let attributes = point.breached ? ##"r="4.5" fill="#c0392b" class="breach""## : ##"r="2.5" fill="#2c6e9b""##
-            parts.append(##"<circle cx="\##(number(x(point.at)))" cy="\##(number(y(point.value)))" \##(attributes)><title>\##(number(point.value)) \##(escape(unit))</title></circle>"##)
+            parts.append(##"<circle cx="\##(number(x(point.at)))" cy="\##(number(y(point.value)))" \##(attributes)><title>\##(number(point.value)) \##(unitText)</title></circle>"##)
         }
         parts.append(##"<text x="\##(margin)" y="14" font-size="11" fill="#555">\##(escape(label)) (\##(escape(unit)))</text>"##)
         parts.append("</svg>")
         return parts.joined()
+    }
+
+    /// `12.3`, `-0.5`, `40.0`: one decimal, as SVG coordinates and values need, without
+    /// Foundation's formatting (a chart of a year of readings writes thousands of them).
+    static func oneDecimal(_ value: Double) -> String {
+        guard value.isFinite, abs(value) < 1e15 else { return "0" }
+        let tenths = Int64((value * 10).rounded(.toNearestOrAwayFromZero))
+        let whole = abs(tenths) / 10, fraction = abs(tenths) % 10
+        return "\(tenths < 0 ? "-" : "")\(whole).\(fraction)"
     }
 
     private static func escape(_ text: String) -> String {
@@ -69,7 +80,7 @@ enum ObservationChart {
             let unit: String = if case .quantity(_, let unit) = latest.observation.reading.value { unit } else { "" }
             return [
                 "name": name, "count": readings.count, "svg": svg(points: points, thresholds: thresholds, unit: unit, label: name),
-                "latest": String(format: "%.1f", latest.observation.reading.number ?? 0) + " " + unit,
+                "latest": oneDecimal(latest.observation.reading.number ?? 0) + " " + unit,
                 "latest_at": TaskConsole.format(latest.observation.effectiveAt),
             ]
         }

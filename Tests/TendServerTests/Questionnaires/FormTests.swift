@@ -252,4 +252,30 @@ let formHeaders: HTTPFields = [.contentType: "application/x-www-form-urlencoded"
             }
         }
     }
+
+    /// A pathway naming a questionnaire the program does not have is refused with the step's line.
+    @Test(arguments: TestBackend.available)
+    func aPathwayNamingAnUnknownQuestionnaireIsRefused(backend: TestBackend) async throws {
+        try await withClient(backend) { app, client in
+            let admin = try await app.token(for: "admin@tend.demo")
+            let yaml = """
+                pathway: unknown-form
+                version: 1
+                name: {zh: 未知问卷, en: Unknown form}
+                anchors: [start]
+                steps:
+                  - id: ask
+                    anchor: start
+                    at: "09:00"
+                    questionnaire: no-such-form
+                    message: {zh: 请填写, en: Please fill in}
+                """
+            try await client.execute(uri: "/api/v1/programs/gdm-camp/pathways", method: .post, headers: merged(bearer(admin), [.contentType: "application/yaml"]),
+                                     body: ByteBuffer(string: yaml)) { response in
+                #expect(response.status == .badRequest, "\(String(buffer: response.body))")
+                let message = object(response)["message"] as? String ?? ""
+                #expect(message.contains("no-such-form") && (message.contains("line 6") || message.contains("第 6 行")), "\(message)")
+            }
+        }
+    }
 }

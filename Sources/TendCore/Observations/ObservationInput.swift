@@ -100,12 +100,5 @@ public struct ObservationInput: Sendable, Equatable, Codable {
 }
 
 extension ObservationInput {
-    /// An RFC 3339 instant with an offset or Z, with or without fractional seconds, as the API
-    /// reads them (TendServer's `InstantText` could use this one).
-    static func instant(_ text: String) -> Date? {
-        let trimmed = text.trimmed
-        guard (20...40).contains(trimmed.count), LocalDate(String(trimmed.prefix(10))) != nil else { return nil }
-        if let date = try? Date.ISO8601FormatStyle().parse(trimmed) { return date }
-        return try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(trimmed)
-    }
+    static func instant(_ text: String) -> Date? { InstantText.parse(text) }
 }

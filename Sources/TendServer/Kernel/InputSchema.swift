@@ -344,13 +344,3 @@ extension InputSchema.StringRule {
         }
     }
 }
-
-/// RFC 3339 times as the API reads them (with or without fractional seconds).
-enum InstantText {
-    static func parse(_ text: String) -> Date? {
-        guard InputSchema.Pattern.dateTime.matches(text), LocalDate(String(text.prefix(10))) != nil else { return nil }
-        let plain = Date.ISO8601FormatStyle()
-        if let date = try? plain.parse(text) { return date }
-        return try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)
-    }
-}

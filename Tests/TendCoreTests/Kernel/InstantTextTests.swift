@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+import TendCore
+
+/// The hand-written RFC 3339 reader agrees with Foundation's on what both accept, and refuses
+/// what the API must not take.
+@Suite struct InstantTextTests {
+    @Test(arguments: [
+        "2026-12-03T07:42:00+08:00", "2026-12-03T07:42:00Z", "2026-12-03T07:42:00.5Z", "2026-12-03T07:42:00.123456789-05:30",
+        "1900-01-01T00:00:00Z", "2200-12-31T23:59:59+18:00", "2024-02-29T12:00:00-18:00", "2026-12-03T20:00:00.4788+08:00",
+    ])
+    func agreesWithFoundation(text: String) throws {
+        let ours = try #require(InstantText.parse(text))
+        let theirs = try (try? Date.ISO8601FormatStyle().parse(text)) ?? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)
+        // Foundation keeps milliseconds; ours keeps nanoseconds.
+        #expect(abs(ours.timeIntervalSince(theirs)) < 0.001, "\(text): \(ours) vs \(theirs)")
+    }
+
+    @Test(arguments: [
+        "", "2026-12-03", "2026-12-03T07:42:00", "2026-13-03T07:42:00Z", "2026-02-29T07:42:00Z", "2026-12-32T07:42:00Z",
+        "2026-12-03T24:00:00Z", "2026-12-03T07:60:00Z", "2026-12-03T07:42:60Z", "2026-12-03T07:42:00+18:01", "2026-12-03T07:42:00+08",
+        "2026-12-03T07:42:00.Z", "2026-12-03T07:42:00.1234567891Z", "1899-12-31T23:59:59Z", "2201-01-01T00:00:00Z",
+        "99999-12-03T07:42:00Z", "2026-12-03 07:42:00Z", "２０２６-12-03T07:42:00Z", "2026-12-03T07:42:00Z trailing", "2026-12-03T07:42:00+08:00Z",
+    ])
+    func refuses(text: String) {
+        #expect(InstantText.parse(text) == nil, "\(text)")
+    }
+
+    @Test func roundTripsRandomInstants() {
+        var generator = SeededGenerator(seed: 3339)
+        let formatter = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        for _ in 0..<2000 {
+            let seconds = Double(Int64.random(in: -2_208_988_800...7_258_118_399, using: &generator)) + Double(Int.random(in: 0..<1000, using: &generator)) / 1000
+            let date = Date(timeIntervalSince1970: seconds)
+            // Foundation writes the milliseconds truncated; what it reads back is the reference.
+            let text = formatter.format(date)
+            let expected = (try? formatter.parse(text))?.timeIntervalSince1970 ?? .nan
+            #expect(abs((InstantText.parse(text)?.timeIntervalSince1970 ?? .nan) - expected) < 0.0001, "\(text)")
+        }
+    }
+}
+
+/// A fixed sequence, so a failure repeats.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var value = state
+        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
+        return value ^ (value >> 31)
+    }
+}

@@ -825,6 +825,181 @@ def s3_missing_sweep_counts_once(binary, workdir):
         assert counts[0] == counts[1] == counts[2], f"C's missing alert (breaches, last touchpoint) after each pass at one instant: {counts}"
 
 
+def post_multipart(url, fields, files):
+    """POSTs multipart/form-data (fields: [(name, value)], files: [(name, filename, content type, bytes)]);
+    returns (status, page)."""
+    import urllib.error
+    import urllib.request
+    boundary = "----tend-e2e-" + os.urandom(8).hex()
+    body = b""
+    for name, value in fields:
+        body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n").encode() + str(value).encode() + b"\r\n"
+    for name, filename, content_type, data in files:
+        body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\n"
+                 f"Content-Type: {content_type}\r\n\r\n").encode() + data + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def get_raw(url, token=None):
+    """GETs `url` (with a bearer token if given); returns (status, content type, bytes)."""
+    import urllib.error
+    import urllib.request
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=20) as response:
+            return response.status, response.headers.get("Content-Type"), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Content-Type"), error.read()
+
+
+def canvas_jpeg():
+    """A small real JPEG (16x12) drawn on a canvas in headless Chromium."""
+    import base64
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    driver = make_driver(webdriver, Service)
+    try:
+        url = driver.execute_script("""
+            const c = document.createElement('canvas'); c.width = 16; c.height = 12;
+            const g = c.getContext('2d'); g.fillStyle = '#f4f1e8'; g.fillRect(0, 0, 16, 12);
+            g.fillStyle = '#c0392b'; g.fillRect(3, 3, 8, 4);
+            return c.toDataURL('image/jpeg', 0.8);""")
+    finally:
+        driver.quit()
+    data = base64.b64decode(url.split(",", 1)[1])
+    assert data[:3] == b"\xff\xd8\xff" and data[-2:] == b"\xff\xd9", f"not a JPEG: {data[:8]!r}…{data[-2:]!r}"
+    return data
+
+
+def demo_dispatch(binary, data_dir, url, now):
+    """`tend dispatch --now` on the demo's data, signing links for the demo's URL; its report."""
+    result = subprocess.run([binary, "dispatch", "--now", now, "--data-dir", data_dir, "--public-url", url],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"dispatch --now {now}: {result.stderr}"
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def form_link(api, program, patient, url):
+    """The /q/ link of the one portal-inbox message that carries one (other steps may have sent more)."""
+    inbox = api.call("GET", f"/api/v1/programs/{program}/patients/{patient}/inbox")["items"]
+    links = [match.group(1) for match in (re.search(r"(\S+/q/\S+)", message["body"]) for message in inbox) if match]
+    assert len(links) == 1, f"the portal inbox has {len(links)} form links: {[message['body'] for message in inbox]}"
+    assert links[0].startswith(url + "/q/"), f"the form link is not the demo's: {links[0]}"
+    return links[0]
+
+
+@check("s1: revisit form through the binary — tend dispatch --now sends the /q/ link; a non-image upload is refused (422, nothing kept); a multipart answer with a lab-report JPEG records attendance, WBC and hemoglobin; the photo is served byte for byte to its program only")
+def s1_revisit_form_with_photo(binary, workdir):
+    import datetime
+    data_dir = str(Path(workdir) / "demo-s1")
+    photo = canvas_jpeg()
+    with DemoServer(binary, data_dir) as demo:
+        manager = DemoAPI(binary, data_dir, demo.url, "manager@tend.demo")
+        # The demo and enrolment run on the real clock (see the S3 check): a revisit three days
+        # ahead (Shanghai) keeps the attended check (revisit+1d 12:00) ours to send.
+        shanghai = datetime.timezone(datetime.timedelta(hours=8))
+        revisit = datetime.datetime.now(shanghai).date() + datetime.timedelta(days=3)
+        created = manager.call("POST", "/api/v1/programs/lung-followup/patients", {
+            "name": "复诊 E2E 周", "channels": ["in_app"], "time_zone": "Asia/Shanghai", "tags": ["cohort=e2e-s1"]})
+        patient = created["id"]
+        enrolled = manager.call("POST", "/api/v1/programs/lung-followup/enrolments", {
+            "patient_id": patient, "pathway": "s1-revisit", "anchors": {"revisit": revisit.isoformat()}})
+        assert enrolled["enrolled"] == 1, enrolled
+        report = demo_dispatch(binary, data_dir, demo.url, f"{revisit + datetime.timedelta(days=1)}T12:00:00+08:00")
+        assert report["claimed"] >= 1, report
+        link = form_link(manager, "lung-followup", patient, demo.url)
+        page = urllib_get_text(link)
+        assert 'id="questionnaire-form"' in page and "multipart/form-data" in page and 'name="report_photo"' in page, \
+            "the revisit form is not a multipart form with a report_photo file field"
+
+        def responses():
+            return manager.call("GET", f"/api/v1/programs/lung-followup/patients/{patient}/responses")["items"]
+
+        def observations():
+            return manager.call("GET", f"/api/v1/programs/lung-followup/patients/{patient}/observations")["items"]
+
+        fields = [("attended", "yes"), ("visit_date", revisit.isoformat()), ("wbc", "3.1"), ("hemoglobin", "118")]
+        status, page = post_multipart(link, fields, [("report_photo", "report.jpg", "image/jpeg", b"<html><body>not a photo</body></html>")])
+        assert status == 422 and 'id="questionnaire-form"' in page and 'id="form-done"' not in page, f"a non-image upload gave {status}"
+        assert responses() == [] and observations() == [], f"the refused upload kept something: {responses()} {observations()}"
+
+        status, page = post_multipart(link, fields, [("report_photo", "report.jpg", "image/jpeg", photo)])
+        assert status == 200 and 'id="form-done"' in page, f"the answer with a JPEG gave {status}"
+        found = responses()
+        assert len(found) == 1 and found[0]["questionnaire"] == "revisit-form" and found[0]["source"] == "link", found
+        answers = found[0]["answers"]
+        assert answers.get("attended") is True and answers.get("wbc") == 3.1 and answers.get("hemoglobin") == 118, answers
+        photo_id = answers.get("report_photo")
+        assert isinstance(photo_id, str) and photo_id, f"report_photo is not a photo id: {answers}"
+        codes = {observation["code"] for observation in observations()}
+        assert {"loinc:6690-2", "loinc:718-7", "program:revisit-attended"} <= codes, sorted(codes)
+
+        status, content_type, body = get_raw(f"{demo.url}/api/v1/programs/lung-followup/photos/{photo_id}", manager.token)
+        assert status == 200 and body == photo, f"the photo came back as {status}, {len(body)} bytes (sent {len(photo)})"
+        assert content_type == "image/jpeg", content_type
+        status, _, _ = get_raw(f"{demo.url}/api/v1/programs/gdm-camp/photos/{photo_id}", manager.token)
+        assert status == 404, f"the photo under gdm-camp gave {status}"
+        status, _, _ = get_raw(f"{demo.url}/api/v1/programs/lung-followup/photos/{photo_id}")
+        assert status == 401, f"the photo without a token gave {status}"
+
+
+def urllib_get_text(url):
+    import urllib.request
+    with urllib.request.urlopen(url, timeout=20) as response:
+        return response.read().decode()
+
+
+@check("s2: chemo side-effect check-in through the binary — 101.5 °F with chills answered on day 8 of the cycle is stored as 38.6 Cel and opens an urgent nadir-fever alert")
+def s2_chemo_fever_in_nadir(binary, workdir):
+    import datetime
+    data_dir = str(Path(workdir) / "demo-s2")
+    with DemoServer(binary, data_dir) as demo:
+        manager = DemoAPI(binary, data_dir, demo.url, "manager@tend.demo")
+        # The form takes the cycle day from the day the patient answers, on the demo's real
+        # clock. A cycle that started 7 days ago (today is day 8) cannot be enrolled as such:
+        # enrolment plans the day-7 check-in, already past, as skipped, and dispatch sends no
+        # skipped touchpoint. So the cycle starts tomorrow, the check-in goes out with
+        # `tend dispatch --now` at its day 7, and then the cycle start is moved back 7 days (the
+        # sent check-in is kept; the form reads the enrolment's anchors when it is answered).
+        shanghai = datetime.timezone(datetime.timedelta(hours=8))
+        today = datetime.datetime.now(shanghai).date()
+        planned_start = today + datetime.timedelta(days=1)
+        created = manager.call("POST", "/api/v1/programs/lung-followup/patients", {
+            "name": "化疗 E2E 孙", "channels": ["in_app"], "time_zone": "Asia/Shanghai", "tags": ["cohort=e2e-s2"]})
+        patient = created["id"]
+        enrolled = manager.call("POST", "/api/v1/programs/lung-followup/enrolments", {
+            "patient_id": patient, "pathway": "s2-chemo-cycles", "anchors": {"cycle_start": planned_start.isoformat()}})
+        assert enrolled["enrolled"] == 1 and len(enrolled["enrolment_ids"]) == 1, enrolled
+        report = demo_dispatch(binary, data_dir, demo.url, f"{planned_start + datetime.timedelta(days=6)}T19:00:00+08:00")
+        assert report["claimed"] >= 1, report
+        link = form_link(manager, "lung-followup", patient, demo.url)
+
+        cycle_start = today - datetime.timedelta(days=7)
+        moved = manager.call("POST", f"/api/v1/programs/lung-followup/enrolments/{enrolled['enrolment_ids'][0]}/anchors",
+                             {"anchor": "cycle_start", "date": cycle_start.isoformat()})
+        assert moved["anchors"].get("cycle_start") == cycle_start.isoformat(), moved
+        schedule = manager.call("GET", f"/api/v1/programs/lung-followup/patients/{patient}/schedule")["items"]
+        first = [t["status"] for t in schedule if t["step_id"] == "side-effect-check" and t["occurrence"] == 1]
+        assert first in (["sent"], ["delivered"]), f"the sent day-7 check-in after moving the cycle start: {first}"
+
+        status, page = post_form(link, {"temperature": "101.5", "temperature__unit": "[degF]", "chills": "yes", "nausea": "mild",
+                                        "vomiting": "none", "diarrhoea": "none", "mouth_sores": "no", "bleeding": "no"})
+        assert status == 200 and 'id="form-done"' in page, f"the answer gave {status}"
+        assert 'id="form-urgent"' in page, "a fever on day 8 did not show the urgent notice"
+        temperatures = [(o["value"], o["unit"]) for o in manager.call("GET", f"/api/v1/programs/lung-followup/patients/{patient}/observations")["items"]
+                        if o["code"] == "loinc:8310-5"]
+        assert len(temperatures) == 1 and abs(temperatures[0][0] - 38.6) < 0.05 and temperatures[0][1] == "Cel", temperatures
+        alerts = manager.call("GET", f"/api/v1/programs/lung-followup/alerts?patient={patient}")["items"]
+        assert [(a["rule"], a["priority"], a["status"]) for a in alerts] == [("q.chemo-side-effects.fever-in-nadir", "urgent", "open")], \
+            [(a["rule"], a["priority"], a["status"]) for a in alerts]
+
+
 NOW = "2030-01-11T00:00:00+08:00"
 
 
@@ -972,6 +1147,8 @@ def main():
         browser_today(binary, workdir)
         browser_inbox(binary, workdir)
         dispatch_s1_by_now(binary, workdir)
+        s1_revisit_form_with_photo(binary, workdir)
+        s2_chemo_fever_in_nadir(binary, workdir)
         s3_check_in_through_the_binary(binary, workdir)
         s3_form_fits_phone(binary, workdir)
         s3_patient_page_chart(binary, workdir)

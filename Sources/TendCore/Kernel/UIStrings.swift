@@ -166,6 +166,7 @@ public enum UIStrings {
         "response_band": .init(en: "Band", zh: "分级"),
         "response_flags": .init(en: "Flags", zh: "提示"),
         "photo": .init(en: "Photo", zh: "照片"),
+        "alert_note": .init(en: "What was done (optional)", zh: "处理说明（选填）"),
         "tp_channel": .init(en: "Channel", zh: "渠道"),
         "nav_inbox": .init(en: "Inbox", zh: "消息"),
         "patient_messages": .init(en: "Messages", zh: "消息记录"),

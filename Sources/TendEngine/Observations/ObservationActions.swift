@@ -134,9 +134,12 @@ public struct ObservationActions: Sendable {
         return found
     }
 
-    /// Acknowledge or resolve an alert; resolving completes its task.
-    public func changeAlert(programID: String, alertID: String, to status: AlertStatus, staffID: String?, by actor: AuditActor) async throws -> ObservationAlert {
-        guard let alert = try await stores.alerts.change(programID: programID, id: alertID, to: status, staffID: staffID, actor: actor) else {
+    /// Acknowledge or resolve an alert, with a note of what was done; resolving completes its task.
+    public func changeAlert(programID: String, alertID: String, to status: AlertStatus, staffID: String?, note: String? = nil,
+                            by actor: AuditActor) async throws -> ObservationAlert {
+        let note = try note.map { text throws(TendError) in try Validate.text(text, field: "note", maxLength: Bounds.textLength, allowEmpty: true) }
+            .flatMap { $0.isEmpty ? nil : $0 }
+        guard let alert = try await stores.alerts.change(programID: programID, id: alertID, to: status, staffID: staffID, note: note, actor: actor) else {
             throw TendError.notFound("alert")
         }
         return alert

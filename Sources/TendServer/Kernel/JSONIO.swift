@@ -15,8 +15,9 @@ enum JSONIO {
 
     /// Reads a JSON body and holds it to its schema: size, nesting depth, then every field.
     /// Returns the bytes, for the handler to decode into its own type.
-    static func admit(_ request: Request, schema: InputSchema) async throws -> ByteBuffer {
+    static func admit(_ request: Request, schema: InputSchema, allowEmpty: Bool = false) async throws -> ByteBuffer {
         let buffer = try await collect(request, upTo: maxBodyBytes)
+        if allowEmpty, buffer.readableBytesView.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return ByteBuffer() }
         guard buffer.readableBytes > 0 else {
             throw TendError(kind: .invalidInput, code: "malformed_json", message: .init(en: "The body must be a JSON object", zh: "请求体必须是 JSON 对象"), field: "body")
         }

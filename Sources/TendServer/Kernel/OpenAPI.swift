@@ -68,6 +68,8 @@ struct APIOperation: Sendable {
     enum Body: Sendable {
         /// A JSON body held to its schema.
         case json(InputSchema)
+        /// The same, or no body at all.
+        case optionalJSON(InputSchema)
         /// A file in the body (CSV, NDJSON, YAML), read by the handler itself.
         case raw(description: String, contentTypes: [String], maxBytes: Int)
     }
@@ -232,6 +234,8 @@ enum OpenAPIDocument {
         switch operation.body {
         case .json(let schema):
             entry["requestBody"] = ["required": true, "content": ["application/json": ["schema": schema.document]]]
+        case .optionalJSON(let schema):
+            entry["requestBody"] = ["required": false, "content": ["application/json": ["schema": schema.document]]]
         case .raw(let description, let contentTypes, let maxBytes):
             let schema: JSONValue = ["type": "string", "description": .string("\(description) (at most \(maxBytes) bytes)")]
             entry["requestBody"] = ["required": true, "content": .object(Dictionary(uniqueKeysWithValues: contentTypes.map { ($0, ["schema": schema]) }))]
@@ -273,9 +277,12 @@ extension APIOperation {
             }
             try parameter.schema.validate(text: value, field: parameter.name)
         }
-        guard case .json(let schema) = body else { return request }
         var admitted = request
-        admitted.body = .init(buffer: try await JSONIO.admit(request, schema: schema))
+        switch body {
+        case .json(let schema): admitted.body = .init(buffer: try await JSONIO.admit(request, schema: schema))
+        case .optionalJSON(let schema): admitted.body = .init(buffer: try await JSONIO.admit(request, schema: schema, allowEmpty: true))
+        case .raw, nil: return request
+        }
         return admitted
     }
 }

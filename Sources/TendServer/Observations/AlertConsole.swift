@@ -12,6 +12,7 @@ struct AlertConsole: Sendable {
 
     struct ResolveForm: Decodable {
         var csrf: String?
+        var note: String?
     }
 
     func register(on router: Router<TendRequestContext>) {
@@ -39,7 +40,7 @@ struct AlertConsole: Sendable {
             let form = try await console.decodeForm(ResolveForm.self, request)
             try CSRF.verify(form.csrf, identity: page.grant.identity)
             _ = try await observations.changeAlert(programID: page.grant.program.id, alertID: try context.parameters.require("alert"), to: .resolved,
-                                                   staffID: page.grant.identity.user.id, by: page.actor)
+                                                   staffID: page.grant.identity.user.id, note: form.note, by: page.actor)
             return .redirect(to: "/p/\(page.grant.program.slug)/alerts")
         }
     }

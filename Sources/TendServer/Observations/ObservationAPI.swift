@@ -65,6 +65,14 @@ struct ObservationBatchBody: Encodable {
     ], required: ["recorded", "duplicates", "items", "alerts"])
 }
 
+struct AlertChangeRequest: Decodable {
+    let note: String?
+
+    static let schema = InputSchema.object([
+        .optional("note", .nullable(.text(0...Bounds.textLength, description: "What was done (a call, advice given); sealed like any note"))),
+    ])
+}
+
 struct AlertBody: Encodable {
     let id: String
     let patient_id: String
@@ -80,6 +88,7 @@ struct AlertBody: Encodable {
     let updated_at: Date
     let resolved_at: Date?
     let resolved_by: String?
+    let note: String?
 
     init(_ alert: ObservationAlert) {
         id = alert.id
@@ -96,6 +105,7 @@ struct AlertBody: Encodable {
         updated_at = alert.updatedAt
         resolved_at = alert.resolvedAt
         resolved_by = alert.resolvedBy
+        note = alert.note
     }
 
     static let schema = Schema.object([
@@ -105,7 +115,7 @@ struct AlertBody: Encodable {
         "breaches": ["type": "integer", "description": "Readings that crossed the rule while the alert was open"],
         "first_observation_id": Schema.string, "last_observation_id": Schema.string, "task_id": Schema.nullable("string"),
         "opened_at": Schema.dateTime, "updated_at": Schema.dateTime, "resolved_at": Schema.nullable("string", format: "date-time"),
-        "resolved_by": Schema.nullable("string"),
+        "resolved_by": Schema.nullable("string"), "note": Schema.nullable("string"),
     ], required: ["id", "patient_id", "rule", "title", "priority", "status", "breaches", "first_observation_id", "last_observation_id", "opened_at", "updated_at"])
 }
 
@@ -284,11 +294,13 @@ struct ObservationRoutes: Sendable {
         return APIEndpoint(operation: APIOperation(
             method: .post, path: "/api/v1/programs/{program}/alerts/{alert}/\(verb)", operationID: "\(verb)Alert",
             summary: status == .resolved ? "Resolve an alert; its task is completed" : "Acknowledge an alert (someone is on it)",
-            tag: "observations", response: Schema.ref("Alert"), permission: .writePatients)
-        ) { _, context in
+            tag: "observations", body: .optionalJSON(AlertChangeRequest.schema), response: Schema.ref("Alert"), permission: .writePatients)
+        ) { request, context in
             let grant = try context.requireGrant()
+            let buffer = try await request.body.collect(upTo: Bounds.bodyBytes)
+            let note = buffer.readableBytes == 0 ? nil : try JSONDecoder().decode(AlertChangeRequest.self, from: Data(buffer: buffer)).note
             let alert = try await observations.changeAlert(programID: grant.program.id, alertID: try context.parameters.require("alert"), to: status,
-                                                           staffID: grant.identity.user.id, by: context.actor)
+                                                           staffID: grant.identity.user.id, note: note, by: context.actor)
             return try JSONIO.response(AlertBody(alert))
         }
     }

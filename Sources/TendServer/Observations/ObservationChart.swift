@@ -3,7 +3,8 @@ import TendCore
 import TendStore
 
 /// A small line chart of one code's readings, drawn by the server as SVG: the readings in time
-/// order, the alert thresholds as dashed lines, and a reading that crossed one drawn large and red.
+/// order, the band between the program's lower and upper thresholds shaded (the target), the
+/// thresholds as dashed lines, and a reading that crossed one drawn large and red.
 /// It holds numbers only (no patient text), so the page can embed it as is.
 enum ObservationChart {
     static let width = 560.0, height = 160.0, margin = 28.0
@@ -14,7 +15,7 @@ enum ObservationChart {
         var breached: Bool
     }
 
-    static func svg(points: [Point], thresholds: [Double], unit: String, label: String) -> String {
+    static func svg(points: [Point], thresholds: [Double], band: ClosedRange<Double>? = nil, unit: String, label: String) -> String {
         guard let first = points.first, let last = points.last else { return "" }
         let values = points.map(\.value) + thresholds
         let low = (values.min() ?? 0), high = (values.max() ?? 1)
@@ -29,6 +30,9 @@ enum ObservationChart {
         parts.reserveCapacity(points.count + 8)
         parts.append(##"<svg class="chart" viewBox="0 0 \##(Int(width)) \##(Int(height))" width="100%" role="img" aria-label="\##(escape(label))">"##)
         parts.append(##"<line x1="\##(margin)" y1="\##(height - margin)" x2="\##(width - margin)" y2="\##(height - margin)" stroke="#999" stroke-width="1"/>"##)
+        if let band {
+            parts.append(##"<rect class="target" x="\##(margin)" y="\##(number(y(band.upperBound)))" width="\##(width - 2 * margin)" height="\##(number(y(band.lowerBound) - y(band.upperBound)))" fill="#27ae60" fill-opacity="0.10"/>"##)
+        }
         for threshold in thresholds {
             parts.append(##"<line x1="\##(margin)" y1="\##(number(y(threshold)))" x2="\##(width - margin)" y2="\##(number(y(threshold)))" stroke="#c0392b" stroke-dasharray="4 3" stroke-width="1"/>"##)
             parts.append(##"<text x="\##(width - margin + 2)" y="\##(number(y(threshold) + 4))" font-size="10" fill="#c0392b">\##(number(threshold))</text>"##)
@@ -71,6 +75,9 @@ enum ObservationChart {
             guard let readings = byCode[code]?.sorted(by: { $0.observation.effectiveAt < $1.observation.effectiveAt }), let latest = readings.last else { return nil }
             let codeRules = rules.filter { $0.codes.contains(code) }
             let thresholds = Array(Set(codeRules.flatMap { [$0.below, $0.atOrAbove].compactMap { $0 } })).sorted()
+            // The target: above the highest lower threshold, below the lowest upper one.
+            let floor = codeRules.compactMap(\.below).max(), ceiling = codeRules.compactMap(\.atOrAbove).min()
+            let band = floor.flatMap { low in ceiling.flatMap { high in low < high ? low...high : nil } }
             let points = readings.compactMap { stored in
                 stored.observation.reading.number.map { value in
                     Point(at: stored.observation.effectiveAt, value: value, breached: codeRules.contains { $0.isBreached(by: stored.observation.reading) })
@@ -79,7 +86,7 @@ enum ObservationChart {
             let name = ObservationCatalog.definition(code: code)?.name.text(in: locale) ?? code.description
             let unit: String = if case .quantity(_, let unit) = latest.observation.reading.value { unit } else { "" }
             return [
-                "name": name, "count": readings.count, "svg": svg(points: points, thresholds: thresholds, unit: unit, label: name),
+                "name": name, "count": readings.count, "svg": svg(points: points, thresholds: thresholds, band: band, unit: unit, label: name),
                 "latest": oneDecimal(latest.observation.reading.number ?? 0) + " " + unit,
                 "latest_at": TaskConsole.format(latest.observation.effectiveAt),
             ]

@@ -704,6 +704,8 @@ public enum Schema {
                 // (a questionnaire's flag, a missing check-in).
                 "ALTER TABLE observation_alerts ADD COLUMN title_en TEXT NOT NULL DEFAULT ''",
                 "ALTER TABLE observation_alerts ADD COLUMN title_zh TEXT NOT NULL DEFAULT ''",
+                // What the member who acknowledged or resolved it wrote, sealed.
+                "ALTER TABLE observation_alerts ADD COLUMN note_enc TEXT",
                 // Unanswered questionnaire touchpoints a missing-data alert has counted, so each
                 // is counted once however often the sweep runs.
                 """

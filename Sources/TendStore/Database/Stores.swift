@@ -47,7 +47,7 @@ public struct Stores: Sendable {
         self.messages = MessageStore(database: database, clock: clock, ids: ids, cipher: cipher, tasks: tasks)
         self.patients = PatientStore(database: database, clock: clock, ids: ids, cipher: cipher, blindIndex: blindIndex, audit: audit)
         self.observations = ObservationStore(database: database, clock: clock, ids: ids, cipher: cipher, audit: audit)
-        self.alerts = AlertStore(database: database, clock: clock, ids: ids, tasks: tasks, audit: audit)
+        self.alerts = AlertStore(database: database, clock: clock, ids: ids, tasks: tasks, audit: audit, cipher: cipher)
         self.questionnaires = QuestionnaireStore(database: database, clock: clock, audit: audit)
         self.responses = ResponseStore(database: database, cipher: cipher, audit: audit)
         self.photos = PhotoStore(database: database, clock: clock, cipher: cipher, audit: audit)

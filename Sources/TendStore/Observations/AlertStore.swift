@@ -27,6 +27,8 @@ public struct ObservationAlert: Sendable, Equatable {
     public var updatedAt: Date
     public var resolvedAt: Date?
     public var resolvedBy: String?
+    /// What the member who acknowledged or resolved it wrote.
+    public var note: String?
 }
 
 public struct AlertStore: Sendable {
@@ -35,16 +37,22 @@ public struct AlertStore: Sendable {
     let ids: IDGenerator
     let tasks: TaskStore
     let audit: AuditLog
+    let cipher: FieldCipher
 
-    public init(database: Database, clock: TendClock, ids: IDGenerator, tasks: TaskStore, audit: AuditLog) {
+    public init(database: Database, clock: TendClock, ids: IDGenerator, tasks: TaskStore, audit: AuditLog, cipher: FieldCipher) {
         self.database = database
         self.clock = clock
         self.ids = ids
         self.tasks = tasks
         self.audit = audit
+        self.cipher = cipher
     }
 
-    static let columns = "id, program_id, patient_id, rule_id, title_en, title_zh, priority, status, first_observation_id, last_observation_id, breaches, task_id, opened_at, updated_at, resolved_at, resolved_by"
+    static func noteContext(_ programID: String, _ id: String) -> SealContext {
+        SealContext(program: programID, table: "observation_alerts", column: "note_enc", row: id)
+    }
+
+    static let columns = "id, program_id, patient_id, rule_id, title_en, title_zh, priority, status, first_observation_id, last_observation_id, breaches, task_id, opened_at, updated_at, resolved_at, resolved_by, note_enc"
 
     /// Adds a breach to the patient's alert of this rule, or opens one with an urgent-or-other
     /// task (assigned to `assignee`, the on-call member for urgent ones), in the caller's
@@ -60,7 +68,7 @@ public struct AlertStore: Sendable {
             INSERT INTO observation_alerts (\(unsafeRaw: Self.columns))
             VALUES (\(bind: id), \(bind: programID), \(bind: patientID), \(bind: rule.id), \(bind: rule.title.en), \(bind: rule.title.zh),
                     \(bind: rule.priority.rawValue), 'open', \(bind: observationID),
-                    \(bind: observationID), 1, \(bind: taskID), \(bind: now.epochMilliseconds), \(bind: now.epochMilliseconds), NULL, NULL)
+                    \(bind: observationID), 1, \(bind: taskID), \(bind: now.epochMilliseconds), \(bind: now.epochMilliseconds), NULL, NULL, NULL)
             ON CONFLICT (program_id, rule_id, patient_id) WHERE status <> 'resolved' DO NOTHING
             RETURNING id
             """).first() != nil
@@ -71,7 +79,7 @@ public struct AlertStore: Sendable {
             try await audit.record(.alertOpen, by: actor, program: programID, patient: patientID, in: sql)
             let alert = ObservationAlert(id: id, programID: programID, patientID: patientID, ruleID: rule.id, title: rule.title, priority: rule.priority, status: .open,
                                          firstObservationID: observationID, lastObservationID: observationID, breaches: 1, taskID: taskID,
-                                         openedAt: now, updatedAt: now, resolvedAt: nil, resolvedBy: nil)
+                                         openedAt: now, updatedAt: now, resolvedAt: nil, resolvedBy: nil, note: nil)
             return (alert, true)
         }
         guard let row = try await sql.raw("""
@@ -81,7 +89,7 @@ public struct AlertStore: Sendable {
             """).first() else {
             throw StoreCorruption(what: "alert \(rule.id) of patient \(patientID) neither inserted nor found")
         }
-        return (try Self.alert(from: row), false)
+        return (try alert(from: row), false)
     }
 
     /// The program's alerts that are not resolved (or those of one patient, any status),
@@ -103,23 +111,25 @@ public struct AlertStore: Sendable {
         query.appendLiteral(" ORDER BY CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END, opened_at, id")
         query.appendInterpolation(unsafeRaw: " LIMIT \(max(1, min(limit, 1000)))")
         let finished = query
-        return try await database.read { sql in try await sql.raw(finished).all() }.map(Self.alert(from:))
+        return try await database.read { sql in try await sql.raw(finished).all() }.map(alert(from:))
     }
 
     /// Acknowledges or resolves an alert (resolving also completes its task); nil when the
     /// program has no such alert, or it is already resolved.
-    public func change(programID: String, id: String, to status: AlertStatus, staffID: String?, actor: AuditActor) async throws -> ObservationAlert? {
+    public func change(programID: String, id: String, to status: AlertStatus, staffID: String?, note: String? = nil, actor: AuditActor) async throws -> ObservationAlert? {
         guard status != .open else { return nil }
         let now = clock.now().epochMilliseconds
+        let sealedNote = try note.map { try cipher.seal($0, for: Self.noteContext(programID, id)) }
         return try await database.transaction { sql in
             guard let row = try await sql.raw("""
                 SELECT \(unsafeRaw: Self.columns) FROM observation_alerts WHERE program_id = \(bind: programID) AND id = \(bind: id) AND status <> 'resolved'
                 """).first() else { return nil }
-            var alert = try Self.alert(from: row)
+            var alert = try self.alert(from: row)
             let resolving = status == .resolved
             try await sql.raw("""
                 UPDATE observation_alerts SET status = \(bind: status.rawValue), updated_at = \(bind: now),
-                       resolved_at = \(bind: resolving ? now : nil), resolved_by = \(bind: resolving ? staffID : nil)
+                       resolved_at = \(bind: resolving ? now : nil), resolved_by = \(bind: resolving ? staffID : nil),
+                       note_enc = COALESCE(\(bind: sealedNote), note_enc)
                 WHERE id = \(bind: id)
                 """).run()
             if resolving, let task = alert.taskID {
@@ -131,6 +141,7 @@ public struct AlertStore: Sendable {
             try await audit.record(resolving ? .alertResolve : .alertAcknowledge, by: actor, program: programID, patient: alert.patientID, in: sql)
             alert.status = status
             alert.updatedAt = Date(epochMilliseconds: now)
+            if let note { alert.note = note }
             if resolving {
                 alert.resolvedAt = Date(epochMilliseconds: now)
                 alert.resolvedBy = staffID
@@ -158,14 +169,14 @@ public struct AlertStore: Sendable {
         }
     }
 
-    static func alert(from row: any SQLRow) throws -> ObservationAlert {
-        let id = try row.decode(column: "id", as: String.self)
+    func alert(from row: any SQLRow) throws -> ObservationAlert {
+        let id = try row.decode(column: "id", as: String.self), programID = try row.decode(column: "program_id", as: String.self)
         guard let priority = TaskPriority(rawValue: try row.decode(column: "priority", as: String.self)),
               let status = AlertStatus(rawValue: try row.decode(column: "status", as: String.self)) else {
             throw StoreCorruption(what: "alert \(id) has an unknown priority or status")
         }
         return ObservationAlert(
-            id: id, programID: try row.decode(column: "program_id", as: String.self), patientID: try row.decode(column: "patient_id", as: String.self),
+            id: id, programID: programID, patientID: try row.decode(column: "patient_id", as: String.self),
             ruleID: try row.decode(column: "rule_id", as: String.self),
             title: LocalizedText(en: try row.decode(column: "title_en", as: String.self), zh: try row.decode(column: "title_zh", as: String.self)),
             priority: priority, status: status,
@@ -175,6 +186,7 @@ public struct AlertStore: Sendable {
             openedAt: Date(epochMilliseconds: try row.decode(column: "opened_at", as: Int64.self)),
             updatedAt: Date(epochMilliseconds: try row.decode(column: "updated_at", as: Int64.self)),
             resolvedAt: try row.decode(column: "resolved_at", as: Int64?.self).map(Date.init(epochMilliseconds:)),
-            resolvedBy: try row.decode(column: "resolved_by", as: String?.self))
+            resolvedBy: try row.decode(column: "resolved_by", as: String?.self),
+            note: try row.decode(column: "note_enc", as: String?.self).map { try cipher.open($0, for: Self.noteContext(programID, id)) })
     }
 }

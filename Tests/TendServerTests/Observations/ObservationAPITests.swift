@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Testing
 import TendCore
 import TendServer
+import TendStore
 import TendServerTestSupport
 import TendTestSupport
 
@@ -113,10 +114,17 @@ import TendTestSupport
             #expect(try await tasks().count == 1, "a new breach joins the open alert")
 
             let alertID = try #require(low.first?["id"] as? String)
-            try await client.execute(uri: base + "/alerts/\(alertID)/resolve", method: .post, headers: bearer(manager)) { response in
+            try await client.execute(uri: base + "/alerts/\(alertID)/resolve", method: .post, headers: bearer(manager),
+                                     body: json(#"{"note": "已电话联系，已进食糖果，复测 5.1"}"#)) { response in
                 #expect(response.status == .ok, "\(String(buffer: response.body))")
                 #expect(object(response)["status"] as? String == "resolved")
+                #expect(object(response)["note"] as? String == "已电话联系，已进食糖果，复测 5.1")
             }
+            // The note is sealed at rest.
+            let storedNote = try await app.stores.database.session { sql in
+                try await sql.raw("SELECT note_enc FROM observation_alerts WHERE id = \(bind: alertID)").first()?.decode(column: "note_enc", as: String?.self)
+            }
+            #expect(storedNote != nil && storedNote?.contains("电话") == false)
             #expect(try await tasks().isEmpty, "resolving completes the task")
             let open = try await client.execute(uri: base + "/alerts", method: .get, headers: bearer(manager)) { object($0)["items"] as? [[String: Any]] ?? [] }
             #expect(open.allSatisfy { $0["id"] as? String != alertID })
@@ -131,6 +139,7 @@ import TendTestSupport
                 return String(buffer: response.body)
             }
             #expect(html.contains(#"<svg class="chart""#) && html.matches(of: /class="breach"/).count == 3)
+            #expect(html.contains(#"<rect class="target""#), "the band between the thresholds is shaded")
             #expect(html.contains("id=\"alerts\"") && html.contains("低血糖") || html.contains("Low glucose"))
 
             // The program's alerts page lists the open one; resolving it there empties the list.

@@ -10,8 +10,8 @@ public struct PatientRecord: Sendable {
     public var thread: [StoredMessage]
     /// The pathways the enrolments follow, by id.
     public var pathways: [String: StoredPathway]
-    /// The newest readings (up to 500) and the patient's alerts, unresolved first.
-    public var observations: [StoredObservation]
+    /// The newest numeric readings (up to 500), as the chart needs them, and the patient's alerts, unresolved first.
+    public var observations: [ObservationPoint]
     public var alerts: [ObservationAlert]
     /// The newest questionnaire responses (up to 20).
     public var responses: [QuestionnaireResponse]
@@ -76,7 +76,7 @@ public struct PatientActions: Sendable {
         return PatientRecord(patient: patient, enrolments: enrolments,
                              touchpoints: try await stores.enrolments.schedule(programID: programID, patientID: patientID),
                              thread: try await stores.messages.thread(programID: programID, patientID: patientID), pathways: pathways,
-                             observations: try await stores.observations.list(programID: programID, patientID: patientID),
+                             observations: try await stores.observations.points(programID: programID, patientID: patientID),
                              alerts: try await stores.alerts.list(programID: programID, patientID: patientID),
                              responses: try await stores.responses.list(programID: programID, patientID: patientID, limit: 20))
     }

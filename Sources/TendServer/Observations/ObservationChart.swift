@@ -63,32 +63,30 @@ enum ObservationChart {
     }
 
     /// One chart per measured code of the patient, newest code first, with the program's rules.
-    static func values(_ observations: [StoredObservation], rules: [ObservationAlertRule], locale: AppLocale) -> [[String: Any]] {
-        var byCode: [ObservationCode: [StoredObservation]] = [:]
+    static func values(_ observations: [ObservationPoint], rules: [ObservationAlertRule], locale: AppLocale) -> [[String: Any]] {
+        var byCode: [ObservationCode: [ObservationPoint]] = [:]
         var order: [ObservationCode] = []
-        for stored in observations {
-            guard stored.observation.reading.number != nil else { continue }
-            if byCode[stored.observation.reading.code] == nil { order.append(stored.observation.reading.code) }
-            byCode[stored.observation.reading.code, default: []].append(stored)
+        for point in observations {
+            if byCode[point.code] == nil { order.append(point.code) }
+            byCode[point.code, default: []].append(point)
         }
         return order.compactMap { code -> [String: Any]? in
-            guard let readings = byCode[code]?.sorted(by: { $0.observation.effectiveAt < $1.observation.effectiveAt }), let latest = readings.last else { return nil }
+            guard let readings = byCode[code]?.sorted(by: { $0.effectiveAt < $1.effectiveAt }), let latest = readings.last else { return nil }
             let codeRules = rules.filter { $0.codes.contains(code) }
             let thresholds = Array(Set(codeRules.flatMap { [$0.below, $0.atOrAbove].compactMap { $0 } })).sorted()
             // The target: above the highest lower threshold, below the lowest upper one.
             let floor = codeRules.compactMap(\.below).max(), ceiling = codeRules.compactMap(\.atOrAbove).min()
             let band = floor.flatMap { low in ceiling.flatMap { high in low < high ? low...high : nil } }
-            let points = readings.compactMap { stored in
-                stored.observation.reading.number.map { value in
-                    Point(at: stored.observation.effectiveAt, value: value, breached: codeRules.contains { $0.isBreached(by: stored.observation.reading) })
-                }
+            let thresholdRules = codeRules.filter { $0.kind == .threshold }
+            let points = readings.map { reading in
+                Point(at: reading.effectiveAt, value: reading.value, breached: thresholdRules.contains { $0.crosses(reading.value) })
             }
             let name = ObservationCatalog.definition(code: code)?.name.text(in: locale) ?? code.description
-            let unit: String = if case .quantity(_, let unit) = latest.observation.reading.value { unit } else { "" }
+            let unit = latest.unit ?? ""
             return [
                 "name": name, "count": readings.count, "svg": svg(points: points, thresholds: thresholds, band: band, unit: unit, label: name),
-                "latest": oneDecimal(latest.observation.reading.number ?? 0) + " " + unit,
-                "latest_at": TaskConsole.format(latest.observation.effectiveAt),
+                "latest": oneDecimal(latest.value) + " " + unit,
+                "latest_at": TaskConsole.format(latest.effectiveAt),
             ]
         }
     }

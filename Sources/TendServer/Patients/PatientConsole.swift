@@ -188,7 +188,7 @@ struct PatientConsole: Sendable {
                 }
                 values["audit"] = events.map { event -> [String: Any] in
                     [
-                        "at": Self.format(event.at), "action": event.action, "request_id": event.requestID ?? "",
+                        "at": TaskConsole.format(event.at), "action": event.action, "request_id": event.requestID ?? "",
                         "actor": event.actorID.flatMap { names[$0] } ?? event.actorKind.rawValue,
                     ]
                 }
@@ -396,9 +396,9 @@ struct PatientConsole: Sendable {
             "contact_window": profile.contactWindow?.text ?? "—", "quiet_hours": profile.quietHours?.text ?? "—",
             "channels": profile.channels.map(\.rawValue).joined(separator: ", "),
             "caregivers": profile.caregivers.map { ["name": $0.name, "relation": $0.relation, "phone": $0.phone ?? ""] },
-            "tags": patient.tags.map { ["text": $0.tag.text, "source": $0.source, "set_at": Self.format($0.setAt)] },
+            "tags": patient.tags.map { ["text": $0.tag.text, "source": $0.source, "set_at": TaskConsole.format($0.setAt)] },
             "consents": patient.consents.map { consent -> [String: Any] in
-                ["kind": consent.kind, "version": consent.version, "granted_at": Self.format(consent.grantedAt), "withdrawn_at": consent.withdrawnAt.map(Self.format) ?? false]
+                ["kind": consent.kind, "version": consent.version, "granted_at": TaskConsole.format(consent.grantedAt), "withdrawn_at": consent.withdrawnAt.map(TaskConsole.format) ?? false]
             },
         ]
     }
@@ -470,13 +470,5 @@ struct PatientConsole: Sendable {
             tags.append(try PatientTag.parse(String(piece), field: "tags"))
         }
         return (try profile.validated(), tags)
-    }
-
-    static func format(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "Asia/Shanghai")
-        formatter.dateFormat = "yyyy-MM-dd HH:mm"
-        return formatter.string(from: date)
     }
 }

@@ -9,6 +9,21 @@ public struct StoredObservation: Sendable, Equatable {
     public var createdAt: Date
 }
 
+/// A number a patient's chart plots: which code, the value in its canonical unit, when.
+public struct ObservationPoint: Sendable, Equatable {
+    public var code: ObservationCode
+    public var value: Double
+    public var unit: String?
+    public var effectiveAt: Date
+
+    public init(code: ObservationCode, value: Double, unit: String?, effectiveAt: Date) {
+        self.code = code
+        self.value = value
+        self.unit = unit
+        self.effectiveAt = effectiveAt
+    }
+}
+
 /// What a batch of observations came to.
 public struct ObservationBatchResult: Sendable, Equatable {
     /// Newly stored, in the order given.
@@ -130,6 +145,30 @@ public struct ObservationStore: Sendable {
         query.appendInterpolation(bind: programID)
         query.appendInterpolation(unsafeRaw: " AND value_number IS NOT NULL ORDER BY effective_at DESC LIMIT \(max(1, min(count ?? 500, 500)))")
         return try await sql.raw(query).all().map { try $0.decode(column: "value_number", as: Double.self) }
+    }
+
+    /// The patient's newest numeric readings (at most `limit`), four columns each: what the
+    /// patient page charts. Unaudited: the use case audits the read.
+    public func points(programID: String, patientID: String, limit: Int = 500) async throws -> [ObservationPoint] {
+        var query = SQLQueryString("SELECT code, value_number, unit, effective_at FROM observations WHERE patient_id = ")
+        query.appendInterpolation(bind: patientID)
+        query.appendInterpolation(unsafeRaw: " AND \(database.dialect.unindexed("program_id")) = ")
+        query.appendInterpolation(bind: programID)
+        query.appendInterpolation(unsafeRaw: " AND value_number IS NOT NULL ORDER BY effective_at DESC, id DESC LIMIT \(max(1, min(limit, 5000)))")
+        let finished = query
+        let rows = try await database.read { sql in try await sql.raw(finished).all() }
+        var codes: [String: ObservationCode] = [:]
+        return try rows.map { row in
+            let text = try row.decode(column: "code", as: String.self)
+            let code: ObservationCode
+            if let known = codes[text] { code = known } else {
+                guard let parsed = try? ObservationCode.parse(text, field: "code") else { throw StoreCorruption(what: "an observation has code \(text)") }
+                codes[text] = parsed
+                code = parsed
+            }
+            return ObservationPoint(code: code, value: try row.decode(column: "value_number", as: Double.self), unit: try row.decode(column: "unit", as: String?.self),
+                                    effectiveAt: Date(epochMilliseconds: try row.decode(column: "effective_at", as: Int64.self)))
+        }
     }
 
     func observation(from row: any SQLRow) throws -> StoredObservation {

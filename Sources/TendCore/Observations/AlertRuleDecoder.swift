@@ -16,26 +16,51 @@ import Foundation
 ///
 /// Values are in the code's canonical unit. They add to the rules the program's triage
 /// thresholds give; missing check-ins are a pathway step's `missing_alert`, questionnaire
-/// scores and items their `flags`.
+/// scores and items their `flags`. An optional `units` mapping names the unit the program's
+/// staff read a code in (`units: {glucose-fasting: mg/dL}`); readings are stored in the
+/// canonical unit all the same.
 public struct AlertRuleDecoder: DocumentDecoding {
     var problems: [PathwayProblem] = []
 
     public static let maximumRules = 100
 
-    public static func decode(_ root: DocumentNode) throws(PathwayProblems) -> [ObservationAlertRule] {
-        var decoder = AlertRuleDecoder()
-        let rules = decoder.rules(root)
-        if let problems = decoder.sortedProblems { throw problems }
-        return rules
+    /// A program's observation settings: its own rules and the units it reads codes in.
+    public struct Settings: Sendable, Equatable {
+        public var rules: [ObservationAlertRule]
+        public var units: [ObservationCode: String]
     }
 
-    private mutating func rules(_ root: DocumentNode) -> [ObservationAlertRule] {
-        guard let entries = map(root, "the alert rules") else { return [] }
-        let fields = keys(entries, allowed: ["rules"], in: "the alert rules")
-        guard let entry = fields["rules"], let nodes = list(entry.value, "rules") else {
-            fail(root.line, "missing \"rules\", a list")
-            return []
+    public static func decode(_ root: DocumentNode) throws(PathwayProblems) -> Settings {
+        var decoder = AlertRuleDecoder()
+        let settings = decoder.settings(root)
+        if let problems = decoder.sortedProblems { throw problems }
+        return settings
+    }
+
+    private mutating func settings(_ root: DocumentNode) -> Settings {
+        guard let entries = map(root, "the alert rules") else { return Settings(rules: [], units: [:]) }
+        let fields = keys(entries, allowed: ["rules", "units"], in: "the alert rules")
+        var units: [ObservationCode: String] = [:]
+        if let entry = fields["units"], let pairs = map(entry.value, "units") {
+            for pair in pairs.prefix(200) {
+                guard let text = scalar(pair.value, "the unit of \(pair.key.prefix(60))") else { continue }
+                guard let code = try? ObservationCatalog.code(pair.key, field: "units"), let definition = ObservationCatalog.definition(code: code) else {
+                    fail(pair.line, "units: \"\(pair.key.prefix(60))\" is not a code of the catalog")
+                    continue
+                }
+                guard let unit = UnitName.parse(text), definition.units.contains(where: { $0.unit == unit }) else {
+                    fail(pair.line, "units: \(pair.key) is read in one of \(definition.unitList), not \"\(text.prefix(40))\"")
+                    continue
+                }
+                units[code] = unit
+            }
         }
+        if fields["rules"] == nil, fields["units"] == nil { fail(root.line, "missing \"rules\", a list (or \"units\")") }
+        return Settings(rules: fields["rules"] == nil ? [] : rules(fields["rules"]!), units: units)
+    }
+
+    private mutating func rules(_ entry: DocumentEntry) -> [ObservationAlertRule] {
+        guard let nodes = list(entry.value, "rules") else { return [] }
         if nodes.count > Self.maximumRules { fail(entry.line, "at most \(Self.maximumRules) rules") }
         var seen = Set<String>()
         var rules: [ObservationAlertRule] = []

@@ -44,23 +44,30 @@ public struct ObservationActions: Sendable {
     public struct AlertRuleSet: Sendable {
         public var rules: [ObservationAlertRule]
         public var onCallStaffID: String?
+        /// The units the program's staff read codes in, where not the canonical one.
+        public var displayUnits: [ObservationCode: String] = [:]
     }
 
     public func alertRules(programID: String) async throws -> AlertRuleSet {
         let settings = try await stores.messages.settings(programID: programID)
         var rules = ObservationAlertRule.rules(from: settings.thresholds ?? TriageThresholds())
+        var units: [ObservationCode: String] = [:]
         if let source = try await stores.alerts.ruleSource(programID: programID) {
-            do throws(PathwayProblems) { rules += try AlertRuleDecoder.decode(YAMLDocument.parse(source)) } catch {
+            do throws(PathwayProblems) {
+                let own = try AlertRuleDecoder.decode(YAMLDocument.parse(source))
+                rules += own.rules
+                units = own.units
+            } catch {
                 throw StoreCorruption(what: "the alert rules of program \(programID) no longer read: \(error.problems.first?.message ?? "")")
             }
         }
-        return AlertRuleSet(rules: rules, onCallStaffID: settings.onCallStaffID)
+        return AlertRuleSet(rules: rules, onCallStaffID: settings.onCallStaffID, displayUnits: units)
     }
 
     /// Checks a program's alert-rule document (YAML or JSON) and makes it the program's own.
     public func saveAlertRules(programID: String, source: String, by actor: AuditActor) async throws -> [ObservationAlertRule] {
         let rules: [ObservationAlertRule]
-        do throws(PathwayProblems) { rules = try AlertRuleDecoder.decode(YAMLDocument.parse(source)) } catch {
+        do throws(PathwayProblems) { rules = try AlertRuleDecoder.decode(YAMLDocument.parse(source)).rules } catch {
             let first = error.problems.first
             throw TendError(kind: .invalidInput, code: "invalid_alert_rules",
                             message: .init(en: "line \(first?.line ?? 0): \(first?.message ?? "invalid")", zh: "第 \(first?.line ?? 0) 行：\(first?.message ?? "无效")"),

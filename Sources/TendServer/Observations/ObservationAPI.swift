@@ -158,11 +158,20 @@ struct AlertRuleBody: Encodable {
 
 struct AlertRulesBody: Encodable {
     let rules: [AlertRuleBody]
+    let units: [String: String]
     let source: String?
 
+    init(_ set: ObservationActions.AlertRuleSet, source: String?) {
+        rules = set.rules.map(AlertRuleBody.init)
+        units = Dictionary(uniqueKeysWithValues: set.displayUnits.map { ($0.key.description, $0.value) })
+        self.source = source
+    }
+
     static let schema = Schema.object([
-        "rules": Schema.array(Schema.ref("AlertRule")), "source": Schema.nullable("string"),
-    ], required: ["rules"])
+        "rules": Schema.array(Schema.ref("AlertRule")),
+        "units": ["type": "object", "additionalProperties": ["type": "string"], "description": "The unit the program reads a code in, where not its canonical one"],
+        "source": Schema.nullable("string"),
+    ], required: ["rules", "units"])
 }
 
 extension InputSchema {
@@ -245,8 +254,7 @@ struct ObservationRoutes: Sendable {
             ) { _, context in
                 let grant = try context.requireGrant()
                 let rules = try await observations.alertRules(programID: grant.program.id)
-                return try JSONIO.response(AlertRulesBody(rules: rules.rules.map(AlertRuleBody.init),
-                                                          source: try await dependencies.stores.alerts.ruleSource(programID: grant.program.id)))
+                return try JSONIO.response(AlertRulesBody(rules, source: try await dependencies.stores.alerts.ruleSource(programID: grant.program.id)))
             },
 
             APIEndpoint(operation: APIOperation(
@@ -263,7 +271,7 @@ struct ObservationRoutes: Sendable {
                 }
                 _ = try await observations.saveAlertRules(programID: grant.program.id, source: text, by: context.actor)
                 let rules = try await observations.alertRules(programID: grant.program.id)
-                return try JSONIO.response(AlertRulesBody(rules: rules.rules.map(AlertRuleBody.init), source: text))
+                return try JSONIO.response(AlertRulesBody(rules, source: text))
             },
         ] + [AlertStatus.acknowledged, .resolved].map(alertChange) + [
 

@@ -62,8 +62,10 @@ enum ObservationChart {
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
 
-    /// One chart per measured code of the patient, newest code first, with the program's rules.
-    static func values(_ observations: [ObservationPoint], rules: [ObservationAlertRule], locale: AppLocale) -> [[String: Any]] {
+    /// One chart per measured code of the patient, newest code first, with the program's rules,
+    /// each in the unit the program reads it in (`units`; else the canonical one).
+    static func values(_ observations: [ObservationPoint], rules: [ObservationAlertRule], units: [ObservationCode: String] = [:],
+                       locale: AppLocale) -> [[String: Any]] {
         var byCode: [ObservationCode: [ObservationPoint]] = [:]
         var order: [ObservationCode] = []
         for point in observations {
@@ -78,14 +80,20 @@ enum ObservationChart {
             let floor = codeRules.compactMap(\.below).max(), ceiling = codeRules.compactMap(\.atOrAbove).min()
             let band = floor.flatMap { low in ceiling.flatMap { high in low < high ? low...high : nil } }
             let thresholdRules = codeRules.filter { $0.kind == .threshold }
+            let definition = ObservationCatalog.definition(code: code)
+            // Shown in the program's unit: every number, threshold and band through one conversion.
+            let conversion = units[code].flatMap { unit in definition?.units.first { $0.unit == unit } }
+            let shown: (Double) -> Double = { conversion?.fromCanonical($0) ?? $0 }
             let points = readings.map { reading in
-                Point(at: reading.effectiveAt, value: reading.value, breached: thresholdRules.contains { $0.crosses(reading.value) })
+                Point(at: reading.effectiveAt, value: shown(reading.value), breached: thresholdRules.contains { $0.crosses(reading.value) })
             }
-            let name = ObservationCatalog.definition(code: code)?.name.text(in: locale) ?? code.description
-            let unit = latest.unit ?? ""
+            let name = definition?.name.text(in: locale) ?? code.description
+            let unit = conversion?.unit ?? latest.unit ?? ""
+            let shownBand = band.map { range in min(shown(range.lowerBound), shown(range.upperBound))...max(shown(range.lowerBound), shown(range.upperBound)) }
             return [
-                "name": name, "count": readings.count, "svg": svg(points: points, thresholds: thresholds, band: band, unit: unit, label: name),
-                "latest": oneDecimal(latest.value) + " " + unit,
+                "name": name, "count": readings.count,
+                "svg": svg(points: points, thresholds: thresholds.map(shown), band: shownBand, unit: unit, label: name),
+                "latest": oneDecimal(shown(latest.value)) + " " + unit,
                 "latest_at": TaskConsole.format(latest.effectiveAt),
             ]
         }

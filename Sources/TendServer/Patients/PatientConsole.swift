@@ -163,8 +163,8 @@ struct PatientConsole: Sendable {
                     "level": message.level.map { t["level_\($0.rawValue)"] ?? $0.rawValue } ?? "",
                 ]
             }
-            let rules = try await console.dependencies.actions.observations.alertRules(programID: page.grant.program.id).rules
-            let charts = ObservationChart.values(record.observations, rules: rules, locale: page.locale)
+            let rules = try await console.dependencies.actions.observations.alertRules(programID: page.grant.program.id)
+            let charts = ObservationChart.values(record.observations, rules: rules.rules, units: rules.displayUnits, locale: page.locale)
             values["has_charts"] = !charts.isEmpty
             values["charts"] = charts
             let unresolved = record.alerts.filter { $0.status != .resolved }

@@ -188,4 +188,50 @@ import TendTestSupport
             #expect(tasks.count == 1)
         }
     }
+
+    /// A program's own rules over the API: a sustained rule and the unit its staff read glucose in.
+    @Test(arguments: TestBackend.available)
+    func programRulesAndDisplayUnits(backend: TestBackend) async throws {
+        try await withClient(backend) { app, client in
+            let admin = try await app.token(for: "admin@tend.demo"), manager = try await app.token(for: "manager@tend.demo")
+            let base = "/api/v1/programs/gdm-camp"
+            let document = """
+                units: {glucose-fasting: mg/dL}
+                rules:
+                  - id: fasting-above-target-sustained
+                    code: glucose-fasting
+                    sustained: {at_least: 5.3, count: 2, of: 3}
+                    level: normal
+                    title: {zh: 空腹血糖连续高于目标, en: Fasting glucose above target twice in three}
+                """
+            let yaml: HTTPFields = [.contentType: "application/yaml"]
+            try await client.execute(uri: base + "/alert-rules", method: .put, headers: merged(bearer(manager), yaml), body: ByteBuffer(string: document)) {
+                #expect($0.status == .forbidden, "a manager does not set the program's rules")
+            }
+            try await client.execute(uri: base + "/alert-rules", method: .put, headers: merged(bearer(admin), yaml),
+                                     body: ByteBuffer(string: document.replacingOccurrences(of: "mg/dL", with: "kg"))) { response in
+                #expect(response.status == .badRequest && (object(response)["message"] as? String ?? "").contains("第 1 行"), "\(String(buffer: response.body))")
+            }
+            try await client.execute(uri: base + "/alert-rules", method: .put, headers: merged(bearer(admin), yaml), body: ByteBuffer(string: document)) { response in
+                #expect(response.status == .ok, "\(String(buffer: response.body))")
+                let body = object(response)
+                #expect((body["units"] as? [String: String])?["loinc:14770-2"] == "mg/dL")
+                let ids = (body["rules"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+                #expect(ids.contains("glucose-low") && ids.last == "fasting-above-target-sustained")
+            }
+            let patient = try await createPatient(client, token: manager, program: "gdm-camp", body: #"{"name": "目标", "phone": "13912349110"}"#)
+            let patientID = try #require(patient["id"] as? String)
+            var alerts: [[String: Any]] = []
+            for (day, value) in [(3, 5.8), (4, 5.0), (5, 6.1)] {
+                let body = #"{"observations": [{"patient_id": "\#(patientID)", "code": "glucose-fasting", "value": \#(value), "unit": "mmol/L", "effective_at": "2026-12-0\#(day)T07:30:00+08:00"}]}"#
+                alerts = try await client.execute(uri: base + "/observations", method: .post, headers: bearer(manager), body: json(body)) { object($0)["alerts"] as? [[String: Any]] ?? [] }
+            }
+            #expect(alerts.first?["rule"] as? String == "fasting-above-target-sustained", "\(alerts)")
+            let jar = CookieJar()
+            _ = try await signIn(client, jar: jar, email: "manager@tend.demo")
+            let html = try await client.execute(uri: "/p/gdm-camp/patients/\(patientID)", method: .get, headers: merged(jar.header, [.accept: "text/html"])) { String(buffer: $0.body) }
+            // 6.1 mmol/L is 109.9 mg/dL.
+            #expect(html.contains("109.9 mg/dL"), "the chart is in the program's unit")
+        }
+    }
 }

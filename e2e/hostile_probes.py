@@ -122,6 +122,7 @@ class Operation:
         schema = (content.get("application/json") or next(iter(content.values()), {})).get("schema") or {}
         self.body_schema = resolve(document, schema)
         self.has_body = bool(content)
+        self.body_required = bool((spec.get("requestBody") or {}).get("required", False))
 
     def url(self, values, query=None):
         path = self.path
@@ -427,6 +428,9 @@ def bases(ctx):
             "on_call_staff_id": admin},
         "createToken": lambda: {"name": "敌意测试 token"},
         "triage": lambda: {"text": "刚测血糖2.7，手抖心慌", "locale": "zh"},
+        "recordResponse": lambda: {"questionnaire": "gad-7", "answers": {str(item): 0 for item in range(1, 8)}},
+        "acknowledgeAlert": lambda: {"note": "已电话联系患者"},
+        "resolveAlert": lambda: {"note": "复测正常"},
         # A wrong current password: nothing can change even when a probe is accepted, and the
         # caller is an account of its own (pw@hostile.test), not one the other probes use.
         "changePassword": lambda: {"current_password": "not-the-password-1", "new_password": "hostile-new-password-1"},
@@ -749,7 +753,8 @@ def body_shape_probes(ctx, op, url, factory):
         ("a 100,000-element array as the body", b"[" + b"0," * 99_999 + b"0]", V.REJECT, "body"),
         ("100,000 unknown keys", {f"k{index:x}": 0 for index in range(100_000)}, V.REJECT, None),
         ("the base body plus 90,000 unknown keys", {**base, **{f"k{index:x}": 0 for index in range(90_000)}}, V.ANY, None),
-        ("empty body", b"", V.REJECT, "body"),
+        # An optional body may be left out; a required one may not.
+        ("empty body", b"", V.REJECT if op.body_required else V.ANY, "body" if op.body_required else None),
         ("not JSON", b"{not json", V.REJECT, "body"),
         ("JSON null", b"null", V.REJECT, "body"),
         ("a JSON string", b'"x"', V.REJECT, "body"),

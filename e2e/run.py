@@ -237,6 +237,50 @@ def cli_observations_and_questionnaires(binary, workdir):
     assert invalid.returncode != 0 and "broken.yaml:5: unknown item type" in invalid.stdout + invalid.stderr, invalid.stdout + invalid.stderr
 
 
+@check("CLI: adherence pdc — same-drug overlaps shifted, a class united, supply past the end, under 91 days, no fills, two fills on one day, bad lines named")
+def cli_adherence_pdc(binary, workdir):
+    data = Path(workdir) / "pdc"
+    data.mkdir()
+
+    def pdc(fills, *args):
+        path = data / f"fills-{len(list(data.iterdir()))}.ndjson"
+        path.write_text("".join(json.dumps(fill) + "\n" for fill in fills), encoding="utf-8")
+        result = run_cli(binary, "adherence", "pdc", str(path), "--end", "2026-12-31", *args)
+        return result
+
+    def expect(fills, wanted, *args):
+        result = pdc(fills, *args)
+        assert result.returncode == 0, result.stderr
+        got = json.loads(result.stdout)
+        assert got == wanted, (fills, got, wanted)
+
+    expect([{"drug": "atorvastatin", "filled_on": "2026-10-01", "days_supply": 30},
+            {"drug": "atorvastatin", "filled_on": "2026-10-21", "days_supply": 30}],
+           {"pdc": 0.6522, "covered_days": 60, "treatment_days": 92, "adherent": False, "measurable": True})
+    expect([{"drug": "atorvastatin", "class": "statin", "filled_on": "2026-10-01", "days_supply": 30},
+            {"drug": "rosuvastatin", "class": "statin", "filled_on": "2026-10-16", "days_supply": 30}],
+           {"pdc": 0.4891, "covered_days": 45, "treatment_days": 92, "adherent": False, "measurable": True})
+    expect([{"drug": "metformin", "filled_on": "2026-09-01", "days_supply": 90},
+            {"drug": "metformin", "filled_on": "2026-11-30", "days_supply": 90}],
+           {"pdc": 1.0, "covered_days": 122, "treatment_days": 122, "adherent": True, "measurable": True})
+    expect([{"drug": "metformin", "filled_on": "2026-10-03", "days_supply": 90}],
+           {"pdc": None, "covered_days": 90, "treatment_days": 90, "adherent": False, "measurable": False})
+    expect([], {"pdc": None, "covered_days": 0, "treatment_days": 0, "adherent": False, "measurable": False})
+    expect([{"drug": "losartan", "filled_on": "2026-10-01", "days_supply": 45},
+            {"drug": "losartan", "filled_on": "2026-10-01", "days_supply": 45}],
+           {"pdc": 0.9783, "covered_days": 90, "treatment_days": 92, "adherent": True, "measurable": True})
+    expect([{"drug": "metformin", "filled_on": "2025-12-20", "days_supply": 30},
+            {"drug": "metformin", "filled_on": "2026-03-01", "days_supply": 300}],
+           {"pdc": 0.9804, "covered_days": 300, "treatment_days": 306, "adherent": True, "measurable": True}, "--start", "2026-01-01")
+    mixed = pdc([{"drug": "a", "class": "statin", "filled_on": "2026-10-01", "days_supply": 30},
+                 {"drug": "b", "class": "arb", "filled_on": "2026-10-01", "days_supply": 30}])
+    assert mixed.returncode != 0 and "--class" in mixed.stderr, mixed.stderr
+    bad = pdc([{"drug": "a", "filled_on": "2026-02-30", "days_supply": 30}, {"drug": "a", "filled_on": "2026-10-01", "days_supply": 1e300}])
+    assert bad.returncode != 0 and ":line 1, filled_on:" in bad.stderr and ":line 2, days_supply:" in bad.stderr, bad.stderr
+    far = run_cli(binary, "adherence", "pdc", str(data / "fills-0.ndjson"), "--end", "99999-01-01")
+    assert far.returncode != 0 and "--end" in far.stderr, far.stderr
+
+
 @check("browser: demo login shows the program switcher with both programs")
 def browser_login(binary, workdir):
     from selenium import webdriver
@@ -1141,6 +1185,7 @@ def main():
         cli_on_postgres(binary, workdir, args.postgres_url)
         cli_import_and_rotate(binary, workdir)
         cli_observations_and_questionnaires(binary, workdir)
+        cli_adherence_pdc(binary, workdir)
         browser_login(binary, workdir)
         browser_patient_edit(binary, workdir)
         browser_reschedule(binary, workdir)

@@ -21,7 +21,7 @@ enum JSONIO {
         guard buffer.readableBytes > 0 else {
             throw TendError(kind: .invalidInput, code: "malformed_json", message: .init(en: "The body must be a JSON object", zh: "请求体必须是 JSON 对象"), field: "body")
         }
-        guard nestingDepth(buffer.readableBytesView) <= Bounds.nestingDepth else {
+        guard JSONNesting.depth(buffer.readableBytesView) <= Bounds.nestingDepth else {
             throw TendError(kind: .invalidInput, code: "too_deep", message: .init(
                 en: "The body is nested deeper than \(Bounds.nestingDepth) levels", zh: "请求体嵌套超过 \(Bounds.nestingDepth) 层"), field: "body")
         }
@@ -42,27 +42,6 @@ enum JSONIO {
             throw TendError(kind: .payloadTooLarge, code: "payload_too_large",
                             message: .init(en: "The body is larger than \(limit) bytes", zh: "请求体超过 \(limit) 字节"), field: "body")
         }
-    }
-
-    /// The deepest nesting of arrays and objects, counted on the bytes before parsing so that
-    /// a hostile body cannot make the parser recurse without end.
-    static func nestingDepth(_ bytes: some Collection<UInt8>) -> Int {
-        var depth = 0, deepest = 0, inString = false, escaped = false
-        for byte in bytes {
-            if inString {
-                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
-                continue
-            }
-            switch byte {
-            case UInt8(ascii: "\""): inString = true
-            case UInt8(ascii: "["), UInt8(ascii: "{"):
-                depth += 1
-                deepest = max(deepest, depth)
-            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
-            default: break
-            }
-        }
-        return deepest
     }
 
     static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {

@@ -1,0 +1,86 @@
+import Foundation
+
+/// A medication fill (a dispense or refill) as adherence reads it.
+public struct Fill: Sendable, Equatable {
+    public var drug: String
+    /// The therapeutic class (statins, RAS antagonists …): fills of different drugs of one class
+    /// cover the same days. Nil: the drug is its own class.
+    public var drugClass: String?
+    public var filledOn: LocalDate
+    public var daysSupply: Int
+
+    public init(drug: String, drugClass: String? = nil, filledOn: LocalDate, daysSupply: Int) {
+        self.drug = drug
+        self.drugClass = drugClass
+        self.filledOn = filledOn
+        self.daysSupply = daysSupply
+    }
+
+    public static let daysSupplyRange = 1...1000
+}
+
+/// Proportion of days covered, as the Pharmacy Quality Alliance defines it: the treatment period
+/// runs from the first fill in the measurement period (the index date) to the period's end; a
+/// fill of a drug that overlaps an earlier fill of the same drug starts the day after that
+/// supply ends; fills of different drugs of one class are not shifted, and a day counts once if
+/// any covers it; days past the period's end do not count. PDC = covered ÷ treatment days;
+/// adherent from 0.80; a treatment period under 91 days is not measurable.
+public struct PDCResult: Sendable, Equatable {
+    /// Nil when not measurable (no fills, or a treatment period under 91 days).
+    public var pdc: Double?
+    public var coveredDays: Int
+    public var treatmentDays: Int
+    public var indexDate: LocalDate?
+    /// Runs of uncovered days inside the treatment period.
+    public var gaps: [ClosedRange<LocalDate>]
+
+    public var measurable: Bool { pdc != nil }
+    public var adherent: Bool { (pdc ?? 0) >= PDC.adherentFrom }
+}
+
+public enum PDC {
+    public static let adherentFrom = 0.80
+    public static let minimumTreatmentDays = 91
+    /// A measurement period of at most ten years.
+    public static let maximumPeriodDays = 3660
+
+    /// PDC of one class's fills within `start`…`end` (start: the earliest fill when nil). Fills
+    /// before the start or after the end are not part of the period.
+    public static func compute(_ fills: [Fill], start: LocalDate? = nil, end: LocalDate) -> PDCResult {
+        let inPeriod = fills.filter { fill in
+            fill.filledOn <= end && (start.map { fill.filledOn >= $0 } ?? true) && Fill.daysSupplyRange.contains(fill.daysSupply)
+        }
+        guard let index = inPeriod.map(\.filledOn).min() else {
+            return PDCResult(pdc: nil, coveredDays: 0, treatmentDays: 0, indexDate: nil, gaps: [])
+        }
+        let endDay = end.dayNumber, indexDay = index.dayNumber
+        let treatmentDays = endDay - indexDay + 1
+        // Each drug's fills in order, each starting no earlier than the day after the last one's supply.
+        var intervals: [(Int, Int)] = []
+        for (_, drugFills) in Dictionary(grouping: inPeriod, by: \.drug) {
+            var nextFree = Int.min
+            for fill in drugFills.sorted(by: { $0.filledOn < $1.filledOn }) {
+                let first = max(fill.filledOn.dayNumber, nextFree)
+                let last = first + fill.daysSupply - 1
+                nextFree = last + 1
+                if first <= endDay { intervals.append((first, min(last, endDay))) }
+            }
+        }
+        // The union over the class: a day counts once.
+        intervals.sort { $0.0 < $1.0 }
+        var covered = 0
+        var gaps: [ClosedRange<LocalDate>] = []
+        var cursor = indexDay
+        for (first, last) in intervals {
+            if first > cursor { gaps.append(LocalDate(dayNumber: cursor)...LocalDate(dayNumber: first - 1)) }
+            if last >= cursor {
+                covered += last - max(first, cursor) + 1
+                cursor = last + 1
+            }
+        }
+        if cursor <= endDay { gaps.append(LocalDate(dayNumber: cursor)...LocalDate(dayNumber: endDay)) }
+        let measurable = treatmentDays >= minimumTreatmentDays
+        let ratio = (Double(covered) / Double(treatmentDays) * 10_000).rounded() / 10_000
+        return PDCResult(pdc: measurable ? ratio : nil, coveredDays: covered, treatmentDays: treatmentDays, indexDate: index, gaps: gaps)
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+import TendCore
+
+/// PDC as the Pharmacy Quality Alliance defines it, on worked examples.
+@Suite struct PDCTests {
+    static func day(_ text: String) -> LocalDate { LocalDate(text)! }
+    static let end = day("2026-12-31")
+
+    @Test func oneDrugFilledOnTimeIsFullyCovered() {
+        // 2026-07-04 to 12-31 is 181 days; six 30-day fills cover 180 of them, the last day uncovered.
+        let fills = (0..<6).map { Fill(drug: "metformin", filledOn: Self.day("2026-07-04").adding(days: 30 * $0), daysSupply: 30) }
+        let result = PDC.compute(fills, end: Self.end)
+        #expect(result.treatmentDays == 181 && result.coveredDays == 180)
+        #expect(result.pdc == 0.9945 && result.adherent && result.measurable)
+        #expect(result.gaps == [Self.day("2026-12-31")...Self.day("2026-12-31")])
+    }
+
+    @Test func anEarlyRefillOfTheSameDrugIsShiftedNotDoubleCounted() {
+        // 30 days from 10-01 (to 10-30); a refill on 10-21 starts 10-31 and covers to 11-29;
+        // then nothing until the end: 92 treatment days, 60 covered.
+        let fills = [Fill(drug: "atorvastatin", filledOn: Self.day("2026-10-01"), daysSupply: 30),
+                     Fill(drug: "atorvastatin", filledOn: Self.day("2026-10-21"), daysSupply: 30)]
+        let result = PDC.compute(fills, end: Self.end)
+        #expect(result.treatmentDays == 92 && result.coveredDays == 60 && result.pdc == 0.6522 && !result.adherent)
+        #expect(result.gaps == [Self.day("2026-11-30")...Self.day("2026-12-31")])
+    }
+
+    @Test func twoFillsOnOneDayAreBackToBack() {
+        let fills = [Fill(drug: "losartan", filledOn: Self.day("2026-10-01"), daysSupply: 45),
+                     Fill(drug: "losartan", filledOn: Self.day("2026-10-01"), daysSupply: 45)]
+        let result = PDC.compute(fills, end: Self.end)
+        #expect(result.treatmentDays == 92 && result.coveredDays == 90 && result.pdc == 0.9783)
+    }
+
+    @Test func drugsOfOneClassAreUnitedNotShifted() {
+        // Two statins overlapping on 10-16…10-30: those days count once, and the second is not moved.
+        let fills = [Fill(drug: "atorvastatin", drugClass: "statin", filledOn: Self.day("2026-10-01"), daysSupply: 30),
+                     Fill(drug: "rosuvastatin", drugClass: "statin", filledOn: Self.day("2026-10-16"), daysSupply: 30)]
+        let result = PDC.compute(fills, end: Self.end)
+        // 10-01 … 11-14 is 45 days.
+        #expect(result.treatmentDays == 92 && result.coveredDays == 45 && result.pdc == 0.4891)
+    }
+
+    @Test func supplyRunningPastTheEndCountsOnlyToTheEnd() {
+        let fills = [Fill(drug: "metformin", filledOn: Self.day("2026-09-01"), daysSupply: 90),
+                     Fill(drug: "metformin", filledOn: Self.day("2026-11-30"), daysSupply: 90)]
+        let result = PDC.compute(fills, end: Self.end)
+        // 09-01 … 12-31 is 122 days, all covered; the second fill's days after 12-31 do not count.
+        #expect(result.treatmentDays == 122 && result.coveredDays == 122 && result.pdc == 1.0)
+    }
+
+    @Test func aTreatmentPeriodUnder91DaysIsNotMeasurable() {
+        let fills = [Fill(drug: "metformin", filledOn: Self.day("2026-10-02"), daysSupply: 90)]
+        let result = PDC.compute(fills, end: Self.end)
+        #expect(result.treatmentDays == 91 && result.measurable)
+        let later = PDC.compute([Fill(drug: "metformin", filledOn: Self.day("2026-10-03"), daysSupply: 90)], end: Self.end)
+        #expect(later.treatmentDays == 90 && !later.measurable && later.pdc == nil && !later.adherent)
+    }
+
+    @Test func noFillsIsNotMeasurable() {
+        let result = PDC.compute([], end: Self.end)
+        #expect(result.pdc == nil && result.coveredDays == 0 && result.treatmentDays == 0 && !result.measurable)
+        // Fills outside the period are none either.
+        let outside = PDC.compute([Fill(drug: "x", filledOn: Self.day("2027-01-02"), daysSupply: 30)], start: Self.day("2026-01-01"), end: Self.end)
+        #expect(outside.pdc == nil && outside.treatmentDays == 0)
+    }
+
+    @Test func theIndexDateIsTheFirstFillInThePeriod() {
+        let fills = [Fill(drug: "metformin", filledOn: Self.day("2025-12-20"), daysSupply: 30),
+                     Fill(drug: "metformin", filledOn: Self.day("2026-03-01"), daysSupply: 300)]
+        let result = PDC.compute(fills, start: Self.day("2026-01-01"), end: Self.end)
+        #expect(result.indexDate == Self.day("2026-03-01") && result.treatmentDays == 306 && result.coveredDays == 300 && result.pdc == 0.9804)
+    }
+
+    @Test func fillLinesAreCheckedOneByOneNamingLineAndField() {
+        let text = """
+            {"drug": "metformin", "filled_on": "2026-10-01", "days_supply": 30}
+            {"drug": "metformin", "filled_on": "2026-13-01", "days_supply": 30}
+            {"drug": "metformin", "filled_on": "2026-10-01", "days_supply": 99999999999}
+            {"drug": "metformin", "filled_on": "2026-10-01", "days_supply": true}
+            {"drug": "", "filled_on": "2026-10-01", "days_supply": 30}
+            {"drug": "metformin", "filled_on": "2026-10-01", "days_supply": 30, "dose": 2}
+            [[[[1]]]]
+
+            {"drug": "statin-x", "class": "statin", "filled_on": "2026-11-01", "days_supply": 28}
+            """
+        let parsed = FillFile.parse(text)
+        #expect(parsed.fills.count == 2)
+        #expect(parsed.problems.map(\.line) == [2, 3, 4, 5, 6, 7])
+        #expect(parsed.problems.map(\.field) == ["filled_on", "days_supply", "days_supply", "drug", "dose", nil])
+    }
+}

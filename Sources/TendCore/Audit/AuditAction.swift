@@ -74,4 +74,7 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case formRead = "form.read"
     case photoStore = "photo.store"
     case photoRead = "photo.read"
+    // Adherence.
+    case dispenseRecord = "dispense.record"
+    case adherenceRead = "adherence.read"
 }

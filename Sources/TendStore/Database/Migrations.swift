@@ -727,5 +727,31 @@ public enum Schema {
                 """,
             ]
         },
+        Migration(version: 19, name: "dispenses") { _ in
+            [
+                // Medication handed over: the days it covers, for adherence (PDC) and refill reminders.
+                // filled_on is the local day as a day number (days since 1970-01-01).
+                """
+                CREATE TABLE dispenses (
+                    id TEXT PRIMARY KEY,
+                    program_id TEXT NOT NULL REFERENCES programs(id),
+                    patient_id TEXT NOT NULL REFERENCES patients(id) DEFERRABLE INITIALLY DEFERRED,
+                    drug TEXT NOT NULL,
+                    drug_class TEXT,
+                    filled_on BIGINT NOT NULL,
+                    days_supply BIGINT NOT NULL,
+                    quantity DOUBLE PRECISION,
+                    pharmacy TEXT,
+                    source TEXT NOT NULL,
+                    external_id TEXT,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                // A program's fills in patient and date order: PDC reads them so, without sorting.
+                "CREATE INDEX dispenses_by_program ON dispenses (program_id, patient_id, drug, filled_on)",
+                "CREATE INDEX dispenses_by_patient ON dispenses (patient_id, filled_on)",
+                "CREATE UNIQUE INDEX dispenses_by_external_id ON dispenses (program_id, source, external_id)",
+            ]
+        },
 ]
 }

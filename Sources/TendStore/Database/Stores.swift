@@ -22,6 +22,7 @@ public struct Stores: Sendable {
     public let questionnaires: QuestionnaireStore
     public let responses: ResponseStore
     public let photos: PhotoStore
+    public let dispenses: DispenseStore
     public let cipher: FieldCipher
     public let blindIndex: BlindIndexer
     public let clock: TendClock
@@ -50,6 +51,7 @@ public struct Stores: Sendable {
         self.alerts = AlertStore(database: database, clock: clock, ids: ids, tasks: tasks, audit: audit, cipher: cipher)
         self.questionnaires = QuestionnaireStore(database: database, clock: clock, audit: audit)
         self.responses = ResponseStore(database: database, cipher: cipher, audit: audit)
+        self.dispenses = DispenseStore(database: database, clock: clock, ids: ids, audit: audit)
         self.photos = PhotoStore(database: database, clock: clock, cipher: cipher, audit: audit)
     }
 }

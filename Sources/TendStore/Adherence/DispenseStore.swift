@@ -1,0 +1,117 @@
+import Foundation
+import SQLKit
+import TendCore
+
+/// A medication handed to a patient: what, how much, for how many days, when and where.
+public struct Dispense: Sendable, Equatable {
+    public var patientID: String
+    public var fill: Fill
+    public var quantity: Double?
+    public var pharmacy: String?
+    /// The pharmacy system's own id: a resent dispense adds nothing.
+    public var externalID: String?
+
+    public init(patientID: String, fill: Fill, quantity: Double? = nil, pharmacy: String? = nil, externalID: String? = nil) {
+        self.patientID = patientID
+        self.fill = fill
+        self.quantity = quantity
+        self.pharmacy = pharmacy
+        self.externalID = externalID
+    }
+}
+
+/// One patient's PDC for one class over a measurement period, as the database computed it.
+public struct PatientPDC: Sendable, Equatable {
+    public var patientID: String
+    public var drugClass: String
+    public var coveredDays: Int
+    public var treatmentDays: Int
+
+    public var measurable: Bool { treatmentDays >= PDC.minimumTreatmentDays }
+    public var pdc: Double? { measurable ? (Double(coveredDays) / Double(treatmentDays) * 10_000).rounded() / 10_000 : nil }
+}
+
+/// Dispenses and refills, and adherence computed from them in the database: set-based, one
+/// statement for a whole program, never a query per patient.
+public struct DispenseStore: Sendable {
+    let database: Database
+    let clock: TendClock
+    let ids: IDGenerator
+    let audit: AuditLog
+
+    public init(database: Database, clock: TendClock, ids: IDGenerator, audit: AuditLog) {
+        self.database = database
+        self.clock = clock
+        self.ids = ids
+        self.audit = audit
+    }
+
+    static let insert = MultiRowInsert(
+        "INSERT INTO dispenses (id, program_id, patient_id, drug, drug_class, filled_on, days_supply, quantity, pharmacy, source, external_id, created_at)",
+        tail: "ON CONFLICT (program_id, source, external_id) DO NOTHING RETURNING id")
+
+    /// Stores the dispenses with one `dispense.record` event per patient; returns how many were new.
+    public func record(programID: String, _ dispenses: [Dispense], source: String, actor: AuditActor, in joined: (any SQLDatabase)? = nil) async throws -> Int {
+        guard !dispenses.isEmpty else { return 0 }
+        let now = clock.now()
+        var patientOf: [String: String] = [:]
+        let rows: [[SQLValue]] = dispenses.map { dispense in
+            let id = ids.next()
+            patientOf[id] = dispense.patientID
+            return [
+                .text(id), .text(programID), .text(dispense.patientID), .text(dispense.fill.drug), SQLValue(dispense.fill.drugClass),
+                .integer(Int64(dispense.fill.filledOn.dayNumber)), .integer(Int64(dispense.fill.daysSupply)),
+                dispense.quantity.map(SQLValue.real) ?? .nullNumber, SQLValue(dispense.pharmacy), .text(source), SQLValue(dispense.externalID),
+                .integer(now.epochMilliseconds),
+            ]
+        }
+        let finished = rows, owners = patientOf
+        return try await database.transaction(joining: joined) { sql in
+            let inserted = try await Self.insert.returning(sql, rows: BoundRows(finished, for: StorageDialect.of(sql).kind))
+            let kept = try inserted.map { try $0.decode(column: "id", as: String.self) }
+            try await audit.record(.dispenseRecord, by: actor, program: programID, patients: Set(kept.compactMap { owners[$0] }).sorted(),
+                                   at: now.epochMilliseconds, in: sql)
+            return kept.count
+        }
+    }
+
+    /// PDC of every patient of the program with fills in `start`…`end`, per class (a drug
+    /// without one is its own), in one statement. A fill of a drug starts no earlier than the
+    /// day after that drug's earlier supply: with S the running total of days supplied, a fill's
+    /// last day is the running maximum of (filled − S before it) plus S, minus one. The class's
+    /// intervals are then united, each day counted once.
+    public func pdc(programID: String, start: LocalDate, end: LocalDate) async throws -> [PatientPDC] {
+        let dialect = database.dialect
+        let least = dialect.isSQLite ? "MIN" : "LEAST", greatest = dialect.isSQLite ? "MAX" : "GREATEST"
+        let endDay = end.dayNumber
+        let query: SQLQueryString = """
+            WITH fills AS (
+                SELECT patient_id, drug, COALESCE(drug_class, drug) AS cls, filled_on, days_supply, id,
+                       CAST(SUM(days_supply) OVER (PARTITION BY patient_id, drug ORDER BY filled_on, id ROWS UNBOUNDED PRECEDING) AS BIGINT) AS supplied
+                FROM dispenses WHERE program_id = \(bind: programID) AND filled_on >= \(bind: start.dayNumber) AND filled_on <= \(bind: endDay)
+            ), shifted AS (
+                SELECT patient_id, cls, days_supply,
+                       MAX(filled_on - (supplied - days_supply)) OVER (PARTITION BY patient_id, drug ORDER BY filled_on, id ROWS UNBOUNDED PRECEDING)
+                           + supplied - 1 AS last_day
+                FROM fills
+            ), intervals AS (
+                SELECT patient_id, cls, last_day - days_supply + 1 AS first_day, \(unsafeRaw: least)(last_day, \(bind: endDay)) AS last_day
+                FROM shifted WHERE last_day - days_supply + 1 <= \(bind: endDay)
+            ), ordered AS (
+                SELECT patient_id, cls, first_day, last_day,
+                       MAX(last_day) OVER (PARTITION BY patient_id, cls ORDER BY first_day, last_day ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS covered_to
+                FROM intervals
+            )
+            SELECT patient_id, cls,
+                   CAST(SUM(CASE WHEN covered_to IS NULL THEN last_day - first_day + 1
+                                 WHEN last_day > covered_to THEN last_day - \(unsafeRaw: greatest)(first_day, covered_to + 1) + 1
+                                 ELSE 0 END) AS BIGINT) AS covered_days,
+                   CAST(\(bind: endDay) - MIN(first_day) + 1 AS BIGINT) AS treatment_days
+            FROM ordered GROUP BY patient_id, cls ORDER BY patient_id, cls
+            """
+        return try await database.read { sql in try await sql.raw(query).all() }.map { row in
+            PatientPDC(patientID: try row.decode(column: "patient_id", as: String.self), drugClass: try row.decode(column: "cls", as: String.self),
+                       coveredDays: try row.decode(column: "covered_days", as: Int.self), treatmentDays: try row.decode(column: "treatment_days", as: Int.self))
+        }
+    }
+}

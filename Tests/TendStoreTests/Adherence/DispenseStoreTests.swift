@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+import TendCore
+import TendStore
+import TendTestSupport
+
+/// PDC computed by the database, one statement for a program, against TendCore's PDC on the
+/// same generated fills: the same figure for every patient and class, on both backends.
+@Suite struct DispenseStoreTests {
+    @Test(arguments: TestBackend.available)
+    func theDatabasesPDCIsTendCoresForEveryPatient(backend: TestBackend) async throws {
+        try await TestDatabase.withDatabase(backend) { database in
+            let clock = TendClock.fixed(Date(timeIntervalSince1970: 1_796_000_000))
+            let stores = try Stores(database: database, clock: clock, ids: .uuidV7(clock: clock), keys: KeyRing.parse(TestKeys.ring, source: "test"))
+            let program = try await stores.programs.create(slug: "pdc", name: "PDC")
+            var generator = SeededFills(seed: 18)
+            var byPatient: [String: [Fill]] = [:]
+            var dispenses: [Dispense] = []
+            for index in 0..<120 {
+                let patient = try await stores.patients.create(programID: program.id, profile: PatientProfile(name: "依从\(index)"), actor: .cli)
+                var day = LocalDate(year: 2026, month: 1, day: 1).adding(days: Int(generator.next() % 200))
+                for _ in 0..<Int(generator.next() % 14) {
+                    let drug = ["metformin", "atorvastatin", "rosuvastatin", "losartan"][Int(generator.next() % 4)]
+                    let drugClass: String? = drug.hasSuffix("statin") ? "statin" : nil
+                    let supply = [7, 14, 28, 30, 30, 90][Int(generator.next() % 6)]
+                    let fill = Fill(drug: drug, drugClass: drugClass, filledOn: day, daysSupply: supply)
+                    byPatient[patient.id, default: []].append(fill)
+                    dispenses.append(Dispense(patientID: patient.id, fill: fill, externalID: "rx-\(dispenses.count)"))
+                    // Early, on time, late or the same day again.
+                    day = day.adding(days: max(0, supply + Int(generator.next() % 40) - 20))
+                }
+            }
+            #expect(try await stores.dispenses.record(programID: program.id, dispenses, source: "his", actor: .cli) == dispenses.count)
+            #expect(try await stores.dispenses.record(programID: program.id, Array(dispenses.prefix(10)), source: "his", actor: .cli) == 0, "resent adds nothing")
+            let start = LocalDate(year: 2026, month: 1, day: 1), end = LocalDate(year: 2026, month: 12, day: 31)
+            let computed = try await stores.dispenses.pdc(programID: program.id, start: start, end: end)
+            var expected: [String: PDCResult] = [:]
+            for (patient, fills) in byPatient {
+                for (drugClass, ofClass) in Dictionary(grouping: fills, by: { $0.drugClass ?? $0.drug }) {
+                    let result = PDC.compute(ofClass, start: start, end: end)
+                    if result.treatmentDays > 0 { expected["\(patient)|\(drugClass)"] = result }
+                }
+            }
+            #expect(computed.count == expected.count)
+            for row in computed {
+                let want = try #require(expected["\(row.patientID)|\(row.drugClass)"])
+                #expect(row.coveredDays == want.coveredDays && row.treatmentDays == want.treatmentDays && row.pdc == want.pdc,
+                        "\(row) vs \(want) for \(byPatient[row.patientID] ?? [])")
+            }
+        }
+    }
+}
+
+struct SeededFills {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var value = state
+        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
+        return value ^ (value >> 31)
+    }
+}

@@ -35,6 +35,15 @@ enum JSONIO {
         return buffer
     }
 
+    /// A file sent as the body (a pathway, a questionnaire, alert rules): UTF-8 text of at most `limit` bytes.
+    static func text(_ request: Request, upTo limit: Int) async throws -> String {
+        let bytes = Array(buffer: try await collect(request, upTo: limit))
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw TendError.invalid("body", .init(en: "is not UTF-8 text", zh: "不是 UTF-8 文本"), code: "bad_encoding")
+        }
+        return text
+    }
+
     static func collect(_ request: Request, upTo limit: Int) async throws -> ByteBuffer {
         do {
             return try await request.body.collect(upTo: limit)

@@ -265,10 +265,7 @@ struct ObservationRoutes: Sendable {
                 response: Schema.ref("AlertRules"), permission: .manageProgram)
             ) { request, context in
                 let grant = try context.requireGrant()
-                let bytes = Array(buffer: try await JSONIO.collect(request, upTo: YAMLDocument.maximumBytes))
-                guard let text = String(validating: bytes, as: UTF8.self) else {
-                    throw TendError.invalid("body", .init(en: "is not UTF-8 text", zh: "不是 UTF-8 文本"), code: "bad_encoding")
-                }
+                let text = try await JSONIO.text(request, upTo: YAMLDocument.maximumBytes)
                 _ = try await observations.saveAlertRules(programID: grant.program.id, source: text, by: context.actor)
                 let rules = try await observations.alertRules(programID: grant.program.id)
                 return try JSONIO.response(AlertRulesBody(rules, source: text))

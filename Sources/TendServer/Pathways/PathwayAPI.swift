@@ -219,10 +219,7 @@ struct PathwayRoutes: Sendable {
                 successStatus: 201, response: Schema.ref("Pathway"), conflicts: true, permission: .manageProgram)
             ) { request, context in
                 let grant = try context.requireGrant()
-                let bytes = Array(buffer: try await JSONIO.collect(request, upTo: YAMLDocument.maximumBytes))
-                guard let text = String(validating: bytes, as: UTF8.self) else {
-                    throw TendError.invalid("body", .init(en: "is not UTF-8 text", zh: "不是 UTF-8 文本"), code: "bad_encoding")
-                }
+                let text = try await JSONIO.text(request, upTo: YAMLDocument.maximumBytes)
                 let pathway: Pathway
                 do throws(PathwayProblems) {
                     pathway = try PathwayFile.parse(text)

@@ -135,10 +135,7 @@ struct QuestionnaireRoutes: Sendable {
                 successStatus: 201, response: Schema.ref("QuestionnaireSummary"), conflicts: true, permission: .manageProgram)
             ) { request, context in
                 let grant = try context.requireGrant()
-                let bytes = Array(buffer: try await JSONIO.collect(request, upTo: YAMLDocument.maximumBytes))
-                guard let text = String(validating: bytes, as: UTF8.self) else {
-                    throw TendError.invalid("body", .init(en: "is not UTF-8 text", zh: "不是 UTF-8 文本"), code: "bad_encoding")
-                }
+                let text = try await JSONIO.text(request, upTo: YAMLDocument.maximumBytes)
                 let saved = try await questionnaires.save(programID: grant.program.id, source: text, by: context.actor)
                 return try JSONIO.response(QuestionnaireSummaryBody(saved), status: .created)
             },

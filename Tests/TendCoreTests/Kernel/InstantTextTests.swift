@@ -27,7 +27,7 @@ import TendCore
     }
 
     @Test func roundTripsRandomInstants() {
-        var generator = SeededGenerator(seed: 3339)
+        var generator = SplitMix(seed: 3339)
         let formatter = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
         for _ in 0..<2000 {
             let seconds = Double(Int64.random(in: -2_208_988_800...7_258_118_399, using: &generator)) + Double(Int.random(in: 0..<1000, using: &generator)) / 1000
@@ -37,18 +37,5 @@ import TendCore
             let expected = (try? formatter.parse(text))?.timeIntervalSince1970 ?? .nan
             #expect(abs((InstantText.parse(text)?.timeIntervalSince1970 ?? .nan) - expected) < 0.0001, "\(text)")
         }
-    }
-}
-
-/// A fixed sequence, so a failure repeats.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var value = state
-        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
-        return value ^ (value >> 31)
     }
 }

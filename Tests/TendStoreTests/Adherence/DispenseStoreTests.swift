@@ -13,7 +13,7 @@ import TendTestSupport
             let clock = TendClock.fixed(Date(timeIntervalSince1970: 1_796_000_000))
             let stores = try Stores(database: database, clock: clock, ids: .uuidV7(clock: clock), keys: KeyRing.parse(TestKeys.ring, source: "test"))
             let program = try await stores.programs.create(slug: "pdc", name: "PDC")
-            var generator = SeededFills(seed: 18)
+            var generator = SplitMix(seed: 18)
             var byPatient: [String: [Fill]] = [:]
             var dispenses: [Dispense] = []
             for index in 0..<120 {
@@ -48,17 +48,5 @@ import TendTestSupport
                         "\(row) vs \(want) for \(byPatient[row.patientID] ?? [])")
             }
         }
-    }
-}
-
-struct SeededFills {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var value = state
-        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
-        return value ^ (value >> 31)
     }
 }

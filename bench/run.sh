@@ -30,3 +30,12 @@ if [ -n "${TEND_BENCH_POSTGRES_URL:-}" ]; then
   measure dispatch-webhook-postgres $BENCH dispatch --database "$TEND_BENCH_POSTGRES_URL" --touchpoints 20000 --channel webhook --runs 3
 fi
 measure triage $BENCH triage --messages 200000 --runs 5
+# Issue 14: observation ingest with alert evaluation (200,000 readings whatever ROWS is).
+measure observations-sqlite $BENCH observations --database "sqlite:$DIR/observations.sqlite" --readings 200000 --patients 5000 --runs 3
+rm -f "$DIR"/observations.sqlite*
+if [ -n "${TEND_BENCH_POSTGRES_URL:-}" ]; then
+  measure observations-postgres $BENCH observations --database "$TEND_BENCH_POSTGRES_URL" --readings 200000 --patients 5000 --runs 3
+fi
+# Issue 18: PDC of every patient from ROWS/10 patients × 12 fills.
+measure adherence-sqlite $BENCH adherence --database "sqlite:$DIR/adherence.sqlite" --patients $((ROWS / 10)) --fills 12 --runs "$RUNS"
+rm -f "$DIR"/adherence.sqlite*

@@ -428,6 +428,8 @@ def bases(ctx):
             "on_call_staff_id": admin},
         "createToken": lambda: {"name": "敌意测试 token"},
         "triage": lambda: {"text": "刚测血糖2.7，手抖心慌", "locale": "zh"},
+        "recordDispenses": lambda: {"source": "hostile", "dispenses": [{"patient_id": ids["patient"], "drug": "metformin", "filled_on": "2026-10-01",
+                                                                         "days_supply": 30, "external_id": ctx.uniq("rx-")}]},
         "recordResponse": lambda: {"questionnaire": "gad-7", "answers": {str(item): 0 for item in range(1, 8)}},
         "acknowledgeAlert": lambda: {"note": "已电话联系患者"},
         "resolveAlert": lambda: {"note": "复测正常"},

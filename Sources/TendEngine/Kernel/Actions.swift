@@ -18,6 +18,7 @@ public struct Actions: Sendable {
     public let questionnaires: QuestionnaireActions
     public let forms: FormActions
     public let missingCheckIns: MissingCheckInSweep
+    public let adherence: AdherenceActions
 
     public init(stores: Stores, passwords: PasswordHasher, signIns: SignInThrottle, classifiers: ClassifierCache, links: ConfirmationLinks,
                 clock: TendClock, logger: Logger) {
@@ -33,5 +34,6 @@ public struct Actions: Sendable {
         questionnaires = QuestionnaireActions(stores: stores, observations: observations)
         forms = FormActions(stores: stores, questionnaires: questionnaires, links: links)
         missingCheckIns = MissingCheckInSweep(stores: stores, questionnaires: questionnaires)
+        adherence = AdherenceActions(stores: stores)
     }
 }

@@ -214,6 +214,7 @@ enum APIComponents {
         "Alert": AlertBody.schema,
         "QuestionnaireSummary": QuestionnaireSummaryBody.schema,
         "AlertRule": AlertRuleBody.schema,
+        "ClassAdherence": ClassAdherenceBody.schema,
         "AlertRules": AlertRulesBody.schema,
         "Response": ResponseBody.schema,
         "RecordedResponse": RecordedResponseBody.schema,

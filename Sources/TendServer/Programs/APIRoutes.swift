@@ -21,7 +21,7 @@ struct APIRoutes: Sendable {
         coreEndpoints(openAPI: openAPI) + PatientRoutes(dependencies: dependencies).endpoints()
             + PathwayRoutes(dependencies: dependencies).endpoints() + TaskRoutes(dependencies: dependencies).endpoints()
             + InboxRoutes(dependencies: dependencies).endpoints() + ObservationRoutes(dependencies: dependencies).endpoints()
-            + QuestionnaireRoutes(dependencies: dependencies).endpoints()
+            + QuestionnaireRoutes(dependencies: dependencies).endpoints() + AdherenceRoutes(dependencies: dependencies).endpoints()
             + [TriageRoutes.endpoint(classifier: TriageClassifier())]
     }
 

@@ -75,6 +75,21 @@ public struct DispenseStore: Sendable {
         }
     }
 
+    /// A patient's fills, oldest first. Unaudited: the use case audits the read.
+    public func fills(programID: String, patientID: String) async throws -> [Fill] {
+        let dialect = database.dialect
+        let rows = try await database.read { sql in
+            try await sql.raw("""
+                SELECT drug, drug_class, filled_on, days_supply FROM dispenses WHERE patient_id = \(bind: patientID)
+                AND \(unsafeRaw: dialect.unindexed("program_id")) = \(bind: programID) ORDER BY filled_on LIMIT 10000
+                """).all()
+        }
+        return try rows.map { row in
+            Fill(drug: try row.decode(column: "drug", as: String.self), drugClass: try row.decode(column: "drug_class", as: String?.self),
+                 filledOn: LocalDate(dayNumber: try row.decode(column: "filled_on", as: Int.self)), daysSupply: try row.decode(column: "days_supply", as: Int.self))
+        }
+    }
+
     /// PDC of every patient of the program with fills in `start`…`end`, per class (a drug
     /// without one is its own), in one statement. A fill of a drug starts no earlier than the
     /// day after that drug's earlier supply: with S the running total of days supplied, a fill's

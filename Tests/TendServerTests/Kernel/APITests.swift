@@ -76,6 +76,8 @@ let concretePaths: [(method: HTTPRequest.Method, path: String)] = [
     (.get, "/api/v1/programs/gdm-camp/photos/ph1"),
     (.get, "/api/v1/programs/gdm-camp/alert-rules"),
     (.put, "/api/v1/programs/gdm-camp/alert-rules"),
+    (.post, "/api/v1/programs/gdm-camp/dispenses"),
+    (.get, "/api/v1/programs/gdm-camp/patients/p1/adherence"),
 ]
 
 @Suite struct APIAuthTests {

@@ -1,0 +1,60 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import TendCore
+import TendServer
+import TendServerTestSupport
+import TendTestSupport
+
+/// Dispenses over the API and a patient's PDC per class, on both backends.
+@Suite struct AdherenceAPITests {
+    @Test(arguments: TestBackend.available)
+    func dispensesInPDCOut(backend: TestBackend) async throws {
+        try await withClient(backend) { app, client in
+            let manager = try await app.token(for: "manager@tend.demo")
+            let base = "/api/v1/programs/lung-followup"
+            let patient = try await createPatient(client, token: manager, program: "lung-followup", body: #"{"name": "依从", "phone": "13912349200"}"#)
+            let patientID = try #require(patient["id"] as? String)
+            let other = try await createPatient(client, token: manager, program: "gdm-camp", body: #"{"name": "别处", "phone": "13912349201"}"#)
+            let batch = """
+                {"source": "his", "dispenses": [
+                  {"patient_id": "\(patientID)", "drug": "atorvastatin", "class": "statin", "filled_on": "2026-10-01", "days_supply": 30, "external_id": "rx-1", "pharmacy": "门诊药房"},
+                  {"patient_id": "\(patientID)", "drug": "atorvastatin", "class": "statin", "filled_on": "2026-10-21", "days_supply": 30, "external_id": "rx-2"},
+                  {"patient_id": "\(patientID)", "drug": "metformin", "filled_on": "2026-09-01", "days_supply": 90, "external_id": "rx-3", "quantity": 180}
+                ]}
+                """
+            for (recorded, duplicates) in [(3, 0), (0, 3)] {
+                try await client.execute(uri: base + "/dispenses", method: .post, headers: bearer(manager), body: json(batch)) { response in
+                    #expect(response.status == .ok, "\(String(buffer: response.body))")
+                    #expect(object(response)["recorded"] as? Int == recorded && object(response)["duplicates"] as? Int == duplicates)
+                }
+            }
+            let refusals: [(String, String, Int)] = [
+                (#"{"dispenses": [{"patient_id": "\#(patientID)", "drug": "x", "filled_on": "2026-02-30", "days_supply": 30}]}"#, "dispenses[0].filled_on", 400),
+                (#"{"dispenses": [{"patient_id": "\#(patientID)", "drug": "x", "filled_on": "2026-02-01", "days_supply": 99999999999}]}"#, "dispenses[0].days_supply", 400),
+                (#"{"dispenses": [{"patient_id": "\#(other["id"] as? String ?? "")", "drug": "x", "filled_on": "2026-02-01", "days_supply": 30}]}"#, "dispenses[0].patient_id", 404),
+            ]
+            for (body, field, status) in refusals {
+                try await client.execute(uri: base + "/dispenses", method: .post, headers: bearer(manager), body: json(body)) { response in
+                    #expect(response.status.code == status && object(response)["field"] as? String == field, "\(body) → \(String(buffer: response.body))")
+                }
+            }
+            try await client.execute(uri: base + "/patients/\(patientID)/adherence?end=2026-12-31", method: .get, headers: bearer(manager)) { response in
+                #expect(response.status == .ok, "\(String(buffer: response.body))")
+                let items = object(response)["items"] as? [[String: Any]] ?? []
+                let statin = try #require(items.first { $0["class"] as? String == "statin" })
+                #expect(statin["pdc"] as? Double == 0.6522 && statin["covered_days"] as? Int == 60 && statin["treatment_days"] as? Int == 92)
+                #expect(statin["adherent"] as? Bool == false && (statin["gaps"] as? [[String]])?.first == ["2026-11-30", "2026-12-31"])
+                let metformin = try #require(items.first { $0["class"] as? String == "metformin" })
+                #expect(metformin["pdc"] as? Double == 0.7377 && metformin["measurable"] as? Bool == true)
+            }
+            try await client.execute(uri: base + "/patients/\(patientID)/adherence?end=2026-02-30", method: .get, headers: bearer(manager)) { #expect($0.status == .badRequest) }
+            try await client.execute(uri: base + "/patients/\(patientID)/adherence", method: .get, headers: bearer(manager)) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/api/v1/programs/gdm-camp/patients/\(patientID)/adherence?end=2026-12-31", method: .get, headers: bearer(manager)) {
+                #expect($0.status == .notFound)
+            }
+        }
+    }
+}

@@ -67,12 +67,9 @@ public struct AdherenceActions: Sendable {
     }
 
     /// The patient's PDC per class over `start`…`end` (start: the first fill), audited; nil
-    /// when the program has no such patient.
+    /// when the program has no such patient. A period that ends before it starts holds no fills.
     public func patientAdherence(programID: String, patientID: String, start: LocalDate?, end: LocalDate, by actor: AuditActor) async throws -> [ClassAdherence]? {
         guard try await !stores.patients.zones(programID: programID, ids: [patientID]).isEmpty else { return nil }
-        if let start, start > end || end.dayNumber - start.dayNumber >= PDC.maximumPeriodDays {
-            throw TendError.invalid("start", .init(en: "must be on or before end, at most \(PDC.maximumPeriodDays) days before it", zh: "应不晚于 end，且相距不超过 \(PDC.maximumPeriodDays) 天"))
-        }
         let fills = try await stores.dispenses.fills(programID: programID, patientID: patientID)
         try await stores.audit.recordRead(.adherenceRead, by: actor, program: programID, subject: .patient(patientID))
         // Without a start, the period begins at the first fill, ten years back at most.

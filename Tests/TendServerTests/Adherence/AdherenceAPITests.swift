@@ -52,6 +52,10 @@ import TendTestSupport
             }
             try await client.execute(uri: base + "/patients/\(patientID)/adherence?end=2026-02-30", method: .get, headers: bearer(manager)) { #expect($0.status == .badRequest) }
             try await client.execute(uri: base + "/patients/\(patientID)/adherence", method: .get, headers: bearer(manager)) { #expect($0.status == .ok) }
+            // Any period the document allows is answered: a century back, or one ending before it starts.
+            for query in ["start=1900-01-01&end=2026-12-31", "start=2026-12-31&end=2026-01-01"] {
+                try await client.execute(uri: base + "/patients/\(patientID)/adherence?\(query)", method: .get, headers: bearer(manager)) { #expect($0.status == .ok, "\(query)") }
+            }
             try await client.execute(uri: "/api/v1/programs/gdm-camp/patients/\(patientID)/adherence?end=2026-12-31", method: .get, headers: bearer(manager)) {
                 #expect($0.status == .notFound)
             }

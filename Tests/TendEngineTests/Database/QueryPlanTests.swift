@@ -116,6 +116,14 @@ import TendTestSupport
             ("alerts", { _ = try await ObservationActions(stores: stores).alerts(programID: program, by: actor) }),
             ("patient's alerts", { _ = try await ObservationActions(stores: stores).alerts(programID: program, patientID: patient, by: actor) }),
             ("message search", { _ = try await messages.search(programID: program, words: "血糖", by: actor) }),
+            ("responses", {
+                _ = try await QuestionnaireActions(stores: stores, observations: ObservationActions(stores: stores)).responses(programID: program, patientID: patient, by: actor)
+            }),
+            ("alert rules", { _ = try await ObservationActions(stores: stores).alertRules(programID: program) }),
+            ("adherence", {
+                _ = try await AdherenceActions(stores: stores).patientAdherence(programID: program, patientID: patient, start: nil,
+                                                                              end: LocalDate(year: 2026, month: 12, day: 31), by: actor)
+            }),
         ]
     }
 

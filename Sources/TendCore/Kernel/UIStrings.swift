@@ -176,6 +176,7 @@ public enum UIStrings {
         "latest_reading": .init(en: "latest", zh: "最近"),
         "readings_count": .init(en: "readings", zh: "次记录"),
         "alert_breaches": .init(en: "readings over the line:", zh: "超阈值次数："),
+        "alert_missed": .init(en: "check-ins missed:", zh: "未填写次数："),
         "alert_status_open": .init(en: "open", zh: "待处理"),
         "alert_status_acknowledged": .init(en: "acknowledged", zh: "已确认"),
         "alert_status_resolved": .init(en: "resolved", zh: "已解决"),

@@ -10,6 +10,17 @@ struct AlertConsole: Sendable {
     let console: ConsoleRoutes
     private var observations: ObservationActions { console.dependencies.actions.observations }
 
+    /// What an alert is called on the console: its rule's title, or the shipped rule's name.
+    static func title(_ alert: ObservationAlert, strings t: [String: String], locale: AppLocale) -> String {
+        let title = alert.title.text(in: locale)
+        return title.isEmpty ? (t["alert_\(alert.ruleID)"] ?? alert.ruleID) : title
+    }
+
+    /// What its count counts: readings over the line, or check-ins missed.
+    static func breachesLabel(_ alert: ObservationAlert, strings t: [String: String]) -> String {
+        (alert.ruleID.hasPrefix("missing.") ? t["alert_missed"] : t["alert_breaches"]) ?? ""
+    }
+
     struct ResolveForm: Decodable {
         var csrf: String?
         var note: String?
@@ -22,7 +33,8 @@ struct AlertConsole: Sendable {
             let t = UIStrings.strings(for: context.locale)
             let rows: [[String: Any]] = alerts.map { alert in
                 [
-                    "id": alert.id, "rule": alert.title.text(in: context.locale).isEmpty ? (t["alert_\(alert.ruleID)"] ?? alert.ruleID) : alert.title.text(in: context.locale), "priority": alert.priority.rawValue,
+                    "id": alert.id, "rule": Self.title(alert, strings: t, locale: context.locale), "breaches_label": Self.breachesLabel(alert, strings: t),
+                    "priority": alert.priority.rawValue,
                     "priority_label": alert.priority.label.text(in: context.locale),
                     "status": t["alert_status_\(alert.status.rawValue)"] ?? alert.status.rawValue,
                     "breaches": alert.breaches, "opened_at": TaskConsole.format(alert.openedAt), "patient_id": alert.patientID,

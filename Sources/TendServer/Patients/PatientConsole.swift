@@ -171,7 +171,8 @@ struct PatientConsole: Sendable {
             values["has_alerts"] = !unresolved.isEmpty
             values["alerts"] = unresolved.map { alert -> [String: Any] in
                 [
-                    "rule": alert.title.text(in: page.locale).isEmpty ? (t["alert_\(alert.ruleID)"] ?? alert.ruleID) : alert.title.text(in: page.locale), "priority": alert.priority.label.text(in: page.locale),
+                    "rule": AlertConsole.title(alert, strings: t, locale: page.locale), "breaches_label": AlertConsole.breachesLabel(alert, strings: t),
+                    "priority": alert.priority.label.text(in: page.locale),
                     "urgent": alert.priority == .urgent, "breaches": alert.breaches, "opened_at": TaskConsole.format(alert.openedAt),
                     "status": t["alert_status_\(alert.status.rawValue)"] ?? alert.status.rawValue,
                 ]

@@ -112,6 +112,13 @@ let formHeaders: HTTPFields = [.contentType: "application/x-www-form-urlencoded"
             // The next pass counts the same touchpoint once only.
             #expect(try await scenario.dispatch(at: "2026-12-04 07:40").missingAlerts == 0)
             #expect(try await app.stores.alerts.list(programID: scenario.program.id, patientID: silent.id).first?.breaches == 1)
+            // The patient page names the missed check-ins as such, by the questionnaire's name.
+            let jar = CookieJar()
+            _ = try await signIn(client, jar: jar, email: "manager@tend.demo")
+            let page = try await client.execute(uri: "/p/gdm-camp/patients/\(silent.id)", method: .get, headers: merged(jar.header, [.accept: "text/html"])) {
+                String(buffer: $0.body)
+            }
+            #expect(page.contains("未填写次数") && page.contains("每日血糖打卡"), "the missing-data alert on the patient page")
         }
     }
 

@@ -12,7 +12,8 @@ import TendTestSupport
 @Suite struct QueryPlanTests {
     /// Tables that grow with the program; walking one is never what an interactive read means.
     static let largeTables = ["patients", "patient_tags", "patient_consents", "touchpoints", "enrolments", "staff_tasks", "messages",
-                              "audit_events", "sender_identities", "portal_messages", "observations", "observation_alerts"]
+                              "audit_events", "sender_identities", "portal_messages", "observations", "observation_alerts",
+                              "questionnaire_responses", "photos", "dispenses", "missing_checkins"]
 
     struct Population {
         let stores: Stores
@@ -45,7 +46,8 @@ import TendTestSupport
                 PathwayStep(
                     id: "week-\(index)", anchor: "start", offset: CalendarOffset(days: 7 * index), at: LocalTime(hour: 9, minute: 0),
                     timing: .exact, recurrence: nil, channels: [.inApp], action: .message(LocalizedText(en: "Hello", zh: "您好")),
-                    confirm: false, questionnaire: nil, ifUnconfirmed: nil, onlyTags: [], channelsByAge: [], line: index + 1)
+                    confirm: false, questionnaire: index == 0 ? "glucose-daily" : nil, ifUnconfirmed: nil, onlyTags: [], channelsByAge: [],
+                    missingAlert: index == 0 ? PathwayStep.MissingAlert(afterDays: 2) : nil, line: index + 1)
             })
         _ = try await stores.pathways.save(programID: big.id, pathway: pathway, source: "(test)")
         _ = try await EnrolmentActions(stores: stores).enrol(
@@ -120,6 +122,11 @@ import TendTestSupport
                 _ = try await QuestionnaireActions(stores: stores, observations: ObservationActions(stores: stores)).responses(programID: program, patientID: patient, by: actor)
             }),
             ("alert rules", { _ = try await ObservationActions(stores: stores).alertRules(programID: program) }),
+            // Not a page, but it runs after every dispatch pass over every questionnaire step.
+            ("missing check-in sweep", {
+                _ = try await MissingCheckInSweep(stores: stores, questionnaires: QuestionnaireActions(stores: stores, observations: ObservationActions(stores: stores)))
+                    .run(now: population.clock.now().addingTimeInterval(10 * 86_400))
+            }),
             ("adherence", {
                 _ = try await AdherenceActions(stores: stores).patientAdherence(programID: program, patientID: patient, start: nil,
                                                                               end: LocalDate(year: 2026, month: 12, day: 31), by: actor)

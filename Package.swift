@@ -138,7 +138,7 @@ let package = Package(
         .testTarget(name: "TendCoreTests", dependencies: ["TendCore", "TendTestSupport"], exclude: ["Triage/TriageCorpus", "Triage/TriageChallenge.tsv", "Triage/TriageChallenge2.tsv"], swiftSettings: swiftSettings),
         .testTarget(name: "TendFormatsTests", dependencies: ["TendFormats", "TendCore"], swiftSettings: swiftSettings),
         .testTarget(name: "TendStoreTests", dependencies: ["TendStore", "TendTestSupport", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
-        .testTarget(name: "TendEngineTests", dependencies: ["TendEngine", "TendStore", "TendCore", "TendTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "TendEngineTests", dependencies: ["TendEngine", "TendStore", "TendCore", "TendFormats", "TendTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TendServerTests",
             dependencies: [

@@ -77,4 +77,12 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     // Adherence.
     case dispenseRecord = "dispense.record"
     case adherenceRead = "adherence.read"
+    // Segments.
+    case segmentSave = "segment.save"
+    case segmentEnter = "segment.enter"
+    case segmentLeave = "segment.leave"
+    case segmentsRead = "segments.read"
+    case segmentPreview = "segment.preview"
+    case groupJoin = "group.join"
+    case groupLeave = "group.leave"
 }

@@ -19,9 +19,11 @@ public struct ObservationSubmission: Sendable, Equatable {
 /// check-ins and questionnaires call.
 public struct ObservationActions: Sendable {
     let stores: Stores
+    let segments: SegmentActions
 
     public init(stores: Stores) {
         self.stores = stores
+        self.segments = SegmentActions(stores: stores)
     }
 
     /// Checks every reading (bounds, units, the patient is the program's), converts it to its
@@ -91,7 +93,7 @@ public struct ObservationActions: Sendable {
         if let known { ruleSet = known } else { ruleSet = try await alertRules(programID: programID) }
         let thresholds = ruleSet.rules.filter { $0.history == nil }
         let historical = ruleSet.rules.filter { $0.history != nil }
-        let stores = self.stores
+        let (stores, segments) = (self.stores, self.segments)
         return try await stores.database.transaction(joining: joined) { sql in
             let batch = try await stores.observations.record(programID: programID, observations, actor: actor, in: sql)
             var alerts: [ObservationAlert] = []
@@ -112,6 +114,8 @@ public struct ObservationActions: Sendable {
                     alerts.append(raised.alert)
                 }
             }
+            try await segments.reevaluate(programID: programID, patientIDs: Set(batch.recorded.map(\.observation.patientID)),
+                                          after: .observations(Set(batch.recorded.map(\.observation.reading.code))), by: actor, in: sql)
             return Recorded(batch: batch, alerts: alerts)
         }
     }

@@ -22,25 +22,47 @@ public struct PatientRecord: Sendable {
 public struct PatientActions: Sendable {
     let stores: Stores
 
+    let segments: SegmentActions
+
     public init(stores: Stores) {
         self.stores = stores
+        self.segments = SegmentActions(stores: stores)
     }
 
     public func create(programID: String, profile: PatientProfile, tags: [PatientTag], by actor: AuditActor) async throws -> Patient {
-        try await stores.patients.create(programID: programID, profile: profile, tags: tags, actor: actor)
+        let (stores, segments) = (self.stores, self.segments)
+        return try await stores.database.transaction { sql in
+            let patient = try await stores.patients.create(programID: programID, profile: profile, tags: tags, actor: actor, in: sql)
+            try await segments.reevaluate(programID: programID, patientIDs: [patient.id], after: .profile, by: actor, in: sql)
+            return patient
+        }
     }
 
     /// Applies `change` to the stored profile; nil when the program has no such patient.
     public func update(programID: String, patientID: String, by actor: AuditActor,
                        change: (PatientProfile) throws -> PatientProfile) async throws -> Patient? {
         guard let current = try await stores.patients.fetch(programID: programID, ids: [patientID]).first else { return nil }
-        return try await stores.patients.update(programID: programID, patientID: patientID, profile: try change(current.profile), actor: actor)
+        let profile = try change(current.profile)
+        let (stores, segments) = (self.stores, self.segments)
+        let updated = try await stores.database.transaction { sql in
+            guard try await stores.patients.updateProfile(programID: programID, patientID: patientID, profile: profile, actor: actor, in: sql) else { return false }
+            try await segments.reevaluate(programID: programID, patientIDs: [patientID], after: .profile, by: actor, in: sql)
+            return true
+        }
+        guard updated else { return nil }
+        return try await stores.patients.fetch(programID: programID, ids: [patientID]).first
     }
 
     /// Adds, then removes tags; nil when the program has no such patient.
     public func retag(programID: String, patientID: String, add: [PatientTag], remove: [PatientTag], by actor: AuditActor) async throws -> Patient? {
-        if !add.isEmpty, try await !stores.patients.addTags(programID: programID, patientID: patientID, tags: add, actor: actor) { return nil }
-        if !remove.isEmpty, try await !stores.patients.removeTags(programID: programID, patientID: patientID, tags: remove, actor: actor) { return nil }
+        let (stores, segments) = (self.stores, self.segments)
+        let found = try await stores.database.transaction { sql in
+            if !add.isEmpty, try await !stores.patients.addTags(programID: programID, patientID: patientID, tags: add, actor: actor, in: sql) { return false }
+            if !remove.isEmpty, try await !stores.patients.removeTags(programID: programID, patientID: patientID, tags: remove, actor: actor, in: sql) { return false }
+            try await segments.reevaluate(programID: programID, patientIDs: [patientID], after: .tags, by: actor, in: sql)
+            return true
+        }
+        guard found else { return nil }
         return try await stores.patients.fetch(programID: programID, ids: [patientID]).first
     }
 
@@ -50,6 +72,9 @@ public struct PatientActions: Sendable {
                            reject: (PatientImport.Reject) -> Void, progress: (ImportSummary) -> Void = { _ in }) async throws -> ImportSummary {
         let session = PatientImporter.Session()
         try await PatientImporter(store: stores.patients).run(reader, programID: programID, actor: actor, session: session, reject: reject, progress: progress)
+        // An import may change thousands of patients: each segment is evaluated over the program
+        // once, set-based, rather than patient by patient.
+        try await segments.evaluateAll(programID: programID, by: actor)
         return session.summary
     }
 

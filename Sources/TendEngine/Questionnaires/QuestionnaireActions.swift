@@ -144,6 +144,7 @@ public struct QuestionnaireActions: Sendable {
             if let touchpointID {
                 _ = try await stores.confirmations.confirm(programID: programID, touchpointID: touchpointID, via: .form, requireRequest: false, actor: actor, in: sql)
             }
+            try await observations.segments.reevaluate(programID: programID, patientIDs: [patientID], after: .responses([questionnaire.id]), by: actor, in: sql)
             return .recorded(RecordedResponse(response: response, score: score, observations: recorded.batch.recorded, alerts: alerts))
         }
     }

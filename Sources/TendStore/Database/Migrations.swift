@@ -753,5 +753,47 @@ public enum Schema {
                 "CREATE UNIQUE INDEX dispenses_by_external_id ON dispenses (program_id, source, external_id)",
             ]
         },
+        Migration(version: 20, name: "segments") { _ in
+            [
+                // A program's segments: the rule and actions as stored, and the document written.
+                """
+                CREATE TABLE segments (
+                    id TEXT PRIMARY KEY,
+                    program_id TEXT NOT NULL REFERENCES programs(id),
+                    slug TEXT NOT NULL,
+                    name_en TEXT NOT NULL,
+                    name_zh TEXT NOT NULL,
+                    rule TEXT NOT NULL,
+                    on_enter TEXT NOT NULL,
+                    on_leave TEXT NOT NULL,
+                    source TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    updated_by TEXT,
+                    evaluated_at BIGINT
+                )
+                """,
+                "CREATE UNIQUE INDEX segments_by_slug ON segments (program_id, slug)",
+                // Each time a patient was in a segment; left_at is NULL while they are. `pending`
+                // marks a move whose actions have not run yet (inside the evaluating transaction).
+                """
+                CREATE TABLE segment_members (
+                    segment_id TEXT NOT NULL REFERENCES segments(id),
+                    patient_id TEXT NOT NULL REFERENCES patients(id) DEFERRABLE INITIALLY DEFERRED,
+                    program_id TEXT NOT NULL,
+                    entered_at BIGINT NOT NULL,
+                    left_at BIGINT,
+                    pending TEXT
+                )
+                """,
+                "CREATE UNIQUE INDEX segment_members_current ON segment_members (segment_id, patient_id) WHERE left_at IS NULL",
+                "CREATE INDEX segment_members_by_patient ON segment_members (patient_id, segment_id, entered_at)",
+                "CREATE INDEX segment_members_pending ON segment_members (segment_id, pending) WHERE pending IS NOT NULL",
+                // Segment clauses read a program's readings of one code in a window, and its
+                // responses to one questionnaire.
+                "CREATE INDEX observations_by_code ON observations (program_id, code, effective_at)",
+                "CREATE INDEX questionnaire_responses_by_program ON questionnaire_responses (program_id, questionnaire_id, submitted_at)",
+            ]
+        },
 ]
 }

@@ -23,6 +23,7 @@ public struct Stores: Sendable {
     public let responses: ResponseStore
     public let photos: PhotoStore
     public let dispenses: DispenseStore
+    public let segments: SegmentStore
     public let cipher: FieldCipher
     public let blindIndex: BlindIndexer
     public let clock: TendClock
@@ -52,6 +53,7 @@ public struct Stores: Sendable {
         self.questionnaires = QuestionnaireStore(database: database, clock: clock, audit: audit)
         self.responses = ResponseStore(database: database, cipher: cipher, audit: audit)
         self.dispenses = DispenseStore(database: database, clock: clock, ids: ids, audit: audit)
+        self.segments = SegmentStore(database: database, clock: clock, ids: ids, audit: audit)
         self.photos = PhotoStore(database: database, clock: clock, cipher: cipher, audit: audit)
     }
 }

@@ -77,6 +77,35 @@ extension EnrolmentStore {
                             touchpoints: ([.scheduled, .paused], .cancelled), action: .enrolmentCancel, actor: actor)
     }
 
+    /// Cancels the active or paused enrolments in any version of the pathway `slug` of the
+    /// patients `source` selects (a subquery with a `patient_id` column), with their unsent
+    /// touchpoints, in the caller's transaction, each audited. Returns how many ended.
+    public func cancel(programID: String, pathway slug: String, patientsIn source: String, actor: AuditActor, in sql: any SQLDatabase) async throws -> Int {
+        let now = clock.now().epochMilliseconds
+        let dialect = database.dialect
+        var ended = 0
+        while true {
+            let rows = try await sql.raw("""
+                SELECT e.id, e.patient_id FROM enrolments e
+                WHERE e.patient_id IN \(unsafeRaw: source) AND \(unsafeRaw: dialect.unindexed("e.program_id")) = \(bind: programID) AND e.status IN ('active', 'paused')
+                  AND e.pathway_id IN (SELECT w.id FROM pathways w WHERE w.program_id = \(bind: programID) AND w.slug = \(bind: slug))
+                LIMIT 500
+                """).all()
+            guard !rows.isEmpty else { return ended }
+            let enrolmentIDs = try rows.map { try $0.decode(column: "id", as: String.self) }
+            let patientIDs = try rows.map { try $0.decode(column: "patient_id", as: String.self) }
+            var update = SQLQueryString("UPDATE touchpoints SET status = 'cancelled', updated_at = ")
+            update.appendInterpolation(bind: now)
+            update.appendLiteral(" WHERE ")
+            dialect.appendTouchpoints(of: enrolmentIDs, to: &update)
+            update.appendInterpolation(unsafeRaw: " AND \(dialect.unindexed("status")) IN ('scheduled', 'paused')")
+            try await sql.raw(update).run()
+            try await sql.raw("UPDATE enrolments SET status = 'cancelled', updated_at = \(bind: now) WHERE id IN (\(binds: enrolmentIDs))").run()
+            try await audit.record(.enrolmentCancel, by: actor, program: programID, patients: patientIDs, at: now, in: sql)
+            ended += rows.count
+        }
+    }
+
     /// On withdrawal or death: every enrolment of the patient ends and nothing more is sent.
     /// Runs inside the caller's transaction.
     static func cancelAll(_ sql: any SQLDatabase, dialect: StorageDialect, programID: String, patientID: String, at now: Int64) async throws {

@@ -7,6 +7,8 @@ public enum EnrolmentTarget: Sendable {
     case patient(String)
     /// Every active patient of the program whose tags match.
     case tagged(TagFilter)
+    /// The active patients of a time zone who just entered (`move` "enter") or left a segment.
+    case segmentMoved(segmentID: String, move: String, timeZone: String)
 }
 
 public struct EnrolmentResult: Sendable, Equatable {
@@ -49,7 +51,8 @@ public struct EnrolmentStore: Sendable {
         var groupColumns: String { "time_zone, quiet, win, channels" + shapeKey.flagNames.map { ", " + $0 }.joined() }
     }
 
-    public func enrol(programID: String, pathway stored: StoredPathway, target: EnrolmentTarget, anchors: [String: LocalDate], actor: AuditActor) async throws -> EnrolmentResult {
+    public func enrol(programID: String, pathway stored: StoredPathway, target: EnrolmentTarget, anchors: [String: LocalDate], actor: AuditActor,
+                      in joined: (any SQLDatabase)? = nil) async throws -> EnrolmentResult {
         let pathway = stored.pathway
         for anchor in pathway.anchors where anchors[anchor] == nil {
             throw TendError.missing("anchors.\(anchor)")
@@ -60,7 +63,7 @@ public struct EnrolmentStore: Sendable {
         let now = clock.now()
         // Unique per enrolment call.
         let batch = EnrolBatch(batch: String(ids.next().suffix(12)), shapeKey: ShapeKey(pathway: pathway, today: LocalDate(instant: now, in: TimeZone.utc)))
-        return try await database.transaction { sql in
+        return try await database.transaction(joining: joined) { sql in
             try await selectCandidates(batch, programID: programID, pathway: pathway, target: target, in: sql)
             let (candidateCount, touchpointCount) = try await planShapes(batch, pathway: pathway, anchors: anchors, now: now, in: sql)
             let single = try await writeEnrolments(batch, programID: programID, pathwayID: stored.id, target: target, now: now, actor: actor, in: sql)
@@ -87,6 +90,14 @@ public struct EnrolmentStore: Sendable {
             select.appendInterpolation(bind: id)
         case .tagged(let filter):
             TagSQL.appendFilter(&select, filter)
+        case .segmentMoved(let segmentID, let move, let zone):
+            select.appendLiteral(" AND p.time_zone = ")
+            select.appendInterpolation(bind: zone)
+            select.appendLiteral(" AND p.id IN (SELECT m.patient_id FROM segment_members m WHERE m.segment_id = ")
+            select.appendInterpolation(bind: segmentID)
+            select.appendLiteral(" AND m.pending = ")
+            select.appendInterpolation(bind: move)
+            select.appendLiteral(")")
         }
         select.appendLiteral(" AND NOT EXISTS (SELECT 1 FROM enrolments e JOIN pathways w ON w.id = e.pathway_id WHERE e.patient_id = p.id AND w.slug = ")
         select.appendInterpolation(bind: pathway.id)

@@ -133,7 +133,8 @@ public struct PatientStore: Sendable {
 
     /// Creates a patient after checking that no other patient of the program has the same
     /// external id, phone or ID number.
-    public func create(programID: String, profile rawProfile: PatientProfile, tags: [PatientTag] = [], actor: AuditActor) async throws -> Patient {
+    public func create(programID: String, profile rawProfile: PatientProfile, tags: [PatientTag] = [], actor: AuditActor,
+                       in joined: (any SQLDatabase)? = nil) async throws -> Patient {
         let profile = try rawProfile.validated()
         let tags = try tags.map { try $0.validated() }
         let id = ids.next()
@@ -141,7 +142,7 @@ public struct PatientStore: Sendable {
         let values = try row(id: id, programID: programID, profile: profile, createdAt: now, updatedAt: now).map(\.encodable)
         let auditIDs = (0..<2).map { _ in ids.next() }
         do {
-            try await database.transaction { sql in
+            try await database.transaction(joining: joined) { sql in
                 try await self.checkDuplicates(sql, programID: programID, profile: profile, excluding: nil)
                 try await sql.raw("INSERT INTO patients (\(unsafeRaw: Self.columnList)) VALUES (\(binds: values))").run()
                 try await self.syncCaregivers(sql, programID: programID, patients: [(id, profile.caregivers)])
@@ -161,6 +162,14 @@ public struct PatientStore: Sendable {
 
     /// Replaces the patient's profile. Returns nil when the program has no such patient.
     public func update(programID: String, patientID: String, profile rawProfile: PatientProfile, actor: AuditActor) async throws -> Patient? {
+        guard try await updateProfile(programID: programID, patientID: patientID, profile: rawProfile, actor: actor) else { return nil }
+        return try await fetch(programID: programID, ids: [patientID]).first
+    }
+
+    /// Replaces the profile, in the caller's transaction when given; false when the program has
+    /// no such patient.
+    public func updateProfile(programID: String, patientID: String, profile rawProfile: PatientProfile, actor: AuditActor,
+                              in joined: (any SQLDatabase)? = nil) async throws -> Bool {
         let profile = try rawProfile.validated()
         let now = clock.now().epochMilliseconds
         let values = try row(id: patientID, programID: programID, profile: profile, createdAt: 0, updatedAt: now).map(\.encodable)
@@ -168,7 +177,7 @@ public struct PatientStore: Sendable {
         let dialect = database.dialect
         let updated: Bool
         do {
-            updated = try await database.transaction { sql in
+            updated = try await database.transaction(joining: joined) { sql in
             try await self.checkDuplicates(sql, programID: programID, profile: profile, excluding: patientID)
             var query = SQLQueryString("UPDATE patients SET ")
             var first = true
@@ -194,8 +203,7 @@ public struct PatientStore: Sendable {
         } catch where isUniqueViolation(error) {
             throw Self.duplicate(violatedConstraint(error))
         }
-        guard updated else { return nil }
-        return try await fetch(programID: programID, ids: [patientID]).first
+        return updated
     }
 
     static func duplicate(_ constraint: String?) -> TendError {
@@ -234,11 +242,11 @@ public struct PatientStore: Sendable {
         tail: "ON CONFLICT (patient_id, tag_key, tag_value) DO NOTHING")
 
     /// Adds tags; returns false when the program has no such patient.
-    public func addTags(programID: String, patientID: String, tags rawTags: [PatientTag], actor: AuditActor) async throws -> Bool {
+    public func addTags(programID: String, patientID: String, tags rawTags: [PatientTag], actor: AuditActor, in joined: (any SQLDatabase)? = nil) async throws -> Bool {
         let tags = try rawTags.map { try $0.validated() }
         let now = clock.now().epochMilliseconds
         let auditID = ids.next()
-        return try await database.transaction { sql in
+        return try await database.transaction(joining: joined) { sql in
             guard try await self.exists(sql, programID: programID, patientID: patientID) else { return false }
             try await self.insertTags(sql, programID: programID, patientID: patientID, tags: tags, setBy: actor.id, source: actor.kind.rawValue, at: now)
             try await self.touch(sql, patientID: patientID, at: now)
@@ -247,11 +255,11 @@ public struct PatientStore: Sendable {
         }
     }
 
-    public func removeTags(programID: String, patientID: String, tags rawTags: [PatientTag], actor: AuditActor) async throws -> Bool {
+    public func removeTags(programID: String, patientID: String, tags rawTags: [PatientTag], actor: AuditActor, in joined: (any SQLDatabase)? = nil) async throws -> Bool {
         let tags = try rawTags.map { try $0.validated() }
         let now = clock.now().epochMilliseconds
         let auditID = ids.next()
-        return try await database.transaction { sql in
+        return try await database.transaction(joining: joined) { sql in
             guard try await self.exists(sql, programID: programID, patientID: patientID) else { return false }
             for tag in tags {
                 try await sql.raw("DELETE FROM patient_tags WHERE patient_id = \(bind: patientID) AND tag_key = \(bind: tag.key) AND tag_value = \(bind: tag.value)").run()

@@ -10,7 +10,7 @@ struct Tend: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tend",
         abstract: "Tend: active out-of-hospital patient management / 主动式院外患者管理",
-        subcommands: [Serve.self, Demo.self, Migrate.self, ProgramCommand.self, UserCommand.self, TokenCommand.self, ImportCommand.self, KeysCommand.self, PathwayCommand.self, QuestionnaireCommand.self, AdherenceCommand.self, EnrolCommand.self, DispatchCommand.self, WorkerCommand.self, ChannelCommand.self, TriageCommand.self, BackupCommand.self, RestoreCommand.self])
+        subcommands: [Serve.self, Demo.self, Migrate.self, ProgramCommand.self, UserCommand.self, TokenCommand.self, ImportCommand.self, KeysCommand.self, PathwayCommand.self, QuestionnaireCommand.self, AdherenceCommand.self, SegmentCommand.self, EnrolCommand.self, DispatchCommand.self, WorkerCommand.self, ChannelCommand.self, TriageCommand.self, BackupCommand.self, RestoreCommand.self])
 }
 
 /// Options every command that touches the database shares. Each is optional so the

@@ -46,6 +46,8 @@ public struct DispatchReport: Sendable, Equatable, Codable {
     public var remaining = 0
     /// Unanswered questionnaire touchpoints the pass counted into missing-data alerts.
     public var missingAlerts = 0
+    /// Patients the sweep of sliding segments moved in or out.
+    public var segmentMoves = 0
 
     public init() {}
 
@@ -66,6 +68,7 @@ public struct DispatchReport: Sendable, Equatable, Codable {
         case claimed, delivered, sent, tasks, retrying, failed, deferred, remaining
         case notNeeded = "not_needed"
         case missingAlerts = "missing_alerts"
+        case segmentMoves = "segment_moves"
     }
 }
 
@@ -118,6 +121,7 @@ public final class Dispatcher: Service, Sendable {
     }
 
     static let passesPerSweep = 30
+    static let segmentSweepInterval: TimeInterval = 3600
 
     /// Claims and sends until nothing due by the clock's now can be claimed, then opens the
     /// missing-data alerts due.
@@ -139,6 +143,9 @@ public final class Dispatcher: Service, Sendable {
         report.remaining = try await stores.dispatch.pendingCount(dueBy: dueBy)
         if sweepMissingCheckIns {
             report.missingAlerts = try await MissingCheckInSweep(stores: stores, questionnaires: QuestionnaireActions(stores: stores, observations: ObservationActions(stores: stores))).run(now: dueBy)
+            // Windows slide by the hour at most: a segment evaluated in the last one waits.
+            let moved = try await SegmentActions(stores: stores).sweep(notEvaluatedSince: dueBy.addingTimeInterval(-Self.segmentSweepInterval))
+            report.segmentMoves = moved.entered + moved.left
         }
         return report
     }

@@ -19,6 +19,7 @@ public struct Actions: Sendable {
     public let forms: FormActions
     public let missingCheckIns: MissingCheckInSweep
     public let adherence: AdherenceActions
+    public let segments: SegmentActions
 
     public init(stores: Stores, passwords: PasswordHasher, signIns: SignInThrottle, classifiers: ClassifierCache, links: ConfirmationLinks,
                 clock: TendClock, logger: Logger) {
@@ -35,5 +36,6 @@ public struct Actions: Sendable {
         forms = FormActions(stores: stores, questionnaires: questionnaires, links: links)
         missingCheckIns = MissingCheckInSweep(stores: stores, questionnaires: questionnaires)
         adherence = AdherenceActions(stores: stores)
+        segments = SegmentActions(stores: stores)
     }
 }

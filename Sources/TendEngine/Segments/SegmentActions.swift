@@ -164,12 +164,14 @@ public struct SegmentActions: Sendable {
     }
 
     /// Re-evaluates over their whole programs the segments whose clauses slide with time
-    /// (windows, age), each in its own transaction; returns who moved.
+    /// (windows, age) and that were last evaluated before `notEvaluatedSince` (all of them when
+    /// nil), each in its own transaction; returns who moved.
     @discardableResult
-    public func sweep() async throws -> SegmentChange {
+    public func sweep(notEvaluatedSince: Date? = nil) async throws -> SegmentChange {
         var total = SegmentChange()
         for program in try await stores.programs.all() {
             for segment in try await stores.segments.list(programID: program.id) where segment.definition.rule.slides {
+                if let notEvaluatedSince, let evaluated = segment.evaluatedAt, evaluated > notEvaluatedSince { continue }
                 let stores = self.stores
                 total = total + (try await stores.database.transaction { sql in
                     let change = try await stores.segments.evaluate(segment, actor: .system, in: sql)

@@ -143,6 +143,7 @@ struct ConsoleRoutes: Sendable {
         PatientConsole(console: self).register(on: router)
         TaskConsole(console: self).register(on: router)
         AlertConsole(console: self).register(on: router)
+        SegmentConsole(console: self).register(on: router)
         FormPages(console: self).register(on: router)
         ResponseConsole(console: self).register(on: router)
         InboxConsole(console: self).register(on: router)

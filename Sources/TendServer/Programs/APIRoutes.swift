@@ -22,6 +22,7 @@ struct APIRoutes: Sendable {
             + PathwayRoutes(dependencies: dependencies).endpoints() + TaskRoutes(dependencies: dependencies).endpoints()
             + InboxRoutes(dependencies: dependencies).endpoints() + ObservationRoutes(dependencies: dependencies).endpoints()
             + QuestionnaireRoutes(dependencies: dependencies).endpoints() + AdherenceRoutes(dependencies: dependencies).endpoints()
+            + SegmentRoutes(dependencies: dependencies).endpoints()
             + [TriageRoutes.endpoint(classifier: TriageClassifier())]
     }
 

@@ -8,7 +8,7 @@ import TendCore
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tend-bench", abstract: "Measure throughput (see bench/README.md) / 性能测试（见 bench/README.md）",
-        subcommands: [ImportPatientsBench.self, EnrolBench.self, DispatchBench.self, ObservationBench.self, AdherenceBench.self, TriageBench.self])
+        subcommands: [ImportPatientsBench.self, EnrolBench.self, DispatchBench.self, ObservationBench.self, AdherenceBench.self, SegmentBench.self, TriageBench.self])
 }
 
 /// Runs a benchmark body and turns any failure into one line on stderr and exit status 1.

@@ -15,6 +15,8 @@ public struct PatientRecord: Sendable {
     public var alerts: [ObservationAlert]
     /// The newest questionnaire responses (up to 20).
     public var responses: [QuestionnaireResponse]
+    /// Every segment of the program: whether the patient is in it, and why.
+    public var segments: [SegmentExplanation]
 }
 
 /// The registry's actions: every read of patient data audited, every write audited in its
@@ -103,7 +105,8 @@ public struct PatientActions: Sendable {
                              thread: try await stores.messages.thread(programID: programID, patientID: patientID), pathways: pathways,
                              observations: try await stores.observations.points(programID: programID, patientID: patientID),
                              alerts: try await stores.alerts.list(programID: programID, patientID: patientID),
-                             responses: try await stores.responses.list(programID: programID, patientID: patientID, limit: 20))
+                             responses: try await stores.responses.list(programID: programID, patientID: patientID, limit: 20),
+                             segments: try await segments.explanations(programID: programID, patientID: patientID))
     }
 
     public func list(programID: String, query: PatientQuery, by actor: AuditActor) async throws -> PatientPage {

@@ -123,6 +123,13 @@ public struct SegmentActions: Sendable {
 
     /// Every segment of the program for one patient: in or not, and why, audited.
     public func explain(programID: String, patientID: String, by actor: AuditActor) async throws -> [SegmentExplanation] {
+        let explanations = try await explanations(programID: programID, patientID: patientID)
+        try await stores.audit.recordRead(.segmentsRead, by: actor, program: programID, subject: .patient(patientID))
+        return explanations
+    }
+
+    /// The same, for a read that audits itself (the patient's record).
+    func explanations(programID: String, patientID: String) async throws -> [SegmentExplanation] {
         let memberships = try await stores.segments.memberships(programID: programID, patientID: patientID)
         var explanations: [SegmentExplanation] = []
         for segment in try await stores.segments.list(programID: programID) {
@@ -130,7 +137,6 @@ public struct SegmentActions: Sendable {
                 ?? memberships.first { $0.segmentID == segment.id }
             explanations.append(try await explain(segment, patientID: patientID, member: current))
         }
-        try await stores.audit.recordRead(.segmentsRead, by: actor, program: programID, subject: .patient(patientID))
         return explanations
     }
 

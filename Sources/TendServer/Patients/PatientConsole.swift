@@ -181,9 +181,8 @@ struct PatientConsole: Sendable {
                                                              questionnaires: console.dependencies.actions.questionnaires, locale: page.locale)
             values["responses"] = responses
             values["has_responses"] = !responses.isEmpty
-            let memberships = try await console.dependencies.actions.segments.explain(programID: page.grant.program.id, patientID: patient.id, by: page.actor)
-            values["segments"] = memberships.map { SegmentConsole.whyValues($0, locale: page.locale) }
-            values["has_segments"] = !memberships.isEmpty
+            values["segments"] = record.segments.map { SegmentConsole.whyValues($0, locale: page.locale) }
+            values["has_segments"] = !record.segments.isEmpty
             if page.showAudit {
                 let events = try await stores.audit.events(programID: page.grant.program.id, subjectID: patient.id, limit: 50)
                 var names: [String: String] = [:]

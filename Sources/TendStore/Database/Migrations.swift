@@ -789,10 +789,10 @@ public enum Schema {
                 "CREATE UNIQUE INDEX segment_members_current ON segment_members (segment_id, patient_id) WHERE left_at IS NULL",
                 "CREATE INDEX segment_members_by_patient ON segment_members (patient_id, segment_id, entered_at)",
                 "CREATE INDEX segment_members_pending ON segment_members (segment_id, pending) WHERE pending IS NOT NULL",
-                // Segment clauses read a program's readings of one code in a window, and its
-                // responses to one questionnaire.
+                // Segment clauses read a program's readings of one code in a window. (Responses are
+                // read patient by patient, on their own index: an index of the program's responses
+                // by questionnaire is one PostgreSQL picks for a patient's responses.)
                 "CREATE INDEX observations_by_code ON observations (program_id, code, effective_at)",
-                "CREATE INDEX questionnaire_responses_by_program ON questionnaire_responses (program_id, questionnaire_id, submitted_at)",
             ]
         },
 ]

@@ -166,7 +166,7 @@ struct SegmentSQL {
     /// The patients whose latest response to the questionnaire (with a total, for scores) in
     /// the window is the row `r`.
     private func latestResponse(_ questionnaire: String, _ window: SegmentWindow?, requireTotal: Bool) -> PatientSet {
-        var set = PatientSet(table: "questionnaire_responses", alias: "r")
+        var set = PatientSet(table: "questionnaire_responses", alias: "r", byPatientOnly: true)
         set.condition("r.questionnaire_id = ", bind: questionnaire)
         appendWindow(&set, column: "r.submitted_at", window)
         let total = requireTotal ? " AND n.total IS NOT NULL" : ""
@@ -193,6 +193,8 @@ struct SegmentSQL {
         let alias: String
         var conditions: [SQLQueryString] = []
         var having: SQLQueryString?
+        /// Read patient by patient even over a program: the table has no index by program.
+        var byPatientOnly = false
 
         mutating func condition(_ sql: String, bind value: some Encodable & Sendable) {
             conditions.append(SQLQueryString("\(unsafeRaw: sql)\(bind: value)"))
@@ -206,7 +208,7 @@ struct SegmentSQL {
     /// `p.id IN (SELECT patient_id …)` over the program, or `EXISTS (… patient_id = p.id …)`.
     private func appendMembership(_ set: PatientSet, to query: inout SQLQueryString) {
         let a = set.alias
-        if correlated {
+        if correlated || set.byPatientOnly {
             query.appendLiteral("EXISTS (SELECT 1 FROM \(set.table) \(a) WHERE \(a).patient_id = p.id AND \(dialect.unindexed("\(a).program_id")) = ")
         } else {
             query.appendLiteral("p.id IN (SELECT \(a).patient_id FROM \(set.table) \(a) WHERE \(a).program_id = ")

@@ -13,7 +13,7 @@ import TendTestSupport
     /// Tables that grow with the program; walking one is never what an interactive read means.
     static let largeTables = ["patients", "patient_tags", "patient_consents", "touchpoints", "enrolments", "staff_tasks", "messages",
                               "audit_events", "sender_identities", "portal_messages", "observations", "observation_alerts",
-                              "questionnaire_responses", "photos", "dispenses", "missing_checkins"]
+                              "questionnaire_responses", "photos", "dispenses", "missing_checkins", "segment_members"]
 
     struct Population {
         let stores: Stores
@@ -82,6 +82,12 @@ import TendTestSupport
         for (index, alert) in try await stores.alerts.list(programID: big.id).enumerated() where index % 5 != 0 {
             _ = try await stores.alerts.change(programID: big.id, id: alert.id, to: .resolved, staffID: nil, actor: actor)
         }
+        // A segment over a tag and the readings, evaluated over the program on save.
+        _ = try await SegmentActions(stores: stores).save(programID: big.id, source: """
+            slug: high
+            name: {zh: 偏高, en: High}
+            rule: cohort = 3 and last(glucose-fasting, 14d) >= 6.0 and not tag(risk) and score(phq-9, 30d) < 10 or age >= 90
+            """, by: actor)
         return Population(stores: stores, program: big, patientID: try #require(page.patients.dropFirst(30).first?.id), clock: clock)
     }
 
@@ -126,6 +132,14 @@ import TendTestSupport
             ("missing check-in sweep", {
                 _ = try await MissingCheckInSweep(stores: stores, questionnaires: QuestionnaireActions(stores: stores, observations: ObservationActions(stores: stores)))
                     .run(now: population.clock.now().addingTimeInterval(10 * 86_400))
+            }),
+            ("patient's segments", { _ = try await SegmentActions(stores: stores).explain(programID: program, patientID: patient, by: actor) }),
+            ("segment members", { _ = try await SegmentActions(stores: stores).members(programID: program, segmentID: "high", limit: 50, offset: 0, by: actor) }),
+            ("segments", { _ = try await SegmentActions(stores: stores).list(programID: program) }),
+            // Inside every request that records a reading, a response or a tag for the patient.
+            ("a patient's segment re-evaluation", {
+                guard let segment = try await stores.segments.find(programID: program, id: "high") else { return }
+                _ = try await stores.database.transaction { sql in try await stores.segments.evaluate(segment, patientID: patient, actor: actor, in: sql) }
             }),
             ("adherence", {
                 _ = try await AdherenceActions(stores: stores).patientAdherence(programID: program, patientID: patient, start: nil,

@@ -78,6 +78,12 @@ let concretePaths: [(method: HTTPRequest.Method, path: String)] = [
     (.put, "/api/v1/programs/gdm-camp/alert-rules"),
     (.post, "/api/v1/programs/gdm-camp/dispenses"),
     (.get, "/api/v1/programs/gdm-camp/patients/p1/adherence"),
+    (.get, "/api/v1/programs/gdm-camp/segments"),
+    (.post, "/api/v1/programs/gdm-camp/segments"),
+    (.post, "/api/v1/programs/gdm-camp/segments/preview"),
+    (.get, "/api/v1/programs/gdm-camp/segments/s1"),
+    (.get, "/api/v1/programs/gdm-camp/segments/s1/members"),
+    (.get, "/api/v1/programs/gdm-camp/patients/p1/segments"),
 ]
 
 @Suite struct APIAuthTests {

@@ -39,3 +39,9 @@ fi
 # Issue 18: PDC of every patient from ROWS/10 patients × 12 fills.
 measure adherence-sqlite $BENCH adherence --database "sqlite:$DIR/adherence.sqlite" --patients $((ROWS / 10)) --fills 12 --runs "$RUNS"
 rm -f "$DIR"/adherence.sqlite*
+# Issue 17: a segment of a tag and a reading clause over ROWS patients, and one patient's re-evaluation.
+measure segments-sqlite $BENCH segments --database "sqlite:$DIR/segments.sqlite" --patients "$ROWS" --runs "$RUNS"
+rm -f "$DIR"/segments.sqlite*
+if [ -n "${TEND_BENCH_POSTGRES_URL:-}" ]; then
+  measure segments-postgres $BENCH segments --database "$TEND_BENCH_POSTGRES_URL" --patients $((ROWS / 5)) --runs "$RUNS"
+fi

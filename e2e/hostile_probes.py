@@ -363,6 +363,9 @@ class Context:
             ids["group"] = self.api("POST", f"/api/v1/programs/{program}/groups",
                                     {"name": "敌意测试群", "channel": "wecom", "binding": binding, "patient_ids": [ids["patient"]]})["id"]
             ids["binding"] = binding
+            ids["segment"] = self.api("POST", f"/api/v1/programs/{program}/segments", {
+                "slug": f"hostile-{program}", "name": {"zh": "敌意分群", "en": "Hostile segment"},
+                "rule": "tag(cohort) or last(glucose-fasting, 14d) >= 7.0"})["segment"]["slug"]
         self.ids[B]["only_pathway"] = next((p for p in self.ids[B]["pathways"] if p not in self.ids[A]["pathways"]), "s2-chemo-cycles")
         tokens = self.api("GET", "/api/v1/tokens", who="admin")["items"]
         self.ids[A]["token"] = next(t["id"] for t in tokens if t["name"] == "revoke-me")
@@ -375,7 +378,8 @@ class Context:
         return {"program": program, "patient": ids["patient"], "enrolment": ids["enrolment"], "task": ids["task"],
                 "message": ids["message"], "consent": ids["consent"], "token": self.ids[A]["token"],
                 "user": self.ids[A]["member"], "pathway": ids["pathway"], "channel": "webhook", "alert": ids["alert"],
-                "questionnaire": "phq-9", "photo": "no-such-photo"}
+                "questionnaire": "phq-9", "photo": "no-such-photo",
+                "segment": ids["segment"]}
 
 
 # --- the base body of each operation --------------------------------------------------------
@@ -656,7 +660,7 @@ def sweep(ctx, document, quick=False):
         try:
             if op.id == "savePathway":
                 pathway_probes(ctx, op, url)
-            elif op.id in ("saveQuestionnaire", "saveAlertRules"):
+            elif op.id in ("saveQuestionnaire", "saveAlertRules", "saveSegment"):
                 definition_probes(ctx, op, url)
             elif op.id == "importPatients":
                 import_probes(ctx, op, url)
@@ -791,6 +795,8 @@ def query_probes(ctx, op, url, parameter, path_values, factory=None):
             body, content_type = questionnaire_yaml(ctx.uniq("hostile-q")), "application/yaml"
         elif op.id == "saveAlertRules":
             body, content_type = alert_rules_yaml(), "application/yaml"
+        elif op.id == "saveSegment":
+            body, content_type = segment_yaml(), "application/yaml"
         elif factory:
             body = factory()
     name = parameter["name"]
@@ -825,12 +831,21 @@ def alert_rules_yaml(rule=None):
     return "rules:\n" + rule
 
 
+def segment_yaml(rule="tag(cohort) and last(glucose-fasting, 14d) >= 7.0", extra=""):
+    return f"slug: hostile-seg\nname: {{zh: 敌意分群, en: Hostile segment}}\nrule: {json.dumps(rule)}\n{extra}"
+
+
 def definition_probes(ctx, op, url):
     """Questionnaire files and alert-rule documents (YAML or JSON): deep, wide, aliases, tags,
     extreme counts and numbers. Each must be refused with a 4xx naming the body, or taken."""
     p = ctx.prober
     questionnaire = op.id == "saveQuestionnaire"
-    base = (lambda: questionnaire_yaml(ctx.uniq("hostile-q"))) if questionnaire else (lambda: alert_rules_yaml())
+    if questionnaire:
+        base = lambda: questionnaire_yaml(ctx.uniq("hostile-q"))
+    elif op.id == "saveSegment":
+        base = lambda: segment_yaml()
+    else:
+        base = lambda: alert_rules_yaml()
     cases = [
         ("200,000 nested `[`", "[" * 200_000, V.REJECT),
         ("200,000 nested `{`", "{" * 200_000, V.REJECT),
@@ -857,6 +872,23 @@ def definition_probes(ctx, op, url):
              "  - {id: a, type: yes_no, text: {zh: 是, en: Y}}\n  - {id: b, type: yes_no, text: {zh: 是, en: Y}, show_if: "
              + "{all: [" * 10_000 + "{item: a, equals: 'yes'}" + "]}" * 10_000 + "}\n"), V.REJECT),
             ("an id of 100 kB", questionnaire_yaml("q" * 100_000), V.REJECT),
+        ]
+    elif op.id == "saveSegment":
+        cases += [
+            ("a rule 10,000 parentheses deep", segment_yaml("(" * 10_000 + "tag(x)" + ")" * 10_000), V.REJECT),
+            ("a rule of 10,000 nots", segment_yaml("not " * 10_000 + "tag(x)"), V.REJECT),
+            ("a rule of 1,000 clauses", segment_yaml(" or ".join(f"tag(k{index})" for index in range(1000))), V.REJECT),
+            ("a window of 9999999999d", segment_yaml("last(glucose-fasting, 9999999999d) > 7"), V.REJECT),
+            ("a window of 99999999999999999999999d", segment_yaml("last(glucose-fasting, 99999999999999999999999d) > 7"), V.REJECT),
+            ("an age of 1e308", segment_yaml("age >= 1e308"), V.REJECT),
+            ("an age of 9223372036854775808", segment_yaml("age >= 9223372036854775808"), V.REJECT),
+            ("a threshold of -0.0000000000000000001", segment_yaml("last(glucose-fasting) > -0.0000000000000000001"), V.REJECT),
+            ("a list of 10,000 values", segment_yaml("cohort in (" + ", ".join(str(index) for index in range(10_000)) + ")"), V.REJECT),
+            ("an unknown code", segment_yaml("last(no-such-code, 14d) > 7"), V.REJECT),
+            ("a pathway the program lacks", segment_yaml("tag(x)", "on_enter:\n  - enrol: no-such-pathway\n"), V.REJECT),
+            ("SQL in a tag value", segment_yaml("disease = \"x'); DROP TABLE patients; --\""), V.ANY),
+            ("a NUL in the rule", segment_yaml("tag(x\u0000y)"), V.REJECT),
+            ("1,000 actions", segment_yaml("tag(x)", "on_enter:\n" + "".join(f"  - tag: k{index}=v\n" for index in range(1000))), V.REJECT),
         ]
     else:
         cases += [
@@ -1111,9 +1143,9 @@ def cross_program(ctx, document):
     a, b = ctx.ids[A], ctx.ids[B]
     before = snapshot(ctx, B)
     other = {"patient": b["patient"], "enrolment": b["enrolment"], "task": b["task"], "message": b["message"],
-             "consent": b["consent"], "pathway": b["only_pathway"], "user": ctx.users["doctor"]}
+             "consent": b["consent"], "pathway": b["only_pathway"], "user": ctx.users["doctor"], "segment": b["segment"]}
     missing = {"patient": "0" * 32, "enrolment": "0" * 20, "task": "no-such-task", "message": "0" * 32,
-               "consent": "0" * 32, "pathway": "no-such-pathway", "user": "0" * 32}
+               "consent": "0" * 32, "pathway": "no-such-pathway", "user": "0" * 32, "segment": "no-such-segment"}
     factories = bases(ctx)
     for op in operations(document):
         for name in op.path_params:
@@ -1122,7 +1154,7 @@ def cross_program(ctx, document):
             values = ctx.path_values()
             factory = factories.get(op.id)
             body = factory() if (factory and op.json_body) else NOT_SET
-            if op.id in ("savePathway", "saveQuestionnaire", "saveAlertRules"):
+            if op.id in ("savePathway", "saveQuestionnaire", "saveAlertRules", "saveSegment"):
                 body = NOT_SET
             for label, value in (("another program's", other[name]), ("a nonexistent", missing[name])):
                 values[name] = value

@@ -993,6 +993,38 @@ def s1_revisit_form_with_photo(binary, workdir):
         assert status == 401, f"the photo without a token gave {status}"
 
 
+@check("segments: a reading over the line enters the segment within its request (tag set, why with the value); validate names line and column; tend segment list counts it")
+def segments_through_the_binary(binary, workdir):
+    import datetime
+    broken = Path(workdir) / "broken-segment.yaml"
+    broken.write_text("slug: high\nname: {zh: 偏高, en: High}\nrule: |\n  disease = T2DM\n    and last(glucose-fasting, 14) >= 7.0\n", encoding="utf-8")
+    invalid = run_cli(binary, "segment", "validate", str(broken))
+    assert invalid.returncode != 0 and "broken-segment.yaml:5: column 31:" in invalid.stderr, invalid.stdout + invalid.stderr
+    data_dir = str(Path(workdir) / "demo-segments")
+    with DemoServer(binary, data_dir) as demo:
+        admin = DemoAPI(binary, data_dir, demo.url, "admin@tend.demo")
+        saved = admin.call("POST", "/api/v1/programs/gdm-camp/segments", {
+            "slug": "e2e-high", "name": {"zh": "空腹偏高", "en": "High fasting"},
+            "rule": "tag(cohort = e2e-seg) and last(glucose-fasting, 14d) >= 7.0",
+            "on_enter": [{"tag": "control=poor"}], "on_leave": [{"untag": "control=poor"}]})
+        assert saved["entered"] == 0 and saved["segment"]["slides"] is True, saved
+        patient = admin.call("POST", "/api/v1/programs/gdm-camp/patients", {"name": "分群 E2E", "tags": ["cohort=e2e-seg"]})["id"]
+        at = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        admin.call("POST", "/api/v1/programs/gdm-camp/observations", {"observations": [
+            {"patient_id": patient, "code": "glucose-fasting", "value": 8.4, "unit": "mmol/L", "effective_at": at}]})
+        segment = admin.call("GET", "/api/v1/programs/gdm-camp/segments/e2e-high")
+        assert segment["members"] == 1, segment
+        tags = [tag["key"] + "=" + tag["value"] for tag in admin.call("GET", f"/api/v1/programs/gdm-camp/patients/{patient}")["tags"]]
+        assert "control=poor" in tags, tags
+        why = next(item for item in admin.call("GET", f"/api/v1/programs/gdm-camp/patients/{patient}/segments")["items"] if item["slug"] == "e2e-high")
+        assert why["member"] and [clause["holds"] for clause in why["clauses"]] == [True, True], why
+        assert why["clauses"][1]["value"] == "8.4 mmol/L", why
+        preview = admin.call("POST", "/api/v1/programs/gdm-camp/segments/preview", {"rule": "tag(cohort = e2e-seg) and last(glucose-fasting) > 9"})
+        assert preview["count"] == 0, preview
+        listed = run_cli(binary, "segment", "list", "--program", "gdm-camp", "--data-dir", data_dir)
+        assert listed.returncode == 0 and any(line.startswith("e2e-high\t1\t") for line in listed.stdout.splitlines()), listed.stdout + listed.stderr
+
+
 def urllib_get_text(url):
     import urllib.request
     with urllib.request.urlopen(url, timeout=20) as response:
@@ -1193,6 +1225,7 @@ def main():
         browser_inbox(binary, workdir)
         dispatch_s1_by_now(binary, workdir)
         s1_revisit_form_with_photo(binary, workdir)
+        segments_through_the_binary(binary, workdir)
         s2_chemo_fever_in_nadir(binary, workdir)
         s3_check_in_through_the_binary(binary, workdir)
         s3_form_fits_phone(binary, workdir)

@@ -134,6 +134,19 @@ struct SegmentSQL {
         appendWindow(&set, column: "o.effective_at", window)
         set.conditions.append("o.value_number IS NOT NULL")
         switch aggregate {
+        case .last where !correlated:
+            // Over a program on SQLite, each patient's latest reading in the window numbered in one
+            // pass over `observations_by_code` (about a third faster at a million patients than a
+            // probe per reading for a later one).
+            query.appendLiteral("p.id IN (SELECT x.patient_id FROM (SELECT o.patient_id, o.value_number, ROW_NUMBER() OVER (PARTITION BY o.patient_id ORDER BY o.effective_at DESC, o.id DESC) AS n FROM observations o WHERE o.program_id = ")
+            query.appendInterpolation(bind: programID)
+            for condition in set.conditions {
+                query.appendLiteral(" AND ")
+                query += condition
+            }
+            query.appendLiteral(") x WHERE x.n = 1 AND x.value_number \(comparison.sql) ")
+            query.appendInterpolation(bind: value)
+            query.appendLiteral(")")
         case .last:
             set.condition("o.value_number \(comparison.sql) ", bind: value)
             // No later reading of the code up to now (a tie on the instant goes to the larger id).

@@ -9,8 +9,8 @@ import Foundation
 /// `time_zone`, `locale`). Functions: `tag(key)` / `tag(key = value)`; `last`, `min`, `max`,
 /// `mean`, `count` of an observation code over an optional window (`14d`, `2w`, `48h`);
 /// `score(questionnaire[, window])` and `band(questionnaire[, window])` of the latest response;
-/// `enrolled(pathway[, status])`. Numbers are in the code's canonical unit unless a unit follows
-/// them (`>= 126 mg/dL`).
+/// `enrolled(pathway[, status])`; `pdc(class[, window])`. Numbers are in the code's canonical unit
+/// unless a unit follows them (`>= 126 mg/dL`).
 public indirect enum SegmentExpression: Sendable, Equatable {
     case all([SegmentExpression])
     case any([SegmentExpression])
@@ -100,13 +100,17 @@ public enum SegmentCondition: Sendable, Equatable {
     case band(questionnaire: String, SegmentWindow?, [String])
     /// An enrolment in the pathway (its latest version or any earlier) in one of the statuses.
     case enrolled(pathway: String, [EnrolmentStatus])
+    /// The proportion of days covered (PQA) for a drug class (or a drug without one) over the
+    /// window ending today (the whole history, ten years at most, without one). A patient whose
+    /// treatment period is under 91 days has no PDC, and no PDC clause holds for them.
+    case adherence(drugClass: String, SegmentWindow?, SegmentComparison, Double)
 
     /// Whether the clause can stop holding with no change to the patient, only because time
     /// passes: those need the periodic sweep.
     public var slides: Bool {
         switch self {
         case .observation(_, _, let window, _, _), .score(_, let window, _, _), .band(_, let window, _): window != nil
-        case .age: true
+        case .age, .adherence: true
         case .tag, .attribute, .enrolled: false
         }
     }
@@ -457,6 +461,13 @@ struct SegmentRuleParser {
                 let comparison = try self.comparison()
                 return finish(.score(questionnaire: questionnaire, window, comparison, try number(for: nil)), from: first)
             }
+            if case .adherence(let drugClass, let window, _, _) = condition {
+                let comparison = try self.comparison()
+                let token = current
+                let value = try number(for: nil)
+                guard (0...1).contains(value) else { throw fail(token, "a PDC is a proportion from 0 to 1 (0.8)", "PDC 为 0 到 1 之间的比例（如 0.8）") }
+                return finish(.adherence(drugClass: drugClass, window, comparison, value), from: first)
+            }
             if case .band(let questionnaire, let window, _) = condition {
                 let operation = take()
                 guard operation.kind == .symbol("=") || operation.kind == .symbol("!=") || keyword(operation) == "in" else {
@@ -531,6 +542,9 @@ struct SegmentRuleParser {
             let (questionnaire, _) = try self.name((en: "a questionnaire id", zh: "问卷编号"))
             let window = try window()
             return name == "score" ? .score(questionnaire: questionnaire, window, .equal, 0) : .band(questionnaire: questionnaire, window, [])
+        case "pdc":
+            let (drugClass, _) = try self.name((en: "a drug class or drug", zh: "药物类别或药名"))
+            return .adherence(drugClass: drugClass, try window(), .equal, 0)
         case "enrolled":
             let (pathway, _) = try self.name((en: "a pathway", zh: "随访方案"))
             var statuses: [EnrolmentStatus] = [.active, .paused]
@@ -544,8 +558,8 @@ struct SegmentRuleParser {
             }
             return .enrolled(pathway: pathway, statuses)
         default:
-            throw fail(token, "\"\(name.prefix(40))\" is not a function (tag, last, min, max, mean, count, score, band, enrolled)",
-                       "“\(name.prefix(40))”不是可用的函数（tag、last、min、max、mean、count、score、band、enrolled）")
+            throw fail(token, "\"\(name.prefix(40))\" is not a function (tag, last, min, max, mean, count, score, band, enrolled, pdc)",
+                       "“\(name.prefix(40))”不是可用的函数（tag、last、min、max、mean、count、score、band、enrolled、pdc）")
         }
     }
 
@@ -564,6 +578,7 @@ public enum SegmentTrigger: Sendable, Equatable {
     case observations(Set<ObservationCode>)
     case responses(Set<String>)
     case enrolments
+    case dispenses
 }
 
 extension SegmentRule {
@@ -571,7 +586,7 @@ extension SegmentRule {
         if trigger == .profile { return true }
         return clauses.contains { clause in
             switch (clause.condition, trigger) {
-            case (.tag, .tags), (.enrolled, .enrolments): true
+            case (.tag, .tags), (.enrolled, .enrolments), (.adherence, .dispenses): true
             case (.observation(_, let code, _, _, _), .observations(let codes)): codes.contains(code)
             case (.score(let id, _, _, _), .responses(let ids)), (.band(let id, _, _), .responses(let ids)): ids.contains(id)
             default: false

@@ -35,9 +35,11 @@ public struct ClassAdherence: Sendable, Equatable {
 /// Dispenses in, adherence out: for the API, the console and imports.
 public struct AdherenceActions: Sendable {
     let stores: Stores
+    let segments: SegmentActions
 
     public init(stores: Stores) {
         self.stores = stores
+        self.segments = SegmentActions(stores: stores)
     }
 
     /// Checks and stores a batch (`field[i].…` names a bad one); a dispense already stored under
@@ -62,7 +64,12 @@ public struct AdherenceActions: Sendable {
             dispenses.append(Dispense(patientID: submission.patientID, fill: Fill(drug: drug, drugClass: drugClass, filledOn: day, daysSupply: submission.daysSupply),
                                       quantity: quantity, pharmacy: pharmacy, externalID: externalID))
         }
-        let recorded = try await stores.dispenses.record(programID: programID, dispenses, source: source, actor: actor)
+        let (stores, segments, checked) = (self.stores, self.segments, dispenses)
+        let recorded = try await stores.database.transaction { sql in
+            let recorded = try await stores.dispenses.record(programID: programID, checked, source: source, actor: actor, in: sql)
+            try await segments.reevaluate(programID: programID, patientIDs: Set(checked.map(\.patientID)), after: .dispenses, by: actor, in: sql)
+            return recorded
+        }
         return (recorded, dispenses.count - recorded)
     }
 

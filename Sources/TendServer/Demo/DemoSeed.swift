@@ -71,9 +71,37 @@ public enum DemoSeed {
             try await DemoPathways.seed(stores: stores, program: program, today: today)
             try await seedTasks(stores: stores, program: program, now: now)
             try await seedMessages(stores: stores, messages: messages, program: program, now: now)
+            if let segment = segments[program.slug] {
+                _ = try await SegmentActions(stores: stores).save(programID: program.id, source: segment, by: AuditActor.system)
+            }
         }
         return created
     }
+
+    /// One segment a program: who is off target now, kept up to date as readings arrive.
+    static let segments: [String: String] = [
+        "gdm-camp": """
+            slug: glucose-above-target
+            name: {zh: 血糖未达标, en: Glucose above target}
+            # GDM targets: fasting < 5.3, two hours after a meal < 6.7 mmol/L.
+            rule: |
+              disease = GDM and (last(glucose-fasting, 7d) >= 5.3 or max(glucose-post-meal, 7d) >= 6.7)
+            on_enter:
+              - tag: control=poor
+            on_leave:
+              - untag: control=poor
+            """,
+        "lung-followup": """
+            slug: needs-attention
+            name: {zh: 需重点关注, en: Needs attention}
+            rule: |
+              disease = lung_cancer and (max(body-temperature, 3d) >= 38.0 or score(phq-9, 30d) >= 10)
+            on_enter:
+              - tag: attention=yes
+            on_leave:
+              - untag: attention=yes
+            """,
+    ]
 }
 
 extension DemoSeed {

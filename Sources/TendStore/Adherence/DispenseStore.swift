@@ -99,14 +99,25 @@ public struct DispenseStore: Sendable {
     /// the first window read the `(program_id, patient_id, drug, filled_on)` index in order
     /// instead of sorting every fill: 1.8× faster on SQLite.)
     public func pdc(programID: String, start: LocalDate, end: LocalDate) async throws -> [PatientPDC] {
-        let dialect = database.dialect
+        let query = Self.pdcQuery(programID: programID, patientID: nil, start: start, end: end, dialect: database.dialect) + " ORDER BY patient_id, cls"
+        return try await database.read { sql in try await sql.raw(query).all() }.map { row in
+            PatientPDC(patientID: try row.decode(column: "patient_id", as: String.self), drugClass: try row.decode(column: "cls", as: String.self),
+                       coveredDays: try row.decode(column: "covered_days", as: Int.self), treatmentDays: try row.decode(column: "treatment_days", as: Int.self))
+        }
+    }
+
+    /// The PDC statement (one row per patient and class: `patient_id`, `cls`, `covered_days`,
+    /// `treatment_days`), for one patient or the whole program; also a segment clause's set.
+    static func pdcQuery(programID: String, patientID: String?, start: LocalDate, end: LocalDate, dialect: StorageDialect) -> SQLQueryString {
         let least = dialect.isSQLite ? "MIN" : "LEAST", greatest = dialect.isSQLite ? "MAX" : "GREATEST"
         let endDay = end.dayNumber
-        let query: SQLQueryString = """
+        var patient: SQLQueryString = ""
+        if let patientID { patient = " AND patient_id = \(bind: patientID)" }
+        return """
             WITH fills AS (
                 SELECT patient_id, drug, COALESCE(drug_class, drug) AS cls, filled_on, days_supply,
                        CAST(SUM(days_supply) OVER (PARTITION BY patient_id, drug ORDER BY filled_on ROWS UNBOUNDED PRECEDING) AS BIGINT) AS supplied
-                FROM dispenses WHERE program_id = \(bind: programID) AND filled_on >= \(bind: start.dayNumber) AND filled_on <= \(bind: endDay)
+                FROM dispenses WHERE program_id = \(bind: programID)\(patient) AND filled_on >= \(bind: start.dayNumber) AND filled_on <= \(bind: endDay)
             ), shifted AS (
                 SELECT patient_id, cls, days_supply,
                        MAX(filled_on - (supplied - days_supply)) OVER (PARTITION BY patient_id, drug ORDER BY filled_on ROWS UNBOUNDED PRECEDING)
@@ -125,11 +136,7 @@ public struct DispenseStore: Sendable {
                                  WHEN last_day > covered_to THEN last_day - \(unsafeRaw: greatest)(first_day, covered_to + 1) + 1
                                  ELSE 0 END) AS BIGINT) AS covered_days,
                    CAST(\(bind: endDay) - MIN(first_day) + 1 AS BIGINT) AS treatment_days
-            FROM ordered GROUP BY patient_id, cls ORDER BY patient_id, cls
+            FROM ordered GROUP BY patient_id, cls
             """
-        return try await database.read { sql in try await sql.raw(query).all() }.map { row in
-            PatientPDC(patientID: try row.decode(column: "patient_id", as: String.self), drugClass: try row.decode(column: "cls", as: String.self),
-                       coveredDays: try row.decode(column: "covered_days", as: Int.self), treatmentDays: try row.decode(column: "treatment_days", as: Int.self))
-        }
     }
 }

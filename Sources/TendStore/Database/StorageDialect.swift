@@ -34,6 +34,11 @@ public struct StorageDialect: Sendable, Equatable {
     /// A text literal, quoted as SQL quotes it.
     static func literal(_ text: String) -> String { "'\(text.replacingOccurrences(of: "'", with: "''"))'" }
 
+    /// A number rounded to `decimals` places (PostgreSQL rounds to places only as numeric).
+    func rounded(_ expression: String, decimals: Int) -> String {
+        isSQLite ? "ROUND(\(expression), \(decimals))" : "ROUND(CAST(\(expression) AS NUMERIC), \(decimals))"
+    }
+
     /// String concatenation (`||` on both).
     func concat(_ parts: [String]) -> String { parts.joined(separator: " || ") }
 

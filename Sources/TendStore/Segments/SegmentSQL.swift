@@ -84,6 +84,16 @@ struct SegmentSQL {
             var set = latestResponse(questionnaire, window, requireTotal: false)
             set.condition("r.band IN ", binds: bands)
             appendMembership(set, to: &query)
+        case .adherence(let drugClass, let window, let comparison, let value):
+            // The PDC statement over the program's dispenses (or the patient's), as a set.
+            query.appendLiteral("p.id IN (SELECT q.patient_id FROM (")
+            query += DispenseStore.pdcQuery(programID: programID, patientID: patientID, start: adherenceStart(window), end: today,
+                                            dialect: dialect)
+            query.appendLiteral(") q WHERE q.cls = ")
+            query.appendInterpolation(bind: drugClass)
+            query.appendLiteral(" AND q.treatment_days >= \(PDC.minimumTreatmentDays) AND \(dialect.rounded("q.covered_days * 1.0 / q.treatment_days", decimals: 4)) \(comparison.sql) ")
+            query.appendInterpolation(bind: value)
+            query.appendLiteral(")")
         case .enrolled(let pathway, let statuses):
             var set = PatientSet(table: "enrolments", alias: "e")
             var pathways = SQLQueryString("e.pathway_id IN (SELECT w.id FROM pathways w WHERE w.program_id = ")
@@ -98,6 +108,15 @@ struct SegmentSQL {
     }
 
     // MARK: Clauses
+
+    var today: LocalDate { LocalDate(instant: now, in: .utc) }
+    var patientID: String? { if case .patient(let id) = scope { id } else { nil } }
+
+    /// A PDC window's first day: the window's days back from today, or ten years without one.
+    func adherenceStart(_ window: SegmentWindow?) -> LocalDate {
+        guard let window else { return today.adding(months: -120) }
+        return today.adding(days: -((window.hours + 23) / 24) + 1)
+    }
 
     /// Whole years on today's date (UTC): `age >= 65` is a birth date on or before today 65
     /// years ago. A patient with no birth date has no age, and no age clause holds for them.
@@ -136,8 +155,7 @@ struct SegmentSQL {
         switch aggregate {
         case .last where !correlated:
             // Over a program on SQLite, each patient's latest reading in the window numbered in one
-            // pass over `observations_by_code` (about a third faster at a million patients than a
-            // probe per reading for a later one).
+            // pass over `observations_by_code`, rather than a probe per reading for a later one.
             query.appendLiteral("p.id IN (SELECT x.patient_id FROM (SELECT o.patient_id, o.value_number, ROW_NUMBER() OVER (PARTITION BY o.patient_id ORDER BY o.effective_at DESC, o.id DESC) AS n FROM observations o WHERE o.program_id = ")
             query.appendInterpolation(bind: programID)
             for condition in set.conditions {

@@ -394,6 +394,18 @@ public struct SegmentStore: Sendable {
                     return SegmentEvidence(value: (try row.decode(column: "total", as: Double?.self) ?? 0).text(decimals: 1), at: at)
                 }
                 return SegmentEvidence(value: try row.decode(column: "band", as: String?.self) ?? "—", at: at)
+            case .adherence(let drugClass, let window, _, _):
+                let clauses = SegmentSQL(programID: programID, now: now, scope: .patient(patientID), dialect: database.dialect)
+                var pdc = SQLQueryString("SELECT covered_days, treatment_days FROM (")
+                pdc += DispenseStore.pdcQuery(programID: programID, patientID: patientID, start: clauses.adherenceStart(window), end: clauses.today, dialect: database.dialect)
+                pdc.appendLiteral(") q WHERE q.cls = ")
+                pdc.appendInterpolation(bind: drugClass)
+                guard let row = try await sql.raw(pdc).first() else { return nil }
+                let covered = try row.decode(column: "covered_days", as: Int.self), treatment = try row.decode(column: "treatment_days", as: Int.self)
+                guard treatment >= PDC.minimumTreatmentDays else {
+                    return SegmentEvidence(value: "\(covered)/\(treatment) days (under \(PDC.minimumTreatmentDays): not measurable)", at: nil)
+                }
+                return SegmentEvidence(value: (Double(covered) / Double(treatment)).text(decimals: 2) + " (\(covered)/\(treatment) days)", at: nil)
             case .enrolled(let pathway, _):
                 let statuses = try await sql.raw("""
                     SELECT e.status FROM enrolments e WHERE e.patient_id = \(bind: patientID) AND e.program_id = \(bind: programID)

@@ -51,6 +51,7 @@ import Testing
         ("sex = 🙂", 1, 7, "unexpected"),
         ("sex = dragon", 1, 5, "is not a sex"),
         ("band(phq-9) > 3", 1, 13, "band is compared"),
+        ("pdc(statin, 90d) < 80", 1, 20, "a proportion from 0 to 1"),
         ("last(glucose-fasting, 9999d) > 3", 1, 23, "at most 3660 days"),
         ("note = \"open", 1, 8, "not closed"),
         ("", 1, 1, "empty"),

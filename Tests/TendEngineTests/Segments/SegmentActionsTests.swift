@@ -141,6 +141,39 @@ import TendTestSupport
     }
 
     @Test(arguments: TestBackend.available)
+    func aPDCUnderTheLineEntersWithTheDispenseThatShowsItAndARefillTakesThePatientOut(backend: TestBackend) async throws {
+        try await Self.with(backend) { fixture in
+            let patient = try await fixture.patients.create(programID: fixture.program.id, profile: PatientProfile(name: "赵敏"), tags: [], by: .cli)
+            let saved = try await fixture.segments.save(programID: fixture.program.id, source: """
+                slug: low-adherence
+                name: {zh: 他汀依从性差, en: Low statin adherence}
+                rule: pdc(statin, 180d) < 0.8
+                on_enter:
+                  - tag: adherence=low
+                on_leave:
+                  - untag: adherence=low
+                """, by: .cli)
+            #expect(saved.change == SegmentChange() && saved.segment.definition.rule.slides)
+            let adherence = AdherenceActions(stores: fixture.stores)
+            // Today is 2026-12-01: 60 days covered of 123 since the first fill.
+            _ = try await adherence.record(programID: fixture.program.id, [
+                DispenseSubmission(patientID: patient.id, drug: "atorvastatin", drugClass: "statin", filledOn: "2026-08-01", daysSupply: 30),
+                DispenseSubmission(patientID: patient.id, drug: "atorvastatin", drugClass: "statin", filledOn: "2026-09-15", daysSupply: 30),
+            ], source: "pharmacy", by: .cli)
+            #expect(try await fixture.segments.segment(programID: fixture.program.id, id: "low-adherence").members == 1)
+            let why = try #require(try await fixture.segments.explain(programID: fixture.program.id, patientID: patient.id, by: .cli).first)
+            #expect(why.clauses.first?.holds == true && why.clauses.first?.evidence?.value == "0.49 (60/123 days)", "\(String(describing: why.clauses.first?.evidence))")
+            // A 60-day refill brings the period to 108 of 123 days (0.88).
+            _ = try await adherence.record(programID: fixture.program.id, [
+                DispenseSubmission(patientID: patient.id, drug: "atorvastatin", drugClass: "statin", filledOn: "2026-10-01", daysSupply: 60),
+            ], source: "pharmacy", by: .cli)
+            #expect(try await fixture.segments.segment(programID: fixture.program.id, id: "low-adherence").members == 0)
+            let tags = try #require(try await fixture.stores.patients.fetch(programID: fixture.program.id, ids: [patient.id]).first).tags
+            #expect(!tags.contains { $0.tag.key == "adherence" })
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
     func aDefinitionNamingWhatTheProgramLacksIsRefused(backend: TestBackend) async throws {
         try await Self.with(backend) { fixture in
             for (source, message) in [

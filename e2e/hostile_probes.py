@@ -806,6 +806,9 @@ def query_probes(ctx, op, url, parameter, path_values, factory=None):
         values = V.query_enum()
     elif "integer" in types or "number" in types:
         values = V.query_integer()
+        if schema.get("minimum", 1) <= 0:
+            # The document allows 0 here (an offset): it must be taken, not refused.
+            values = [(given, value, V.ANY if value == "0" else expect) for given, value, expect in values]
     elif "boolean" in types:
         values = V.query_boolean()
     else:

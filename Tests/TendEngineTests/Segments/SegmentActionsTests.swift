@@ -174,6 +174,43 @@ import TendTestSupport
     }
 
     @Test(arguments: TestBackend.available)
+    func aTagChangeMovesThePatientIntoAndOutOfTheSegmentsGroup(backend: TestBackend) async throws {
+        try await Self.with(backend) { fixture in
+            let patient = try await fixture.patients.create(programID: fixture.program.id, profile: PatientProfile(name: "钱进"), tags: [], by: .cli)
+            let group = try await fixture.stores.messages.createGroup(programID: fixture.program.id, name: "强化群", channel: .wecom, binding: "wr-seg",
+                                                                      patientIDs: [], staffIDs: [])
+            _ = try await fixture.segments.save(programID: fixture.program.id, source: """
+                slug: insulin-class
+                name: {zh: 胰岛素课堂, en: Insulin class}
+                rule: tag(insulin = "true") and not status = paused
+                on_enter:
+                  - group: \(group.id)
+                on_leave:
+                  - leave_group: \(group.id)
+                """, by: .cli)
+            func members() async throws -> Int {
+                try await fixture.stores.database.session { sql in
+                    try await sql.raw("SELECT COUNT(*) AS n FROM chat_group_members WHERE group_id = \(bind: group.id) AND member_kind = 'patient'")
+                        .first()?.decode(column: "n", as: Int.self) ?? 0
+                }
+            }
+            let insulin = PatientTag(key: "insulin", value: "true")
+            _ = try await fixture.patients.retag(programID: fixture.program.id, patientID: patient.id, add: [insulin], remove: [], by: .cli)
+            #expect(try await members() == 1)
+            #expect(try await Self.events(fixture.stores, "group.join") == 1)
+            // Pausing the patient is a profile change: they leave, and the group with them.
+            _ = try await fixture.patients.update(programID: fixture.program.id, patientID: patient.id, by: .cli) { profile in
+                var paused = profile
+                paused.status = .paused
+                return paused
+            }
+            #expect(try await members() == 0)
+            #expect(try await Self.events(fixture.stores, "group.leave") == 1)
+            #expect(try await fixture.segments.segment(programID: fixture.program.id, id: "insulin-class").members == 0)
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
     func aDefinitionNamingWhatTheProgramLacksIsRefused(backend: TestBackend) async throws {
         try await Self.with(backend) { fixture in
             for (source, message) in [

@@ -31,6 +31,12 @@ public struct StorageDialect: Sendable, Equatable {
     /// `IN (…)` list and walks a whole program. `+column` hides the index on SQLite only.
     func unindexed(_ column: String) -> String { isSQLite ? "+\(column)" : column }
 
+    /// A text column in a condition no index may serve on either backend: a patient's rows are
+    /// found by the patient's key, and the program's own check rides along (PostgreSQL, without
+    /// statistics for a new table, took an index that leads with `program_id` and read every
+    /// row of the program's window for one patient).
+    func neverIndexed(_ column: String) -> String { isSQLite ? "+\(column)" : "(\(column) || '')" }
+
     /// A text literal, quoted as SQL quotes it.
     static func literal(_ text: String) -> String { "'\(text.replacingOccurrences(of: "'", with: "''"))'" }
 

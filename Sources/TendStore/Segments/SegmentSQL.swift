@@ -240,7 +240,7 @@ struct SegmentSQL {
     private func appendMembership(_ set: PatientSet, to query: inout SQLQueryString) {
         let a = set.alias
         if correlated || set.byPatientOnly {
-            query.appendLiteral("EXISTS (SELECT 1 FROM \(set.table) \(a) WHERE \(a).patient_id = p.id AND \(dialect.unindexed("\(a).program_id")) = ")
+            query.appendLiteral("EXISTS (SELECT 1 FROM \(set.table) \(a) WHERE \(a).patient_id = p.id AND \(dialect.neverIndexed("\(a).program_id")) = ")
         } else {
             query.appendLiteral("p.id IN (SELECT \(a).patient_id FROM \(set.table) \(a) WHERE \(a).program_id = ")
         }

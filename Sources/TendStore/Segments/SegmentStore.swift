@@ -319,7 +319,7 @@ public struct SegmentStore: Sendable {
         try await database.on(sql) { sql in
             try await sql.raw("""
                 SELECT segment_id, patient_id, entered_at, left_at FROM segment_members
-                WHERE patient_id = \(bind: patientID) AND \(unsafeRaw: database.dialect.unindexed("program_id")) = \(bind: programID)
+                WHERE patient_id = \(bind: patientID) AND \(unsafeRaw: database.dialect.neverIndexed("program_id")) = \(bind: programID)
                 ORDER BY CASE WHEN left_at IS NULL THEN 0 ELSE 1 END, entered_at DESC LIMIT 200
                 """).all().map(Self.membership(from:))
         }
@@ -364,7 +364,7 @@ public struct SegmentStore: Sendable {
                     guard let row = try await sql.raw("""
                         SELECT value_number, effective_at FROM observations WHERE patient_id = \(bind: patientID) AND code = \(bind: code.description)
                           AND effective_at >= \(bind: since(window)) AND effective_at <= \(bind: nowMs) AND value_number IS NOT NULL
-                          AND \(unsafeRaw: database.dialect.unindexed("program_id")) = \(bind: programID)
+                          AND \(unsafeRaw: database.dialect.neverIndexed("program_id")) = \(bind: programID)
                         ORDER BY effective_at DESC, id DESC LIMIT 1
                         """).first() else { return nil }
                     return SegmentEvidence(value: try row.decode(column: "value_number", as: Double.self).text(decimals: decimals) + unit,
@@ -374,7 +374,7 @@ public struct SegmentStore: Sendable {
                 guard let row = try await sql.raw("""
                     SELECT \(unsafeRaw: function) AS v, COUNT(*) AS n FROM observations WHERE patient_id = \(bind: patientID) AND code = \(bind: code.description)
                       AND effective_at >= \(bind: since(window)) AND effective_at <= \(bind: nowMs) AND value_number IS NOT NULL
-                      AND \(unsafeRaw: database.dialect.unindexed("program_id")) = \(bind: programID)
+                      AND \(unsafeRaw: database.dialect.neverIndexed("program_id")) = \(bind: programID)
                     """).first() else { return nil }
                 let count = try row.decode(column: "n", as: Int.self)
                 if aggregate == .count { return SegmentEvidence(value: String(count), at: nil) }
@@ -386,7 +386,7 @@ public struct SegmentStore: Sendable {
                 guard let row = try await sql.raw("""
                     SELECT total, band, submitted_at FROM questionnaire_responses WHERE patient_id = \(bind: patientID) AND questionnaire_id = \(bind: questionnaire)
                       AND submitted_at >= \(bind: since(window)) AND submitted_at <= \(bind: nowMs)\(unsafeRaw: needsTotal)
-                      AND \(unsafeRaw: database.dialect.unindexed("program_id")) = \(bind: programID)
+                      AND \(unsafeRaw: database.dialect.neverIndexed("program_id")) = \(bind: programID)
                     ORDER BY submitted_at DESC, id DESC LIMIT 1
                     """).first() else { return nil }
                 let at = Date(epochMilliseconds: try row.decode(column: "submitted_at", as: Int64.self))

@@ -10,9 +10,11 @@ public enum EnrolmentChange: String, Sendable, CaseIterable {
 /// transaction by the store, the same from the API and the console.
 public struct EnrolmentActions: Sendable {
     let stores: Stores
+    let segments: SegmentActions
 
     public init(stores: Stores) {
         self.stores = stores
+        self.segments = SegmentActions(stores: stores)
     }
 
     /// Enrols one patient or every active patient a tag filter selects into the latest version
@@ -22,7 +24,19 @@ public struct EnrolmentActions: Sendable {
         if case .patient(let patientID) = target, try await stores.patients.fetch(programID: programID, ids: [patientID]).first == nil {
             throw TendError.notFound("patient")
         }
-        return try await stores.enrolments.enrol(programID: programID, pathway: pathway, target: target, anchors: anchors, actor: actor)
+        guard case .patient(let patientID) = target else {
+            // Many patients at once: the segments that read enrolments are evaluated over the
+            // program afterwards, set-based.
+            let result = try await stores.enrolments.enrol(programID: programID, pathway: pathway, target: target, anchors: anchors, actor: actor)
+            if result.enrolled > 0 { try await segments.evaluateAll(programID: programID, after: .enrolments, by: actor) }
+            return result
+        }
+        let (stores, segments) = (self.stores, self.segments)
+        return try await stores.database.transaction { sql in
+            let result = try await stores.enrolments.enrol(programID: programID, pathway: pathway, target: target, anchors: anchors, actor: actor, in: sql)
+            try await segments.reevaluate(programID: programID, patientIDs: [patientID], after: .enrolments, by: actor, in: sql)
+            return result
+        }
     }
 
     /// Moves an anchor and plans the unsent touchpoints again.
@@ -36,10 +50,15 @@ public struct EnrolmentActions: Sendable {
     /// Pauses, resumes or cancels; a change the enrolment's state does not allow is a conflict.
     public func change(programID: String, enrolmentID: String, _ change: EnrolmentChange, by actor: AuditActor) async throws -> Enrolment {
         let (enrolment, pathway) = try await find(programID, enrolmentID)
-        let changed: Bool = switch change {
-        case .pause: try await stores.enrolments.pause(programID: programID, enrolmentID: enrolment.id, actor: actor)
-        case .resume: try await stores.enrolments.resume(programID: programID, enrolmentID: enrolment.id, pathway: pathway, actor: actor)
-        case .cancel: try await stores.enrolments.cancel(programID: programID, enrolmentID: enrolment.id, actor: actor)
+        let (stores, segments) = (self.stores, self.segments)
+        let changed = try await stores.database.transaction { sql in
+            let changed: Bool = switch change {
+            case .pause: try await stores.enrolments.pause(programID: programID, enrolmentID: enrolment.id, actor: actor, in: sql)
+            case .resume: try await stores.enrolments.resume(programID: programID, enrolmentID: enrolment.id, pathway: pathway, actor: actor, in: sql)
+            case .cancel: try await stores.enrolments.cancel(programID: programID, enrolmentID: enrolment.id, actor: actor, in: sql)
+            }
+            if changed { try await segments.reevaluate(programID: programID, patientIDs: [enrolment.patientID], after: .enrolments, by: actor, in: sql) }
+            return changed
         }
         guard changed else {
             throw TendError(kind: .conflict, code: "enrolment_state", message: .init(

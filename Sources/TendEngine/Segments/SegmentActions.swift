@@ -189,12 +189,12 @@ public struct SegmentActions: Sendable {
         return total
     }
 
-    /// Evaluates every segment of the program over it, each in its own transaction (after an
-    /// import).
+    /// Evaluates every segment of the program (that the change can affect) over it, each in its
+    /// own transaction (after an import or a bulk enrolment).
     @discardableResult
-    public func evaluateAll(programID: String, by actor: AuditActor) async throws -> SegmentChange {
+    public func evaluateAll(programID: String, after trigger: SegmentTrigger = .profile, by actor: AuditActor) async throws -> SegmentChange {
         var total = SegmentChange()
-        for segment in try await stores.segments.list(programID: programID) {
+        for segment in try await stores.segments.list(programID: programID) where segment.definition.rule.isAffected(by: trigger) {
             total = total + (try await evaluate(programID: programID, segmentID: segment.id, by: actor))
         }
         return total

@@ -15,11 +15,10 @@ extension EnrolmentStore {
         }
     }
 
-    public func enrolment(programID: String, id: String) async throws -> Enrolment? {
-        try await database.read { sql in
-            try await sql.raw("SELECT \(unsafeRaw: Self.enrolmentColumns) FROM enrolments WHERE program_id = \(bind: programID) AND id = \(bind: id)")
-                .first().map(Self.enrolment(from:))
-        }
+    public func enrolment(programID: String, id: String, in joined: (any SQLDatabase)? = nil) async throws -> Enrolment? {
+        let query: SQLQueryString = "SELECT \(unsafeRaw: Self.enrolmentColumns) FROM enrolments WHERE program_id = \(bind: programID) AND id = \(bind: id)"
+        if let joined { return try await joined.raw(query).first().map(Self.enrolment(from:)) }
+        return try await database.read { sql in try await sql.raw(query).first().map(Self.enrolment(from:)) }
     }
 
     /// The patient's touchpoints, past and future, in due order.
@@ -59,22 +58,22 @@ extension EnrolmentStore {
         return try await self.enrolment(programID: programID, id: enrolmentID)
     }
 
-    public func pause(programID: String, enrolmentID: String, actor: AuditActor) async throws -> Bool {
+    public func pause(programID: String, enrolmentID: String, actor: AuditActor, in joined: (any SQLDatabase)? = nil) async throws -> Bool {
         try await setStatus(programID: programID, enrolmentID: enrolmentID, from: [.active], to: .paused,
-                            touchpoints: ([.scheduled], .paused), action: .enrolmentPause, actor: actor)
+                            touchpoints: ([.scheduled], .paused), action: .enrolmentPause, actor: actor, in: joined)
     }
 
     /// Resumes a paused enrolment by re-planning it: what fell due while paused is skipped.
-    public func resume(programID: String, enrolmentID: String, pathway: StoredPathway, actor: AuditActor) async throws -> Bool {
-        guard var enrolment = try await enrolment(programID: programID, id: enrolmentID), enrolment.status == .paused else { return false }
+    public func resume(programID: String, enrolmentID: String, pathway: StoredPathway, actor: AuditActor, in joined: (any SQLDatabase)? = nil) async throws -> Bool {
+        guard var enrolment = try await enrolment(programID: programID, id: enrolmentID, in: joined), enrolment.status == .paused else { return false }
         enrolment.status = .active
-        try await replan(enrolment, pathway: pathway, action: .enrolmentResume, actor: actor)
+        try await replan(enrolment, pathway: pathway, action: .enrolmentResume, actor: actor, in: joined)
         return true
     }
 
-    public func cancel(programID: String, enrolmentID: String, actor: AuditActor) async throws -> Bool {
+    public func cancel(programID: String, enrolmentID: String, actor: AuditActor, in joined: (any SQLDatabase)? = nil) async throws -> Bool {
         try await setStatus(programID: programID, enrolmentID: enrolmentID, from: [.active, .paused], to: .cancelled,
-                            touchpoints: ([.scheduled, .paused], .cancelled), action: .enrolmentCancel, actor: actor)
+                            touchpoints: ([.scheduled, .paused], .cancelled), action: .enrolmentCancel, actor: actor, in: joined)
     }
 
     /// Cancels the active or paused enrolments in any version of the pathway `slug` of the
@@ -121,10 +120,11 @@ extension EnrolmentStore {
             """).run()
     }
 
-    private func setStatus(programID: String, enrolmentID: String, from: [EnrolmentStatus], to: EnrolmentStatus, touchpoints: ([TouchpointStatus], TouchpointStatus), action: AuditAction, actor: AuditActor) async throws -> Bool {
+    private func setStatus(programID: String, enrolmentID: String, from: [EnrolmentStatus], to: EnrolmentStatus, touchpoints: ([TouchpointStatus], TouchpointStatus), action: AuditAction, actor: AuditActor,
+                           in joined: (any SQLDatabase)?) async throws -> Bool {
         let now = clock.now().epochMilliseconds
         let dialect = database.dialect
-        return try await database.transaction { sql in
+        return try await database.transaction(joining: joined) { sql in
             let rows = try await sql.raw("""
                 UPDATE enrolments SET status = \(bind: to.rawValue), updated_at = \(bind: now)
                 WHERE program_id = \(bind: programID) AND id = \(bind: enrolmentID) AND status IN (\(binds: from.map(\.rawValue)))
@@ -148,11 +148,11 @@ extension EnrolmentStore {
 
     /// Deletes the enrolment's unsent touchpoints and plans them again from its anchors and
     /// the patient's current settings. Occurrences already sent are not planned twice.
-    func replan(_ enrolment: Enrolment, pathway: StoredPathway, action: AuditAction, actor: AuditActor) async throws {
+    func replan(_ enrolment: Enrolment, pathway: StoredPathway, action: AuditAction, actor: AuditActor, in joined: (any SQLDatabase)? = nil) async throws {
         let now = clock.now()
         let nowMs = now.epochMilliseconds
         let dialect = database.dialect
-        try await database.transaction { sql in
+        try await database.transaction(joining: joined) { sql in
             let patient = try await Self.planningPatient(sql, programID: enrolment.programID, patientID: enrolment.patientID, now: now)
             let horizon = LocalDate(instant: now, in: patient.timeZone).adding(days: Self.horizonDays)
             var delete = SQLQueryString("DELETE FROM touchpoints WHERE ")

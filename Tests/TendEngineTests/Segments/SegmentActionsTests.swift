@@ -211,6 +211,37 @@ import TendTestSupport
     }
 
     @Test(arguments: TestBackend.available)
+    func enrollingPausingAndCancellingMoveThePatientWithinTheirRequest(backend: TestBackend) async throws {
+        try await Self.with(backend) { fixture in
+            _ = try await fixture.stores.pathways.save(programID: fixture.program.id, pathway: try PathwayFile.parse(Self.intensive), source: Self.intensive)
+            let patient = try await fixture.patients.create(programID: fixture.program.id, profile: PatientProfile(name: "孙丽"), tags: [], by: .cli)
+            _ = try await fixture.segments.save(programID: fixture.program.id, source: """
+                slug: in-intensive
+                name: {zh: 强化随访中, en: In intensive follow-up}
+                rule: enrolled(intensive, active)
+                on_enter:
+                  - tag: track=intensive
+                on_leave:
+                  - untag: track=intensive
+                """, by: .cli)
+            let enrolments = EnrolmentActions(stores: fixture.stores)
+            let enrolled = try await enrolments.enrol(programID: fixture.program.id, pathway: "intensive", target: .patient(patient.id),
+                                                      anchors: ["start": LocalDate(year: 2026, month: 12, day: 1)], by: .cli)
+            func count() async throws -> Int { try await fixture.segments.segment(programID: fixture.program.id, id: "in-intensive").members }
+            #expect(try await count() == 1)
+            let enrolmentID = try #require(enrolled.enrolmentIDs.first)
+            _ = try await enrolments.change(programID: fixture.program.id, enrolmentID: enrolmentID, .pause, by: .cli)
+            #expect(try await count() == 0, "paused is not active")
+            _ = try await enrolments.change(programID: fixture.program.id, enrolmentID: enrolmentID, .resume, by: .cli)
+            #expect(try await count() == 1)
+            _ = try await enrolments.change(programID: fixture.program.id, enrolmentID: enrolmentID, .cancel, by: .cli)
+            #expect(try await count() == 0)
+            let tags = try #require(try await fixture.stores.patients.fetch(programID: fixture.program.id, ids: [patient.id]).first).tags
+            #expect(!tags.contains { $0.tag.key == "track" })
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
     func aDefinitionNamingWhatTheProgramLacksIsRefused(backend: TestBackend) async throws {
         try await Self.with(backend) { fixture in
             for (source, message) in [

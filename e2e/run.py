@@ -1170,9 +1170,22 @@ def click_to_new_page(driver, wait, element):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as conditions
 
+    from selenium.common.exceptions import WebDriverException
+
     old_page = driver.find_element(By.TAG_NAME, "html")
     element.click()
-    wait.until(conditions.staleness_of(old_page))
+
+    def replaced(_):
+        # Chromium sometimes answers a lookup of a node of the replaced page with an inspector
+        # error ("Node with given id does not belong to the document") instead of a stale-element
+        # one: both mean the old page is gone.
+        try:
+            old_page.is_enabled()
+            return False
+        except WebDriverException:
+            return True
+
+    wait.until(replaced)
 
 
 def sign_in(driver, wait, url, email, password, start="/login"):

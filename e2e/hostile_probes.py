@@ -1514,3 +1514,24 @@ def console_forms(ctx):
     for given, method, path, body, content_type in junk_form:
         ctx.prober.send(f"{method} /q/{{token}}", given, method, path, body, content_type=content_type, who=None,
                         headers={"Accept": "text/html"}, expect=V.REJECT, timeout=60)
+    # The patient portal: forged share and link tokens, junk sign-in forms, unknown programs.
+    form_type = "application/x-www-form-urlencoded"
+    junk_portal = [
+        ("a forged share token", "GET", "/portal/s/" + "A" * 32, NOT_SET, None),
+        ("a 10 kB share token", "GET", "/portal/s/" + "a" * 10_000, NOT_SET, None),
+        ("a share passcode of 2 MiB", "POST", "/portal/s/" + "A" * 32, "passcode=" + "9" * (2 << 20), form_type),
+        ("a share passcode of letters", "POST", "/portal/s/" + "A" * 32, "passcode=abcd%00", form_type),
+        ("a forged link token", "GET", "/portal/enter/tp~zz~" + "0" * 32, NOT_SET, None),
+        ("a 10 kB link token", "GET", "/portal/enter/" + "e" * 10_000, NOT_SET, None),
+        ("an unknown program", "GET", "/portal/p/" + "no-such-program", NOT_SET, None),
+        ("a 10 kB program slug", "GET", "/portal/p/" + "p" * 10_000, NOT_SET, None),
+        ("a code request without its form token", "POST", f"/portal/p/{A}/code", "phone=13800000000", form_type),
+        ("a 2 MiB phone", "POST", f"/portal/p/{A}/code", "csrf=x&phone=" + "1" * (2 << 20), form_type),
+        ("10,000 form fields", "POST", f"/portal/p/{A}/sign-in", "&".join(f"f{index}=1" for index in range(10_000)), form_type),
+        ("a sign-in without its form token", "POST", f"/portal/p/{A}/sign-in", "phone=13800000000&code=123456", form_type),
+        ("a portal page without a session", "POST", f"/portal/p/{A}/{a['spare_patient']}/share", "hours=99999999999999999999", form_type),
+    ]
+    for given, method, path, body, content_type in junk_portal:
+        route = re.sub(r"/portal/(s|enter)/[^/]+", r"/portal/\1/{token}", path)
+        ctx.prober.send(f"{method} {route[:60]}", given, method, path, body, content_type=content_type, who=None,
+                        headers={"Accept": "text/html"}, expect=V.REJECT if "without a session" not in given else V.ANY, timeout=60)

@@ -1164,6 +1164,184 @@ def dispatch_two_processes_postgres(binary, workdir, postgres_url):
         subprocess.run(["psql", postgres_url, "-c", f"DROP SCHEMA IF EXISTS {schema} CASCADE"], capture_output=True)
 
 
+class SMSReceiver:
+    """A local SMS gateway: records the JSON bodies Tend posts ({"to": ..., "text": ...})."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        receiver = self
+        self.lock = threading.Lock()
+        self.messages = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with receiver.lock:
+                    receiver.messages.append(json.loads(body))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/sms"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def code_for(self, phone):
+        with self.lock:
+            for message in reversed(self.messages):
+                if message.get("to") == phone:
+                    match = re.search(r"(?<!\d)(\d{6})(?!\d)", message.get("text", ""))
+                    if match:
+                        return match.group(1)
+        return None
+
+    def close(self):
+        self.server.shutdown()
+
+
+PORTAL_PAGES = ("", "/schedule", "/inbox", "/record", "/share", "/consent")
+
+
+@check("portal: on a 390 px phone a patient signs in with the SMS code, fills in the check-in from home and sees it on the chart; a daughter sees only her mother; S7 share with a passcode opens in a second browser and shows 'no longer shared' once revoked")
+def portal_on_a_phone(binary, workdir):
+    import datetime
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as conditions
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    data_dir = str(Path(workdir) / "demo-portal")
+    sms = SMSReceiver()
+    OUT.mkdir(exist_ok=True)
+    try:
+        with DemoServer(binary, data_dir) as demo:
+            manager = DemoAPI(binary, data_dir, demo.url, "manager@tend.demo")
+            result = run_cli(binary, "channel", "set", "--program", "gdm-camp", "--channel", "sms", "--url", sms.url, "--data-dir", data_dir)
+            assert result.returncode == 0, result.stderr
+            shanghai = datetime.timezone(datetime.timedelta(hours=8))
+            camp_start = datetime.datetime.now(shanghai).date() + datetime.timedelta(days=1)
+            patient = manager.call("POST", "/api/v1/programs/gdm-camp/patients", {
+                "name": "门户 E2E 患者", "phone": "13812345601", "channels": ["in_app"], "time_zone": "Asia/Shanghai"})["id"]
+            mother = manager.call("POST", "/api/v1/programs/gdm-camp/patients", {
+                "name": "门户 E2E 母亲", "phone": "13812345602", "channels": ["in_app"], "time_zone": "Asia/Shanghai",
+                "caregivers": [{"name": "女儿", "relation": "女儿", "phone": "13812345603"}]})["id"]
+            enrolled = manager.call("POST", "/api/v1/programs/gdm-camp/enrolments", {
+                "patient_id": patient, "pathway": "s3-gdm-camp", "anchors": {"camp_start": camp_start.isoformat()}})
+            assert enrolled["enrolled"] == 1, enrolled
+            result = subprocess.run([binary, "dispatch", "--now", f"{camp_start}T07:30:00+08:00", "--data-dir", data_dir, "--public-url", demo.url],
+                                    capture_output=True, text=True, timeout=300)
+            assert result.returncode == 0, result.stderr
+
+            def sign_in(driver, wait, phone):
+                driver.get(demo.url + "/portal/p/gdm-camp")
+                wait.until(conditions.presence_of_element_located((By.ID, "portal-phone"))).send_keys(phone)
+                click_to_new_page(driver, wait, driver.find_element(By.ID, "portal-send-code"))
+                try:
+                    field = wait.until(conditions.presence_of_element_located((By.ID, "portal-code")))
+                except Exception:
+                    raise AssertionError(f"no code field after asking for a code: {driver.current_url} "
+                                         + " ".join(re.findall(r'id="portal-(?:error|notice)"[^<]*', driver.page_source)))
+                code = sms.code_for(phone)
+                assert code, f"no code reached the SMS receiver for {phone}: {sms.messages}"
+                field.send_keys(code)
+                click_to_new_page(driver, wait, driver.find_element(By.ID, "portal-submit-code"))
+                wait.until(conditions.presence_of_element_located((By.ID, "portal-who")))
+
+            overflow = []
+            driver = phone_driver(webdriver, Service)
+            try:
+                wait = WebDriverWait(driver, 20)
+                driver.get(demo.url + "/portal/p/gdm-camp")
+                wait.until(conditions.presence_of_element_located((By.ID, "portal-phone")))
+                driver.save_screenshot(str(OUT / "portal-sign-in-zh.png"))
+                sign_in(driver, wait, "13812345601")
+                home = driver.current_url.split("?")[0]
+                assert home.endswith(f"/portal/p/gdm-camp/{patient}"), driver.current_url
+                # Every page, in Chinese (the patient's language) and in English, fits the phone.
+                for lang in ("zh-Hans", "en"):
+                    for page in PORTAL_PAGES:
+                        driver.get(f"{home}{page}?lang={lang}")
+                        wait.until(conditions.presence_of_element_located((By.ID, "portal-who")))
+                        overflow += phone_overflow(driver, f"portal{page or '/home'} ({lang})")
+                        name = (page.strip("/") or "home")
+                        driver.save_screenshot(str(OUT / f"portal-{name}-{'zh' if lang.startswith('zh') else 'en'}.png"))
+                # Today's check-in, from home.
+                driver.get(home)
+                fill = wait.until(conditions.presence_of_element_located((By.CSS_SELECTOR, "#portal-questionnaires a.portal-action")))
+                click_to_new_page(driver, wait, fill)
+                wait.until(conditions.presence_of_element_located((By.ID, "answer-fasting"))).send_keys("5.9")
+                click_to_new_page(driver, wait, driver.find_element(By.ID, "form-submit"))
+                wait.until(conditions.presence_of_element_located((By.ID, "form-done")))
+                driver.get(home + "/record")
+                chart = wait.until(conditions.presence_of_element_located((By.CSS_SELECTOR, "#portal-readings figure.reading-chart svg")))
+                assert chart.is_displayed()
+                assert "5.9" in driver.find_element(By.ID, "portal-readings").text, driver.find_element(By.ID, "portal-readings").text
+                driver.save_screenshot(str(OUT / "portal-record-after-check-in-zh.png"))
+                driver.get(home)
+                assert not driver.find_elements(By.CSS_SELECTOR, "#portal-questionnaires a.portal-action"), "the answered check-in is still due"
+
+                # S7: a share with a passcode, opened in a second browser, then revoked.
+                driver.get(home + "/share")
+                Select(wait.until(conditions.presence_of_element_located((By.ID, "portal-share-hours")))).select_by_value("72")
+                driver.find_element(By.ID, "portal-share-passcode").send_keys("2468")
+                click_to_new_page(driver, wait, driver.find_element(By.ID, "portal-share-create"))
+                url = wait.until(conditions.presence_of_element_located((By.ID, "portal-share-url"))).get_attribute("href")
+                assert "/portal/s/" in url and patient not in url, url
+                assert driver.find_elements(By.CSS_SELECTOR, "#portal-share-qr svg path"), "no QR code"
+                overflow += phone_overflow(driver, "the share page with its QR code")
+                driver.save_screenshot(str(OUT / "portal-share-created-zh.png"))
+                doctor = phone_driver(webdriver, Service)
+                try:
+                    doctor_wait = WebDriverWait(doctor, 20)
+                    doctor.get(url)
+                    doctor_wait.until(conditions.presence_of_element_located((By.ID, "portal-passcode-input"))).send_keys("2468")
+                    click_to_new_page(doctor, doctor_wait, doctor.find_element(By.ID, "portal-passcode-submit"))
+                    doctor_wait.until(conditions.presence_of_element_located((By.ID, "portal-readings")))
+                    assert "5.9" in doctor.find_element(By.ID, "portal-readings").text
+                    assert not doctor.find_elements(By.CSS_SELECTOR, "form[action*='/portal/p/']"), "the shared view has a form that acts"
+                    assert not doctor.find_elements(By.CSS_SELECTOR, "nav.portal-tabs"), "the shared view has the patient's navigation"
+                    doctor.save_screenshot(str(OUT / "portal-shared-view-zh.png"))
+                    driver.get(home + "/share")
+                    opened = wait.until(conditions.presence_of_element_located((By.CSS_SELECTOR, "#portal-shares li .share-opened"))).text
+                    assert "1" in opened, f"the patient does not see the opening: {opened!r}"
+                    click_to_new_page(driver, wait, driver.find_element(By.CSS_SELECTOR, "#portal-shares li .portal-share-revoke"))
+                    doctor.get(url)
+                    doctor_wait.until(conditions.presence_of_element_located((By.ID, "portal-no-longer-shared")))
+                    doctor.save_screenshot(str(OUT / "portal-no-longer-shared-zh.png"))
+                finally:
+                    doctor.quit()
+            finally:
+                driver.quit()
+
+            # The daughter signs in with her own phone and reaches only her mother.
+            daughter = phone_driver(webdriver, Service)
+            try:
+                wait = WebDriverWait(daughter, 20)
+                sign_in(daughter, wait, "13812345603")
+                assert daughter.current_url.split("?")[0].endswith(f"/portal/p/gdm-camp/{mother}"), daughter.current_url
+                who = daughter.find_element(By.ID, "portal-who").text
+                assert "门户 E2E 母亲" in who and "女儿" in who, who
+                daughter.save_screenshot(str(OUT / "portal-caregiver-home-zh.png"))
+                daughter.get(f"{demo.url}/portal/p/gdm-camp/{patient}")
+                assert "门户 E2E 患者" not in daughter.page_source, "the daughter reached another patient"
+                daughter.get(f"{demo.url}/p/gdm-camp/patients/{mother}")
+                assert "/login" in daughter.current_url, f"a portal session reached a staff page: {daughter.current_url}"
+            finally:
+                daughter.quit()
+            assert not overflow, "; ".join(overflow[:6])
+    finally:
+        sms.close()
+
+
 def click_to_new_page(driver, wait, element):
     """Clicks something that loads a new page and waits until the old page is gone, so no
     later lookup can find an element of the page being replaced."""
@@ -1244,6 +1422,7 @@ def main():
         s3_form_fits_phone(binary, workdir)
         s3_patient_page_chart(binary, workdir)
         s3_missing_sweep_counts_once(binary, workdir)
+        portal_on_a_phone(binary, workdir)
         dispatch_survives_kills(binary, workdir)
         dispatch_two_processes_postgres(binary, workdir, args.postgres_url)
     finally:

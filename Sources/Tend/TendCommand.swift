@@ -141,7 +141,9 @@ struct Demo: AsyncParsableCommand {
             try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
             let config = AppConfig(
                 database: .sqlite(path: "\(dataDirectory)/tend.sqlite"), host: host, port: port,
-                keySource: .file(path: "\(dataDirectory)/master.key", create: true), logLevel: .notice)
+                keySource: .file(path: "\(dataDirectory)/master.key", create: true), logLevel: .notice,
+                // A demo may send to a local SMS gateway or webhook receiver the operator allows.
+                outbound: OutboundPolicy(allowList: ProcessInfo.processInfo.environment["TEND_OUTBOUND_ALLOW"] ?? ""))
             bootstrapLogging(level: config.logLevel)
             try await withStores(config, migrate: true) { stores, dependencies in
                 let created = try await DemoSeed.seed(stores: stores, passwords: dependencies.passwords, messages: dependencies.actions.messages, now: dependencies.clock.now())

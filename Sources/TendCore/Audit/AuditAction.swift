@@ -77,6 +77,21 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     // Adherence.
     case dispenseRecord = "dispense.record"
     case adherenceRead = "adherence.read"
+    // The patient portal.
+    case portalCodeRequest = "portal.code.request"
+    case portalSignIn = "portal.sign_in"
+    case portalSignOut = "portal.sign_out"
+    case portalHomeRead = "portal.home.read"
+    case portalScheduleRead = "portal.schedule.read"
+    case portalInboxRead = "portal.inbox.read"
+    case portalRecordRead = "portal.record.read"
+    case portalConsentRead = "portal.consent.read"
+    case portalReply = "portal.reply"
+    case portalWithdraw = "portal.withdraw"
+    case shareCreate = "share.create"
+    case shareRevoke = "share.revoke"
+    case shareOpen = "share.open"
+    case shareLocked = "share.locked"
     // Segments.
     case segmentSave = "segment.save"
     case segmentEnter = "segment.enter"

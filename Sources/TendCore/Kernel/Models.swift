@@ -64,6 +64,10 @@ public enum ActorKind: String, Sendable, Codable {
     case system
     /// A patient acting through a signed link or the portal.
     case patient
+    /// A family member acting in the portal for a patient who named them (the id is their phone's blind index).
+    case caregiver
+    /// Whoever opened a record a patient shared (the id is the share's).
+    case sharedLink = "shared_link"
 }
 
 public struct AuditEvent: Sendable, Equatable, Codable {

@@ -20,9 +20,10 @@ public struct Actions: Sendable {
     public let missingCheckIns: MissingCheckInSweep
     public let adherence: AdherenceActions
     public let segments: SegmentActions
+    public let portal: PortalActions
 
     public init(stores: Stores, passwords: PasswordHasher, signIns: SignInThrottle, classifiers: ClassifierCache, links: ConfirmationLinks,
-                clock: TendClock, logger: Logger) {
+                channels: any ChannelFactory, clock: TendClock, logger: Logger) {
         programs = ProgramActions(stores: stores, passwords: passwords)
         access = AccessActions(stores: stores, passwords: passwords, signIns: signIns)
         messages = MessageActions(stores: stores, classifiers: classifiers, clock: clock, logger: logger)
@@ -37,5 +38,6 @@ public struct Actions: Sendable {
         missingCheckIns = MissingCheckInSweep(stores: stores, questionnaires: questionnaires)
         adherence = AdherenceActions(stores: stores)
         segments = SegmentActions(stores: stores)
+        portal = PortalActions(stores: stores, channels: channels, links: links, messages: messages, patients: patients)
     }
 }

@@ -23,7 +23,8 @@ public struct AppDependencies: Sendable {
 
     /// `operationsClock` times what is not business time — sign-in throttling — and is the
     /// system clock outside tests.
-    public init(config: AppConfig, stores: Stores, clock: TendClock, ids: IDGenerator, metrics: ServerMetrics = ServerMetrics(), logger: Logger, operationsClock: TendClock = .system) {
+    public init(config: AppConfig, stores: Stores, clock: TendClock, ids: IDGenerator, metrics: ServerMetrics = ServerMetrics(), logger: Logger, operationsClock: TendClock = .system,
+                channels: (any ChannelFactory)? = nil) {
         self.config = config
         self.stores = stores
         self.clock = clock
@@ -33,7 +34,8 @@ public struct AppDependencies: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.actions = Actions(stores: stores, passwords: passwords, signIns: signIns, classifiers: classifiers,
-                               links: ConfirmationLinks(signer: stores.blindIndex, publicURL: config.baseURL), clock: clock, logger: logger)
+                               links: ConfirmationLinks(signer: stores.blindIndex, publicURL: config.baseURL),
+                               channels: channels ?? HTTPChannels(policy: config.outbound), clock: clock, logger: logger)
     }
 }
 

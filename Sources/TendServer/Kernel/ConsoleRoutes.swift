@@ -145,6 +145,7 @@ struct ConsoleRoutes: Sendable {
         AlertConsole(console: self).register(on: router)
         SegmentConsole(console: self).register(on: router)
         FormPages(console: self).register(on: router)
+        PortalPages(console: self).register(on: router)
         ResponseConsole(console: self).register(on: router)
         InboxConsole(console: self).register(on: router)
     }

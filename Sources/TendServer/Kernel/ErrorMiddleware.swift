@@ -26,6 +26,8 @@ struct ErrorMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
+        } catch let redirect as PortalRedirect {
+            return .redirect(to: redirect.location)
         } catch let error as TendError {
             return try respond(error, status: Self.status(for: error.kind), request: request, context: context)
         } catch let error as HTTPError {

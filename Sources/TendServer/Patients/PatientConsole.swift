@@ -183,6 +183,11 @@ struct PatientConsole: Sendable {
             values["has_responses"] = !responses.isEmpty
             values["segments"] = record.segments.map { SegmentConsole.whyValues($0, locale: page.locale) }
             values["has_segments"] = !record.segments.isEmpty
+            let activity = try await console.dependencies.actions.portal.activity(programID: page.grant.program.id, patientID: patient.id)
+            values["portal_activity"] = activity.prefix(30).map { event -> [String: Any] in
+                ["at": TaskConsole.format(event.at), "action": event.action, "who": t["actor_\(event.actorKind.rawValue)"] ?? event.actorKind.rawValue]
+            }
+            values["has_portal_activity"] = !activity.isEmpty
             if page.showAudit {
                 let events = try await stores.audit.events(programID: page.grant.program.id, subjectID: patient.id, limit: 50)
                 var names: [String: String] = [:]

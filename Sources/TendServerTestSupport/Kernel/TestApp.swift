@@ -12,6 +12,8 @@ public struct TestApp: Sendable {
     /// Operations time (sign-in throttling): moved by hand, so a slow machine cannot let a block
     /// run out between two requests of a test.
     public let operations: TestClock
+    /// What the application sent outside (portal sign-in codes by SMS), recorded instead of sent.
+    public let channels: RecordingChannels
 
     public var stores: Stores { dependencies.stores }
 
@@ -29,12 +31,14 @@ public struct TestApp: Sendable {
             throw error
         }
         let operations = TestClock()
-        let dependencies = AppDependencies(config: config, stores: stores, clock: clock.clock, ids: ids, logger: logger, operationsClock: operations.clock)
+        let channels = RecordingChannels()
+        let dependencies = AppDependencies(config: config, stores: stores, clock: clock.clock, ids: ids, logger: logger, operationsClock: operations.clock,
+                                           channels: channels)
         do {
             if seedDemo {
                 try await DemoSeed.seed(stores: stores, passwords: dependencies.passwords, messages: dependencies.actions.messages, patientsPerProgram: 30, now: clock.now)
             }
-            let result = try await body(TestApp(dependencies: dependencies, clock: clock, operations: operations))
+            let result = try await body(TestApp(dependencies: dependencies, clock: clock, operations: operations, channels: channels))
             await stores.database.close()
             await cleanup()
             return result

@@ -795,5 +795,61 @@ public enum Schema {
                 "CREATE INDEX observations_by_code ON observations (program_id, code, effective_at)",
             ]
         },
+        Migration(version: 21, name: "portal") { _ in
+            [
+                // One-time sign-in codes, by the phone's blind index; the code itself is kept only as
+                // a keyed hash. A request from a phone nobody in the program has is recorded too
+                // (with no code), so throttling says nothing about who is registered.
+                """
+                CREATE TABLE portal_codes (
+                    id TEXT PRIMARY KEY,
+                    program_id TEXT NOT NULL REFERENCES programs(id),
+                    phone_bidx TEXT NOT NULL,
+                    address TEXT NOT NULL,
+                    code_hash TEXT,
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    used_at BIGINT
+                )
+                """,
+                "CREATE INDEX portal_codes_by_phone ON portal_codes (program_id, phone_bidx, created_at)",
+                "CREATE INDEX portal_codes_by_address ON portal_codes (address, created_at)",
+                // A signed-in phone (patient or family member), or a patient who came through a
+                // link from a message (phone_bidx NULL, patient_id set).
+                """
+                CREATE TABLE portal_sessions (
+                    token_hash TEXT PRIMARY KEY,
+                    program_id TEXT NOT NULL REFERENCES programs(id),
+                    phone_bidx TEXT,
+                    patient_id TEXT REFERENCES patients(id),
+                    csrf_token TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    last_seen_at BIGINT NOT NULL
+                )
+                """,
+                // A read-only link to a patient's record: the token and passcode kept as keyed hashes.
+                """
+                CREATE TABLE record_shares (
+                    id TEXT PRIMARY KEY,
+                    program_id TEXT NOT NULL REFERENCES programs(id),
+                    patient_id TEXT NOT NULL REFERENCES patients(id),
+                    token_hash TEXT NOT NULL UNIQUE,
+                    passcode_hash TEXT,
+                    created_by_kind TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    revoked_at BIGINT,
+                    failed_attempts INTEGER NOT NULL DEFAULT 0,
+                    locked_at BIGINT,
+                    first_opened_at BIGINT,
+                    last_opened_at BIGINT,
+                    opened_count INTEGER NOT NULL DEFAULT 0
+                )
+                """,
+                "CREATE INDEX record_shares_by_patient ON record_shares (program_id, patient_id, created_at)",
+            ]
+        },
 ]
 }

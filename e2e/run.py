@@ -1260,9 +1260,11 @@ def portal_on_a_phone(binary, workdir):
             driver = phone_driver(webdriver, Service)
             try:
                 wait = WebDriverWait(driver, 20)
-                driver.get(demo.url + "/portal/p/gdm-camp")
-                wait.until(conditions.presence_of_element_located((By.ID, "portal-phone")))
-                driver.save_screenshot(str(OUT / "portal-sign-in-zh.png"))
+                for lang, suffix in (("zh-Hans", "zh"), ("en", "en")):
+                    driver.get(f"{demo.url}/portal/p/gdm-camp?lang={lang}")
+                    wait.until(conditions.presence_of_element_located((By.ID, "portal-phone")))
+                    overflow += phone_overflow(driver, f"the sign-in page ({lang})")
+                    driver.save_screenshot(str(OUT / f"portal-sign-in-{suffix}.png"))
                 sign_in(driver, wait, "13812345601")
                 home = driver.current_url.split("?")[0]
                 assert home.endswith(f"/portal/p/gdm-camp/{patient}"), driver.current_url
@@ -1302,21 +1304,28 @@ def portal_on_a_phone(binary, workdir):
                 doctor = phone_driver(webdriver, Service)
                 try:
                     doctor_wait = WebDriverWait(doctor, 20)
-                    doctor.get(url)
-                    doctor_wait.until(conditions.presence_of_element_located((By.ID, "portal-passcode-input"))).send_keys("2468")
-                    click_to_new_page(doctor, doctor_wait, doctor.find_element(By.ID, "portal-passcode-submit"))
-                    doctor_wait.until(conditions.presence_of_element_located((By.ID, "portal-readings")))
-                    assert "5.9" in doctor.find_element(By.ID, "portal-readings").text
-                    assert not doctor.find_elements(By.CSS_SELECTOR, "form[action*='/portal/p/']"), "the shared view has a form that acts"
-                    assert not doctor.find_elements(By.CSS_SELECTOR, "nav.portal-tabs"), "the shared view has the patient's navigation"
-                    doctor.save_screenshot(str(OUT / "portal-shared-view-zh.png"))
+                    # In the patient's language, then in English (the language carried through the passcode form).
+                    for lang, suffix in (("zh-Hans", "zh"), ("en", "en")):
+                        doctor.get(f"{url}?lang={lang}")
+                        doctor_wait.until(conditions.presence_of_element_located((By.ID, "portal-passcode-input")))
+                        doctor.save_screenshot(str(OUT / f"portal-passcode-{suffix}.png"))
+                        doctor.find_element(By.ID, "portal-passcode-input").send_keys("2468")
+                        click_to_new_page(doctor, doctor_wait, doctor.find_element(By.ID, "portal-passcode-submit"))
+                        doctor_wait.until(conditions.presence_of_element_located((By.ID, "portal-readings")))
+                        assert doctor.find_element(By.TAG_NAME, "html").get_attribute("lang") == lang, doctor.find_element(By.TAG_NAME, "html").get_attribute("lang")
+                        assert "5.9" in doctor.find_element(By.ID, "portal-readings").text
+                        assert not doctor.find_elements(By.CSS_SELECTOR, "form[action*='/portal/p/']"), "the shared view has a form that acts"
+                        assert not doctor.find_elements(By.CSS_SELECTOR, "nav.portal-tabs"), "the shared view has the patient's navigation"
+                        overflow += phone_overflow(doctor, f"the shared view ({lang})")
+                        doctor.save_screenshot(str(OUT / f"portal-shared-view-{suffix}.png"))
                     driver.get(home + "/share")
                     opened = wait.until(conditions.presence_of_element_located((By.CSS_SELECTOR, "#portal-shares li .share-opened"))).text
-                    assert "1" in opened, f"the patient does not see the opening: {opened!r}"
+                    assert re.search(r"[:：]\s*2\b", opened), f"the patient does not see the two openings: {opened!r}"
                     click_to_new_page(driver, wait, driver.find_element(By.CSS_SELECTOR, "#portal-shares li .portal-share-revoke"))
-                    doctor.get(url)
-                    doctor_wait.until(conditions.presence_of_element_located((By.ID, "portal-no-longer-shared")))
-                    doctor.save_screenshot(str(OUT / "portal-no-longer-shared-zh.png"))
+                    for lang, suffix in (("zh-Hans", "zh"), ("en", "en")):
+                        doctor.get(f"{url}?lang={lang}")
+                        doctor_wait.until(conditions.presence_of_element_located((By.ID, "portal-no-longer-shared")))
+                        doctor.save_screenshot(str(OUT / f"portal-no-longer-shared-{suffix}.png"))
                 finally:
                     doctor.quit()
             finally:

@@ -265,7 +265,9 @@ struct PortalPages: Sendable {
         case .unavailable(let check):
             switch check {
             case .needsPasscode(let wrong, let remaining):
-                return render("passcode", ["wrong": wrong, "remaining": remaining, "action": "/portal/s/\(token)"], request, context, visitor: nil,
+                // The language chosen with `?lang=` is carried through the passcode form.
+                let chosen = request.uri.queryParameters["lang"].flatMap { AppLocale(identifier: String($0)) }.map { "?lang=\($0.rawValue)" } ?? ""
+                return render("passcode", ["wrong": wrong, "remaining": remaining, "action": "/portal/s/\(token)\(chosen)"], request, context, visitor: nil,
                               status: wrong ? .unauthorized : .ok)
             case .revoked, .open: return render("gone", ["revoked": true], request, context, visitor: nil, status: .gone)
             case .expired: return render("gone", ["expired": true], request, context, visitor: nil, status: .gone)

@@ -178,9 +178,9 @@ public struct PortalActions: Sendable {
         return (person, patient)
     }
 
-    public func home(_ visitor: PortalVisitor, patientID: String, requestID: String?) async throws -> PortalHome {
+    public func home(_ visitor: PortalVisitor, patientID: String, language: AppLocale? = nil, requestID: String?) async throws -> PortalHome {
         let (person, patient) = try access(visitor, patientID)
-        let items = try await self.items(visitor.program, patient: patient)
+        let items = try await self.items(visitor.program, patient: patient, language: language)
         try await stores.audit.recordRead(.portalHomeRead, by: visitor.actor(for: person, requestID: requestID), program: visitor.program.id, subject: .patient(patientID))
         let zone = TimeZone(identifier: patient.profile.timeZone) ?? .gmt
         var calendar = Calendar(identifier: .gregorian)
@@ -192,9 +192,9 @@ public struct PortalActions: Sendable {
                           questionnaires: items.filter { $0.actionPath != nil && $0.isQuestionnaire })
     }
 
-    public func schedule(_ visitor: PortalVisitor, patientID: String, requestID: String?) async throws -> (patient: Patient, coming: [PortalItem], past: [PortalItem]) {
+    public func schedule(_ visitor: PortalVisitor, patientID: String, language: AppLocale? = nil, requestID: String?) async throws -> (patient: Patient, coming: [PortalItem], past: [PortalItem]) {
         let (person, patient) = try access(visitor, patientID)
-        let items = try await self.items(visitor.program, patient: patient).filter { !$0.touchpoint.isTask }
+        let items = try await self.items(visitor.program, patient: patient, language: language).filter { !$0.touchpoint.isTask }
         try await stores.audit.recordRead(.portalScheduleRead, by: visitor.actor(for: person, requestID: requestID), program: visitor.program.id, subject: .patient(patientID))
         let now = stores.clock.now()
         let pending: Set<TouchpointStatus> = [.scheduled, .paused]
@@ -205,7 +205,7 @@ public struct PortalActions: Sendable {
 
     /// The patient's touchpoints in due order, each with its text in the patient's language and,
     /// when it waits on them, a fresh link to act on it.
-    private func items(_ program: Program, patient: Patient) async throws -> [PortalItem] {
+    private func items(_ program: Program, patient: Patient, language: AppLocale?) async throws -> [PortalItem] {
         let touchpoints = try await stores.enrolments.schedule(programID: program.id, patientID: patient.id)
         let enrolments = try await stores.enrolments.enrolments(programID: program.id, patientID: patient.id)
         var pathways: [String: StoredPathway] = [:]
@@ -215,7 +215,7 @@ public struct PortalActions: Sendable {
         let pathwayOf = Dictionary(enrolments.map { ($0.id, $0.pathwayID) }, uniquingKeysWith: { a, _ in a })
         let waiting: Set<TouchpointStatus> = [.sent, .delivered, .escalated, .noResponse]
         let expires = stores.clock.now().addingTimeInterval(Self.actionLinkLifetime)
-        let locale = patient.profile.locale
+        let locale = language ?? patient.profile.locale
         return touchpoints.compactMap { touchpoint in
             guard let pathwayID = pathwayOf[touchpoint.enrolmentID], let pathway = pathways[pathwayID],
                   let step = pathway.pathway.step(touchpoint.stepID) else { return nil }
@@ -250,21 +250,21 @@ public struct PortalActions: Sendable {
                                           by: visitor.actor(for: person, requestID: requestID))
     }
 
-    public func record(_ visitor: PortalVisitor, patientID: String, requestID: String?) async throws -> PortalRecord {
+    public func record(_ visitor: PortalVisitor, patientID: String, language: AppLocale? = nil, requestID: String?) async throws -> PortalRecord {
         let (person, patient) = try access(visitor, patientID)
-        let record = try await record(program: visitor.program, patient: patient)
+        let record = try await record(program: visitor.program, patient: patient, language: language)
         try await stores.audit.recordRead(.portalRecordRead, by: visitor.actor(for: person, requestID: requestID), program: visitor.program.id, subject: .patient(patientID))
         return record
     }
 
-    private func record(program: Program, patient: Patient) async throws -> PortalRecord {
+    private func record(program: Program, patient: Patient, language: AppLocale?) async throws -> PortalRecord {
         let enrolments = try await stores.enrolments.enrolments(programID: program.id, patientID: patient.id)
         var pathways: [String: StoredPathway] = [:]
         for enrolment in enrolments where pathways[enrolment.pathwayID] == nil {
             pathways[enrolment.pathwayID] = try await stores.pathways.find(programID: program.id, id: enrolment.pathwayID)
         }
         let done: Set<TouchpointStatus> = [.confirmed, .sent, .delivered, .noResponse, .escalated]
-        let history = try await items(program, patient: patient).filter { done.contains($0.touchpoint.status) && !$0.touchpoint.isTask }.reversed()
+        let history = try await items(program, patient: patient, language: language).filter { done.contains($0.touchpoint.status) && !$0.touchpoint.isTask }.reversed()
             .map { item in var item = item; item.actionPath = nil; return item }
         return PortalRecord(patient: patient, enrolments: enrolments, pathways: pathways, history: history,
                             observations: try await stores.observations.points(programID: program.id, patientID: patient.id),
@@ -324,13 +324,13 @@ public struct PortalActions: Sendable {
     }
 
     /// What a shared link shows: the record (read-only), a passcode prompt, or why it is gone.
-    public func openShare(secret: String, passcode rawPasscode: String?, requestID: String?) async throws -> SharedView {
+    public func openShare(secret: String, passcode rawPasscode: String?, language: AppLocale? = nil, requestID: String?) async throws -> SharedView {
         let passcode = try rawPasscode.flatMap { try PortalPolicy.passcode($0) }
         let check = try await stores.portal.open(secret: secret, passcode: passcode, requestID: requestID)
         guard case .open(let programID, let patientID, _) = check,
               let program = try await stores.programs.all().first(where: { $0.id == programID }),
               let patient = try await stores.patients.fetch(programID: programID, ids: [patientID]).first else { return .unavailable(check) }
-        return .record(program: program, record: try await record(program: program, patient: patient))
+        return .record(program: program, record: try await record(program: program, patient: patient, language: language))
     }
 
     /// What patients and family members did in the portal, and when their shared record was opened, for staff.

@@ -110,7 +110,7 @@ struct PortalPages: Sendable {
     private func registerPages(on router: Router<TendRequestContext>) {
         router.get("/portal/p/:program/:patient") { request, context -> Response in
             let (visitor, patientID) = try await signedIn(request, context)
-            let home = try await portal.home(visitor, patientID: patientID, requestID: context.requestID)
+            let home = try await portal.home(visitor, patientID: patientID, language: chosenLocale(request), requestID: context.requestID)
             let locale = locale(request, context, home.patient)
             return render("home", [
                 "today": home.today.map { item($0, locale) }, "has_today": !home.today.isEmpty,
@@ -120,7 +120,7 @@ struct PortalPages: Sendable {
         }
         router.get("/portal/p/:program/:patient/schedule") { request, context -> Response in
             let (visitor, patientID) = try await signedIn(request, context)
-            let schedule = try await portal.schedule(visitor, patientID: patientID, requestID: context.requestID)
+            let schedule = try await portal.schedule(visitor, patientID: patientID, language: chosenLocale(request), requestID: context.requestID)
             let locale = locale(request, context, schedule.patient)
             return render("schedule", [
                 "coming": schedule.coming.map { item($0, locale) }, "has_coming": !schedule.coming.isEmpty,
@@ -145,7 +145,7 @@ struct PortalPages: Sendable {
         }
         router.get("/portal/p/:program/:patient/record") { request, context -> Response in
             let (visitor, patientID) = try await signedIn(request, context)
-            let record = try await portal.record(visitor, patientID: patientID, requestID: context.requestID)
+            let record = try await portal.record(visitor, patientID: patientID, language: chosenLocale(request), requestID: context.requestID)
             let values = try await recordValues(record, program: visitor.program, locale: locale(request, context, record.patient))
             return render("record", values, request, context, visitor: visitor, patient: record.patient, tab: "record")
         }
@@ -251,7 +251,7 @@ struct PortalPages: Sendable {
         let token = try context.parameters.require("token")
         let view: PortalActions.SharedView
         do {
-            view = try await portal.openShare(secret: String(token.prefix(100)), passcode: passcode, requestID: context.requestID)
+            view = try await portal.openShare(secret: String(token.prefix(100)), passcode: passcode, language: chosenLocale(request), requestID: context.requestID)
         } catch let error as TendError where error.kind == .invalidInput {
             view = .unavailable(.needsPasscode(wrong: true, remaining: PortalPolicy.sharePasscodeAttempts))
             _ = error
@@ -374,11 +374,15 @@ struct PortalPages: Sendable {
         Cookie(name: Self.cookie, value: secret, maxAge: Int(PortalPolicy.sessionLifetime), path: "/portal/", secure: config.secureCookies, httpOnly: true, sameSite: .lax)
     }
 
+    /// The language the visitor chose (`?lang=`, then the language cookie), if any.
+    private func chosenLocale(_ request: Request) -> AppLocale? {
+        if let explicit = request.uri.queryParameters["lang"].flatMap({ AppLocale(identifier: String($0)) }) { return explicit }
+        return request.cookies[CookieName.language].flatMap { AppLocale(identifier: $0.value) }
+    }
+
     /// `?lang=`, then the language cookie, then the patient's language, then the browser's.
     private func locale(_ request: Request, _ context: TendRequestContext, _ patient: Patient?) -> AppLocale {
-        if let explicit = request.uri.queryParameters["lang"].flatMap({ AppLocale(identifier: String($0)) }) { return explicit }
-        if let cookie = request.cookies[CookieName.language].flatMap({ AppLocale(identifier: $0.value) }) { return cookie }
-        return patient?.profile.locale ?? context.locale
+        chosenLocale(request) ?? patient?.profile.locale ?? context.locale
     }
 
     private func t(_ request: Request, _ context: TendRequestContext, _ patient: Patient? = nil) -> [String: String] {

@@ -154,8 +154,8 @@ struct PortalPages: Sendable {
             let found = try await portal.consents(visitor, patientID: patientID, requestID: context.requestID)
             return render("consent", [
                 "consents": found.consents.map { consent -> [String: Any] in
-                    ["kind": consent.kind, "version": consent.version, "granted_at": TaskConsole.format(consent.grantedAt),
-                     "withdrawn_at": consent.withdrawnAt.map(TaskConsole.format) ?? false]
+                    ["kind": consent.kind, "version": consent.version, "granted_at": time(consent.grantedAt, found.patient),
+                     "withdrawn_at": consent.withdrawnAt.map { time($0, found.patient) } ?? false]
                 },
                 "has_consents": !found.consents.isEmpty, "withdrawn": found.patient.profile.status == .withdrawn,
             ], request, context, visitor: visitor, patient: found.patient, tab: "consent")
@@ -173,9 +173,9 @@ struct PortalPages: Sendable {
     private func inboxPage(_ request: Request, _ context: TendRequestContext, _ visitor: PortalVisitor, _ patientID: String, values extra: [String: Any],
                            status: HTTPResponse.Status = .ok) async throws -> Response {
         let conversation = try await portal.conversation(visitor, patientID: patientID, requestID: context.requestID)
-        var entries: [(Date, [String: Any])] = conversation.delivered.map { ($0.createdAt, ["outgoing": true, "text": $0.body, "at": TaskConsole.format($0.createdAt)]) }
+        var entries: [(Date, [String: Any])] = conversation.delivered.map { ($0.createdAt, ["outgoing": true, "text": $0.body, "at": time($0.createdAt, conversation.patient)]) }
         entries += conversation.thread.map { message in
-            (message.sentAt, ["outgoing": message.direction == "out", "text": message.text, "at": TaskConsole.format(message.sentAt), "sender": message.senderName ?? ""])
+            (message.sentAt, ["outgoing": message.direction == "out", "text": message.text, "at": time(message.sentAt, conversation.patient), "sender": message.senderName ?? ""])
         }
         var values = extra
         values["messages"] = entries.sorted { $0.0 > $1.0 }.prefix(100).map(\.1)
@@ -204,7 +204,7 @@ struct PortalPages: Sendable {
                 let label = (t(request, context, visitor.patients[patientID])["portal_share_qr"] ?? "QR").replacingOccurrences(of: "\"", with: "")
                 let qr = ((try? QRCode(url))?.svg(moduleSize: 5) ?? "").replacingOccurrences(of: "role=\"img\"", with: "role=\"img\" aria-label=\"\(label)\"")
                 return try await sharePage(request, context, visitor, patientID, values: [
-                    "created": true, "share_url": url, "qr": qr, "expires_at": TaskConsole.format(share.expiresAt), "with_passcode": share.hasPasscode,
+                    "created": true, "share_url": url, "qr": qr, "expires_at": time(share.expiresAt, visitor.patients[patientID]), "with_passcode": share.hasPasscode,
                 ], status: .created)
             } catch let error as TendError where error.kind == .invalidInput || error.kind == .conflict {
                 return try await sharePage(request, context, visitor, patientID, values: ["error": error.message.text(in: locale)], status: .unprocessableContent)
@@ -233,9 +233,9 @@ struct PortalPages: Sendable {
         values["shares"] = shares.map { share -> [String: Any] in
             let state = share.revokedAt != nil ? "revoked" : share.lockedAt != nil ? "locked" : share.expiresAt <= now ? "expired" : "live"
             return [
-                "id": share.id, "created_at": TaskConsole.format(share.createdAt), "expires_at": TaskConsole.format(share.expiresAt),
+                "id": share.id, "created_at": time(share.createdAt, visitor.patients[patientID]), "expires_at": time(share.expiresAt, visitor.patients[patientID]),
                 "opened": share.firstOpenedAt.map { _ in true } ?? false, "opened_count": share.openedCount,
-                "last_opened_at": share.lastOpenedAt.map(TaskConsole.format) ?? "", "live": state == "live",
+                "last_opened_at": share.lastOpenedAt.map { time($0, visitor.patients[patientID]) } ?? "", "live": state == "live",
                 "state": strings["portal_share_\(state)"] ?? state, "with_passcode": share.hasPasscode,
             ]
         }
@@ -286,7 +286,7 @@ struct PortalPages: Sendable {
             let definition = try await actions.questionnaires.definition(programID: program.id, id: response.questionnaireID, version: response.version)
             let band = definition.flatMap { $0.total?.bands.first { $0.id == response.band } }
             scores.append([
-                "name": definition?.name.text(in: locale) ?? response.questionnaireID, "at": TaskConsole.format(response.submittedAt),
+                "name": definition?.name.text(in: locale) ?? response.questionnaireID, "at": time(response.submittedAt, record.patient),
                 "total": response.total.map { $0.text(decimals: 1) } ?? "", "band": band?.label.text(in: locale) ?? "",
             ])
         }
@@ -372,6 +372,11 @@ struct PortalPages: Sendable {
 
     private func sessionCookie(_ secret: String) -> Cookie {
         Cookie(name: Self.cookie, value: secret, maxAge: Int(PortalPolicy.sessionLifetime), path: "/portal/", secure: config.secureCookies, httpOnly: true, sameSite: .lax)
+    }
+
+    /// A moment as the patient's clock shows it (the console's zone when the patient's is unknown).
+    private func time(_ date: Date, _ patient: Patient?) -> String {
+        LocalDateTime(instant: date, in: patient.flatMap { TimeZone(identifier: $0.profile.timeZone) } ?? TaskConsole.consoleZone).description
     }
 
     /// The language the visitor chose (`?lang=`, then the language cookie), if any.

@@ -28,7 +28,7 @@ import TendTestSupport
         let patients = app.dependencies.actions.patients
         let patient = try await patients.create(programID: program.id, profile: PatientProfile(name: "门户测试", phone: "13812340001"), tags: [], by: .cli)
         let mother = try await patients.create(programID: program.id, profile: PatientProfile(
-            name: "门户母亲", phone: "13812340002", caregivers: [Caregiver(name: "门户测试", relation: "女儿", phone: "13812340001")]), tags: [], by: .cli)
+            name: "门户母亲", phone: "13812340002", timeZone: "Europe/London", caregivers: [Caregiver(name: "门户测试", relation: "女儿", phone: "13812340001")]), tags: [], by: .cli)
         return Setup(program: program, patient: patient, mother: mother)
     }
 
@@ -136,6 +136,11 @@ import TendTestSupport
             #expect(shared.status == .created)
             let page = String(buffer: shared.body)
             #expect(page.contains("<svg") && page.contains("/portal/s/"))
+            // Shown on the patient's clock (London), not the console's (Shanghai).
+            let expires = app.clock.now.addingTimeInterval(72 * 3600)
+            let london = LocalDateTime(instant: expires, in: try #require(TimeZone(identifier: "Europe/London"))).description
+            let shanghai = LocalDateTime(instant: expires, in: .shanghai).description
+            #expect(page.contains(london) && !page.contains(shanghai), "the share's expiry should read \(london)")
             #expect(!page.contains(setup.mother.id + "/portal/s"))
             let tooLong = try await client.execute(uri: "\(base)/share", method: .post, headers: merged(jar.header, formHeaders),
                                                    body: form(["csrf": csrf, "hours": "721"]))

@@ -282,8 +282,13 @@ struct PortalPages: Sendable {
         let rules = try await actions.observations.alertRules(programID: program.id)
         let charts = ObservationChart.values(record.observations, rules: rules.rules, units: rules.displayUnits, locale: locale)
         var scores: [[String: Any]] = []
+        var definitions: [String: Questionnaire?] = [:]
         for response in record.responses {
-            let definition = try await actions.questionnaires.definition(programID: program.id, id: response.questionnaireID, version: response.version)
+            let key = "\(response.questionnaireID)@\(response.version)"
+            if definitions[key] == nil {
+                definitions[key] = .some(try await actions.questionnaires.definition(programID: program.id, id: response.questionnaireID, version: response.version))
+            }
+            let definition = definitions[key] ?? nil
             let band = definition.flatMap { $0.total?.bands.first { $0.id == response.band } }
             scores.append([
                 "name": definition?.name.text(in: locale) ?? response.questionnaireID, "at": time(response.submittedAt, record.patient),

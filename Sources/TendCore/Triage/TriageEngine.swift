@@ -59,6 +59,8 @@ struct TriageEngine: Sendable {
     /// what "denied", "recovered" and "past" mean.
     let concernConcepts: [Bool]
     let bodyOrSymptomConcept: Int?
+    let improvingConcept: Int?
+    let statementBlockers: [Int]
     let mildConcept: Int?
     let piiLabelConcept: Int?
     let contactLabelConcept: Int?
@@ -77,6 +79,8 @@ struct TriageEngine: Sendable {
         var allMasks: [[UInt64]]
         var contextMasks: [[UInt64]]
         var noneMasks: [[UInt64]]
+        /// Every `all` term names only values (`value.*`): the rule reads numbers, no words.
+        var valuesOnly: Bool
     }
 
     /// Concepts the engine sets itself: values read from numbers, the program's context, cues.
@@ -151,7 +155,9 @@ struct TriageEngine: Sendable {
         self.concernConcepts = flags(self.rules.filter { $0.rule.category != nil || ($0.rule.level == .review && $0.rule.flag == nil) }.flatMap { $0.all.flatMap { $0 } }
             .filter { $0 >= Self.valueConcepts.count + Self.contextConcepts.count + Self.cueConcepts.count })
         self.bodyOrSymptomConcept = conceptIndex["body_or_symptom"]
+        self.statementBlockers = ["clinical", "worry", "distress", "request", "distress_strong"].compactMap { conceptIndex[$0] }
         self.mildConcept = conceptIndex["mild"]
+        self.improvingConcept = conceptIndex["improving"]
         self.piiLabelConcept = conceptIndex["pii_label"]
         self.contactLabelConcept = conceptIndex["contact_label"]
         self.diabetesConcepts = flags(["diabetes", "insulin", "glucose_drug", "hypo_word"].compactMap { conceptIndex[$0] })
@@ -180,7 +186,8 @@ struct TriageEngine: Sendable {
         /// A pattern as folded text; `words`: ASCII-letter edges need a word boundary, a final `*`
         /// allows any ending.
         mutating func add(_ raw: String, _ meaning: Meaning, words: Bool = true) {
-            var text = TextFolding.halfWidth(raw).lowercased().replacingOccurrences(of: "\u{2019}", with: "'")
+            let folded = TextFolding.halfWidth(raw).lowercased().replacingOccurrences(of: "\u{2019}", with: "'")
+            var text = String(String.UnicodeScalarView(TriageEngine.droppingFillers(folded.unicodeScalars.map(\.value)).compactMap(Unicode.Scalar.init)))
             var prefix = false
             if words, text.hasSuffix("*"), text.count > 1 {
                 text.removeLast()
@@ -284,7 +291,8 @@ struct TriageEngine: Sendable {
             let all = rule.all.map(mask)
             let trigger = all.map(\.0).min { $0.count < $1.count } ?? []
             return CompiledRule(rule: rule, trigger: trigger, all: all.map(\.0), allMasks: all.map(\.1),
-                                contextMasks: rule.context.map { mask($0).1 }, noneMasks: rule.none.map { mask($0).1 })
+                                contextMasks: rule.context.map { mask($0).1 }, noneMasks: rule.none.map { mask($0).1 },
+                                valuesOnly: rule.all.allSatisfy { term in term.split(separator: "|").allSatisfy { $0.hasPrefix("value.") } })
         }
     }
 
@@ -312,8 +320,13 @@ struct TriageEngine: Sendable {
     @inline(__always) static func isSpace(_ value: UInt32) -> Bool { value == 0x20 || value == 0x09 || value == 0xA0 || value == 0x3000 || value == 0x0D }
 
     /// Half-width, lower case, typographic apostrophes and degree signs made plain.
-    static func fold(_ raw: String) -> [UInt32] {
+    static func fold(_ raw: String) -> [UInt32] { foldNotingPauses(raw).text }
+
+    /// The folded text, and where a space between two Chinese characters was dropped: voice input
+    /// and unpunctuated messages pause there, so a clause-wide cue ("脑梗过", "last year") stops at one.
+    static func foldNotingPauses(_ raw: String) -> (text: [UInt32], pauses: [Int]) {
         var out: [UInt32] = []
+        var pauses: [Int] = []
         out.reserveCapacity(raw.utf8.count)
         let scalars = raw.unicodeScalars
         var position = scalars.startIndex
@@ -323,7 +336,10 @@ struct TriageEngine: Sendable {
             var value = scalar.value
             // A space between two Chinese characters means nothing ("胸口 疼", "一五八 一二三四",
             // voice input's pauses): dropped, so words and numbers read across it.
-            if value == 0x20 || value == 0x3000, let last = out.last, isHan(last), position < scalars.endIndex, isHan(scalars[position].value) { continue }
+            if value == 0x20 || value == 0x3000, let last = out.last, isHan(last), position < scalars.endIndex, isHan(scalars[position].value) {
+                if pauses.last != out.count { pauses.append(out.count) }
+                continue
+            }
             if value < 0x80 {
                 if value >= 0x41 && value <= 0x5A { value += 0x20 }
                 out.append(value)
@@ -343,7 +359,57 @@ struct TriageEngine: Sendable {
             default: out.append(value)
             }
         }
-        return out
+        return (out, pauses)
+    }
+
+    /// English words that only colour what follows ("it actually hurts"), and "really" after a
+    /// negation ("hasnt really moved", "not really answering"): the rules read the text without
+    /// them, so a phrase matches with or without one inside. ("really bad" keeps its "really".)
+    static let fillerWords: [[UInt32]] = ["actually", "literally", "honestly", "kinda", "sorta"].map { $0.unicodeScalars.map(\.value) }
+    static let softenersAfterNegation: [[UInt32]] = ["really", "realy", "rly"].map { $0.unicodeScalars.map(\.value) }
+
+    /// The folded text without filler words and the space after each (patterns are folded the same way).
+    static func droppingFillers(_ text: [UInt32]) -> [UInt32] { droppingFillers(text, pauses: []).text }
+
+    /// The same, with the pauses moved to where their characters now are.
+    static func droppingFillers(_ text: [UInt32], pauses: [Int]) -> (text: [UInt32], pauses: [Int]) {
+        // The words to drop (start, length including the space after), found without allocating.
+        var removed: [(at: Int, count: Int)] = []
+        var previousNegative = false
+        var index = 0
+        while index < text.count {
+            guard isLetter(text[index]), index == 0 || !(isLetter(text[index - 1]) || text[index - 1] == 0x27) else { index += 1; continue }
+            var end = index
+            while end < text.count, isLetter(text[end]) || (text[end] == 0x27 && end + 1 < text.count && isLetter(text[end + 1])) { end += 1 }
+            let word = text[index..<end]
+            if end < text.count, text[end] == 0x20,
+               fillerWords.contains(where: { $0.elementsEqual(word) }) || previousNegative && softenersAfterNegation.contains(where: { $0.elementsEqual(word) }) {
+                removed.append((index, end + 1 - index))
+            } else {
+                previousNegative = isNegative(word)
+            }
+            index = end
+        }
+        guard !removed.isEmpty else { return (text, pauses) }
+        var out: [UInt32] = []
+        out.reserveCapacity(text.count)
+        var cursor = 0
+        for cut in removed {
+            out.append(contentsOf: text[cursor..<cut.at])
+            cursor = cut.at + cut.count
+        }
+        out.append(contentsOf: text[cursor...])
+        let moved = pauses.map { pause in pause - removed.filter { $0.at < pause }.reduce(0) { $0 + $1.count } }
+        return (out, moved)
+    }
+
+    static let negativeWords: [[UInt32]] = ["not", "no", "never", "cant", "wont", "dont", "isnt", "hasnt", "havent", "didnt", "doesnt", "wasnt", "arent", "aint"]
+        .map { $0.unicodeScalars.map(\.value) }
+
+    /// "not", "no", "never" and the contracted negatives ("hasn't", "hasnt", "cant").
+    static func isNegative(_ word: ArraySlice<UInt32>) -> Bool {
+        if word.count >= 3, word[word.endIndex - 3] == 0x6E, word[word.endIndex - 2] == 0x27, word[word.endIndex - 1] == 0x74 { return true }   // n't
+        return negativeWords.contains { $0.elementsEqual(word) }
     }
 
     /// Clause and sentence boundaries: a clause ends at a comma, a semicolon, a colon or an
@@ -471,6 +537,8 @@ struct TriageEngine: Sendable {
         var shadows: [(hidden: Span, word: Span)] = []
         /// Every number of the text, read once.
         var numbers: [NumberToken] = []
+        /// Where a space between two Chinese characters was dropped (`foldNotingPauses`).
+        var pauses: [Int] = []
 
         func clause(_ position: Int) -> Int32 { position < segments.clauseOf.count ? segments.clauseOf[position] : -1 }
         func sentence(ofClause clause: Int32) -> Int32 { clause >= 0 ? segments.clauseSentence[Int(clause)] : -1 }
@@ -557,12 +625,17 @@ struct TriageEngine: Sendable {
             case .negation where negatable:
                 guard cue.clause == clause, cue.end <= start, start - cue.end <= cue.scope else { continue }
                 if reading.cues.contains(where: { $0.cue == .breaker && $0.clause == clause && $0.start >= cue.end && $0.end <= start }) { continue }
+                // "不太好 凶口像压了块大石头": a pause after the negated words ends the negation
+                // ("没有 胸痛", a pause right after the cue, does not).
+                if reading.pauses.contains(where: { $0 > cue.end && $0 <= start }) { continue }
                 state |= 1
             case .pastClause:
                 // "last week", "years ago": their clause, up to a "now" between ("… last week and now …").
                 guard cue.clause == clause else { continue }
                 let low = min(cue.end, end), high = max(cue.start, start)
                 if reading.cues.contains(where: { ($0.cue == .current || $0.cue == .boundary || $0.cue == .breaker) && $0.start >= low && $0.end <= high }) { continue }
+                // "脑壳突然炸开一样痛 … 去年脑梗过的": a pause ends the cue's reach like a comma.
+                if reading.pauses.contains(where: { $0 >= low && $0 <= high }) { continue }
                 state |= 16
             case .pastForward:
                 guard cue.end <= start, reading.sentence(ofClause: cue.clause) == sentence else { continue }
@@ -598,9 +671,11 @@ struct TriageEngine: Sendable {
     // MARK: Classification
 
     func classify(_ raw: String, locale: AppLocale, context: TriageContext?) -> TriageResult {
-        let text = Self.fold(raw)
+        let (folded, pauses) = Self.foldNotingPauses(raw)
+        let (text, movedPauses) = Self.droppingFillers(folded, pauses: pauses)
         guard !text.isEmpty else { return TriageResult(level: .general, flags: [], reasons: []) }
         var reading = read(text)
+        reading.pauses = movedPauses
         markStates(&reading)
         reading.numbers = Self.numbers(text)
         let personal = personalData(&reading)
@@ -609,7 +684,7 @@ struct TriageEngine: Sendable {
         addCueOccurrences(&reading)
         let sets = conceptSets(reading, context: context)
         var signals = ruleSignals(reading, sets: sets, personal: personal, links: links)
-        var scores = LazyScores(text: text)
+        var scores = LazyScores(text: folded)   // the model was trained on the text as folded
         if let model {
             consultAdHead(model, &signals, sets: sets, scores: &scores)
             consultBackstop(model, &signals, sets: sets, scores: &scores, locale: locale)
@@ -733,6 +808,7 @@ struct TriageEngine: Sendable {
             let lenient = rule.rule.lenient
             guard let window = fires(rule, clauseSets: lenient ? sets.firmClause : sets.clause, clauses: sets.clauses, terms: lenient ? sets.firm : set, active: sets.active, present: sets.present) else { continue }
             let reason = TriageReason(rule: rule.rule.reasonID, match: match(rule, window, reading))
+            if rule.rule.signalledLevel == .urgent, !rule.valuesOnly { signals.urgentFromValuesOnly = false }
             if rule.rule.flag == .compliance { signals.compliance.append(reason) }
             if let level = rule.rule.signalledLevel { signals.add(level, reason, resolvesReview: rule.rule.resolvesReview) }
         }
@@ -821,9 +897,11 @@ struct TriageEngine: Sendable {
         let unplaced = signals.private.isEmpty && signals.review.isEmpty && signals.general.isEmpty && signals.social.isEmpty
             && (clinical || !has(sets.active, ValueConcept.normal.rawValue))
         // A review for a symptom (not only for a value the rules read exactly).
-        let heldForReview = signals.review.contains { !$0.rule.hasPrefix("review.value") && !$0.rule.hasPrefix("review.heart_rate") && !$0.rule.hasPrefix("review.glucose") && !$0.rule.hasPrefix("review.lab") }
+        // (A recent event that is over is held for review because it is over: not lifted.)
+        let heldForReview = signals.review.contains { !$0.rule.hasPrefix("review.value") && !$0.rule.hasPrefix("review.heart_rate") && !$0.rule.hasPrefix("review.glucose") && !$0.rule.hasPrefix("review.lab") && $0.rule != "review.recent_event" }
             && !signals.resolvesReview && signals.private.isEmpty
             && !(mildConcept.map { has(sets.active, $0) } ?? false)   // the rules read it as mild
+            && !(improvingConcept.map { has(sets.active, $0) } ?? false)   // or as getting better
         guard (clinical && !explained) || unplaced || heldForReview else { return }
         let scored = scores.of(model)
         let match = scores.joined(scored.top)
@@ -840,7 +918,9 @@ struct TriageEngine: Sendable {
     func keepConcernOpen(_ model: TriageModel.Compiled, _ result: inout TriageResult, scores: inout LazyScores) {
         guard result.level == .social, !result.reasons.contains(where: { $0.rule == "social.normal_value" }) else { return }
         let scored = scores.of(model)
-        if scored.concern > model.notSocial {
+        // A statement the rules recognised as nothing in particular is held to a lower bar.
+        let statement = result.reasons.contains { $0.rule == "social.statement" }
+        if scored.concern > (statement ? model.notSocial / 2 : model.notSocial) {
             result.level = .general
             result.reasons.append(TriageReason(rule: "model.not_social", match: scores.joined(scored.top)))
         }
@@ -865,6 +945,8 @@ struct TriageEngine: Sendable {
         var social: [TriageReason] = []
         var compliance: [TriageReason] = []
         var resolvesReview = false
+        /// Every urgent reason so far came from a rule over values alone (a number, no words).
+        var urgentFromValuesOnly = true
 
         mutating func add(_ level: TriageLevel, _ reason: TriageReason, resolvesReview: Bool) {
             switch level {
@@ -946,7 +1028,13 @@ struct TriageEngine: Sendable {
         // Ads (and their "私聊", "DM me") are answered in the group and moderated.
         let isAd = Self.isAd(signals)
         let asks = has(active, special.cue[.question]!)
-        if !signals.urgent.isEmpty {
+        // An ad's numbers are its claims ("血糖从18降到5.6", "sugar 300 → 90 in a week"): with two
+        // signs of an ad or a link, numbers alone make it no emergency.
+        // With three, its symptoms are its hooks ("Chest pain? Breathless? Our natural kadha …").
+        let adSigns = signals.compliance.filter { !$0.rule.hasPrefix("pii.") }.count
+        let claimsOnly = isAd && (adSigns >= 3
+            || signals.urgentFromValuesOnly && (adSigns >= 2 || signals.compliance.contains { $0.rule == "compliance.link" }))
+        if !signals.urgent.isEmpty && !claimsOnly {
             level = .urgent
             note(signals.urgent)
         } else if isAd {
@@ -967,6 +1055,13 @@ struct TriageEngine: Sendable {
             // spoken of that nothing explains (a greeting may come with a worry).
             level = .social
             note(signals.social)
+        } else if !asks, bodyOrSymptomConcept.map({ !has(active, $0) }) ?? true,
+                  statementBlockers.allSatisfy({ !has(active, $0) }) {
+            // A statement that asks nothing and speaks of no body part, symptom, medicine, worry or
+            // request ("38 weeks today, bag packed", "复诊约在10月18号") has nothing for the team to
+            // answer. The concern head keeps it open at half its usual bar (keepConcernOpen).
+            level = .social
+            note([TriageReason(rule: "social.statement", match: "")])
         } else {
             // Nothing recognised: the team reads it (social is only for what is recognised as social).
             level = .general

@@ -250,6 +250,8 @@ extension TriageEngine {
                         index += 1
                         continue
                     }
+                    // "一百八十五一百一十": not the next digit, so the next number begins here.
+                    if d != current + 1 { break }
                     // "一百五六十", "十一二": a range; keep the first.
                     index += 1
                     while index < count, chineseDigit(text[index]) != nil || chineseUnit(text[index]) != nil { index += 1 }
@@ -261,6 +263,8 @@ extension TriageEngine {
                 index += 1
             } else if let unit = chineseUnit(scalar) {
                 if spelled > 1 && !sawUnit { break }
+                // "十一十二" (eleven or twelve): a unit as large as the last one after a digit starts the next number.
+                if sawUnit && current >= 0 && unit >= lastUnit { break }
                 sawUnit = true
                 total += (current < 0 ? 1 : current) * unit
                 current = -1
@@ -337,6 +341,9 @@ extension TriageEngine {
             emit(readings, &reading, pregnant: pregnant)
             return
         }
+        let bareReading = tokens.count == 1 && text.indices.allSatisfy { index in
+            (tokens[0].start..<tokens[0].end).contains(index) || !(Self.isLetter(text[index]) || Self.isHan(text[index]) || Self.isDigit(text[index]))
+        }
         var consumed = [Bool](repeating: false, count: tokens.count)
         var durations: [(concept: ValueConcept, start: Int, end: Int, clause: Int32)] = []
         var previousKind: (kind: ValueKind, end: Int, sentence: Int32)?
@@ -346,7 +353,7 @@ extension TriageEngine {
             if personal.contains(where: { $0.contains(token.start) }) { continue }
             let clause = reading.clause(token.start)
             guard clause >= 0, !isPartOfWordOrPrice(token, reading) else { continue }
-            let after = unit(at: token.end, reading)
+            var after = unit(at: token.end, reading)
             if let after, [.minutes, .hours, .weeks, .tablets, .houseNumber].contains(after.kind) || (after.kind == .times && token.value >= 6) {
                 if let name = Self.countConcept(token, unit: after.kind) { durations.append((name, token.start, after.end, clause)) }
                 if after.kind != .times { continue }
@@ -356,9 +363,10 @@ extension TriageEngine {
                 durations.append((.gestation, token.start, token.end + 2, clause))
                 continue
             }
-            if isNoMeasurement(token, after: after, reading) { continue }
-            // Blood pressure: 120/80, 190 over 120.
             let label = self.label(for: token, clause: clause, in: reading)
+            if isNoMeasurement(token, after: after, labelled: label != nil && label != .measure && label != .other, reading) { continue }
+            if after?.kind == .notMeasurement { after = nil }
+            // Blood pressure: 120/80, 190 over 120.
             if index + 1 < tokens.count, let second = pressureSecond(token, next: tokens[index + 1], after: after, reading) {
                 consumed[index + 1] = true
                 if let pressure = pressureReading(token, second: second, label: label, clause: clause, reading) {
@@ -371,9 +379,14 @@ extension TriageEngine {
             if kind == nil, let previous = previousKind, previous.sentence == reading.sentence(ofClause: clause), token.start - previous.end <= 40 {
                 kind = previous.kind
             }
-            guard let measured = measuredKind(token, kind: kind, label: label, after: after?.kind, diabetes: diabetes, hypoSigns: hypoSigns, context: context) else { continue }
+            var unitKind = after?.kind
+            // A reply that is only a decimal in a body's range ("38.9", "101.8"): a temperature.
+            if bareReading, kind == nil, unitKind == nil, token.decimal {
+                if (35...43).contains(token.value) { unitKind = .celsius } else if (95...109).contains(token.value) { unitKind = .fahrenheit }
+            }
+            guard let measured = measuredKind(token, kind: kind, label: label, after: unitKind, diabetes: diabetes, hypoSigns: hypoSigns, context: context) else { continue }
             let (value, end) = Self.valueAndEnd(token, after: after, text)
-            readings.append(ValueReading(kind: measured, value: value, unit: after?.kind, start: token.start, end: end, clause: clause,
+            readings.append(ValueReading(kind: measured, value: value, unit: unitKind, start: token.start, end: end, clause: clause,
                                          state: state(reading, start: token.start, end: end, clause: clause, negatable: false)))
             previousKind = (measured, end, reading.sentence(ofClause: clause))
         }
@@ -381,8 +394,43 @@ extension TriageEngine {
             reading.occurrences.append(Occurrence(concept: Int32(duration.concept.rawValue), start: Int32(duration.start), end: Int32(duration.end), clause: duration.clause,
                                                   state: state(reading, start: duration.start, end: duration.end, clause: duration.clause, negatable: false)))
         }
+        markEarlierOfChange(&readings, text)
+        markTreatedLows(&readings, reading)
         emit(readings, &reading, pregnant: pregnant)
     }
+
+    /// "从18降到5.6", "from 300 to 90", "8.1 → 6.6": the first of two readings of one kind joined
+    /// by a change word is where the value was, not where it is (read as past).
+    func markEarlierOfChange(_ readings: inout [ValueReading], _ text: [UInt32]) {
+        guard readings.count > 1 else { return }
+        for index in 0..<(readings.count - 1) {
+            let first = readings[index], second = readings[index + 1]
+            guard first.kind == second.kind, first.clause == second.clause || second.start - first.end <= 12,
+                  first.end <= second.start, second.start - first.end <= 14 else { continue }
+            let between = String(String.UnicodeScalarView(text[first.end..<second.start].compactMap(Unicode.Scalar.init)))
+                .trimmingCharacters(in: .whitespaces)
+            if Self.changeWords.contains(between) { readings[index].state |= 16; continue }
+            // "down to 6.6 from 8.1": the one after "from" is the earlier.
+            else if between == "from" || between == "从" || between == "比" { readings[index + 1].state |= 16 }
+        }
+    }
+
+    /// "sugar was 3.2, had juice … now I'm 6.4", "低血糖3.1 吃了糖 现在5.6": a low glucose followed,
+    /// after a "now", by a normal one is over (read as resolved: a recent event, not an emergency).
+    func markTreatedLows(_ readings: inout [ValueReading], _ reading: Reading) {
+        func mmol(_ value: ValueReading) -> Double { value.unit == .mgdl ? value.value / 18 : value.value }
+        for index in readings.indices where readings[index].kind == .glucose && mmol(readings[index]) < thresholds.glucoseLow {
+            let low = readings[index]
+            guard let later = readings[(index + 1)...].first(where: { $0.kind == .glucose && $0.start > low.end }),
+                  mmol(later) >= thresholds.glucoseLow, mmol(later) < 10 else { continue }
+            if reading.cues.contains(where: { $0.cue == .current && $0.start >= low.end && $0.end <= later.start }) { readings[index].state |= 2 }
+        }
+    }
+
+    static let changeWords: Set<String> = [
+        "到", "降到", "降至", "降为", "降成", "升到", "升至", "涨到", "变成", "变为", "掉到", "降到了", "到了", "→", "->", "=>", "~>",
+        "to", "down to", "up to", "dropped to", "fell to", "went to", "came down to", "went down to", "went up to", "now",
+    ]
 
     /// Meter codes: HI / LO next to a glucose word (or in a glucose program).
     func meterReadings(_ reading: Reading, context: TriageContext?) -> [ValueReading] {
@@ -448,13 +496,21 @@ extension TriageEngine {
 
     /// Numbers that are no measurement by what follows or precedes them: glued to a word, "30-day",
     /// "7:30", a not-a-measurement unit, "2 for £1", "第3", "room 12".
-    func isNoMeasurement(_ token: NumberToken, after: (kind: UnitKind, end: Int)?, _ reading: Reading) -> Bool {
+    func isNoMeasurement(_ token: NumberToken, after: (kind: UnitKind, end: Int)?, labelled: Bool, _ reading: Reading) -> Bool {
         let text = reading.text, count = text.count
         if token.end < count, Self.isLetter(text[token.end]), after == nil { return true }
         // "30-day plan", "2-hour", "5-year": a number joined to a word is no measurement.
         if token.end + 1 < count, text[token.end] == 0x2D, Self.isLetter(text[token.end + 1]) { return true }
         if token.end + 1 < count, text[token.end] == 0x3A, Self.isDigit(text[token.end + 1]) { return true }   // 7:30
-        if let after, after.kind == .notMeasurement { return true }
+        if token.start >= 2, text[token.start - 1] == 0x3A, Self.isDigit(text[token.start - 2]) { return true }   // the 30 of 10:30
+        if token.start >= 1, text[token.start - 1] == 0x5E { return true }   // the 3 of 10^3
+        if token.end < count, text[token.end] == 0x5E { return true }   // the 10 of 10^3
+        if let after, after.kind == .notMeasurement {
+            // A count is never a decimal: in "测了个3.2 人发飘" the 人 begins the next words.
+            let next = Self.skipSpaces(text, token.end)
+            // "脉搏只有三十几人有点发懵": after a vital's label 人 begins the next words too.
+            if !(next < count && text[next] == 0x4EBA && (token.decimal || labelled)) { return true }
+        }
         if Self.isDeal(text, after: token.end) { return true }
         var before = token.start
         while before > 0, Self.isSpace(text[before - 1]), token.start - before < 2 { before -= 1 }
@@ -468,6 +524,8 @@ extension TriageEngine {
         var joined = false
         if cursor < text.count, text[cursor] == 0x2F { cursor = Self.skipSpaces(text, cursor + 1); joined = cursor == next.start }
         else if let over = after, over.kind == .over { joined = Self.skipSpaces(text, over.end) == next.start }
+        // "一百八十五一百一十" (voice input): two Chinese numerals back to back, the first in the hundreds.
+        else if next.start == token.end, token.value >= 100, Self.isHan(text[token.start]), Self.isHan(text[next.start]) { joined = true }
         guard joined, !next.decimal, !token.decimal else { return nil }
         return (next.value, next.end)
     }
@@ -545,7 +603,10 @@ extension TriageEngine {
         if let best { return best.kind }
         if let generic { return generic }
         for label in reading.labels where label.start >= token.end && label.start - token.end <= 16 && reading.clause(label.start) == clause {
-            if label.kind == .measure || label.kind == .other { continue }
+            if label.kind == .other { continue }
+            // "39.9 刚测的": a decimal followed by a measuring word is a reading; a whole number
+            // ("3 测了") more likely counts something.
+            if label.kind == .measure && !token.decimal { continue }
             return label.kind
         }
         return nil

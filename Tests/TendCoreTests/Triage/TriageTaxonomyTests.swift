@@ -49,6 +49,19 @@ import TendCore
     // MARK: Urgent categories, both languages
 
     static let urgent: [(String, AppLocale, String)] = [
+        ("透唔到气呀 喷咗几次药都冇用", .zhHans, "breathing"),
+        ("佢晕咗 叫极都唔醒", .zhHans, "unconscious"),
+        ("外婆跌亲个头 而家呕咗 成个人懵懵哋", .zhHans, "head_injury"),
+        ("knocked out for a minute after falling off bike, awake now but keeps vomiting", .en, "head_injury"),
+        ("cut my hand on glass very deep can see inside", .en, "injury"),
+        ("how many insulin pens would it take. asking for me", .en, "self_harm"),
+        ("谢谢护士这几个月照顾我 以后不用再给我发随访了", .zhHans, "self_harm"),
+        ("39.9 刚测的 还在升", .zhHans, "vitals"),
+        ("脉搏只有三十几 人有点发懵", .zhHans, "vitals"),
+        ("孙女给我量了一下说是一百八十五一百一十 头很涨", .zhHans, "blood_pressure"),
+        ("I think I took my in Sullivan twice tonight the long acting one", .en, "poisoning"),
+        ("dad choking on his food at the table cant get it out and the coughing has stopped", .en, "breathing"),
+        ("阿姨吃抗凝药的 今天大腿上起了个巴掌大的青包 越来越大", .zhHans, "bleeding"),
         ("我爸胸口像有块大石头压着,脸色发白", .zhHans, "cardiac"),
         ("心脏那里一阵阵绞着疼还往左肩膀上窜", .zhHans, "cardiac"),
         ("my dads got really bad chest pains and his left arm is numb", .en, "cardiac"),
@@ -169,6 +182,14 @@ import TendCore
 
     /// The same words, not an emergency: negated, over, hypothetical, a general question, named in passing.
     static let notUrgent: [(String, AppLocale, String)] = [
+        ("made the low sugar banana bread from the recipe, hubby loved it", .en, "hypoglycaemia"),
+        ("my last seizure was back in 2016, no fits since thank god", .en, "seizure"),
+        ("怀老大的时候破水早产 这次一切正常 36周了", .zhHans, "obstetric"),
+        ("冇胸口痛 冇气促 食得瞓得", .zhHans, "cardiac"),
+        ("电视上说冬天烧炭取暖容易一氧化碳中毒", .zhHans, "self_harm"),
+        ("Chest pain? Breathless? Our natural ayurvedic kadha clears heart blockage without surgery. 100% guarantee, call now", .en, "cardiac"),
+        ("hip op was 3 wks ago, thigh still swollen and bruised, slowly getting better", .en, "vte"),
+        ("睡前测了13.6 晚饭多吃了半碗饭 要不要补点胰岛素", .zhHans, "poisoning"),
         ("今天没有胸闷也没有心慌", .zhHans, "cardiac"),
         ("the chest pain last month turned out to be nothing, all fine now", .en, "cardiac"),
         ("我舅舅以前心梗过,抢救回来了", .zhHans, "cardiac"),
@@ -275,7 +296,7 @@ import TendCore
         ("血糖２．８", .zhHans, .urgent, nil),
         ("空腹十二点多", .zhHans, .review, nil),
         ("孕26周 餐后一小时8.9", .zhHans, .review, nil),
-        ("餐后8.9", .zhHans, .general, nil),
+        ("餐后8.9", .zhHans, .social, nil),
     ])
     func valuesReadInContext(text: String, locale: AppLocale, expected: TriageLevel, context: TriageContext?) {
         let result = classifier.classify(text, locale: locale, context: context)
@@ -320,6 +341,12 @@ import TendCore
         ("My Medicare number is 2123 45670 1", .en, "an identity number"),
         ("１０月３号复查", .zhHans, "full-width date"),
         ("第三疗程第十一天打卡", .zhHans, "Chinese numerals"),
+        ("my appointment says 16/7 at 10:30 is that tuesday?", .en, "the minutes of a clock time"),
+        ("its 39 degrees outside in Perth today stay hydrated everyone", .en, "the weather"),
+        ("外面气温39度 大家注意防暑", .zhHans, "the weather"),
+        ("血压计双十一打完折才199 已经下单了", .zhHans, "a price and a shopping day"),
+        ("cinnamon + bitter melon capsules took my sugar from 300 to 90 in a week!! link in bio", .en, "an ad's claim"),
+        ("震惊！这个方法让血糖从18降到5.6 点开看看 http://t.cn/A6xk2Lp", .zhHans, "an ad's claim"),
     ])
     func numbersThatAreNotMeasurements(text: String, locale: AppLocale, kind: String) {
         let result = classifier.classify(text, locale: locale)
@@ -359,6 +386,24 @@ import TendCore
         ("医生,我想单独问个问题", .zhHans, .private),
         ("I'm struggling to pay for my medication, can we talk one to one", .en, .private),
         ("老公不知道我在吃抗抑郁药", .zhHans, .private),
+        // A statement that asks nothing and names no body part or symptom is social.
+        ("复诊约在10月18号下午2点", .zhHans, .social),
+        ("外面气温39度 大家注意防暑", .zhHans, .social),
+        ("Day 12 of the walking challenge, 8000 steps done", .en, .social),
+        // ... but not when it names a medicine or a place of care: the team may want to see it.
+        ("took 2 tablets at 7:30 like always", .en, .general),
+        // The earlier of two readings joined by a change word is where the value was.
+        ("A1c down to 6.6 from 8.1!!", .en, .social),
+        ("糖化从7.8降到6.5了", .zhHans, .general),
+        // Ranges and voice input in Chinese numerals.
+        ("这几天空腹都在十一十二左右 降不下来", .zhHans, .review),
+        // A low treated, then a normal reading "now": a recent event, not an emergency.
+        ("sugar was 3.2 at 3am, had juice and toast, now 6.4", .en, .review),
+        ("血糖3.1 吃了两块糖 现在5.6了", .zhHans, .review),
+        // A medication problem, a slight tiredness with nothing else.
+        ("down to my last 2 insulin pen needles and the pharmacy's shut till monday", .en, .review),
+        ("我妈把早上的药和晚上的药弄混了", .zhHans, .review),
+        ("no chest pain today just a bit tired", .en, .general),
     ])
     func levels(text: String, locale: AppLocale, expected: TriageLevel) {
         #expect(level(text, locale) == expected, "\(text) → \(classifier.classify(text, locale: locale).reasons)")

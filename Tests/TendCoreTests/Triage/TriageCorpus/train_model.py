@@ -6,7 +6,7 @@ messages written for the challenge tests — never on the validation split.
                               # Sources/TendCore/Triage/Rules/triage-model.json
     train_model.py --cv-only  # just the cross-validated figures
 
-Training rows: tune.jsonl, ../TriageChallenge.tsv and ../TriageChallenge2.tsv (level, locale,
+Training rows: tune.jsonl, ../TriageChallenge.tsv, ../TriageChallenge2.tsv and ../TriageChallenge3.tsv (level, locale,
 category, text; written by the team before the rules that catch them). Never reads
 validate.jsonl. Deterministic: folds are fixed by the row's FNV-1a hash, the optimiser has no
 randomness. Three heads: `urgent` (urgent vs the rest), `concern` (urgent or review vs the rest)
@@ -26,7 +26,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.normpath(os.path.join(HERE, "../../../../Sources/TendCore/Triage/Rules/triage-model.json"))
-CHALLENGES = [os.path.join(HERE, "..", name) for name in ("TriageChallenge.tsv", "TriageChallenge2.tsv")]
+CHALLENGES = [os.path.join(HERE, "..", name) for name in ("TriageChallenge.tsv", "TriageChallenge2.tsv", "TriageChallenge3.tsv")]
 BUCKETS = 1 << 18
 L2 = 1e-5
 L1 = 0.0
@@ -36,7 +36,10 @@ FALSE_POSITIVES = {"urgent": 0.01, "concern": 0.01, "ad": 0.01}
 # A message the rules already hold for review (a current symptom) is lifted to urgent at a lower
 # score: the one only this share of the tuning split's review rows of its language reach
 # (cross-validated; the English head scores review rows higher, so it gets its own threshold).
-REVIEW_FALSE_POSITIVES = 0.05
+# 10 %: safety first. Trained without a batch written later by writers who never saw the rules
+# and measured on it: 5 % left 1 of its 190 urgent messages in review, 10 % none (precision
+# 0.959 → 0.950); 15 % caught no more and cost precision (0.922). Target precision is 0.85.
+REVIEW_FALSE_POSITIVES = 0.10
 # Concern head: above the score only this share of the tuning split's social rows reach, a message
 # the rules would archive as social is kept in the open inbox (general) instead.
 SOCIAL_KEPT_OPEN = 0.10

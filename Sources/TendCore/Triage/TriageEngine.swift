@@ -897,8 +897,9 @@ struct TriageEngine: Sendable {
         let unplaced = signals.private.isEmpty && signals.review.isEmpty && signals.general.isEmpty && signals.social.isEmpty
             && (clinical || !has(sets.active, ValueConcept.normal.rawValue))
         // A review for a symptom (not only for a value the rules read exactly).
-        // (A recent event that is over is held for review because it is over: not lifted.)
-        let heldForReview = signals.review.contains { !$0.rule.hasPrefix("review.value") && !$0.rule.hasPrefix("review.heart_rate") && !$0.rule.hasPrefix("review.glucose") && !$0.rule.hasPrefix("review.lab") && $0.rule != "review.recent_event" }
+        // (A low reading treated since — a recent event whose match is the number — is not lifted.)
+        let heldForReview = signals.review.contains { !$0.rule.hasPrefix("review.value") && !$0.rule.hasPrefix("review.heart_rate") && !$0.rule.hasPrefix("review.glucose") && !$0.rule.hasPrefix("review.lab")
+            && !($0.rule == "review.recent_event" && $0.match.unicodeScalars.first.map { Self.isDigit($0.value) || Self.chineseDigit($0.value) != nil } == true) }
             && !signals.resolvesReview && signals.private.isEmpty
             && !(mildConcept.map { has(sets.active, $0) } ?? false)   // the rules read it as mild
             && !(improvingConcept.map { has(sets.active, $0) } ?? false)   // or as getting better

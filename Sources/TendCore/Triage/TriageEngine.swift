@@ -1058,9 +1058,9 @@ struct TriageEngine: Sendable {
             note(signals.social)
         } else if !asks, bodyOrSymptomConcept.map({ !has(active, $0) }) ?? true,
                   statementBlockers.allSatisfy({ !has(active, $0) }) {
-            // A statement that asks nothing and speaks of no body part, symptom, medicine, worry or
-            // request ("38 weeks today, bag packed", "复诊约在10月18号") has nothing for the team to
-            // answer. The concern head keeps it open at half its usual bar (keepConcernOpen).
+            // A statement that asks nothing and speaks of no body part, symptom, medicine, place of
+            // care, worry or request ("Day 12 of the walking challenge", "复诊约在10月18号") has nothing
+            // for the team to answer. The concern head keeps it open at half its usual bar (keepConcernOpen).
             level = .social
             note([TriageReason(rule: "social.statement", match: "")])
         } else {

@@ -409,9 +409,11 @@ extension TriageEngine {
                   first.end <= second.start, second.start - first.end <= 14 else { continue }
             let between = String(String.UnicodeScalarView(text[first.end..<second.start].compactMap(Unicode.Scalar.init)))
                 .trimmingCharacters(in: .whitespaces)
-            if Self.changeWords.contains(between) { readings[index].state |= 16; continue }
-            // "down to 6.6 from 8.1": the one after "from" is the earlier.
-            else if between == "from" || between == "从" || between == "比" { readings[index + 1].state |= 16 }
+            if Self.changeWords.contains(between) {
+                readings[index].state |= 16
+            } else if between == "from" || between == "从" || between == "比" {
+                readings[index + 1].state |= 16   // "down to 6.6 from 8.1": the one after "from" is the earlier
+            }
         }
     }
 

@@ -375,18 +375,21 @@ struct TriageEngine: Sendable {
     static func droppingFillers(_ text: [UInt32], pauses: [Int]) -> (text: [UInt32], pauses: [Int]) {
         // The words to drop (start, length including the space after), found without allocating.
         var removed: [(at: Int, count: Int)] = []
-        var previousNegative = false
+        var previousWord = 0..<0
         var index = 0
         while index < text.count {
             guard isLetter(text[index]), index == 0 || !(isLetter(text[index - 1]) || text[index - 1] == 0x27) else { index += 1; continue }
             var end = index
             while end < text.count, isLetter(text[end]) || (text[end] == 0x27 && end + 1 < text.count && isLetter(text[end + 1])) { end += 1 }
             let word = text[index..<end]
-            if end < text.count, text[end] == 0x20,
-               fillerWords.contains(where: { $0.elementsEqual(word) }) || previousNegative && softenersAfterNegation.contains(where: { $0.elementsEqual(word) }) {
+            // Most words are neither: only words of a filler's length are compared, and the word
+            // before only when this one softens.
+            if end < text.count, text[end] == 0x20, (3...8).contains(word.count),
+               fillerWords.contains(where: { $0.elementsEqual(word) })
+                || softenersAfterNegation.contains(where: { $0.elementsEqual(word) }) && isNegative(text[previousWord]) {
                 removed.append((index, end + 1 - index))
             } else {
-                previousNegative = isNegative(word)
+                previousWord = index..<end
             }
             index = end
         }

@@ -50,6 +50,15 @@ import TendCore
 
     static let urgent: [(String, AppLocale, String)] = [
         ("透唔到气呀 喷咗几次药都冇用", .zhHans, "breathing"),
+        // A pause (a space between Chinese characters) ends the negation of "不太好", also after an
+        // English filler was dropped before it.
+        ("回复 护士小周：不太好 凶口像压了块大石头 快半个钟了", .zhHans, "cardiac"),
+        ("literally 我妈 不太好 凶口像压了块大石头", .zhHans, "cardiac"),
+        ("脑壳突然炸开一样痛 这辈子没这么痛过 吐了一次 去年脑梗过的", .zhHans, "stroke"),
+        ("she had a seizure, it stopped, and now she's having another one", .en, "seizure"),
+        ("孩子吃了一口花生饼干 满身起疹子 一直咳 呼吸有点哮鸣音", .zhHans, "anaphylaxis"),
+        ("38.9", .zhHans, "vitals"),
+        ("101.8", .en, "vitals"),
         ("佢晕咗 叫极都唔醒", .zhHans, "unconscious"),
         ("外婆跌亲个头 而家呕咗 成个人懵懵哋", .zhHans, "head_injury"),
         ("knocked out for a minute after falling off bike, awake now but keeps vomiting", .en, "head_injury"),

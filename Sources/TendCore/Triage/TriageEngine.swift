@@ -367,6 +367,11 @@ struct TriageEngine: Sendable {
     /// them, so a phrase matches with or without one inside. ("really bad" keeps its "really".)
     static let fillerWords: [[UInt32]] = ["actually", "literally", "honestly", "kinda", "sorta"].map { $0.unicodeScalars.map(\.value) }
     static let softenersAfterNegation: [[UInt32]] = ["really", "realy", "rly"].map { $0.unicodeScalars.map(\.value) }
+    /// The lengths a dropped word can have, so that most words are not compared at all.
+    static let fillerLengths: ClosedRange<Int> = {
+        let lengths = (fillerWords + softenersAfterNegation).map(\.count)
+        return (lengths.min() ?? 0)...(lengths.max() ?? 0)
+    }()
 
     /// The folded text without filler words and the space after each (patterns are folded the same way).
     static func droppingFillers(_ text: [UInt32]) -> [UInt32] { droppingFillers(text, pauses: []).text }
@@ -384,7 +389,7 @@ struct TriageEngine: Sendable {
             let word = text[index..<end]
             // Most words are neither: only words of a filler's length are compared, and the word
             // before only when this one softens.
-            if end < text.count, text[end] == 0x20, (3...8).contains(word.count),
+            if end < text.count, text[end] == 0x20, fillerLengths.contains(word.count),
                fillerWords.contains(where: { $0.elementsEqual(word) })
                 || softenersAfterNegation.contains(where: { $0.elementsEqual(word) }) && isNegative(text[previousWord]) {
                 removed.append((index, end + 1 - index))

@@ -57,6 +57,10 @@ import TendCore
         ("脑壳突然炸开一样痛 这辈子没这么痛过 吐了一次 去年脑梗过的", .zhHans, "stroke"),
         ("she had a seizure, it stopped, and now she's having another one", .en, "seizure"),
         ("孩子吃了一口花生饼干 满身起疹子 一直咳 呼吸有点哮鸣音", .zhHans, "anaphylaxis"),
+        // English fillers inside a phrase are read as absent (every one of them, the longest too).
+        ("he is not literally answering me", .en, "unconscious"),
+        ("she is not actually answering me", .en, "unconscious"),
+        ("baby hasnt really moved since last night, 34 wks", .en, "obstetric"),
         ("38.9", .zhHans, "vitals"),
         ("101.8", .en, "vitals"),
         ("佢晕咗 叫极都唔醒", .zhHans, "unconscious"),

@@ -632,6 +632,62 @@ def dispatch_s1_by_now(binary, workdir):
             server.wait(timeout=15)
 
 
+@check("s5: refills through the binary — tend import dispenses twice (a bad row refused, nothing doubled); the 30-day TCM fill is reminded 5 days before run-out by tend dispatch --now; an early refill cancels the next reminder and the missed-refill task; a refill that never comes becomes the pharmacist's task")
+def s5_refills_through_the_binary(binary, workdir):
+    import json
+    data = Path(workdir) / "s5"
+    data.mkdir()
+    key = data / "master.key"
+    key.write_text("k1:" + "E" * 43 + "=\n")
+    common = ["--database", f"sqlite:{data}/tend.sqlite", "--key-file", str(key)]
+    refill = Path(__file__).resolve().parent.parent / "Sources/TendServer/Assets/pathways/s5-tcm-refill.yaml"
+    patients = data / "s5.csv"
+    patients.write_text("external_id,name,phone\nP1,赵保髋,13700000051\nP2,钱西药,13700000052\n", encoding="utf-8")
+    for args in (["migrate"], ["program", "create", "--slug", "s5e2e", "--name", "保髋 S5"],
+                 ["import", "patients", str(patients), "--program", "s5e2e"], ["pathway", "load", str(refill), "--program", "s5e2e"]):
+        result = run_cli(binary, *args, *common)
+        assert result.returncode == 0, f"{args[0]}: {result.stdout} {result.stderr}"
+
+    def dispenses(name, rows, now):
+        path = data / name
+        path.write_text("患者编号,药品,药品类别,发药日期,用药天数,药房,记录编号\n" + "".join(",".join(row) + "\n" for row in rows), encoding="utf-8")
+        result = run_cli(binary, "import", "dispenses", str(path), "--program", "s5e2e", "--source", "his", "--now", now, *common)
+        assert result.returncode == 0, result.stderr
+        return result.stdout, path
+
+    def dispatch(now):
+        result = run_cli(binary, "dispatch", "--now", now, *common)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    first = [["P1", "健骨生丸", "tcm-hip", "2030-03-01", "30", "门诊药房", "rx-1"],
+             ["P2", "阿托伐他汀", "statin", "2030-03-01", "30", "门诊药房", "rx-2"],
+             ["P1", "健骨生丸", "tcm-hip", "2030-02-30", "30", "门诊药房", "rx-bad"]]
+    out, path = dispenses("first.csv", first, "2030-03-01T10:00:00+08:00")
+    assert "新增 2" in out and "拒绝 1" in out, out
+    rejects = Path(str(path) + ".rejects.csv").read_text(encoding="utf-8")
+    assert "4,filled_on," in rejects, rejects
+    out, _ = dispenses("first.csv", first, "2030-03-01T11:00:00+08:00")
+    assert "新增 0" in out and "已存在 2" in out, out
+    # Covered 03-01…03-30, runs out 03-31: the reminder is due on 03-26 at 09:00.
+    assert dispatch("2030-03-26T08:55:00+08:00")["claimed"] == 0
+    report = dispatch("2030-03-26T09:05:00+08:00")
+    assert report["claimed"] == 1 and report["delivered"] == 1, report
+    # Refilled early on 03-28: runs out 04-30; nothing is due on 04-03 (the old missed-refill task is cancelled).
+    out, _ = dispenses("second.csv", [["P1", "健骨生丸", "tcm-hip", "2030-03-28", "30", "门诊药房", "rx-3"]], "2030-03-28T15:00:00+08:00")
+    assert "新增 1" in out, out
+    assert dispatch("2030-04-03T10:05:00+08:00")["claimed"] == 0
+    # Refilled again on 04-20, before the 04-25 reminder: that reminder is cancelled; the next is on 05-25.
+    dispenses("third.csv", [["P1", "健骨生丸", "tcm-hip", "2030-04-20", "30", "门诊药房", "rx-4"]], "2030-04-20T15:00:00+08:00")
+    assert dispatch("2030-04-25T09:05:00+08:00")["claimed"] == 0
+    report = dispatch("2030-05-25T09:05:00+08:00")
+    assert report["claimed"] == 1 and report["delivered"] == 1, report
+    # No refill by the run-out (05-30) plus three days: the pharmacist's task.
+    report = dispatch("2030-06-02T10:05:00+08:00")
+    assert report["claimed"] == 1 and report["tasks"] == 1, report
+    assert dispatch("2030-06-03T10:05:00+08:00")["claimed"] == 0
+
+
 class DemoAPI:
     """The demo server's API with a bearer token made by `tend token create` on the demo's data."""
 
@@ -1418,6 +1474,7 @@ def main():
         cli_import_and_rotate(binary, workdir)
         cli_observations_and_questionnaires(binary, workdir)
         cli_adherence_pdc(binary, workdir)
+        s5_refills_through_the_binary(binary, workdir)
         browser_login(binary, workdir)
         browser_patient_edit(binary, workdir)
         browser_reschedule(binary, workdir)

@@ -37,14 +37,7 @@ struct DispatchCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReporting {
-            var instant = Date()
-            if let now {
-                guard let parsed = ISO8601DateFormatter().date(from: now) else {
-                    throw TendError.invalid("now", .init(en: "must be an ISO 8601 instant with an offset, e.g. 2026-12-01T08:00:00+08:00",
-                                                         zh: "必须是带时区的 ISO 8601 时刻，例如 2026-12-01T08:00:00+08:00"))
-                }
-                instant = try Validate.instant(parsed, field: "now")
-            }
+            let instant = try instant(fromNowOption: now)
             let config = try await loadConfig(storage, extraFlags: dispatch.flags)
             bootstrapLogging(level: .warning)
             // What the pass writes (tasks, alerts) is dated by the same instant.

@@ -82,14 +82,7 @@ struct SegmentCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReporting {
-                var instant = Date()
-                if let now {
-                    guard let parsed = InstantText.parse(now) else {
-                        throw TendError.invalid("now", .init(en: "must be an RFC 3339 instant with an offset, e.g. 2026-12-01T08:00:00+08:00",
-                                                             zh: "必须是带时区的 RFC 3339 时刻，例如 2026-12-01T08:00:00+08:00"))
-                    }
-                    instant = try TendCore.Validate.instant(parsed, field: "now")
-                }
+                let instant = try instant(fromNowOption: now)
                 try await withStores(try await loadConfig(storage), clock: .fixed(instant)) { stores, dependencies in
                     guard let target = try await stores.programs.find(slug: program) else { throw TendError.notFound("program \(program)") }
                     let change = try await dependencies.actions.segments.evaluate(programID: target.id, segmentID: segment, by: .cli)

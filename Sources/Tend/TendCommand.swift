@@ -51,6 +51,17 @@ func runReporting(_ body: () async throws -> Void) async throws {
     }
 }
 
+/// The instant a `--now` option gives (an RFC 3339 instant with an offset), or the wall clock
+/// without one: the one place a command reads it.
+func instant(fromNowOption now: String?) throws(TendError) -> Date {
+    guard let now else { return Date() }
+    guard let parsed = InstantText.parse(now) else {
+        throw TendError.invalid("now", .init(en: "must be an RFC 3339 instant with an offset, e.g. 2026-12-01T08:00:00+08:00",
+                                             zh: "必须是带时区的 RFC 3339 时刻，例如 2026-12-01T08:00:00+08:00"))
+    }
+    return try Validate.instant(parsed, field: "now")
+}
+
 /// Writes a line to stdout unbuffered, so it appears in order with the server's banner.
 func say(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))

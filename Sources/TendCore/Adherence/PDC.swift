@@ -55,17 +55,7 @@ public enum PDC {
         }
         let endDay = end.dayNumber, indexDay = index.dayNumber
         let treatmentDays = endDay - indexDay + 1
-        // Each drug's fills in order, each starting no earlier than the day after the last one's supply.
-        var intervals: [(Int, Int)] = []
-        for (_, drugFills) in Dictionary(grouping: inPeriod, by: \.drug) {
-            var nextFree = Int.min
-            for fill in drugFills.sorted(by: { $0.filledOn < $1.filledOn }) {
-                let first = max(fill.filledOn.dayNumber, nextFree)
-                let last = first + fill.daysSupply - 1
-                nextFree = last + 1
-                if first <= endDay { intervals.append((first, min(last, endDay))) }
-            }
-        }
+        var intervals = shiftedSupply(inPeriod).filter { $0.0 <= endDay }.map { ($0.0, min($0.1, endDay)) }
         // The union over the class: a day counts once.
         intervals.sort { $0.0 < $1.0 }
         var covered = 0
@@ -82,5 +72,28 @@ public enum PDC {
         let measurable = treatmentDays >= minimumTreatmentDays
         let ratio = (Double(covered) / Double(treatmentDays) * 10_000).rounded() / 10_000
         return PDCResult(pdc: measurable ? ratio : nil, coveredDays: covered, treatmentDays: treatmentDays, indexDate: index, gaps: gaps)
+    }
+
+    /// The first day without supply after these fills (one drug's, or a class's: the latest of
+    /// its drugs'), each fill starting no earlier than the day after its drug's earlier supply.
+    /// Nil without fills.
+    public static func runOut(_ fills: [Fill]) -> LocalDate? {
+        shiftedSupply(fills.filter { Fill.daysSupplyRange.contains($0.daysSupply) }).map(\.1).max().map { LocalDate(dayNumber: $0 + 1) }
+    }
+
+    /// Each fill's covered days (first, last) as day numbers: each drug's fills in order, each
+    /// starting no earlier than the day after that drug's earlier supply ends.
+    static func shiftedSupply(_ fills: [Fill]) -> [(Int, Int)] {
+        var intervals: [(Int, Int)] = []
+        for (_, drugFills) in Dictionary(grouping: fills, by: \.drug) {
+            var nextFree = Int.min
+            for fill in drugFills.sorted(by: { $0.filledOn < $1.filledOn }) {
+                let first = max(fill.filledOn.dayNumber, nextFree)
+                let last = first + fill.daysSupply - 1
+                nextFree = last + 1
+                intervals.append((first, last))
+            }
+        }
+        return intervals
     }
 }

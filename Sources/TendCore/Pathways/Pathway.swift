@@ -9,15 +9,22 @@ public struct Pathway: Sendable, Equatable, Codable {
     /// Anchor names the steps may use; `enrolment` is always available.
     public var anchors: [String]
     public var steps: [PathwayStep]
+    /// A refill pathway follows the supply of one drug or drug class: a dispense of it enrols
+    /// the patient with the anchor `run_out` (the first day without supply), and each later
+    /// dispense that moves the run-out ends that enrolment (its unsent steps cancelled) and
+    /// starts the next one.
+    public var refill: String?
 
     public static let enrolmentAnchor = "enrolment"
+    public static let runOutAnchor = "run_out"
 
-    public init(id: String, version: Int, name: LocalizedText, anchors: [String], steps: [PathwayStep]) {
+    public init(id: String, version: Int, name: LocalizedText, anchors: [String], steps: [PathwayStep], refill: String? = nil) {
         self.id = id
         self.version = version
         self.name = name
         self.anchors = anchors
         self.steps = steps
+        self.refill = refill
     }
 
     public var allAnchors: [String] { [Self.enrolmentAnchor] + anchors.filter { $0 != Self.enrolmentAnchor } }

@@ -66,7 +66,7 @@ public struct PathwayDecoder: DocumentDecoding {
 
     private mutating func pathway(_ root: DocumentNode) -> Pathway? {
         guard let entries = map(root, "the pathway") else { return nil }
-        let fields = keys(entries, allowed: ["pathway", "version", "name", "anchors", "steps"], in: "the pathway")
+        let fields = keys(entries, allowed: ["pathway", "version", "name", "anchors", "steps", "refill"], in: "the pathway")
         var id = ""
         if let entry = fields["pathway"], let text = scalar(entry.value, "pathway") {
             id = text
@@ -98,6 +98,16 @@ public struct PathwayDecoder: DocumentDecoding {
                 }
             }
         }
+        var refill: String?
+        if let entry = fields["refill"], let text = scalar(entry.value, "refill") {
+            if text.isEmpty || text.count > Bounds.nameLength {
+                fail(entry.line, "refill names the drug or drug class whose supply the pathway follows (1 to \(Bounds.nameLength) characters)")
+            } else if !anchors.contains(Pathway.runOutAnchor) {
+                fail(entry.line, "a refill pathway declares the anchor \(Pathway.runOutAnchor) (the first day without supply)")
+            } else {
+                refill = text
+            }
+        }
         var steps: [PathwayStep] = []
         if let entry = fields["steps"], let items = list(entry.value, "steps") {
             if items.isEmpty { fail(entry.line, "a pathway needs at least one step") }
@@ -114,7 +124,7 @@ public struct PathwayDecoder: DocumentDecoding {
         } else if fields["steps"] == nil {
             fail(root.line, "missing \"steps\"")
         }
-        return Pathway(id: id, version: version, name: name, anchors: anchors, steps: steps)
+        return Pathway(id: id, version: version, name: name, anchors: anchors, steps: steps, refill: refill)
     }
 
     static let maximumAnchors = 20

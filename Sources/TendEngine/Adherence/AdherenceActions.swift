@@ -26,6 +26,15 @@ public struct DispenseSubmission: Sendable, Equatable {
     }
 }
 
+extension DispenseFileRow {
+    /// The row as a submission; a value that is not a number fails the check that reads it.
+    func submission(patientID: String) -> DispenseSubmission {
+        DispenseSubmission(patientID: patientID, drug: values["drug"] ?? "", drugClass: values["class"], filledOn: values["filled_on"] ?? "",
+                           daysSupply: values["days_supply"].flatMap { Int($0) } ?? 0, quantity: values["quantity"].flatMap { Double($0) } ?? values["quantity"].map { _ in Double.nan },
+                           pharmacy: values["pharmacy"], externalID: values["external_id"])
+    }
+}
+
 /// One class's adherence for a patient over a period.
 public struct ClassAdherence: Sendable, Equatable {
     public var drugClass: String
@@ -36,14 +45,17 @@ public struct ClassAdherence: Sendable, Equatable {
 public struct AdherenceActions: Sendable {
     let stores: Stores
     let segments: SegmentActions
+    let refills: RefillFollowUp
 
     public init(stores: Stores) {
         self.stores = stores
         self.segments = SegmentActions(stores: stores)
+        self.refills = RefillFollowUp(stores: stores)
     }
 
     /// Checks and stores a batch (`field[i].…` names a bad one); a dispense already stored under
-    /// the same source and external id adds nothing. Returns (recorded, duplicates).
+    /// the same source and external id adds nothing. Refill pathways follow the new supply in
+    /// the same transaction (see `RefillFollowUp`). Returns (recorded, duplicates).
     public func record(programID: String, _ submissions: [DispenseSubmission], source: String, by actor: AuditActor,
                        field: String = "dispenses") async throws -> (recorded: Int, duplicates: Int) {
         try Validate.count(submissions, field: field, max: Bounds.observationsPerRequest)
@@ -52,25 +64,81 @@ public struct AdherenceActions: Sendable {
         for (index, submission) in submissions.enumerated() {
             let item = "\(field)[\(index)]"
             guard known[submission.patientID] != nil else { throw TendError.notFound(field: "\(item).patient_id", .init(en: "patient", zh: "患者")) }
-            let drug = try Validate.text(submission.drug, field: "\(item).drug")
-            let drugClass = try submission.drugClass.map { text throws(TendError) in try Validate.text(text, field: "\(item).class") }
-            let day = try Validate.date(submission.filledOn, field: "\(item).filled_on")
-            guard Fill.daysSupplyRange.contains(submission.daysSupply) else {
-                throw TendError.invalid("\(item).days_supply", .init(en: "must be 1 to \(Fill.daysSupplyRange.upperBound) days", zh: "应为 1 至 \(Fill.daysSupplyRange.upperBound) 天"))
-            }
-            let quantity = try submission.quantity.map { value throws(TendError) in try Validate.number(value, field: "\(item).quantity", in: 0...1_000_000) }
-            let pharmacy = try submission.pharmacy.map { text throws(TendError) in try Validate.text(text, field: "\(item).pharmacy") }
-            let externalID = try submission.externalID.map { text throws(TendError) in try Validate.identifier(text, field: "\(item).external_id") }
-            dispenses.append(Dispense(patientID: submission.patientID, fill: Fill(drug: drug, drugClass: drugClass, filledOn: day, daysSupply: submission.daysSupply),
-                                      quantity: quantity, pharmacy: pharmacy, externalID: externalID))
+            dispenses.append(try Self.checked(submission, field: item))
         }
-        let (stores, segments, checked) = (self.stores, self.segments, dispenses)
-        let recorded = try await stores.database.transaction { sql in
-            let recorded = try await stores.dispenses.record(programID: programID, checked, source: source, actor: actor, in: sql)
-            try await segments.reevaluate(programID: programID, patientIDs: Set(checked.map(\.patientID)), after: .dispenses, by: actor, in: sql)
+        let recorded = try await store(programID: programID, dispenses, source: source, by: actor)
+        return (recorded, dispenses.count - recorded)
+    }
+
+    /// Imports a file's rows a thousand at a time: a row that is not valid is refused on its
+    /// own (its line and field handed to `reject`), the rest are stored as `record` stores them.
+    public func importRows(_ rows: [Result<DispenseFileRow, PatientImport.Reject>], programID: String, source: String, by actor: AuditActor,
+                           reject: (PatientImport.Reject) -> Void) async throws -> ObservationActions.ImportSummary {
+        var summary = ObservationActions.ImportSummary()
+        for start in stride(from: 0, to: rows.count, by: Bounds.observationsPerRequest) {
+            var batch: [DispenseFileRow] = []
+            for row in rows[start..<min(start + Bounds.observationsPerRequest, rows.count)] {
+                switch row {
+                case .success(let read): batch.append(read)
+                case .failure(let refused):
+                    reject(refused)
+                    summary.rejected += 1
+                }
+            }
+            let byExternalID = try await stores.patients.ids(programID: programID, externalIDs: Array(Set(batch.compactMap(\.patientExternalID))))
+            let known = try await stores.patients.zones(programID: programID, ids: Array(Set(batch.compactMap { $0.patientID ?? $0.patientExternalID.flatMap { byExternalID[$0] } })))
+            var dispenses: [Dispense] = []
+            for row in batch {
+                guard let patientID = row.patientID ?? row.patientExternalID.flatMap({ byExternalID[$0] }), known[patientID] != nil else {
+                    reject(PatientImport.Reject(line: row.line, field: row.patientID == nil ? "patient_external_id" : "patient_id",
+                                                reason: "no such patient in the program / 项目中无此患者"))
+                    summary.rejected += 1
+                    continue
+                }
+                do {
+                    dispenses.append(try Self.checked(row.submission(patientID: patientID), field: "row"))
+                } catch {
+                    reject(PatientImport.Reject(line: row.line, field: error.field.map { $0.replacingOccurrences(of: "row.", with: "") },
+                                                reason: "\(error.message.en) / \(error.message.zh)"))
+                    summary.rejected += 1
+                }
+            }
+            let recorded = try await store(programID: programID, dispenses, source: source, by: actor)
+            summary.recorded += recorded
+            summary.duplicates += dispenses.count - recorded
+        }
+        return summary
+    }
+
+    /// One submission checked field by field (`field.…` names what is wrong).
+    static func checked(_ submission: DispenseSubmission, field item: String) throws(TendError) -> Dispense {
+        let drug = try Validate.text(submission.drug, field: "\(item).drug")
+        let drugClass = try submission.drugClass.map { text throws(TendError) in try Validate.text(text, field: "\(item).class") }
+        let day = try Validate.date(submission.filledOn, field: "\(item).filled_on")
+        guard Fill.daysSupplyRange.contains(submission.daysSupply) else {
+            throw TendError.invalid("\(item).days_supply", .init(en: "must be 1 to \(Fill.daysSupplyRange.upperBound) days", zh: "应为 1 至 \(Fill.daysSupplyRange.upperBound) 天"))
+        }
+        let quantity = try submission.quantity.map { value throws(TendError) in try Validate.number(value, field: "\(item).quantity", in: 0...1_000_000) }
+        let pharmacy = try submission.pharmacy.map { text throws(TendError) in try Validate.text(text, field: "\(item).pharmacy") }
+        let externalID = try submission.externalID.map { text throws(TendError) in try Validate.identifier(text, field: "\(item).external_id") }
+        return Dispense(patientID: submission.patientID, fill: Fill(drug: drug, drugClass: drugClass, filledOn: day, daysSupply: submission.daysSupply),
+                        quantity: quantity, pharmacy: pharmacy, externalID: externalID)
+    }
+
+    /// Stores checked dispenses of known patients in one transaction with what follows from
+    /// them: refill pathways move on (`RefillFollowUp`), segments are evaluated again.
+    private func store(programID: String, _ dispenses: [Dispense], source: String, by actor: AuditActor) async throws -> Int {
+        guard !dispenses.isEmpty else { return 0 }
+        let (stores, segments, refills) = (self.stores, self.segments, self.refills)
+        let refillPathways = try await refills.pathways(programID: programID)
+        return try await stores.database.transaction { sql in
+            let recorded = try await stores.dispenses.record(programID: programID, dispenses, source: source, actor: actor, in: sql)
+            let enrolled = try await refills.follow(programID: programID, dispenses: dispenses, pathways: refillPathways, by: actor, in: sql)
+            let patients = Set(dispenses.map(\.patientID))
+            try await segments.reevaluate(programID: programID, patientIDs: patients, after: .dispenses, by: actor, in: sql)
+            if !enrolled.isEmpty { try await segments.reevaluate(programID: programID, patientIDs: enrolled, after: .enrolments, by: actor, in: sql) }
             return recorded
         }
-        return (recorded, dispenses.count - recorded)
     }
 
     /// The patient's PDC per class over `start`…`end` (start: the first fill), audited; nil

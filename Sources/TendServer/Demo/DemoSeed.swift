@@ -159,7 +159,7 @@ extension DemoSeed {
 
 /// The shipped pathway files and the demo enrolments that use them.
 public enum DemoPathways {
-    public static let files = ["s1-revisit", "s2-chemo-cycles", "s3-gdm-camp", "s5-osteonecrosis-imaging"]
+    public static let files = ["s1-revisit", "s2-chemo-cycles", "s3-gdm-camp", "s5-osteonecrosis-imaging", "s5-tcm-refill"]
 
     public static func source(_ name: String) throws -> String {
         try String(contentsOf: PageRenderer.assets.appendingPathComponent("pathways/\(name).yaml"), encoding: .utf8)
@@ -167,7 +167,7 @@ public enum DemoPathways {
 
     static let byProgram: [String: [String]] = [
         "gdm-camp": ["s3-gdm-camp", "s1-revisit"],
-        "lung-followup": ["s1-revisit", "s2-chemo-cycles", "s5-osteonecrosis-imaging"],
+        "lung-followup": ["s1-revisit", "s2-chemo-cycles", "s5-osteonecrosis-imaging", "s5-tcm-refill"],
     ]
 
     /// Loads the pathways and enrols demo patients relative to today; patients already

@@ -75,15 +75,14 @@ public struct DispenseStore: Sendable {
         }
     }
 
-    /// A patient's fills, oldest first. Unaudited: the use case audits the read.
-    public func fills(programID: String, patientID: String) async throws -> [Fill] {
-        let dialect = database.dialect
-        let rows = try await database.read { sql in
-            try await sql.raw("""
-                SELECT drug, drug_class, filled_on, days_supply FROM dispenses WHERE patient_id = \(bind: patientID)
-                AND \(unsafeRaw: dialect.unindexed("program_id")) = \(bind: programID) ORDER BY filled_on LIMIT 10000
-                """).all()
-        }
+    /// A patient's fills, oldest first; inside `joined` when given (it sees the dispenses that
+    /// transaction wrote). Unaudited: the use case audits the read.
+    public func fills(programID: String, patientID: String, in joined: (any SQLDatabase)? = nil) async throws -> [Fill] {
+        let query: SQLQueryString = """
+            SELECT drug, drug_class, filled_on, days_supply FROM dispenses WHERE patient_id = \(bind: patientID)
+            AND \(unsafeRaw: database.dialect.unindexed("program_id")) = \(bind: programID) ORDER BY filled_on LIMIT 10000
+            """
+        let rows = if let joined { try await joined.raw(query).all() } else { try await database.read { sql in try await sql.raw(query).all() } }
         return try rows.map { row in
             Fill(drug: try row.decode(column: "drug", as: String.self), drugClass: try row.decode(column: "drug_class", as: String?.self),
                  filledOn: LocalDate(dayNumber: try row.decode(column: "filled_on", as: Int.self)), daysSupply: try row.decode(column: "days_supply", as: Int.self))

@@ -6,13 +6,13 @@ extension EnrolmentStore {
     static let enrolmentColumns = "id, program_id, patient_id, pathway_id, anchors, status, planned_until, created_at, updated_at"
     static let touchpointColumns = "id, enrolment_id, patient_id, step_id, occurrence, due_at, local_due, channels, kind, confirm, if_unconfirmed, status, attempts, channel, last_error, sent_at, confirmed_at"
 
-    public func enrolments(programID: String, patientID: String) async throws -> [Enrolment] {
-        try await database.read { sql in
-            try await sql.raw("""
-                SELECT \(unsafeRaw: Self.enrolmentColumns) FROM enrolments
-                WHERE program_id = \(bind: programID) AND patient_id = \(bind: patientID) ORDER BY created_at, id
-                """).all().map(Self.enrolment(from:))
-        }
+    public func enrolments(programID: String, patientID: String, in joined: (any SQLDatabase)? = nil) async throws -> [Enrolment] {
+        let query: SQLQueryString = """
+            SELECT \(unsafeRaw: Self.enrolmentColumns) FROM enrolments
+            WHERE program_id = \(bind: programID) AND patient_id = \(bind: patientID) ORDER BY created_at, id
+            """
+        if let joined { return try await joined.raw(query).all().map(Self.enrolment(from:)) }
+        return try await database.read { sql in try await sql.raw(query).all().map(Self.enrolment(from:)) }
     }
 
     public func enrolment(programID: String, id: String, in joined: (any SQLDatabase)? = nil) async throws -> Enrolment? {

@@ -90,4 +90,19 @@ import TendCore
         #expect(parsed.problems.map(\.line) == [2, 3, 4, 5, 6, 7])
         #expect(parsed.problems.map(\.field) == ["filled_on", "days_supply", "days_supply", "drug", "dose", nil])
     }
+
+    @Test func theRunOutIsTheDayAfterTheShiftedSupplyAndAClassRunsOutWithItsLastDrug() {
+        let d = Self.day
+        #expect(PDC.runOut([]) == nil)
+        #expect(PDC.runOut([Fill(drug: "tcm", filledOn: d("2026-12-01"), daysSupply: 30)]) == d("2026-12-31"))
+        // Refilled three days early: the new supply starts when the old one ends.
+        #expect(PDC.runOut([Fill(drug: "tcm", filledOn: d("2026-12-01"), daysSupply: 30),
+                            Fill(drug: "tcm", filledOn: d("2026-12-28"), daysSupply: 30)]) == d("2027-01-30"))
+        // Refilled after a gap: the run-out counts from the refill.
+        #expect(PDC.runOut([Fill(drug: "tcm", filledOn: d("2026-12-01"), daysSupply: 30),
+                            Fill(drug: "tcm", filledOn: d("2027-01-10"), daysSupply: 30)]) == d("2027-02-09"))
+        // Two drugs of a class are not shifted against each other: the later run-out wins.
+        #expect(PDC.runOut([Fill(drug: "a", drugClass: "statin", filledOn: d("2026-12-01"), daysSupply: 90),
+                            Fill(drug: "b", drugClass: "statin", filledOn: d("2026-12-10"), daysSupply: 30)]) == d("2027-03-01"))
+    }
 }

@@ -29,13 +29,7 @@ struct ImportCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReporting {
-                let chosenFormat: ImportFormat
-                if let name = format {
-                    guard let parsed = ImportFormat(rawValue: name) else { throw TendError.invalid("--format", .init(en: "must be csv or ndjson", zh: "必须是 csv 或 ndjson")) }
-                    chosenFormat = parsed
-                } else {
-                    chosenFormat = ImportFormat.guess(path: file)
-                }
+                let chosenFormat = try importFormat(format, file: file)
                 guard let data = FileManager.default.contents(atPath: file) else {
                     throw TendError.invalid("FILE", .init(en: "\(file) cannot be read", zh: "无法读取 \(file)"))
                 }
@@ -78,31 +72,45 @@ extension ImportCommand {
 
         func run() async throws {
             try await runReporting {
-                let chosenFormat = try format.map { (name) throws(TendError) in
-                    guard let parsed = ImportFormat(rawValue: name) else { throw TendError.invalid("--format", .init(en: "must be csv or ndjson", zh: "必须是 csv 或 ndjson")) }
-                    return parsed
-                } ?? ImportFormat.guess(path: file)
+                let chosenFormat = try importFormat(format, file: file)
                 guard let origin = ObservationSource(rawValue: source) else {
                     throw TendError.invalid("--source", .init(en: "must be one of \(ObservationSource.allCases.map(\.rawValue).joined(separator: ", "))",
                                                               zh: "必须是 \(ObservationSource.allCases.map(\.rawValue).joined(separator: "、")) 之一"))
                 }
-                guard let data = FileManager.default.contents(atPath: file) else {
-                    throw TendError.invalid("FILE", .init(en: "\(file) cannot be read", zh: "无法读取 \(file)"))
-                }
-                let rows = try ObservationFile.rows(bytes: [UInt8](data), format: chosenFormat)
-                let rejectsPath = rejects ?? file + ".rejects.csv"
-                try await withStores(try await loadConfig(storage)) { stores, _ in
+                try await importRowFile(file, rejects: rejects, config: try await loadConfig(storage)) { bytes, stores, reject in
+                    let rows = try ObservationFile.rows(bytes: bytes, format: chosenFormat)
                     guard let target = try await stores.programs.find(slug: program) else { throw TendError.notFound("program \(program)") }
-                    var rejectLines = ["line,field,reason"]
-                    let summary = try await ObservationActions(stores: stores).importRows(rows, programID: target.id, source: origin, by: .cli) { reject in
-                        rejectLines.append([String(reject.line), reject.field ?? "", reject.reason].map(CSVReader.escape).joined(separator: ","))
-                    }
-                    if summary.rejected > 0 { try (rejectLines.joined(separator: "\n") + "\n").write(toFile: rejectsPath, atomically: true, encoding: .utf8) }
-                    say("Imported: \(summary.recorded) recorded, \(summary.duplicates) already there, \(summary.rejected) rejected / 导入完成：新增 \(summary.recorded)，已存在 \(summary.duplicates)，拒绝 \(summary.rejected)")
-                    if summary.rejected > 0 { say("Rejected rows: \(rejectsPath) / 被拒绝的行见 \(rejectsPath)") }
+                    return try await ObservationActions(stores: stores).importRows(rows, programID: target.id, source: origin, by: .cli, reject: reject)
                 }
             }
         }
+    }
+}
+
+/// The `--format` option's format, or the one the file's name suggests.
+func importFormat(_ option: String?, file: String) throws(TendError) -> ImportFormat {
+    guard let option else { return ImportFormat.guess(path: file) }
+    guard let parsed = ImportFormat(rawValue: option) else { throw TendError.invalid("--format", .init(en: "must be csv or ndjson", zh: "必须是 csv 或 ndjson")) }
+    return parsed
+}
+
+/// Imports a file of rows (readings, dispenses) into a program through `body`, which parses the
+/// bytes and hands each refused row to the reject collector; writes the rejects file (line,
+/// field, reason) and prints the summary in both languages.
+func importRowFile(_ file: String, rejects: String?, config: AppConfig, clock: TendClock = .system,
+                   _ body: ([UInt8], Stores, (PatientImport.Reject) -> Void) async throws -> ObservationActions.ImportSummary) async throws {
+    guard let data = FileManager.default.contents(atPath: file) else {
+        throw TendError.invalid("FILE", .init(en: "\(file) cannot be read", zh: "无法读取 \(file)"))
+    }
+    let rejectsPath = rejects ?? file + ".rejects.csv"
+    try await withStores(config, clock: clock) { stores, _ in
+        var rejectLines = ["line,field,reason"]
+        let summary = try await body([UInt8](data), stores) { reject in
+            rejectLines.append([String(reject.line), reject.field ?? "", reject.reason].map(CSVReader.escape).joined(separator: ","))
+        }
+        if summary.rejected > 0 { try (rejectLines.joined(separator: "\n") + "\n").write(toFile: rejectsPath, atomically: true, encoding: .utf8) }
+        say("Imported: \(summary.recorded) recorded, \(summary.duplicates) already there, \(summary.rejected) rejected / 导入完成：新增 \(summary.recorded)，已存在 \(summary.duplicates)，拒绝 \(summary.rejected)")
+        if summary.rejected > 0 { say("Rejected rows: \(rejectsPath) / 被拒绝的行见 \(rejectsPath)") }
     }
 }
 
@@ -172,26 +180,13 @@ extension ImportCommand {
 
         func run() async throws {
             try await runReporting {
-                let chosenFormat = try format.map { (name) throws(TendError) in
-                    guard let parsed = ImportFormat(rawValue: name) else { throw TendError.invalid("--format", .init(en: "must be csv or ndjson", zh: "必须是 csv 或 ndjson")) }
-                    return parsed
-                } ?? ImportFormat.guess(path: file)
+                let chosenFormat = try importFormat(format, file: file)
                 let origin = try Validate.identifier(source, field: "--source")
                 let instant = try instant(fromNowOption: now)
-                guard let data = FileManager.default.contents(atPath: file) else {
-                    throw TendError.invalid("FILE", .init(en: "\(file) cannot be read", zh: "无法读取 \(file)"))
-                }
-                let rows = try DispenseFile.rows(bytes: [UInt8](data), format: chosenFormat)
-                let rejectsPath = rejects ?? file + ".rejects.csv"
-                try await withStores(try await loadConfig(storage), clock: .fixed(instant)) { stores, _ in
+                try await importRowFile(file, rejects: rejects, config: try await loadConfig(storage), clock: .fixed(instant)) { bytes, stores, reject in
+                    let rows = try DispenseFile.rows(bytes: bytes, format: chosenFormat)
                     guard let target = try await stores.programs.find(slug: program) else { throw TendError.notFound("program \(program)") }
-                    var rejectLines = ["line,field,reason"]
-                    let summary = try await AdherenceActions(stores: stores).importRows(rows, programID: target.id, source: origin, by: .cli) { reject in
-                        rejectLines.append([String(reject.line), reject.field ?? "", reject.reason].map(CSVReader.escape).joined(separator: ","))
-                    }
-                    if summary.rejected > 0 { try (rejectLines.joined(separator: "\n") + "\n").write(toFile: rejectsPath, atomically: true, encoding: .utf8) }
-                    say("Imported: \(summary.recorded) recorded, \(summary.duplicates) already there, \(summary.rejected) rejected / 导入完成：新增 \(summary.recorded)，已存在 \(summary.duplicates)，拒绝 \(summary.rejected)")
-                    if summary.rejected > 0 { say("Rejected rows: \(rejectsPath) / 被拒绝的行见 \(rejectsPath)") }
+                    return try await AdherenceActions(stores: stores).importRows(rows, programID: target.id, source: origin, by: .cli, reject: reject)
                 }
             }
         }

@@ -334,6 +334,23 @@ public enum UIStrings {
         "portal_status_no_response": .init(en: "No answer", zh: "未回复"),
         "portal_status_failed": .init(en: "Not delivered", zh: "发送失败"),
         "portal_status_escalated": .init(en: "Followed up by the team", zh: "团队已跟进"),
+        "medication": .init(en: "Medication and refills", zh: "用药与续药"),
+        "medication_pdc_note": .init(en: "Proportion of days covered over the last 12 months (PQA): adherent from 80 %, under 91 days not measurable", zh: "近 12 个月用药覆盖率（PDC，PQA 方法）：≥80% 为依从，不足 91 天不可计算"),
+        "drug_class": .init(en: "Class", zh: "药品类别"),
+        "drug": .init(en: "Drug", zh: "药品"),
+        "pdc": .init(en: "PDC", zh: "覆盖率"),
+        "covered_days": .init(en: "Days covered", zh: "覆盖天数"),
+        "gaps": .init(en: "Gaps", zh: "断药区间"),
+        "adherent": .init(en: "Adherent", zh: "依从"),
+        "not_adherent": .init(en: "Below 80 %", zh: "低于 80%"),
+        "not_measurable": .init(en: "Not measurable yet", zh: "暂不可计算"),
+        "filled_on": .init(en: "Handed over", zh: "发药日期"),
+        "days_supply": .init(en: "Days of supply", zh: "用药天数"),
+        "quantity": .init(en: "Quantity", zh: "数量"),
+        "pharmacy": .init(en: "Pharmacy", zh: "药房"),
+        "runs_out": .init(en: "Runs out", zh: "预计用完"),
+        "no_dispenses": .init(en: "No dispenses recorded.", zh: "暂无发药记录。"),
+        "record_dispense": .init(en: "Record a dispense", zh: "登记发药"),
     ]
 
     /// The table flattened for one language, as templates use it.

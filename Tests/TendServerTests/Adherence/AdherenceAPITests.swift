@@ -61,4 +61,44 @@ import TendTestSupport
             }
         }
     }
+
+    /// The pharmacist records a dispense on the patient's page and sees the PDC and the run-out.
+    @Test(arguments: TestBackend.available)
+    func thePharmacistRecordsADispenseOnThePatientsPage(backend: TestBackend) async throws {
+        try await withClient(backend) { app, client in
+            let manager = try await app.token(for: "manager@tend.demo")
+            let patient = try await createPatient(client, token: manager, program: "gdm-camp", body: #"{"name": "药师登记", "phone": "13912349300"}"#)
+            let patientID = try #require(patient["id"] as? String)
+            let jar = CookieJar()
+            _ = try await signIn(client, jar: jar, email: "pharmacist@tend.demo")
+            let pageURI = "/p/gdm-camp/patients/\(patientID)"
+            func page() async throws -> String {
+                try await client.execute(uri: pageURI, method: .get, headers: merged(jar.header, [.accept: "text/html"])) { response in
+                    #expect(response.status == .ok)
+                    return String(buffer: response.body)
+                }
+            }
+            let empty = try await page()
+            #expect(empty.contains("id=\"dispense-form\"") && empty.contains("暂无发药记录"))
+            let csrf = try #require(hiddenField("csrf", in: empty))
+            for (filledOn, days) in [("2026-09-01", "90"), ("2026-11-30", "30")] {
+                try await client.execute(uri: pageURI + "/dispenses", method: .post, headers: merged(jar.header, formHeaders),
+                                         body: form(["csrf": csrf, "drug": "二甲双胍", "filled_on": filledOn, "days_supply": days, "pharmacy": "门诊药房"])) { response in
+                    #expect(response.status == .seeOther || response.status == .found, "\(response.status) \(String(buffer: response.body))")
+                }
+            }
+            for (fields, status) in [(["drug": "二甲双胍", "filled_on": "2026-02-30", "days_supply": "30"], 400),
+                                     (["drug": "二甲双胍", "filled_on": "2026-11-01", "days_supply": "99999999999999999999"], 400),
+                                     (["drug": "", "filled_on": "2026-11-01", "days_supply": "30"], 400)] {
+                try await client.execute(uri: pageURI + "/dispenses", method: .post, headers: merged(jar.header, formHeaders),
+                                         body: form(fields.merging(["csrf": csrf]) { a, _ in a })) { #expect($0.status.code == status, "\(fields)") }
+            }
+            let html = try await page()
+            // 09-01 + 90 days covers to 11-29, the refill 11-30 onwards: 92 of 92 days by 12-01; it runs out 12-30.
+            #expect(html.contains("data-class=\"二甲双胍\"") && html.contains("100 %"), "\(html)")
+            #expect(html.contains("id=\"runs-out\"") && html.contains("2026-12-30"))
+            let stored = try await app.stores.dispenses.fills(programID: try #require(try await app.stores.programs.find(slug: "gdm-camp")).id, patientID: patientID)
+            #expect(stored.count == 2)
+        }
+    }
 }

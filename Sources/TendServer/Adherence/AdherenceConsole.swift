@@ -1,0 +1,76 @@
+import Foundation
+import Hummingbird
+import TendCore
+import TendEngine
+import TendStore
+
+/// The medication section of a patient's page: PDC per class over the last twelve months, the
+/// dispenses, when each followed supply runs out, and the pharmacist's form to record one.
+struct AdherenceConsole: Sendable {
+    let console: ConsoleRoutes
+
+    private var adherence: AdherenceActions { console.dependencies.actions.adherence }
+
+    struct DispenseForm: Decodable {
+        var csrf: String?
+        var drug: String?
+        var `class`: String?
+        var filled_on: String?
+        var days_supply: String?
+        var quantity: String?
+        var pharmacy: String?
+    }
+
+    static let shownDispenses = 20
+
+    func register(on router: Router<TendRequestContext>) {
+        router.post("/p/:program/patients/:patient/dispenses") { request, context -> Response in
+            let page = try await console.programPage(.writePatients, request, context)
+            let patientID = try context.parameters.require("patient")
+            let form = try await console.decodeForm(DispenseForm.self, request)
+            try CSRF.verify(form.csrf, identity: page.grant.identity)
+            func blankToNil(_ text: String?) -> String? { text.flatMap { $0.trimmed.isEmpty ? nil : $0.trimmed } }
+            let days = blankToNil(form.days_supply)
+            guard let supply = Int(days ?? "") else {
+                throw TendError.invalid("days_supply", .init(en: "must be 1 to \(Fill.daysSupplyRange.upperBound) days", zh: "应为 1 至 \(Fill.daysSupplyRange.upperBound) 天"))
+            }
+            let quantity = try blankToNil(form.quantity).map { text throws(TendError) in
+                guard let value = Double(text) else { throw TendError.invalid("quantity", .init(en: "must be a number", zh: "应为数字")) }
+                return value
+            }
+            _ = try await adherence.record(programID: page.grant.program.id, [
+                DispenseSubmission(patientID: patientID, drug: form.drug ?? "", drugClass: blankToNil(form.class), filledOn: form.filled_on ?? "",
+                                   daysSupply: supply, quantity: quantity, pharmacy: blankToNil(form.pharmacy)),
+            ], source: "console", by: page.actor, field: "dispense")
+            return .redirect(to: "/p/\(page.grant.program.slug)/patients/\(patientID)#medication-section")
+        }
+    }
+
+    /// The section's values; `today` is the console's day (China Standard Time).
+    func values(_ page: ConsoleRoutes.ProgramPage, patientID: String, today: LocalDate) async throws -> [String: Any] {
+        guard let medication = try await adherence.medication(programID: page.grant.program.id, patientID: patientID,
+                                                              start: today.adding(days: -364), end: today, by: page.actor) else { return [:] }
+        let t = UIStrings.strings(for: page.locale)
+        let classes = medication.classes.map { item -> [String: Any] in
+            let result = item.result
+            let verdict = !result.measurable ? t["not_measurable"] : result.adherent ? t["adherent"] : t["not_adherent"]
+            return [
+                "drug_class": item.drugClass, "pdc": result.pdc.map { String(format: "%.0f %%", $0 * 100) } ?? "—", "verdict": verdict ?? "",
+                "covered_days": result.coveredDays, "treatment_days": result.treatmentDays,
+                "gaps": result.gaps.suffix(3).map { "\($0.lowerBound)–\($0.upperBound)" }.joined(separator: ", "),
+            ]
+        }
+        let runsOut = Dictionary(grouping: medication.fills, by: \.drug).compactMap { drug, fills -> [String: Any]? in
+            guard let day = PDC.runOut(fills), day >= today else { return nil }
+            return ["drug": drug, "date": day.description]
+        }.sorted { ($0["date"] as? String ?? "") < ($1["date"] as? String ?? "") }
+        return [
+            "has_adherence": !classes.isEmpty, "adherence": classes,
+            "has_dispenses": !medication.fills.isEmpty, "today": today.description,
+            "dispenses": medication.fills.suffix(Self.shownDispenses).reversed().map { fill -> [String: Any] in
+                ["filled_on": fill.filledOn.description, "drug": fill.drug, "drug_class": fill.drugClass ?? "", "days_supply": fill.daysSupply]
+            },
+            "runs_out": runsOut,
+        ]
+    }
+}

@@ -64,27 +64,32 @@ extension ImportCommand {
             """)
 
         @OptionGroup var storage: StorageOptions
-        @Argument(help: "The file to import (.csv, .ndjson or .jsonl)") var file: String
-        @Option(help: "Program slug") var program: String
-        @Option(help: "csv or ndjson (default: from the file name)") var format: String?
+        @OptionGroup var input: RowFileOptions
         @Option(help: "Where the readings came from: device, import, staff, check-in (default import)") var source: String = "import"
-        @Option(help: "Where to write rejected rows (default: FILE.rejects.csv)") var rejects: String?
 
         func run() async throws {
             try await runReporting {
-                let chosenFormat = try importFormat(format, file: file)
+                let chosenFormat = try importFormat(input.format, file: input.file)
                 guard let origin = ObservationSource(rawValue: source) else {
                     throw TendError.invalid("--source", .init(en: "must be one of \(ObservationSource.allCases.map(\.rawValue).joined(separator: ", "))",
                                                               zh: "必须是 \(ObservationSource.allCases.map(\.rawValue).joined(separator: "、")) 之一"))
                 }
-                try await importRowFile(file, rejects: rejects, config: try await loadConfig(storage)) { bytes, stores, reject in
+                try await importRowFile(input.file, rejects: input.rejects, config: try await loadConfig(storage)) { bytes, stores, reject in
                     let rows = try ObservationFile.rows(bytes: bytes, format: chosenFormat)
-                    guard let target = try await stores.programs.find(slug: program) else { throw TendError.notFound("program \(program)") }
+                    guard let target = try await stores.programs.find(slug: input.program) else { throw TendError.notFound("program \(input.program)") }
                     return try await ObservationActions(stores: stores).importRows(rows, programID: target.id, source: origin, by: .cli, reject: reject)
                 }
             }
         }
     }
+}
+
+/// What an import of rows (readings, dispenses) reads and where it reports refused rows.
+struct RowFileOptions: ParsableArguments {
+    @Argument(help: "The file to import (.csv, .ndjson or .jsonl)") var file: String
+    @Option(help: "Program slug") var program: String
+    @Option(help: "csv or ndjson (default: from the file name)") var format: String?
+    @Option(help: "Where to write rejected rows (default: FILE.rejects.csv)") var rejects: String?
 }
 
 /// The `--format` option's format, or the one the file's name suggests.
@@ -98,7 +103,7 @@ func importFormat(_ option: String?, file: String) throws(TendError) -> ImportFo
 /// bytes and hands each refused row to the reject collector; writes the rejects file (line,
 /// field, reason) and prints the summary in both languages.
 func importRowFile(_ file: String, rejects: String?, config: AppConfig, clock: TendClock = .system,
-                   _ body: ([UInt8], Stores, (PatientImport.Reject) -> Void) async throws -> ObservationActions.ImportSummary) async throws {
+                   _ body: ([UInt8], Stores, (PatientImport.Reject) -> Void) async throws -> RowImportSummary) async throws {
     guard let data = FileManager.default.contents(atPath: file) else {
         throw TendError.invalid("FILE", .init(en: "\(file) cannot be read", zh: "无法读取 \(file)"))
     }
@@ -171,21 +176,18 @@ extension ImportCommand {
             """)
 
         @OptionGroup var storage: StorageOptions
-        @Argument(help: "The file to import (.csv, .ndjson or .jsonl)") var file: String
-        @Option(help: "Program slug") var program: String
-        @Option(help: "csv or ndjson (default: from the file name)") var format: String?
+        @OptionGroup var input: RowFileOptions
         @Option(help: "Where the dispenses came from, e.g. the pharmacy system (default import)") var source: String = "import"
-        @Option(help: "Where to write rejected rows (default: FILE.rejects.csv)") var rejects: String?
         @Option(help: "The instant refills are planned from, e.g. 2026-12-01T08:00:00+08:00 (default: now)") var now: String?
 
         func run() async throws {
             try await runReporting {
-                let chosenFormat = try importFormat(format, file: file)
+                let chosenFormat = try importFormat(input.format, file: input.file)
                 let origin = try Validate.identifier(source, field: "--source")
                 let instant = try instant(fromNowOption: now)
-                try await importRowFile(file, rejects: rejects, config: try await loadConfig(storage), clock: .fixed(instant)) { bytes, stores, reject in
+                try await importRowFile(input.file, rejects: input.rejects, config: try await loadConfig(storage), clock: .fixed(instant)) { bytes, stores, reject in
                     let rows = try DispenseFile.rows(bytes: bytes, format: chosenFormat)
-                    guard let target = try await stores.programs.find(slug: program) else { throw TendError.notFound("program \(program)") }
+                    guard let target = try await stores.programs.find(slug: input.program) else { throw TendError.notFound("program \(input.program)") }
                     return try await AdherenceActions(stores: stores).importRows(rows, programID: target.id, source: origin, by: .cli, reject: reject)
                 }
             }

@@ -73,41 +73,20 @@ public struct AdherenceActions: Sendable {
     /// Imports a file's rows a thousand at a time: a row that is not valid is refused on its
     /// own (its line and field handed to `reject`), the rest are stored as `record` stores them.
     public func importRows(_ rows: [Result<DispenseFileRow, PatientImport.Reject>], programID: String, source: String, by actor: AuditActor,
-                           reject: (PatientImport.Reject) -> Void) async throws -> ObservationActions.ImportSummary {
-        var summary = ObservationActions.ImportSummary()
-        for start in stride(from: 0, to: rows.count, by: Bounds.observationsPerRequest) {
-            var batch: [DispenseFileRow] = []
-            for row in rows[start..<min(start + Bounds.observationsPerRequest, rows.count)] {
-                switch row {
-                case .success(let read): batch.append(read)
-                case .failure(let refused):
-                    reject(refused)
-                    summary.rejected += 1
-                }
-            }
-            let byExternalID = try await stores.patients.ids(programID: programID, externalIDs: Array(Set(batch.compactMap(\.patientExternalID))))
-            let known = try await stores.patients.zones(programID: programID, ids: Array(Set(batch.compactMap { $0.patientID ?? $0.patientExternalID.flatMap { byExternalID[$0] } })))
+                           reject: (PatientImport.Reject) -> Void) async throws -> RowImportSummary {
+        try await RowImport(stores: stores).run(rows, programID: programID, reject: reject) { batch in
+            var refused: [PatientImport.Reject] = []
             var dispenses: [Dispense] = []
-            for row in batch {
-                guard let patientID = row.patientID ?? row.patientExternalID.flatMap({ byExternalID[$0] }), known[patientID] != nil else {
-                    reject(PatientImport.Reject(line: row.line, field: row.patientID == nil ? "patient_external_id" : "patient_id",
-                                                reason: "no such patient in the program / 项目中无此患者"))
-                    summary.rejected += 1
-                    continue
-                }
-                do {
+            for (row, patientID, _) in batch {
+                do throws(TendError) {
                     dispenses.append(try Self.checked(row.submission(patientID: patientID), field: "row"))
                 } catch {
-                    reject(PatientImport.Reject(line: row.line, field: error.field.map { $0.replacingOccurrences(of: "row.", with: "") },
-                                                reason: "\(error.message.en) / \(error.message.zh)"))
-                    summary.rejected += 1
+                    refused.append(RowImport.refusal(line: row.line, error))
                 }
             }
             let recorded = try await store(programID: programID, dispenses, source: source, by: actor)
-            summary.recorded += recorded
-            summary.duplicates += dispenses.count - recorded
+            return (recorded, dispenses.count - recorded, refused)
         }
-        return summary
     }
 
     /// One submission checked field by field (`field.…` names what is wrong).

@@ -157,58 +157,26 @@ public struct ObservationActions: Sendable {
     }
 
     /// What an import came to.
-    public struct ImportSummary: Sendable, Equatable {
-        public var recorded = 0
-        public var duplicates = 0
-        public var rejected = 0
-
-        public init(recorded: Int = 0, duplicates: Int = 0, rejected: Int = 0) {
-            self.recorded = recorded
-            self.duplicates = duplicates
-            self.rejected = rejected
-        }
-    }
+    public typealias ImportSummary = RowImportSummary
 
     /// Imports a file's rows batch by batch: a row that is not valid is refused on its own
     /// (its line and field handed to `reject`), the rest are stored.
     public func importRows(_ rows: [Result<ObservationFileRow, PatientImport.Reject>], programID: String, source: ObservationSource,
                            by actor: AuditActor, reject: (PatientImport.Reject) -> Void) async throws -> ImportSummary {
-        var summary = ImportSummary()
-        for start in stride(from: 0, to: rows.count, by: Bounds.observationsPerRequest) {
-            var batch: [ObservationFileRow] = []
-            for row in rows[start..<min(start + Bounds.observationsPerRequest, rows.count)] {
-                switch row {
-                case .success(let read): batch.append(read)
-                case .failure(let refused):
-                    reject(refused)
-                    summary.rejected += 1
-                }
-            }
-            let byExternalID = try await stores.patients.ids(programID: programID, externalIDs: Array(Set(batch.compactMap(\.patientExternalID))))
-            let patientIDs = batch.compactMap { $0.patientID ?? $0.patientExternalID.flatMap { byExternalID[$0] } }
-            let zones = try await stores.patients.zones(programID: programID, ids: Array(Set(patientIDs)))
+        try await RowImport(stores: stores).run(rows, programID: programID, reject: reject) { batch in
+            var refused: [PatientImport.Reject] = []
             var observations: [Observation] = []
-            for row in batch {
-                guard let patientID = row.patientID ?? row.patientExternalID.flatMap({ byExternalID[$0] }), let zone = zones[patientID] else {
-                    reject(PatientImport.Reject(line: row.line, field: row.patientID == nil ? "patient_external_id" : "patient_id",
-                                                reason: "no such patient in the program / 项目中无此患者"))
-                    summary.rejected += 1
-                    continue
-                }
-                do {
+            for (row, patientID, zone) in batch {
+                do throws(TendError) {
                     observations.append(try row.input.observation(patientID: patientID, programID: programID, zone: zone, source: source,
                                                                   recordedBy: actor.id, field: "row"))
                 } catch {
-                    reject(PatientImport.Reject(line: row.line, field: error.field.map { $0.replacingOccurrences(of: "row.", with: "") },
-                                                reason: "\(error.message.en) / \(error.message.zh)"))
-                    summary.rejected += 1
+                    refused.append(RowImport.refusal(line: row.line, error))
                 }
             }
             let result = try await store(observations, programID: programID, by: actor).batch
-            summary.recorded += result.recorded.count
-            summary.duplicates += result.duplicates
+            return (result.recorded.count, result.duplicates, refused)
         }
-        return summary
     }
 
     /// The patient's observations, newest first (of one code, since an instant), audited as one

@@ -123,21 +123,19 @@ public struct AdherenceActions: Sendable {
     /// The patient's PDC per class over `start`…`end` (start: the first fill), audited; nil
     /// when the program has no such patient. A period that ends before it starts holds no fills.
     public func patientAdherence(programID: String, patientID: String, start: LocalDate?, end: LocalDate, by actor: AuditActor) async throws -> [ClassAdherence]? {
-        try await medication(programID: programID, patientID: patientID, start: start, end: end, by: actor)?.classes
-    }
-
-    /// The patient's fills (oldest first) and PDC per class, read and audited once: the
-    /// console's medication section.
-    public func medication(programID: String, patientID: String, start: LocalDate?, end: LocalDate,
-                           by actor: AuditActor) async throws -> (fills: [Fill], classes: [ClassAdherence])? {
         guard try await !stores.patients.zones(programID: programID, ids: [patientID]).isEmpty else { return nil }
         let fills = try await stores.dispenses.fills(programID: programID, patientID: patientID)
         try await stores.audit.recordRead(.adherenceRead, by: actor, program: programID, subject: .patient(patientID))
+        return Self.classes(fills, start: start, end: end)
+    }
+
+    /// PDC per class (a drug without one is its own) of fills already read, classes with no
+    /// fill in the period left out.
+    public static func classes(_ fills: [Fill], start: LocalDate?, end: LocalDate) -> [ClassAdherence] {
         // Without a start, the period begins at the first fill, ten years back at most.
         let from = start ?? end.adding(days: -(PDC.maximumPeriodDays - 1))
-        let classes = Dictionary(grouping: fills, by: { $0.drugClass ?? $0.drug }).map { drugClass, ofClass in
+        return Dictionary(grouping: fills, by: { $0.drugClass ?? $0.drug }).map { drugClass, ofClass in
             ClassAdherence(drugClass: drugClass, result: PDC.compute(ofClass, start: from, end: end))
         }.filter { $0.result.treatmentDays > 0 }.sorted { $0.drugClass < $1.drugClass }
-        return (fills, classes)
     }
 }

@@ -17,6 +17,8 @@ public struct PatientRecord: Sendable {
     public var responses: [QuestionnaireResponse]
     /// Every segment of the program: whether the patient is in it, and why.
     public var segments: [SegmentExplanation]
+    /// The dispenses and refills, oldest first.
+    public var fills: [Fill]
 }
 
 /// The registry's actions: every read of patient data audited, every write audited in its
@@ -106,7 +108,8 @@ public struct PatientActions: Sendable {
                              observations: try await stores.observations.points(programID: programID, patientID: patientID),
                              alerts: try await stores.alerts.list(programID: programID, patientID: patientID),
                              responses: try await stores.responses.list(programID: programID, patientID: patientID, limit: 20),
-                             segments: try await segments.explanations(programID: programID, patientID: patientID))
+                             segments: try await segments.explanations(programID: programID, patientID: patientID),
+                             fills: try await stores.dispenses.fills(programID: programID, patientID: patientID))
     }
 
     public func list(programID: String, query: PatientQuery, by actor: AuditActor) async throws -> PatientPage {

@@ -46,12 +46,11 @@ struct AdherenceConsole: Sendable {
         }
     }
 
-    /// The section's values; `today` is the console's day (China Standard Time).
-    func values(_ page: ConsoleRoutes.ProgramPage, patientID: String, today: LocalDate) async throws -> [String: Any] {
-        guard let medication = try await adherence.medication(programID: page.grant.program.id, patientID: patientID,
-                                                              start: today.adding(days: -364), end: today, by: page.actor) else { return [:] }
-        let t = UIStrings.strings(for: page.locale)
-        let classes = medication.classes.map { item -> [String: Any] in
+    /// The section's values from the fills the patient's page read (and audited); `today` is
+    /// the console's day (China Standard Time).
+    static func values(fills: [Fill], locale: AppLocale, today: LocalDate) -> [String: Any] {
+        let t = UIStrings.strings(for: locale)
+        let classes = AdherenceActions.classes(fills, start: today.adding(days: -364), end: today).map { item -> [String: Any] in
             let result = item.result
             let verdict = !result.measurable ? t["not_measurable"] : result.adherent ? t["adherent"] : t["not_adherent"]
             return [
@@ -60,14 +59,14 @@ struct AdherenceConsole: Sendable {
                 "gaps": result.gaps.suffix(3).map { "\($0.lowerBound)–\($0.upperBound)" }.joined(separator: ", "),
             ]
         }
-        let runsOut = Dictionary(grouping: medication.fills, by: \.drug).compactMap { drug, fills -> [String: Any]? in
+        let runsOut = Dictionary(grouping: fills, by: \.drug).compactMap { drug, fills -> [String: Any]? in
             guard let day = PDC.runOut(fills), day >= today else { return nil }
             return ["drug": drug, "date": day.description]
         }.sorted { ($0["date"] as? String ?? "") < ($1["date"] as? String ?? "") }
         return [
             "has_adherence": !classes.isEmpty, "adherence": classes,
-            "has_dispenses": !medication.fills.isEmpty, "today": today.description,
-            "dispenses": medication.fills.suffix(Self.shownDispenses).reversed().map { fill -> [String: Any] in
+            "has_dispenses": !fills.isEmpty, "today": today.description,
+            "dispenses": fills.suffix(Self.shownDispenses).reversed().map { fill -> [String: Any] in
                 ["filled_on": fill.filledOn.description, "drug": fill.drug, "drug_class": fill.drugClass ?? "", "days_supply": fill.daysSupply]
             },
             "runs_out": runsOut,

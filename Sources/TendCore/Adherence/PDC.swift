@@ -36,6 +36,18 @@ public struct PDCResult: Sendable, Equatable {
 
     public var measurable: Bool { pdc != nil }
     public var adherent: Bool { (pdc ?? 0) >= PDC.adherentFrom }
+
+    /// Below the threshold now, and still above it at the period's end if supplied every day
+    /// after `today`: the days already missed (gaps up to `today`) leave room for it.
+    public func canStillBeAdherent(after today: LocalDate) -> Bool {
+        guard measurable, !adherent, let indexDate else { return false }
+        let end = indexDate.adding(days: treatmentDays - 1)
+        guard today < end else { return false }
+        let missed = gaps.reduce(0) { sum, gap in
+            gap.lowerBound > today ? sum : sum + min(gap.upperBound, today).dayNumber - gap.lowerBound.dayNumber + 1
+        }
+        return Double(treatmentDays - missed) / Double(treatmentDays) >= PDC.adherentFrom
+    }
 }
 
 public enum PDC {
@@ -79,6 +91,22 @@ public enum PDC {
     /// Nil without fills.
     public static func runOut(_ fills: [Fill]) -> LocalDate? {
         shiftedSupply(fills.filter { Fill.daysSupplyRange.contains($0.daysSupply) }).map(\.1).max().map { LocalDate(dayNumber: $0 + 1) }
+    }
+
+    /// Days of `window` these fills cover (one class's: a day counts once), each drug's supply
+    /// shifted as PDC shifts it; a fill handed over before the window counts where its supply
+    /// reaches into it. Days on therapy (人均用药天数) over a period.
+    public static func coveredDays(_ fills: [Fill], in window: ClosedRange<LocalDate>) -> Int {
+        let first = window.lowerBound.dayNumber, last = window.upperBound.dayNumber
+        var intervals = shiftedSupply(fills.filter { $0.filledOn <= window.upperBound && Fill.daysSupplyRange.contains($0.daysSupply) })
+            .map { (max($0.0, first), min($0.1, last)) }.filter { $0.0 <= $0.1 }
+        intervals.sort { $0.0 < $1.0 }
+        var covered = 0, cursor = first
+        for (from, through) in intervals where through >= cursor {
+            covered += through - max(from, cursor) + 1
+            cursor = through + 1
+        }
+        return covered
     }
 
     /// Each fill's covered days (first, last) as day numbers: each drug's fills in order, each

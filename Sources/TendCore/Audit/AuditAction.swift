@@ -77,6 +77,7 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     // Adherence.
     case dispenseRecord = "dispense.record"
     case adherenceRead = "adherence.read"
+    case adherenceReport = "adherence.report"
     // The patient portal.
     case portalCodeRequest = "portal.code.request"
     case portalSignIn = "portal.sign_in"

@@ -19,6 +19,7 @@ public struct Actions: Sendable {
     public let forms: FormActions
     public let missingCheckIns: MissingCheckInSweep
     public let adherence: AdherenceActions
+    public let adherenceReports: AdherenceReports
     public let segments: SegmentActions
     public let portal: PortalActions
 
@@ -37,6 +38,7 @@ public struct Actions: Sendable {
         forms = FormActions(stores: stores, questionnaires: questionnaires, links: links)
         missingCheckIns = MissingCheckInSweep(stores: stores, questionnaires: questionnaires)
         adherence = AdherenceActions(stores: stores)
+        adherenceReports = AdherenceReports(stores: stores)
         segments = SegmentActions(stores: stores)
         portal = PortalActions(stores: stores, channels: channels, links: links, messages: messages, patients: patients)
     }

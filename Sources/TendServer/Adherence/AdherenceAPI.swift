@@ -102,6 +102,122 @@ struct AdherenceRoutes: Sendable {
                                                                       start: start, end: end, by: context.actor) else { throw TendError.notFound("patient") }
                 return try JSONIO.response(ItemsBody(items: found.map(ClassAdherenceBody.init)))
             },
+
+            APIEndpoint(operation: APIOperation(
+                method: .get, path: "/api/v1/programs/{program}/adherence/report", operationID: "adherenceReport",
+                summary: "PDC over a period across the program (per class; for one drug, class or segment), who can still reach 0.80, and the S6 outcome",
+                tag: "adherence",
+                query: [
+                    .init(name: "end", schema: .date, description: "The period's last day (default: today in China Standard Time)"),
+                    .init(name: "start", schema: .date, description: "The period's first day (default: a year before the end)"),
+                    .init(name: "drug", schema: .text(1...200), description: "One drug or class"),
+                    .init(name: "segment", schema: .identifier, description: "One segment's current members (id or slug)"),
+                    .init(name: "outcome_start", schema: .date, description: "S6: the follow-up's first day; the baseline is the same number of days before it"),
+                    .init(name: "outcome_days", schema: .integer(Int64(AdherenceReportQuery.outcomeDaysRange.lowerBound)...Int64(AdherenceReportQuery.outcomeDaysRange.upperBound)),
+                          description: "S6: the length of each window (default 75)"),
+                ],
+                response: AdherenceReportBody.schema, permission: .readPatients)
+            ) { request, context in
+                let grant = try context.requireGrant()
+                let today = LocalDate(instant: dependencies.clock.now(), in: TaskConsole.consoleZone)
+                let query = try AdherenceReportQuery.parse(request.query, today: today)
+                let report = try await dependencies.actions.adherenceReports.report(programID: grant.program.id, query, today: today, zone: TaskConsole.consoleZone,
+                                                                                    by: context.actor)
+                return try JSONIO.response(AdherenceReportBody(report))
+            },
         ]
     }
+}
+
+/// A report as the API answers it.
+struct AdherenceReportBody: Encodable {
+    struct Distribution: Encodable {
+        let measurable: Int
+        let not_measurable: Int
+        let adherent: Int
+        let share_adherent: Double?
+        let mean_pdc: Double?
+        let bands: [Int]
+
+        init(_ figures: PDCDistribution) {
+            measurable = figures.measurable
+            not_measurable = figures.notMeasurable
+            adherent = figures.adherent
+            share_adherent = figures.shareAdherent.map { ($0 * 10_000).rounded() / 10_000 }
+            mean_pdc = figures.meanPDC.map { ($0 * 10_000).rounded() / 10_000 }
+            bands = figures.bands
+        }
+
+        static let schema = Schema.object([
+            "measurable": Schema.integer, "not_measurable": Schema.integer, "adherent": Schema.integer,
+            "share_adherent": Schema.nullable("number"), "mean_pdc": Schema.nullable("number"),
+            "bands": ["type": "array", "items": Schema.integer, "description": "Patient-classes per PDC band of 0.1, the last 0.9–1.0"],
+        ], required: ["measurable", "not_measurable", "adherent", "bands"])
+    }
+
+    struct ClassDistribution: Encodable {
+        let `class`: String
+        let figures: Distribution
+    }
+
+    struct CatchUp: Encodable {
+        let patient_id: String
+        let name: String
+        let `class`: String
+        let pdc: Double?
+        let covered_days: Int
+        let treatment_days: Int
+    }
+
+    struct Outcome: Encodable {
+        let baseline: [String]
+        let follow_up: [String]
+        let as_of: String
+        let patients: Int
+        let mean_baseline_days: Double?
+        let mean_follow_up_days: Double?
+        let poorly_controlled: Int
+        let reassessed: Int
+        let improved: Int
+        let share_improved: Double?
+    }
+
+    let start: String
+    let end: String
+    let overall: Distribution
+    let classes: [ClassDistribution]
+    let catch_up_count: Int
+    let catch_up: [CatchUp]
+    let outcome: Outcome?
+
+    init(_ report: AdherenceReport) {
+        start = report.query.start.description
+        end = report.query.end.description
+        overall = Distribution(report.overall)
+        classes = report.byClass.map { ClassDistribution(class: $0.drugClass, figures: Distribution($0.distribution)) }
+        catch_up_count = report.catchUpCount
+        catch_up = report.catchUp.map {
+            CatchUp(patient_id: $0.patient.id, name: $0.patient.profile.name, class: $0.drugClass, pdc: $0.result.pdc,
+                    covered_days: $0.result.coveredDays, treatment_days: $0.result.treatmentDays)
+        }
+        outcome = report.outcome.map { found in
+            let figures = found.outcome
+            return Outcome(baseline: [found.baseline.lowerBound.description, found.baseline.upperBound.description],
+                           follow_up: [found.followUp.lowerBound.description, found.followUp.upperBound.description], as_of: found.asOf.description,
+                           patients: figures.patients, mean_baseline_days: figures.meanBaselineDays.map { ($0 * 100).rounded() / 100 },
+                           mean_follow_up_days: figures.meanFollowUpDays.map { ($0 * 100).rounded() / 100 }, poorly_controlled: figures.poorlyControlled,
+                           reassessed: figures.reassessed, improved: figures.improved, share_improved: figures.shareImproved.map { ($0 * 10_000).rounded() / 10_000 })
+        }
+    }
+
+    static let schema = Schema.object([
+        "start": Schema.string, "end": Schema.string, "overall": Distribution.schema,
+        "classes": ["type": "array", "items": Schema.object(["class": Schema.string, "figures": Distribution.schema], required: ["class", "figures"])],
+        "catch_up_count": Schema.integer,
+        "catch_up": ["type": "array", "items": Schema.object([
+            "patient_id": Schema.string, "name": Schema.string, "class": Schema.string, "pdc": Schema.nullable("number"),
+            "covered_days": Schema.integer, "treatment_days": Schema.integer,
+        ], required: ["patient_id", "name", "class", "covered_days", "treatment_days"])],
+        "outcome": ["type": ["object", "null"], "description": "S6: days on therapy against the baseline, ACT < 20 at baseline and improved (+3 or to 20)"],
+    ], required: ["start", "end", "overall", "classes", "catch_up_count", "catch_up"])
 }

@@ -142,6 +142,7 @@ struct ConsoleRoutes: Sendable {
 
         PatientConsole(console: self).register(on: router)
         AdherenceConsole(console: self).register(on: router)
+        AdherenceReportConsole(console: self).register(on: router)
         TaskConsole(console: self).register(on: router)
         AlertConsole(console: self).register(on: router)
         SegmentConsole(console: self).register(on: router)

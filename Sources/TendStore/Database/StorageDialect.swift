@@ -65,6 +65,9 @@ public struct StorageDialect: Sendable, Equatable {
     /// SQLite's write transaction already keeps every other writer out.
     var lockingRead: String { isSQLite ? "" : " FOR UPDATE" }
 
+    /// The character of this code point as an SQL expression.
+    func character(_ code: Int) -> String { isSQLite ? "char(\(code))" : "chr(\(code))" }
+
     /// Concatenates the texts of a group.
     func stringAggregate(_ expression: String) -> String {
         isSQLite ? "group_concat(\(expression), '')" : "string_agg(\(expression), '')"

@@ -1,5 +1,6 @@
 import Foundation
 import SQLKit
+import Synchronization
 import TendCore
 
 /// An observation as stored: what was measured, with the id Tend gave it.
@@ -169,6 +170,25 @@ public struct ObservationStore: Sendable {
             return ObservationPoint(code: code, value: try row.decode(column: "value_number", as: Double.self), unit: try row.decode(column: "unit", as: String?.self),
                                     effectiveAt: Date(epochMilliseconds: try row.decode(column: "effective_at", as: Int64.self)))
         }
+    }
+
+    /// The latest number of one code per patient, among readings effective in `from`..<`until`,
+    /// over the whole program in one statement on the `(program_id, code, effective_at)` index,
+    /// each patient's readings arriving oldest first. Unaudited: the use case audits what it shows.
+    public func latestNumbers(programID: String, code: ObservationCode, from: Date, until: Date) async throws -> [String: Double] {
+        let query: SQLQueryString = """
+            SELECT patient_id, value_number FROM observations WHERE program_id = \(bind: programID) AND code = \(bind: code.description)
+            AND effective_at >= \(bind: from.epochMilliseconds) AND effective_at < \(bind: until.epochMilliseconds) AND value_number IS NOT NULL
+            ORDER BY effective_at, id
+            """
+        let latest = Mutex<[String: Double]>([:])
+        try await database.read { sql in
+            try await sql.raw(query).run { row in
+                guard let patientID = try? row.decode(column: "patient_id", as: String.self), let value = try? row.decode(column: "value_number", as: Double.self) else { return }
+                latest.withLock { $0[patientID] = value }
+            }
+        }
+        return latest.withLock { $0 }
     }
 
     func observation(from row: any SQLRow) throws -> StoredObservation {

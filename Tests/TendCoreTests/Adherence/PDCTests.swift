@@ -105,4 +105,37 @@ import TendCore
         #expect(PDC.runOut([Fill(drug: "a", drugClass: "statin", filledOn: d("2026-12-01"), daysSupply: 90),
                             Fill(drug: "b", drugClass: "statin", filledOn: d("2026-12-10"), daysSupply: 30)]) == d("2027-03-01"))
     }
+
+    @Test func daysOnTherapyInAWindowCountCarriedInSupplyAndShiftedRefills() {
+        let d = Self.day
+        let window = d("2026-03-01")...d("2026-05-14") // 75 days
+        // Carried in: a 30-day fill on 02-15 covers 03-01…03-16 (16 days); a refill on 03-10 starts 03-17 (30 days, to 04-15).
+        let fills = [Fill(drug: "budesonide", drugClass: "ics", filledOn: d("2026-02-15"), daysSupply: 30),
+                     Fill(drug: "budesonide", drugClass: "ics", filledOn: d("2026-03-10"), daysSupply: 30)]
+        #expect(PDC.coveredDays(fills, in: window) == 46)
+        // A second drug of the class overlapping 04-01…04-30 adds only 04-16…04-30; a fill after the window adds nothing.
+        let more = fills + [Fill(drug: "fluticasone", drugClass: "ics", filledOn: d("2026-04-01"), daysSupply: 30),
+                            Fill(drug: "budesonide", drugClass: "ics", filledOn: d("2026-05-20"), daysSupply: 30)]
+        #expect(PDC.coveredDays(more, in: window) == 61)
+        // Supply running past the window counts to its last day only.
+        #expect(PDC.coveredDays([Fill(drug: "x", filledOn: d("2026-05-01"), daysSupply: 90)], in: window) == 14)
+        #expect(PDC.coveredDays([], in: window) == 0)
+    }
+
+    @Test func aPatientBelowTheThresholdCanStillReachItOnlyWhileTheDaysMissedLeaveRoom() {
+        let d = Self.day
+        let end = d("2026-12-31")
+        // Index 2026-01-01 (365 days): 80 % needs 292 covered, so at most 73 days may be missed.
+        let fills = [Fill(drug: "a", filledOn: d("2026-01-01"), daysSupply: 90), Fill(drug: "a", filledOn: d("2026-05-01"), daysSupply: 30)]
+        let result = PDC.compute(fills, start: d("2026-01-01"), end: end)
+        #expect(result.coveredDays == 120 && !result.adherent)
+        // Missed 04-01…04-30 (30 days) by 06-15, plus 05-31…06-15 (16): 46 missed, room left.
+        #expect(result.canStillBeAdherent(after: d("2026-06-15")))
+        // By 07-28: 30 + 59 = 89 missed, more than 73.
+        #expect(!result.canStillBeAdherent(after: d("2026-07-28")))
+        // At the end of the period there is no time left; an adherent patient is not listed.
+        #expect(!result.canStillBeAdherent(after: end))
+        let full = PDC.compute([Fill(drug: "a", filledOn: d("2026-01-01"), daysSupply: 365)], start: d("2026-01-01"), end: end)
+        #expect(!full.canStillBeAdherent(after: d("2026-06-01")))
+    }
 }

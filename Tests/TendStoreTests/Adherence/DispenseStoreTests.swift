@@ -1,11 +1,12 @@
 import Foundation
 import Testing
 import TendCore
-import TendStore
+@testable import TendStore
 import TendTestSupport
 
-/// PDC computed by the database, one statement for a program, against TendCore's PDC on the
-/// same generated fills: the same figure for every patient and class, on both backends.
+/// PDC of a program's fills streamed out of the database, and the set-based statement a segment
+/// clause runs, against TendCore's PDC on the same generated fills: the same figure for every
+/// patient and class, on both backends.
 @Suite struct DispenseStoreTests {
     @Test(arguments: TestBackend.available)
     func theDatabasesPDCIsTendCoresForEveryPatient(backend: TestBackend) async throws {
@@ -46,6 +47,25 @@ import TendTestSupport
                 let want = try #require(expected["\(row.patientID)|\(row.drugClass)"])
                 #expect(row.coveredDays == want.coveredDays && row.treatmentDays == want.treatmentDays && row.pdc == want.pdc,
                         "\(row) vs \(want) for \(byPatient[row.patientID] ?? [])")
+            }
+            let statement = try await database.read { sql in
+                try await sql.raw(DispenseStore.pdcQuery(programID: program.id, patientID: nil, start: start, end: end, dialect: database.dialect)).all()
+            }
+            #expect(statement.count == expected.count)
+            for row in statement {
+                let key = "\(try row.decode(column: "patient_id", as: String.self))|\(try row.decode(column: "cls", as: String.self))"
+                let want = try #require(expected[key])
+                #expect(try row.decode(column: "covered_days", as: Int.self) == want.coveredDays, "\(key)")
+                #expect(try row.decode(column: "treatment_days", as: Int.self) == want.treatmentDays, "\(key)")
+            }
+            // A report's filter: one class's fills only, each patient's in one piece.
+            let statins = try await stores.dispenses.foldPatients(programID: program.id, from: start, through: end, filter: .init(drugOrClass: "statin"),
+                                                                  into: [String: [Fill]]()) { all, patient, fills in all[patient] = fills }
+            let wantStatins = byPatient.mapValues { $0.filter { $0.drugClass == "statin" && $0.filledOn >= start && $0.filledOn <= end } }.filter { !$0.value.isEmpty }
+            #expect(Set(statins.keys) == Set(wantStatins.keys))
+            for (patient, fills) in statins {
+                #expect(fills.sorted { ($0.filledOn, $0.drug, $0.daysSupply) < ($1.filledOn, $1.drug, $1.daysSupply) }
+                        == (wantStatins[patient] ?? []).sorted { ($0.filledOn, $0.drug, $0.daysSupply) < ($1.filledOn, $1.drug, $1.daysSupply) })
             }
         }
     }

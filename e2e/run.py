@@ -688,6 +688,135 @@ def s5_refills_through_the_binary(binary, workdir):
     assert dispatch("2030-06-03T10:05:00+08:00")["claimed"] == 0
 
 
+def s6_generated_program(today):
+    """2,000 asthma patients relative to `today` (China Standard Time): a follow-up that began
+    80 days ago (75-day windows, so it has ended), baseline and follow-up dispenses of an
+    ICS/LABA, ACT at baseline and for four in five again in the follow-up. Returns the rows and
+    the figures the report must show, counted day by day."""
+    from datetime import timedelta
+    start = today - timedelta(days=80)
+    baseline = (start - timedelta(days=75), start - timedelta(days=1))
+    follow_up = (start, start + timedelta(days=74))
+    patients, dispenses, readings = [], [], []
+    totals = {"baseline": 0, "follow_up": 0, "poorly": 0, "reassessed": 0, "improved": 0}
+    for index in range(2000):
+        patients.append(f"AS{index},哮喘{index}")
+        fills = []
+        first = baseline[0] + timedelta(days=index % 20)
+        if index % 3 == 0:
+            fills.append(baseline[0] - timedelta(days=24))
+        fills.append(first)
+        if index % 2 == 0:
+            fills.append(first + timedelta(days=35))
+        for month in range(1 if index % 4 == 3 else 3):
+            fills.append(start + timedelta(days=index % 7 + 30 * month))
+        covered, next_free = set(), None
+        for number, filled in enumerate(sorted(fills)):
+            dispenses.append(f"AS{index},布地奈德福莫特罗,ics-laba,{filled.isoformat()},30,门诊药房,as-{index}-{number}")
+            begin = filled if next_free is None or filled > next_free else next_free
+            covered.update(begin + timedelta(days=d) for d in range(30))
+            next_free = begin + timedelta(days=30)
+        totals["baseline"] += sum(1 for day in covered if baseline[0] <= day <= baseline[1])
+        totals["follow_up"] += sum(1 for day in covered if follow_up[0] <= day <= follow_up[1])
+        score = 12 + index % 12
+        readings.append(f"AS{index},act,{score},,{(start - timedelta(days=7)).isoformat()}T10:00:00+08:00,act-b-{index}")
+        if index % 5 != 4:
+            later = min(25, max(5, score + index % 6 - 1))
+            readings.append(f"AS{index},act,{later},,{(start + timedelta(days=61)).isoformat()}T10:00:00+08:00,act-f-{index}")
+            if score < 20:
+                totals["reassessed"] += 1
+                totals["improved"] += 1 if later - score >= 3 or later >= 20 else 0
+        totals["poorly"] += 1 if score < 20 else 0
+    return start, patients, dispenses, readings, totals
+
+
+@check("s6: the adherence report over 2,000 generated asthma patients (imported through the binary) shows days on therapy against the baseline and the share of poorly controlled patients whose control improved, in the browser with its charts, and exports both as CSV")
+def s6_report_in_the_browser(binary, workdir):
+    import urllib.request
+    from datetime import datetime, timedelta, timezone
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    data = Path(workdir) / "s6"
+    data.mkdir()
+    key = data / "master.key"
+    key.write_text("k1:" + "G" * 43 + "=\n")
+    common = ["--database", f"sqlite:{data}/tend.sqlite", "--key-file", str(key)]
+    today = datetime.now(timezone(timedelta(hours=8))).date()
+    start, patients, dispenses, readings, totals = s6_generated_program(today)
+    files = {"patients.csv": "患者编号,姓名\n" + "\n".join(patients) + "\n",
+             "dispenses.csv": "患者编号,药品,药品类别,发药日期,用药天数,药房,记录编号\n" + "\n".join(dispenses) + "\n",
+             "act.csv": "患者编号,指标,数值,单位,测量时间,记录编号\n" + "\n".join(readings) + "\n"}
+    for name, text in files.items():
+        (data / name).write_text(text, encoding="utf-8")
+    for args in (["migrate"], ["program", "create", "--slug", "asthma", "--name", "哮喘依从 S6"],
+                 ["user", "add", "--email", "ph@s6.test", "--password", "s6-password-123", "--program", "asthma", "--role", "pharmacist"],
+                 ["import", "patients", str(data / "patients.csv"), "--program", "asthma"],
+                 ["import", "dispenses", str(data / "dispenses.csv"), "--program", "asthma", "--source", "his"],
+                 ["import", "observations", str(data / "act.csv"), "--program", "asthma", "--source", "import"]):
+        result = run_cli(binary, *args, *common)
+        assert result.returncode == 0, f"{args[:2]}: {result.stdout} {result.stderr}"
+    env = dict(os.environ)
+    env.pop("TEND_MASTER_KEY", None)
+    env["TEND_DISPATCH_ENABLED"] = "false"
+    server = subprocess.Popen([binary, "serve", *common, "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    driver = None
+    try:
+        url = None
+        deadline = time.time() + 30
+        while time.time() < deadline and url is None:
+            match = re.search(r"running at (http://\S+)", server.stdout.readline() or "")
+            url = match.group(1) if match else None
+        assert url, "serve did not print its URL"
+        driver = make_driver(webdriver, Service)
+        wait = WebDriverWait(driver, 30)
+        sign_in(driver, wait, url, "ph@s6.test", "s6-password-123")
+        driver.get(url + "/p/asthma")
+        click_to_new_page(driver, wait, wait.until(conditions.element_to_be_clickable((By.ID, "nav-adherence"))))
+        field = wait.until(conditions.presence_of_element_located((By.NAME, "outcome_start")))
+        driver.execute_script("arguments[0].value = arguments[1]", field, start.isoformat())
+        driver.find_element(By.NAME, "drug").send_keys("ics-laba")
+        click_to_new_page(driver, wait, driver.find_element(By.ID, "report-run"))
+        wait.until(conditions.presence_of_element_located((By.ID, "outcome-section")))
+        shown = {name: driver.find_element(By.ID, name).text for name in
+                 ("outcome-patients", "outcome-baseline-days", "outcome-follow-up-days", "outcome-poorly-controlled", "outcome-reassessed", "outcome-improved")}
+        share = totals["improved"] / totals["reassessed"]
+        counts = {"outcome-patients": "2000", "outcome-poorly-controlled": str(totals["poorly"]), "outcome-reassessed": str(totals["reassessed"])}
+        assert {name: shown[name] for name in counts} == counts, (shown, counts)
+        # One decimal, as the page rounds them.
+        for name, value in (("outcome-baseline-days", totals["baseline"] / 2000), ("outcome-follow-up-days", totals["follow_up"] / 2000),
+                            ("outcome-improved", share * 100)):
+            assert re.fullmatch(r"\d+\.\d( %)?", shown[name]) and abs(float(shown[name].rstrip(" %")) - value) <= 0.0501, (name, shown[name], value)
+        assert totals["follow_up"] > totals["baseline"], totals
+        for chart in ("outcome-days-chart", "outcome-control-chart", "pdc-distribution"):
+            assert driver.find_element(By.ID, chart).size["width"] > 200, chart
+        OUT.mkdir(exist_ok=True)
+        driver.execute_script("document.getElementById('outcome-section').scrollIntoView()")
+        driver.save_screenshot(str(OUT / "s6-adherence-report.png"))
+        # The CSV link, fetched with the browser's session.
+        link = driver.find_element(By.ID, "report-csv").get_attribute("href")
+        cookies = "; ".join(f"{c['name']}={c['value']}" for c in driver.get_cookies())
+        with urllib.request.urlopen(urllib.request.Request(link, headers={"Cookie": cookies}), timeout=30) as response:
+            assert response.headers["Content-Type"].startswith("text/csv"), response.headers["Content-Type"]
+            text = response.read().decode("utf-8-sig")
+        import csv as csvlib
+        import io
+        rows = {(row["section"], row["metric"]): row["value"] for row in csvlib.DictReader(io.StringIO(text)) if row["group"] in ("", "all")}
+        assert rows[("outcome", "outcome_patients")] == "2000", rows
+        assert abs(float(rows[("outcome", "outcome_baseline_days")]) - totals["baseline"] / 2000) <= 0.0051, rows
+        assert abs(float(rows[("outcome", "outcome_follow_up_days")]) - totals["follow_up"] / 2000) <= 0.0051, rows
+        assert rows[("outcome", "outcome_improved")] == str(totals["improved"]), rows
+        assert abs(float(rows[("outcome", "outcome_share_improved")]) - share) < 0.0001, rows
+    finally:
+        if driver:
+            driver.quit()
+        server.terminate()
+        server.wait(timeout=15)
+
+
 class DemoAPI:
     """The demo server's API with a bearer token made by `tend token create` on the demo's data."""
 
@@ -1475,6 +1604,7 @@ def main():
         cli_observations_and_questionnaires(binary, workdir)
         cli_adherence_pdc(binary, workdir)
         s5_refills_through_the_binary(binary, workdir)
+        s6_report_in_the_browser(binary, workdir)
         browser_login(binary, workdir)
         browser_patient_edit(binary, workdir)
         browser_reschedule(binary, workdir)

@@ -78,6 +78,8 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case dispenseRecord = "dispense.record"
     case adherenceRead = "adherence.read"
     case adherenceReport = "adherence.report"
+    case regimenStart = "regimen.start"
+    case regimenStop = "regimen.stop"
     // The patient portal.
     case portalCodeRequest = "portal.code.request"
     case portalSignIn = "portal.sign_in"

@@ -5,7 +5,7 @@ import Foundation
 /// free to use), ACT as scoring only (its wording is licensed; a program adds it to its own
 /// copy), and the forms of the reference scenarios S1, S2 and S3.
 public enum ShippedQuestionnaires {
-    public static let names = ["phq-9", "gad-7", "act", "revisit-form", "chemo-side-effects", "glucose-daily"]
+    public static let names = ["phq-9", "gad-7", "act", "revisit-form", "chemo-side-effects", "glucose-daily", "dose-check-in"]
 
     /// The text of a shipped definition, or nil when `name` is not one.
     public static func source(_ name: String) -> String? {

@@ -35,6 +35,30 @@ extension DispenseFileRow {
     }
 }
 
+/// A regimen as a prescriber or pharmacist enters it.
+public struct RegimenSubmission: Sendable, Equatable {
+    public var drug: String
+    public var drugClass: String?
+    public var strength: String?
+    public var dose: String
+    public var frequency: String
+    public var startOn: String
+    public var stopOn: String?
+    public var prescriber: String?
+
+    public init(drug: String, drugClass: String? = nil, strength: String? = nil, dose: String, frequency: String, startOn: String, stopOn: String? = nil,
+                prescriber: String? = nil) {
+        self.drug = drug
+        self.drugClass = drugClass
+        self.strength = strength
+        self.dose = dose
+        self.frequency = frequency
+        self.startOn = startOn
+        self.stopOn = stopOn
+        self.prescriber = prescriber
+    }
+}
+
 /// One class's adherence for a patient over a period.
 public struct ClassAdherence: Sendable, Equatable {
     public var drugClass: String
@@ -118,6 +142,56 @@ public struct AdherenceActions: Sendable {
             if !enrolled.isEmpty { try await segments.reevaluate(programID: programID, patientIDs: enrolled, after: .enrolments, by: actor, in: sql) }
             return recorded
         }
+    }
+
+    /// Checks and stores a regimen for a known patient (`regimen.…` names a bad field).
+    public func startRegimen(programID: String, patientID: String, _ submission: RegimenSubmission, by actor: AuditActor) async throws -> Regimen {
+        guard try await !stores.patients.zones(programID: programID, ids: [patientID]).isEmpty else { throw TendError.notFound("patient") }
+        let regimen = try Self.checked(submission, patientID: patientID)
+        return try await stores.regimens.start(programID: programID, regimen, actor: actor)
+    }
+
+    static func checked(_ submission: RegimenSubmission, patientID: String) throws(TendError) -> Regimen {
+        let drug = try Validate.text(submission.drug, field: "regimen.drug")
+        let drugClass = try submission.drugClass.map { text throws(TendError) in try Validate.text(text, field: "regimen.class") }
+        let strength = try submission.strength.map { text throws(TendError) in try Validate.text(text, field: "regimen.strength") }
+        let dose = try Validate.text(submission.dose, field: "regimen.dose")
+        guard let frequency = DoseFrequency(rawValue: submission.frequency.trimmed) else {
+            throw TendError.invalid("regimen.frequency", .init(en: "must be one of \(DoseFrequency.allCases.map(\.rawValue).joined(separator: ", "))",
+                                                              zh: "应为 \(DoseFrequency.allCases.map(\.rawValue).joined(separator: "、")) 之一"))
+        }
+        let startOn = try Validate.date(submission.startOn, field: "regimen.start_on")
+        let stopOn = try submission.stopOn.map { text throws(TendError) in try Validate.date(text, field: "regimen.stop_on") }
+        if let stopOn, stopOn < startOn {
+            throw TendError.invalid("regimen.stop_on", .init(en: "must be on or after the start", zh: "应不早于开始日期"))
+        }
+        let prescriber = try submission.prescriber.map { text throws(TendError) in try Validate.text(text, field: "regimen.prescriber") }
+        return Regimen(id: "", patientID: patientID, drug: drug, drugClass: drugClass, strength: strength, dose: dose, frequency: frequency,
+                       startOn: startOn, stopOn: stopOn, prescriber: prescriber)
+    }
+
+    /// Ends a regimen on `stopOn`; the refill follow-up of its drug or class past that day ends
+    /// with it, in the same transaction. Nil when the patient has no such regimen.
+    public func stopRegimen(programID: String, patientID: String, regimenID: String, stopOn text: String, by actor: AuditActor) async throws -> Regimen? {
+        let day = try Validate.date(text, field: "stop_on")
+        let current = try await stores.regimens.list(programID: programID, patientID: patientID)
+        guard let regimen = current.first(where: { $0.id == regimenID }) else { return nil }
+        guard day >= regimen.startOn else { throw TendError.invalid("stop_on", .init(en: "must be on or after the start", zh: "应不早于开始日期")) }
+        let (stores, refills) = (self.stores, self.refills)
+        let pathways = try await refills.pathways(programID: programID)
+        return try await stores.database.transaction { sql in
+            let stopped = try await stores.regimens.stop(programID: programID, patientID: patientID, regimenID: regimenID, on: day, actor: actor, in: sql)
+            if let stopped { try await refills.stop(programID: programID, regimen: stopped, on: day, pathways: pathways, by: actor, in: sql) }
+            return stopped
+        }
+    }
+
+    /// The patient's regimens, audited; nil when the program has no such patient.
+    public func regimens(programID: String, patientID: String, by actor: AuditActor) async throws -> [Regimen]? {
+        guard try await !stores.patients.zones(programID: programID, ids: [patientID]).isEmpty else { return nil }
+        let regimens = try await stores.regimens.list(programID: programID, patientID: patientID)
+        try await stores.audit.recordRead(.adherenceRead, by: actor, program: programID, subject: .patient(patientID))
+        return regimens
     }
 
     /// The patient's PDC per class over `start`…`end` (start: the first fill), audited; nil

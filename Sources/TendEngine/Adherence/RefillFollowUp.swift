@@ -58,6 +58,19 @@ struct RefillFollowUp: Sendable {
         return started
     }
 
+    /// After a regimen stopped on `day` in `sql`: ends the patient's refill follow-up of its
+    /// drug or class whose supply runs out after that day — no refill is due for a stopped drug.
+    func stop(programID: String, regimen: Regimen, on day: LocalDate, pathways: Pathways, by actor: AuditActor, in sql: any SQLDatabase) async throws {
+        let followed = Set(pathways.latest.filter { $0.pathway.refill == regimen.drug || ($0.pathway.refill != nil && $0.pathway.refill == regimen.drugClass) }
+            .map(\.pathway.id))
+        guard !followed.isEmpty else { return }
+        for enrolment in try await stores.enrolments.enrolments(programID: programID, patientID: regimen.patientID, in: sql)
+        where enrolment.status != .cancelled && followed.contains(pathways.slugOfVersion[enrolment.pathwayID] ?? "")
+            && (enrolment.anchors[Pathway.runOutAnchor].map { $0 > day } ?? false) {
+            _ = try await stores.enrolments.cancel(programID: programID, enrolmentID: enrolment.id, actor: actor, in: sql)
+        }
+    }
+
     static func follows(_ pathway: Pathway, _ fill: Fill) -> Bool {
         guard let followed = pathway.refill else { return false }
         return fill.drug == followed || fill.drugClass == followed

@@ -19,6 +19,8 @@ public struct PatientRecord: Sendable {
     public var segments: [SegmentExplanation]
     /// The dispenses and refills, oldest first.
     public var fills: [Fill]
+    /// What the patient is prescribed, newest start first.
+    public var regimens: [Regimen]
 }
 
 /// The registry's actions: every read of patient data audited, every write audited in its
@@ -109,7 +111,8 @@ public struct PatientActions: Sendable {
                              alerts: try await stores.alerts.list(programID: programID, patientID: patientID),
                              responses: try await stores.responses.list(programID: programID, patientID: patientID, limit: 20),
                              segments: try await segments.explanations(programID: programID, patientID: patientID),
-                             fills: try await stores.dispenses.fills(programID: programID, patientID: patientID))
+                             fills: try await stores.dispenses.fills(programID: programID, patientID: patientID),
+                             regimens: try await stores.regimens.list(programID: programID, patientID: patientID))
     }
 
     public func list(programID: String, query: PatientQuery, by actor: AuditActor) async throws -> PatientPage {

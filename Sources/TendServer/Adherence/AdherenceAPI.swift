@@ -61,6 +61,61 @@ struct ClassAdherenceBody: Encodable {
     ], required: ["class", "covered_days", "treatment_days", "adherent", "measurable", "gaps"])
 }
 
+struct StartRegimenRequest: Decodable {
+    let drug: String
+    let `class`: String?
+    let strength: String?
+    let dose: String
+    let frequency: String
+    let start_on: String
+    let stop_on: String?
+    let prescriber: String?
+
+    static let schema = InputSchema.object([
+        .required("drug", .text(1...200)),
+        .optional("class", .nullable(.text(1...200, description: "The therapeutic class; refills of drugs of one class cover the same days"))),
+        .optional("strength", .nullable(.text(1...200, description: "e.g. 160/4.5 µg"))),
+        .required("dose", .text(1...200, description: "e.g. 2 puffs")),
+        .required("frequency", .values(DoseFrequency.allCases.map(\.rawValue), description: "qd, bid, tid, qid, qn (nightly), qw (weekly), prn (as needed)")),
+        .required("start_on", .date),
+        .optional("stop_on", .nullable(.date)),
+        .optional("prescriber", .nullable(.text(1...200))),
+    ])
+
+    var submission: RegimenSubmission {
+        RegimenSubmission(drug: drug, drugClass: `class`, strength: strength, dose: dose, frequency: frequency, startOn: start_on, stopOn: stop_on, prescriber: prescriber)
+    }
+}
+
+struct RegimenBody: Encodable {
+    let id: String
+    let drug: String
+    let `class`: String?
+    let strength: String?
+    let dose: String
+    let frequency: String
+    let start_on: String
+    let stop_on: String?
+    let prescriber: String?
+
+    init(_ regimen: Regimen) {
+        id = regimen.id
+        drug = regimen.drug
+        `class` = regimen.drugClass
+        strength = regimen.strength
+        dose = regimen.dose
+        frequency = regimen.frequency.rawValue
+        start_on = regimen.startOn.description
+        stop_on = regimen.stopOn?.description
+        prescriber = regimen.prescriber
+    }
+
+    static let schema = Schema.object([
+        "id": Schema.string, "drug": Schema.string, "class": Schema.nullable("string"), "strength": Schema.nullable("string"), "dose": Schema.string,
+        "frequency": Schema.string, "start_on": Schema.string, "stop_on": Schema.nullable("string", format: "date"), "prescriber": Schema.nullable("string"),
+    ], required: ["id", "drug", "dose", "frequency", "start_on"])
+}
+
 /// Dispenses from pharmacy systems, and a patient's adherence (PDC per class).
 struct AdherenceRoutes: Sendable {
     let dependencies: AppDependencies
@@ -101,6 +156,44 @@ struct AdherenceRoutes: Sendable {
                 guard let found = try await adherence.patientAdherence(programID: grant.program.id, patientID: try context.parameters.require("patient"),
                                                                       start: start, end: end, by: context.actor) else { throw TendError.notFound("patient") }
                 return try JSONIO.response(ItemsBody(items: found.map(ClassAdherenceBody.init)))
+            },
+
+            APIEndpoint(operation: APIOperation(
+                method: .post, path: "/api/v1/programs/{program}/patients/{patient}/regimens", operationID: "startRegimen",
+                summary: "Record what the patient is prescribed: drug, strength, dose, frequency, start and stop, prescriber",
+                tag: "adherence", body: .json(StartRegimenRequest.schema), response: RegimenBody.schema, permission: .writePatients)
+            ) { request, context in
+                let grant = try context.requireGrant()
+                let body = try await JSONIO.decode(StartRegimenRequest.self, from: request)
+                let regimen = try await adherence.startRegimen(programID: grant.program.id, patientID: try context.parameters.require("patient"), body.submission,
+                                                               by: context.actor)
+                return try JSONIO.response(RegimenBody(regimen), status: .created)
+            },
+
+            APIEndpoint(operation: APIOperation(
+                method: .get, path: "/api/v1/programs/{program}/patients/{patient}/regimens", operationID: "listRegimens",
+                summary: "The patient's regimens, newest start first", tag: "adherence", response: Schema.list(of: "Regimen"), permission: .readPatients)
+            ) { _, context in
+                let grant = try context.requireGrant()
+                guard let regimens = try await adherence.regimens(programID: grant.program.id, patientID: try context.parameters.require("patient"), by: context.actor) else {
+                    throw TendError.notFound("patient")
+                }
+                return try JSONIO.response(ItemsBody(items: regimens.map(RegimenBody.init)))
+            },
+
+            APIEndpoint(operation: APIOperation(
+                method: .post, path: "/api/v1/programs/{program}/patients/{patient}/regimens/{regimen}/stop", operationID: "stopRegimen",
+                summary: "Stop a regimen on a day; refill reminders of its drug past that day are cancelled",
+                tag: "adherence", body: .json(InputSchema.object([.required("stop_on", .date)])), response: RegimenBody.schema, permission: .writePatients)
+            ) { request, context in
+                let grant = try context.requireGrant()
+                struct Body: Decodable { let stop_on: String }
+                let body = try await JSONIO.decode(Body.self, from: request)
+                guard let stopped = try await adherence.stopRegimen(programID: grant.program.id, patientID: try context.parameters.require("patient"),
+                                                                    regimenID: try context.parameters.require("regimen"), stopOn: body.stop_on, by: context.actor) else {
+                    throw TendError.notFound("regimen")
+                }
+                return try JSONIO.response(RegimenBody(stopped))
             },
 
             APIEndpoint(operation: APIOperation(

@@ -184,7 +184,7 @@ struct PatientConsole: Sendable {
             values["segments"] = record.segments.map { SegmentConsole.whyValues($0, locale: page.locale) }
             values["has_segments"] = !record.segments.isEmpty
             let today = LocalDate(instant: console.dependencies.clock.now(), in: TaskConsole.consoleZone)
-            values.merge(AdherenceConsole.values(fills: record.fills, locale: page.locale, today: today)) { _, new in new }
+            values.merge(AdherenceConsole.values(fills: record.fills, regimens: record.regimens, readings: record.observations, locale: page.locale, today: today)) { _, new in new }
             let activity = try await console.dependencies.actions.portal.activity(programID: page.grant.program.id, patientID: patient.id)
             values["portal_activity"] = activity.prefix(30).map { event -> [String: Any] in
                 ["at": TaskConsole.format(event.at), "action": event.action, "who": t["actor_\(event.actorKind.rawValue)"] ?? event.actorKind.rawValue]

@@ -215,6 +215,7 @@ enum APIComponents {
         "QuestionnaireSummary": QuestionnaireSummaryBody.schema,
         "AlertRule": AlertRuleBody.schema,
         "ClassAdherence": ClassAdherenceBody.schema,
+        "Regimen": RegimenBody.schema,
         "Segment": SegmentBody.schema,
         "SegmentWhy": SegmentWhyBody.schema,
         "SegmentMember": SegmentMemberBody.schema,

@@ -851,5 +851,28 @@ public enum Schema {
                 "CREATE INDEX record_shares_by_patient ON record_shares (program_id, patient_id, created_at)",
             ]
         },
+        Migration(version: 22, name: "regimens") { _ in
+            [
+                // What a patient is prescribed; start_on and stop_on are local days as day numbers.
+                """
+                CREATE TABLE regimens (
+                    id TEXT PRIMARY KEY,
+                    program_id TEXT NOT NULL REFERENCES programs(id),
+                    patient_id TEXT NOT NULL REFERENCES patients(id),
+                    drug TEXT NOT NULL,
+                    drug_class TEXT,
+                    strength TEXT,
+                    dose TEXT NOT NULL,
+                    frequency TEXT NOT NULL,
+                    start_on BIGINT NOT NULL,
+                    stop_on BIGINT,
+                    prescriber TEXT,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX regimens_by_patient ON regimens (patient_id, start_on)",
+            ]
+        },
 ]
 }

@@ -23,6 +23,7 @@ public struct Stores: Sendable {
     public let responses: ResponseStore
     public let photos: PhotoStore
     public let dispenses: DispenseStore
+    public let regimens: RegimenStore
     public let segments: SegmentStore
     public let portal: PortalStore
     public let cipher: FieldCipher
@@ -54,6 +55,7 @@ public struct Stores: Sendable {
         self.questionnaires = QuestionnaireStore(database: database, clock: clock, audit: audit)
         self.responses = ResponseStore(database: database, cipher: cipher, audit: audit)
         self.dispenses = DispenseStore(database: database, clock: clock, ids: ids, audit: audit)
+        self.regimens = RegimenStore(database: database, clock: clock, ids: ids, audit: audit)
         self.segments = SegmentStore(database: database, clock: clock, ids: ids, audit: audit)
         self.portal = PortalStore(database: database, clock: clock, ids: ids, blindIndex: blindIndex, patients: patients, audit: audit)
         self.photos = PhotoStore(database: database, clock: clock, cipher: cipher, audit: audit)

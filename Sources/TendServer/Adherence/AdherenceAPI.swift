@@ -236,8 +236,8 @@ struct AdherenceReportBody: Encodable {
             measurable = figures.measurable
             not_measurable = figures.notMeasurable
             adherent = figures.adherent
-            share_adherent = figures.shareAdherent.map { ($0 * 10_000).rounded() / 10_000 }
-            mean_pdc = figures.meanPDC.map { ($0 * 10_000).rounded() / 10_000 }
+            share_adherent = figures.shareAdherent.map { $0.rounded(decimals: 4) }
+            mean_pdc = figures.meanPDC.map { $0.rounded(decimals: 4) }
             bands = figures.bands
         }
 
@@ -297,9 +297,9 @@ struct AdherenceReportBody: Encodable {
             let figures = found.outcome
             return Outcome(baseline: [found.baseline.lowerBound.description, found.baseline.upperBound.description],
                            follow_up: [found.followUp.lowerBound.description, found.followUp.upperBound.description], as_of: found.asOf.description,
-                           patients: figures.patients, mean_baseline_days: figures.meanBaselineDays.map { ($0 * 100).rounded() / 100 },
-                           mean_follow_up_days: figures.meanFollowUpDays.map { ($0 * 100).rounded() / 100 }, poorly_controlled: figures.poorlyControlled,
-                           reassessed: figures.reassessed, improved: figures.improved, share_improved: figures.shareImproved.map { ($0 * 10_000).rounded() / 10_000 })
+                           patients: figures.patients, mean_baseline_days: figures.meanBaselineDays.map { $0.rounded(decimals: 2) },
+                           mean_follow_up_days: figures.meanFollowUpDays.map { $0.rounded(decimals: 2) }, poorly_controlled: figures.poorlyControlled,
+                           reassessed: figures.reassessed, improved: figures.improved, share_improved: figures.shareImproved.map { $0.rounded(decimals: 4) })
         }
     }
 

@@ -196,7 +196,7 @@ enum AdherenceReportCSV {
         func add(_ section: String, _ group: String, _ metric: String, _ value: String) {
             lines.append([section, safe(group), metric, safe(t[metric] ?? metric), value].map(CSVReader.escape).joined(separator: ","))
         }
-        func fraction(_ value: Double?) -> String { value.map { String(($0 * 10_000).rounded() / 10_000) } ?? "" }
+        func fraction(_ value: Double?) -> String { value.map { String($0.rounded(decimals: 4)) } ?? "" }
         func distribution(_ group: String, _ figures: PDCDistribution) {
             add("pdc", group, "adherence_measurable", String(figures.measurable))
             add("pdc", group, "adherence_not_measurable", String(figures.notMeasurable))
@@ -216,8 +216,8 @@ enum AdherenceReportCSV {
             add("outcome", "", "outcome_follow_up", "\(found.followUp.lowerBound)/\(found.followUp.upperBound)")
             add("outcome", "", "outcome_as_of", found.asOf.description)
             add("outcome", "", "outcome_patients", String(figures.patients))
-            add("outcome", "", "outcome_baseline_days", figures.meanBaselineDays.map { String(($0 * 100).rounded() / 100) } ?? "")
-            add("outcome", "", "outcome_follow_up_days", figures.meanFollowUpDays.map { String(($0 * 100).rounded() / 100) } ?? "")
+            add("outcome", "", "outcome_baseline_days", figures.meanBaselineDays.map { String($0.rounded(decimals: 2)) } ?? "")
+            add("outcome", "", "outcome_follow_up_days", figures.meanFollowUpDays.map { String($0.rounded(decimals: 2)) } ?? "")
             add("outcome", "", "outcome_poorly_controlled", String(figures.poorlyControlled))
             add("outcome", "", "outcome_reassessed", String(figures.reassessed))
             add("outcome", "", "outcome_improved", String(figures.improved))

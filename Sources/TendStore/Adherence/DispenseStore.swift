@@ -116,15 +116,19 @@ public struct DispenseStore: Sendable {
 
     /// Folds every patient's fills handed over in `from`…`through` into `initial`, one patient
     /// at a time, in one statement that reads the `(program_id, patient_id, drug, filled_on)`
-    /// index in order and hands each patient's fills over as one text (fields split by U+001F,
-    /// fills by U+001E: no stored text holds a control character). Unaudited: the use case
-    /// audits what it shows.
+    /// index in order and hands each patient's fills over as three aligned lists: the drugs and
+    /// the classes split by U+001E (no stored text holds a control character), and each fill's
+    /// day and supply as one number, `filled_on × 1024 + days_supply` (supply ≤ 1000), split by
+    /// commas. Three plain aggregates cost SQLite a third of one concatenated text per fill.
+    /// Unaudited: the use case audits what it shows.
     public func foldPatients<State: Sendable>(programID: String, from: LocalDate, through: LocalDate, filter: FillFilter = FillFilter(), into initial: State,
                                               _ update: @escaping @Sendable (inout State, String, [Fill]) -> Void) async throws -> State {
         let dialect = database.dialect
-        let field = dialect.character(0x1F), record = dialect.character(0x1E)
+        let record = dialect.character(0x1E)
         var query: SQLQueryString = """
-            SELECT patient_id, \(unsafeRaw: dialect.stringAggregate(dialect.concat(["drug", field, "COALESCE(drug_class, '')", field, "filled_on", field, "days_supply", record]))) AS fills
+            SELECT patient_id, \(unsafeRaw: dialect.stringAggregate("drug", separator: record)) AS drugs,
+                   \(unsafeRaw: dialect.stringAggregate("COALESCE(drug_class, '')", separator: record)) AS classes,
+                   \(unsafeRaw: dialect.stringAggregate("CAST(filled_on * \(Self.supplyBase) + days_supply AS TEXT)", separator: "','")) AS days
             FROM dispenses WHERE program_id = \(bind: programID) AND filled_on >= \(bind: from.dayNumber) AND filled_on <= \(bind: through.dayNumber)
             """
         if let drugOrClass = filter.drugOrClass { query += " AND (drug = \(bind: drugOrClass) OR drug_class = \(bind: drugOrClass))" }
@@ -136,22 +140,32 @@ public struct DispenseStore: Sendable {
         let finished = query
         try await database.read { sql in
             try await sql.raw(finished).run { row in
-                guard let patientID = try? row.decode(column: "patient_id", as: String.self), let text = try? row.decode(column: "fills", as: String.self) else { return }
-                let fills = Self.fills(fromAggregate: text)
+                guard let patientID = try? row.decode(column: "patient_id", as: String.self), let drugs = try? row.decode(column: "drugs", as: String.self),
+                      let classes = try? row.decode(column: "classes", as: String.self), let days = try? row.decode(column: "days", as: String.self) else { return }
+                let fills = Self.fills(drugs: drugs, classes: classes, days: days)
                 state.withLock { update(&$0, patientID, fills) }
             }
         }
         return state.withLock { $0 }
     }
 
-    /// The fills of `foldPatients`'s aggregated text.
-    static func fills(fromAggregate text: String) -> [Fill] {
+    /// `filled_on × supplyBase + days_supply` packs a fill's day and supply in one number.
+    static let supplyBase = 1024
+
+    /// The fills of `foldPatients`'s three aligned lists.
+    static func fills(drugs: String, classes: String, days: String) -> [Fill] {
+        let drugList = drugs.utf8.split(separator: 0x1E, omittingEmptySubsequences: false)
+        let classList = classes.utf8.split(separator: 0x1E, omittingEmptySubsequences: false)
+        let dayList = days.utf8.split(separator: UInt8(ascii: ","))
+        guard drugList.count == dayList.count, classList.count == dayList.count else { return [] }
         var fills: [Fill] = []
-        for record in text.utf8.split(separator: 0x1E) {
-            let fields = record.split(separator: 0x1F, omittingEmptySubsequences: false)
-            guard fields.count == 4, let day = Int(Substring(fields[2])), let supply = Int(Substring(fields[3])) else { continue }
-            let drugClass = fields[1].isEmpty ? nil : String(decoding: fields[1], as: UTF8.self)
-            fills.append(Fill(drug: String(decoding: fields[0], as: UTF8.self), drugClass: drugClass, filledOn: LocalDate(dayNumber: day), daysSupply: supply))
+        fills.reserveCapacity(dayList.count)
+        for index in dayList.indices {
+            guard let packed = Int(Substring(dayList[index])) else { continue }
+            var (day, supply) = packed.quotientAndRemainder(dividingBy: supplyBase)
+            if supply < 0 { (day, supply) = (day - 1, supply + supplyBase) } // a day before 1970
+            let drugClass = classList[index].isEmpty ? nil : String(decoding: classList[index], as: UTF8.self)
+            fills.append(Fill(drug: String(decoding: drugList[index], as: UTF8.self), drugClass: drugClass, filledOn: LocalDate(dayNumber: day), daysSupply: supply))
         }
         return fills
     }

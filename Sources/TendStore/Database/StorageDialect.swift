@@ -69,8 +69,8 @@ public struct StorageDialect: Sendable, Equatable {
     func character(_ code: Int) -> String { isSQLite ? "char(\(code))" : "chr(\(code))" }
 
     /// Concatenates the texts of a group.
-    func stringAggregate(_ expression: String) -> String {
-        isSQLite ? "group_concat(\(expression), '')" : "string_agg(\(expression), '')"
+    func stringAggregate(_ expression: String, separator: String = "''") -> String {
+        isSQLite ? "group_concat(\(expression), \(separator))" : "string_agg(\(expression), \(separator))"
     }
 
     /// The touchpoints of these enrolments: on SQLite the key range of each enrolment's id prefix

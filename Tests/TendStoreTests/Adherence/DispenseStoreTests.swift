@@ -69,4 +69,13 @@ import TendTestSupport
             }
         }
     }
+
+    @Test func theAggregatedListsRoundTripEveryFillIncludingDaysBefore1970AndClasslessDrugs() {
+        let fills = [Fill(drug: "阿托伐他汀, 20 mg", drugClass: "statin", filledOn: LocalDate(year: 1969, month: 12, day: 31), daysSupply: 1000),
+                     Fill(drug: "metformin", drugClass: nil, filledOn: LocalDate(year: 2026, month: 12, day: 1), daysSupply: 1)]
+        let drugs = fills.map(\.drug).joined(separator: "\u{1E}"), classes = fills.map { $0.drugClass ?? "" }.joined(separator: "\u{1E}")
+        let days = fills.map { String($0.filledOn.dayNumber * DispenseStore.supplyBase + $0.daysSupply) }.joined(separator: ",")
+        #expect(DispenseStore.fills(drugs: drugs, classes: classes, days: days) == fills)
+        #expect(DispenseStore.fills(drugs: drugs, classes: "statin", days: days).isEmpty, "lists that do not line up give nothing")
+    }
 }

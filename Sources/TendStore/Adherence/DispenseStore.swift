@@ -94,12 +94,13 @@ public struct DispenseStore: Sendable {
     /// without one is its own), as TendCore's `PDC.compute` reckons it over one streamed pass
     /// (`foldPatients`): never a query per patient, and never a whole program's rows in memory.
     public func pdc(programID: String, start: LocalDate, end: LocalDate) async throws -> [PatientPDC] {
-        try await foldPatients(programID: programID, from: start, through: end, into: [PatientPDC]()) { results, patientID, fills in
-            for (drugClass, classFills) in Dictionary(grouping: fills, by: { $0.drugClass ?? $0.drug }) {
+        try await foldPatients(programID: programID, from: start, through: end, into: [PatientPDC](), map: { patientID, fills in
+            Dictionary(grouping: fills, by: { $0.drugClass ?? $0.drug }).map { drugClass, classFills in
                 let result = PDC.compute(classFills, start: start, end: end)
-                results.append(PatientPDC(patientID: patientID, drugClass: drugClass, coveredDays: result.coveredDays, treatmentDays: result.treatmentDays))
+                return PatientPDC(patientID: patientID, drugClass: drugClass, coveredDays: result.coveredDays, treatmentDays: result.treatmentDays)
             }
-        }.sorted { ($0.patientID, $0.drugClass) < ($1.patientID, $1.drugClass) }
+        }, combine: { results, patient in results.append(contentsOf: patient) })
+        .sorted { ($0.patientID, $0.drugClass) < ($1.patientID, $1.drugClass) }
     }
 
     /// Which of a program's fills a report reads: handed over in `from`…`through`, of one drug or
@@ -123,6 +124,11 @@ public struct DispenseStore: Sendable {
     /// Unaudited: the use case audits what it shows.
     public func foldPatients<State: Sendable>(programID: String, from: LocalDate, through: LocalDate, filter: FillFilter = FillFilter(), into initial: State,
                                               _ update: @escaping @Sendable (inout State, String, [Fill]) -> Void) async throws -> State {
+        try await fold(foldQuery(programID: programID, from: from, through: through, filter: filter), into: initial,
+                       map: { patientID, fills in (patientID, fills) }, combine: { state, patient in update(&state, patient.0, patient.1) })
+    }
+
+    private func foldQuery(programID: String, from: LocalDate, through: LocalDate, filter: FillFilter) -> SQLQueryString {
         let dialect = database.dialect
         let record = dialect.character(0x1E)
         var query: SQLQueryString = """
@@ -136,17 +142,58 @@ public struct DispenseStore: Sendable {
             query += " AND patient_id IN (SELECT patient_id FROM segment_members WHERE segment_id = \(bind: segmentID) AND left_at IS NULL)"
         }
         query += " GROUP BY patient_id"
-        let state = Mutex(initial)
-        let finished = query
-        try await database.read { sql in
-            try await sql.raw(finished).run { row in
-                guard let patientID = try? row.decode(column: "patient_id", as: String.self), let drugs = try? row.decode(column: "drugs", as: String.self),
-                      let classes = try? row.decode(column: "classes", as: String.self), let days = try? row.decode(column: "days", as: String.self) else { return }
-                let fills = Self.fills(drugs: drugs, classes: classes, days: days)
-                state.withLock { update(&$0, patientID, fills) }
+        return query
+    }
+
+    /// `foldPatients` where the work per patient (`map`) runs on other threads, batch by batch,
+    /// while the database steps on: on two cores the statement and the reckoning overlap. Only
+    /// `combine` runs one patient at a time, in no particular order.
+    public func foldPatients<Partial: Sendable, State: Sendable>(programID: String, from: LocalDate, through: LocalDate, filter: FillFilter = FillFilter(),
+                                                                 into initial: State, map: @escaping @Sendable (String, [Fill]) -> Partial,
+                                                                 combine: @escaping @Sendable (inout State, Partial) -> Void) async throws -> State {
+        try await fold(foldQuery(programID: programID, from: from, through: through, filter: filter), into: initial, map: map, combine: combine)
+    }
+
+    private final class Folding<State: Sendable, Row: Sendable>: Sendable {
+        let state: Mutex<State>
+        let pending = Mutex<[Row]>([])
+        let group = DispatchGroup()
+        init(_ initial: State) { state = Mutex(initial) }
+    }
+
+    static let foldBatch = 2_000
+
+    private func fold<Partial: Sendable, State: Sendable>(_ query: SQLQueryString, into initial: State, map: @escaping @Sendable (String, [Fill]) -> Partial,
+                                                          combine: @escaping @Sendable (inout State, Partial) -> Void) async throws -> State {
+        typealias Row = (patientID: String, drugs: String, classes: String, days: String)
+        let folding = Folding<State, Row>(initial)
+        @Sendable func reckon(_ rows: [Row]) {
+            folding.group.enter()
+            DispatchQueue.global().async {
+                let partials = rows.map { map($0.patientID, Self.fills(drugs: $0.drugs, classes: $0.classes, days: $0.days)) }
+                folding.state.withLock { state in for partial in partials { combine(&state, partial) } }
+                folding.group.leave()
             }
         }
-        return state.withLock { $0 }
+        try await database.read { sql in
+            try await sql.raw(query).run { row in
+                guard let patientID = try? row.decode(column: "patient_id", as: String.self), let drugs = try? row.decode(column: "drugs", as: String.self),
+                      let classes = try? row.decode(column: "classes", as: String.self), let days = try? row.decode(column: "days", as: String.self) else { return }
+                let full: [Row]? = folding.pending.withLock { pending in
+                    pending.append((patientID, drugs, classes, days))
+                    guard pending.count >= Self.foldBatch else { return nil }
+                    defer { pending.removeAll(keepingCapacity: true) }
+                    return pending
+                }
+                if let full { reckon(full) }
+            }
+        }
+        reckon(folding.pending.withLock { pending in
+            defer { pending.removeAll() }
+            return pending
+        })
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in folding.group.notify(queue: .global()) { done.resume() } }
+        return folding.state.withLock { $0 }
     }
 
     /// `filled_on × supplyBase + days_supply` packs a fill's day and supply in one number.

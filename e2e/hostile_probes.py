@@ -366,6 +366,8 @@ class Context:
             ids["segment"] = self.api("POST", f"/api/v1/programs/{program}/segments", {
                 "slug": f"hostile-{program}", "name": {"zh": "敌意分群", "en": "Hostile segment"},
                 "rule": "tag(cohort) or last(glucose-fasting, 14d) >= 7.0"})["segment"]["slug"]
+            ids["regimen"] = self.api("POST", f"/api/v1/programs/{program}/patients/{ids['patient']}/regimens", {
+                "drug": "二甲双胍", "dose": "1 片", "frequency": "bid", "start_on": "2026-11-01"})["id"]
         self.ids[B]["only_pathway"] = next((p for p in self.ids[B]["pathways"] if p not in self.ids[A]["pathways"]), "s2-chemo-cycles")
         tokens = self.api("GET", "/api/v1/tokens", who="admin")["items"]
         self.ids[A]["token"] = next(t["id"] for t in tokens if t["name"] == "revoke-me")
@@ -379,7 +381,7 @@ class Context:
                 "message": ids["message"], "consent": ids["consent"], "token": self.ids[A]["token"],
                 "user": self.ids[A]["member"], "pathway": ids["pathway"], "channel": "webhook", "alert": ids["alert"],
                 "questionnaire": "phq-9", "photo": "no-such-photo",
-                "segment": ids["segment"]}
+                "segment": ids["segment"], "regimen": ids["regimen"]}
 
 
 # --- the base body of each operation --------------------------------------------------------
@@ -422,6 +424,8 @@ def bases(ctx):
         "recordConsent": lambda: {"kind": "data-sharing", "version": "v2"},
         "bindSenderIdentity": lambda: {"channel": "wecom", "user_id": ctx.uniq("wx-")},
         "changePatientTags": lambda: {"add": ["hostile=tagged"], "remove": ["hostile=none"]},
+        "startRegimen": lambda: {"drug": "二甲双胍", "dose": "1 片", "frequency": "bid", "start_on": "2026-11-01"},
+        "stopRegimen": lambda: {"stop_on": "2026-12-01"},
         "completeTask": lambda: {"outcome": "done", "note": "已处理"},
         "reassignTask": lambda: {"assignee_id": admin},
         "setTriageSettings": lambda: {
@@ -1146,9 +1150,11 @@ def cross_program(ctx, document):
     a, b = ctx.ids[A], ctx.ids[B]
     before = snapshot(ctx, B)
     other = {"patient": b["patient"], "enrolment": b["enrolment"], "task": b["task"], "message": b["message"],
-             "consent": b["consent"], "pathway": b["only_pathway"], "user": ctx.users["doctor"], "segment": b["segment"]}
+             "consent": b["consent"], "pathway": b["only_pathway"], "user": ctx.users["doctor"], "segment": b["segment"],
+             "regimen": b["regimen"]}
     missing = {"patient": "0" * 32, "enrolment": "0" * 20, "task": "no-such-task", "message": "0" * 32,
-               "consent": "0" * 32, "pathway": "no-such-pathway", "user": "0" * 32, "segment": "no-such-segment"}
+               "consent": "0" * 32, "pathway": "no-such-pathway", "user": "0" * 32, "segment": "no-such-segment",
+               "regimen": "0" * 32}
     factories = bases(ctx)
     for op in operations(document):
         for name in op.path_params:

@@ -28,7 +28,7 @@ def run(ctx, server, out_dir, max_examples=25, seed=20261201, timeout=1200):
         "TEND_ST_TOKEN": ctx.tokens["admin"], "TEND_ST_PROGRAM": "gdm-camp", "TEND_ST_PATIENT": a["patient"],
         "TEND_ST_ENROLMENT": a["enrolment"], "TEND_ST_TASK": a["task"], "TEND_ST_MESSAGE": a["message"],
         "TEND_ST_CONSENT": a["consent"], "TEND_ST_TOKEN_ID": a["token"], "TEND_ST_USER": a["member"],
-        "TEND_ST_PATHWAY": a["pathway"], "TEND_ST_SEGMENT": a["segment"], "TEND_ST_MEMBER_EMAIL": "sweep-member@hostile.test", "NO_COLOR": "1",
+        "TEND_ST_PATHWAY": a["pathway"], "TEND_ST_SEGMENT": a["segment"], "TEND_ST_REGIMEN": a["regimen"], "TEND_ST_MEMBER_EMAIL": "sweep-member@hostile.test", "NO_COLOR": "1",
     })
     command = [sys.executable, "-m", "schemathesis.cli", "--config-file", str(HERE / "schemathesis.toml"), "run",
                f"{server.url}/api/v1/openapi.json", "--checks", "all", "--max-examples", str(max_examples), "--seed", str(seed),

@@ -144,7 +144,14 @@ public struct AdherenceActions: Sendable {
         }
     }
 
-    /// Checks and stores a regimen for a known patient (`regimen.…` names a bad field).
+    /// Throws not-found unless the program has the patient: what an entry point asks before it
+    /// reads a request's body, so that a missing patient is a 404 whatever the body.
+    public func requirePatient(programID: String, patientID: String) async throws {
+        guard try await !stores.patients.zones(programID: programID, ids: [patientID]).isEmpty else { throw TendError.notFound("patient") }
+    }
+
+    /// Checks and stores a regimen for a known patient (`regimen.…` names a bad field; a stop
+    /// before the start conflicts with it: 409).
     public func startRegimen(programID: String, patientID: String, _ submission: RegimenSubmission, by actor: AuditActor) async throws -> Regimen {
         guard try await !stores.patients.zones(programID: programID, ids: [patientID]).isEmpty else { throw TendError.notFound("patient") }
         let regimen = try Self.checked(submission, patientID: patientID)
@@ -163,7 +170,7 @@ public struct AdherenceActions: Sendable {
         let startOn = try Validate.date(submission.startOn, field: "regimen.start_on")
         let stopOn = try submission.stopOn.map { text throws(TendError) in try Validate.date(text, field: "regimen.stop_on") }
         if let stopOn, stopOn < startOn {
-            throw TendError.invalid("regimen.stop_on", .init(en: "must be on or after the start", zh: "应不早于开始日期"))
+            throw TendError.conflict("regimen.stop_on", .init(en: "must be on or after the start", zh: "应不早于开始日期"))
         }
         let prescriber = try submission.prescriber.map { text throws(TendError) in try Validate.text(text, field: "regimen.prescriber") }
         return Regimen(id: "", patientID: patientID, drug: drug, drugClass: drugClass, strength: strength, dose: dose, frequency: frequency,
@@ -176,7 +183,7 @@ public struct AdherenceActions: Sendable {
         let day = try Validate.date(text, field: "stop_on")
         let current = try await stores.regimens.list(programID: programID, patientID: patientID)
         guard let regimen = current.first(where: { $0.id == regimenID }) else { return nil }
-        guard day >= regimen.startOn else { throw TendError.invalid("stop_on", .init(en: "must be on or after the start", zh: "应不早于开始日期")) }
+        guard day >= regimen.startOn else { throw TendError.conflict("stop_on", .init(en: "must be on or after the start", zh: "应不早于开始日期")) }
         let (stores, refills) = (self.stores, self.refills)
         let pathways = try await refills.pathways(programID: programID)
         return try await stores.database.transaction { sql in

@@ -9,7 +9,7 @@ public struct AdherenceReportQuery: Sendable, Equatable {
     public var end: LocalDate
     public var drugOrClass: String?
     public var segmentID: String?
-    /// The follow-up's first day (the programme's start); nil: no outcome section.
+    /// The follow-up's first day (the programme's start); nil, or a day after today: no outcome section.
     public var outcomeStart: LocalDate?
     public var outcomeDays: Int
 
@@ -78,7 +78,7 @@ public struct AdherenceReports: Sendable {
     /// The report as of `today`. The summary is audited as one `adherence.report` event; each
     /// patient the report names (the catch-up list) as a read of that patient.
     public func report(programID: String, _ query: AdherenceReportQuery, today: LocalDate, zone: TimeZone, by actor: AuditActor) async throws -> AdherenceReport {
-        try Self.check(query)
+        let query = try Self.checked(query)
         var segment: String?
         if let idOrSlug = query.segmentID {
             guard let found = try await stores.segments.find(programID: programID, id: idOrSlug) else { throw TendError.notFound("segment") }
@@ -104,7 +104,7 @@ public struct AdherenceReports: Sendable {
                                   uniquingKeysWith: { first, _ in first })
         let shown = ranked.compactMap { item in patients[item.patientID].map { CatchUpPatient(patient: $0, drugClass: item.drugClass, result: item.result) } }
         var outcome: OutcomeReport?
-        if let first = query.outcomeStart {
+        if let first = query.outcomeStart, first <= today {
             outcome = try await self.outcome(programID: programID, filter: filter, start: first, days: query.outcomeDays, today: today, zone: zone)
         }
         try await stores.audit.recordRead(.adherenceReport, by: actor, program: programID, subject: nil)
@@ -114,17 +114,16 @@ public struct AdherenceReports: Sendable {
                                catchUpCount: tally.catchUp.count, catchUp: shown, outcome: outcome)
     }
 
-    static func check(_ query: AdherenceReportQuery) throws(TendError) {
-        guard query.start <= query.end else {
-            throw TendError.invalid("start", .init(en: "must be on or before the end", zh: "应不晚于结束日期"))
-        }
-        guard query.end.dayNumber - query.start.dayNumber < PDC.maximumPeriodDays else {
-            throw TendError.invalid("start", .init(en: "the period must be at most \(PDC.maximumPeriodDays) days", zh: "统计期不能超过 \(PDC.maximumPeriodDays) 天"))
-        }
+    /// The query as reported: a period longer than ten years starts ten years before its end
+    /// (as a patient's PDC does); one that ends before it starts holds no fills.
+    static func checked(_ query: AdherenceReportQuery) throws(TendError) -> AdherenceReportQuery {
+        var query = query
+        if query.end.dayNumber - query.start.dayNumber >= PDC.maximumPeriodDays { query.start = query.end.adding(days: -(PDC.maximumPeriodDays - 1)) }
         guard AdherenceReportQuery.outcomeDaysRange.contains(query.outcomeDays) else {
             let range = AdherenceReportQuery.outcomeDaysRange
             throw TendError.invalid("outcome_days", .init(en: "must be \(range.lowerBound) to \(range.upperBound) days", zh: "应为 \(range.lowerBound) 至 \(range.upperBound) 天"))
         }
+        return query
     }
 
     /// S6: days on therapy in the `days` before `start` (baseline) and from `start` on
@@ -132,9 +131,6 @@ public struct AdherenceReports: Sendable {
     /// the baseline ACT is their latest in the baseline window or on `start` itself, the
     /// follow-up ACT their latest after `start`.
     func outcome(programID: String, filter: DispenseStore.FillFilter, start: LocalDate, days: Int, today: LocalDate, zone: TimeZone) async throws -> OutcomeReport {
-        guard today >= start else {
-            throw TendError.invalid("outcome_start", .init(en: "the follow-up has not started yet", zh: "随访期尚未开始"))
-        }
         let baseline = start.adding(days: -days)...start.adding(days: -1)
         let followUp = start...start.adding(days: days - 1)
         let asOf = min(today, followUp.upperBound)

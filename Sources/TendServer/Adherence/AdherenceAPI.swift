@@ -161,9 +161,11 @@ struct AdherenceRoutes: Sendable {
             APIEndpoint(operation: APIOperation(
                 method: .post, path: "/api/v1/programs/{program}/patients/{patient}/regimens", operationID: "startRegimen",
                 summary: "Record what the patient is prescribed: drug, strength, dose, frequency, start and stop, prescriber",
-                tag: "adherence", body: .json(StartRegimenRequest.schema), response: RegimenBody.schema, permission: .writePatients)
+                tag: "adherence", body: .json(StartRegimenRequest.schema), successStatus: 201, response: RegimenBody.schema, conflicts: true,
+                permission: .writePatients)
             ) { request, context in
                 let grant = try context.requireGrant()
+                try await adherence.requirePatient(programID: grant.program.id, patientID: try context.parameters.require("patient"))
                 let body = try await JSONIO.decode(StartRegimenRequest.self, from: request)
                 let regimen = try await adherence.startRegimen(programID: grant.program.id, patientID: try context.parameters.require("patient"), body.submission,
                                                                by: context.actor)
@@ -184,9 +186,11 @@ struct AdherenceRoutes: Sendable {
             APIEndpoint(operation: APIOperation(
                 method: .post, path: "/api/v1/programs/{program}/patients/{patient}/regimens/{regimen}/stop", operationID: "stopRegimen",
                 summary: "Stop a regimen on a day; refill reminders of its drug past that day are cancelled",
-                tag: "adherence", body: .json(InputSchema.object([.required("stop_on", .date)])), response: RegimenBody.schema, permission: .writePatients)
+                tag: "adherence", body: .json(InputSchema.object([.required("stop_on", .date)])), response: RegimenBody.schema, conflicts: true,
+                permission: .writePatients)
             ) { request, context in
                 let grant = try context.requireGrant()
+                try await adherence.requirePatient(programID: grant.program.id, patientID: try context.parameters.require("patient"))
                 struct Body: Decodable { let stop_on: String }
                 let body = try await JSONIO.decode(Body.self, from: request)
                 guard let stopped = try await adherence.stopRegimen(programID: grant.program.id, patientID: try context.parameters.require("patient"),

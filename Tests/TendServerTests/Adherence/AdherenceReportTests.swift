@@ -196,8 +196,16 @@ import TendTestSupport
                 #expect(outcome["baseline"] as? [String] == ["2026-06-18", "2026-08-31"] && outcome["as_of"] as? String == "2026-11-14")
                 #expect((body["overall"] as? [String: Any])?["bands"] as? [Int] == distribution.bands)
             }
-            for (bad, field) in [("outcome_days=5", "outcome_days"), ("start=2026-12-02&end=2026-12-01", "start"), ("end=2026-02-30", "end"),
-                                 ("outcome_start=2027-01-01", "outcome_start"), ("segment=none", "segment")] {
+            // A period ending before it starts holds nothing; one over ten years is cut to ten; a follow-up not yet begun has no outcome.
+            for (query, measurable, hasOutcome) in [("start=2026-12-02&end=2026-12-01", 0, false), ("start=1900-01-01", distribution.measurable, false),
+                                                    ("outcome_start=2027-01-01", distribution.measurable, false)] {
+                try await client.execute(uri: "/api/v1/programs/gdm-camp/adherence/report?\(query)", method: .get, headers: bearer(manager)) { response in
+                    #expect(response.status == .ok, "\(query): \(String(buffer: response.body))")
+                    #expect((object(response)["overall"] as? [String: Any])?["measurable"] as? Int == measurable, "\(query)")
+                    #expect((object(response)["outcome"] != nil && !(object(response)["outcome"] is NSNull)) == hasOutcome, "\(query)")
+                }
+            }
+            for (bad, field) in [("outcome_days=5", "outcome_days"), ("end=2026-02-30", "end"), ("segment=none", "segment")] {
                 try await client.execute(uri: "/api/v1/programs/gdm-camp/adherence/report?\(bad)", method: .get, headers: bearer(manager)) { response in
                     #expect([400, 404].contains(response.status.code), "\(bad): \(String(buffer: response.body))")
                     if response.status.code == 400 { #expect(object(response)["field"] as? String == field, "\(bad)") }

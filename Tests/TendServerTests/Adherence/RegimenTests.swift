@@ -29,7 +29,7 @@ import TendTestSupport
             let refusals: [(String, String, Int)] = [
                 (#"{"drug": "x", "dose": "1", "frequency": "hourly", "start_on": "2026-11-20"}"#, "frequency", 400),
                 (#"{"drug": "x", "dose": "1", "frequency": "qd", "start_on": "2026-11-31"}"#, "start_on", 400),
-                (#"{"drug": "x", "dose": "1", "frequency": "qd", "start_on": "2026-11-20", "stop_on": "2026-11-01"}"#, "regimen.stop_on", 400),
+                (#"{"drug": "x", "dose": "1", "frequency": "qd", "start_on": "2026-11-20", "stop_on": "2026-11-01"}"#, "regimen.stop_on", 409),
                 (#"{"drug": " ", "dose": "1", "frequency": "qd", "start_on": "2026-11-20"}"#, "drug", 400),
             ]
             for (body, field, status) in refusals {
@@ -40,6 +40,10 @@ import TendTestSupport
             try await client.execute(uri: "/api/v1/programs/gdm-camp/patients/\(patientID)/regimens", method: .post, headers: bearer(manager), body: json(regimen)) {
                 #expect($0.status == .notFound, "another program's patient")
             }
+            try await client.execute(uri: base + "/patients/nobody/regimens", method: .post, headers: bearer(manager),
+                                     body: json(#"{"drug": "x", "dose": "1", "frequency": "qd", "start_on": "2026-11-20", "stop_on": "2026-11-01"}"#)) {
+                #expect($0.status == .notFound, "a missing patient is a 404 before its fields conflict")
+            }
             // A 30-day fill on 12-01 enrols the patient in the shipped TCM refill pathway (run-out 12-31).
             let fill = #"{"dispenses": [{"patient_id": "\#(patientID)", "drug": "健骨生丸", "class": "tcm-hip", "filled_on": "2026-12-01", "days_supply": 30}]}"#
             try await client.execute(uri: base + "/dispenses", method: .post, headers: bearer(manager), body: json(fill)) { #expect($0.status == .ok) }
@@ -49,7 +53,7 @@ import TendTestSupport
 
             try await client.execute(uri: base + "/patients/\(patientID)/regimens/\(regimenID)/stop", method: .post, headers: bearer(manager),
                                      body: json(#"{"stop_on": "2026-11-19"}"#)) { response in
-                #expect(response.status == .badRequest && object(response)["field"] as? String == "stop_on", "before the start")
+                #expect(response.status == .conflict && object(response)["field"] as? String == "stop_on", "before the start")
             }
             try await client.execute(uri: base + "/patients/\(patientID)/regimens/nope/stop", method: .post, headers: bearer(manager),
                                      body: json(#"{"stop_on": "2026-12-05"}"#)) { #expect($0.status == .notFound) }

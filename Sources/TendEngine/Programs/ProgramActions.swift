@@ -86,7 +86,7 @@ public struct ProgramActions: Sendable {
     /// The program's own triage rules, thresholds, answers and on-call member.
     public func setTriageSettings(programID: String, _ settings: ProgramTriageSettings, by actor: AuditActor) async throws {
         if let staff = settings.onCallStaffID, try await stores.staff.role(userID: staff, programID: programID) == nil {
-            throw TendError.conflict("on_call_staff_id", .init(en: "is not a member of the program", zh: "不是本项目的成员"))
+            throw TendError.notFound("staff member")
         }
         try await stores.database.transaction { sql in
             try await stores.messages.saveSettings(programID: programID, settings, in: sql)

@@ -290,7 +290,7 @@ struct InboxRoutes: Sendable {
             APIEndpoint(operation: APIOperation(
                 method: .put, path: "/api/v1/programs/{program}/triage/settings", operationID: "setTriageSettings",
                 summary: "Replace the program's triage additions (see docs/triage.md)", tag: "messages",
-                body: .json(ProgramTriageSettings.inputSchema), response: ["type": "object"], conflicts: true, permission: .manageProgram)
+                body: .json(ProgramTriageSettings.inputSchema), response: ["type": "object"], permission: .manageProgram)
             ) { request, context in
                 let grant = try context.requireGrant()
                 let settings = try await JSONIO.decode(ProgramTriageSettings.self, from: request)

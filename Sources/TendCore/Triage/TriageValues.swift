@@ -367,7 +367,7 @@ extension TriageEngine {
             if isNoMeasurement(token, after: after, labelled: label != nil && label != .measure && label != .other, reading) { continue }
             if after?.kind == .notMeasurement { after = nil }
             // Blood pressure: 120/80, 190 over 120.
-            if index + 1 < tokens.count, let second = pressureSecond(token, next: tokens[index + 1], after: after, reading) {
+            if index + 1 < tokens.count, let second = pressureSecond(token, next: tokens[index + 1], after: after, labelled: label == .pressure, reading) {
                 consumed[index + 1] = true
                 if let pressure = pressureReading(token, second: second, label: label, clause: clause, reading) {
                     readings.append(pressure)
@@ -386,6 +386,9 @@ extension TriageEngine {
             }
             guard let measured = measuredKind(token, kind: kind, label: label, after: unitKind, diabetes: diabetes, hypoSigns: hypoSigns, context: context) else { continue }
             let (value, end) = Self.valueAndEnd(token, after: after, text)
+            // No cuff reads a systolic of 300 ("血压计三百多" is its price).
+            if [.pressure, .systolic].contains(measured), value >= 300 { continue }
+            if measured == .diastolic, value >= 200 { continue }
             readings.append(ValueReading(kind: measured, value: value, unit: unitKind, start: token.start, end: end, clause: clause,
                                          state: state(reading, start: token.start, end: end, clause: clause, negatable: false)))
             previousKind = (measured, end, reading.sentence(ofClause: clause))
@@ -425,7 +428,10 @@ extension TriageEngine {
             let low = readings[index]
             guard let later = readings[(index + 1)...].first(where: { $0.kind == .glucose && $0.start > low.end }),
                   mmol(later) >= thresholds.glucoseLow, mmol(later) < 10 else { continue }
-            if reading.cues.contains(where: { $0.cue == .current && $0.start >= low.end && $0.end <= later.start }) { readings[index].state |= 2 }
+            // The "now" between the two ("… now 6.4") or right after the later one ("it's 6.2 now").
+            if reading.cues.contains(where: { $0.cue == .current && $0.start >= low.end && ($0.end <= later.start || ($0.start >= later.end && $0.start - later.end <= 2)) }) {
+                readings[index].state |= 2
+            }
         }
     }
 
@@ -520,12 +526,15 @@ extension TriageEngine {
     }
 
     /// The second number of a pair written as a blood pressure ("120/80", "190 over 120"), if any.
-    func pressureSecond(_ token: NumberToken, next: NumberToken, after: (kind: UnitKind, end: Int)?, _ reading: Reading) -> (value: Double, end: Int)? {
+    func pressureSecond(_ token: NumberToken, next: NumberToken, after: (kind: UnitKind, end: Int)?, labelled: Bool, _ reading: Reading) -> (value: Double, end: Int)? {
         let text = reading.text
         var cursor = Self.skipSpaces(text, token.end)
         var joined = false
         if cursor < text.count, text[cursor] == 0x2F { cursor = Self.skipSpaces(text, cursor + 1); joined = cursor == next.start }
         else if let over = after, over.kind == .over { joined = Self.skipSpaces(text, over.end) == next.start }
+        // "血压 210 125", "bp 150 95" (voice input drops the slash): after a pressure label, two
+        // whole numbers a space apart, the first the larger.
+        else if labelled, cursor > token.end, cursor == next.start, token.value > next.value, (70...300).contains(token.value), (30...200).contains(next.value) { joined = true }
         // "一百八十五一百一十" (voice input): two Chinese numerals back to back, the first in the hundreds.
         else if next.start == token.end, token.value >= 100, Self.isHan(text[token.start]), Self.isHan(text[next.start]) { joined = true }
         guard joined, !next.decimal, !token.decimal else { return nil }

@@ -176,6 +176,15 @@ import TendCore
         ("孩子抽搐停不下来，急救方法是什么", .zhHans, "seizure"),
         ("血糖18，吐了好几次，呼吸很深", .zhHans, "hyperglycaemia"),
         ("nobody would miss me if I went to sleep and never woke up", .en, "self_harm"),
+        // Session 13, from batch F: a pair without its slash, a relative who sees no response,
+        // farewell wording, memory loss after a blow, a limp child.
+        ("早上量的血压 196 118 头有点胀", .zhHans, "blood_pressure"),
+        ("bp 205 122 just now on the home machine", .en, "blood_pressure"),
+        ("我妈坐在椅子上 叫她她不应 推她也不动", .zhHans, "unconscious"),
+        ("以后你们不用再为我操心了 存折在抽屉里", .zhHans, "self_harm"),
+        ("you won't have to worry about me after tonight", .en, "self_harm"),
+        ("dad slipped in the bath and knocked his head, now he keeps repeating himself", .en, "head_injury"),
+        ("he was coughing and wheezing all night and now he's gone floppy on the sofa", .en, "unconscious"),
     ]
 
     @Test(arguments: urgent)
@@ -252,6 +261,12 @@ import TendCore
         ("今天抽血排队，抽了快十分钟还没轮到我", .zhHans, "seizure"),
         ("心梗有什么前兆，怎么处理", .zhHans, "cardiac"),
         ("如果明天好了就不去医院了", .zhHans, "hypothetical"),
+        ("他晚上打呼噜声音很大 有时候还憋气 白天老犯困", .zhHans, "breathing"),
+        ("my husband snores and stops breathing for a few seconds, should he get a sleep study?", .en, "breathing"),
+        ("36 weeks, the tightenings come and go and stop when I rest, braxton hicks I think", .en, "obstetric"),
+        ("sugar 3.7 before tea, had a banana and it's 5.9 now", .en, "hypoglycaemia"),
+        ("心梗发作的时候是什么感觉 我想提前了解", .zhHans, "cardiac"),
+        ("say I get a nosebleed on warfarin, how long do I pinch it?", .en, "bleeding"),
     ]
 
     @Test(arguments: notUrgent)
@@ -304,6 +319,7 @@ import TendCore
         ("胎心一直只有100左右", .zhHans, .urgent, nil),
         ("早上2.6 手抖", .zhHans, .urgent, .glucose),
         ("2.6", .zhHans, .urgent, .glucose),
+        ("2.8了", .zhHans, .urgent, .glucose),
         ("5.6 6.8 7.1", .zhHans, .social, .glucose),
         ("血糖三点二", .zhHans, .urgent, nil),
         ("血糖２．８", .zhHans, .urgent, nil),
@@ -358,6 +374,7 @@ import TendCore
         ("its 39 degrees outside in Perth today stay hydrated everyone", .en, "the weather"),
         ("外面气温39度 大家注意防暑", .zhHans, "the weather"),
         ("血压计双十一打完折才199 已经下单了", .zhHans, "a price and a shopping day"),
+        ("想买个电子血压计 三百多的和一百多的有区别吗", .zhHans, "a price after the device"),
         ("cinnamon + bitter melon capsules took my sugar from 300 to 90 in a week!! link in bio", .en, "an ad's claim"),
         ("震惊！这个方法让血糖从18降到5.6 点开看看 http://t.cn/A6xk2Lp", .zhHans, "an ad's claim"),
     ])

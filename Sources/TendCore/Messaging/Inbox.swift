@@ -90,18 +90,29 @@ public struct KnowledgeAnswer: Sendable, Codable, Equatable {
     }
 }
 
-public enum KnowledgeBase {
+public struct KnowledgeBase: Sendable {
+    private let answers: [(answer: KnowledgeAnswer, keywords: [String])]
+
+    /// The answers with their keywords folded once, for matching many messages.
+    public init(_ answers: [KnowledgeAnswer]) {
+        self.answers = answers.map { ($0, $0.keywords.map { TextFolding.halfWidth($0).lowercased() }) }
+    }
+
     /// Up to `limit` answers whose keywords the message contains, most matches first; private
     /// answers only for messages routed one-to-one.
-    public static func suggest(_ text: String, answers: [KnowledgeAnswer], privateThread: Bool, limit: Int = 3) -> [KnowledgeAnswer] {
+    public func suggest(_ text: String, privateThread: Bool, limit: Int = 3) -> [KnowledgeAnswer] {
         let folded = TextFolding.halfWidth(text).lowercased()
         return answers
-            .filter { $0.private == privateThread || !$0.private }
-            .map { answer in (answer, answer.keywords.filter { TextFolding.contains(folded, $0.lowercased()) }.count) }
+            .filter { $0.answer.private == privateThread || !$0.answer.private }
+            .map { entry in (entry.answer, entry.keywords.filter { TextFolding.contains(folded, $0) }.count) }
             .filter { $0.1 > 0 }
             .sorted { ($0.1, $1.0.id) > ($1.1, $0.0.id) }
             .prefix(limit)
             .map(\.0)
+    }
+
+    public static func suggest(_ text: String, answers: [KnowledgeAnswer], privateThread: Bool, limit: Int = 3) -> [KnowledgeAnswer] {
+        KnowledgeBase(answers).suggest(text, privateThread: privateThread, limit: limit)
     }
 }
 

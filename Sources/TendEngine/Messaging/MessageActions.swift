@@ -121,10 +121,22 @@ public struct MessageActions: Sendable {
 
     /// Ready answers for a message, in the reader's language (none for archived chatter).
     public static func suggestions(for message: StoredMessage, settings: ProgramTriageSettings, locale: AppLocale) -> [String] {
-        guard message.queue != .social else { return [] }
-        let answers = (settings.answers ?? []) + TriageDefaults.answers
-        let privateThread = message.queue == .private || message.movedToPrivate
-        return KnowledgeBase.suggest(message.text, answers: answers, privateThread: privateThread).map { $0.answer.text(in: locale) }
+        SuggestionIndex(settings: settings).suggestions(for: message, locale: locale)
+    }
+
+    /// The program's ready answers and the shipped ones, prepared once for a page of messages.
+    public struct SuggestionIndex: Sendable {
+        let knowledge: KnowledgeBase
+
+        public init(settings: ProgramTriageSettings) {
+            knowledge = KnowledgeBase((settings.answers ?? []) + TriageDefaults.answers)
+        }
+
+        public func suggestions(for message: StoredMessage, locale: AppLocale) -> [String] {
+            guard message.queue != .social else { return [] }
+            let privateThread = message.queue == .private || message.movedToPrivate
+            return knowledge.suggest(message.text, privateThread: privateThread).map { $0.answer.text(in: locale) }
+        }
     }
 
     /// The open inbox (or one queue, status or group of it), audited as read.

@@ -151,15 +151,14 @@ struct InboxRoutes: Sendable {
     private var stores: Stores { dependencies.stores }
     private var messages: MessageActions { dependencies.actions.messages }
 
-    func body(_ message: StoredMessage, group: String?, settings: ProgramTriageSettings, locale: AppLocale) -> MessageBody {
-        MessageBody(message, groupName: group, suggestions: MessageActions.suggestions(for: message, settings: settings, locale: locale), now: dependencies.clock.now())
-    }
-
     /// The messages as the API shows them, with their groups' names and ready answers.
     func bodies(_ found: [StoredMessage], programID: String, locale: AppLocale) async throws -> [MessageBody] {
         let names = Dictionary(uniqueKeysWithValues: try await stores.messages.groups(programID: programID).map { ($0.id, $0.name) })
-        let settings = try await stores.messages.settings(programID: programID)
-        return found.map { body($0, group: $0.groupID.flatMap { names[$0] }, settings: settings, locale: locale) }
+        let answers = MessageActions.SuggestionIndex(settings: try await stores.messages.settings(programID: programID))
+        let now = dependencies.clock.now()
+        return found.map { message in
+            MessageBody(message, groupName: message.groupID.flatMap { names[$0] }, suggestions: answers.suggestions(for: message, locale: locale), now: now)
+        }
     }
 
     func endpoints() -> [APIEndpoint] {
@@ -224,7 +223,9 @@ struct InboxRoutes: Sendable {
                 let reception = try await messages.receive(programID: grant.program.id, Arrival(
                     channel: channel, groupID: body.group_id, groupBinding: body.group_binding, patientID: body.patient_id, phone: body.phone,
                     senderID: body.sender_id, senderName: body.sender_name, text: body.text, sentAt: body.sent_at), by: context.actor)
-                let message = self.body(reception.message, group: reception.group?.name, settings: reception.settings, locale: context.locale)
+                let message = MessageBody(reception.message, groupName: reception.group?.name,
+                                          suggestions: MessageActions.suggestions(for: reception.message, settings: reception.settings, locale: context.locale),
+                                          now: dependencies.clock.now())
                 return try JSONIO.response(InboundResultBody(message: message, confirmed_touchpoint: reception.confirmedTouchpoint,
                                                              cancelled_escalations: reception.cancelledEscalations), status: .created)
             },

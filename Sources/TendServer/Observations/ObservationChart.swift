@@ -57,10 +57,7 @@ enum ObservationChart {
         return "\(tenths < 0 ? "-" : "")\(whole).\(fraction)"
     }
 
-    static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-    }
+    static func escape(_ text: String) -> String { HTML.escape(text) }
 
     /// One chart per measured code of the patient, newest code first, with the program's rules,
     /// each in the unit the program reads it in (`units`; else the canonical one).

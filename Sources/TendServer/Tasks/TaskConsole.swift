@@ -25,27 +25,66 @@ struct TaskConsole: Sendable {
         LocalDateTime(instant: date, in: consoleZone).description
     }
 
+    /// What every task row of one page shares.
+    struct TaskRowChrome {
+        var strings: [String: String]
+        var locale: AppLocale
+        var programSlug: String
+        var csrf: String
+        var canWrite: Bool
+        var me: String
+        var now: Date
+
+        func text(_ key: String) -> String { HTML.escape(strings[key] ?? key) }
+    }
+
+    /// The Today rows in HTML, written here rather than in the template for the same reason as
+    /// the inbox's (`InboxConsole.rowsHTML`).
+    static func rowsHTML(_ tasks: [StaffTask], chrome: TaskRowChrome) -> String {
+        var html = ""
+        html.reserveCapacity(tasks.count * 1500)
+        let slug = HTML.escape(chrome.programSlug)
+        let token = "<input type=\"hidden\" name=\"csrf\" value=\"\(HTML.escape(chrome.csrf))\">"
+        let outcomes = TaskOutcome.allCases.map { "<option value=\"\($0.rawValue)\">\(HTML.escape($0.label.text(in: chrome.locale)))</option>" }.joined()
+        for task in tasks {
+            let id = HTML.escape(task.id), overdue = task.isOverdue(at: chrome.now), pool = task.assigneeID == nil
+            html += "<li class=\"card task priority-\(task.priority.rawValue)\(overdue ? " overdue" : "")\" id=\"task-\(id)\" data-task=\"\(id)\">\n"
+            html += "<div class=\"task-head\"><span class=\"badge priority-badge\">\(HTML.escape(task.priority.label.text(in: chrome.locale)))</span>"
+            html += "<span class=\"badge\">\(chrome.text("task_kind_\(task.kind.rawValue)"))</span>"
+            if overdue { html += "<span class=\"badge alert-badge\">\(chrome.text("task_overdue"))</span>" }
+            if pool { html += "<span class=\"badge\">\(chrome.text("task_pool"))</span>" }
+            if task.assigneeID == chrome.me { html += "<span class=\"badge\">\(chrome.text("task_mine"))</span>" }
+            html += "</div>\n<p class=\"task-title\">\(HTML.escape(task.title.text(in: chrome.locale)))</p>\n"
+            html += "<p class=\"muted small\">\(chrome.text("task_due")) \(format(task.dueAt)) · \(chrome.text("task_sla")) \(format(task.slaAt))"
+            if let patientID = task.patientID {
+                html += " · <a href=\"/p/\(slug)/patients/\(HTML.escape(patientID))\">\(chrome.text("task_open_patient"))</a>"
+            }
+            html += "</p>\n"
+            if chrome.canWrite {
+                html += "<div class=\"task-actions\">"
+                if pool {
+                    html += "<form method=\"post\" action=\"/p/\(slug)/tasks/\(id)/claim\" class=\"inline\">\(token)<button type=\"submit\" class=\"task-claim\">\(chrome.text("task_claim"))</button></form>\n"
+                }
+                html += "<form method=\"post\" action=\"/p/\(slug)/tasks/\(id)/complete\" class=\"task-complete\">\(token)"
+                html += "<label>\(chrome.text("task_outcome")) <select name=\"outcome\" class=\"task-outcome\">\(outcomes)</select></label>"
+                html += "<label>\(chrome.text("task_note")) <input type=\"text\" name=\"note\" class=\"task-note\" maxlength=\"2000\"></label>"
+                html += "<button type=\"submit\" class=\"task-done\">\(chrome.text("task_complete"))</button></form></div>\n"
+            }
+            html += "</li>\n"
+        }
+        return html
+    }
+
     func register(on router: Router<TendRequestContext>) {
         router.get("/p/:program/today") { request, context -> Response in
             let page = try await console.programPage(.readPatients, request, context)
             let me = page.grant.identity.user.id
             let tasks = try await tasks.list(programID: page.grant.program.id, filter: TaskFilter(mineOrPool: me), by: page.actor)
             let now = clock.now()
-            let t = UIStrings.strings(for: context.locale)
-            let outcomes = TaskOutcome.allCases.map { ["value": $0.rawValue, "label": $0.label.text(in: context.locale)] }
-            let rows: [[String: Any]] = tasks.map { task in
-                [
-                    "id": task.id, "title": task.title.text(in: context.locale),
-                    "priority": task.priority.rawValue, "priority_label": task.priority.label.text(in: context.locale),
-                    "due": Self.format(task.dueAt), "sla": Self.format(task.slaAt), "overdue": task.isOverdue(at: now),
-                    "mine": task.assigneeID == me, "pool": task.assigneeID == nil,
-                    "patient_id": task.patientID ?? "", "has_patient": task.patientID != nil,
-                    "kind_label": t["task_kind_\(task.kind.rawValue)"] ?? task.kind.rawValue,
-                    "outcomes": outcomes,
-                ]
-            }
+            let chrome = TaskRowChrome(strings: UIStrings.strings(for: context.locale), locale: context.locale, programSlug: page.grant.program.slug,
+                                       csrf: page.chrome.csrf, canWrite: page.canWrite, me: me, now: now)
             let values: [String: Any] = [
-                "program": page.programValues, "tasks": rows, "has_tasks": !rows.isEmpty, "can_write": page.canWrite,
+                "program": page.programValues, "tasks_html": Self.rowsHTML(tasks, chrome: chrome), "has_tasks": !tasks.isEmpty,
                 "overdue_count": tasks.filter { $0.isOverdue(at: now) }.count, "task_count": tasks.count,
             ]
             return renderer.render("today", values, chrome: page.chrome, locale: context.locale)

@@ -193,29 +193,31 @@ public struct MessageStore: Sendable {
         """
 
     /// The inbox across every group of the program: urgent first, then moderation, one-to-one
-    /// and group questions, each oldest deadline first.
+    /// and group questions, each oldest deadline first. One query per queue, in queue order, each
+    /// walking `messages_inbox` in deadline order and stopping at what is still wanted, so that a
+    /// page reads its own rows and not every open message of the program.
     public func inbox(programID: String, statuses: [MessageStatus] = [.open], queue: InboxQueue? = nil, groupID: String? = nil, limit: Int = 200) async throws -> [StoredMessage] {
-        var query = SQLQueryString("SELECT \(Self.columns) FROM messages WHERE program_id = ")
-        query.appendInterpolation(bind: programID)
-        query.appendLiteral(" AND direction = 'in' AND status IN (")
-        query.appendInterpolation(binds: statuses.map(\.rawValue))
-        query.appendLiteral(")")
-        if let queue {
-            query.appendLiteral(" AND queue = ")
-            query.appendInterpolation(bind: queue.rawValue)
+        let wanted = max(1, min(limit, 2000))
+        let queues = queue.map { [$0] } ?? InboxQueue.allCases.sorted { $0.rank < $1.rank }
+        let rows = try await database.read { sql in
+            var rows: [any SQLRow] = []
+            for queue in queues where rows.count < wanted {
+                var query: SQLQueryString = "SELECT \(unsafeRaw: Self.columns) FROM messages WHERE program_id = \(bind: programID) AND status IN ("
+                query.appendInterpolation(binds: statuses.map(\.rawValue))
+                query.appendLiteral(") AND queue = ")
+                query.appendInterpolation(bind: queue.rawValue)
+                query.appendLiteral(" AND direction = 'in'")
+                if let groupID {
+                    query.appendLiteral(" AND group_id = ")
+                    query.appendInterpolation(bind: groupID)
+                }
+                query.appendInterpolation(unsafeRaw: " ORDER BY sla_at, sent_at, id LIMIT \(wanted - rows.count)")
+                rows += try await sql.raw(query).all()
+            }
+            return rows
         }
-        if let groupID {
-            query.appendLiteral(" AND group_id = ")
-            query.appendInterpolation(bind: groupID)
-        }
-        query.appendLiteral(" ORDER BY CASE queue")
-        for queue in InboxQueue.allCases {
-            query.appendLiteral(" WHEN '\(queue.rawValue)' THEN \(queue.rank)")
-        }
-        query.appendInterpolation(unsafeRaw: " END, sla_at, sent_at, id LIMIT \(max(1, min(limit, 2000)))")
-        let finished = query
-        let rows = try await database.read { sql in try await sql.raw(finished).all() }
-        return try rows.map(message(from:))
+        let reasons = JSONDecoder()
+        return try rows.map { try message(from: $0, reasons: reasons) }
     }
 
     public func find(programID: String, id: String) async throws -> StoredMessage? {
@@ -327,15 +329,19 @@ public struct MessageStore: Sendable {
     }
 
     func message(from row: any SQLRow) throws -> StoredMessage {
+        try message(from: row, reasons: JSONDecoder())
+    }
+
+    func message(from row: any SQLRow, reasons decoder: JSONDecoder) throws -> StoredMessage {
         let id = try row.decode(column: "id", as: String.self), programID = try row.decode(column: "program_id", as: String.self)
         func open(_ column: String) throws -> String? {
             try row.decode(column: column, as: String?.self).map { try cipher.open($0, for: SealContext(program: programID, table: "messages", column: column, row: id)) }
         }
         let reasonsJSON = try open("reasons_enc")
-        let reasons = reasonsJSON.flatMap { try? JSONDecoder().decode([TriageReason].self, from: Data($0.utf8)) } ?? []
+        let reasons = reasonsJSON.flatMap { try? decoder.decode([TriageReason].self, from: Data($0.utf8)) } ?? []
         return StoredMessage(
-            id: try row.decode(column: "id", as: String.self),
-            programID: try row.decode(column: "program_id", as: String.self),
+            id: id,
+            programID: programID,
             groupID: try row.decode(column: "group_id", as: String?.self),
             patientID: try row.decode(column: "patient_id", as: String?.self),
             channel: ContactChannel(rawValue: try row.decode(column: "channel", as: String.self)) ?? .inApp,

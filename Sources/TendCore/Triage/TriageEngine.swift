@@ -595,6 +595,10 @@ struct TriageEngine: Sendable {
                 let start = Int(occurrence.start), end = Int(occurrence.end)
                 return shadows.contains { start >= $0.hidden.start && end <= $0.hidden.end && $0.word.end - $0.word.start > end - start }
             }
+            // "says hi to everyone": a greeting, not a meter's HI.
+            reading.meterCodes.removeAll { code in
+                shadows.contains { code.start >= $0.hidden.start && code.end <= $0.hidden.end && $0.word.end - $0.word.start > code.end - code.start }
+            }
         }
         // A program's own phrase rules read negation as it is written just before the phrase,
         // whatever longer word of the shipped rules ("没有胎动") the negation is part of.
@@ -687,7 +691,7 @@ struct TriageEngine: Sendable {
         markStates(&reading)
         reading.numbers = Self.numbers(text)
         let personal = personalData(&reading)
-        let links = Self.webAddresses(text)
+        let links = Self.webAddresses(text) + Self.spacedWebAddresses(text)
         values(&reading, context: context, personal: personal.map(\.span) + links)
         addCueOccurrences(&reading)
         let sets = conceptSets(reading, context: context)

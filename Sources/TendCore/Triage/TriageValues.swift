@@ -842,6 +842,48 @@ extension TriageEngine {
         return found
     }
 
+    /// Addresses spelt out to slip past filters: "h t t p s : / / jiangya . top", "b i t . l y / x".
+    /// A space goes when it stands between two single characters of an address, or beside a
+    /// dot that stands alone (" . "); what is left is read as `webAddresses` reads it, and only an
+    /// address that lost a space counts (an ordinary one is found already). A sentence's full stop
+    /// has no space before it, so "fine. top marks" stays apart.
+    static func spacedWebAddresses(_ text: [UInt32]) -> [Range<Int>] {
+        guard text.contains(0x20) else { return [] }
+        @inline(__always) func addressChar(_ value: UInt32) -> Bool { isAlnum(value) || value == 0x2E || value == 0x3A || value == 0x2F }
+        let count = text.count
+        var compact: [UInt32] = [], origin: [Int] = []
+        compact.reserveCapacity(count)
+        origin.reserveCapacity(count)
+        var removed = false
+        var index = 0
+        while index < count {
+            if text[index] == 0x20, index > 0, index + 1 < count, addressChar(text[index - 1]), addressChar(text[index + 1]) {
+                var leftStart = index - 1
+                while leftStart > 0, text[leftStart - 1] != 0x20 { leftStart -= 1 }
+                var rightEnd = index + 1
+                while rightEnd < count, text[rightEnd] != 0x20 { rightEnd += 1 }
+                let left = text[leftStart..<index], right = text[(index + 1)..<rightEnd]
+                let allAddress = left.allSatisfy(addressChar) && right.allSatisfy(addressChar)
+                let spelt = left.count == 1 && right.count == 1
+                let loneDot = left.elementsEqual([0x2E]) || right.elementsEqual([0x2E])
+                if allAddress, spelt || loneDot {
+                    removed = true
+                    index += 1
+                    continue
+                }
+            }
+            compact.append(text[index])
+            origin.append(index)
+            index += 1
+        }
+        guard removed else { return [] }
+        return webAddresses(compact).compactMap { link in
+            guard let first = link.first, let last = link.last.map({ origin[$0] }) else { return nil }
+            let span = origin[first]..<(last + 1)
+            return span.count > link.count ? span : nil
+        }
+    }
+
     static let streetWords: Set<String> = ["road", "rd", "street", "st", "avenue", "ave", "lane", "ln", "drive", "dr", "close", "crescent", "way", "place", "court", "terrace", "grove", "gardens", "boulevard", "blvd", "parade", "highway"]
 
     /// A UK postcode standing alone: one or two letters, one or two digits (and a letter), a

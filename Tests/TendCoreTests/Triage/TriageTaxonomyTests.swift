@@ -185,6 +185,12 @@ import TendCore
         ("you won't have to worry about me after tonight", .en, "self_harm"),
         ("dad slipped in the bath and knocked his head, now he keeps repeating himself", .en, "head_injury"),
         ("he was coughing and wheezing all night and now he's gone floppy on the sofa", .en, "unconscious"),
+        // Batch G: a burden spoken of as a decision, fluid from the ear after a blow, pills taken
+        // for sweets, pain in the privates.
+        ("我想好了 以后不再给儿女添负担了", .zhHans, "self_harm"),
+        ("爷爷早上摔了一跤 后脑勺磕了 现在耳朵里往外流水", .zhHans, "head_injury"),
+        ("小孙子把奶奶的降糖药当糖豆吃了三颗", .zhHans, "poisoning"),
+        ("my boy has bad pain in his privates since he woke, he's white and being sick", .en, "acute_pain"),
     ]
 
     @Test(arguments: urgent)
@@ -267,6 +273,11 @@ import TendCore
         ("sugar 3.7 before tea, had a banana and it's 5.9 now", .en, "hypoglycaemia"),
         ("心梗发作的时候是什么感觉 我想提前了解", .zhHans, "cardiac"),
         ("say I get a nosebleed on warfarin, how long do I pinch it?", .en, "bleeding"),
+        ("能不能单独给我打个电话 群里说不清楚", .zhHans, "stroke"),
+        ("the GP can't see me until next week, can I get a repeat of my inhaler?", .en, "stroke"),
+        ("上回抽筋是三年前了 之后再没犯过", .zhHans, "seizure"),
+        ("2 yrs ago I had thoughts of ending it, counselling helped and I'm doing well now", .en, "self_harm"),
+        ("低血糖一般是啥样的 想提前知道好照顾老人", .zhHans, "hypoglycaemia"),
     ]
 
     @Test(arguments: notUrgent)
@@ -375,6 +386,7 @@ import TendCore
         ("外面气温39度 大家注意防暑", .zhHans, "the weather"),
         ("血压计双十一打完折才199 已经下单了", .zhHans, "a price and a shopping day"),
         ("想买个电子血压计 三百多的和一百多的有区别吗", .zhHans, "a price after the device"),
+        ("Grandad says hi to everyone, he's doing his puzzles", .en, "a greeting is no meter code"),
         ("cinnamon + bitter melon capsules took my sugar from 300 to 90 in a week!! link in bio", .en, "an ad's claim"),
         ("震惊！这个方法让血糖从18降到5.6 点开看看 http://t.cn/A6xk2Lp", .zhHans, "an ad's claim"),
     ])
@@ -467,6 +479,9 @@ import TendCore
         ("call me on (020) 7946 0018", .en, .private),
         ("强烈推荐这款益生菌,效果特别好,需要的朋友找我", .zhHans, .general),
         ("I sell collagen shakes with amazing results, check out my page", .en, .general),
+        // Addresses spelt out to slip past filters.
+        ("三天降血糖 不用吃药 点这里 h t t p s : / / tangniao . top", .zhHans, .general),
+        ("free glucose meter for every member, just pay postage b i t . l y / freemeter", .en, .general),
     ])
     func compliance(text: String, locale: AppLocale, expected: TriageLevel) {
         let result = classifier.classify(text, locale: locale)

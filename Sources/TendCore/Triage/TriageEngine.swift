@@ -66,6 +66,7 @@ struct TriageEngine: Sendable {
     let contactLabelConcept: Int?
     let pregnancyConcepts: [Bool]
     let hypoSignConcepts: [Bool]
+    let chemoConcepts: [Bool]
     /// An ad's vocabulary (the ad head is consulted only where some of it is), and what rules an
     /// ad out (a warning about one, a question where to buy, a doubt about a claim).
     let adConcepts: [Int]
@@ -163,6 +164,7 @@ struct TriageEngine: Sendable {
         self.diabetesConcepts = flags(["diabetes", "insulin", "glucose_drug", "hypo_word"].compactMap { conceptIndex[$0] })
         self.pregnancyConcepts = flags(["pregnant", "value.gestation"].compactMap { conceptIndex[$0] })
         self.hypoSignConcepts = flags(["hypo_symptom", "cold_sweat"].compactMap { conceptIndex[$0] })
+        self.chemoConcepts = flags(["chemo"].compactMap { conceptIndex[$0] })
         self.adConcepts = ["ad_offer", "ad_offer_weak", "ad_offer_strong", "ad_contact", "ad_channel", "ad_price", "ad_money", "ad_finance", "ad_work", "miracle", "stop_meds",
                            "ad_audience", "ad_self", "ad_follow", "ad_share", "secondhand", "health_product", "recommend", "cue.personal_data"].compactMap { conceptIndex[$0] }
         self.adBlockers = ["ad_warning", "ad_buy_question", "ad_doubt"].compactMap { conceptIndex[$0] }

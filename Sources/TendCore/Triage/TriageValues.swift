@@ -335,6 +335,8 @@ extension TriageEngine {
         let diabetes = context == .glucose || reading.labels.contains { $0.kind == .glucose || $0.kind == .fasting }
             || reading.occurrences.contains { occurrence in diabetesConcepts[Int(occurrence.concept)] && occurrence.present }
         let hypoSigns = reading.occurrences.contains { hypoSignConcepts[Int($0.concept)] && $0.present }
+        // "a bit warm, 38.1, cycle 3 of FOLFOX": on chemotherapy a bare decimal of a body's heat is a temperature.
+        let onChemo = context == .oncology || reading.occurrences.contains { chemoConcepts[Int($0.concept)] && $0.present }
         let pregnant = context == .pregnancy || reading.occurrences.contains { pregnancyConcepts[Int($0.concept)] && $0.present }
         var readings = meterReadings(reading, context: context)
         guard !tokens.isEmpty else {
@@ -384,7 +386,7 @@ extension TriageEngine {
             if bareReading, kind == nil, unitKind == nil, token.decimal {
                 if (35...43).contains(token.value) { unitKind = .celsius } else if (95...109).contains(token.value) { unitKind = .fahrenheit }
             }
-            guard let measured = measuredKind(token, kind: kind, label: label, after: unitKind, diabetes: diabetes, hypoSigns: hypoSigns, context: context) else { continue }
+            guard let measured = measuredKind(token, kind: kind, label: label, after: unitKind, diabetes: diabetes, hypoSigns: hypoSigns, onChemo: onChemo, context: context) else { continue }
             let (value, end) = Self.valueAndEnd(token, after: after, text)
             // No cuff reads a systolic of 300 ("血压计三百多" is its price).
             if [.pressure, .systolic].contains(measured), value >= 300 { continue }
@@ -470,7 +472,9 @@ extension TriageEngine {
         var best: (UnitKind, Int)?
         for unit in reading.units where unit.start == at && (best == nil || unit.end > best!.1) { best = (unit.kind, unit.end) }
         // A single letter as a word: 37.1 c, 101.8f, 5 h, 2 m, 500 g, 3 x.
-        if best == nil, at < count, Self.isLetter(text[at]), at + 1 >= count || !Self.isLetter(text[at + 1]), let kind = Self.letterUnits[text[at]] {
+        // Not "w/" ("bg 450 w/ large ketones": with).
+        if best == nil, at < count, Self.isLetter(text[at]), at + 1 >= count || (!Self.isLetter(text[at + 1]) && text[at + 1] != 0x2F),
+           let kind = Self.letterUnits[text[at]] {
             best = (kind, at + 1)
         }
         return best
@@ -554,7 +558,8 @@ extension TriageEngine {
 
     /// What a number measures, from its label (or the previous value's kind), its unit, and the
     /// message's context; nil for no measurement.
-    func measuredKind(_ token: NumberToken, kind labelled: ValueKind?, label: ValueKind?, after: UnitKind?, diabetes: Bool, hypoSigns: Bool, context: TriageContext?) -> ValueKind? {
+    func measuredKind(_ token: NumberToken, kind labelled: ValueKind?, label: ValueKind?, after: UnitKind?, diabetes: Bool, hypoSigns: Bool,
+                      onChemo: Bool = false, context: TriageContext?) -> ValueKind? {
         var kind = labelled
         if kind == nil || kind == .measure || kind == .meter, let after {
             switch after {
@@ -570,6 +575,7 @@ extension TriageEngine {
             // "woke up soaked, 2.6": a low decimal with the signs of a hypo is a glucose.
             if kind == nil, (1...3.8).contains(token.value), hypoSigns { kind = .glucose }
             if context == .oncology, (35...42.5).contains(token.value) { kind = .temperature }
+            else if kind == nil, onChemo, (37...42.5).contains(token.value) { kind = .temperature }
         }
         guard var measured = kind else { return nil }
         if token.clockLike && label == nil { return nil }

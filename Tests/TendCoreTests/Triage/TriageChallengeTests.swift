@@ -40,13 +40,18 @@ import TendCore
         // Batch G (session 13): written the same way after batch F's rules, graded first, then
         // its misses given rules; not trained on.
         ("TriageChallenge6.tsv", 0.86, 0.05),
+        // Batch H (session 13): aimed at the categories validate misses most (its per-category
+        // aggregates: self-harm and glucose in Chinese; stroke, poisoning, oncology, high glucose
+        // in English), 220 urgent and 140 hard negatives built to look like them — hence the
+        // wider false-alarm allowance. Graded first, then given rules; not trained on.
+        ("TriageChallenge7.tsv", 0.85, 0.14),
     ]
 
     @Test(arguments: files.indices)
     func urgentOnesAreUrgentAndTheOthersAreNot(_ index: Int) throws {
         let (file, required, allowedFalseAlarms) = Self.files[index]
         let rows = Self.rows(file)
-        try #require(rows.count > 400)
+        try #require(rows.count > 300)
         let classifier = TriageClassifier()
         var missed: [String] = [], falseAlarms: [String] = [], missedCompliance: [String] = [], score = 0.0
         for row in rows {

@@ -110,7 +110,7 @@ import TendCore
         print("triage validate: \(all)")
         for (locale, figures) in byLocale.sorted(by: { $0.key < $1.key }) { print("triage validate \(locale): \(figures)") }
         print("triage validate targets (issue 16): urgent recall ≥ 0.99, precision ≥ 0.85, urgent as social 0, compliance recall ≥ 0.95, lenient accuracy ≥ 0.90")
-        #expect(all.urgentRecall >= 0.94, "urgent recall \(all.urgentRecall)")
+        #expect(all.urgentRecall >= 0.955, "urgent recall \(all.urgentRecall)")
         #expect(all.urgentPrecision >= 0.85, "urgent precision \(all.urgentPrecision)")
         #expect(all.urgentAsSocial <= 1, "urgent graded social: \(all.urgentAsSocial)")
         #expect(all.complianceRecall >= 0.94, "compliance recall \(all.complianceRecall)")

@@ -191,6 +191,17 @@ import TendCore
         ("爷爷早上摔了一跤 后脑勺磕了 现在耳朵里往外流水", .zhHans, "head_injury"),
         ("小孙子把奶奶的降糖药当糖豆吃了三颗", .zhHans, "poisoning"),
         ("my boy has bad pain in his privates since he woke, he's white and being sick", .en, "acute_pain"),
+        // Batch H: passive and farewell wording, a bare temperature on chemotherapy, "w/" is no
+        // unit, a curtain over the eye, a drug doubled for days, a toddler and vape liquid.
+        ("最近老想着睡下去就别醒了 省得拖着一家人", .zhHans, "self_harm"),
+        ("以后就不来群里打扰了 我的药也不用再开了", .zhHans, "self_harm"),
+        ("谢谢你们的鼓励 这段日子谢谢大家 我先走一步了", .zhHans, "self_harm"),
+        ("just a bit warm, 38.3, on cycle 2 of FOLFOX, probably nothing", .en, "oncology"),
+        ("bg 420 w/ large ketones and throwing up", .en, "hyperglycaemia"),
+        ("mum says it's like a curtain came down over her right eye", .en, "stroke"),
+        ("he's been doubling his lithium all week, now shaky and muddled", .en, "poisoning"),
+        ("the baby got into my vape liquid and drank some", .en, "poisoning"),
+        ("我视频让她举手 她左手举不起来 说话也不利索", .zhHans, "stroke"),
     ]
 
     @Test(arguments: urgent)
@@ -278,6 +289,9 @@ import TendCore
         ("上回抽筋是三年前了 之后再没犯过", .zhHans, "seizure"),
         ("2 yrs ago I had thoughts of ending it, counselling helped and I'm doing well now", .en, "self_harm"),
         ("低血糖一般是啥样的 想提前知道好照顾老人", .zhHans, "hypoglycaemia"),
+        ("孙子打电话说奶奶我想死你了 暑假就回来", .zhHans, "self_harm"),
+        ("开会的各位 我先走一步了 明天见", .zhHans, "self_harm"),
+        ("can I get blood ketone strips on prescription?", .en, "hyperglycaemia"),
     ]
 
     @Test(arguments: notUrgent)

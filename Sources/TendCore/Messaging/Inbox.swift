@@ -110,10 +110,6 @@ public struct KnowledgeBase: Sendable {
             .prefix(limit)
             .map(\.0)
     }
-
-    public static func suggest(_ text: String, answers: [KnowledgeAnswer], privateThread: Bool, limit: Int = 3) -> [KnowledgeAnswer] {
-        KnowledgeBase(answers).suggest(text, privateThread: privateThread, limit: limit)
-    }
 }
 
 /// What a program adds to the shipped triage rules: phrases per language, its own thresholds,

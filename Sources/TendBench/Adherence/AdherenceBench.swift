@@ -25,70 +25,60 @@ struct AdherenceBench: AsyncParsableCommand {
         try await runReporting {
             let scratch = try ScratchDatabase(database)
             let clock = TendClock.system
-            let ids = IDGenerator.uuidV7(clock: clock)
-            let keys = try KeyRing.parse(KeyRing.generateKeyLine(id: "k1"), source: "bench")
-            let database = try await scratch.fresh(clock: clock)
-            do {
-                try await measure(database, clock: clock, ids: ids, keys: keys, scratch: scratch)
-            } catch {
-                await database.close()
-                throw error
+            try await scratch.withFresh(clock: clock) { database in
+                try await measure(scratch.stores(database, clock: clock, ids: .uuidV7(clock: clock)), scratch: scratch)
             }
-            await database.close()
         }
     }
 
-    private func measure(_ database: Database, clock: TendClock, ids: IDGenerator, keys: KeyRing, scratch: ScratchDatabase) async throws {
-        do {
-            let stores = Stores(database: database, clock: clock, ids: ids, keys: keys)
-            let program = try await stores.programs.create(slug: "bench", name: "Bench")
-            let loadStart = ContinuousClock.now
-            _ = try await BenchPatients.importAll(BenchPatients.importFile(rows: patients), rows: patients, into: program.id, stores: stores)
-            let patientIDs = try await ObservationBench.patientIDs(stores, programID: program.id, count: patients)
-            var generator = SplitMix(seed: 18)
-            try await stores.database.bulkLoad {
-                var batch: [Dispense] = []
-                for (index, patient) in patientIDs.enumerated() {
-                    var day = LocalDate(year: 2026, month: 1, day: 1).adding(days: Int(generator.next() % 60))
-                    for fill in 0..<fills {
-                        // Two drugs, one of them a statin switched halfway; refills early, on time or late.
-                        let drug = fill % 2 == 0 ? "metformin" : (fill < fills / 2 ? "atorvastatin" : "rosuvastatin")
-                        let supply = [28, 30, 30, 60][Int(generator.next() % 4)]
-                        batch.append(Dispense(patientID: patient, fill: Fill(drug: drug, drugClass: drug == "metformin" ? nil : "statin", filledOn: day, daysSupply: supply),
-                                              externalID: "rx-\(index)-\(fill)"))
-                        if fill % 2 == 1 { day = day.adding(days: max(1, supply + Int(generator.next() % 30) - 12)) }
-                    }
-                    if batch.count >= 6000 {
-                        _ = try await stores.dispenses.record(programID: program.id, batch, source: "bench", actor: BenchPatients.actor)
-                        batch.removeAll(keepingCapacity: true)
-                    }
+    private func measure(_ stores: Stores, scratch: ScratchDatabase) async throws {
+        let program = try await stores.programs.create(slug: "bench", name: "Bench")
+        let loadStart = ContinuousClock.now
+        _ = try await BenchPatients.importAll(BenchPatients.importFile(rows: patients), rows: patients, into: program.id, stores: stores)
+        let patientIDs = try await ObservationBench.patientIDs(stores, programID: program.id, count: patients)
+        var generator = SplitMix(seed: 18)
+        try await stores.database.bulkLoad {
+            var batch: [Dispense] = []
+            for (index, patient) in patientIDs.enumerated() {
+                var day = LocalDate(year: 2026, month: 1, day: 1).adding(days: Int(generator.next() % 60))
+                for fill in 0..<fills {
+                    // Two drugs, one of them a statin switched halfway; refills early, on time or late.
+                    let drug = fill % 2 == 0 ? "metformin" : (fill < fills / 2 ? "atorvastatin" : "rosuvastatin")
+                    let supply = [28, 30, 30, 60][Int(generator.next() % 4)]
+                    batch.append(Dispense(patientID: patient, fill: Fill(drug: drug, drugClass: drug == "metformin" ? nil : "statin", filledOn: day, daysSupply: supply),
+                                          externalID: "rx-\(index)-\(fill)"))
+                    if fill % 2 == 1 { day = day.adding(days: max(1, supply + Int(generator.next() % 30) - 12)) }
                 }
-                _ = try await stores.dispenses.record(programID: program.id, batch, source: "bench", actor: BenchPatients.actor)
+                if batch.count >= 6000 {
+                    _ = try await stores.dispenses.record(programID: program.id, batch, source: "bench", actor: BenchPatients.actor)
+                    batch.removeAll(keepingCapacity: true)
+                }
             }
-            say(String(format: "bench: %d patients × %d fills loaded in %.1f s, database %@", patients, fills, Measure.seconds(ContinuousClock.now - loadStart), scratch.description))
-            let start = LocalDate(year: 2026, month: 1, day: 1), end = LocalDate(year: 2026, month: 12, day: 31)
-            var floors: [Double] = [], pdcs: [Double] = []
-            for run in 1...runs {
-                let floorStart = ContinuousClock.now
-                let scanned = try await database.read { sql in
-                    try await sql.raw("SELECT COUNT(*) AS n, SUM(days_supply) AS d FROM dispenses WHERE program_id = \(bind: program.id) AND filled_on >= \(bind: start.dayNumber) AND filled_on <= \(bind: end.dayNumber)")
-                        .first()?.decode(column: "n", as: Int.self) ?? 0
-                }
-                let floor = Measure.seconds(ContinuousClock.now - floorStart)
-                let pdcStart = ContinuousClock.now
-                let results = try await stores.dispenses.pdc(programID: program.id, start: start, end: end)
-                let seconds = Measure.seconds(ContinuousClock.now - pdcStart)
-                guard scanned > 0, results.count == patients * 2 else {
-                    throw BenchCheckFailed(en: "scanned \(scanned) fills and computed \(results.count) PDCs", zh: "扫描 \(scanned) 条，计算 \(results.count) 个 PDC")
-                }
-                let adherent = results.filter { ($0.pdc ?? 0) >= PDC.adherentFrom }.count
-                floors.append(floor)
-                pdcs.append(seconds)
-                say(String(format: "run %d: scan floor %.2f s, PDC of %d patient-classes %.2f s (%.0f%% adherent)", run, floor, results.count, seconds,
-                           Double(adherent) / Double(results.count) * 100))
-            }
-            let floor = Measure.median(floors), pdc = Measure.median(pdcs)
-            say(String(format: "median: scan floor %.2f s, PDC %.2f s; PDC / floor %.1f×", floor, pdc, pdc / floor))
+            _ = try await stores.dispenses.record(programID: program.id, batch, source: "bench", actor: BenchPatients.actor)
         }
+        say(String(format: "bench: %d patients × %d fills loaded in %.1f s, database %@", patients, fills, Measure.seconds(ContinuousClock.now - loadStart), scratch.description))
+        let start = LocalDate(year: 2026, month: 1, day: 1), end = LocalDate(year: 2026, month: 12, day: 31)
+        var floors: [Double] = [], pdcs: [Double] = []
+        for run in 1...runs {
+            let floorStart = ContinuousClock.now
+            let scanned = try await stores.database.read { sql in
+                try await sql.raw("SELECT COUNT(*) AS n, SUM(days_supply) AS d FROM dispenses WHERE program_id = \(bind: program.id) AND filled_on >= \(bind: start.dayNumber) AND filled_on <= \(bind: end.dayNumber)")
+                    .first()?.decode(column: "n", as: Int.self) ?? 0
+            }
+            let floor = Measure.seconds(ContinuousClock.now - floorStart)
+            let pdcStart = ContinuousClock.now
+            let results = try await stores.dispenses.pdc(programID: program.id, start: start, end: end)
+            let seconds = Measure.seconds(ContinuousClock.now - pdcStart)
+            guard scanned > 0, results.count == patients * 2 else {
+                throw BenchCheckFailed(en: "scanned \(scanned) fills and computed \(results.count) PDCs", zh: "扫描 \(scanned) 条，计算 \(results.count) 个 PDC")
+            }
+            let adherent = results.filter { ($0.pdc ?? 0) >= PDC.adherentFrom }.count
+            floors.append(floor)
+            pdcs.append(seconds)
+            say(String(format: "run %d: scan floor %.2f s, PDC of %d patient-classes %.2f s (%.0f%% adherent)", run, floor, results.count, seconds,
+                       Double(adherent) / Double(results.count) * 100))
+        }
+        let floor = Measure.median(floors), pdc = Measure.median(pdcs)
+        say(String(format: "median: scan floor %.2f s, PDC %.2f s; PDC / floor %.1f×", floor, pdc, pdc / floor))
     }
 }

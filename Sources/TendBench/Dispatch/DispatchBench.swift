@@ -50,7 +50,6 @@ struct DispatchBench: AsyncParsableCommand {
                 throw TendError.invalid("channel", .init(en: "must be in_app or webhook", zh: "必须是 in_app 或 webhook"))
             }
             let scratch = try ScratchDatabase(database)
-            let keys = try KeyRing.parse(KeyRing.generateKeyLine(id: "k1"), source: "bench")
             let planned = Date(timeIntervalSince1970: 1_767_225_600) // 2026-01-01: enrolment time
             let due = Date(timeIntervalSince1970: 1_780_272_000)     // 2026-06-01: everything is due
             let patients = touchpoints / Self.stepsPerPatient
@@ -63,7 +62,7 @@ struct DispatchBench: AsyncParsableCommand {
                 let clock = TendClock.fixed(planned)
                 let ids = IDGenerator.uuidV7(clock: .system)
                 let database = try await scratch.fresh(clock: clock)
-                let stores = Stores(database: database, clock: clock, ids: ids, keys: keys)
+                let stores = scratch.stores(database, clock: clock, ids: ids)
                 let program = try await stores.programs.create(slug: "bench", name: "Bench")
                 // Imported, so every name is a real ciphertext the dispatcher decrypts as in production.
                 try await BenchPatients.importAll(cohort, rows: patients, into: program.id, stores: stores)
@@ -80,7 +79,7 @@ struct DispatchBench: AsyncParsableCommand {
                 }
 
                 let floor = try await Self.rawFloor(database, dueBy: due, batch: batchSize)
-                let dueStores = Stores(database: database, clock: .fixed(due), ids: ids, keys: keys)
+                let dueStores = scratch.stores(database, clock: .fixed(due), ids: ids)
                 let dispatcher = Dispatcher(
                     stores: dueStores, channels: HTTPChannels(policy: Self.policy), clock: .fixed(due), leaseClock: .system,
                     links: ConfirmationLinks(signer: dueStores.blindIndex, publicURL: "http://127.0.0.1:8080"),

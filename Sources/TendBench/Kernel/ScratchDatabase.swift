@@ -8,11 +8,32 @@ import TendStore
 /// grown and none keeps a copy of the schema of its own.
 struct ScratchDatabase {
     let location: DatabaseLocation
+    /// A key ring made for this run: nothing a benchmark seals outlives it.
+    let keys: KeyRing
     /// PostgreSQL: the schema the benchmark's tables live in, dropped and created again each time.
     static let postgresSchema = "tend_bench"
 
     init(_ text: String) throws {
         location = try DatabaseLocation.parse(text)
+        keys = try KeyRing.parse(KeyRing.generateKeyLine(id: "k1"), source: "bench")
+    }
+
+    /// Runs `body` on an empty, migrated database and closes it afterwards, also when `body` throws.
+    func withFresh<Result>(clock: TendClock, _ body: (Database) async throws -> Result) async throws -> Result {
+        let database = try await fresh(clock: clock)
+        do {
+            let result = try await body(database)
+            await database.close()
+            return result
+        } catch {
+            await database.close()
+            throw error
+        }
+    }
+
+    /// Every store over `database`, with this run's keys.
+    func stores(_ database: Database, clock: TendClock, ids: IDGenerator) -> Stores {
+        Stores(database: database, clock: clock, ids: ids, keys: keys)
     }
 
     var description: String { location.redactedDescription }

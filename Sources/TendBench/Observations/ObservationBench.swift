@@ -30,21 +30,17 @@ struct ObservationBench: AsyncParsableCommand {
             let scratch = try ScratchDatabase(database)
             let clock = TendClock.system
             let ids = IDGenerator.uuidV7(clock: clock)
-            let keys = try KeyRing.parse(KeyRing.generateKeyLine(id: "k1"), source: "bench")
             let batch = Bounds.observationsPerRequest
             say("bench: \(readings) readings for \(patients) patients in batches of \(batch), database \(scratch.description)")
             var floorRates: [Double] = [], schemaRates: [Double] = [], ingestRates: [Double] = [], alertCounts: [Int] = []
             for run in 1...runs {
-                var database = try await scratch.fresh(clock: clock)
-                let floor = try await ObservationFloor.measure(database, rows: readings, batch: batch)
-                await database.close()
+                let floor = try await scratch.withFresh(clock: clock) { try await ObservationFloor.measure($0, rows: readings, batch: batch) }
+                let schemaFloor = try await scratch.withFresh(clock: clock) { database in
+                    try await Self.schemaFloor(scratch.stores(database, clock: clock, ids: ids), readings: readings, patients: patients, batch: batch)
+                }
 
-                database = try await scratch.fresh(clock: clock)
-                let schemaFloor = try await Self.schemaFloor(Stores(database: database, clock: clock, ids: ids, keys: keys), readings: readings, patients: patients, batch: batch)
-                await database.close()
-
-                database = try await scratch.fresh(clock: clock)
-                let stores = Stores(database: database, clock: clock, ids: ids, keys: keys)
+                let database = try await scratch.fresh(clock: clock)
+                let stores = scratch.stores(database, clock: clock, ids: ids)
                 let (program, patientIDs) = try await Self.program(stores, patients: patients)
                 let submissions = Self.submissions(readings, patients: patientIDs)
                 let actions = ObservationActions(stores: stores)

@@ -37,23 +37,22 @@ struct EnrolBench: AsyncParsableCommand {
             let scratch = try ScratchDatabase(database)
             let clock = TendClock.system
             let ids = IDGenerator.uuidV7(clock: clock)
-            let keys = try KeyRing.parse(KeyRing.generateKeyLine(id: "k1"), source: "bench")
             let cohort = BenchPatients.cohortFile(rows: rows, channel: .sms)
             let expected = rows * Self.steps
             say("bench enrol: \(rows) patients × \(Self.steps) steps, database \(scratch.description)")
             var floorRates: [Double] = [], enrolRates: [Double] = []
             for run in 1...runs {
                 // The floor and the enrolment each write into an empty touchpoints table.
-                var database = try await scratch.fresh(clock: clock)
-                var stores = Stores(database: database, clock: clock, ids: ids, keys: keys)
-                var program = try await stores.programs.create(slug: "bench", name: "Bench")
-                try await BenchPatients.importAll(cohort, rows: rows, into: program.id, stores: stores)
-                let floor = try await EnrolmentFloor.measure(database, programID: program.id)
-                await database.close()
+                let floor = try await scratch.withFresh(clock: clock) { database in
+                    let stores = scratch.stores(database, clock: clock, ids: ids)
+                    let program = try await stores.programs.create(slug: "bench", name: "Bench")
+                    try await BenchPatients.importAll(cohort, rows: rows, into: program.id, stores: stores)
+                    return try await EnrolmentFloor.measure(database, programID: program.id)
+                }
 
-                database = try await scratch.fresh(clock: clock)
-                stores = Stores(database: database, clock: clock, ids: ids, keys: keys)
-                program = try await stores.programs.create(slug: "bench", name: "Bench")
+                let database = try await scratch.fresh(clock: clock)
+                let stores = scratch.stores(database, clock: clock, ids: ids)
+                let program = try await stores.programs.create(slug: "bench", name: "Bench")
                 try await BenchPatients.importAll(cohort, rows: rows, into: program.id, stores: stores)
                 _ = try await stores.pathways.save(programID: program.id, pathway: Self.pathway, source: "(bench)")
                 let start = ContinuousClock.now

@@ -23,27 +23,22 @@ struct ImportPatientsBench: AsyncParsableCommand {
             let scratch = try ScratchDatabase(database)
             let clock = TendClock.system
             let ids = IDGenerator.uuidV7(clock: clock)
-            let keys = try KeyRing.parse(KeyRing.generateKeyLine(id: "k1"), source: "bench")
             let file = BenchPatients.importFile(rows: rows)
             say("bench: \(rows) rows, CSV \(file.count / 1_000_000) MB, database \(scratch.description)")
             var floorRates: [Double] = [], schemaFloorRates: [Double] = [], importRates: [Double] = []
             for run in 1...runs {
                 // Each measurement starts from an empty database.
-                var database = try await scratch.fresh(clock: clock)
-                let floor = try await NarrowFloor.measure(database, rows: rows)
-                await database.close()
-
-                database = try await scratch.fresh(clock: clock)
-                let schemaFloor = try await Self.schemaFloor(Stores(database: database, clock: clock, ids: ids, keys: keys), file: file, rows: rows)
-                await database.close()
-
-                database = try await scratch.fresh(clock: clock)
-                let stores = Stores(database: database, clock: clock, ids: ids, keys: keys)
-                let program = try await stores.programs.create(slug: "bench", name: "Bench")
-                let start = ContinuousClock.now
-                try await BenchPatients.importAll(file, rows: rows, into: program.id, stores: stores)
-                let seconds = Measure.seconds(ContinuousClock.now - start)
-                await database.close()
+                let floor = try await scratch.withFresh(clock: clock) { try await NarrowFloor.measure($0, rows: rows) }
+                let schemaFloor = try await scratch.withFresh(clock: clock) { database in
+                    try await Self.schemaFloor(scratch.stores(database, clock: clock, ids: ids), file: file, rows: rows)
+                }
+                let seconds = try await scratch.withFresh(clock: clock) { database in
+                    let stores = scratch.stores(database, clock: clock, ids: ids)
+                    let program = try await stores.programs.create(slug: "bench", name: "Bench")
+                    let start = ContinuousClock.now
+                    try await BenchPatients.importAll(file, rows: rows, into: program.id, stores: stores)
+                    return Measure.seconds(ContinuousClock.now - start)
+                }
 
                 floorRates.append(Double(rows) / floor)
                 schemaFloorRates.append(Double(rows) / schemaFloor)

@@ -35,23 +35,23 @@ struct SegmentBench: AsyncParsableCommand {
         try await runReporting {
             let scratch = try ScratchDatabase(database)
             let clock = TendClock.fixed(Self.now)
-            let ids = IDGenerator.uuidV7(clock: TendClock.system)
-            let keys = try KeyRing.parse(KeyRing.generateKeyLine(id: "k1"), source: "bench")
-            let database = try await scratch.fresh(clock: clock)
-            do {
-                try await measure(Stores(database: database, clock: clock, ids: ids, keys: keys), scratch: scratch)
-            } catch {
-                await database.close()
-                throw error
+            try await scratch.withFresh(clock: clock) { database in
+                try await measure(scratch.stores(database, clock: clock, ids: .uuidV7(clock: .system)), scratch: scratch)
             }
-            await database.close()
         }
     }
 
     private func measure(_ stores: Stores, scratch: ScratchDatabase) async throws {
+        var generator = SplitMix(seed: 17)
+        let (program, patientIDs) = try await load(stores, scratch: scratch, generator: &generator)
+        let segment = try await measureOverProgram(stores, programID: program.id)
+        try await measureOnePatient(stores, segment: segment, patientIDs: patientIDs, generator: &generator)
+    }
+
+    /// The program's patients and their fasting glucose readings over the last 30 days.
+    private func load(_ stores: Stores, scratch: ScratchDatabase, generator: inout SplitMix) async throws -> (Program, [String]) {
         let loadStart = ContinuousClock.now
         let (program, patientIDs) = try await ObservationBench.program(stores, patients: patients)
-        var generator = SplitMix(seed: 17)
         let formatter = ISO8601DateFormatter()
         var written = 0
         try await stores.database.bulkLoad {
@@ -72,11 +72,16 @@ struct SegmentBench: AsyncParsableCommand {
         }
         say(String(format: "bench: %d patients, %d fasting glucose readings loaded in %.1f s, database %@", patients, written,
                    Measure.seconds(ContinuousClock.now - loadStart), scratch.description))
+        return (program, patientIDs)
+    }
 
+    /// The save's first evaluation, then the rule over the program and the evaluation with its
+    /// membership diff against the floor, `runs` times.
+    private func measureOverProgram(_ stores: Stores, programID: String) async throws -> StoredSegment {
         let segments = SegmentActions(stores: stores)
         let document = "slug: bench\nname: {zh: 基准, en: Bench}\nrule: \"\(Self.rule)\"\non_enter:\n  - tag: control=poor\non_leave:\n  - untag: control=poor\n"
         let saveStart = ContinuousClock.now
-        let saved = try await segments.save(programID: program.id, source: document, by: BenchPatients.actor)
+        let saved = try await segments.save(programID: programID, source: document, by: BenchPatients.actor)
         say(String(format: "first evaluation on save: %d entered (tagged) in %.2f s", saved.change.entered, Measure.seconds(ContinuousClock.now - saveStart)))
         guard saved.change.entered > 0 else { throw BenchCheckFailed(en: "nobody entered the segment", zh: "分群无成员") }
 
@@ -85,19 +90,19 @@ struct SegmentBench: AsyncParsableCommand {
         for run in 1...runs {
             let floorStart = ContinuousClock.now
             let scanned = try await stores.database.read { sql in
-                let tagged = try await sql.raw("SELECT COUNT(*) AS n FROM patient_tags WHERE program_id = \(bind: program.id) AND tag_key = 'cohort' AND tag_value = '3'")
+                let tagged = try await sql.raw("SELECT COUNT(*) AS n FROM patient_tags WHERE program_id = \(bind: programID) AND tag_key = 'cohort' AND tag_value = '3'")
                     .first()?.decode(column: "n", as: Int.self) ?? 0
                 let read = try await sql.raw("""
-                    SELECT COUNT(*) AS n FROM observations WHERE program_id = \(bind: program.id) AND code = 'loinc:14770-2' AND effective_at >= \(bind: since)
+                    SELECT COUNT(*) AS n FROM observations WHERE program_id = \(bind: programID) AND code = 'loinc:14770-2' AND effective_at >= \(bind: since)
                     """).first()?.decode(column: "n", as: Int.self) ?? 0
                 return tagged + read
             }
             let floor = Measure.seconds(ContinuousClock.now - floorStart)
             let queryStart = ContinuousClock.now
-            let preview = try await segments.preview(programID: program.id, rule: Self.rule, limit: 0, by: BenchPatients.actor)
+            let preview = try await segments.preview(programID: programID, rule: Self.rule, limit: 0, by: BenchPatients.actor)
             let query = Measure.seconds(ContinuousClock.now - queryStart)
             let evaluationStart = ContinuousClock.now
-            let change = try await segments.evaluate(programID: program.id, segmentID: "bench", by: BenchPatients.actor)
+            let change = try await segments.evaluate(programID: programID, segmentID: "bench", by: BenchPatients.actor)
             let evaluation = Measure.seconds(ContinuousClock.now - evaluationStart)
             guard scanned > 0, preview.count == saved.change.entered, change == SegmentChange() else {
                 throw BenchCheckFailed(en: "the rule took in \(preview.count), the save \(saved.change.entered); re-evaluation moved \(change)",
@@ -111,8 +116,12 @@ struct SegmentBench: AsyncParsableCommand {
         }
         let floor = Measure.median(floors), query = Measure.median(queries), evaluation = Measure.median(evaluations)
         say(String(format: "median: scan floor %.2f s, rule %.2f s (%.1f× floor), evaluation %.2f s (%.1f× floor)", floor, query, query / floor, evaluation, evaluation / floor))
+        guard let segment = try await stores.segments.find(programID: programID, id: "bench") else { throw BenchCheckFailed(en: "segment lost", zh: "分群丢失") }
+        return segment
+    }
 
-        guard let segment = try await stores.segments.find(programID: program.id, id: "bench") else { throw BenchCheckFailed(en: "segment lost", zh: "分群丢失") }
+    /// One patient's re-evaluation, as a reading's request runs it, for `samples` patients.
+    private func measureOnePatient(_ stores: Stores, segment: StoredSegment, patientIDs: [String], generator: inout SplitMix) async throws {
         var latencies: [Double] = []
         var probeFloors: [Double] = []
         for _ in 0..<samples {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Produces time-ordered identifiers (UUIDv7 layout: 48-bit Unix milliseconds, version,
 /// random bits), rendered as lowercase 32-hex strings without dashes so they sort by time.
@@ -42,38 +43,36 @@ public struct IDGenerator: Sendable {
 }
 
 /// The last id's time and random tail, so the next id can be made strictly greater.
-final class MonotonicState: @unchecked Sendable {
-    private let lock = NSLock()
+final class MonotonicState: Sendable {
     private let random = RandomBytes()
-    private var lastMilliseconds: UInt64 = 0
-    private var tail: UInt64 = 0
+    /// The last id's milliseconds and counter tail.
+    private let last = Mutex<(milliseconds: UInt64, tail: UInt64)>((0, 0))
 
     func next(milliseconds: UInt64) -> String {
-        lock.lock()
-        defer { lock.unlock() }
         let draw = random.uint64()
-        if milliseconds > lastMilliseconds {
-            lastMilliseconds = milliseconds
-            tail = draw & ((1 << 40) - 1)
-        } else {
-            tail += 1 + (draw & 0xFFFF)
+        let (stamp, tail) = last.withLock { last in
+            if milliseconds > last.milliseconds {
+                last = (milliseconds, draw & ((1 << 40) - 1))
+            } else {
+                last.tail += 1 + (draw & 0xFFFF)
+            }
+            return last
         }
         // 12 hex digits of time, the version digit, 16 of the counter, 3 random: fixed width,
         // so string order is (time, counter) order.
         let suffix = Hex.encode(draw >> 52, width: 3)
-        return Hex.encode(lastMilliseconds, width: 12) + "7" + Hex.encode(tail, width: 16) + suffix
+        return Hex.encode(stamp, width: 12) + "7" + Hex.encode(tail, width: 16) + suffix
     }
 }
 
-/// A lock-protected counter shared by the sequential generator's closure.
-final class Counter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
+/// A counter shared by the sequential generator's closure.
+final class Counter: Sendable {
+    private let value = Mutex(0)
 
     func increment() -> Int {
-        lock.lock()
-        defer { lock.unlock() }
-        value += 1
-        return value
+        value.withLock { value in
+            value += 1
+            return value
+        }
     }
 }

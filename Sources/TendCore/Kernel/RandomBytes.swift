@@ -1,27 +1,31 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Cryptographically random bytes drawn from the system 4 KiB at a time. Asking the system
 /// for every id and nonce costs a system call each: bulk imports make several per patient.
-public final class RandomBytes: @unchecked Sendable {
-    private var buffer = [UInt8](repeating: 0, count: 4096)
-    private var position = 4096
-    private let lock = NSLock()
+public final class RandomBytes: Sendable {
+    private struct Pool {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var position = 4096
+    }
+
+    private let pool = Mutex(Pool())
 
     public init() {}
 
     /// Fills `count` bytes into a new array.
     public func take(_ count: Int) -> [UInt8] {
-        lock.withLock {
+        pool.withLock { pool in
             var out: [UInt8] = []
             out.reserveCapacity(count)
             while out.count < count {
-                if position == buffer.count { refill() }
-                let step = min(count - out.count, buffer.count - position)
-                out.append(contentsOf: buffer[position..<position + step])
-                position += step
+                if pool.position == pool.buffer.count { Self.refill(&pool) }
+                let step = min(count - out.count, pool.buffer.count - pool.position)
+                out.append(contentsOf: pool.buffer[pool.position..<pool.position + step])
+                pool.position += step
             }
             return out
         }
@@ -31,26 +35,29 @@ public final class RandomBytes: @unchecked Sendable {
         take(8).reduce(0) { $0 << 8 | UInt64($1) }
     }
 
-    private func refill() {
+    private static func refill(_ pool: inout Pool) {
         #if canImport(Glibc)
-        let filled = buffer.withUnsafeMutableBytes { raw -> Bool in
+        let filled = pool.buffer.withUnsafeMutableBytes { raw -> Bool in
+            guard let base = raw.baseAddress else { return false }
             let descriptor = open("/dev/urandom", O_RDONLY | O_CLOEXEC)
             guard descriptor >= 0 else { return false }
             defer { close(descriptor) }
             var count = 0
             while count < raw.count {
-                let result = read(descriptor, raw.baseAddress! + count, raw.count - count)
+                let result = read(descriptor, base + count, raw.count - count)
                 if result > 0 { count += result } else if result < 0 && errno == EINTR { continue } else { return false }
             }
             return true
         }
         if !filled {
             var generator = SystemRandomNumberGenerator()
-            for index in buffer.indices { buffer[index] = UInt8.random(in: 0...255, using: &generator) }
+            for index in pool.buffer.indices { pool.buffer[index] = UInt8.random(in: 0...255, using: &generator) }
         }
         #else
-        buffer.withUnsafeMutableBytes { arc4random_buf($0.baseAddress!, $0.count) }
+        pool.buffer.withUnsafeMutableBytes { raw in
+            if let base = raw.baseAddress { arc4random_buf(base, raw.count) }
+        }
         #endif
-        position = 0
+        pool.position = 0
     }
 }

@@ -182,93 +182,120 @@ struct SegmentToken: Equatable {
     var end: String.Index
 }
 
-enum SegmentRuleLexer {
+/// Reads a rule's text into tokens, each with the line and column it starts at.
+struct SegmentRuleLexer {
+    let text: String
+    var index: String.Index
+    var line = 1, column = 1
+
+    /// Where a token starts, for its position and for errors about it.
+    struct Mark {
+        var start: String.Index
+        var line: Int
+        var column: Int
+
+        func fail(_ en: String, _ zh: String) -> SegmentRuleError {
+            SegmentRuleError(line: line, column: column, message: .init(en: en, zh: zh))
+        }
+    }
+
     static func isNameCharacter(_ character: Character) -> Bool {
         character.isLetter || character.isNumber || "_-.:/[]{}%*".contains(character)
     }
 
     static func tokens(_ text: String) throws(SegmentRuleError) -> [SegmentToken] {
+        var lexer = SegmentRuleLexer(text: text, index: text.startIndex)
         var tokens: [SegmentToken] = []
-        var index = text.startIndex
-        var line = 1, column = 1
-        func advance() {
-            if text[index] == "\n" { line += 1; column = 1 } else { column += 1 }
-            index = text.index(after: index)
-        }
-        while index < text.endIndex {
-            let character = text[index]
-            if character.isWhitespace { advance(); continue }
-            if character == "#" {
-                while index < text.endIndex, text[index] != "\n" { advance() }
-                continue
-            }
-            let start = index, startLine = line, startColumn = column
-            func token(_ kind: SegmentToken.Kind) -> SegmentToken {
-                SegmentToken(kind: kind, line: startLine, column: startColumn, start: start, end: index)
-            }
-            func fail(_ en: String, _ zh: String) -> SegmentRuleError {
-                SegmentRuleError(line: startLine, column: startColumn, message: .init(en: en, zh: zh))
-            }
-            if character == "\"" {
-                advance()
-                var value = ""
-                while index < text.endIndex, text[index] != "\"", text[index] != "\n" {
-                    value.append(text[index])
-                    advance()
-                }
-                guard index < text.endIndex, text[index] == "\"" else { throw fail("the quoted text is not closed", "引号未闭合") }
-                advance()
-                guard value.count <= Bounds.nameLength else { throw fail("a quoted value is longer than \(Bounds.nameLength) characters", "引号内的值超过 \(Bounds.nameLength) 个字符") }
-                tokens.append(token(.string(value)))
-                continue
-            }
-            if case let two = String(text[index...].prefix(2)), ["!=", "<=", ">="].contains(two) {
-                advance(); advance()
-                tokens.append(token(.symbol(two)))
-                continue
-            }
-            if "=<>(),".contains(character) {
-                advance()
-                tokens.append(token(.symbol(String(character))))
-                continue
-            }
-            if character.isNumber || ((character == "-" || character == ".") && text.index(after: index) < text.endIndex && text[text.index(after: index)].isNumber) {
-                var literal = String(character)
-                advance()
-                while index < text.endIndex, text[index].isASCII, text[index].isNumber || text[index] == "." {
-                    literal.append(text[index])
-                    advance()
-                }
-                guard literal.count <= 20, let value = Double(literal), value.isFinite, abs(value) <= ObservationCatalog.numberLimit else {
-                    throw fail("\"\(literal.prefix(24))\" is not a number Tend takes", "“\(literal.prefix(24))”不是有效数字")
-                }
-                if index < text.endIndex, ["h", "d", "w"].contains(text[index]),
-                   text.index(after: index) == text.endIndex || !isNameCharacter(text[text.index(after: index)]) {
-                    let unit = text[index]
-                    advance()
-                    guard value == value.rounded(), value >= 1 else { throw fail("a window is a whole number of hours, days or weeks (14d)", "时间窗应为整数小时、天或周（如 14d）") }
-                    let hours = Int(value) * (unit == "h" ? 1 : unit == "d" ? 24 : 24 * 7)
-                    guard hours <= SegmentWindow.maximumHours else { throw fail("a window is at most 3660 days", "时间窗最长 3660 天") }
-                    tokens.append(token(.window(SegmentWindow(hours: hours))))
-                    continue
-                }
-                tokens.append(token(.number(value)))
-                continue
-            }
-            if isNameCharacter(character) {
-                var name = ""
-                while index < text.endIndex, isNameCharacter(text[index]) {
-                    name.append(text[index])
-                    advance()
-                }
-                guard name.count <= Bounds.identifierLength else { throw fail("a name is longer than \(Bounds.identifierLength) characters", "名称超过 \(Bounds.identifierLength) 个字符") }
-                tokens.append(token(.name(name)))
-                continue
-            }
-            throw fail("unexpected \"\(character)\"", "无法识别的字符“\(character)”")
-        }
-        tokens.append(SegmentToken(kind: .end, line: line, column: column, start: text.endIndex, end: text.endIndex))
+        while let token = try lexer.next() { tokens.append(token) }
+        tokens.append(SegmentToken(kind: .end, line: lexer.line, column: lexer.column, start: text.endIndex, end: text.endIndex))
         return tokens
+    }
+
+    private var atEnd: Bool { index >= text.endIndex }
+
+    private mutating func advance() {
+        if text[index] == "\n" { line += 1; column = 1 } else { column += 1 }
+        index = text.index(after: index)
+    }
+
+    /// The next token, or nil at the end of the text; spaces and `#` comments are skipped.
+    private mutating func next() throws(SegmentRuleError) -> SegmentToken? {
+        while !atEnd, text[index].isWhitespace || text[index] == "#" {
+            if text[index] == "#" {
+                while !atEnd, text[index] != "\n" { advance() }
+            } else {
+                advance()
+            }
+        }
+        guard !atEnd else { return nil }
+        let character = text[index]
+        let mark = Mark(start: index, line: line, column: column)
+        let kind: SegmentToken.Kind
+        if character == "\"" {
+            kind = try quoted(mark)
+        } else if case let two = String(text[index...].prefix(2)), ["!=", "<=", ">="].contains(two) {
+            advance(); advance()
+            kind = .symbol(two)
+        } else if "=<>(),".contains(character) {
+            advance()
+            kind = .symbol(String(character))
+        } else if character.isNumber || ((character == "-" || character == ".") && nextIsDigit) {
+            kind = try number(mark)
+        } else if Self.isNameCharacter(character) {
+            kind = try name(mark)
+        } else {
+            throw mark.fail("unexpected \"\(character)\"", "无法识别的字符“\(character)”")
+        }
+        return SegmentToken(kind: kind, line: mark.line, column: mark.column, start: mark.start, end: index)
+    }
+
+    private var nextIsDigit: Bool {
+        let following = text.index(after: index)
+        return following < text.endIndex && text[following].isNumber
+    }
+
+    private mutating func quoted(_ mark: Mark) throws(SegmentRuleError) -> SegmentToken.Kind {
+        advance()
+        var value = ""
+        while !atEnd, text[index] != "\"", text[index] != "\n" {
+            value.append(text[index])
+            advance()
+        }
+        guard !atEnd, text[index] == "\"" else { throw mark.fail("the quoted text is not closed", "引号未闭合") }
+        advance()
+        guard value.count <= Bounds.nameLength else { throw mark.fail("a quoted value is longer than \(Bounds.nameLength) characters", "引号内的值超过 \(Bounds.nameLength) 个字符") }
+        return .string(value)
+    }
+
+    /// A number, or a window when h, d or w follows it (14d).
+    private mutating func number(_ mark: Mark) throws(SegmentRuleError) -> SegmentToken.Kind {
+        var literal = String(text[index])
+        advance()
+        while !atEnd, text[index].isASCII, text[index].isNumber || text[index] == "." {
+            literal.append(text[index])
+            advance()
+        }
+        guard literal.count <= 20, let value = Double(literal), value.isFinite, abs(value) <= ObservationCatalog.numberLimit else {
+            throw mark.fail("\"\(literal.prefix(24))\" is not a number Tend takes", "“\(literal.prefix(24))”不是有效数字")
+        }
+        guard !atEnd, ["h", "d", "w"].contains(text[index]),
+              text.index(after: index) == text.endIndex || !Self.isNameCharacter(text[text.index(after: index)]) else { return .number(value) }
+        let unit = text[index]
+        advance()
+        guard value == value.rounded(), value >= 1 else { throw mark.fail("a window is a whole number of hours, days or weeks (14d)", "时间窗应为整数小时、天或周（如 14d）") }
+        let hours = Int(value) * (unit == "h" ? 1 : unit == "d" ? 24 : 24 * 7)
+        guard hours <= SegmentWindow.maximumHours else { throw mark.fail("a window is at most 3660 days", "时间窗最长 3660 天") }
+        return .window(SegmentWindow(hours: hours))
+    }
+
+    private mutating func name(_ mark: Mark) throws(SegmentRuleError) -> SegmentToken.Kind {
+        var name = ""
+        while !atEnd, Self.isNameCharacter(text[index]) {
+            name.append(text[index])
+            advance()
+        }
+        guard name.count <= Bounds.identifierLength else { throw mark.fail("a name is longer than \(Bounds.identifierLength) characters", "名称超过 \(Bounds.identifierLength) 个字符") }
+        return .name(name)
     }
 }
 

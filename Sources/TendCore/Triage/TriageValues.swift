@@ -277,42 +277,39 @@ extension TriageEngine {
         }
         if !sawUnit {
             if spelled >= 7 { return NumberToken(value: 0, start: start, end: index, decimal: false, digitString: true) }
-            // "五点三", "三点零": one numeral, 点, numerals.
-            if spelled == 1, current >= 0, index + 1 < count, text[index] == dian, chineseDigit(text[index + 1]) != nil {
-                var position = index + 1
-                var number = Double(current)
-                _ = fraction(text, at: &position, into: &number)
-                index = position
-                return NumberToken(value: number, start: start, end: position, decimal: true)
-            }
-            if spelled == 1, current >= 0, index + 1 < count, text[index] == dian, text[index + 1] == ji || text[index + 1] == duo {
-                index += 2
-                return NumberToken(value: Double(current) + 0.5, start: start, end: index, decimal: true, clockLike: true)
-            }
-            return nil
+            // "五点三", "三点零", "三点多": one numeral, 点, then numerals or 几/多.
+            guard spelled == 1, current >= 0 else { return nil }
+            var value = Double(current)
+            guard let tail = decimalTail(text, at: &index, value: &value) else { return nil }
+            return NumberToken(value: value, start: start, end: index, decimal: true, clockLike: tail == .approximate)
         }
         if current >= 0 {
             total += zeroAfterUnit || lastUnit <= 10 ? current : current * lastUnit / 10
         }
-        var token = NumberToken(value: Double(total), start: start, end: index, decimal: false)
-        if index + 1 < count, text[index] == dian {
-            if chineseDigit(text[index + 1]) != nil {
-                var position = index + 1
-                var number = token.value
-                _ = fraction(text, at: &position, into: &number)
-                token.value = number
-                token.decimal = true
-                index = position
-            } else if text[index + 1] == ji || text[index + 1] == duo {
-                token.value += 0.5
-                token.decimal = true
-                token.clockLike = true
-                index += 2
-            }
-        }
+        var value = Double(total)
+        let tail = decimalTail(text, at: &index, value: &value)
+        var token = NumberToken(value: value, start: start, end: index, decimal: tail != nil, clockLike: tail == .approximate)
         index = approximate(text, index)
         token.end = index
         return token
+    }
+
+    enum DecimalTail { case digits, approximate }
+
+    /// What follows a Chinese number after 点: numerals are its fraction ("三十八点五"); 几 or 多
+    /// ("十二点多") add half a unit and may be a clock time. Nil, and `index` unmoved, otherwise.
+    static func decimalTail(_ text: [UInt32], at index: inout Int, value: inout Double) -> DecimalTail? {
+        guard index + 1 < text.count, text[index] == dian else { return nil }
+        if chineseDigit(text[index + 1]) != nil {
+            var position = index + 1
+            _ = fraction(text, at: &position, into: &value)
+            index = position
+            return .digits
+        }
+        guard text[index + 1] == ji || text[index + 1] == duo else { return nil }
+        value += 0.5
+        index += 2
+        return .approximate
     }
 
     struct ValueReading {

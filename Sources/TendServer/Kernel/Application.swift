@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Hummingbird
 import Logging
 import ServiceLifecycle
@@ -86,16 +87,15 @@ public func buildRouter(_ dependencies: AppDependencies, renderer: PageRenderer)
 }
 
 /// The operation list, fixed once the router is built and read by the OpenAPI handler.
-final class LockedOperations: @unchecked Sendable {
-    private let lock = NSLock()
-    private var operations: [APIOperation] = []
+final class LockedOperations: Sendable {
+    private let operations = Mutex<[APIOperation]>([])
 
     var value: [APIOperation] {
-        lock.withLock { operations }
+        operations.withLock { $0 }
     }
 
     func set(_ operations: [APIOperation]) {
-        lock.withLock { self.operations = operations }
+        self.operations.withLock { $0 = operations }
     }
 }
 

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import Synchronization
 import NIOCore
 import TendServer
 import TendTestSupport
@@ -31,14 +32,13 @@ public func object(_ response: TestResponse) -> [String: Any] {
 }
 
 /// A browser's cookie jar, enough for the console's flows.
-public final class CookieJar: @unchecked Sendable {
-    private var cookies: [String: String] = [:]
-    private let lock = NSLock()
+public final class CookieJar: Sendable {
+    private let cookies = Mutex<[String: String]>([:])
 
     public init() {}
 
     public func absorb(_ response: TestResponse) {
-        lock.withLock {
+        cookies.withLock { cookies in
             for field in response.headers where field.name == .setCookie {
                 let pair = field.value.split(separator: ";")[0].split(separator: "=", maxSplits: 1)
                 let name = String(pair[0]), value = pair.count > 1 ? String(pair[1]) : ""
@@ -48,7 +48,7 @@ public final class CookieJar: @unchecked Sendable {
     }
 
     public var header: HTTPFields {
-        lock.withLock {
+        cookies.withLock { cookies in
             cookies.isEmpty ? [:] : [.cookie: cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; ")]
         }
     }

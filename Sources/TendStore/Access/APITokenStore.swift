@@ -16,15 +16,11 @@ public struct APIToken: Sendable, Equatable, Codable {
 
 /// Bearer tokens for integrations: `tend_<id>_<secret>`. Only the secret's hash is stored,
 /// so the plaintext is shown once, when the token is made.
-public struct APITokenStore: Sendable {
-    let database: Database
-    let clock: TendClock
-    let ids: IDGenerator
+public struct APITokenStore: ContextualStore {
+    let context: StoreContext
 
-    public init(database: Database, clock: TendClock, ids: IDGenerator) {
-        self.database = database
-        self.clock = clock
-        self.ids = ids
+    public init(_ context: StoreContext) {
+        self.context = context
     }
 
     public func create(userID: String, name rawName: String, expiresAt: Date? = nil, roleCeiling: StaffRole? = nil, in sql: (any SQLDatabase)? = nil) async throws -> (token: APIToken, plaintext: String) {

@@ -9,17 +9,15 @@ public struct WebSession: Sendable, Equatable {
     public var expiresAt: Date
 }
 
-public struct SessionStore: Sendable {
-    let database: Database
-    let clock: TendClock
+public struct SessionStore: ContextualStore {
+    let context: StoreContext
     /// A session nobody used for this long has ended, whatever its expiry.
     public let idleLimit: TimeInterval
     /// `last_seen_at` is written at most this often, so reads do not each write.
     static let touchInterval: Int64 = 60_000
 
-    public init(database: Database, clock: TendClock, idleLimit: TimeInterval = 2 * 3600) {
-        self.database = database
-        self.clock = clock
+    public init(_ context: StoreContext, idleLimit: TimeInterval = 2 * 3600) {
+        self.context = context
         self.idleLimit = idleLimit
     }
 

@@ -4,15 +4,11 @@ import TendCore
 
 /// Staff accounts and their memberships in programs. Password hashing happens above this
 /// layer; the store keeps only the hash.
-public struct StaffStore: Sendable {
-    let database: Database
-    let clock: TendClock
-    let ids: IDGenerator
+public struct StaffStore: ContextualStore {
+    let context: StoreContext
 
-    public init(database: Database, clock: TendClock, ids: IDGenerator) {
-        self.database = database
-        self.clock = clock
-        self.ids = ids
+    public init(_ context: StoreContext) {
+        self.context = context
     }
 
     private static let userColumns = "u.id, u.email, u.display_name, u.locale, u.is_platform_admin, u.disabled, u.created_at"

@@ -34,17 +34,11 @@ public struct PatientPDC: Sendable, Equatable {
 
 /// Dispenses and refills, and adherence computed from them in the database: set-based, one
 /// statement for a whole program, never a query per patient.
-public struct DispenseStore: Sendable {
-    let database: Database
-    let clock: TendClock
-    let ids: IDGenerator
-    let audit: AuditLog
+public struct DispenseStore: ContextualStore {
+    let context: StoreContext
 
-    public init(database: Database, clock: TendClock, ids: IDGenerator, audit: AuditLog) {
-        self.database = database
-        self.clock = clock
-        self.ids = ids
-        self.audit = audit
+    public init(_ context: StoreContext) {
+        self.context = context
     }
 
     static let insert = MultiRowInsert(

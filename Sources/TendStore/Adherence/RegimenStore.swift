@@ -3,17 +3,11 @@ import SQLKit
 import TendCore
 
 /// Regimens: what each patient is prescribed. Writes are audited in their transaction.
-public struct RegimenStore: Sendable {
-    let database: Database
-    let clock: TendClock
-    let ids: IDGenerator
-    let audit: AuditLog
+public struct RegimenStore: ContextualStore {
+    let context: StoreContext
 
-    public init(database: Database, clock: TendClock, ids: IDGenerator, audit: AuditLog) {
-        self.database = database
-        self.clock = clock
-        self.ids = ids
-        self.audit = audit
+    public init(_ context: StoreContext) {
+        self.context = context
     }
 
     static let columns = "id, patient_id, drug, drug_class, strength, dose, frequency, start_on, stop_on, prescriber"

@@ -4,15 +4,11 @@ import TendCore
 
 /// Each program's channel settings (sealed: robot URLs and secrets are credentials), and the
 /// portal inbox the in-app channel writes to.
-public struct ChannelStore: Sendable {
-    let database: Database
-    let clock: TendClock
-    let cipher: FieldCipher
+public struct ChannelStore: ContextualStore {
+    let context: StoreContext
 
-    public init(database: Database, clock: TendClock, cipher: FieldCipher) {
-        self.database = database
-        self.clock = clock
-        self.cipher = cipher
+    public init(_ context: StoreContext) {
+        self.context = context
     }
 
     /// Saves a channel's settings after holding them to the outbound policy.

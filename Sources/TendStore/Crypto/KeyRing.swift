@@ -87,41 +87,44 @@ public struct KeyRingError: Error, CustomStringConvertible {
 /// The key ring in use, re-read from its key file when the file changes (checked at most
 /// every two seconds) or when a ciphertext names a key not yet known, so that running
 /// servers follow `tend keys rotate` without a restart.
-public final class KeyRingSource: @unchecked Sendable {
-    private let lock = NSLock()
-    private var ring: KeyRing
+public final class KeyRingSource: Sendable {
+    private struct Loaded {
+        var ring: KeyRing
+        var modified: Date?
+        var lastCheck = ContinuousClock.now
+    }
+
     private let path: String?
-    private var modified: Date?
-    private var lastCheck = ContinuousClock.now
+    private let loaded: Mutex<Loaded>
 
     public init(ring: KeyRing, path: String? = nil) {
-        self.ring = ring
         self.path = path
-        self.modified = path.flatMap { try? FileManager.default.attributesOfItem(atPath: $0)[.modificationDate] as? Date }
+        let modified = path.flatMap { try? FileManager.default.attributesOfItem(atPath: $0)[.modificationDate] as? Date }
+        self.loaded = Mutex(Loaded(ring: ring, modified: modified))
     }
 
     public var current: KeyRing {
-        lock.withLock {
-            if path != nil, ContinuousClock.now - lastCheck > .seconds(2) { reloadIfChanged(force: false) }
-            return ring
+        loaded.withLock { loaded in
+            if path != nil, ContinuousClock.now - loaded.lastCheck > .seconds(2) { reloadIfChanged(&loaded, force: false) }
+            return loaded.ring
         }
     }
 
     /// The ring after re-reading the file, for a ciphertext under an unknown key.
     func refreshed() -> KeyRing {
-        lock.withLock {
-            reloadIfChanged(force: true)
-            return ring
+        loaded.withLock { loaded in
+            reloadIfChanged(&loaded, force: true)
+            return loaded.ring
         }
     }
 
-    private func reloadIfChanged(force: Bool) {
-        lastCheck = ContinuousClock.now
+    private func reloadIfChanged(_ loaded: inout Loaded, force: Bool) {
+        loaded.lastCheck = ContinuousClock.now
         guard let path else { return }
         let stamp = try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date
-        guard force || stamp != modified, let reloaded = try? KeyRing.loadFile(at: path, create: false) else { return }
-        modified = stamp
-        ring = reloaded
+        guard force || stamp != loaded.modified, let reloaded = try? KeyRing.loadFile(at: path, create: false) else { return }
+        loaded.modified = stamp
+        loaded.ring = reloaded
     }
 }
 

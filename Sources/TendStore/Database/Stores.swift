@@ -32,33 +32,37 @@ public struct Stores: Sendable {
     public let ids: IDGenerator
 
     public init(database: Database, clock: TendClock, ids: IDGenerator, keys: KeyRing, keyFile: String? = nil, sessionIdle: TimeInterval = 2 * 3600) {
-        self.database = database
-        self.clock = clock
-        self.ids = ids
-        self.programs = ProgramStore(database: database, clock: clock, ids: ids)
-        self.staff = StaffStore(database: database, clock: clock, ids: ids)
-        self.sessions = SessionStore(database: database, clock: clock, idleLimit: sessionIdle)
-        self.tokens = APITokenStore(database: database, clock: clock, ids: ids)
-        self.audit = AuditLog(database: database, clock: clock, ids: ids)
-        self.cipher = FieldCipher(source: KeyRingSource(ring: keys, path: keyFile))
-        self.blindIndex = BlindIndexer(ring: keys)
-        self.pathways = PathwayStore(database: database, clock: clock, ids: ids)
-        self.enrolments = EnrolmentStore(database: database, clock: clock, ids: ids)
-        self.tasks = TaskStore(database: database, clock: clock, ids: ids, cipher: cipher)
-        self.confirmations = ConfirmationStore(database: database, clock: clock, ids: ids, cipher: cipher)
-        self.channels = ChannelStore(database: database, clock: clock, cipher: cipher)
-        self.dispatch = DispatchStore(database: database, cipher: cipher, tasks: tasks)
-        self.messages = MessageStore(database: database, clock: clock, ids: ids, cipher: cipher, tasks: tasks)
-        self.patients = PatientStore(database: database, clock: clock, ids: ids, cipher: cipher, blindIndex: blindIndex, audit: audit)
-        self.observations = ObservationStore(database: database, clock: clock, ids: ids, cipher: cipher, audit: audit)
-        self.alerts = AlertStore(database: database, clock: clock, ids: ids, tasks: tasks, audit: audit, cipher: cipher)
-        self.questionnaires = QuestionnaireStore(database: database, clock: clock, audit: audit)
-        self.responses = ResponseStore(database: database, cipher: cipher, audit: audit)
-        self.dispenses = DispenseStore(database: database, clock: clock, ids: ids, audit: audit)
-        self.regimens = RegimenStore(database: database, clock: clock, ids: ids, audit: audit)
-        self.segments = SegmentStore(database: database, clock: clock, ids: ids, audit: audit)
-        self.portal = PortalStore(database: database, clock: clock, ids: ids, blindIndex: blindIndex, patients: patients, audit: audit)
-        self.photos = PhotoStore(database: database, clock: clock, cipher: cipher, audit: audit)
+        self.init(StoreContext(database: database, clock: clock, ids: ids, keys: keys, keyFile: keyFile), sessionIdle: sessionIdle)
+    }
+
+    public init(_ context: StoreContext, sessionIdle: TimeInterval = 2 * 3600) {
+        self.database = context.database
+        self.clock = context.clock
+        self.ids = context.ids
+        self.audit = context.audit
+        self.cipher = context.cipher
+        self.blindIndex = context.blindIndex
+        self.programs = ProgramStore(context)
+        self.staff = StaffStore(context)
+        self.sessions = SessionStore(context, idleLimit: sessionIdle)
+        self.tokens = APITokenStore(context)
+        self.pathways = PathwayStore(context)
+        self.enrolments = EnrolmentStore(context)
+        self.tasks = TaskStore(context)
+        self.confirmations = ConfirmationStore(context)
+        self.channels = ChannelStore(context)
+        self.dispatch = DispatchStore(context, tasks: tasks)
+        self.messages = MessageStore(context, tasks: tasks)
+        self.patients = PatientStore(context)
+        self.observations = ObservationStore(context)
+        self.alerts = AlertStore(context, tasks: tasks)
+        self.questionnaires = QuestionnaireStore(context)
+        self.responses = ResponseStore(context)
+        self.dispenses = DispenseStore(context)
+        self.regimens = RegimenStore(context)
+        self.segments = SegmentStore(context)
+        self.portal = PortalStore(context, patients: patients)
+        self.photos = PhotoStore(context)
     }
 }
 

@@ -40,17 +40,11 @@ public struct TouchpointContext: Sendable {
 }
 
 /// Confirmations of touchpoints, from whichever side they come, and the escalations they stop.
-public struct ConfirmationStore: Sendable {
-    let database: Database
-    let clock: TendClock
-    let ids: IDGenerator
-    let cipher: FieldCipher
+public struct ConfirmationStore: ContextualStore {
+    let context: StoreContext
 
-    public init(database: Database, clock: TendClock, ids: IDGenerator, cipher: FieldCipher) {
-        self.database = database
-        self.clock = clock
-        self.ids = ids
-        self.cipher = cipher
+    public init(_ context: StoreContext) {
+        self.context = context
     }
 
     static let confirmable: [TouchpointStatus] = [.sent, .delivered, .escalated, .noResponse]

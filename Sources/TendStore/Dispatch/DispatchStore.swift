@@ -59,14 +59,12 @@ public struct DispatchOutcome: Sendable {
 /// worker's name and a lease end; a worker that dies leaves leases that simply run out.
 /// PostgreSQL claims with `FOR UPDATE SKIP LOCKED` so several workers share the queue;
 /// SQLite has one writer, and `BEGIN IMMEDIATE` serialises claims.
-public struct DispatchStore: Sendable {
-    let database: Database
-    let cipher: FieldCipher
+public struct DispatchStore: ContextualStore {
+    let context: StoreContext
     let tasks: TaskStore
 
-    public init(database: Database, cipher: FieldCipher, tasks: TaskStore) {
-        self.database = database
-        self.cipher = cipher
+    public init(_ context: StoreContext, tasks: TaskStore) {
+        self.context = context
         self.tasks = tasks
     }
 

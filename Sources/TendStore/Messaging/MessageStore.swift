@@ -73,18 +73,12 @@ public enum MessageAction: Sendable, Equatable {
 
 /// Groups, inbound messages and their handling. Texts, sender names and match reasons are
 /// sealed; levels, queues and times stay plain so the inbox can be sorted in SQL.
-public struct MessageStore: Sendable {
-    let database: Database
-    let clock: TendClock
-    let ids: IDGenerator
-    let cipher: FieldCipher
+public struct MessageStore: ContextualStore {
+    let context: StoreContext
     let tasks: TaskStore
 
-    public init(database: Database, clock: TendClock, ids: IDGenerator, cipher: FieldCipher, tasks: TaskStore) {
-        self.database = database
-        self.clock = clock
-        self.ids = ids
-        self.cipher = cipher
+    public init(_ context: StoreContext, tasks: TaskStore) {
+        self.context = context
         self.tasks = tasks
     }
 

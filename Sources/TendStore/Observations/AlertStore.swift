@@ -31,21 +31,13 @@ public struct ObservationAlert: Sendable, Equatable {
     public var note: String?
 }
 
-public struct AlertStore: Sendable {
-    let database: Database
-    let clock: TendClock
-    let ids: IDGenerator
+public struct AlertStore: ContextualStore {
+    let context: StoreContext
     let tasks: TaskStore
-    let audit: AuditLog
-    let cipher: FieldCipher
 
-    public init(database: Database, clock: TendClock, ids: IDGenerator, tasks: TaskStore, audit: AuditLog, cipher: FieldCipher) {
-        self.database = database
-        self.clock = clock
-        self.ids = ids
+    public init(_ context: StoreContext, tasks: TaskStore) {
+        self.context = context
         self.tasks = tasks
-        self.audit = audit
-        self.cipher = cipher
     }
 
     static func noteContext(_ programID: String, _ id: String) -> SealContext {

@@ -36,19 +36,11 @@ public struct ObservationBatchResult: Sendable, Equatable {
 /// Readings, answers and scores per patient. Numbers are stored in their code's canonical unit;
 /// free text is sealed, since patients write what they like into it. A reading with a source and
 /// an external id is stored once: sending it again adds nothing.
-public struct ObservationStore: Sendable {
-    let database: Database
-    let clock: TendClock
-    let ids: IDGenerator
-    let cipher: FieldCipher
-    let audit: AuditLog
+public struct ObservationStore: ContextualStore {
+    let context: StoreContext
 
-    public init(database: Database, clock: TendClock, ids: IDGenerator, cipher: FieldCipher, audit: AuditLog) {
-        self.database = database
-        self.clock = clock
-        self.ids = ids
-        self.cipher = cipher
-        self.audit = audit
+    public init(_ context: StoreContext) {
+        self.context = context
     }
 
     static let insert = MultiRowInsert(

@@ -22,20 +22,14 @@ public struct EnrolmentResult: Sendable, Equatable {
 /// what their schedule depends on (zone, quiet hours, window, channels, age thresholds and tag
 /// conditions of the pathway), each group is planned once, and the touchpoints of every
 /// patient are written by one INSERT … SELECT.
-public struct EnrolmentStore: Sendable {
-    let database: Database
-    let clock: TendClock
-    let ids: IDGenerator
-    let audit: AuditLog
+public struct EnrolmentStore: ContextualStore {
+    let context: StoreContext
 
     /// How far ahead open-ended recurrences are materialised.
     public static let horizonDays = 400
 
-    public init(database: Database, clock: TendClock, ids: IDGenerator) {
-        self.database = database
-        self.clock = clock
-        self.ids = ids
-        self.audit = AuditLog(database: database, clock: clock, ids: ids)
+    public init(_ context: StoreContext) {
+        self.context = context
     }
 
     // MARK: Enrol

@@ -13,15 +13,11 @@ public struct StoredPathway: Sendable, Equatable {
 
 /// Pathway definitions per program. Versions are immutable: a changed file needs a new
 /// version, so enrolments keep the steps they were planned with.
-public struct PathwayStore: Sendable {
-    let database: Database
-    let clock: TendClock
-    let ids: IDGenerator
+public struct PathwayStore: ContextualStore {
+    let context: StoreContext
 
-    public init(database: Database, clock: TendClock, ids: IDGenerator) {
-        self.database = database
-        self.clock = clock
-        self.ids = ids
+    public init(_ context: StoreContext) {
+        self.context = context
     }
 
     /// Stores the pathway, or returns the stored one when the same version has the same file.

@@ -1,5 +1,6 @@
 import Foundation
 import SQLKit
+import Synchronization
 import TendCore
 
 public struct ImportSummary: Sendable, Equatable, Codable {
@@ -29,12 +30,22 @@ public struct PatientImporter: Sendable {
 
     /// Identities seen earlier in this import, so duplicates within one file are caught, and
     /// those the program had when the import began.
-    public final class Session: @unchecked Sendable {
-        var seen = SeenIdentities()
-        var known: KnownIdentities?
-        public var summary = ImportSummary()
+    public final class Session: Sendable {
+        struct State {
+            var seen = SeenIdentities()
+            var known: KnownIdentities?
+            var summary = ImportSummary()
+        }
+
+        private let state = Mutex(State())
 
         public init() {}
+
+        public var summary: ImportSummary { state.withLock { $0.summary } }
+
+        func update<Result: Sendable>(_ change: (inout State) -> Result) -> Result {
+            state.withLock { change(&$0) }
+        }
     }
 
     /// Who used an external id, phone or ID number earlier in the file.
@@ -239,7 +250,7 @@ public struct PatientImporter: Sendable {
     /// benchmark's schema floor times this alone).
     public func write(_ batch: PreparedBatch, programID: String, actor: AuditActor, session: Session, reject: (PatientImport.Reject) -> Void) async throws {
         for problem in batch.parseRejects {
-            session.summary.rejected += 1
+            session.update { $0.summary.rejected += 1 }
             reject(problem)
         }
         guard !batch.entries.isEmpty else { return }
@@ -254,13 +265,15 @@ public struct PatientImporter: Sendable {
                 try await self.write(batch, sql, programID: programID, actor: actor, session: session, upsertingAll: true)
             }
         }
-        session.seen.merge(outcome.seen)
+        session.update { state in
+            state.seen.merge(outcome.seen)
+            state.summary.rejected += outcome.rejects.count
+            state.summary.created += outcome.created.count
+            state.summary.updated += outcome.updated.count
+        }
         for problem in outcome.rejects.sorted(by: { $0.line < $1.line }) {
             reject(problem)
         }
-        session.summary.rejected += outcome.rejects.count
-        session.summary.created += outcome.created.count
-        session.summary.updated += outcome.updated.count
     }
 
     /// One batch in one transaction. New external ids are inserted under the batch's drawn ids,
@@ -268,13 +281,18 @@ public struct PatientImporter: Sendable {
     /// with `upsertingAll`, every row) are upserted.
     private func write(_ batch: PreparedBatch, _ sql: any SQLDatabase, programID: String, actor: AuditActor, session: Session, upsertingAll: Bool) async throws -> Outcome {
         let entries = batch.entries, now = batch.now, kind = store.database.kind
-        if session.known == nil { session.known = try await KnownIdentities.load(sql, dialect: StorageDialect(kind), programID: programID) }
-        let known = session.known ?? KnownIdentities()
+        let known: KnownIdentities
+        if let loaded = session.update({ $0.known }) {
+            known = loaded
+        } else {
+            known = try await KnownIdentities.load(sql, dialect: StorageDialect(kind), programID: programID)
+            session.update { $0.known = known }
+        }
         let owners = try await Self.owners(sql, kind: kind, programID: programID, entries: entries, known: known)
         var outcome = Outcome()
         var inserted: [Int] = [], upserted: [Int] = []
         for (index, entry) in entries.enumerated() {
-            if let problem = Self.duplicate(entry, owners: owners) ?? session.seen.duplicate(entry) ?? outcome.seen.duplicate(entry) {
+            if let problem = Self.duplicate(entry, owners: owners) ?? session.update({ $0.seen.duplicate(entry) }) ?? outcome.seen.duplicate(entry) {
                 outcome.rejects.append(problem)
                 continue
             }

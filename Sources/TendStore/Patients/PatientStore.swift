@@ -27,22 +27,11 @@ public struct PatientPage: Sendable {
 
 /// Patients of one program. PII is sealed with the field cipher before it reaches SQL, and
 /// every read and write appends audit events in the same unit of work.
-public struct PatientStore: Sendable {
-    let database: Database
-    let clock: TendClock
-    let ids: IDGenerator
-    let cipher: FieldCipher
-    let blindIndex: BlindIndexer
-    /// Where reads record their events (the one group-commit writer of the database).
-    let audit: AuditLog
+public struct PatientStore: ContextualStore {
+    let context: StoreContext
 
-    public init(database: Database, clock: TendClock, ids: IDGenerator, cipher: FieldCipher, blindIndex: BlindIndexer, audit: AuditLog) {
-        self.database = database
-        self.clock = clock
-        self.ids = ids
-        self.cipher = cipher
-        self.blindIndex = blindIndex
-        self.audit = audit
+    public init(_ context: StoreContext) {
+        self.context = context
     }
 
     static let columns = [

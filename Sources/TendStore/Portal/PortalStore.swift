@@ -56,21 +56,13 @@ public enum ShareCheck: Sendable, Equatable {
 
 /// The portal's own records: sign-in codes, portal sessions and shared-record links. Everything
 /// secret is kept as a hash; every write that concerns a patient is audited in its transaction.
-public struct PortalStore: Sendable {
-    let database: Database
-    let clock: TendClock
-    let ids: IDGenerator
-    let blindIndex: BlindIndexer
+public struct PortalStore: ContextualStore {
+    let context: StoreContext
     let patients: PatientStore
-    let audit: AuditLog
 
-    public init(database: Database, clock: TendClock, ids: IDGenerator, blindIndex: BlindIndexer, patients: PatientStore, audit: AuditLog) {
-        self.database = database
-        self.clock = clock
-        self.ids = ids
-        self.blindIndex = blindIndex
+    public init(_ context: StoreContext, patients: PatientStore) {
+        self.context = context
         self.patients = patients
-        self.audit = audit
     }
 
     /// The blind index a normalised phone is found by in this program.

@@ -2,15 +2,11 @@ import Foundation
 import SQLKit
 import TendCore
 
-public struct ProgramStore: Sendable {
-    let database: Database
-    let clock: TendClock
-    let ids: IDGenerator
+public struct ProgramStore: ContextualStore {
+    let context: StoreContext
 
-    public init(database: Database, clock: TendClock, ids: IDGenerator) {
-        self.database = database
-        self.clock = clock
-        self.ids = ids
+    public init(_ context: StoreContext) {
+        self.context = context
     }
 
     public func create(slug rawSlug: String, name rawName: String, in sql: (any SQLDatabase)? = nil) async throws -> Program {

@@ -13,17 +13,11 @@ public struct StoredPhoto: Sendable, Equatable {
 
 /// Report photos, sealed like every other patient field and bound to their row; only the
 /// program's staff read them, through the use case that audits it.
-public struct PhotoStore: Sendable {
-    let database: Database
-    let clock: TendClock
-    let cipher: FieldCipher
-    let audit: AuditLog
+public struct PhotoStore: ContextualStore {
+    let context: StoreContext
 
-    public init(database: Database, clock: TendClock, cipher: FieldCipher, audit: AuditLog) {
-        self.database = database
-        self.clock = clock
-        self.cipher = cipher
-        self.audit = audit
+    public init(_ context: StoreContext) {
+        self.context = context
     }
 
     static func context(_ programID: String, _ id: String) -> SealContext {

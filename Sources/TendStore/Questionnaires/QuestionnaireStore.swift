@@ -12,15 +12,11 @@ public struct StoredQuestionnaire: Sendable, Equatable {
 
 /// The questionnaires a program defined itself (its wording of a licensed scale, its own
 /// forms), every version kept: a response names the version it answered.
-public struct QuestionnaireStore: Sendable {
-    let database: Database
-    let clock: TendClock
-    let audit: AuditLog
+public struct QuestionnaireStore: ContextualStore {
+    let context: StoreContext
 
-    public init(database: Database, clock: TendClock, audit: AuditLog) {
-        self.database = database
-        self.clock = clock
-        self.audit = audit
+    public init(_ context: StoreContext) {
+        self.context = context
     }
 
     /// Saves a version; false when the program already has that id and version.

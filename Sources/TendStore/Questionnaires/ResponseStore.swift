@@ -50,15 +50,11 @@ public struct QuestionnaireResponse: Sendable, Equatable {
 
 /// Questionnaire responses. Answers are sealed as one JSON document (they hold what patients
 /// wrote); total, band and flags stay readable for lists and charts.
-public struct ResponseStore: Sendable {
-    let database: Database
-    let cipher: FieldCipher
-    let audit: AuditLog
+public struct ResponseStore: ContextualStore {
+    let context: StoreContext
 
-    public init(database: Database, cipher: FieldCipher, audit: AuditLog) {
-        self.database = database
-        self.cipher = cipher
-        self.audit = audit
+    public init(_ context: StoreContext) {
+        self.context = context
     }
 
     static let columns = "id, program_id, patient_id, questionnaire_id, version, touchpoint_id, answers_enc, total, band, flags, source, recorded_by, submitted_at"

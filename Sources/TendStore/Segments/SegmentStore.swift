@@ -48,17 +48,11 @@ public enum SegmentMove: String, Sendable {
 /// Segments and their members. Membership changes are set-based: an evaluation writes the
 /// rule's members into a temporary table, closes the memberships of those no longer in it and
 /// opens one for each newcomer, marking both `pending` until their actions have run.
-public struct SegmentStore: Sendable {
-    let database: Database
-    let clock: TendClock
-    let ids: IDGenerator
-    let audit: AuditLog
+public struct SegmentStore: ContextualStore {
+    let context: StoreContext
 
-    public init(database: Database, clock: TendClock, ids: IDGenerator, audit: AuditLog) {
-        self.database = database
-        self.clock = clock
-        self.ids = ids
-        self.audit = audit
+    public init(_ context: StoreContext) {
+        self.context = context
     }
 
     static let columns = "id, program_id, slug, name_en, name_zh, rule, on_enter, on_leave, source, created_at, updated_at, updated_by, evaluated_at"

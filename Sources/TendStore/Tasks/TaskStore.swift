@@ -21,17 +21,11 @@ public struct TaskFilter: Sendable {
 }
 
 /// The staff work queue. Titles and notes name patients, so they are sealed like PII.
-public struct TaskStore: Sendable {
-    let database: Database
-    let clock: TendClock
-    let ids: IDGenerator
-    let cipher: FieldCipher
+public struct TaskStore: ContextualStore {
+    let context: StoreContext
 
-    public init(database: Database, clock: TendClock, ids: IDGenerator, cipher: FieldCipher) {
-        self.database = database
-        self.clock = clock
-        self.ids = ids
-        self.cipher = cipher
+    public init(_ context: StoreContext) {
+        self.context = context
     }
 
     static let columns = "id, program_id, patient_id, touchpoint_id, kind, title_enc, priority, due_at, sla_at, status, assignee_id, outcome, note_enc, created_at, completed_at, completed_by"

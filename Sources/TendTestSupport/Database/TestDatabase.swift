@@ -81,3 +81,10 @@ public enum TestKeys {
     public static let ring = "k1:\(Data(repeating: 1, count: 32).base64EncodedString()),k2:\(Data(repeating: 2, count: 32).base64EncodedString())"
     public static let single = "k1:\(Data(repeating: 1, count: 32).base64EncodedString())"
 }
+
+extension StoreContext {
+    /// A context over a test database with the fixed test keys, for tests of one store.
+    public static func testing(_ database: Database, clock: TendClock, ids: IDGenerator) throws -> StoreContext {
+        StoreContext(database: database, clock: clock, ids: ids, keys: try KeyRing.parse(TestKeys.ring, source: "test"))
+    }
+}

@@ -1,16 +1,16 @@
 import Foundation
+import Synchronization
 import Logging
 
 /// Keeps every log line, at every level, so tests can look for what must never be logged.
-public final class LogCapture: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lines: [String] = []
+public final class LogCapture: Sendable {
+    private let lines = Mutex<[String]>([])
 
     public init() {}
 
-    public var text: String { lock.withLock { lines.joined(separator: "\n") } }
+    public var text: String { lines.withLock { $0.joined(separator: "\n") } }
 
-    func append(_ line: String) { lock.withLock { lines.append(line) } }
+    func append(_ line: String) { lines.withLock { $0.append(line) } }
 
     public var logger: Logger {
         Logger(label: "tend-capture") { label in CapturingHandler(label: label, capture: self) }

@@ -1,19 +1,19 @@
 import Foundation
+import Synchronization
 import TendCore
 
 /// A clock tests move by hand.
-public final class TestClock: @unchecked Sendable {
-    private let lock = NSLock()
-    private var current: Date
+public final class TestClock: Sendable {
+    private let current: Mutex<Date>
 
     public init(_ start: Date = Date(timeIntervalSince1970: 1_796_112_000)) {  // 2026-12-01T00:00:00Z
-        current = start
+        current = Mutex(start)
     }
 
-    public var now: Date { lock.withLock { current } }
+    public var now: Date { current.withLock { $0 } }
 
     public func advance(by seconds: TimeInterval) {
-        lock.withLock { current = current.addingTimeInterval(seconds) }
+        current.withLock { $0 = $0.addingTimeInterval(seconds) }
     }
 
     public var clock: TendClock { TendClock { [self] in now } }

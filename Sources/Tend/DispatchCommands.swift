@@ -5,6 +5,8 @@ import ServiceLifecycle
 import TendCore
 import TendServer
 import TendStore
+import TendEngine
+import UnixSignals
 
 /// Dispatch settings a command line may override.
 struct DispatchOptions: ParsableArguments {

@@ -4,6 +4,7 @@ import TendCore
 import TendFormats
 import TendServer
 import TendStore
+import TendEngine
 
 struct PathwayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -4,6 +4,7 @@ import TendCore
 import TendFormats
 import TendServer
 import TendStore
+import TendEngine
 
 /// `tend segment validate FILE`, `tend segment save FILE --program P`, `tend segment list
 /// --program P` and `tend segment evaluate SLUG --program P [--now T]`.

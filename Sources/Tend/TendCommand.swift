@@ -4,6 +4,8 @@ import Logging
 import TendCore
 import TendServer
 import TendStore
+import Hummingbird
+import TendEngine
 
 @main
 struct Tend: AsyncParsableCommand {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import TendCore
 import TendStore
+import SQLKit
 
 /// The throw-away database a benchmark is pointed at, emptied before each measurement and
 /// migrated by the real migrations, so no measurement writes into B-trees another one has

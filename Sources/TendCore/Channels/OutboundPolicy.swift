@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Where Tend may send HTTP requests (webhook, WeCom, SMS and voice channels): never to its own
 /// machine or network — loopback, link-local (cloud metadata at 169.254.169.254), private and

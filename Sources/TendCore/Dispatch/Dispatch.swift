@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// What one delivery attempt came to, as the channel reports it.
 public enum DeliveryResult: Sendable, Equatable {

@@ -1,3 +1,4 @@
+import Foundation
 /// The languages Tend speaks. Every user-facing string exists in both.
 public enum AppLocale: String, Sendable, Codable, CaseIterable {
     case zhHans = "zh-Hans"

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// The limits every value that enters Tend is held to, one per kind of value. Entry points
 /// (API bodies and query strings, console forms, CLI options, imports, definition files) check

@@ -1,3 +1,4 @@
+import Foundation
 /// An RFC 4180 CSV reader over UTF-8 bytes: quoted fields with embedded commas, quotes and
 /// new lines; CRLF or LF; a leading byte-order mark is skipped. Each record carries the
 /// line it starts on, for reject reports.

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// The source of "now" for all logic. Production code receives `.system`; tests and
 /// `tend dispatch --now` receive a fixed or manually advanced clock.

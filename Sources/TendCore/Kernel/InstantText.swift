@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// RFC 3339 instants as the API reads them: `2026-12-03T07:42:00+08:00`, `…:00.123Z`, a
 /// fraction of up to nine digits, an offset of at most ±18:00. Parsed by hand (an ingest reads

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A calendar day with no time zone, such as a revisit date. Arithmetic on it is pure
 /// calendar arithmetic; it becomes an instant only with a wall-clock time and a zone.

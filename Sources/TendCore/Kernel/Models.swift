@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A tenant: a hospital department or a sponsored project. All data belongs to one.
 public struct Program: Sendable, Equatable, Codable {

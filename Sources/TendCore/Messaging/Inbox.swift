@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Where a graded message waits for staff.
 public enum InboxQueue: String, Sendable, Codable, CaseIterable {

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// What an observation measures: a LOINC code where one exists, else a code the program
 /// defines (`program:revisit-attended`). Written `loinc:8310-5` or `program:…` in files.

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 public enum EnrolmentStatus: String, Sendable, Codable, CaseIterable {
     case active

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A follow-up pathway (随访方案): steps placed relative to named anchors, validated from a
 /// hand-written file. See docs/pathways.md for the format.

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 public enum PatientStatus: String, Codable, Sendable, CaseIterable {
     case active

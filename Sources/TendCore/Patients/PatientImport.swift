@@ -1,3 +1,4 @@
+import Foundation
 /// Maps import rows (CSV with English or Chinese headers, or NDJSON objects) to patient
 /// profiles and tags. Pure: the store does the writing.
 public enum PatientImport {

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// The limits of the patient portal: how a one-time code is sent and tried, how long a portal
 /// session lasts, and what a shared record may be given.

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A segment's rule, as a program admin writes it:
 ///

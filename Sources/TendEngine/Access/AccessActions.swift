@@ -1,6 +1,6 @@
-import Foundation
-import TendCore
-import TendStore
+public import Foundation
+public import TendCore
+public import TendStore
 
 /// Signing in and the credentials of staff accounts. Every change ends in an audit event in
 /// its own transaction; a password change or a disabled account ends every session and token.

@@ -1,6 +1,6 @@
-import Foundation
+public import Foundation
 import Synchronization
-import TendCore
+public import TendCore
 
 /// Slows down password guessing, per account and per client address. The first few failures
 /// cost nothing; after that each failure makes the next attempt wait twice as long (1 s, 2 s,

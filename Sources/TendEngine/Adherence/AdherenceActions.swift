@@ -1,6 +1,6 @@
 import Foundation
-import TendCore
-import TendStore
+public import TendCore
+public import TendStore
 
 /// A dispense as the pharmacy system or a pharmacist sends it.
 public struct DispenseSubmission: Sendable, Equatable {

@@ -1,6 +1,6 @@
-import Foundation
-import TendCore
-import TendStore
+public import Foundation
+public import TendCore
+public import TendStore
 
 /// What an adherence report covers: a PDC period, optionally one drug or class and one
 /// segment's members, and for the S6 outcome the first day of the follow-up window.

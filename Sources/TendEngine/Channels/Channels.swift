@@ -1,11 +1,11 @@
-import AsyncHTTPClient
+public import AsyncHTTPClient
 import Crypto
-import Foundation
-import NIOCore
+public import Foundation
+public import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Synchronization
-import TendCore
+public import TendCore
 
 /// One message on its way out. The idempotency key is the touchpoint id, so a receiver can
 /// drop the repeat a retry (or a worker that died after sending) produces.

@@ -1,10 +1,10 @@
 import AsyncHTTPClient
-import Foundation
-import Logging
+public import Foundation
+public import Logging
 import NIOCore
-import ServiceLifecycle
-import TendCore
-import TendStore
+public import ServiceLifecycle
+public import TendCore
+public import TendStore
 
 public struct DispatchSettings: Sendable {
     public var batchSize: Int

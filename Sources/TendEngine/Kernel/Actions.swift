@@ -1,6 +1,6 @@
-import Logging
-import TendCore
-import TendStore
+public import Logging
+public import TendCore
+public import TendStore
 
 /// Every use case, built once over the stores and passed to whatever calls them: the API, the
 /// console, the CLI, the demo seed. Each action validates, writes, audits and reacts in one

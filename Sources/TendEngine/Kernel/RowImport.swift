@@ -1,5 +1,6 @@
 import TendCore
 import TendStore
+import Foundation
 
 /// A row of a file that names its patient by id or by the program's external id.
 public protocol PatientFileRow: Sendable {

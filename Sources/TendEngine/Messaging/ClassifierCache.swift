@@ -1,5 +1,5 @@
 import Synchronization
-import TendCore
+public import TendCore
 
 /// Compiling a classifier reads every rule into one matcher, so each program's is kept and
 /// rebuilt only when its settings change.

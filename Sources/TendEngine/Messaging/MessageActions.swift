@@ -1,7 +1,7 @@
-import Foundation
-import Logging
-import TendCore
-import TendStore
+public import Foundation
+public import Logging
+public import TendCore
+public import TendStore
 
 /// A message as it arrives from a group or a one-to-one conversation.
 public struct Arrival: Sendable {

@@ -1,6 +1,6 @@
-import Foundation
+public import Foundation
 import TendCore
-import TendStore
+public import TendStore
 
 /// Missing-data alerts ("no check-in for 2 days"): for each questionnaire step with a
 /// `missing_alert`, a touchpoint sent that long ago with no response from its patient since

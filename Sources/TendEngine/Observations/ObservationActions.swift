@@ -1,8 +1,8 @@
-import Foundation
+public import Foundation
 import SQLKit
-import TendCore
+public import TendCore
 import TendFormats
-import TendStore
+public import TendStore
 
 /// One reading for a patient, as an integration, a device gateway or an import sends it.
 public struct ObservationSubmission: Sendable, Equatable {

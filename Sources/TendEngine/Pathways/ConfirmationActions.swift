@@ -1,6 +1,6 @@
 import Foundation
-import TendCore
-import TendStore
+public import TendCore
+public import TendStore
 
 /// What a confirmation link shows the patient, in the patient's language.
 public struct ConfirmationPage: Sendable, Equatable {

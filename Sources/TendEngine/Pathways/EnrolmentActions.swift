@@ -1,5 +1,5 @@
-import TendCore
-import TendStore
+public import TendCore
+public import TendStore
 
 /// What happens to an enrolment after it starts.
 public enum EnrolmentChange: String, Sendable, CaseIterable {

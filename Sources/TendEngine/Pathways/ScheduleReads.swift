@@ -1,5 +1,5 @@
-import TendCore
-import TendStore
+public import TendCore
+public import TendStore
 
 /// What staff read about a patient's follow-up, each read audited before it is answered.
 public struct ScheduleReads: Sendable {

@@ -1,5 +1,5 @@
-import TendCore
-import TendStore
+public import TendCore
+public import TendStore
 
 /// A patient's record as staff open it: profile, follow-up and conversation, read once and
 /// audited once (`patient.read`).

@@ -1,6 +1,6 @@
-import Foundation
-import TendCore
-import TendStore
+public import Foundation
+public import TendCore
+public import TendStore
 
 /// Someone signed in to the portal, with the patients they may act for (resolved at every
 /// request, so a family member taken off a patient's profile loses access at once).

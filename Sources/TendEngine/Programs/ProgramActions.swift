@@ -1,6 +1,6 @@
 import SQLKit
-import TendCore
-import TendStore
+public import TendCore
+public import TendStore
 
 /// Programs and their teams: each action checks, writes and audits in one transaction.
 public struct ProgramActions: Sendable {

@@ -1,6 +1,6 @@
 import Foundation
-import TendCore
-import TendStore
+public import TendCore
+public import TendStore
 
 /// What a questionnaire link shows the patient, in the patient's language.
 public struct FormPage: Sendable {

@@ -1,8 +1,8 @@
-import Foundation
+public import Foundation
 import SQLKit
-import TendCore
+public import TendCore
 import TendFormats
-import TendStore
+public import TendStore
 
 /// A photo sent with a form, for one of its photo items.
 public struct PhotoUpload: Sendable, Equatable {

@@ -1,8 +1,8 @@
-import Foundation
+public import Foundation
 import SQLKit
-import TendCore
+public import TendCore
 import TendFormats
-import TendStore
+public import TendStore
 
 /// A segment with how many patients are in it now.
 public struct SegmentSummary: Sendable {

@@ -1,5 +1,5 @@
-import TendCore
-import TendStore
+public import TendCore
+public import TendStore
 
 /// Staff tasks: the lists people work from (each read audited) and what they do with a task,
 /// audited in its transaction by the store.

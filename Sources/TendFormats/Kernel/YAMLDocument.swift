@@ -1,4 +1,4 @@
-import TendCore
+public import TendCore
 import Yams
 
 /// Reads a hand-written YAML (or JSON) definition file into a `DocumentNode`, refusing what

@@ -1,4 +1,4 @@
-import TendCore
+public import TendCore
 
 /// Reads pathway files (YAML, which includes JSON) into `Pathway`, reporting every problem
 /// with its line.

@@ -1,4 +1,4 @@
-import TendCore
+public import TendCore
 
 /// Reads questionnaire files (YAML, which includes JSON) into `Questionnaire`, reporting every
 /// problem with its line.

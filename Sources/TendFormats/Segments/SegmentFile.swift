@@ -1,4 +1,4 @@
-import TendCore
+public import TendCore
 
 /// Reads segment documents (YAML, which includes JSON) into `SegmentDefinition`, reporting
 /// every problem with its line, and a rule's with its column.

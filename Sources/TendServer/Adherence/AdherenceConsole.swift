@@ -87,54 +87,28 @@ struct AdherenceConsole: Sendable {
         }
     }
 
-    /// The section's values from the fills the patient's page read (and audited); `today` is
+    /// The section's view from the fills the patient's page read (and audited); `today` is
     /// the console's day (China Standard Time).
-    static func values(fills: [Fill], regimens: [Regimen], readings: [ObservationPoint], locale: AppLocale, today: LocalDate) -> [String: Any] {
+    static func view(fills: [Fill], regimens: [Regimen], readings: [ObservationPoint], locale: AppLocale, today: LocalDate) -> MedicationView {
         let t = UIStrings.strings(for: locale)
         let window = today.adding(days: -29)...today
         let answers = readings.filter { $0.code == doseTaken }.map { point in
             (day: LocalDate(instant: point.effectiveAt, in: TaskConsole.consoleZone), taken: point.value >= 0.5, at: point.effectiveAt.timeIntervalSince1970)
         }
         let doses = DoseAdherence.compute(answers, window: window, regimens: regimens)
-        var doseValues: [String: Any]?
-        if doses.answeredDays > 0 {
-            let summary = (t["dose_adherence_summary"] ?? "").replacingOccurrences(of: "{taken}", with: String(doses.takenDays))
-                .replacingOccurrences(of: "{answered}", with: String(doses.answeredDays))
-                .replacingOccurrences(of: "{expected}", with: doses.expectedDays.map(String.init) ?? "—")
-            doseValues = ["share": doses.share.map { String(format: "%.0f %%", $0 * 100) } ?? "—", "summary": summary]
-        }
-        let classes = AdherenceActions.classes(fills, start: today.adding(days: -364), end: today).map { item -> [String: Any] in
-            let result = item.result
-            let verdict = !result.measurable ? t["not_measurable"] : result.adherent ? t["adherent"] : t["not_adherent"]
-            return [
-                "drug_class": item.drugClass, "pdc": result.pdc.map { String(format: "%.0f %%", $0 * 100) } ?? "—", "verdict": verdict ?? "",
-                "covered_days": result.coveredDays, "treatment_days": result.treatmentDays,
-                "gaps": result.gaps.suffix(3).map { "\($0.lowerBound)–\($0.upperBound)" }.joined(separator: ", "),
-            ]
-        }
-        let runsOut = Dictionary(grouping: fills, by: \.drug).compactMap { drug, fills -> [String: Any]? in
+        let runsOut = Dictionary(grouping: fills, by: \.drug).compactMap { drug, fills -> MedicationView.RunOut? in
             guard let day = PDC.runOut(fills), day >= today else { return nil }
-            return ["drug": drug, "date": day.description]
-        }.sorted { ($0["date"] as? String ?? "") < ($1["date"] as? String ?? "") }
-        var values: [String: Any] = [
-            "has_adherence": !classes.isEmpty, "adherence": classes,
-            "has_dispenses": !fills.isEmpty, "today": today.description,
-            "dispenses": fills.suffix(Self.shownDispenses).reversed().map { fill -> [String: Any] in
-                ["filled_on": fill.filledOn.description, "drug": fill.drug, "drug_class": fill.drugClass ?? "", "days_supply": fill.daysSupply]
+            return MedicationView.RunOut(drug: drug, date: day.description)
+        }.sorted { $0.date < $1.date }
+        return MedicationView(
+            today: today.description,
+            doseAdherence: doses.answeredDays > 0 ? MedicationView.DoseShare(doses, strings: t) : nil,
+            adherence: AdherenceActions.classes(fills, start: today.adding(days: -364), end: today).map { .init(drugClass: $0.drugClass, $0.result, strings: t) },
+            dispenses: fills.suffix(Self.shownDispenses).reversed().map {
+                .init(filledOn: $0.filledOn.description, drug: $0.drug, drugClass: $0.drugClass ?? "", daysSupply: $0.daysSupply)
             },
-            "runs_out": runsOut,
-            "has_regimens": !regimens.isEmpty,
-            "regimens": regimens.map { regimen -> [String: Any] in
-                [
-                    "id": regimen.id, "drug": regimen.drug, "drug_class": regimen.drugClass ?? "", "strength": regimen.strength ?? "", "dose": regimen.dose,
-                    "frequency": regimen.frequency.label.text(in: locale), "start_on": regimen.startOn.description,
-                    "stop_on": regimen.stopOn?.description ?? (t["regimen_open"] ?? ""), "prescriber": regimen.prescriber ?? "",
-                    "active": regimen.isActive(on: today), "can_stop": regimen.stopOn.map { $0 >= today } ?? true,
-                ]
-            },
-            "frequencies": DoseFrequency.allCases.map { ["code": $0.rawValue, "label": $0.label.text(in: locale)] },
-        ]
-        if let doseValues { values["dose_adherence"] = doseValues }
-        return values
+            runsOut: runsOut,
+            regimens: regimens.map { .init($0, today: today, strings: t, locale: locale) },
+            frequencies: DoseFrequency.allCases.map { .init(code: $0.rawValue, label: $0.label.text(in: locale)) })
     }
 }

@@ -245,11 +245,11 @@ struct AdherenceReportConsole: Sendable {
             let t = UIStrings.strings(for: page.locale)
             do {
                 let report = try await report(page, request)
-                let values: [String: Any] = ["program": page.programValues, "report": AdherenceReportView(report, strings: t)]
-                return console.renderer.render("adherence", values, chrome: page.chrome, locale: page.locale)
+                let view = AdherencePageView(program: page.programView, report: AdherenceReportView(report, strings: t))
+                return console.renderer.render("adherence", view: view, chrome: page.chrome, locale: page.locale)
             } catch let error as TendError where error.kind == .invalidInput {
-                return console.renderer.render("adherence", ["program": page.programValues, "error": error.message.text(in: page.locale)],
-                                               chrome: page.chrome, locale: page.locale, status: .badRequest)
+                let view = AdherencePageView(program: page.programView, error: error.message.text(in: page.locale))
+                return console.renderer.render("adherence", view: view, chrome: page.chrome, locale: page.locale, status: .badRequest)
             }
         }
 
@@ -267,4 +267,11 @@ struct AdherenceReportConsole: Sendable {
         let query = try AdherenceReportQuery.parse(request.query, today: today)
         return try await reports.report(programID: page.grant.program.id, query, today: today, zone: TaskConsole.consoleZone, by: page.actor)
     }
+}
+
+/// The adherence page: the report, or why the request could not make one.
+struct AdherencePageView {
+    var program: ProgramView
+    var report: AdherenceReportView?
+    var error: String?
 }

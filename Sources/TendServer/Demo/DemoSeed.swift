@@ -1,8 +1,8 @@
-import Foundation
+public import Foundation
 import TendCore
 import TendFormats
-import TendEngine
-import TendStore
+public import TendEngine
+public import TendStore
 
 /// The demo programs and logins `tend demo` creates on first run. Seeding is idempotent:
 /// a second run finds them and changes nothing.

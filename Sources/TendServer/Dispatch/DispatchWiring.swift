@@ -1,8 +1,8 @@
 import Foundation
 import NIOCore
-import TendCore
-import TendEngine
-import TendStore
+public import TendCore
+public import TendEngine
+public import TendStore
 
 extension AppDependencies {
     /// The confirmation links messages carry, rooted at the public URL.

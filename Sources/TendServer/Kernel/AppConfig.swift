@@ -1,10 +1,10 @@
-import Configuration
-import Foundation
-import Logging
+public import Configuration
+public import Foundation
+public import Logging
 import SystemPackage
-import TendCore
-import TendEngine
-import TendStore
+public import TendCore
+public import TendEngine
+public import TendStore
 
 /// Everything `tend serve` needs, read once at start-up and validated, so a bad value stops
 /// the process with one clear line instead of failing later.

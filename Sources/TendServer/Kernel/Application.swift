@@ -1,11 +1,11 @@
 import Foundation
 import Synchronization
-import Hummingbird
-import Logging
-import ServiceLifecycle
-import TendCore
-import TendEngine
-import TendStore
+public import Hummingbird
+public import Logging
+public import ServiceLifecycle
+public import TendCore
+public import TendEngine
+public import TendStore
 
 /// Everything the HTTP layer uses, built once and passed in: no globals.
 public struct AppDependencies: Sendable {

@@ -31,7 +31,7 @@ struct ConsoleRoutes: Sendable {
         var actor: AuditActor
         var canWrite: Bool { grant.role?.allows(.writePatients) ?? false }
         var showAudit: Bool { grant.role.map { $0 >= .manager } ?? false }
-        var programValues: [String: Any] { ["name": grant.program.name, "slug": grant.program.slug] }
+        var programView: ProgramView { ProgramView(name: grant.program.name, slug: grant.program.slug) }
     }
 
     func programPage(_ permission: Permission, _ request: Request, _ context: TendRequestContext) async throws -> ProgramPage {
@@ -132,12 +132,10 @@ struct ConsoleRoutes: Sendable {
         router.get("/p/:program") { request, context -> Response in
             let page = try await programPage(.readProgram, request, context)
             let members = try await stores.staff.members(programID: page.grant.program.id)
-            let values: [String: Any] = [
-                "program": page.programValues,
-                "role_name": page.grant.role.map { UIStrings.roleName($0, in: context.locale) } ?? "—",
-                "members": members.map { ["display_name": $0.user.displayName, "role_name": UIStrings.roleName($0.role, in: context.locale)] },
-            ]
-            return renderer.render("home", values, chrome: page.chrome, locale: context.locale)
+            let view = ProgramHomeView(
+                program: page.programView, roleName: page.grant.role.map { UIStrings.roleName($0, in: context.locale) } ?? "—",
+                members: members.map { .init(displayName: $0.user.displayName, roleName: UIStrings.roleName($0.role, in: context.locale)) })
+            return renderer.render("home", view: view, chrome: page.chrome, locale: context.locale)
         }
 
         PatientConsole(console: self).register(on: router)
@@ -204,5 +202,17 @@ struct ConsoleRoutes: Sendable {
         } catch {
             throw TendError(kind: .invalidInput, code: "malformed_form", message: .init(en: "The form could not be read", zh: "无法读取表单"), field: "body")
         }
+    }
+}
+
+/// A program's home: the caller's role and the team.
+struct ProgramHomeView {
+    var program: ProgramView
+    var roleName: String
+    var members: [Member]
+
+    struct Member {
+        var displayName: String
+        var roleName: String
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import TendCore
+import NIOFoundationEssentialsCompat
 
 /// Reading request bodies and writing responses as JSON, with errors that name the field.
 enum JSONIO {

@@ -1,6 +1,6 @@
 import Foundation
 import Hummingbird
-import Prometheus
+public import Prometheus
 
 /// The server's own Prometheus registry, owned by the application rather than a global.
 public struct ServerMetrics: Sendable {

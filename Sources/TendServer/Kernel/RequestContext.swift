@@ -1,7 +1,7 @@
-import Hummingbird
-import TendCore
+public import Hummingbird
+public import TendCore
 import TendEngine
-import TendStore
+public import TendStore
 
 /// Who is calling: a browser session or an API token, always a staff account.
 public struct Identity: Sendable {

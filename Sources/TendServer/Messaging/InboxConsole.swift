@@ -127,12 +127,9 @@ struct InboxConsole: Sendable {
             }
             let chrome = RowChrome(strings: t, programSlug: page.grant.program.slug, csrf: page.chrome.csrf, canWrite: page.canWrite,
                                    levels: TriageLevel.allCases.reversed().map { ($0.rawValue, t["level_\($0.rawValue)"] ?? $0.rawValue) })
-            let values: [String: Any] = [
-                "program": page.programValues, "messages_html": Self.rowsHTML(rows, chrome: chrome), "has_messages": !rows.isEmpty,
-                "urgent_count": messages.filter { $0.queue == .urgent }.count, "overdue_count": rows.filter(\.overdue).count,
-                "message_count": messages.count,
-            ]
-            return renderer.render("inbox", values, chrome: page.chrome, locale: context.locale)
+            let view = InboxView(program: page.programView, messagesHTML: Self.rowsHTML(rows, chrome: chrome), messageCount: messages.count,
+                                 urgentCount: messages.filter { $0.queue == .urgent }.count, overdueCount: rows.filter(\.overdue).count)
+            return renderer.render("inbox", view: view, chrome: page.chrome, locale: context.locale)
         }
 
         router.post("/p/:program/messages/:message/act") { request, context -> Response in
@@ -145,4 +142,13 @@ struct InboxConsole: Sendable {
             return .redirect(to: "/p/\(page.grant.program.slug)/inbox")
         }
     }
+}
+
+/// The inbox page: the open messages by queue, written by `InboxConsole.rowsHTML`, and their counts.
+struct InboxView {
+    var program: ProgramView
+    var messagesHTML: String
+    var messageCount: Int
+    var urgentCount: Int
+    var overdueCount: Int
 }

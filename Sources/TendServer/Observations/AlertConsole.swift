@@ -31,20 +31,11 @@ struct AlertConsole: Sendable {
             let page = try await console.programPage(.readPatients, request, context)
             let alerts = try await observations.alerts(programID: page.grant.program.id, by: page.actor)
             let t = UIStrings.strings(for: context.locale)
-            let rows: [[String: Any]] = alerts.map { alert in
-                [
-                    "id": alert.id, "rule": Self.title(alert, strings: t, locale: context.locale), "breaches_label": Self.breachesLabel(alert, strings: t),
-                    "priority": alert.priority.rawValue,
-                    "priority_label": alert.priority.label.text(in: context.locale),
-                    "status": t["alert_status_\(alert.status.rawValue)"] ?? alert.status.rawValue,
-                    "breaches": alert.breaches, "opened_at": TaskConsole.format(alert.openedAt), "patient_id": alert.patientID,
-                ]
-            }
-            let values: [String: Any] = [
-                "program": page.programValues, "alerts": rows, "has_alerts": !rows.isEmpty, "can_write": page.canWrite,
-                "urgent_count": alerts.filter { $0.priority == .urgent }.count, "alert_count": alerts.count,
-            ]
-            return console.renderer.render("alerts", values, chrome: page.chrome, locale: context.locale)
+            let view = AlertsView(
+                program: page.programView, canWrite: page.canWrite,
+                alerts: alerts.map { AlertsView.Row($0, strings: t, locale: context.locale) },
+                urgentCount: alerts.filter { $0.priority == .urgent }.count)
+            return console.renderer.render("alerts", view: view, chrome: page.chrome, locale: context.locale)
         }
 
         router.post("/p/:program/alerts/:alert/resolve") { request, context -> Response in
@@ -54,6 +45,38 @@ struct AlertConsole: Sendable {
             _ = try await observations.changeAlert(programID: page.grant.program.id, alertID: try context.parameters.require("alert"), to: .resolved,
                                                    staffID: page.grant.identity.user.id, note: form.note, by: page.actor)
             return .redirect(to: "/p/\(page.grant.program.slug)/alerts")
+        }
+    }
+}
+
+/// The program's open alerts, urgent first.
+struct AlertsView {
+    var program: ProgramView
+    var canWrite: Bool
+    var alerts: [Row]
+    var urgentCount: Int
+
+    struct Row {
+        var id: String
+        var patientID: String
+        var rule: String
+        var priority: String
+        var priorityLabel: String
+        var status: String
+        var breaches: Int
+        var breachesLabel: String
+        var openedAt: String
+
+        init(_ alert: ObservationAlert, strings t: [String: String], locale: AppLocale) {
+            id = alert.id
+            patientID = alert.patientID
+            rule = AlertConsole.title(alert, strings: t, locale: locale)
+            priority = alert.priority.rawValue
+            priorityLabel = alert.priority.label.text(in: locale)
+            status = t["alert_status_\(alert.status.rawValue)"] ?? alert.status.rawValue
+            breaches = alert.breaches
+            breachesLabel = AlertConsole.breachesLabel(alert, strings: t)
+            openedAt = TaskConsole.format(alert.openedAt)
         }
     }
 }

@@ -4,6 +4,7 @@ import TendCore
 import TendEngine
 import TendFormats
 import TendStore
+import NIOFoundationEssentialsCompat
 
 struct ObservationBody: Encodable {
     let id: String

@@ -62,14 +62,14 @@ enum ObservationChart {
     /// One chart per measured code of the patient, newest code first, with the program's rules,
     /// each in the unit the program reads it in (`units`; else the canonical one).
     static func values(_ observations: [ObservationPoint], rules: [ObservationAlertRule], units: [ObservationCode: String] = [:],
-                       locale: AppLocale) -> [[String: Any]] {
+                       locale: AppLocale) -> [ChartView] {
         var byCode: [ObservationCode: [ObservationPoint]] = [:]
         var order: [ObservationCode] = []
         for point in observations {
             if byCode[point.code] == nil { order.append(point.code) }
             byCode[point.code, default: []].append(point)
         }
-        return order.compactMap { code -> [String: Any]? in
+        return order.compactMap { code -> ChartView? in
             guard let readings = byCode[code]?.sorted(by: { $0.effectiveAt < $1.effectiveAt }), let latest = readings.last else { return nil }
             let codeRules = rules.filter { $0.codes.contains(code) }
             let thresholds = Array(Set(codeRules.flatMap { [$0.below, $0.atOrAbove].compactMap { $0 } })).sorted()
@@ -87,12 +87,20 @@ enum ObservationChart {
             let name = definition?.name.text(in: locale) ?? code.description
             let unit = conversion?.unit ?? latest.unit ?? ""
             let shownBand = band.map { range in min(shown(range.lowerBound), shown(range.upperBound))...max(shown(range.lowerBound), shown(range.upperBound)) }
-            return [
-                "name": name, "count": readings.count,
-                "svg": svg(points: points, thresholds: thresholds.map(shown), band: shownBand, unit: unit, label: name),
-                "latest": oneDecimal(shown(latest.value)) + " " + unit,
-                "latest_at": TaskConsole.format(latest.effectiveAt),
-            ]
+            return ChartView(
+                name: name, count: readings.count,
+                svg: svg(points: points, thresholds: thresholds.map(shown), band: shownBand, unit: unit, label: name),
+                latest: oneDecimal(shown(latest.value)) + " " + unit, latestAt: TaskConsole.format(latest.effectiveAt))
         }
     }
+}
+
+/// One measured code's chart as the patient page and the portal record show it.
+struct ChartView {
+    var name: String
+    var count: Int
+    /// The chart, drawn and escaped by `ObservationChart.svg`.
+    var svg: String
+    var latest: String
+    var latestAt: String
 }

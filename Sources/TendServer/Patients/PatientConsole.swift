@@ -101,10 +101,8 @@ struct PatientConsole: Sendable {
                 } + [URLQueryItem(name: "after", value: next)]
                 nextURL = "/p/\(page.grant.program.slug)/patients?\(components.percentEncodedQuery ?? "")"
             }
-            return renderList(page, patients: result.patients, nextURL: nextURL, error: error, filter: [
-                "tags": parameters["tags"] ?? "",
-                "not_tags": parameters["not_tags"] ?? "",
-            ], status: query.status)
+            return renderList(page, patients: result.patients, nextURL: nextURL, error: error,
+                              filter: .init(tags: parameters["tags"] ?? "", notTags: parameters["not_tags"] ?? ""), status: query.status)
         }
 
         router.post("/p/:program/patients/find") { request, context -> Response in
@@ -114,7 +112,7 @@ struct PatientConsole: Sendable {
             let text = (form.q ?? "").trimmingCharacters(in: .whitespaces)
             guard !text.isEmpty else { return .redirect(to: "/p/\(page.grant.program.slug)/patients") }
             let found = try await patients.find(programID: page.grant.program.id, text: text, by: page.actor)
-            return renderList(page, patients: found, nextURL: nil, error: nil, filter: [:], status: nil)
+            return renderList(page, patients: found, nextURL: nil, error: nil, filter: .init(tags: "", notTags: ""), status: nil)
         }
     }
 
@@ -146,64 +144,7 @@ struct PatientConsole: Sendable {
             guard let record = try await patients.record(programID: page.grant.program.id, patientID: try context.parameters.require("patient"), by: page.actor) else {
                 throw TendError.notFound("patient")
             }
-            let patient = record.patient
-            var values: [String: Any] = [
-                "program": page.programValues, "patient": patientValues(patient, locale: page.locale),
-                "can_write": page.canWrite, "show_audit": page.showAudit,
-            ]
-            values.merge(try await scheduleValues(page, record: record)) { _, new in new }
-            let thread = record.thread
-            let groupNames = Dictionary(uniqueKeysWithValues: try await stores.messages.groups(programID: page.grant.program.id).map { ($0.id, $0.name) })
-            let t = UIStrings.strings(for: page.locale)
-            values["has_thread"] = !thread.isEmpty
-            values["thread"] = thread.map { message -> [String: Any] in
-                [
-                    "outgoing": message.direction == "out", "text": message.text, "at": TaskConsole.format(message.sentAt),
-                    "where": message.groupID.flatMap { groupNames[$0] } ?? (t["inbox_one_to_one"] ?? "1:1"),
-                    "level": message.level.map { t["level_\($0.rawValue)"] ?? $0.rawValue } ?? "",
-                ]
-            }
-            let rules = try await console.dependencies.actions.observations.alertRules(programID: page.grant.program.id)
-            let charts = ObservationChart.values(record.observations, rules: rules.rules, units: rules.displayUnits, locale: page.locale)
-            values["has_charts"] = !charts.isEmpty
-            values["charts"] = charts
-            let unresolved = record.alerts.filter { $0.status != .resolved }
-            values["has_alerts"] = !unresolved.isEmpty
-            values["alerts"] = unresolved.map { alert -> [String: Any] in
-                [
-                    "rule": AlertConsole.title(alert, strings: t, locale: page.locale), "breaches_label": AlertConsole.breachesLabel(alert, strings: t),
-                    "priority": alert.priority.label.text(in: page.locale),
-                    "urgent": alert.priority == .urgent, "breaches": alert.breaches, "opened_at": TaskConsole.format(alert.openedAt),
-                    "status": t["alert_status_\(alert.status.rawValue)"] ?? alert.status.rawValue,
-                ]
-            }
-            let responses = try await ResponseConsole.values(record.responses, programID: page.grant.program.id, programSlug: page.grant.program.slug,
-                                                             questionnaires: console.dependencies.actions.questionnaires, locale: page.locale)
-            values["responses"] = responses
-            values["has_responses"] = !responses.isEmpty
-            values["segments"] = record.segments.map { SegmentConsole.whyValues($0, locale: page.locale) }
-            values["has_segments"] = !record.segments.isEmpty
-            let today = LocalDate(instant: console.dependencies.clock.now(), in: TaskConsole.consoleZone)
-            values.merge(AdherenceConsole.values(fills: record.fills, regimens: record.regimens, readings: record.observations, locale: page.locale, today: today)) { _, new in new }
-            let activity = try await console.dependencies.actions.portal.activity(programID: page.grant.program.id, patientID: patient.id)
-            values["portal_activity"] = activity.prefix(30).map { event -> [String: Any] in
-                ["at": TaskConsole.format(event.at), "action": event.action, "who": t["actor_\(event.actorKind.rawValue)"] ?? event.actorKind.rawValue]
-            }
-            values["has_portal_activity"] = !activity.isEmpty
-            if page.showAudit {
-                let events = try await stores.audit.events(programID: page.grant.program.id, subjectID: patient.id, limit: 50)
-                var names: [String: String] = [:]
-                for id in Set(events.compactMap(\.actorID)) {
-                    names[id] = try await stores.staff.user(id: id)?.displayName
-                }
-                values["audit"] = events.map { event -> [String: Any] in
-                    [
-                        "at": TaskConsole.format(event.at), "action": event.action, "request_id": event.requestID ?? "",
-                        "actor": event.actorID.flatMap { names[$0] } ?? event.actorKind.rawValue,
-                    ]
-                }
-            }
-            return renderer.render("patient", values, chrome: page.chrome, locale: page.locale)
+            return renderer.render("patient", view: try await patientPage(page, record: record), chrome: page.chrome, locale: page.locale)
         }
 
         router.get("/p/:program/patients/:patient/edit") { request, context -> Response in
@@ -288,38 +229,13 @@ struct PatientConsole: Sendable {
         router.get("/p/:program/pathways") { request, context -> Response in
             let page = try await page(.readProgram, request, context)
             let t = UIStrings.strings(for: page.locale)
-            let pathways = try await stores.pathways.latest(programID: page.grant.program.id)
-            let values: [String: Any] = [
-                "program": page.programValues,
-                "pathways": pathways.map { stored -> [String: Any] in
-                    [
-                        "slug": stored.pathway.id, "version": stored.pathway.version, "name": stored.pathway.name.text(in: page.locale),
-                        "anchors": stored.pathway.allAnchors.joined(separator: ", "),
-                        "steps": stored.pathway.steps.map { step -> [String: Any] in
-                            let text: String, isTask: Bool
-                            switch step.action {
-                            case .message(let message): text = message.text(in: page.locale); isTask = false
-                            case .task(let task, _): text = task.text(in: page.locale); isTask = true
-                            }
-                            var repeatText = ""
-                            if let recurrence = step.recurrence {
-                                switch recurrence.limit {
-                                case .count(let count): repeatText = "↻ \(recurrence.every) × \(count)"
-                                case .span(let span): repeatText = "↻ \(recurrence.every) / \(span)"
-                                case .openEnded: repeatText = "↻ \(recurrence.every) …"
-                                }
-                            }
-                            return [
-                                "id": step.id, "when": "\(step.anchor) \(step.offset.days >= 0 && step.offset.months >= 0 ? "+" : "")\(step.offset) \(step.at)",
-                                "task": isTask, "confirm": step.confirm, "escalation": step.ifUnconfirmed ?? false,
-                                "channels": isTask ? t["task"] ?? "" : step.channels.map(\.rawValue).joined(separator: ", "),
-                                "repeat": repeatText.isEmpty ? false : repeatText, "text": text,
-                            ]
-                        },
-                    ]
-                },
-            ]
-            return renderer.render("pathways", values, chrome: page.chrome, locale: page.locale)
+            let pathways = try await stores.pathways.latest(programID: page.grant.program.id).map { stored in
+                PathwaysView.PathwayLine(
+                    slug: stored.pathway.id, version: stored.pathway.version, name: stored.pathway.name.text(in: page.locale),
+                    anchors: stored.pathway.allAnchors.joined(separator: ", "),
+                    steps: stored.pathway.steps.map { PathwaysView.Step($0, strings: t, locale: page.locale) })
+            }
+            return renderer.render("pathways", view: PathwaysView(program: page.programView, pathways: pathways), chrome: page.chrome, locale: page.locale)
         }
     }
 
@@ -337,80 +253,59 @@ struct PatientConsole: Sendable {
         }
     }
 
-    /// The schedule section: enrolments with their anchors, touchpoints, and the enrol form.
-    private func scheduleValues(_ page: Page, record: PatientRecord) async throws -> [String: Any] {
-        let t = UIStrings.strings(for: page.locale)
-        let programID = page.grant.program.id
-        let enrolments = record.enrolments
-        let names = record.pathways.mapValues { $0.pathway.name.text(in: page.locale) }
-        let touchpoints = record.touchpoints
-        let recurring = Set(Dictionary(grouping: touchpoints, by: { "\($0.enrolmentID)|\($0.stepID)" }).filter { $0.value.count > 1 }.keys)
-        let pathways = try await stores.pathways.latest(programID: programID)
-        return [
-            "enrolments": enrolments.map { enrolment -> [String: Any] in
-                [
-                    "id": enrolment.id, "pathway_name": names[enrolment.pathwayID] ?? enrolment.pathwayID,
-                    "status_label": t["enrolment_\(enrolment.status.rawValue)"] ?? enrolment.status.rawValue,
-                    "active": enrolment.status == .active, "paused": enrolment.status == .paused, "cancelled": enrolment.status == .cancelled,
-                    // The pathway's own anchors (the revisit date …) before the enrolment date.
-                    "anchors": enrolment.anchors.sorted { ($0.key == Pathway.enrolmentAnchor ? 1 : 0, $0.key) < ($1.key == Pathway.enrolmentAnchor ? 1 : 0, $1.key) }
-                        .map { ["name": $0.key, "date": $0.value.description] },
-                    "program": page.programValues, "csrf": page.chrome.csrf, "can_write": page.canWrite,
-                ]
+    /// The patient page from the patient's record, plus what the page shows beside it: the
+    /// program's pathways and alert rules, the group names, the portal activity and, for
+    /// managers, the audit trail.
+    private func patientPage(_ page: Page, record: PatientRecord) async throws -> PatientPageView {
+        let programID = page.grant.program.id, locale = page.locale, t = UIStrings.strings(for: locale)
+        let patient = record.patient
+        let groupNames = Dictionary(uniqueKeysWithValues: try await stores.messages.groups(programID: programID).map { ($0.id, $0.name) })
+        let rules = try await console.dependencies.actions.observations.alertRules(programID: programID)
+        let today = LocalDate(instant: console.dependencies.clock.now(), in: TaskConsole.consoleZone)
+        let activity = try await console.dependencies.actions.portal.activity(programID: programID, patientID: patient.id)
+        return PatientPageView(
+            program: page.programView, patient: PatientView(patient, now: console.dependencies.clock.now(), strings: t),
+            canWrite: page.canWrite, showAudit: page.showAudit,
+            schedule: ScheduleView(record, pathways: try await stores.pathways.latest(programID: programID), strings: t, locale: locale),
+            alerts: record.alerts.filter { $0.status != .resolved }.map { .init($0, strings: t, locale: locale) },
+            charts: ObservationChart.values(record.observations, rules: rules.rules, units: rules.displayUnits, locale: locale),
+            medication: AdherenceConsole.view(fills: record.fills, regimens: record.regimens, readings: record.observations, locale: locale, today: today),
+            segments: record.segments.map { SegmentConsole.why($0, locale: locale) },
+            responses: try await ResponseConsole.values(record.responses, programID: programID, programSlug: page.grant.program.slug,
+                                                       questionnaires: console.dependencies.actions.questionnaires, locale: locale),
+            thread: record.thread.map { .init($0, groupNames: groupNames, strings: t) },
+            portalActivity: activity.prefix(30).map {
+                .init(at: TaskConsole.format($0.at), action: $0.action, actor: t["actor_\($0.actorKind.rawValue)"] ?? $0.actorKind.rawValue, requestID: "")
             },
-            "has_touchpoints": !touchpoints.isEmpty,
-            "touchpoints": touchpoints.map { touchpoint -> [String: Any] in
-                [
-                    "local_due": touchpoint.localDue, "step": touchpoint.stepID, "occurrence": touchpoint.occurrence,
-                    "multiple": recurring.contains("\(touchpoint.enrolmentID)|\(touchpoint.stepID)"), "task": touchpoint.isTask,
-                    "channels": touchpoint.isTask ? "—" : touchpoint.channels.map(\.rawValue).joined(separator: ", "),
-                    "status": touchpoint.status.rawValue, "status_label": t["tp_\(touchpoint.status.rawValue)"] ?? touchpoint.status.rawValue,
-                    "channel": touchpoint.channel?.rawValue ?? "", "last_error": touchpoint.lastError ?? "",
-                ]
-            },
-            "has_pathways": !pathways.isEmpty,
-            "pathways": pathways.map { ["slug": $0.pathway.id, "name": $0.pathway.name.text(in: page.locale)] },
-        ]
+            audit: page.showAudit ? try await auditTrail(programID: programID, patientID: patient.id) : [])
     }
 
-    private func renderList(_ page: Page, patients: [Patient], nextURL: String?, error: String?, filter: [String: String], status: PatientStatus?) -> Response {
-        let t = UIStrings.strings(for: page.locale)
-        var values: [String: Any] = [
-            "program": page.programValues,
-            "can_write": page.canWrite,
-            "filter": filter,
-            "statuses": PatientStatus.allCases.map { ["value": $0.rawValue, "label": t["status_\($0.rawValue)"] ?? $0.rawValue, "selected": $0 == status] as [String: Any] },
-            "patients": patients.map { patient -> [String: Any] in
-                [
-                    "id": patient.id, "name": patient.profile.name, "external_id": patient.profile.externalID ?? "",
-                    "status": patient.profile.status.rawValue, "status_label": t["status_\(patient.profile.status.rawValue)"] ?? "",
-                    "tags": patient.tags.map(\.tag.text),
-                ]
-            },
-        ]
-        if let error { values["error"] = error }
-        if let nextURL { values["next_url"] = nextURL }
-        values["has_patients"] = !patients.isEmpty
-        return renderer.render("patients", values, chrome: page.chrome, locale: page.locale)
+    /// The patient's last 50 audit events, each with the staff member's name.
+    private func auditTrail(programID: String, patientID: String) async throws -> [PatientPageView.EventLine] {
+        let events = try await stores.audit.events(programID: programID, subjectID: patientID, limit: 50)
+        var names: [String: String] = [:]
+        for id in Set(events.compactMap(\.actorID)) {
+            names[id] = try await stores.staff.user(id: id)?.displayName
+        }
+        return events.map { event in
+            .init(at: TaskConsole.format(event.at), action: event.action, actor: event.actorID.flatMap { names[$0] } ?? event.actorKind.rawValue,
+                  requestID: event.requestID ?? "")
+        }
     }
 
-    private func patientValues(_ patient: Patient, locale: AppLocale) -> [String: Any] {
-        let t = UIStrings.strings(for: locale)
-        let profile = patient.profile
-        return [
-            "id": patient.id, "name": profile.name, "external_id": profile.externalID ?? "",
-            "status": profile.status.rawValue, "status_label": t["status_\(profile.status.rawValue)"] ?? "",
-            "sex_label": t["sex_\(profile.sex.rawValue)"] ?? "", "age": profile.age(on: console.dependencies.clock.now()).map { $0 as Any } ?? false,
-            "phone": profile.phone ?? "—", "id_number": profile.idNumber ?? "—", "birth_date": profile.birthDate ?? "—",
-            "address": profile.address ?? "—", "locale": profile.locale.rawValue, "time_zone": profile.timeZone,
-            "contact_window": profile.contactWindow?.text ?? "—", "quiet_hours": profile.quietHours?.text ?? "—",
-            "channels": profile.channels.map(\.rawValue).joined(separator: ", "),
-            "caregivers": profile.caregivers.map { ["name": $0.name, "relation": $0.relation, "phone": $0.phone ?? ""] },
-            "tags": patient.tags.map { ["text": $0.tag.text, "source": $0.source, "set_at": TaskConsole.format($0.setAt)] },
-            "consents": patient.consents.map { consent -> [String: Any] in
-                ["kind": consent.kind, "version": consent.version, "granted_at": TaskConsole.format(consent.grantedAt), "withdrawn_at": consent.withdrawnAt.map(TaskConsole.format) ?? false]
+    private func renderList(_ page: Page, patients: [Patient], nextURL: String?, error: String?, filter: PatientListView.Filter, status: PatientStatus?) -> Response {
+        let t = UIStrings.strings(for: page.locale)
+        let view = PatientListView(
+            program: page.programView, canWrite: page.canWrite, filter: filter,
+            statuses: PatientStatus.allCases.map { ChoiceView(value: $0.rawValue, label: t["status_\($0.rawValue)"] ?? $0.rawValue, selected: $0 == status) },
+            patients: patients.map { patient in
+                PatientListView.Row(
+                    id: patient.id, name: patient.profile.name, externalID: patient.profile.externalID ?? "",
+                    status: patient.profile.status.rawValue, statusLabel: t["status_\(patient.profile.status.rawValue)"] ?? "",
+                    tags: patient.tags.map(\.tag.text))
             },
-        ]
+            error: error, nextURL: nextURL)
+        return renderer.render("patients", view: view, chrome: page.chrome, locale: page.locale)
     }
 
     private func renderForm(_ page: Page, profile: PatientProfile?, values form: PatientForm?, error: TendError?, patientID: String?) -> Response {
@@ -419,14 +314,15 @@ struct PatientConsole: Sendable {
         let sex = form?.sex ?? profile?.sex.rawValue ?? Sex.unknown.rawValue
         let status = form?.status ?? profile?.status.rawValue ?? PatientStatus.active.rawValue
         let locale = form?.locale ?? profile?.locale.rawValue ?? AppLocale.zhHans.rawValue
-        func field(_ name: String, _ label: String, _ value: String, placeholder: String = "", required: Bool = false) -> [String: Any] {
-            ["name": name, "label": t[label] ?? label, "value": value, "placeholder": placeholder, "required": required, "invalid": error?.field == name]
+        typealias Field = PatientFormView.Field
+        func field(_ name: String, _ label: String, _ value: String, placeholder: String = "", required: Bool = false) -> Field {
+            Field(name: name, label: t[label] ?? label, value: value, placeholder: placeholder, required: required, invalid: error?.field == name)
         }
-        func select(_ name: String, _ label: String, _ options: [(String, String)], _ selected: String) -> [String: Any] {
-            ["name": name, "label": t[label] ?? label, "invalid": error?.field == name, "is_select": true,
-             "options": options.map { ["value": $0.0, "label": $0.1, "selected": $0.0 == selected] as [String: Any] }]
+        func select(_ name: String, _ label: String, _ options: [(String, String)], _ selected: String) -> Field {
+            Field(name: name, label: t[label] ?? label, invalid: error?.field == name, isSelect: true,
+                  options: options.map { ChoiceView(value: $0.0, label: $0.1, selected: $0.0 == selected) })
         }
-        var fields: [[String: Any]] = [
+        var fields: [Field] = [
             field("name", "patient_name", text(form?.name, profile?.name), required: true),
             field("external_id", "external_id", text(form?.external_id, profile?.externalID), placeholder: "MRN-0001"),
             select("sex", "sex", Sex.allCases.map { ($0.rawValue, t["sex_\($0.rawValue)"] ?? $0.rawValue) }, sex),
@@ -444,14 +340,11 @@ struct PatientConsole: Sendable {
             fields.append(field("tags", "tags", form?.tags ?? "", placeholder: "disease=T2DM;stage=chemo"))
         }
         let slug = page.grant.program.slug
-        var values: [String: Any] = [
-            "program": page.programValues,
-            "form_title": t[patientID == nil ? "patient_new_title" : "patient_edit_title"] ?? "",
-            "action": patientID.map { "/p/\(slug)/patients/\($0)" } ?? "/p/\(slug)/patients",
-            "fields": fields,
-        ]
-        if let error { values["error"] = error.message.text(in: page.locale) }
-        return renderer.render("patient_form", values, chrome: page.chrome, locale: page.locale, status: error == nil ? .ok : .badRequest)
+        let view = PatientFormView(
+            program: page.programView, formTitle: t[patientID == nil ? "patient_new_title" : "patient_edit_title"] ?? "",
+            action: patientID.map { "/p/\(slug)/patients/\($0)" } ?? "/p/\(slug)/patients",
+            fields: fields, error: error?.message.text(in: page.locale))
+        return renderer.render("patient_form", view: view, chrome: page.chrome, locale: page.locale, status: error == nil ? .ok : .badRequest)
     }
 
     /// The form's text fields as a validated profile; blank optional fields clear the value.

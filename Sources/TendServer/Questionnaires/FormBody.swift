@@ -4,6 +4,7 @@ import MultipartKit
 import NIOCore
 import TendCore
 import TendEngine
+import NIOFoundationEssentialsCompat
 
 /// A posted HTML form's fields and files: `application/x-www-form-urlencoded`, or
 /// `multipart/form-data` when it carries photos. Bounded in bytes, fields and parts.

@@ -22,10 +22,10 @@ struct ResponseConsole: Sendable {
 
     /// The responses for the patient page, each with its questionnaire's texts (the version it answered).
     static func values(_ responses: [QuestionnaireResponse], programID: String, programSlug: String, questionnaires: QuestionnaireActions,
-                       locale: AppLocale) async throws -> [[String: Any]] {
+                       locale: AppLocale) async throws -> [ResponseView] {
         let t = UIStrings.strings(for: locale)
         var definitions: [String: Questionnaire] = [:]
-        var rows: [[String: Any]] = []
+        var rows: [ResponseView] = []
         for response in responses {
             let key = "\(response.questionnaireID)@\(response.version)"
             if definitions[key] == nil {
@@ -34,22 +34,18 @@ struct ResponseConsole: Sendable {
             let definition = definitions[key]
             let band = definition.flatMap { $0.total?.bands.first { $0.id == response.band } }
             let flagReasons = response.flags.map { id in definition?.flags.first { $0.id == id }?.reason.text(in: locale) ?? id }
-            let answers: [[String: Any]] = (definition?.items ?? []).compactMap { item in
+            let answers = (definition?.items ?? []).compactMap { item -> ResponseView.Answer? in
                 guard let answer = response.answers[item.id] else { return nil }
-                var row: [String: Any] = ["question": item.text?.text(in: locale) ?? item.id]
+                let question = item.text?.text(in: locale) ?? item.id
                 if case .photo = item.kind, case .string(let id) = answer {
-                    row["photo"] = "/p/\(programSlug)/photos/\(id)"
-                } else {
-                    row["answer"] = Self.text(answer, for: item, locale: locale, strings: t)
+                    return .init(question: question, photo: "/p/\(programSlug)/photos/\(id)")
                 }
-                return row
+                return .init(question: question, answer: Self.text(answer, for: item, locale: locale, strings: t))
             }
-            rows.append([
-                "name": definition?.name.text(in: locale) ?? response.questionnaireID, "at": TaskConsole.format(response.submittedAt),
-                "total": response.total.map { $0.text(decimals: 2) } ?? "", "has_total": response.total != nil,
-                "band": band?.label.text(in: locale) ?? response.band ?? "", "has_band": response.band != nil, "flags": flagReasons, "has_flags": !flagReasons.isEmpty,
-                "answers": answers,
-            ])
+            rows.append(ResponseView(
+                name: definition?.name.text(in: locale) ?? response.questionnaireID, at: TaskConsole.format(response.submittedAt),
+                total: response.total.map { $0.text(decimals: 2) }, band: response.band.map { band?.label.text(in: locale) ?? $0 },
+                flags: flagReasons, answers: answers))
         }
         return rows
     }
@@ -75,5 +71,22 @@ struct ResponseConsole: Sendable {
                 return ""
             }.joined(separator: "、")
         }
+    }
+}
+
+/// One questionnaire response on the patient page: its score, band, flags and every answer.
+struct ResponseView {
+    var name: String
+    var at: String
+    var total: String?
+    var band: String?
+    var flags: [String]
+    var answers: [Answer]
+
+    struct Answer {
+        var question: String
+        /// Where a photo answer is served; nil for other answers.
+        var photo: String?
+        var answer: String?
     }
 }

@@ -29,20 +29,15 @@ struct SegmentConsole: Sendable {
         """
 
     /// One explanation as the pages show it: in or out, since when, each clause with ✓ or ✗ and its value.
-    static func whyValues(_ explanation: SegmentExplanation, locale: AppLocale) -> [String: Any] {
-        let isMember = explanation.member.map { $0.leftAt == nil } ?? false
-        return [
-            "slug": explanation.segment.slug, "name": explanation.segment.name.text(in: locale), "member": isMember,
-            "entered_at": explanation.member.map { TaskConsole.format($0.enteredAt) } ?? "",
-            "left_at": explanation.member?.leftAt.map(TaskConsole.format) ?? "",
-            "has_left": explanation.member?.leftAt != nil,
-            "clauses": explanation.clauses.map { clause -> [String: Any] in
-                [
-                    "text": clause.text, "holds": clause.holds, "value": clause.evidence?.value ?? "—",
-                    "at": clause.evidence?.at.map { TaskConsole.format($0) } ?? "",
-                ]
-            },
-        ]
+    static func why(_ explanation: SegmentExplanation, locale: AppLocale) -> SegmentWhyView {
+        SegmentWhyView(
+            slug: explanation.segment.slug, name: explanation.segment.name.text(in: locale),
+            member: explanation.member.map { $0.leftAt == nil } ?? false,
+            enteredAt: explanation.member.map { TaskConsole.format($0.enteredAt) } ?? "",
+            leftAt: explanation.member?.leftAt.map(TaskConsole.format),
+            clauses: explanation.clauses.map { clause in
+                .init(text: clause.text, holds: clause.holds, value: clause.evidence?.value ?? "—", at: clause.evidence?.at.map { TaskConsole.format($0) })
+            })
     }
 
     func register(on router: Router<TendRequestContext>) {
@@ -83,7 +78,7 @@ struct SegmentConsole: Sendable {
             let members = try await segments.members(programID: page.grant.program.id, segmentID: summary.segment.id, limit: 50, offset: 0, by: page.actor)
             let definition = summary.segment.definition
             let values: [String: Any] = [
-                "program": page.programValues,
+                "program": page.programView,
                 "segment": [
                     "slug": summary.segment.slug, "name": summary.segment.name.text(in: page.locale), "rule": definition.rule.source.trimmed,
                     "members": summary.members, "on_enter": definition.onEnter.map(\.text), "on_leave": definition.onLeave.map(\.text),
@@ -92,7 +87,7 @@ struct SegmentConsole: Sendable {
                 "source": summary.segment.source,
                 "has_members": !members.isEmpty,
                 "member_rows": members.map { patient, why -> [String: Any] in
-                    ["id": patient.id, "name": patient.profile.name, "why": Self.whyValues(why, locale: page.locale)]
+                    ["id": patient.id, "name": patient.profile.name, "why": Self.why(why, locale: page.locale)]
                 },
             ]
             return console.renderer.render("segment", values, chrome: page.chrome, locale: page.locale)
@@ -102,7 +97,7 @@ struct SegmentConsole: Sendable {
     private func render(_ page: ConsoleRoutes.ProgramPage, source: String, preview: SegmentPreview?, error: String?) async throws -> Response {
         let list = try await segments.list(programID: page.grant.program.id)
         var values: [String: Any] = [
-            "program": page.programValues, "source": source, "can_manage": page.grant.role?.allows(.manageProgram) ?? false,
+            "program": page.programView, "source": source, "can_manage": page.grant.role?.allows(.manageProgram) ?? false,
             "has_segments": !list.isEmpty,
             "segments": list.map { summary -> [String: Any] in
                 [
@@ -119,5 +114,22 @@ struct SegmentConsole: Sendable {
             ] as [String: Any]
         }
         return console.renderer.render("segments", values, chrome: page.chrome, locale: page.locale)
+    }
+}
+
+/// Whether a patient is in a segment, since when, and each clause with ✓ or ✗ and its value.
+struct SegmentWhyView {
+    var slug: String
+    var name: String
+    var member: Bool
+    var enteredAt: String
+    var leftAt: String?
+    var clauses: [Clause]
+
+    struct Clause {
+        var text: String
+        var holds: Bool
+        var value: String
+        var at: String?
     }
 }

@@ -83,11 +83,9 @@ struct TaskConsole: Sendable {
             let now = clock.now()
             let chrome = TaskRowChrome(strings: UIStrings.strings(for: context.locale), locale: context.locale, programSlug: page.grant.program.slug,
                                        csrf: page.chrome.csrf, canWrite: page.canWrite, me: me, now: now)
-            let values: [String: Any] = [
-                "program": page.programValues, "tasks_html": Self.rowsHTML(tasks, chrome: chrome), "has_tasks": !tasks.isEmpty,
-                "overdue_count": tasks.filter { $0.isOverdue(at: now) }.count, "task_count": tasks.count,
-            ]
-            return renderer.render("today", values, chrome: page.chrome, locale: context.locale)
+            let view = TodayView(program: page.programView, tasksHTML: Self.rowsHTML(tasks, chrome: chrome), taskCount: tasks.count,
+                                 overdueCount: tasks.filter { $0.isOverdue(at: now) }.count)
+            return renderer.render("today", view: view, chrome: page.chrome, locale: context.locale)
         }
 
         router.post("/p/:program/tasks/:task/claim") { request, context -> Response in
@@ -142,4 +140,12 @@ struct TaskConsole: Sendable {
         }
         return renderer.render("confirm", page, chrome: chrome, locale: locale)
     }
+}
+
+/// The Today page: the caller's open tasks, written by `TaskConsole.rowsHTML`, and their counts.
+struct TodayView {
+    var program: ProgramView
+    var tasksHTML: String
+    var taskCount: Int
+    var overdueCount: Int
 }

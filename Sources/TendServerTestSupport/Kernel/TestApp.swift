@@ -1,9 +1,10 @@
 import Foundation
-import Logging
+public import Logging
 import TendCore
-import TendServer
-import TendStore
-import TendTestSupport
+public import TendServer
+public import TendStore
+public import TendTestSupport
+import TendEngine
 
 /// A whole application on a fresh database, with the demo programs and logins seeded.
 public struct TestApp: Sendable {

@@ -1,12 +1,13 @@
 import Foundation
-import HTTPTypes
+public import HTTPTypes
 import Hummingbird
-import HummingbirdTesting
-import Logging
+public import HummingbirdTesting
+public import Logging
 import Synchronization
-import NIOCore
-import TendServer
-import TendTestSupport
+public import NIOCore
+public import TendServer
+public import TendTestSupport
+import NIOFoundationEssentialsCompat
 
 /// Runs the body with a test client against the real router on a fresh seeded database.
 public func withClient<R: Sendable>(_ backend: TestBackend, logger: Logger = Logger(label: "test"), _ body: @escaping @Sendable (TestApp, any TestClientProtocol) async throws -> R) async throws -> R {

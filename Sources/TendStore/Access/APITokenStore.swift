@@ -1,6 +1,6 @@
-import Foundation
-import SQLKit
-import TendCore
+public import Foundation
+public import SQLKit
+public import TendCore
 
 public struct APIToken: Sendable, Equatable, Codable {
     public var id: String

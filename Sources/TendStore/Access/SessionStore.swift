@@ -1,6 +1,6 @@
-import Foundation
-import SQLKit
-import TendCore
+public import Foundation
+public import SQLKit
+public import TendCore
 
 /// A signed-in browser. The cookie holds the secret; the database holds its hash.
 public struct WebSession: Sendable, Equatable {

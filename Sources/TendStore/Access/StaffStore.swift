@@ -1,6 +1,6 @@
 import Foundation
-import SQLKit
-import TendCore
+public import SQLKit
+public import TendCore
 
 /// Staff accounts and their memberships in programs. Password hashing happens above this
 /// layer; the store keeps only the hash.

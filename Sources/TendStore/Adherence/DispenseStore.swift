@@ -1,7 +1,7 @@
 import Foundation
-import SQLKit
+public import SQLKit
 import Synchronization
-import TendCore
+public import TendCore
 
 /// A medication handed to a patient: what, how much, for how many days, when and where.
 public struct Dispense: Sendable, Equatable {

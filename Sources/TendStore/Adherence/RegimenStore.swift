@@ -1,6 +1,6 @@
 import Foundation
-import SQLKit
-import TendCore
+public import SQLKit
+public import TendCore
 
 /// Regimens: what each patient is prescribed. Writes are audited in their transaction.
 public struct RegimenStore: ContextualStore {

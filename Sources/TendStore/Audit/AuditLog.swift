@@ -1,6 +1,6 @@
 import Foundation
-import SQLKit
-import TendCore
+public import SQLKit
+public import TendCore
 
 /// Who acted: a staff member, a token, the CLI, the system, or a patient through a link.
 public struct AuditActor: Sendable {

@@ -1,6 +1,6 @@
-import Foundation
-import SQLKit
-import TendCore
+public import Foundation
+public import SQLKit
+public import TendCore
 
 /// Each program's channel settings (sealed: robot URLs and secrets are credentials), and the
 /// portal inbox the in-app channel writes to.

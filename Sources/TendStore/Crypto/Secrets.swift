@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+public import Foundation
 import TendCore
 
 /// Random bearer secrets and their stored form. The secrets carry 256 bits of entropy, so a

@@ -1,11 +1,11 @@
 import Foundation
-import Logging
+public import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
 import PostgresKit
 import SQLiteKit
-import SQLKit
+public import SQLKit
 import TendCore
 
 public enum DatabaseKind: String, Sendable {

@@ -1,8 +1,8 @@
 import Crypto
 import Foundation
-import Logging
+public import Logging
 import SQLiteKit
-import SQLKit
+public import SQLKit
 import TendCore
 
 public struct BackupError: Error, CustomStringConvertible {

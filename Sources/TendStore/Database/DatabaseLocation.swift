@@ -1,5 +1,5 @@
 import Foundation
-import TendCore
+public import TendCore
 
 /// Where the data lives: one SQLite file (the default) or a PostgreSQL server.
 public enum DatabaseLocation: Sendable, Equatable {

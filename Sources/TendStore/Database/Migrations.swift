@@ -1,5 +1,5 @@
 import SQLKit
-import TendCore
+public import TendCore
 
 /// A numbered, forward-only schema change. The same statements run on both backends; where
 /// a type differs, `statements(kind)` says so.

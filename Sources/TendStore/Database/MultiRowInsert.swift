@@ -1,4 +1,4 @@
-import SQLKit
+public import SQLKit
 import SQLiteKit
 
 /// Many rows written with as few statements as the backends allow: SQLite caps one statement

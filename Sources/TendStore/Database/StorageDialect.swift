@@ -1,5 +1,6 @@
 import SQLKit
 import TendCore
+import Foundation
 
 /// Every difference between the SQL Tend writes for SQLite and for PostgreSQL, in one place.
 /// Stores ask it and never branch on the backend themselves (migrations, which create the two

@@ -1,5 +1,5 @@
 import Foundation
-import TendCore
+public import TendCore
 
 /// What every store works through, built once by `Stores`: one database, one clock, one id
 /// source, one field cipher and blind index, and one audit log (so every store's read events

@@ -1,5 +1,5 @@
-import Foundation
-import TendCore
+public import Foundation
+public import TendCore
 
 /// Every store over one database, built once at start-up and passed down explicitly.
 public struct Stores: Sendable {

@@ -1,6 +1,6 @@
-import Foundation
-import SQLKit
-import TendCore
+public import Foundation
+public import SQLKit
+public import TendCore
 
 public enum ConfirmationSource: String, Sendable {
     /// The POST behind the signed link.

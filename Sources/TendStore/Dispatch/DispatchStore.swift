@@ -1,6 +1,6 @@
-import Foundation
+public import Foundation
 import SQLKit
-import TendCore
+public import TendCore
 
 /// A due touchpoint under this worker's lease, with what sending it needs.
 public struct ClaimedTouchpoint: Sendable {

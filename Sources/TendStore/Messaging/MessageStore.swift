@@ -1,6 +1,6 @@
-import Foundation
-import SQLKit
-import TendCore
+public import Foundation
+public import SQLKit
+public import TendCore
 
 /// A community group (社群) bound to a channel's own conversation id.
 public struct ChatGroup: Sendable, Equatable {

@@ -1,6 +1,6 @@
-import Foundation
-import SQLKit
-import TendCore
+public import Foundation
+public import SQLKit
+public import TendCore
 
 public enum AlertStatus: String, Sendable, Codable, CaseIterable {
     case open

@@ -1,5 +1,5 @@
 import Foundation
-import TendCore
+public import TendCore
 
 /// Rows of `tend import observations`: CSV with a header, or one JSON object per line. Columns
 /// (English or Chinese): patient_id (患者ID) or patient_external_id (患者编号), code (指标),

@@ -1,7 +1,7 @@
-import Foundation
-import SQLKit
+public import Foundation
+public import SQLKit
 import Synchronization
-import TendCore
+public import TendCore
 
 /// An observation as stored: what was measured, with the id Tend gave it.
 public struct StoredObservation: Sendable, Equatable {

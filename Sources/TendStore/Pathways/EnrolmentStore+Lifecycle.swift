@@ -1,6 +1,6 @@
 import Foundation
-import SQLKit
-import TendCore
+public import SQLKit
+public import TendCore
 
 extension EnrolmentStore {
     static let enrolmentColumns = "id, program_id, patient_id, pathway_id, anchors, status, planned_until, created_at, updated_at"

@@ -1,6 +1,6 @@
 import Foundation
-import SQLKit
-import TendCore
+public import SQLKit
+public import TendCore
 
 /// Which patients an enrolment call takes in.
 public enum EnrolmentTarget: Sendable {

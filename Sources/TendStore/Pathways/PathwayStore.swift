@@ -1,6 +1,6 @@
-import Foundation
-import SQLKit
-import TendCore
+public import Foundation
+public import SQLKit
+public import TendCore
 
 /// A pathway as a program stores it: the file as written, and its parsed definition.
 public struct StoredPathway: Sendable, Equatable {

@@ -1,7 +1,7 @@
 import Foundation
 import SQLKit
 import Synchronization
-import TendCore
+public import TendCore
 
 public struct ImportSummary: Sendable, Equatable, Codable {
     public var created = 0

@@ -1,6 +1,6 @@
 import Foundation
-import SQLKit
-import TendCore
+public import SQLKit
+public import TendCore
 
 /// Who is reading or writing, for the audit trail.
 public struct PatientQuery: Sendable {

@@ -1,6 +1,6 @@
-import Foundation
+public import Foundation
 import SQLKit
-import TendCore
+public import TendCore
 
 /// A signed-in portal browser. The cookie holds the secret; the database holds its hash.
 public struct PortalSession: Sendable, Equatable {

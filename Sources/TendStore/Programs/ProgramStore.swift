@@ -1,6 +1,6 @@
 import Foundation
-import SQLKit
-import TendCore
+public import SQLKit
+public import TendCore
 
 public struct ProgramStore: ContextualStore {
     let context: StoreContext

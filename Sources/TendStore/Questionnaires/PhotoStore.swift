@@ -1,5 +1,5 @@
-import Foundation
-import SQLKit
+public import Foundation
+public import SQLKit
 import TendCore
 
 /// A photo a patient uploaded with a form (a lab report, a wound), as staff open it.

@@ -1,6 +1,6 @@
-import Foundation
-import SQLKit
-import TendCore
+public import Foundation
+public import SQLKit
+public import TendCore
 
 /// Where a questionnaire response came from.
 public enum ResponseSource: String, Sendable, Codable, CaseIterable {

@@ -1,6 +1,6 @@
-import Foundation
-import SQLKit
-import TendCore
+public import Foundation
+public import SQLKit
+public import TendCore
 
 /// A program's segment as stored: its definition and the document it was written as.
 public struct StoredSegment: Sendable, Equatable {

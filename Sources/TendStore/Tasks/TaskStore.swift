@@ -1,6 +1,6 @@
 import Foundation
 import SQLKit
-import TendCore
+public import TendCore
 
 /// Which tasks a listing shows.
 public struct TaskFilter: Sendable {

@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
-import TendCore
-import TendEngine
+public import TendCore
+public import TendEngine
 
 /// A channel factory for a dispatcher under test: every sender it makes records the messages
 /// handed to it and answers as the test says. Sends can be held mid-way, as when a worker

@@ -1,4 +1,4 @@
-import TendCore
+public import TendCore
 
 extension OutboundPolicy {
     /// Tests send only to receivers they start on this machine.

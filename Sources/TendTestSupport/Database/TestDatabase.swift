@@ -1,7 +1,8 @@
 import Foundation
-import Logging
-import TendCore
-import TendStore
+public import Logging
+public import TendCore
+public import TendStore
+import SQLKit
 
 /// The storage backends a contract test runs on: SQLite always, PostgreSQL when
 /// `TEND_TEST_POSTGRES_URL` is set.

@@ -1,6 +1,6 @@
 import Foundation
 import Synchronization
-import Logging
+public import Logging
 
 /// Keeps every log line, at every level, so tests can look for what must never be logged.
 public final class LogCapture: Sendable {

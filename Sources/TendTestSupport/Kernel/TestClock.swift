@@ -1,6 +1,6 @@
-import Foundation
+public import Foundation
 import Synchronization
-import TendCore
+public import TendCore
 
 /// A clock tests move by hand.
 public final class TestClock: Sendable {

@@ -5,6 +5,7 @@ import TendCore
 import TendEngine
 import TendStore
 import TendTestSupport
+import SQLKit
 
 /// The plans of every query a person waits for, over a populated database, with and without
 /// planner statistics: none may walk a large table, or a whole program through an index on

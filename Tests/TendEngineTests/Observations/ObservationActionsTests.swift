@@ -4,6 +4,7 @@ import TendCore
 import TendEngine
 import TendStore
 import TendTestSupport
+import SQLKit
 
 /// Observations as integrations, devices and imports send them, on both backends.
 @Suite struct ObservationActionsTests {

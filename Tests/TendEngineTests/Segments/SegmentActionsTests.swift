@@ -5,6 +5,7 @@ import TendEngine
 import TendFormats
 import TendStore
 import TendTestSupport
+import SQLKit
 
 /// Segments on both backends: membership that follows the readings within the request, the
 /// sweep for sliding windows, the actions on entering and leaving, and the same members on

@@ -1,6 +1,7 @@
 import Testing
 import TendCore
 import TendFormats
+import Foundation
 
 @Suite struct PathwayValidationTests {
     static let valid = """

@@ -1,6 +1,7 @@
 import Testing
 import TendCore
 import TendFormats
+import Foundation
 
 @Suite struct QuestionnaireValidationTests {
     /// A program's own form: a reverse-scored item, two subscales, bands, a conditional item.

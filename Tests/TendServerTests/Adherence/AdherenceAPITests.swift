@@ -7,6 +7,7 @@ import TendCore
 import TendServer
 import TendServerTestSupport
 import TendTestSupport
+import TendStore
 
 /// Dispenses over the API and a patient's PDC per class, on both backends.
 @Suite struct AdherenceAPITests {

@@ -7,6 +7,7 @@ import TendCore
 import TendServer
 import TendServerTestSupport
 import TendTestSupport
+import TendStore
 
 /// Regimens over the API and on the patient page, stopping one ends its refill follow-up, and
 /// daily dose check-ins give a dose-level adherence next to PDC, on both backends.

@@ -8,6 +8,8 @@ import TendServer
 import TendStore
 import TendServerTestSupport
 import TendTestSupport
+import SQLKit
+import TendEngine
 
 /// Every read of patient data leaves exactly one event of its kind (one per patient for lists),
 /// and nothing else; a write that fails leaves none.

@@ -4,6 +4,7 @@ import TendCore
 import TendServer
 import TendStore
 import TendTestSupport
+import Logging
 
 @Suite struct ConfigTests {
     func load(flags: [String: String] = [:], environment: [String: String] = [:], file: String? = nil) async throws -> AppConfig {

@@ -7,6 +7,7 @@ import TendCore
 import TendServer
 import TendServerTestSupport
 import TendTestSupport
+import TendStore
 
 @Suite struct ConsoleTests {
     @Test(arguments: TestBackend.available)

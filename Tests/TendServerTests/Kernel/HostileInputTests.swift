@@ -9,6 +9,7 @@ import TendServer
 import TendStore
 import TendServerTestSupport
 import TendTestSupport
+import NIOFoundationEssentialsCompat
 
 /// The requests that stopped or breached the server (issue 11), each answered with a 4xx
 /// naming the field while the server keeps answering.

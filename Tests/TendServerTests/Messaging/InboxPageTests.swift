@@ -7,6 +7,7 @@ import TendCore
 import TendServer
 import TendServerTestSupport
 import TendTestSupport
+import NIOFoundationEssentialsCompat
 
 /// The inbox and Today rows are written by the server, not the template engine: what patients
 /// typed is escaped there, and every label comes from the strings of both languages.

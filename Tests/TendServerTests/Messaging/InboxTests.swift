@@ -8,6 +8,9 @@ import TendServer
 import TendStore
 import TendServerTestSupport
 import TendTestSupport
+import NIOFoundationEssentialsCompat
+import SQLKit
+import TendEngine
 
 /// A morning in a program's groups: what people post, by how it should be handled.
 enum MorningMessages {

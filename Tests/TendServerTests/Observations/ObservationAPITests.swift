@@ -8,6 +8,7 @@ import TendServer
 import TendStore
 import TendServerTestSupport
 import TendTestSupport
+import SQLKit
 
 /// `POST …/observations` and a patient's observations over the API, on both backends.
 @Suite struct ObservationAPITests {

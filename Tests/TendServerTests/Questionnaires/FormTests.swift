@@ -10,6 +10,7 @@ import TendServer
 import TendStore
 import TendServerTestSupport
 import TendTestSupport
+import SQLKit
 
 /// The form path of a link in a message body.
 func formPath(in text: String) -> String? {

@@ -3,6 +3,7 @@ import Testing
 import TendCore
 @testable import TendStore
 import TendTestSupport
+import SQLKit
 
 /// PDC of a program's fills streamed out of the database, and the set-based statement a segment
 /// clause runs, against TendCore's PDC on the same generated fills: the same figure for every

@@ -3,6 +3,7 @@ import Testing
 import TendCore
 import TendStore
 import TendTestSupport
+import Logging
 
 @Suite struct KeyRingTests {
     static let here = SealContext(program: "p1", table: "patients", column: "name_enc", row: "patient-a")

@@ -171,9 +171,8 @@ struct ConsoleRoutes: Sendable {
 
     private func loginPage(request: Request, context: TendRequestContext, error: LocalizedText?, email: String, status: HTTPResponse.Status = .ok) -> Response {
         let token = Secrets.random(bytes: 18)
-        var values: [String: Any] = ["login_csrf": token, "email": email]
-        if let error { values["error"] = error.text(in: context.locale) }
-        var response = renderer.render("login", values, chrome: PageRenderer.Chrome(path: "/login"), locale: context.locale, status: status)
+        let view = LoginView(loginCSRF: token, email: email, error: error?.text(in: context.locale))
+        var response = renderer.render("login", view: view, chrome: PageRenderer.Chrome(path: "/login"), locale: context.locale, status: status)
         response.setCookie(Cookie(name: CookieName.loginCSRF, value: token, maxAge: 3600, path: "/login",
                                   secure: dependencies.config.secureCookies, httpOnly: true, sameSite: .strict))
         return response
@@ -215,4 +214,11 @@ struct ProgramHomeView {
         var displayName: String
         var roleName: String
     }
+}
+
+/// The sign-in page: its own CSRF token (no session yet), the email typed, and why it failed.
+struct LoginView {
+    var loginCSRF: String
+    var email: String
+    var error: String?
 }

@@ -77,43 +77,29 @@ struct SegmentConsole: Sendable {
             let summary = try await segments.segment(programID: page.grant.program.id, id: try context.parameters.require("segment"))
             let members = try await segments.members(programID: page.grant.program.id, segmentID: summary.segment.id, limit: 50, offset: 0, by: page.actor)
             let definition = summary.segment.definition
-            let values: [String: Any] = [
-                "program": page.programView,
-                "segment": [
-                    "slug": summary.segment.slug, "name": summary.segment.name.text(in: page.locale), "rule": definition.rule.source.trimmed,
-                    "members": summary.members, "on_enter": definition.onEnter.map(\.text), "on_leave": definition.onLeave.map(\.text),
-                    "evaluated_at": summary.segment.evaluatedAt.map { TaskConsole.format($0) } ?? "—",
-                ],
-                "source": summary.segment.source,
-                "has_members": !members.isEmpty,
-                "member_rows": members.map { patient, why -> [String: Any] in
-                    ["id": patient.id, "name": patient.profile.name, "why": Self.why(why, locale: page.locale)]
-                },
-            ]
-            return console.renderer.render("segment", values, chrome: page.chrome, locale: page.locale)
+            let view = SegmentPageView(
+                program: page.programView,
+                segment: .init(
+                    slug: summary.segment.slug, name: summary.segment.name.text(in: page.locale), rule: definition.rule.source.trimmed,
+                    members: summary.members, onEnter: definition.onEnter.map(\.text), onLeave: definition.onLeave.map(\.text),
+                    evaluatedAt: summary.segment.evaluatedAt.map { TaskConsole.format($0) } ?? "—"),
+                source: summary.segment.source,
+                memberRows: members.map { patient, why in .init(id: patient.id, name: patient.profile.name, why: Self.why(why, locale: page.locale)) })
+            return console.renderer.render("segment", view: view, chrome: page.chrome, locale: page.locale)
         }
     }
 
     private func render(_ page: ConsoleRoutes.ProgramPage, source: String, preview: SegmentPreview?, error: String?) async throws -> Response {
         let list = try await segments.list(programID: page.grant.program.id)
-        var values: [String: Any] = [
-            "program": page.programView, "source": source, "can_manage": page.grant.role?.allows(.manageProgram) ?? false,
-            "has_segments": !list.isEmpty,
-            "segments": list.map { summary -> [String: Any] in
-                [
-                    "slug": summary.segment.slug, "name": summary.segment.name.text(in: page.locale), "members": summary.members,
-                    "rule": summary.segment.definition.rule.source.trimmed, "slides": summary.segment.definition.rule.slides,
-                ]
+        let view = SegmentsView(
+            program: page.programView, source: source, canManage: page.grant.role?.allows(.manageProgram) ?? false,
+            segments: list.map { summary in
+                .init(slug: summary.segment.slug, name: summary.segment.name.text(in: page.locale), members: summary.members,
+                      rule: summary.segment.definition.rule.source.trimmed, slides: summary.segment.definition.rule.slides)
             },
-        ]
-        if let error { values["error"] = error }
-        if let preview {
-            values["preview"] = [
-                "count": preview.count, "patients": preview.patients.map { ["id": $0.id, "name": $0.profile.name] },
-                "has_patients": !preview.patients.isEmpty,
-            ] as [String: Any]
-        }
-        return console.renderer.render("segments", values, chrome: page.chrome, locale: page.locale)
+            error: error,
+            preview: preview.map { .init(count: $0.count, patients: $0.patients.map { .init(id: $0.id, name: $0.profile.name) }) })
+        return console.renderer.render("segments", view: view, chrome: page.chrome, locale: page.locale)
     }
 }
 
@@ -131,5 +117,59 @@ struct SegmentWhyView {
         var holds: Bool
         var value: String
         var at: String?
+    }
+}
+
+/// The program's segments with their live counts, and the editor with its preview.
+struct SegmentsView {
+    var program: ProgramView
+    var source: String
+    var canManage: Bool
+    var segments: [Line]
+    var error: String?
+    var preview: Preview?
+
+    struct Line {
+        var slug: String
+        var name: String
+        var members: Int
+        var rule: String
+        /// The rule has a window, age or PDC clause, so the sweep moves patients in and out.
+        var slides: Bool
+    }
+
+    struct Preview {
+        var count: Int
+        var patients: [PatientLink]
+    }
+}
+
+/// A patient named by a link to their page.
+struct PatientLink {
+    var id: String
+    var name: String
+}
+
+/// One segment: its rule, actions and current members, each with why.
+struct SegmentPageView {
+    var program: ProgramView
+    var segment: Summary
+    var source: String
+    var memberRows: [Member]
+
+    struct Summary {
+        var slug: String
+        var name: String
+        var rule: String
+        var members: Int
+        var onEnter: [String]
+        var onLeave: [String]
+        var evaluatedAt: String
+    }
+
+    struct Member {
+        var id: String
+        var name: String
+        var why: SegmentWhyView
     }
 }

@@ -125,20 +125,21 @@ struct TaskConsole: Sendable {
         let shown = try await console.dependencies.actions.confirmations.open(token, confirming: confirming, language: chosen, requestID: context.requestID)
         let chrome = PageRenderer.Chrome(path: request.uri.path)
         let locale = shown.locale ?? context.locale
-        var page: [String: Any] = ["action": "/c/\(token)"]
+        var page = ConfirmationView(action: "/c/\(token)")
         switch shown.state {
-        case .invalid: return renderer.render("confirm", ["invalid": true], chrome: chrome, locale: locale, status: .notFound)
+        case .invalid:
+            return renderer.render("confirm", view: ConfirmationView(action: "", invalid: true), chrome: chrome, locale: locale, status: .notFound)
         case .expired:
-            page["expired"] = true
-            return renderer.render("confirm", page, chrome: chrome, locale: locale, status: .gone)
-        case .done: page["done"] = true
-        case .closed: page["closed"] = true
+            page.expired = true
+            return renderer.render("confirm", view: page, chrome: chrome, locale: locale, status: .gone)
+        case .done: page.done = true
+        case .closed: page.closed = true
         case .ask(let programName, let message):
-            page["program_name"] = programName
-            page["message"] = message
-            page["ask"] = true
+            page.programName = programName
+            page.message = message
+            page.ask = true
         }
-        return renderer.render("confirm", page, chrome: chrome, locale: locale)
+        return renderer.render("confirm", view: page, chrome: chrome, locale: locale)
     }
 }
 
@@ -148,4 +149,17 @@ struct TodayView {
     var tasksHTML: String
     var taskCount: Int
     var overdueCount: Int
+}
+
+/// The patient's confirmation page behind a message's link: which state the link is in, and
+/// for an open one the program and the message to confirm.
+struct ConfirmationView {
+    var action: String
+    var invalid = false
+    var expired = false
+    var done = false
+    var closed = false
+    var ask = false
+    var programName: String?
+    var message: String?
 }

@@ -19,10 +19,6 @@ public struct APIToken: Sendable, Equatable, Codable {
 public struct APITokenStore: ContextualStore {
     let context: StoreContext
 
-    public init(_ context: StoreContext) {
-        self.context = context
-    }
-
     public func create(userID: String, name rawName: String, expiresAt: Date? = nil, roleCeiling: StaffRole? = nil, in sql: (any SQLDatabase)? = nil) async throws -> (token: APIToken, plaintext: String) {
         let name = try Validate.name(rawName, maxLength: 100)
         if let expiresAt { _ = try Validate.instant(expiresAt, field: "expires_at") }

@@ -16,11 +16,6 @@ public struct SessionStore: ContextualStore {
     /// `last_seen_at` is written at most this often, so reads do not each write.
     static let touchInterval: Int64 = 60_000
 
-    public init(_ context: StoreContext, idleLimit: TimeInterval = 2 * 3600) {
-        self.context = context
-        self.idleLimit = idleLimit
-    }
-
     /// Starts a session and returns the cookie secret with the session.
     public func create(userID: String, lifetime: TimeInterval, in sql: (any SQLDatabase)? = nil) async throws -> (secret: String, session: WebSession) {
         let secret = Secrets.random()

@@ -7,10 +7,6 @@ public import TendCore
 public struct StaffStore: ContextualStore {
     let context: StoreContext
 
-    public init(_ context: StoreContext) {
-        self.context = context
-    }
-
     private static let userColumns = "u.id, u.email, u.display_name, u.locale, u.is_platform_admin, u.disabled, u.created_at"
     /// The account's columns under `user_` names, for queries that join it to what names it.
     static let prefixedUserColumns = "u.id AS user_id, u.email AS user_email, u.display_name AS user_display_name, u.locale AS user_locale, "

@@ -37,10 +37,6 @@ public struct PatientPDC: Sendable, Equatable {
 public struct DispenseStore: ContextualStore {
     let context: StoreContext
 
-    public init(_ context: StoreContext) {
-        self.context = context
-    }
-
     static let insert = MultiRowInsert(
         "INSERT INTO dispenses (id, program_id, patient_id, drug, drug_class, filled_on, days_supply, quantity, pharmacy, source, external_id, created_at)",
         tail: "ON CONFLICT (program_id, source, external_id) DO NOTHING RETURNING id")

@@ -6,10 +6,6 @@ public import TendCore
 public struct RegimenStore: ContextualStore {
     let context: StoreContext
 
-    public init(_ context: StoreContext) {
-        self.context = context
-    }
-
     static let columns = "id, patient_id, drug, drug_class, strength, dose, frequency, start_on, stop_on, prescriber"
 
     /// Stores a checked regimen (its id is given here) with its `regimen.start` event.

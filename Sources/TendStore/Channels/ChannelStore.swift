@@ -7,10 +7,6 @@ public import TendCore
 public struct ChannelStore: ContextualStore {
     let context: StoreContext
 
-    public init(_ context: StoreContext) {
-        self.context = context
-    }
-
     /// Saves a channel's settings after holding them to the outbound policy.
     public func set(programID: String, _ config: ChannelConfig, policy: OutboundPolicy, in sql: (any SQLDatabase)? = nil) async throws {
         let valid = try config.validated(policy: policy)

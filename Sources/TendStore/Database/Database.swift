@@ -302,7 +302,7 @@ public func isUniqueViolation(_ error: any Error) -> Bool {
 /// SQLKit's view of the one SQLite connection, which also hands the connection itself to
 /// `MultiRowInsert`: bulk statements bind plain values directly instead of encoding each
 /// through SQLKit's `Encodable` machinery, which costs more than SQLite's own work per row.
-struct SQLiteSession: SQLDatabase {
+struct SQLiteSession: SQLDatabaseWrapper {
     let base: any SQLDatabase
     let connection: SQLiteConnection
     /// Query-plan tests only.
@@ -312,16 +312,6 @@ struct SQLiteSession: SQLDatabase {
 
     func inTransaction() -> SQLiteSession {
         SQLiteSession(base: base, connection: connection, recorder: recorder, isInTransaction: true)
-    }
-
-    var logger: Logger { base.logger }
-    var eventLoop: any EventLoop { base.eventLoop }
-    var version: (any SQLDatabaseReportedVersion)? { base.version }
-    var dialect: any SQLDialect { base.dialect }
-    var queryLogLevel: Logger.Level? { base.queryLogLevel }
-
-    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) -> EventLoopFuture<Void> {
-        base.execute(sql: query, onRow)
     }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) async throws {

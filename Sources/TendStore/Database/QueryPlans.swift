@@ -65,19 +65,9 @@ public final class QueryPlanRecorder: Sendable {
 }
 
 /// A PostgreSQL connection that explains each SELECT to the installed recorder first.
-struct ExplainingSession: SQLDatabase {
+struct ExplainingSession: SQLDatabaseWrapper {
     let base: any SQLDatabase
     let recorder: QueryPlanRecorder
-
-    var logger: Logger { base.logger }
-    var eventLoop: any EventLoop { base.eventLoop }
-    var version: (any SQLDatabaseReportedVersion)? { base.version }
-    var dialect: any SQLDialect { base.dialect }
-    var queryLogLevel: Logger.Level? { base.queryLogLevel }
-
-    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) -> EventLoopFuture<Void> {
-        base.execute(sql: query, onRow)
-    }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) async throws {
         try await recorder.explain(query, on: base, kind: .postgres)
@@ -86,5 +76,23 @@ struct ExplainingSession: SQLDatabase {
 
     func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         try await closure(self)
+    }
+}
+
+/// A session over another database that forwards all but its async `execute`, where the
+/// wrapper adds what it is for.
+protocol SQLDatabaseWrapper: SQLDatabase {
+    var base: any SQLDatabase { get }
+}
+
+extension SQLDatabaseWrapper {
+    var logger: Logger { base.logger }
+    var eventLoop: any EventLoop { base.eventLoop }
+    var version: (any SQLDatabaseReportedVersion)? { base.version }
+    var dialect: any SQLDialect { base.dialect }
+    var queryLogLevel: Logger.Level? { base.queryLogLevel }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) -> EventLoopFuture<Void> {
+        base.execute(sql: query, onRow)
     }
 }

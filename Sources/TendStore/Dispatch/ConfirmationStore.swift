@@ -43,10 +43,6 @@ public struct TouchpointContext: Sendable {
 public struct ConfirmationStore: ContextualStore {
     let context: StoreContext
 
-    public init(_ context: StoreContext) {
-        self.context = context
-    }
-
     static let confirmable: [TouchpointStatus] = [.sent, .delivered, .escalated, .noResponse]
 
     /// Confirms the touchpoint and cancels every escalation that still waits on it, directly

@@ -63,11 +63,6 @@ public struct DispatchStore: ContextualStore {
     let context: StoreContext
     let tasks: TaskStore
 
-    public init(_ context: StoreContext, tasks: TaskStore) {
-        self.context = context
-        self.tasks = tasks
-    }
-
     /// Leases up to `limit` touchpoints due by `dueBy` whose lease (or retry wait) ended by
     /// `leaseNow`, and returns them with their patient and enrolment.
     public func claim(dueBy: Date, leaseNow: Date, leaseUntil: Date, owner: String, limit: Int) async throws -> [ClaimedTouchpoint] {

@@ -77,11 +77,6 @@ public struct MessageStore: ContextualStore {
     let context: StoreContext
     let tasks: TaskStore
 
-    public init(_ context: StoreContext, tasks: TaskStore) {
-        self.context = context
-        self.tasks = tasks
-    }
-
     // MARK: Groups
 
     public func createGroup(programID: String, name: String, channel: ContactChannel, binding: String, patientIDs: [String], staffIDs: [String], in sql: (any SQLDatabase)? = nil) async throws -> ChatGroup {

@@ -35,11 +35,6 @@ public struct AlertStore: ContextualStore {
     let context: StoreContext
     let tasks: TaskStore
 
-    public init(_ context: StoreContext, tasks: TaskStore) {
-        self.context = context
-        self.tasks = tasks
-    }
-
     static func noteContext(_ programID: String, _ id: String) -> SealContext {
         SealContext(program: programID, table: "observation_alerts", column: "note_enc", row: id)
     }

@@ -39,10 +39,6 @@ public struct ObservationBatchResult: Sendable, Equatable {
 public struct ObservationStore: ContextualStore {
     let context: StoreContext
 
-    public init(_ context: StoreContext) {
-        self.context = context
-    }
-
     static let insert = MultiRowInsert(
         "INSERT INTO observations (id, program_id, patient_id, code, value_kind, value_number, value_text_enc, unit, flags, effective_at, zone, source, external_id, recorded_by, produced_by, created_at)",
         tail: "ON CONFLICT (program_id, source, external_id) DO NOTHING RETURNING id")

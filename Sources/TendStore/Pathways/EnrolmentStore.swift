@@ -28,10 +28,6 @@ public struct EnrolmentStore: ContextualStore {
     /// How far ahead open-ended recurrences are materialised.
     public static let horizonDays = 400
 
-    public init(_ context: StoreContext) {
-        self.context = context
-    }
-
     // MARK: Enrol
 
     /// The temporary tables of one enrol call, named after its batch.

@@ -16,10 +16,6 @@ public struct StoredPathway: Sendable, Equatable {
 public struct PathwayStore: ContextualStore {
     let context: StoreContext
 
-    public init(_ context: StoreContext) {
-        self.context = context
-    }
-
     /// Stores the pathway, or returns the stored one when the same version has the same file.
     public func save(programID: String, pathway: Pathway, source: String, in sql: (any SQLDatabase)? = nil) async throws -> StoredPathway {
         if let existing = try await find(programID: programID, slug: pathway.id, version: pathway.version, in: sql) {

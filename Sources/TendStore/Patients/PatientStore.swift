@@ -30,10 +30,6 @@ public struct PatientPage: Sendable {
 public struct PatientStore: ContextualStore {
     let context: StoreContext
 
-    public init(_ context: StoreContext) {
-        self.context = context
-    }
-
     static let columns = [
         "id", "program_id", "external_id", "name_enc", "name_bidx", "sex", "birth_date", "phone_enc", "phone_bidx",
         "id_number_enc", "id_number_bidx", "address_enc", "locale", "time_zone", "contact_window", "quiet_hours",

@@ -60,11 +60,6 @@ public struct PortalStore: ContextualStore {
     let context: StoreContext
     let patients: PatientStore
 
-    public init(_ context: StoreContext, patients: PatientStore) {
-        self.context = context
-        self.patients = patients
-    }
-
     /// The blind index a normalised phone is found by in this program.
     public func phoneKey(_ phone: String, program: String) -> String {
         patients.phoneIndex(phone, program: program)

@@ -5,10 +5,6 @@ public import TendCore
 public struct ProgramStore: ContextualStore {
     let context: StoreContext
 
-    public init(_ context: StoreContext) {
-        self.context = context
-    }
-
     public func create(slug rawSlug: String, name rawName: String, in sql: (any SQLDatabase)? = nil) async throws -> Program {
         let program = Program(
             id: ids.next(), slug: try Validate.slug(rawSlug), name: try Validate.name(rawName),

@@ -16,10 +16,6 @@ public struct StoredPhoto: Sendable, Equatable {
 public struct PhotoStore: ContextualStore {
     let context: StoreContext
 
-    public init(_ context: StoreContext) {
-        self.context = context
-    }
-
     static func context(_ programID: String, _ id: String) -> SealContext {
         SealContext(program: programID, table: "photos", column: "data_enc", row: id)
     }

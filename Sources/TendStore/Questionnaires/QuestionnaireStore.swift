@@ -15,10 +15,6 @@ public struct StoredQuestionnaire: Sendable, Equatable {
 public struct QuestionnaireStore: ContextualStore {
     let context: StoreContext
 
-    public init(_ context: StoreContext) {
-        self.context = context
-    }
-
     /// Saves a version; false when the program already has that id and version.
     public func save(programID: String, id: String, version: Int, source: String, actor: AuditActor) async throws -> Bool {
         let now = clock.now()

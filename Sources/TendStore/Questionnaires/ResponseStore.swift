@@ -53,10 +53,6 @@ public struct QuestionnaireResponse: Sendable, Equatable {
 public struct ResponseStore: ContextualStore {
     let context: StoreContext
 
-    public init(_ context: StoreContext) {
-        self.context = context
-    }
-
     static let columns = "id, program_id, patient_id, questionnaire_id, version, touchpoint_id, answers_enc, total, band, flags, source, recorded_by, submitted_at"
 
     static func context(_ programID: String, _ id: String) -> SealContext {

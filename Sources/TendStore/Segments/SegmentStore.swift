@@ -51,10 +51,6 @@ public enum SegmentMove: String, Sendable {
 public struct SegmentStore: ContextualStore {
     let context: StoreContext
 
-    public init(_ context: StoreContext) {
-        self.context = context
-    }
-
     static let columns = "id, program_id, slug, name_en, name_zh, rule, on_enter, on_leave, source, created_at, updated_at, updated_by, evaluated_at"
 
     // MARK: Definitions

@@ -24,10 +24,6 @@ public struct TaskFilter: Sendable {
 public struct TaskStore: ContextualStore {
     let context: StoreContext
 
-    public init(_ context: StoreContext) {
-        self.context = context
-    }
-
     static let columns = "id, program_id, patient_id, touchpoint_id, kind, title_enc, priority, due_at, sla_at, status, assignee_id, outcome, note_enc, created_at, completed_at, completed_by"
 
     /// Inserts inside the caller's transaction; a task with the same id (the same touchpoint

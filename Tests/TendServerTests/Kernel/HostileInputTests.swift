@@ -373,7 +373,7 @@ import NIOFoundationEssentialsCompat
     func idleSessionsEndAndBearerReadsDoNotWriteEachTime(backend: TestBackend) async throws {
         try await TestApp.withApp(backend) { app in
             let user = try #require(try await app.stores.staff.credentials(email: "manager@tend.demo")?.user)
-            let sessions = SessionStore(try .testing(app.stores.database, clock: app.clock.clock, ids: .sequential(prefix: "s")), idleLimit: 600)
+            let sessions = Stores(try StoreContext.testing(app.stores.database, clock: app.clock.clock, ids: .sequential(prefix: "s")), sessionIdle: 600).sessions
             let (secret, _) = try await sessions.create(userID: user.id, lifetime: 12 * 3600)
             app.clock.advance(by: 500)
             #expect(try await sessions.find(secret: secret) != nil, "used within the idle limit")

@@ -80,7 +80,7 @@ import TendTestSupport
     func programsAreCreatedFoundAndUniqueBySlug(backend: TestBackend) async throws {
         let clock = TestClock()
         try await TestDatabase.withDatabase(backend) { database in
-            let programs = ProgramStore(try .testing(database, clock: clock.clock, ids: .sequential(prefix: "p")))
+            let programs = Stores(try StoreContext.testing(database, clock: clock.clock, ids: .sequential(prefix: "p"))).programs
             let created = try await programs.create(slug: "lung-followup", name: " 肺癌随访 ")
             #expect(created.name == "肺癌随访")
             #expect(created.createdAt == clock.now)
@@ -103,8 +103,8 @@ import TendTestSupport
         let clock = TestClock()
         try await TestDatabase.withDatabase(backend) { database in
             let ids = IDGenerator.sequential()
-            let programs = ProgramStore(try .testing(database, clock: clock.clock, ids: ids))
-            let staff = StaffStore(try .testing(database, clock: clock.clock, ids: ids))
+            let programs = Stores(try StoreContext.testing(database, clock: clock.clock, ids: ids)).programs
+            let staff = Stores(try StoreContext.testing(database, clock: clock.clock, ids: ids)).staff
             let gdm = try await programs.create(slug: "gdm", name: "GDM")
             let lung = try await programs.create(slug: "lung", name: "Lung")
             let li = try await staff.createUser(email: "Li@Example.org ", displayName: "Li Hua", passwordHash: "hash-1")
@@ -136,8 +136,8 @@ import TendTestSupport
     func sessionsExpireAndCanBeEnded(backend: TestBackend) async throws {
         let clock = TestClock()
         try await TestDatabase.withDatabase(backend) { database in
-            let staff = StaffStore(try .testing(database, clock: clock.clock, ids: .sequential()))
-            let sessions = SessionStore(try .testing(database, clock: clock.clock, ids: .sequential(prefix: "s")))
+            let staff = Stores(try StoreContext.testing(database, clock: clock.clock, ids: .sequential())).staff
+            let sessions = Stores(try StoreContext.testing(database, clock: clock.clock, ids: .sequential(prefix: "s"))).sessions
             let user = try await staff.createUser(email: "a@b.org", displayName: "A", passwordHash: "h")
             let (secret, session) = try await sessions.create(userID: user.id, lifetime: 3600)
             #expect(try await sessions.find(secret: secret) == session)
@@ -158,8 +158,8 @@ import TendTestSupport
     func apiTokensAuthenticateUntilRevoked(backend: TestBackend) async throws {
         let clock = TestClock()
         try await TestDatabase.withDatabase(backend) { database in
-            let staff = StaffStore(try .testing(database, clock: clock.clock, ids: .sequential(prefix: "u")))
-            let tokens = APITokenStore(try .testing(database, clock: clock.clock, ids: .sequential(prefix: "t")))
+            let staff = Stores(try StoreContext.testing(database, clock: clock.clock, ids: .sequential(prefix: "u"))).staff
+            let tokens = Stores(try StoreContext.testing(database, clock: clock.clock, ids: .sequential(prefix: "t"))).tokens
             let user = try await staff.createUser(email: "int@b.org", displayName: "HIS", passwordHash: "h")
             let (token, plaintext) = try await tokens.create(userID: user.id, name: "his-import")
             #expect(plaintext.hasPrefix("tend_\(token.id)_"))

@@ -30,43 +30,43 @@ struct PortalPages: Sendable {
             let program = try await portal.program(slug: try context.parameters.require("program"))
             if let visitor = try await visitor(request, program: program) {
                 if visitor.people.count == 1, let only = visitor.people.first { return .redirect(to: "/portal/p/\(program.slug)/\(only.patientID)") }
-                return render("choose", chooseValues(visitor, locale: locale(request, context, nil)), request, context, visitor: visitor)
+                return render(.choose(choose(visitor)), request, context, visitor: visitor)
             }
-            return signInPage(request, context, program: program, values: [:])
+            return signInPage(request, context, program: program)
         }
         router.post("/portal/p/:program/code") { request, context -> Response in
             let program = try await portal.program(slug: try context.parameters.require("program"))
             let fields = try await fields(request)
-            guard sameSignInForm(request, fields) else { return signInPage(request, context, program: program, values: ["error": t(request, context)["portal_form_expired"] ?? ""], status: .forbidden) }
+            guard sameSignInForm(request, fields) else { return signInPage(request, context, program: program, error: t(request, context)["portal_form_expired"] ?? "", status: .forbidden) }
             let phone = fields["phone"] ?? ""
             let outcome: PortalActions.CodeRequest
             do {
                 outcome = try await portal.requestCode(programSlug: program.slug, phone: phone, address: context.clientAddress)
             } catch let error as TendError where error.kind == .invalidInput {
-                return signInPage(request, context, program: program, values: ["error": error.message.text(in: locale(request, context, nil))], status: .unprocessableContent)
+                return signInPage(request, context, program: program, error: error.message.text(in: locale(request, context, nil)), status: .unprocessableContent)
             }
             let strings = t(request, context)
             switch outcome {
-            case .sent: return signInPage(request, context, program: program, values: ["code_step": true, "phone": phone, "notice": strings["portal_code_sent"] ?? ""])
+            case .sent: return signInPage(request, context, program: program, codeStep: true, phone: phone, notice: strings["portal_code_sent"] ?? "")
             case .throttled:
-                var response = signInPage(request, context, program: program, values: ["error": strings["portal_throttled"] ?? ""], status: .tooManyRequests)
+                var response = signInPage(request, context, program: program, error: strings["portal_throttled"] ?? "", status: .tooManyRequests)
                 response.headers[.retryAfter] = String(Int(PortalPolicy.phoneWindow))
                 return response
-            case .noChannel: return signInPage(request, context, program: program, values: ["error": strings["portal_no_sms"] ?? ""], status: .conflict)
-            case .sendFailed: return signInPage(request, context, program: program, values: ["error": strings["portal_send_failed"] ?? ""], status: .badGateway)
+            case .noChannel: return signInPage(request, context, program: program, error: strings["portal_no_sms"] ?? "", status: .conflict)
+            case .sendFailed: return signInPage(request, context, program: program, error: strings["portal_send_failed"] ?? "", status: .badGateway)
             }
         }
         router.post("/portal/p/:program/sign-in") { request, context -> Response in
             let program = try await portal.program(slug: try context.parameters.require("program"))
             let fields = try await fields(request)
-            guard sameSignInForm(request, fields) else { return signInPage(request, context, program: program, values: ["error": t(request, context)["portal_form_expired"] ?? ""], status: .forbidden) }
+            guard sameSignInForm(request, fields) else { return signInPage(request, context, program: program, error: t(request, context)["portal_form_expired"] ?? "", status: .forbidden) }
             let phone = fields["phone"] ?? ""
             let strings = t(request, context)
             let outcome: PortalActions.SignIn
             do {
                 outcome = try await portal.signIn(programSlug: program.slug, phone: phone, code: fields["code"] ?? "", requestID: context.requestID)
             } catch let error as TendError where error.kind == .invalidInput {
-                return signInPage(request, context, program: program, values: ["code_step": true, "phone": phone, "error": error.message.text(in: locale(request, context, nil))],
+                return signInPage(request, context, program: program, codeStep: true, phone: phone, error: error.message.text(in: locale(request, context, nil)),
                                   status: .unprocessableContent)
             }
             switch outcome {
@@ -82,12 +82,12 @@ struct PortalPages: Sendable {
                 case .none, .valid: strings["portal_code_none"] ?? ""
                 }
                 let retry: Bool = if case .wrong = check { true } else { false }
-                return signInPage(request, context, program: program, values: ["code_step": retry, "phone": phone, "error": message], status: .unauthorized)
+                return signInPage(request, context, program: program, codeStep: retry, phone: phone, error: message, status: .unauthorized)
             }
         }
         router.get("/portal/enter/:token") { request, context -> Response in
             guard let (secret, visitor) = try await portal.enter(link: try context.parameters.require("token"), requestID: context.requestID) else {
-                return render("gone", ["link_invalid": true], request, context, visitor: nil, status: .notFound)
+                return render(.gone(.init(linkInvalid: true)), request, context, visitor: nil, status: .notFound)
             }
             var response = Response.redirect(to: "/portal/p/\(visitor.program.slug)")
             response.setCookie(sessionCookie(secret))
@@ -112,24 +112,23 @@ struct PortalPages: Sendable {
             let (visitor, patientID) = try await signedIn(request, context)
             let home = try await portal.home(visitor, patientID: patientID, language: chosenLocale(request), requestID: context.requestID)
             let locale = locale(request, context, home.patient)
-            return render("home", [
-                "today": home.today.map { item($0, locale) }, "has_today": !home.today.isEmpty,
-                "to_confirm": home.toConfirm.map { item($0, locale) }, "has_to_confirm": !home.toConfirm.isEmpty,
-                "questionnaires": home.questionnaires.map { item($0, locale) }, "has_questionnaires": !home.questionnaires.isEmpty,
-            ], request, context, visitor: visitor, patient: home.patient, tab: "home")
+            let strings = UIStrings.strings(for: locale)
+            let section = PortalPageView.Home(
+                today: home.today.map { .init($0, strings: strings) }, toConfirm: home.toConfirm.map { .init($0, strings: strings) },
+                questionnaires: home.questionnaires.map { .init($0, strings: strings) })
+            return render(.home(section), request, context, visitor: visitor, patient: home.patient)
         }
         router.get("/portal/p/:program/:patient/schedule") { request, context -> Response in
             let (visitor, patientID) = try await signedIn(request, context)
             let schedule = try await portal.schedule(visitor, patientID: patientID, language: chosenLocale(request), requestID: context.requestID)
             let locale = locale(request, context, schedule.patient)
-            return render("schedule", [
-                "coming": schedule.coming.map { item($0, locale) }, "has_coming": !schedule.coming.isEmpty,
-                "past": schedule.past.prefix(50).map { item($0, locale) }, "has_past": !schedule.past.isEmpty,
-            ], request, context, visitor: visitor, patient: schedule.patient, tab: "schedule")
+            let strings = UIStrings.strings(for: locale)
+            let section = PortalPageView.Schedule(coming: schedule.coming.map { .init($0, strings: strings) }, past: schedule.past.prefix(50).map { .init($0, strings: strings) })
+            return render(.schedule(section), request, context, visitor: visitor, patient: schedule.patient)
         }
         router.get("/portal/p/:program/:patient/inbox") { request, context -> Response in
             let (visitor, patientID) = try await signedIn(request, context)
-            return try await inboxPage(request, context, visitor, patientID, values: [:])
+            return try await inboxPage(request, context, visitor, patientID)
         }
         router.post("/portal/p/:program/:patient/inbox") { request, context -> Response in
             let (visitor, patientID) = try await signedIn(request, context)
@@ -138,7 +137,7 @@ struct PortalPages: Sendable {
             do {
                 _ = try await portal.reply(visitor, patientID: patientID, text: fields["text"] ?? "", requestID: context.requestID)
             } catch let error as TendError where error.kind == .invalidInput {
-                return try await inboxPage(request, context, visitor, patientID, values: ["error": error.message.text(in: locale(request, context, visitor.patients[patientID]))],
+                return try await inboxPage(request, context, visitor, patientID, error: error.message.text(in: locale(request, context, visitor.patients[patientID])),
                                            status: .unprocessableContent)
             }
             return .redirect(to: "/portal/p/\(visitor.program.slug)/\(patientID)/inbox?sent=1")
@@ -146,19 +145,19 @@ struct PortalPages: Sendable {
         router.get("/portal/p/:program/:patient/record") { request, context -> Response in
             let (visitor, patientID) = try await signedIn(request, context)
             let record = try await portal.record(visitor, patientID: patientID, language: chosenLocale(request), requestID: context.requestID)
-            let values = try await recordValues(record, program: visitor.program, locale: locale(request, context, record.patient))
-            return render("record", values, request, context, visitor: visitor, patient: record.patient, tab: "record")
+            let section = try await recordSection(record, program: visitor.program, locale: locale(request, context, record.patient))
+            return render(.record(section), request, context, visitor: visitor, patient: record.patient)
         }
         router.get("/portal/p/:program/:patient/consent") { request, context -> Response in
             let (visitor, patientID) = try await signedIn(request, context)
             let found = try await portal.consents(visitor, patientID: patientID, requestID: context.requestID)
-            return render("consent", [
-                "consents": found.consents.map { consent -> [String: Any] in
-                    ["kind": consent.kind, "version": consent.version, "granted_at": time(consent.grantedAt, found.patient),
-                     "withdrawn_at": consent.withdrawnAt.map { time($0, found.patient) } ?? false]
+            let section = PortalPageView.Consent(
+                consents: found.consents.map { consent in
+                    .init(kind: consent.kind, version: consent.version, grantedAt: time(consent.grantedAt, found.patient),
+                          withdrawnAt: consent.withdrawnAt.map { time($0, found.patient) })
                 },
-                "has_consents": !found.consents.isEmpty, "withdrawn": found.patient.profile.status == .withdrawn,
-            ], request, context, visitor: visitor, patient: found.patient, tab: "consent")
+                withdrawn: found.patient.profile.status == .withdrawn)
+            return render(.consent(section), request, context, visitor: visitor, patient: found.patient)
         }
         router.post("/portal/p/:program/:patient/withdraw") { request, context -> Response in
             let (visitor, patientID) = try await signedIn(request, context)
@@ -170,18 +169,17 @@ struct PortalPages: Sendable {
         }
     }
 
-    private func inboxPage(_ request: Request, _ context: TendRequestContext, _ visitor: PortalVisitor, _ patientID: String, values extra: [String: Any],
+    private func inboxPage(_ request: Request, _ context: TendRequestContext, _ visitor: PortalVisitor, _ patientID: String, error: String? = nil,
                            status: HTTPResponse.Status = .ok) async throws -> Response {
         let conversation = try await portal.conversation(visitor, patientID: patientID, requestID: context.requestID)
-        var entries: [(Date, [String: Any])] = conversation.delivered.map { ($0.createdAt, ["outgoing": true, "text": $0.body, "at": time($0.createdAt, conversation.patient)]) }
+        typealias Message = PortalPageView.Inbox.Message
+        var entries: [(Date, Message)] = conversation.delivered.map { ($0.createdAt, Message(outgoing: true, text: $0.body, at: time($0.createdAt, conversation.patient))) }
         entries += conversation.thread.map { message in
-            (message.sentAt, ["outgoing": message.direction == "out", "text": message.text, "at": time(message.sentAt, conversation.patient), "sender": message.senderName ?? ""])
+            (message.sentAt, Message(outgoing: message.direction == "out", text: message.text, at: time(message.sentAt, conversation.patient), sender: message.senderName))
         }
-        var values = extra
-        values["messages"] = entries.sorted { $0.0 > $1.0 }.prefix(100).map(\.1)
-        values["has_messages"] = !entries.isEmpty
-        values["sent"] = request.uri.queryParameters["sent"] != nil
-        return render("inbox", values, request, context, visitor: visitor, patient: conversation.patient, tab: "inbox", status: status)
+        let section = PortalPageView.Inbox(sent: request.uri.queryParameters["sent"] != nil, error: error,
+                                           messages: entries.sorted { $0.0 > $1.0 }.prefix(100).map(\.1))
+        return render(.inbox(section), request, context, visitor: visitor, patient: conversation.patient, status: status)
     }
 
     // MARK: Sharing
@@ -189,7 +187,7 @@ struct PortalPages: Sendable {
     private func registerSharing(on router: Router<TendRequestContext>) {
         router.get("/portal/p/:program/:patient/share") { request, context -> Response in
             let (visitor, patientID) = try await signedIn(request, context)
-            return try await sharePage(request, context, visitor, patientID, values: [:])
+            return try await sharePage(request, context, visitor, patientID, PortalPageView.Share())
         }
         router.post("/portal/p/:program/:patient/share") { request, context -> Response in
             let (visitor, patientID) = try await signedIn(request, context)
@@ -203,11 +201,10 @@ struct PortalPages: Sendable {
                 let url = origin(request) + path
                 let label = (t(request, context, visitor.patients[patientID])["portal_share_qr"] ?? "QR").replacingOccurrences(of: "\"", with: "")
                 let qr = ((try? QRCode(url))?.svg(moduleSize: 5) ?? "").replacingOccurrences(of: "role=\"img\"", with: "role=\"img\" aria-label=\"\(label)\"")
-                return try await sharePage(request, context, visitor, patientID, values: [
-                    "created": true, "share_url": url, "qr": qr, "expires_at": time(share.expiresAt, visitor.patients[patientID]), "with_passcode": share.hasPasscode,
-                ], status: .created)
+                let created = PortalPageView.Share.Created(shareURL: url, qr: qr, expiresAt: time(share.expiresAt, visitor.patients[patientID]), withPasscode: share.hasPasscode)
+                return try await sharePage(request, context, visitor, patientID, PortalPageView.Share(created: created), status: .created)
             } catch let error as TendError where error.kind == .invalidInput || error.kind == .conflict {
-                return try await sharePage(request, context, visitor, patientID, values: ["error": error.message.text(in: locale)], status: .unprocessableContent)
+                return try await sharePage(request, context, visitor, patientID, PortalPageView.Share(error: error.message.text(in: locale)), status: .unprocessableContent)
             }
         }
         router.post("/portal/p/:program/:patient/shares/:share/revoke") { request, context -> Response in
@@ -224,26 +221,24 @@ struct PortalPages: Sendable {
         }
     }
 
-    private func sharePage(_ request: Request, _ context: TendRequestContext, _ visitor: PortalVisitor, _ patientID: String, values extra: [String: Any],
+    private func sharePage(_ request: Request, _ context: TendRequestContext, _ visitor: PortalVisitor, _ patientID: String, _ section: PortalPageView.Share,
                            status: HTTPResponse.Status = .ok) async throws -> Response {
         let shares = try await portal.shares(visitor, patientID: patientID)
         let now = console.dependencies.clock.now()
         let strings = t(request, context, visitor.patients[patientID])
-        var values = extra
-        values["shares"] = shares.map { share -> [String: Any] in
+        let patient = visitor.patients[patientID]
+        var section = section
+        section.shares = shares.map { share in
             let state = share.revokedAt != nil ? "revoked" : share.lockedAt != nil ? "locked" : share.expiresAt <= now ? "expired" : "live"
-            return [
-                "id": share.id, "created_at": time(share.createdAt, visitor.patients[patientID]), "expires_at": time(share.expiresAt, visitor.patients[patientID]),
-                "opened": share.firstOpenedAt.map { _ in true } ?? false, "opened_count": share.openedCount,
-                "last_opened_at": share.lastOpenedAt.map { time($0, visitor.patients[patientID]) } ?? "", "live": state == "live",
-                "state": strings["portal_share_\(state)"] ?? state, "with_passcode": share.hasPasscode,
-            ]
+            return .init(
+                id: share.id, createdAt: time(share.createdAt, patient), expiresAt: time(share.expiresAt, patient),
+                opened: share.firstOpenedAt != nil, openedCount: share.openedCount, lastOpenedAt: share.lastOpenedAt.map { time($0, patient) } ?? "",
+                live: state == "live", state: strings["portal_share_\(state)"] ?? state, withPasscode: share.hasPasscode)
         }
-        values["has_shares"] = !shares.isEmpty
-        values["hour_choices"] = [(1, "1h"), (24, "24h"), (72, "3d"), (168, "7d"), (720, "30d")].map { hours, key in
-            ["hours": hours, "label": strings["portal_share_\(key)"] ?? key, "selected": hours == 24] as [String: Any]
+        section.hourChoices = [(1, "1h"), (24, "24h"), (72, "3d"), (168, "7d"), (720, "30d")].map { hours, key in
+            .init(hours: hours, label: strings["portal_share_\(key)"] ?? key, selected: hours == 24)
         }
-        return render("share", values, request, context, visitor: visitor, patient: visitor.patients[patientID], tab: "share", status: status)
+        return render(.share(section), request, context, visitor: visitor, patient: patient, status: status)
     }
 
     /// A shared record, read-only: no navigation, no form that acts, nothing that names another patient.
@@ -259,29 +254,27 @@ struct PortalPages: Sendable {
         switch view {
         case .record(let program, let record):
             let locale = locale(request, context, record.patient)
-            var values = try await recordValues(record, program: program, locale: locale)
-            values["shared"] = true
-            return render("record", values, request, context, visitor: nil, patient: record.patient, shared: true)
+            let section = try await recordSection(record, program: program, locale: locale)
+            return render(.record(section), request, context, visitor: nil, patient: record.patient, program: program, shared: true)
         case .unavailable(let check):
             switch check {
             case .needsPasscode(let wrong, let remaining):
                 // The language chosen with `?lang=` is carried through the passcode form.
                 let chosen = request.uri.queryParameters["lang"].flatMap { AppLocale(identifier: String($0)) }.map { "?lang=\($0.rawValue)" } ?? ""
-                return render("passcode", ["wrong": wrong, "remaining": remaining, "action": "/portal/s/\(token)\(chosen)"], request, context, visitor: nil,
+                return render(.passcode(.init(wrong: wrong, remaining: remaining, action: "/portal/s/\(token)\(chosen)")), request, context, visitor: nil,
                               status: wrong ? .unauthorized : .ok)
-            case .revoked, .open: return render("gone", ["revoked": true], request, context, visitor: nil, status: .gone)
-            case .expired: return render("gone", ["expired": true], request, context, visitor: nil, status: .gone)
-            case .locked: return render("gone", ["locked": true], request, context, visitor: nil, status: .gone)
-            case .unknown: return render("gone", ["link_invalid": true], request, context, visitor: nil, status: .notFound)
+            case .revoked, .open: return render(.gone(.init(revoked: true)), request, context, visitor: nil, status: .gone)
+            case .expired: return render(.gone(.init(expired: true)), request, context, visitor: nil, status: .gone)
+            case .locked: return render(.gone(.init(locked: true)), request, context, visitor: nil, status: .gone)
+            case .unknown: return render(.gone(.init(linkInvalid: true)), request, context, visitor: nil, status: .notFound)
             }
         }
     }
 
-    private func recordValues(_ record: PortalRecord, program: Program, locale: AppLocale) async throws -> [String: Any] {
+    private func recordSection(_ record: PortalRecord, program: Program, locale: AppLocale) async throws -> PortalPageView.Record {
         let actions = console.dependencies.actions
         let rules = try await actions.observations.alertRules(programID: program.id)
-        let charts = ObservationChart.values(record.observations, rules: rules.rules, units: rules.displayUnits, locale: locale)
-        var scores: [[String: Any]] = []
+        var scores: [PortalPageView.Record.Score] = []
         var definitions: [String: Questionnaire?] = [:]
         for response in record.responses {
             let key = "\(response.questionnaireID)@\(response.version)"
@@ -290,44 +283,28 @@ struct PortalPages: Sendable {
             }
             let definition = definitions[key] ?? nil
             let band = definition.flatMap { $0.total?.bands.first { $0.id == response.band } }
-            scores.append([
-                "name": definition?.name.text(in: locale) ?? response.questionnaireID, "at": time(response.submittedAt, record.patient),
-                "total": response.total.map { $0.text(decimals: 1) } ?? "", "band": band?.label.text(in: locale) ?? "",
-            ])
+            scores.append(.init(name: definition?.name.text(in: locale) ?? response.questionnaireID, at: time(response.submittedAt, record.patient),
+                                total: response.total.map { $0.text(decimals: 1) } ?? "", band: band?.label.text(in: locale) ?? ""))
         }
         let strings = UIStrings.strings(for: locale)
-        return [
-            "enrolments": record.enrolments.map { enrolment -> [String: Any] in
-                [
-                    "pathway": record.pathways[enrolment.pathwayID]?.pathway.name.text(in: locale) ?? enrolment.pathwayID,
-                    "status": strings["enrolment_\(enrolment.status.rawValue)"] ?? enrolment.status.rawValue,
-                    "anchors": enrolment.anchors.sorted { $0.key < $1.key }.map { ["name": $0.key, "date": $0.value.description] },
-                ]
+        return PortalPageView.Record(
+            charts: ObservationChart.values(record.observations, rules: rules.rules, units: rules.displayUnits, locale: locale),
+            scores: scores,
+            enrolments: record.enrolments.map { enrolment in
+                .init(pathway: record.pathways[enrolment.pathwayID]?.pathway.name.text(in: locale) ?? enrolment.pathwayID,
+                      status: strings["enrolment_\(enrolment.status.rawValue)"] ?? enrolment.status.rawValue,
+                      anchors: enrolment.anchors.sorted { $0.key < $1.key }.map { .init(name: $0.key, date: $0.value.description) })
             },
-            "has_enrolments": !record.enrolments.isEmpty,
-            "history": record.history.prefix(100).map { item($0, locale) }, "has_history": !record.history.isEmpty,
-            "charts": charts, "has_charts": !charts.isEmpty,
-            "scores": scores, "has_scores": !scores.isEmpty,
-            "program_name": program.name,
-        ]
+            history: record.history.prefix(100).map { .init($0, strings: strings) })
     }
 
     // MARK: Helpers
 
-    private func item(_ item: PortalItem, _ locale: AppLocale) -> [String: Any] {
-        let strings = UIStrings.strings(for: locale)
-        return [
-            "title": item.title, "message": item.message, "due": item.touchpoint.localDue, "action": item.actionPath ?? "",
-            "has_action": item.actionPath != nil, "is_questionnaire": item.isQuestionnaire,
-            "status": strings["portal_status_\(item.touchpoint.status.rawValue)"] ?? item.touchpoint.status.rawValue,
-        ]
-    }
-
-    private func chooseValues(_ visitor: PortalVisitor, locale: AppLocale) -> [String: Any] {
-        ["people": visitor.people.compactMap { person -> [String: Any]? in
+    private func choose(_ visitor: PortalVisitor) -> PortalPageView.Choose {
+        PortalPageView.Choose(people: visitor.people.compactMap { person in
             guard let patient = visitor.patients[person.patientID] else { return nil }
-            return ["id": person.patientID, "name": patient.profile.name, "relation": person.relation ?? "", "is_caregiver": person.relation != nil]
-        }]
+            return .init(id: person.patientID, name: patient.profile.name, relation: person.relation ?? "", isCaregiver: person.relation != nil)
+        })
     }
 
     private func visitor(_ request: Request, program: Program) async throws -> PortalVisitor? {
@@ -399,42 +376,39 @@ struct PortalPages: Sendable {
         UIStrings.strings(for: locale(request, context, patient))
     }
 
-    private func signInPage(_ request: Request, _ context: TendRequestContext, program: Program, values extra: [String: Any],
-                            status: HTTPResponse.Status = .ok) -> Response {
+    private func signInPage(_ request: Request, _ context: TendRequestContext, program: Program, codeStep: Bool = false, phone: String = "",
+                            notice: String? = nil, error: String? = nil, status: HTTPResponse.Status = .ok) -> Response {
         let token = request.cookies[Self.csrfCookie]?.value ?? Secrets.random()
-        var values = extra
-        values["program_name"] = program.name
-        values["program_slug"] = program.slug
-        values["form_csrf"] = token
-        var response = render("sign_in", values, request, context, visitor: nil, status: status)
+        let section = PortalPageView.SignIn(formCSRF: token, codeStep: codeStep, phone: phone, notice: notice, error: error)
+        var response = render(.signIn(section), request, context, visitor: nil, program: program, status: status)
         response.setCookie(Cookie(name: Self.csrfCookie, value: token, maxAge: 3600, path: "/portal/", secure: config.secureCookies, httpOnly: true, sameSite: .lax))
         return response
     }
 
-    private func render(_ page: String, _ values: [String: Any], _ request: Request, _ context: TendRequestContext, visitor: PortalVisitor?,
-                        patient: Patient? = nil, tab: String? = nil, shared: Bool = false, status: HTTPResponse.Status = .ok) -> Response {
-        let locale = locale(request, context, patient)
-        var object = values
-        object["page_\(page)"] = true
-        if let tab { object["tab_\(tab)"] = true }
-        object["shared"] = shared
-        object["here"] = request.uri.path
+    /// The page with its frame: the visitor's session and the patient they act for, or for a
+    /// page before sign-in or a shared record, only the program and the patient's name.
+    private func render(_ content: PortalPageView.Content, _ request: Request, _ context: TendRequestContext, visitor: PortalVisitor?,
+                        patient: Patient? = nil, program: Program? = nil, shared: Bool = false, status: HTTPResponse.Status = .ok) -> Response {
+        var view = PortalPageView(content, here: request.uri.path)
+        view.shared = shared
+        view.programSlug = program?.slug
+        view.programName = program?.name
         if let visitor {
-            object["signed_in"] = true
-            object["portal_csrf"] = visitor.session.csrfToken
-            object["program_slug"] = visitor.program.slug
-            object["program_name"] = visitor.program.name
-            object["several"] = visitor.people.count > 1
+            view.signedIn = true
+            view.portalCSRF = visitor.session.csrfToken
+            view.programSlug = visitor.program.slug
+            view.programName = visitor.program.name
+            view.several = visitor.people.count > 1
             if let patient, let person = visitor.person(patient.id) {
-                object["patient_id"] = patient.id
-                object["patient_name"] = patient.profile.name
-                object["acting_as"] = person.relation ?? ""
-                object["is_caregiver"] = person.relation != nil
+                view.patientID = patient.id
+                view.patientName = patient.profile.name
+                view.actingAs = person.relation ?? ""
+                view.isCaregiver = person.relation != nil
             }
         } else if let patient, shared {
-            object["patient_name"] = patient.profile.name
+            view.patientName = patient.profile.name
         }
-        return renderer.render("portal", object, chrome: PageRenderer.Chrome(path: request.uri.path), locale: locale, status: status)
+        return renderer.render("portal", view: view, chrome: PageRenderer.Chrome(path: request.uri.path), locale: locale(request, context, patient), status: status)
     }
 }
 

@@ -58,7 +58,7 @@ struct ConsoleRoutes: Sendable {
             guard let identity = context.identity else { return .redirect(to: "/login") }
             let memberships = try await stores.staff.memberships(userID: identity.user.id)
             guard let first = memberships.first else {
-                return renderer.render("no_programs", [:], chrome: chrome(identity, programs: [], path: "/"), locale: context.locale)
+                return renderer.render("no_programs", view: StringsOnlyView(), chrome: chrome(identity, programs: [], path: "/"), locale: context.locale)
             }
             return .redirect(to: "/p/\(first.program.slug)")
         }

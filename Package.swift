@@ -97,7 +97,10 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             resources: [.copy("Assets")],
-            swiftSettings: swiftSettings
+            // LLVM's SLP vectorizer goes quadratic on a function of this module in release
+            // builds (`getSpillCost` renumbering one huge block: over 35 minutes, unfinished).
+            // Server code gains nothing from it; the flag turns that one pass off here.
+            swiftSettings: swiftSettings + [.unsafeFlags(["-Xllvm", "-vectorize-slp=false"], .when(configuration: .release))]
         ),
         .executableTarget(
             name: "Tend",

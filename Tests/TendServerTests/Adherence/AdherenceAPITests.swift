@@ -82,9 +82,9 @@ import TendStore
             let empty = try await page()
             #expect(empty.contains("id=\"dispense-form\"") && empty.contains("暂无发药记录"))
             let csrf = try #require(hiddenField("csrf", in: empty))
-            for (filledOn, days) in [("2026-09-01", "90"), ("2026-11-30", "30")] {
+            for (drug, filledOn, days) in [("二甲双胍", "2026-09-01", "90"), ("二甲双胍", "2026-11-30", "30"), ("阿托伐他汀", "2026-11-30", "28")] {
                 try await client.execute(uri: pageURI + "/dispenses", method: .post, headers: merged(jar.header, formHeaders),
-                                         body: form(["csrf": csrf, "drug": "二甲双胍", "filled_on": filledOn, "days_supply": days, "pharmacy": "门诊药房"])) { response in
+                                         body: form(["csrf": csrf, "drug": drug, "filled_on": filledOn, "days_supply": days, "pharmacy": "门诊药房"])) { response in
                     #expect(response.status == .seeOther || response.status == .found, "\(response.status) \(String(buffer: response.body))")
                 }
             }
@@ -97,9 +97,13 @@ import TendStore
             let html = try await page()
             // 09-01 + 90 days covers to 11-29, the refill 11-30 onwards: 92 of 92 days by 12-01; it runs out 12-30.
             #expect(html.contains("data-class=\"二甲双胍\"") && html.contains("100 %"), "\(html)")
-            #expect(html.contains("id=\"runs-out\"") && html.contains("2026-12-30"))
+            // One run-out line naming each drug, soonest first (a section nested in itself once repeated it per drug).
+            #expect(html.components(separatedBy: "id=\"runs-out\"").count == 2, "\(html)")
+            let runsOut = try #require(html.range(of: "id=\"runs-out\"").map { String(html[$0.upperBound...].prefix(400)) })
+            let statin = try #require(runsOut.range(of: "阿托伐他汀 2026-12-28")), metformin = try #require(runsOut.range(of: "二甲双胍 2026-12-30"))
+            #expect(statin.lowerBound < metformin.lowerBound)
             let stored = try await app.stores.dispenses.fills(programID: try #require(try await app.stores.programs.find(slug: "gdm-camp")).id, patientID: patientID)
-            #expect(stored.count == 2)
+            #expect(stored.count == 3)
         }
     }
 }

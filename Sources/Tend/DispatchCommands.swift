@@ -68,7 +68,7 @@ struct WorkerCommand: AsyncParsableCommand {
             try await withStores(config) { _, dependencies in
                 let dispatcher = dependencies.makeDispatcher()
                 say("Tend worker is dispatching / Tend 发送服务已启动")
-                let group = ServiceGroup(services: [dispatcher], gracefulShutdownSignals: [.sigterm, .sigint], logger: dependencies.logger)
+                let group = ServiceGroup(services: [dispatcher, LogCheckpointer(database: dependencies.stores.database, logger: dependencies.logger)], gracefulShutdownSignals: [.sigterm, .sigint], logger: dependencies.logger)
                 try await group.run()
             }
         }

@@ -128,7 +128,8 @@ func serve(_ config: AppConfig, migrate: Bool, banner: @escaping @Sendable (Stri
     logger.info("starting", metadata: ["config": "\(config.redactedSummary)"])
     let dependencies = AppDependencies(config: config, stores: stores, clock: clock, ids: ids, logger: logger)
     let dispatcher = config.dispatchInServer ? dependencies.makeDispatcher() : nil
-    let app = try await buildApplication(dependencies, services: dispatcher.map { [$0] } ?? []) { port in
+    let checkpointer = LogCheckpointer(database: stores.database, logger: logger)
+    let app = try await buildApplication(dependencies, services: [checkpointer] + (dispatcher.map { [$0] } ?? [])) { port in
         let url = config.publicURL ?? "http://\(config.host == "0.0.0.0" ? "127.0.0.1" : config.host):\(port ?? config.port)"
         say(banner(url))
     }

@@ -11,10 +11,19 @@ import Synchronization
 /// one session at a time; sessions are spread over them in turn.
 final class SQLiteReaders: Sendable {
     private let slots: [Slot]
+    /// Checkpoints run on a connection of their own: one can take a while (it copies log pages
+    /// into the file and syncs it), and reads routed to its connection would wait that long.
+    private let checkpointSlot: Slot
     private let turn = Atomic<Int>(0)
 
     init(path: String, count: Int, logger: Logger) {
         slots = (0..<max(1, count)).map { _ in Slot(path: path, logger: logger) }
+        checkpointSlot = Slot(path: path, logger: logger)
+    }
+
+    /// A PASSIVE checkpoint: copies what no reader still needs and waits for no one.
+    func checkpoint() async throws {
+        try await checkpointSlot.read { sql in try await sql.raw("PRAGMA wal_checkpoint(PASSIVE)").run() }
     }
 
     func read<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
@@ -23,7 +32,7 @@ final class SQLiteReaders: Sendable {
     }
 
     func close() async {
-        for slot in slots { await slot.close() }
+        for slot in slots + [checkpointSlot] { await slot.close() }
     }
 
     private final class Slot: Sendable {

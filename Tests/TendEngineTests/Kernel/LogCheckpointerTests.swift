@@ -12,7 +12,6 @@ import SQLKit
 @Suite struct LogCheckpointerTests {
     @Test func theCheckpointerFoldsCommittedPagesIntoTheFile() async throws {
         let (location, cleanup) = try await TestDatabase.makeLocation(.sqlite)
-        defer { Task { await cleanup() } }
         guard case .sqlite(let path) = location else { Issue.record("not SQLite"); return }
         let database = try await Database.open(location, logger: TestDatabase.logger)
         try await Migrator(database: database, clock: .fixed(Date(timeIntervalSince1970: 1_796_000_000))).migrate()
@@ -43,6 +42,7 @@ import SQLKit
         let rows = try await database.read { sql in try await sql.raw("SELECT COUNT(*) AS n FROM filler").first()?.decode(column: "n", as: Int.self) }
         #expect(rows == 2_000)
         await database.close()
+        await cleanup()
     }
 
     @Test func onPostgreSQLThereIsNothingToFold() async throws {

@@ -94,7 +94,7 @@ struct EnrolCommand: AsyncParsableCommand {
 struct TriageCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "triage", abstract: "Grade a message and print the result as JSON / 消息分级",
-        subcommands: [Grade.self, Feedback.self], defaultSubcommand: Grade.self)
+        subcommands: [Grade.self, Evaluate.self, Feedback.self], defaultSubcommand: Grade.self)
 
     /// `tend triage --locale zh TEXT`: the result as JSON ({level, flags, reasons}).
     struct Grade: AsyncParsableCommand {
@@ -120,6 +120,35 @@ struct TriageCommand: AsyncParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             say(String(decoding: try encoder.encode(result), as: UTF8.self))
+        }
+    }
+
+    /// `tend triage evaluate FILE`: issue 16's figures for a labelled file — corpus or feedback
+    /// NDJSON rows, or `level⇥locale⇥category⇥text` lines — graded with the shipped rules.
+    struct Evaluate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Grade a labelled file and print urgent recall, precision and level accuracy / 用标注文件评估分级",
+            discussion: "Reads NDJSON rows (locale, text, level, optional category, flags, context), as `tend triage feedback export` writes them, or tab-separated level, locale, category, text.")
+        static let largestFile = 256 << 20
+        @Argument(help: "The labelled file") var file: String
+        @Flag(help: "Also print every message graded at another level than its label") var misses = false
+
+        func run() async throws {
+            try await runReporting {
+                let url = URL(fileURLWithPath: file)
+                let size = (try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
+                guard size <= Self.largestFile else {
+                    throw TendError.invalid("file", .init(en: "is larger than \(Self.largestFile >> 20) MB", zh: "超过 \(Self.largestFile >> 20) MB"))
+                }
+                let evaluation = TriageEvaluation(try LabelledMessage.parse(try String(contentsOf: url, encoding: .utf8)))
+                say("all / 全部: \(evaluation.all)")
+                for (locale, figures) in evaluation.byLocale.sorted(by: { $0.key.rawValue < $1.key.rawValue }) { say("\(locale.rawValue): \(figures)") }
+                guard misses else { return }
+                for miss in evaluation.misses {
+                    let flagged = miss.row.expectsCompliance && !miss.result.flags.contains(.compliance) ? " (compliance missed)" : ""
+                    say("\(miss.row.level.rawValue) → \(miss.result.level.rawValue)\(flagged)\t\(miss.row.category)\t\(miss.row.text)\t\(miss.result.reasons.map(\.rule).joined(separator: ","))")
+                }
+            }
         }
     }
 

@@ -9,21 +9,9 @@ import TendCore
 /// guard. Urgent ones must be urgent, the others must not, and the level must be right (general
 /// and social count half for each other) for nearly all.
 @Suite struct TriageChallengeTests {
-    struct Row {
-        let level: String
-        let locale: AppLocale
-        let category: String
-        let text: String
-    }
-
-    static func rows(_ file: String) -> [Row] {
+    static func rows(_ file: String) throws -> [LabelledMessage] {
         let url = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent(file)
-        guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").compactMap { line in
-            let parts = line.split(separator: "\t", maxSplits: 3).map(String.init)
-            guard parts.count == 4 else { return nil }
-            return Row(level: parts[0], locale: parts[1] == "en" ? .en : .zhHans, category: parts[2], text: parts[3])
-        }
+        return try LabelledMessage.parse(try String(contentsOf: url, encoding: .utf8))
     }
 
     /// Each file with the lenient accuracy it must keep and the share of its non-urgent messages
@@ -50,27 +38,21 @@ import TendCore
     @Test(arguments: files.indices)
     func urgentOnesAreUrgentAndTheOthersAreNot(_ index: Int) throws {
         let (file, required, allowedFalseAlarms) = Self.files[index]
-        let rows = Self.rows(file)
+        let rows = try Self.rows(file)
         try #require(rows.count > 300)
-        let classifier = TriageClassifier()
-        var missed: [String] = [], falseAlarms: [String] = [], missedCompliance: [String] = [], score = 0.0
-        for row in rows {
-            let result = classifier.classify(row.text, locale: row.locale)
-            let got = result.level.rawValue
-            if row.level == "urgent" && got != "urgent" { missed.append("\(row.category): \(row.text) → \(got)") }
-            if row.level != "urgent" && got == "urgent" { falseAlarms.append("\(row.category): \(row.text) → \(result.reasons)") }
-            if got == row.level { score += 1 } else if Set([got, row.level]) == ["general", "social"] { score += 0.5 }
-            if ["ads", "personal_data"].contains(row.category), !result.flags.contains(.compliance) { missedCompliance.append(row.text) }
-        }
-        let accuracy = score / Double(rows.count)
-        print("triage \(file): \(rows.count) messages, \(missed.count) urgent missed, \(falseAlarms.count) false alarms, \(missedCompliance.count) compliance missed, lenient accuracy \(accuracy)")
+        let evaluation = TriageEvaluation(rows)
+        let missed = evaluation.misses.filter { $0.row.level == .urgent && $0.result.level != .urgent }
+            .map { "\($0.row.category): \($0.row.text) → \($0.result.level.rawValue)" }
+        let falseAlarms = evaluation.misses.filter { $0.row.level != .urgent && $0.result.level == .urgent }
+            .map { "\($0.row.category): \($0.row.text) → \($0.result.reasons)" }
+        let missedCompliance = evaluation.misses.filter { $0.row.expectsCompliance && !$0.result.flags.contains(.compliance) }.map(\.row.text)
+        let figures = evaluation.all
+        print("triage \(file): \(rows.count) messages, \(missed.count) urgent missed, \(falseAlarms.count) false alarms, \(missedCompliance.count) compliance missed, lenient accuracy \(figures.lenientAccuracy)")
         #expect(missed.isEmpty, "\(missed)")
         // Some false alarms are the price of catching what is new.
-        let others = rows.filter { $0.level != "urgent" }.count
-        #expect(Double(falseAlarms.count) <= allowedFalseAlarms * Double(others), "\(falseAlarms)")
+        #expect(Double(figures.falseAlarms) <= allowedFalseAlarms * Double(rows.count - figures.urgent), "\(falseAlarms)")
         // Compliance: at most 1 in 10 of the ads and personal data unflagged.
-        let compliance = rows.filter { ["ads", "personal_data"].contains($0.category) }.count
-        #expect(missedCompliance.count * 10 <= compliance, "\(missedCompliance)")
-        #expect(accuracy >= required)
+        #expect(missedCompliance.count * 10 <= figures.compliance, "\(missedCompliance)")
+        #expect(figures.lenientAccuracy >= required)
     }
 }

@@ -31,7 +31,7 @@ struct TriageEngine: Sendable {
     struct Entry: Sendable {
         var meaning: Meaning
         var wordStart: Bool
-        /// 0: no check, 1: word end with an inflection, 2: any ending.
+        /// 0: no check, 1: word end with an inflection, 2: any ending, 3: the word ends here.
         var wordEnd: UInt8
     }
 
@@ -124,8 +124,8 @@ struct TriageEngine: Sendable {
             phraseRules.append(set?.phrases ?? [])
             if let set { vocabulary.add(set, locale: localeIndex) }
         }
-        vocabulary.add("hi", .meterCode(high: true))
-        vocabulary.add("lo", .meterCode(high: false))
+        vocabulary.add("hi", .meterCode(high: true), exact: true)
+        vocabulary.add("lo", .meterCode(high: false), exact: true)
         // Concepts only the taxonomy names still get an index (they never match).
         for rule in taxonomy.rules {
             for term in rule.all + rule.context + rule.none {
@@ -187,7 +187,9 @@ struct TriageEngine: Sendable {
 
         /// A pattern as folded text; `words`: ASCII-letter edges need a word boundary, a final `*`
         /// allows any ending.
-        mutating func add(_ raw: String, _ meaning: Meaning, words: Bool = true) {
+        /// `exact`: the word ends where the pattern does, no "s", "ed" or "ing" after it (a meter's
+        /// "HI" is not the start of "his").
+        mutating func add(_ raw: String, _ meaning: Meaning, words: Bool = true, exact: Bool = false) {
             let folded = TextFolding.halfWidth(raw).lowercased().replacingOccurrences(of: "\u{2019}", with: "'")
             var text = String(String.UnicodeScalarView(TriageEngine.droppingFillers(folded.unicodeScalars.map(\.value)).compactMap(Unicode.Scalar.init)))
             var prefix = false
@@ -201,7 +203,7 @@ struct TriageEngine: Sendable {
             // "c", "f", "h" are read where a number ends instead (TriageValues).
             if scalars.count == 1 && TriageEngine.isLetter(scalars[0].value) { return }
             let wordStart = words && TriageEngine.isLetter(scalars.first!.value)
-            let wordEnd: UInt8 = !words || !TriageEngine.isLetter(scalars.last!.value) ? 0 : (prefix ? 2 : 1)
+            let wordEnd: UInt8 = !words || !TriageEngine.isLetter(scalars.last!.value) ? 0 : (prefix ? 2 : exact ? 3 : 1)
             let entry = Entry(meaning: meaning, wordStart: wordStart, wordEnd: wordEnd)
             if let existing = index[text] {
                 entries[existing].append(entry)
@@ -488,6 +490,8 @@ struct TriageEngine: Sendable {
             case 3: return text[end] == 0x69 && text[end + 1] == 0x6E && text[end + 2] == 0x67   // ing
             default: return false
             }
+        case 3:
+            return end == text.count || !Self.isLetter(text[end])
         default:
             return true
         }

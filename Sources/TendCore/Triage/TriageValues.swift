@@ -397,7 +397,7 @@ extension TriageEngine {
                                                   state: state(reading, start: duration.start, end: duration.end, clause: duration.clause, negatable: false)))
         }
         markEarlierOfChange(&readings, text)
-        markTreatedLows(&readings, reading)
+        markTreatedExtremes(&readings, reading)
         emit(readings, &reading, pregnant: pregnant)
     }
 
@@ -419,11 +419,13 @@ extension TriageEngine {
         }
     }
 
-    /// "sugar was 3.2, had juice … now I'm 6.4", "低血糖3.1 吃了糖 现在5.6": a low glucose followed,
-    /// after a "now", by a normal one is over (read as resolved: a recent event, not an emergency).
-    func markTreatedLows(_ readings: inout [ValueReading], _ reading: Reading) {
+    /// "sugar was 3.2, had juice … now I'm 6.4", "低血糖3.1 吃了糖 现在5.6", "went to 400 last night …
+    /// 132 this morning": a low or very high glucose followed, after a "now", by a normal one is over
+    /// (read as resolved: a recent event, not an emergency).
+    func markTreatedExtremes(_ readings: inout [ValueReading], _ reading: Reading) {
         func mmol(_ value: ValueReading) -> Double { value.unit == .mgdl ? value.value / 18 : value.value }
-        for index in readings.indices where readings[index].kind == .glucose && mmol(readings[index]) < thresholds.glucoseLow {
+        for index in readings.indices where readings[index].kind == .glucose
+            && (mmol(readings[index]) < thresholds.glucoseLow || mmol(readings[index]) >= thresholds.glucoseHigh) {
             let low = readings[index]
             guard let later = readings[(index + 1)...].first(where: { $0.kind == .glucose && $0.start > low.end }),
                   mmol(later) >= thresholds.glucoseLow, mmol(later) < 10 else { continue }

@@ -202,6 +202,16 @@ import TendCore
         ("he's been doubling his lithium all week, now shaky and muddled", .en, "poisoning"),
         ("the baby got into my vape liquid and drank some", .en, "poisoning"),
         ("我视频让她举手 她左手举不起来 说话也不利索", .zhHans, "stroke"),
+        // Session 16 (batch I's kinds, in other words): a toddler and a grandparent's pills, bowel
+        // obstruction, lying flat, dusky lips, tightenings in pregnancy, passive wish and a drop.
+        ("孙女把她奶奶的降压药吃了几颗 药板空了三格", .zhHans, "poisoning"),
+        ("my 3 year old got hold of grandad's pill box, some tablets missing", .en, "poisoning"),
+        ("肚子胀得跟鼓一样 三天没放屁 还吐绿水", .zhHans, "acute_pain"),
+        ("今晚喘得躺不平 只能坐着睡", .zhHans, "breathing"),
+        ("his lips look dusky and he can't finish a sentence", .en, "breathing"),
+        ("34 weeks, tightening every 4 mins for the last hour", .en, "obstetric"),
+        ("天天想着睡着了不醒就好了 昨晚在阳台边上站了很久 抑郁症又犯了", .zhHans, "self_harm"),
+        ("两天就尿了一点点 嘴干裂 站都站不住", .zhHans, "dehydration"),
     ]
 
     @Test(arguments: urgent)
@@ -292,6 +302,14 @@ import TendCore
         ("孙子打电话说奶奶我想死你了 暑假就回来", .zhHans, "self_harm"),
         ("开会的各位 我先走一步了 明天见", .zhHans, "self_harm"),
         ("can I get blood ketone strips on prescription?", .en, "hyperglycaemia"),
+        // Session 16: "his" is no meter HI; a high treated since; a target is no reading; a fall
+        // checked at A&E; "last chemo" is no farewell; snacks are no poison.
+        ("my dad says the soup was the best part of his day", .en, "hyperglycaemia"),
+        ("sugar hit 410 after the wedding last night, corrected and it's 7.2 this morning", .en, "hyperglycaemia"),
+        ("INR 1.6 today, my target is 2.0-3.0", .en, "hypoglycaemia"),
+        ("Mum's fall on Tuesday: A&E x-rayed her, nothing broken, she's home", .en, "injury"),
+        ("今天是最后一次化疗啦 谢谢各位护士", .zhHans, "self_harm"),
+        ("老人晚上偷吃零食 血糖老是十一二", .zhHans, "poisoning"),
     ]
 
     @Test(arguments: notUrgent)

@@ -523,6 +523,8 @@ extension TriageEngine {
             if !(next < count && text[next] == 0x4EBA && (token.decimal || labelled)) { return true }
         }
         if Self.isDeal(text, after: token.end) { return true }
+        // "1 今早空腹6.3": a reply's option number opens the message, a reading follows it.
+        if token.start == 0, token.end == 1, !token.decimal, count > 2, Self.isSpace(text[1]), text[2...].contains(where: Self.isDigit) { return true }
         var before = token.start
         while before > 0, Self.isSpace(text[before - 1]), token.start - before < 2 { before -= 1 }
         return reading.notMeasurement.contains(where: { $0.end == before || $0.end == token.start })

@@ -36,6 +36,9 @@ import TendCore
         // Batch I (session 16): 580 messages by helpers given only the brief, graded first with
         // `tend triage evaluate` (docs/triage.md has that look), then its misses given rules; not trained on.
         ("TriageChallenge8.tsv", 0.86, 0.05),
+        // Batch J (session 16, after batch I's rules): programs and voices batch I under-used,
+        // medication questions naming real drugs, idioms; graded first, then given rules; not trained on.
+        ("TriageChallenge9.tsv", 0.82, 0.05),
     ]
 
     @Test(arguments: files.indices)

@@ -55,6 +55,9 @@ struct TriageEngine: Sendable {
     let firstPhraseConcept: Int
     /// Concepts that make a bare decimal a glucose, or the pregnancy glucose targets apply.
     let diabetesConcepts: [Bool]
+    /// Medicines and what is done with them: "感觉好了" resolves a symptom, not the drug someone
+    /// wants to stop ("舍曲林吃了半年感觉好了，想停掉").
+    let unresolvedConcepts: [Bool]
     /// The concepts urgent and review rules are made of: a negated, resolved or past one is
     /// what "denied", "recovered" and "past" mean.
     let concernConcepts: [Bool]
@@ -162,6 +165,7 @@ struct TriageEngine: Sendable {
         self.piiLabelConcept = conceptIndex["pii_label"]
         self.contactLabelConcept = conceptIndex["contact_label"]
         self.diabetesConcepts = flags(["diabetes", "insulin", "glucose_drug", "hypo_word"].compactMap { conceptIndex[$0] })
+        self.unresolvedConcepts = flags(["drug_name", "dose_word", "medicine", "med_change", "med_problem", "miss_word"].compactMap { conceptIndex[$0] })
         self.pregnancyConcepts = flags(["pregnant", "value.gestation"].compactMap { conceptIndex[$0] })
         self.hypoSignConcepts = flags(["hypo_symptom", "cold_sweat"].compactMap { conceptIndex[$0] })
         self.chemoConcepts = flags(["chemo"].compactMap { conceptIndex[$0] })
@@ -717,7 +721,9 @@ struct TriageEngine: Sendable {
     func markStates(_ reading: inout Reading) {
         for index in reading.occurrences.indices {
             let occurrence = reading.occurrences[index]
-            reading.occurrences[index].state = state(reading, start: Int(occurrence.start), end: Int(occurrence.end), clause: occurrence.clause)
+            var bits = state(reading, start: Int(occurrence.start), end: Int(occurrence.end), clause: occurrence.clause)
+            if unresolvedConcepts[Int(occurrence.concept)] { bits &= ~2 }
+            reading.occurrences[index].state = bits
         }
         for index in reading.phrases.indices {
             let hit = reading.phrases[index]

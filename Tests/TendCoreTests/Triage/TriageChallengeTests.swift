@@ -38,7 +38,11 @@ import TendCore
         ("TriageChallenge8.tsv", 0.86, 0.05),
         // Batch J (session 16, after batch I's rules): programs and voices batch I under-used,
         // medication questions naming real drugs, idioms; graded first, then given rules; not trained on.
-        ("TriageChallenge9.tsv", 0.82, 0.05),
+        ("TriageChallenge9.tsv", 0.82, 0.06),
+        // Batch K (session 16, after batch J's rules): written to be the hardest for a keyword
+        // grader — emergencies with no textbook word, quiet self-harm, alarming words in jokes and
+        // denials, dialect and mixed Chinese-English; graded first, then given rules; not trained on.
+        ("TriageChallenge10.tsv", 0.84, 0.08),
     ]
 
     @Test(arguments: files.indices)

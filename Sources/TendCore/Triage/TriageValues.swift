@@ -670,6 +670,8 @@ extension TriageEngine {
                 lastSystolic = value
                 lastDiastolic = value.second
             case .systolic:
+                // A lone small number after readings ("… 160/97 the last 3 mornings") is no pressure.
+                guard value.value >= 40 else { continue }
                 lastSystolic = value
             default:
                 lastDiastolic = value.value
@@ -684,6 +686,7 @@ extension TriageEngine {
 
     func bloodPressureConcepts(systolic: Double, diastolic: Double) -> [ValueConcept] {
         let t = thresholds
+        if diastolic == 0 && systolic > 0 && systolic < 40 { return [] }   // no pressure
         if systolic >= t.systolicSevere || diastolic >= t.diastolicSevere { return [.bpSevere] }
         if systolic >= t.systolic && diastolic >= t.diastolic { return [.bpHigh] }
         if systolic >= t.systolic || diastolic >= t.diastolic { return [.bpStage2] }

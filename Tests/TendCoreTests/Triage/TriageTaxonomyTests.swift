@@ -212,6 +212,13 @@ import TendCore
         ("34 weeks, tightening every 4 mins for the last hour", .en, "obstetric"),
         ("天天想着睡着了不醒就好了 昨晚在阳台边上站了很久 抑郁症又犯了", .zhHans, "self_harm"),
         ("两天就尿了一点点 嘴干裂 站都站不住", .zhHans, "dehydration"),
+        // Later batches of session 16: a parent living alone who answers neither phone nor door,
+        // high potassium with palpitations, a wrong patient's sulfonylurea, settling affairs.
+        ("我妈一个人住 打了十几个电话都不接 邻居敲门也没人应", .zhHans, "unconscious"),
+        ("血钾6.5 现在心慌 手脚发麻", .zhHans, "cardiac"),
+        ("护工把隔壁床的药给我爸吃了 有格列美脲 现在叫不太醒", .zhHans, "poisoning"),
+        ("gave the cat to my sister and paid off my debts, you've all been kind", .en, "self_harm"),
+        ("she lives alone and isn't answering her phone or the door since yesterday, she's diabetic", .en, "unconscious"),
     ]
 
     @Test(arguments: urgent)
@@ -310,6 +317,13 @@ import TendCore
         ("Mum's fall on Tuesday: A&E x-rayed her, nothing broken, she's home", .en, "injury"),
         ("今天是最后一次化疗啦 谢谢各位护士", .zhHans, "self_harm"),
         ("老人晚上偷吃零食 血糖老是十一二", .zhHans, "poisoning"),
+        // A denial after the question's words; a dose after a drug's name; a count after readings;
+        // a pharmacy's supply; breathing fine with a fish bone.
+        ("@王护士 您问的胸痛，没有哦，就是有点累", .zhHans, "cardiac"),
+        ("bp 150/92 and 148/90 even on ramipril 5", .en, "blood_pressure"),
+        ("bp 158/96 and 160/97 the last 3 mornings", .en, "blood_pressure"),
+        ("pharmacy gave me 56 tablets, is that 28 days?", .en, "poisoning"),
+        ("鱼刺卡住了 咽口水疼 喘气正常", .zhHans, "breathing"),
     ]
 
     @Test(arguments: notUrgent)

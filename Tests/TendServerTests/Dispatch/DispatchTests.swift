@@ -398,10 +398,12 @@ extension Array where Element: Sendable {
             #expect(page.status == .ok)
             let html = String(buffer: page.body)
             let order = html.matches(of: /data-task="([^"]+)"/).map { String($0.1) }
-            #expect(order.count == 5, "\(order)")
-            // Overdue first: the demo's urgent message (urgent), then its overdue call (high).
-            #expect(order.first?.hasPrefix("msg.") == true)
-            #expect(order.dropFirst().first == "demo-task-lung-followup-0")
+            // Overdue first: the demo's urgent messages (urgent; how many the classifier grades
+            // urgent: the fever on chemotherapy at least), then its overdue call (high).
+            let urgentMessages = order.prefix { $0.hasPrefix("msg.") }.count
+            #expect(urgentMessages >= 1)
+            #expect(order.count == 4 + urgentMessages, "\(order)")
+            #expect(order.dropFirst(urgentMessages).first == "demo-task-lung-followup-0")
             #expect(html.contains("task_overdue") || html.contains("Overdue"))
             let csrf = try #require(hiddenField("csrf", in: html))
             // No outcome: refused, nothing changes.
@@ -437,7 +439,7 @@ extension Array where Element: Sendable {
             }
             try await client.execute(uri: "/api/v1/programs/lung-followup/tasks?mine=true", method: .get, headers: bearer(manager)) { response in
                 let items = object(response)["items"] as? [[String: Any]] ?? []
-                #expect(items.count == 4 && items.allSatisfy { $0["status"] as? String == "open" })
+                #expect(items.count == 3 + urgentMessages && items.allSatisfy { $0["status"] as? String == "open" })
             }
         }
     }

@@ -140,7 +140,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "TendCoreTests", dependencies: ["TendCore", "TendTestSupport"], exclude: ["Triage/TriageCorpus", "Triage/TriageChallenge.tsv", "Triage/TriageChallenge2.tsv", "Triage/TriageChallenge3.tsv", "Triage/TriageChallenge4.tsv", "Triage/TriageChallenge5.tsv", "Triage/TriageChallenge6.tsv", "Triage/TriageChallenge7.tsv", "Triage/TriageChallenge8.tsv", "Triage/TriageChallenge9.tsv", "Triage/TriageChallenge10.tsv", "Triage/TriageChallenge11.tsv"], swiftSettings: swiftSettings),
+        .testTarget(name: "TendCoreTests", dependencies: ["TendCore", "TendTestSupport"], exclude: ["Triage/TriageCorpus", "Triage/TriageChallenge.tsv", "Triage/TriageChallenge2.tsv", "Triage/TriageChallenge3.tsv", "Triage/TriageChallenge4.tsv", "Triage/TriageChallenge5.tsv", "Triage/TriageChallenge6.tsv", "Triage/TriageChallenge7.tsv", "Triage/TriageChallenge8.tsv", "Triage/TriageChallenge9.tsv", "Triage/TriageChallenge10.tsv", "Triage/TriageChallenge11.tsv", "Triage/TriageChallenge12.tsv"], swiftSettings: swiftSettings),
         .testTarget(name: "TendFormatsTests", dependencies: ["TendFormats", "TendCore"], swiftSettings: swiftSettings),
         .testTarget(name: "TendStoreTests", dependencies: ["TendStore", "TendTestSupport", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
         .testTarget(name: "TendEngineTests", dependencies: ["TendEngine", "TendStore", "TendCore", "TendFormats", "TendTestSupport"], swiftSettings: swiftSettings),

@@ -720,16 +720,17 @@ struct TriageEngine: Sendable {
     /// Each occurrence's and phrase hit's state (negated, resolved, hypothetical, generic, past).
     /// Clauses that are only a denial ("您问的胸闷，没有", "headache? no"): they deny the clause before them.
     static let bareDenials: Set<String> = ["没有", "没", "没得", "莫得", "无", "冇", "冇啊", "不", "都没有", "没有的", "一点都没有", "完全没有",
-                                           "no", "none", "nope", "nah", "not at all", "never", "no never"]
+                                           "no", "none", "nope", "nah", "not at all", "never", "no never", "no and no", "no to both", "no to all",
+                                           "none of those", "none of them", "i am telling no", "i said no", "i told her no", "i told him no"]
     static let denialParticles: Set<UInt32> = [0x54E6, 0x554A, 0x5440, 0x7684, 0x5462, 0x5566, 0x561B, 0x54C8, 0x20, 0x2E, 0x21, 0x7E]   // 哦 啊 呀 的 呢 啦 嘛 哈, space . ! ~
 
     func deniedClauses(_ reading: Reading) -> Set<Int32> {
         var denied: Set<Int32> = []
         let ranges = reading.segments.clauseRanges
         for (index, range) in ranges.enumerated() where index > 0 && range.count <= 12 {
-            // 没 莫 无 冇 不 都 一 完 n: the first letters of the denials; nothing else is looked at.
+            // 没 莫 无 冇 不 都 一 完 n i: the first letters of the denials; nothing else is looked at.
             guard let first = reading.text[range].first(where: { $0 != 0x20 }),
-                  [0x6CA1, 0x83AB, 0x65E0, 0x5187, 0x4E0D, 0x90FD, 0x4E00, 0x5B8C, 0x6E].contains(first) else { continue }
+                  [0x6CA1, 0x83AB, 0x65E0, 0x5187, 0x4E0D, 0x90FD, 0x4E00, 0x5B8C, 0x6E, 0x69].contains(first) else { continue }
             var scalars = reading.text[range].filter { !Self.denialParticles.contains($0) }
             while scalars.last == 0x20 { scalars.removeLast() }
             let clause = String(String.UnicodeScalarView(scalars.compactMap(Unicode.Scalar.init)))

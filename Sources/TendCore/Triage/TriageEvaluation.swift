@@ -11,15 +11,6 @@ public struct LabelledMessage: Sendable, Equatable {
     public var expectsCompliance: Bool
     public var context: TriageContext?
 
-    public init(locale: AppLocale, text: String, level: TriageLevel, category: String, expectsCompliance: Bool, context: TriageContext? = nil) {
-        self.locale = locale
-        self.text = text
-        self.level = level
-        self.category = category
-        self.expectsCompliance = expectsCompliance
-        self.context = context
-    }
-
     private struct JSONRow: Decodable {
         var locale: String
         var text: String

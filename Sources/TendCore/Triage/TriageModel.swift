@@ -2,7 +2,7 @@ import Foundation
 
 /// The learned backstop (`Rules/triage-model.json`): a logistic regression over hashed
 /// character n-grams (Chinese: characters, pairs, triples) and English words and word pairs,
-/// trained on the tuning split and every challenge file (`TriageChallenge*.tsv`; never the
+/// trained on the tuning split and the challenge files through `TriageChallenge11.tsv` (never the
 /// validation split) by
 /// `Tests/TendCoreTests/Triage/TriageCorpus/train_model.py` (fixed folds, deterministic optimiser).
 ///

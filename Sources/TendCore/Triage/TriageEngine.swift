@@ -717,7 +717,6 @@ struct TriageEngine: Sendable {
         return result
     }
 
-    /// Each occurrence's and phrase hit's state (negated, resolved, hypothetical, generic, past).
     /// Clauses that are only a denial ("您问的胸闷，没有", "headache? no"): they deny the clause before them.
     static let bareDenials: Set<String> = ["没有", "没", "没得", "莫得", "无", "冇", "冇啊", "不", "都没有", "没有的", "一点都没有", "完全没有",
                                            "no", "none", "nope", "nah", "not at all", "never", "no never", "no and no", "no to both", "no to all",
@@ -739,6 +738,7 @@ struct TriageEngine: Sendable {
         return denied
     }
 
+    /// Each occurrence's and phrase hit's state (negated, resolved, hypothetical, generic, past).
     func markStates(_ reading: inout Reading) {
         let denied = deniedClauses(reading)
         for index in reading.occurrences.indices {

@@ -426,11 +426,11 @@ extension TriageEngine {
         func mmol(_ value: ValueReading) -> Double { value.unit == .mgdl ? value.value / 18 : value.value }
         for index in readings.indices where readings[index].kind == .glucose
             && (mmol(readings[index]) < thresholds.glucoseLow || mmol(readings[index]) >= thresholds.glucoseHigh) {
-            let low = readings[index]
-            guard let later = readings[(index + 1)...].first(where: { $0.kind == .glucose && $0.start > low.end }),
+            let extreme = readings[index]
+            guard let later = readings[(index + 1)...].first(where: { $0.kind == .glucose && $0.start > extreme.end }),
                   mmol(later) >= thresholds.glucoseLow, mmol(later) < 10 else { continue }
             // The "now" between the two ("… now 6.4") or right after the later one ("it's 6.2 now").
-            if reading.cues.contains(where: { $0.cue == .current && $0.start >= low.end && ($0.end <= later.start || ($0.start >= later.end && $0.start - later.end <= 2)) }) {
+            if reading.cues.contains(where: { $0.cue == .current && $0.start >= extreme.end && ($0.end <= later.start || ($0.start >= later.end && $0.start - later.end <= 2)) }) {
                 readings[index].state |= 2
             }
         }

@@ -383,6 +383,10 @@ import TendCore
         ("空腹十二点多", .zhHans, .review, nil),
         ("孕26周 餐后一小时8.9", .zhHans, .review, nil),
         ("餐后8.9", .zhHans, .social, nil),
+        // A reply's option number is no reading, in a glucose camp too; a medicine someone wants to
+        // stop is not resolved by feeling better.
+        ("1 今早空腹6.3", .zhHans, .social, .glucose),
+        ("舍曲林吃了半年感觉好了，想停掉，能直接停吗", .zhHans, .review, nil),
     ])
     func valuesReadInContext(text: String, locale: AppLocale, expected: TriageLevel, context: TriageContext?) {
         let result = classifier.classify(text, locale: locale, context: context)

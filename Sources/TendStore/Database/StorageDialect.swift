@@ -14,7 +14,7 @@ public struct StorageDialect: Sendable, Equatable {
 
     /// The dialect of a connection a store was handed.
     static func of(_ sql: any SQLDatabase) -> StorageDialect {
-        StorageDialect(sql is SQLiteSession ? .sqlite : .postgres)
+        StorageDialect(sql is SQLiteSession || sql is SQLiteReadSession ? .sqlite : .postgres)
     }
 
     var isSQLite: Bool { kind == .sqlite }

@@ -59,4 +59,34 @@ public enum InstantText {
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
         return Date(timeIntervalSince1970: Double(seconds) + Double(nanoseconds) / 1e9)
     }
+
+    /// `2026-12-03T07:42:00Z`, whole seconds (rounded down) in UTC, as Foundation's `.iso8601`
+    /// writes it, without a calendar: a page of 200 tasks writes 600 of them. Instants outside
+    /// years 1–9999 fall back to Foundation.
+    public static func format(_ date: Date) -> String {
+        let interval = date.timeIntervalSince1970
+        guard interval >= -62_135_596_800, interval < 253_402_300_800 else { return date.ISO8601Format() }
+        let seconds = Int(interval.rounded(.down))
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let clock = seconds - days * 86_400
+        let day = LocalDate(dayNumber: days)
+        var bytes = [UInt8](repeating: 0, count: 20)
+        func put(_ value: Int, at offset: Int, width: Int) {
+            var rest = value
+            for index in stride(from: offset + width - 1, through: offset, by: -1) {
+                bytes[index] = UInt8(48 + rest % 10)
+                rest /= 10
+            }
+        }
+        put(day.year, at: 0, width: 4)
+        put(day.month, at: 5, width: 2)
+        put(day.day, at: 8, width: 2)
+        put(clock / 3600, at: 11, width: 2)
+        put(clock / 60 % 60, at: 14, width: 2)
+        put(clock % 60, at: 17, width: 2)
+        for (offset, mark) in [(4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"), (19, "Z")] as [(Int, Unicode.Scalar)] {
+            bytes[offset] = UInt8(ascii: mark)
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
 }

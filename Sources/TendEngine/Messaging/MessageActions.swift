@@ -140,11 +140,18 @@ public struct MessageActions: Sendable {
     }
 
     /// The open inbox (or one queue, status or group of it), audited as read.
-    public func inbox(programID: String, statuses: [MessageStatus] = [.open], queue: InboxQueue? = nil, groupID: String? = nil, limit: Int = 200,
-                      by actor: AuditActor) async throws -> [StoredMessage] {
-        let messages = try await stores.messages.inbox(programID: programID, statuses: statuses, queue: queue, groupID: groupID, limit: limit)
+    public func inbox(programID: String, statuses: [MessageStatus] = [.open], queue: InboxQueue? = nil, groupID: String? = nil,
+                      limit: Int = InboxCounts.pageSize, offset: Int = 0, by actor: AuditActor) async throws -> [StoredMessage] {
+        let messages = try await stores.messages.inbox(programID: programID, statuses: statuses, queue: queue, groupID: groupID, limit: limit, offset: offset)
         try await stores.audit.recordRead(.inboxRead, by: actor, program: programID, subject: AuditSubject(type: "program", id: programID))
         return messages
+    }
+
+    /// One page of the open inbox with the whole inbox's counts, for a page that says how many
+    /// there are; audited as one inbox read.
+    public func inboxPage(programID: String, limit: Int = InboxCounts.pageSize, offset: Int = 0, by actor: AuditActor) async throws -> (messages: [StoredMessage], counts: InboxCounts) {
+        let counts = try await stores.messages.inboxCounts(programID: programID)
+        return (try await inbox(programID: programID, limit: limit, offset: offset, by: actor), counts)
     }
 
     public func search(programID: String, words: String, by actor: AuditActor) async throws -> [StoredMessage] {

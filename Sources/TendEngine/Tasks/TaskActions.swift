@@ -18,6 +18,13 @@ public struct TaskActions: Sendable {
         return tasks
     }
 
+    /// One page of a listing with the listing's counts, for a page that says how many there are
+    /// in all; read and audited as one list read.
+    public func page(programID: String, filter: TaskFilter, by actor: AuditActor) async throws -> (tasks: [StaffTask], counts: TaskCounts) {
+        let counts = try await stores.tasks.counts(programID: programID, filter: filter)
+        return (try await list(programID: programID, filter: filter, by: actor), counts)
+    }
+
     public func claim(programID: String, taskID: String, staffID: String, by actor: AuditActor) async throws -> StaffTask {
         guard let task = try await stores.tasks.claim(programID: programID, id: taskID, staffID: staffID, actor: actor) else { throw TendError.notFound("task") }
         return task

@@ -238,7 +238,8 @@ struct InboxRoutes: Sendable {
                     .init(name: "queue", schema: .values(InboxQueue.allCases.map(\.rawValue)), description: "One queue only"),
                     .init(name: "status", schema: .values(MessageStatus.allCases.map(\.rawValue)), description: "Default open"),
                     .init(name: "group", schema: .identifier, description: "One group only"),
-                    .init(name: "limit", schema: .integer(1...2000), description: "At most this many (default 200)"),
+                    .init(name: "limit", schema: .integer(1...2000), description: "At most this many (default 50)"),
+                    .init(name: "offset", schema: .integer(0...Int64(InboxCounts.maxOffset)), description: "Skip this many first (the pages after the first)"),
                 ],
                 response: Schema.list(of: "Message"), permission: .readPatients)
             ) { request, context in
@@ -247,7 +248,8 @@ struct InboxRoutes: Sendable {
                 let found = try await messages.inbox(
                     programID: grant.program.id, statuses: [parameters.get("status").flatMap(MessageStatus.init(rawValue:)) ?? .open],
                     queue: parameters.get("queue").flatMap(InboxQueue.init(rawValue:)), groupID: parameters.get("group"),
-                    limit: parameters.get("limit").flatMap { Int($0) } ?? 200, by: context.actor)
+                    limit: parameters.get("limit").flatMap { Int($0) } ?? InboxCounts.pageSize, offset: parameters.get("offset").flatMap { Int($0) } ?? 0,
+                    by: context.actor)
                 return try JSONIO.response(ItemsBody(items: try await bodies(found, programID: grant.program.id, locale: context.locale)))
             },
 

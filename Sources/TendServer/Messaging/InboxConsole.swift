@@ -115,7 +115,9 @@ struct InboxConsole: Sendable {
         router.get("/p/:program/inbox") { request, context -> Response in
             let page = try await console.programPage(.readPatients, request, context)
             let programID = page.grant.program.id
-            let messages = try await console.dependencies.actions.messages.inbox(programID: programID, by: page.actor)
+            let pageOfRows = PageOfRows(request.query["page"], size: InboxCounts.pageSize, furthestOffset: InboxCounts.maxOffset)
+            let (messages, counts) = try await console.dependencies.actions.messages.inboxPage(programID: programID, limit: pageOfRows.size,
+                                                                                              offset: pageOfRows.offset, by: page.actor)
             let names = Dictionary(uniqueKeysWithValues: try await stores.messages.groups(programID: programID).map { ($0.id, $0.name) })
             let settings = try await stores.messages.settings(programID: programID)
             let now = console.dependencies.clock.now()
@@ -127,8 +129,9 @@ struct InboxConsole: Sendable {
             }
             let chrome = RowChrome(strings: t, programSlug: page.grant.program.slug, csrf: page.chrome.csrf, canWrite: page.canWrite,
                                    levels: TriageLevel.allCases.reversed().map { ($0.rawValue, t["level_\($0.rawValue)"] ?? $0.rawValue) })
-            let view = InboxView(program: page.programView, messagesHTML: Self.rowsHTML(rows, chrome: chrome), messageCount: messages.count,
-                                 urgentCount: messages.filter { $0.queue == .urgent }.count, overdueCount: rows.filter(\.overdue).count)
+            let view = InboxView(program: page.programView, messagesHTML: Self.rowsHTML(rows, chrome: chrome), messageCount: counts.total,
+                                 urgentCount: counts.byQueue[.urgent] ?? 0, overdueCount: counts.overdue,
+                                 paging: pageOfRows.view(path: "/p/\(page.grant.program.slug)/inbox", total: counts.total, shown: messages.count))
             return renderer.render("inbox", view: view, chrome: page.chrome, locale: context.locale)
         }
 
@@ -151,4 +154,5 @@ struct InboxView {
     var messageCount: Int
     var urgentCount: Int
     var overdueCount: Int
+    var paging: PagingView
 }

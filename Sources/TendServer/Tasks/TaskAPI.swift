@@ -130,6 +130,8 @@ struct TaskRoutes: Sendable {
                     .init(name: "mine", schema: .boolean(), description: "Only tasks assigned to the caller or to nobody"),
                     .init(name: "status", schema: .values(TaskStatus.allCases.map(\.rawValue)), description: "Default open"),
                     .init(name: "patient", schema: .identifier, description: "Only this patient's tasks"),
+                    .init(name: "limit", schema: .integer(1...1000), description: "At most this many (default 50)"),
+                    .init(name: "offset", schema: .integer(0...Int64(TaskStore.maxOffset)), description: "Skip this many first (the pages after the first)"),
                 ],
                 response: Schema.list(of: "Task"), permission: .readPatients)
             ) { request, context in
@@ -143,6 +145,8 @@ struct TaskRoutes: Sendable {
                 }
                 if request.query.get("mine") == "true" { filter.mineOrPool = grant.identity.user.id }
                 filter.patientID = request.query.get("patient")
+                filter.limit = request.query.get("limit").flatMap { Int($0) } ?? TaskFilter.pageSize
+                filter.offset = request.query.get("offset").flatMap { Int($0) } ?? 0
                 let listed = try await tasks.list(programID: grant.program.id, filter: filter, by: context.actor)
                 let now = dependencies.clock.now()
                 return try JSONIO.response(ItemsBody(items: listed.map { TaskBody($0, locale: context.locale, now: now) }))

@@ -79,12 +79,14 @@ struct TaskConsole: Sendable {
         router.get("/p/:program/today") { request, context -> Response in
             let page = try await console.programPage(.readPatients, request, context)
             let me = page.grant.identity.user.id
-            let tasks = try await tasks.list(programID: page.grant.program.id, filter: TaskFilter(mineOrPool: me), by: page.actor)
+            let rows = PageOfRows(request.query["page"], size: TaskFilter.pageSize, furthestOffset: TaskStore.maxOffset)
+            let (tasks, counts) = try await tasks.page(programID: page.grant.program.id,
+                                                       filter: TaskFilter(mineOrPool: me, limit: rows.size, offset: rows.offset), by: page.actor)
             let now = clock.now()
             let chrome = TaskRowChrome(strings: UIStrings.strings(for: context.locale), locale: context.locale, programSlug: page.grant.program.slug,
                                        csrf: page.chrome.csrf, canWrite: page.canWrite, me: me, now: now)
-            let view = TodayView(program: page.programView, tasksHTML: Self.rowsHTML(tasks, chrome: chrome), taskCount: tasks.count,
-                                 overdueCount: tasks.filter { $0.isOverdue(at: now) }.count)
+            let view = TodayView(program: page.programView, tasksHTML: Self.rowsHTML(tasks, chrome: chrome), taskCount: counts.total,
+                                 overdueCount: counts.overdue, paging: rows.view(path: "/p/\(page.grant.program.slug)/today", total: counts.total, shown: tasks.count))
             return renderer.render("today", view: view, chrome: page.chrome, locale: context.locale)
         }
 
@@ -149,6 +151,7 @@ struct TodayView {
     var tasksHTML: String
     var taskCount: Int
     var overdueCount: Int
+    var paging: PagingView
 }
 
 /// The patient's confirmation page behind a message's link: which state the link is in, and

@@ -73,6 +73,24 @@ public enum MessageAction: Sendable, Equatable {
 
 /// Groups, inbound messages and their handling. Texts, sender names and match reasons are
 /// sealed; levels, queues and times stay plain so the inbox can be sorted in SQL.
+/// How many messages an inbox listing holds, by queue, and how many are past their deadline.
+public struct InboxCounts: Sendable, Equatable {
+    public var byQueue: [InboxQueue: Int]
+    public var overdue: Int
+
+    public var total: Int { byQueue.values.reduce(0, +) }
+
+    /// As for tasks (`TaskFilter.pageSize`): 50 messages a page.
+    public static let pageSize = 50
+    /// The furthest the inbox pages.
+    public static let maxOffset = 10_000
+
+    public init(byQueue: [InboxQueue: Int], overdue: Int) {
+        self.byQueue = byQueue
+        self.overdue = overdue
+    }
+}
+
 public struct MessageStore: ContextualStore {
     let context: StoreContext
     let tasks: TaskStore
@@ -184,29 +202,70 @@ public struct MessageStore: ContextualStore {
     /// The inbox across every group of the program: urgent first, then moderation, one-to-one
     /// and group questions, each oldest deadline first. One query per queue, in queue order, each
     /// walking `messages_inbox` in deadline order and stopping at what is still wanted, so that a
-    /// page reads its own rows and not every open message of the program.
-    public func inbox(programID: String, statuses: [MessageStatus] = [.open], queue: InboxQueue? = nil, groupID: String? = nil, limit: Int = 200) async throws -> [StoredMessage] {
+    /// page reads its own rows and not every open message of the program. A later page
+    /// (`offset`) counts the queues first and skips the ones it has passed whole.
+    public func inbox(programID: String, statuses: [MessageStatus] = [.open], queue: InboxQueue? = nil, groupID: String? = nil,
+                      limit: Int = InboxCounts.pageSize, offset: Int = 0) async throws -> [StoredMessage] {
         let wanted = max(1, min(limit, 2000))
         let queues = queue.map { [$0] } ?? InboxQueue.allCases.sorted { $0.rank < $1.rank }
+        let skipped = max(0, min(offset, InboxCounts.maxOffset))
+        let sizes = skipped > 0 ? try await inboxCounts(programID: programID, statuses: statuses, queue: queue, groupID: groupID).byQueue : [:]
         let rows = try await database.read { sql in
             var rows: [any SQLRow] = []
+            var skip = skipped
             for queue in queues where rows.count < wanted {
-                var query: SQLQueryString = "SELECT \(unsafeRaw: Self.columns) FROM messages WHERE program_id = \(bind: programID) AND status IN ("
-                query.appendInterpolation(binds: statuses.map(\.rawValue))
-                query.appendLiteral(") AND queue = ")
-                query.appendInterpolation(bind: queue.rawValue)
-                query.appendLiteral(" AND direction = 'in'")
-                if let groupID {
-                    query.appendLiteral(" AND group_id = ")
-                    query.appendInterpolation(bind: groupID)
+                let size = sizes[queue] ?? 0
+                if skip > 0, size <= skip {
+                    skip -= size
+                    continue
                 }
-                query.appendInterpolation(unsafeRaw: " ORDER BY sla_at, sent_at, id LIMIT \(wanted - rows.count)")
+                var query = Self.inboxConditions("SELECT \(unsafeRaw: Self.columns) FROM messages WHERE program_id = ", programID: programID,
+                                                 statuses: statuses, groupID: groupID)
+                query.appendLiteral(" AND queue = ")
+                query.appendInterpolation(bind: queue.rawValue)
+                query.appendInterpolation(unsafeRaw: " ORDER BY sla_at, sent_at, id LIMIT \(wanted - rows.count) OFFSET \(skip)")
+                skip = 0
                 rows += try await sql.raw(query).all()
             }
             return rows
         }
         let reasons = JSONDecoder()
         return try rows.map { try message(from: $0, reasons: reasons) }
+    }
+
+    /// How many messages the inbox (or its queue, status or group) holds, by queue, and how many are overdue.
+    public func inboxCounts(programID: String, statuses: [MessageStatus] = [.open], queue: InboxQueue? = nil, groupID: String? = nil) async throws -> InboxCounts {
+        let now = clock.now().epochMilliseconds
+        var query = Self.inboxConditions("SELECT queue, COUNT(*) AS total, COUNT(CASE WHEN status = 'open' AND sla_at < \(bind: now) THEN 1 END) AS overdue FROM messages WHERE program_id = ",
+                                         programID: programID, statuses: statuses, groupID: groupID)
+        if let queue {
+            query.appendLiteral(" AND queue = ")
+            query.appendInterpolation(bind: queue.rawValue)
+        }
+        query.appendLiteral(" GROUP BY queue")
+        let finished = query
+        let rows = try await database.read { sql in try await sql.raw(finished).all() }
+        var counts = InboxCounts(byQueue: [:], overdue: 0)
+        for row in rows {
+            guard let queue = InboxQueue(rawValue: try row.decode(column: "queue", as: String.self)) else { continue }
+            counts.byQueue[queue, default: 0] += try row.decode(column: "total", as: Int.self)
+            counts.overdue += try row.decode(column: "overdue", as: Int.self)
+        }
+        return counts
+    }
+
+    /// `prefix` (ending in `program_id = `) with the program, the statuses, inbound only and the group.
+    private static func inboxConditions(_ prefix: SQLQueryString, programID: String, statuses: [MessageStatus], groupID: String?) -> SQLQueryString {
+        var query = prefix
+        query.appendInterpolation(bind: programID)
+        query.appendLiteral(" AND status IN (")
+        query.appendInterpolation(binds: statuses.map(\.rawValue))
+        query.appendLiteral(") AND direction = 'in'")
+        if let groupID {
+            query.appendLiteral(" AND group_id = ")
+            query.appendInterpolation(bind: groupID)
+        }
+        return query
     }
 
     public func find(programID: String, id: String) async throws -> StoredMessage? {

@@ -10,13 +10,32 @@ public struct TaskFilter: Sendable {
     public var assigneeID: String?
     public var patientID: String?
     public var limit: Int
+    /// How many of the list's first rows to skip: the pages after the first.
+    public var offset: Int
 
-    public init(statuses: [TaskStatus] = [.open], mineOrPool: String? = nil, assigneeID: String? = nil, patientID: String? = nil, limit: Int = 200) {
+    /// A page is 50 rows: what a person works through at a sitting, and what a page can show
+    /// without a wait (a page of 200 took four times as long to open, seal and write).
+    public static let pageSize = 50
+
+    public init(statuses: [TaskStatus] = [.open], mineOrPool: String? = nil, assigneeID: String? = nil, patientID: String? = nil,
+                limit: Int = TaskFilter.pageSize, offset: Int = 0) {
         self.statuses = statuses
         self.mineOrPool = mineOrPool
         self.assigneeID = assigneeID
         self.patientID = patientID
         self.limit = limit
+        self.offset = offset
+    }
+}
+
+/// How many tasks a listing holds in all, and how many of them are past their deadline.
+public struct TaskCounts: Sendable, Equatable {
+    public var total: Int
+    public var overdue: Int
+
+    public init(total: Int, overdue: Int) {
+        self.total = total
+        self.overdue = overdue
     }
 }
 
@@ -47,13 +66,40 @@ public struct TaskStore: ContextualStore {
     public func find(programID: String, id: String) async throws -> StaffTask? {
         try await database.read { sql in
             try await sql.raw("SELECT \(unsafeRaw: Self.columns) FROM staff_tasks WHERE program_id = \(bind: programID) AND id = \(bind: id)").first()
-        }.map(task(from:))
+        }.map { try task(from: $0) }
     }
 
     /// Open tasks come back overdue first, then by priority and due time.
     public func list(programID: String, filter: TaskFilter) async throws -> [StaffTask] {
         let now = clock.now()
-        var query = SQLQueryString("SELECT \(Self.columns) FROM staff_tasks WHERE program_id = ")
+        var query = Self.filtered("SELECT \(Self.columns) FROM staff_tasks WHERE program_id = ", programID: programID, filter: filter)
+        query.appendLiteral(" ORDER BY CASE WHEN status = 'open' AND sla_at < ")
+        query.appendInterpolation(bind: now.epochMilliseconds)
+        query.appendLiteral(" THEN 0 ELSE 1 END, priority DESC, due_at, id LIMIT ")
+        query.appendInterpolation(unsafeRaw: String(max(1, min(filter.limit, 1000))))
+        query.appendLiteral(" OFFSET ")
+        query.appendInterpolation(unsafeRaw: String(max(0, min(filter.offset, Self.maxOffset))))
+        let finished = query
+        let rows = try await database.read { sql in try await sql.raw(finished).all() }
+        let titles = JSONDecoder()
+        return try rows.map { try task(from: $0, titles: titles) }
+    }
+
+    /// The furthest a listing pages.
+    public static let maxOffset = 10_000
+
+    /// How many tasks the filter finds in all (its limit and offset aside), and how many are overdue.
+    public func counts(programID: String, filter: TaskFilter) async throws -> TaskCounts {
+        let now = clock.now().epochMilliseconds
+        let finished = Self.filtered("SELECT COUNT(*) AS total, COUNT(CASE WHEN status = 'open' AND sla_at < \(bind: now) THEN 1 END) AS overdue FROM staff_tasks WHERE program_id = ",
+                                     programID: programID, filter: filter)
+        let row = try await database.read { sql in try await sql.raw(finished).first() }
+        return TaskCounts(total: try row?.decode(column: "total", as: Int.self) ?? 0, overdue: try row?.decode(column: "overdue", as: Int.self) ?? 0)
+    }
+
+    /// `prefix` (ending in `program_id = `) with the program and the filter's conditions.
+    private static func filtered(_ prefix: SQLQueryString, programID: String, filter: TaskFilter) -> SQLQueryString {
+        var query = prefix
         query.appendInterpolation(bind: programID)
         query.appendLiteral(" AND status IN (")
         query.appendInterpolation(binds: filter.statuses.map(\.rawValue))
@@ -71,13 +117,7 @@ public struct TaskStore: ContextualStore {
             query.appendLiteral(" AND patient_id = ")
             query.appendInterpolation(bind: patient)
         }
-        query.appendLiteral(" ORDER BY CASE WHEN status = 'open' AND sla_at < ")
-        query.appendInterpolation(bind: now.epochMilliseconds)
-        query.appendLiteral(" THEN 0 ELSE 1 END, priority DESC, due_at, id LIMIT ")
-        query.appendInterpolation(unsafeRaw: String(max(1, min(filter.limit, 1000))))
-        let finished = query
-        let rows = try await database.read { sql in try await sql.raw(finished).all() }
-        return try rows.map(task(from:))
+        return query
     }
 
     /// Takes a task from the pool (or from a colleague) for this staff member.
@@ -146,10 +186,10 @@ public struct TaskStore: ContextualStore {
         SealContext(program: programID, table: "staff_tasks", column: column, row: taskID)
     }
 
-    func task(from row: any SQLRow) throws -> StaffTask {
+    func task(from row: any SQLRow, titles: JSONDecoder = JSONDecoder()) throws -> StaffTask {
         let id = try row.decode(column: "id", as: String.self), programID = try row.decode(column: "program_id", as: String.self)
         let titleJSON = try cipher.open(try row.decode(column: "title_enc", as: String.self), for: Self.context(programID, id, "title_enc"))
-        let title = (try? JSONDecoder().decode(LocalizedText.self, from: Data(titleJSON.utf8))) ?? LocalizedText(en: titleJSON, zh: titleJSON)
+        let title = (try? titles.decode(LocalizedText.self, from: Data(titleJSON.utf8))) ?? LocalizedText(en: titleJSON, zh: titleJSON)
         let rank = try row.decode(column: "priority", as: Int.self)
         return StaffTask(
             id: try row.decode(column: "id", as: String.self),

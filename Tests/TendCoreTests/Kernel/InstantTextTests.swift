@@ -26,6 +26,21 @@ import TendCore
         #expect(InstantText.parse(text) == nil, "\(text)")
     }
 
+    /// The writer the API's encoder uses agrees with Foundation's `.iso8601` strategy, which it replaced.
+    @Test func writesWhatFoundationWrites() throws {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        var generator = SplitMix(seed: 8601)
+        let fixed: [Double] = [0, -0.5, -1, -86_400, -86_401, 951_782_400, 1_764_806_520.999, -2_208_988_800, 7_258_118_399.9]
+        let random = (0..<2000).map { _ in Double(Int64.random(in: -2_208_988_800...7_258_118_399, using: &generator)) + Double(Int.random(in: 0..<1000, using: &generator)) / 1000 }
+        for seconds in fixed + random {
+            let date = Date(timeIntervalSince1970: seconds)
+            let theirs = String(decoding: try encoder.encode([date]), as: UTF8.self).dropFirst(2).dropLast(2)
+            #expect(InstantText.format(date) == String(theirs), "\(seconds)")
+        }
+        #expect(InstantText.format(Date(timeIntervalSince1970: 1e300)).isEmpty == false)
+    }
+
     @Test func roundTripsRandomInstants() {
         var generator = SplitMix(seed: 3339)
         let formatter = Date.ISO8601FormatStyle(includingFractionalSeconds: true)

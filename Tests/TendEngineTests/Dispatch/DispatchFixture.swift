@@ -89,7 +89,7 @@ struct DispatchFixture: Sendable {
     }
 
     func tasks() async throws -> [StaffTask] {
-        try await stores.tasks.list(programID: program.id, filter: TaskFilter(statuses: TaskStatus.allCases))
+        try await stores.tasks.list(programID: program.id, filter: TaskFilter(statuses: TaskStatus.allCases, limit: 1000))
     }
 }
 

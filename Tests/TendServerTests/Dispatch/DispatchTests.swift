@@ -62,7 +62,7 @@ struct DispatchScenario {
     }
 
     func tasks(_ patient: Patient) async throws -> [StaffTask] {
-        try await app.stores.tasks.list(programID: program.id, filter: TaskFilter(statuses: TaskStatus.allCases, patientID: patient.id))
+        try await app.stores.tasks.list(programID: program.id, filter: TaskFilter(statuses: TaskStatus.allCases, patientID: patient.id, limit: 1000))
     }
 
     func inbox(_ patient: Patient) async throws -> [PortalMessage] {
@@ -441,6 +441,38 @@ extension Array where Element: Sendable {
                 let items = object(response)["items"] as? [[String: Any]] ?? []
                 #expect(items.count == 3 + urgentMessages && items.allSatisfy { $0["status"] as? String == "open" })
             }
+        }
+    }
+
+    /// A long Today list comes 50 at a time, with the whole list's counts and links between pages.
+    @Test(arguments: TestBackend.available)
+    func aLongTodayListComesInPagesOfFifty(backend: TestBackend) async throws {
+        try await withClient(backend) { app, client in
+            let jar = CookieJar()
+            _ = try await signIn(client, jar: jar, email: "manager@tend.demo")
+            let program = try #require(try await app.stores.programs.find(slug: "lung-followup"))
+            let now = app.clock.now
+            for index in 0..<60 {
+                try await app.stores.tasks.create(StaffTask(
+                    id: "paging-\(index)", programID: program.id, patientID: nil, touchpointID: nil, kind: .call,
+                    title: LocalizedText(en: "Call \(index)", zh: "电话 \(index)"), priority: .normal, dueAt: now.addingTimeInterval(86_400 + Double(index)),
+                    slaAt: now.addingTimeInterval(2 * 86_400), status: .open, createdAt: now))
+            }
+            let total = try await app.stores.tasks.counts(programID: program.id, filter: TaskFilter(mineOrPool: "nobody")).total
+            #expect(total >= 60)
+            var seen: [String] = []
+            for number in 1...3 {
+                let page = try await client.execute(uri: "/p/lung-followup/today?page=\(number)", method: .get, headers: merged(jar.header, [.accept: "text/html", .acceptLanguage: "zh-CN"]))
+                let html = String(buffer: page.body)
+                let rows = html.matches(of: /data-task="([^"]+)"/).map { String($0.1) }
+                #expect(rows.count == min(50, max(0, total - (number - 1) * 50)), "page \(number)")
+                #expect(html.contains("id=\"today-summary\">\(total) "), "the count is the whole list's")
+                #expect(html.contains("/p/lung-followup/today?page=\(number + 1)") == (number * 50 < total))
+                #expect(html.contains("/p/lung-followup/today?page=\(number - 1)") == (number > 1))
+                if number == 1 { #expect(html.contains("当前显示第 1–50 条，共 \(total) 条")) }
+                seen += rows
+            }
+            #expect(Set(seen).count == total && seen.count == total)
         }
     }
 }

@@ -76,9 +76,19 @@ enum MorningMessages {
             // Every urgent message became an urgent task.
             let urgentIDs = Set(inbox.filter { $0["queue"] as? String == "urgent" }.compactMap { $0["task_id"] as? String })
             #expect(urgentIDs.count == expectedUrgent)
-            try await client.execute(uri: "/api/v1/programs/gdm-camp/tasks", method: .get, headers: bearer(manager)) { response in
+            try await client.execute(uri: "/api/v1/programs/gdm-camp/tasks?limit=1000", method: .get, headers: bearer(manager)) { response in
                 let tasks = (object(response)["items"] as? [[String: Any]] ?? []).filter { urgentIDs.contains($0["id"] as? String ?? "") }
                 #expect(tasks.count == expectedUrgent && tasks.allSatisfy { $0["priority"] as? String == "urgent" && $0["kind"] as? String == "urgent_message" })
+            }
+            // Without a limit the inbox comes 50 at a time; the second page continues the first.
+            let everything: [String] = try await client.execute(uri: "/api/v1/programs/gdm-camp/inbox?limit=2000", method: .get, headers: bearer(manager)) { response in
+                (object(response)["items"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+            }
+            for offset in [0, 50] {
+                try await client.execute(uri: "/api/v1/programs/gdm-camp/inbox?offset=\(offset)", method: .get, headers: bearer(manager)) { response in
+                    let page = (object(response)["items"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+                    #expect(page == Array(everything.dropFirst(offset).prefix(50)))
+                }
             }
             // General questions come with ready answers.
             let question = try #require(inbox.first { $0["text"] as? String == "孕期可以吃水果吗？" })

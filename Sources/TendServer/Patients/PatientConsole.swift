@@ -298,14 +298,26 @@ struct PatientConsole: Sendable {
         let view = PatientListView(
             program: page.programView, canWrite: page.canWrite, filter: filter,
             statuses: PatientStatus.allCases.map { ChoiceView(value: $0.rawValue, label: t["status_\($0.rawValue)"] ?? $0.rawValue, selected: $0 == status) },
-            patients: patients.map { patient in
-                PatientListView.Row(
-                    id: patient.id, name: patient.profile.name, externalID: patient.profile.externalID ?? "",
-                    status: patient.profile.status.rawValue, statusLabel: t["status_\(patient.profile.status.rawValue)"] ?? "",
-                    tags: patient.tags.map(\.tag.text))
-            },
+            rowsHTML: Self.rowsHTML(patients, programSlug: page.grant.program.slug, strings: t), patientCount: patients.count,
             error: error, nextURL: nextURL)
         return renderer.render("patients", view: view, chrome: page.chrome, locale: page.locale)
+    }
+
+    /// The list's rows in HTML, written here rather than in the template for the same reason as
+    /// the inbox's (`InboxConsole.rowsHTML`): the engine's lookups were a third of the page.
+    static func rowsHTML(_ patients: [Patient], programSlug: String, strings: [String: String]) -> String {
+        var html = ""
+        html.reserveCapacity(patients.count * 400)
+        let slug = HTML.escape(programSlug)
+        for patient in patients {
+            let status = HTML.escape(patient.profile.status.rawValue)
+            html += "<tr>\n<td><a href=\"/p/\(slug)/patients/\(HTML.escape(patient.id))\" class=\"patient-link\">\(HTML.escape(patient.profile.name))</a></td>\n"
+            html += "<td>\(HTML.escape(patient.profile.externalID ?? ""))</td>\n"
+            html += "<td><span class=\"badge status-\(status)\">\(HTML.escape(strings["status_\(patient.profile.status.rawValue)"] ?? ""))</span></td>\n<td>"
+            for tag in patient.tags { html += "<span class=\"tag\">\(HTML.escape(tag.tag.text))</span> " }
+            html += "</td>\n</tr>\n"
+        }
+        return html
     }
 
     private func renderForm(_ page: Page, profile: PatientProfile?, values form: PatientForm?, error: TendError?, patientID: String?) -> Response {

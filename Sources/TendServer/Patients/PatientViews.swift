@@ -215,22 +215,15 @@ struct PatientListView {
     var canWrite: Bool
     var filter: Filter
     var statuses: [ChoiceView]
-    var patients: [Row]
+    /// The rows, written by `PatientConsole.rowsHTML`.
+    var rowsHTML: String
+    var patientCount: Int
     var error: String?
     var nextURL: String?
 
     struct Filter {
         var tags: String
         var notTags: String
-    }
-
-    struct Row {
-        var id: String
-        var name: String
-        var externalID: String
-        var status: String
-        var statusLabel: String
-        var tags: [String]
     }
 }
 

@@ -9,12 +9,16 @@ import TendTestSupport
 /// Today and the inbox come in pages of 50: the pages together hold every row once, in the
 /// list's order, and the counts are the whole listing's, not the page's.
 @Suite struct PagingTests {
+    static func program(on database: Database) async throws -> (Stores, Program, TendClock) {
+        let clock = TendClock.fixed(Date(timeIntervalSince1970: 1_796_000_000))
+        let stores = try Stores(database: database, clock: clock, ids: .uuidV7(clock: clock), keys: KeyRing.parse(TestKeys.ring, source: "test"))
+        return (stores, try await stores.programs.create(slug: "paging", name: "Paging"), clock)
+    }
+
     @Test(arguments: TestBackend.available)
     func tasksPageThroughTheWholeListWithItsCounts(backend: TestBackend) async throws {
         try await TestDatabase.withDatabase(backend) { database in
-            let clock = TendClock.fixed(Date(timeIntervalSince1970: 1_796_000_000))
-            let stores = try Stores(database: database, clock: clock, ids: .uuidV7(clock: clock), keys: KeyRing.parse(TestKeys.ring, source: "test"))
-            let program = try await stores.programs.create(slug: "paging", name: "Paging")
+            let (stores, program, clock) = try await Self.program(on: database)
             // 130 open tasks, one in three past its deadline, and 20 done ones that no page shows.
             for index in 0..<150 {
                 let due = clock.now().addingTimeInterval(Double(index % 3 == 0 ? -2 : 1) * 86_400 + Double(index))
@@ -42,9 +46,7 @@ import TendTestSupport
     @Test(arguments: TestBackend.available)
     func inboxPagesCrossQueuesInOrderWithTheWholeInboxCounts(backend: TestBackend) async throws {
         try await TestDatabase.withDatabase(backend) { database in
-            let clock = TendClock.fixed(Date(timeIntervalSince1970: 1_796_000_000))
-            let stores = try Stores(database: database, clock: clock, ids: .uuidV7(clock: clock), keys: KeyRing.parse(TestKeys.ring, source: "test"))
-            let program = try await stores.programs.create(slug: "paging", name: "Paging")
+            let (stores, program, clock) = try await Self.program(on: database)
             let csv = "external_id,name,phone\n" + (0..<20).map { "p\($0),患者\($0),139\(String(format: "%08d", $0))\n" }.joined()
             _ = try await PatientActions(stores: stores).importRows(try ImportRowReader(bytes: Array(csv.utf8), format: .csv), programID: program.id,
                                                                    by: .cli, reject: { _ in })

@@ -42,10 +42,12 @@ let package = Package(
             resources: [.copy("Triage/Rules"), .copy("Questionnaires/Definitions")],
             swiftSettings: swiftSettings
         ),
+        .target(name: "CTendSQLite"),
         .target(
             name: "TendStore",
             dependencies: [
                 "TendCore",
+                "CTendSQLite",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
                 .product(name: "PostgresKit", package: "postgres-kit"),

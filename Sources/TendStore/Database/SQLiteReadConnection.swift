@@ -1,3 +1,4 @@
+import CTendSQLite
 import Foundation
 import Logging
 import NIOCore
@@ -32,6 +33,14 @@ final class SQLiteReadConnection: Sendable {
     /// Runs one statement if no other task holds this connection; nil when it is busy.
     func runIfAvailable(_ sql: String, _ binds: [SQLiteData]) -> Result<[SQLiteReadRow], any Error>? {
         state.withLockIfAvailable { state in Self.run(sql, binds, in: &state, path: path) }
+    }
+
+    /// How often SQLite has prepared a kept statement again since it was first prepared (nil when
+    /// it is not kept): the test that plans stay put across bindings reads it.
+    func reprepares(of sql: String) -> Int32? {
+        state.withLock { state in
+            state.statements[sql].map { sqlite_nio_sqlite3_stmt_status($0.statement, Int32(SQLITE_STMTSTATUS_REPREPARE), 0) }
+        }
     }
 
     /// Runs one statement, waiting for a task that holds this connection to finish its statement.
@@ -88,6 +97,12 @@ final class SQLiteReadConnection: Sendable {
                 let message = opened.map(Self.message) ?? "cannot open"
                 sqlite_nio_sqlite3_close_v2(opened)
                 throw SQLiteReadError(code: code, message: "\(message) (\(path))")
+            }
+            // Plans that do not depend on bound values, so that kept statements stay prepared.
+            let stable = ctend_sqlite_enable_stable_plans(UnsafeMutableRawPointer(opened))
+            guard stable == SQLITE_OK else {
+                sqlite_nio_sqlite3_close_v2(opened)
+                throw SQLiteReadError(code: stable, message: "cannot enable stable query plans")
             }
             let pragmas = "PRAGMA query_only=1; PRAGMA busy_timeout=10000; PRAGMA cache_size=-\(Database.readerCacheKiB); PRAGMA temp_store=MEMORY;"
             let pragmaCode = sqlite_nio_sqlite3_exec(opened, pragmas, nil, nil, nil)

@@ -141,8 +141,9 @@ public struct MessageActions: Sendable {
 
     /// The open inbox (or one queue, status or group of it), audited as read.
     public func inbox(programID: String, statuses: [MessageStatus] = [.open], queue: InboxQueue? = nil, groupID: String? = nil,
-                      limit: Int = InboxCounts.pageSize, offset: Int = 0, by actor: AuditActor) async throws -> [StoredMessage] {
-        let messages = try await stores.messages.inbox(programID: programID, statuses: statuses, queue: queue, groupID: groupID, limit: limit, offset: offset)
+                      limit: Int = InboxCounts.pageSize, offset: Int = 0, counts: InboxCounts? = nil, by actor: AuditActor) async throws -> [StoredMessage] {
+        let messages = try await stores.messages.inbox(programID: programID, statuses: statuses, queue: queue, groupID: groupID, limit: limit,
+                                                       offset: offset, counts: counts)
         try await stores.audit.recordRead(.inboxRead, by: actor, program: programID, subject: AuditSubject(type: "program", id: programID))
         return messages
     }
@@ -151,7 +152,7 @@ public struct MessageActions: Sendable {
     /// there are; audited as one inbox read.
     public func inboxPage(programID: String, limit: Int = InboxCounts.pageSize, offset: Int = 0, by actor: AuditActor) async throws -> (messages: [StoredMessage], counts: InboxCounts) {
         let counts = try await stores.messages.inboxCounts(programID: programID)
-        return (try await inbox(programID: programID, limit: limit, offset: offset, by: actor), counts)
+        return (try await inbox(programID: programID, limit: limit, offset: offset, counts: counts, by: actor), counts)
     }
 
     public func search(programID: String, words: String, by actor: AuditActor) async throws -> [StoredMessage] {

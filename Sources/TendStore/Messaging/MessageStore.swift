@@ -71,8 +71,6 @@ public enum MessageAction: Sendable, Equatable {
     case misgraded(TriageLevel)
 }
 
-/// Groups, inbound messages and their handling. Texts, sender names and match reasons are
-/// sealed; levels, queues and times stay plain so the inbox can be sorted in SQL.
 /// How many messages an inbox listing holds, by queue, and how many are past their deadline.
 public struct InboxCounts: Sendable, Equatable {
     public var byQueue: [InboxQueue: Int]
@@ -91,6 +89,8 @@ public struct InboxCounts: Sendable, Equatable {
     }
 }
 
+/// Groups, inbound messages and their handling. Texts, sender names and match reasons are
+/// sealed; levels, queues and times stay plain so the inbox can be sorted in SQL.
 public struct MessageStore: ContextualStore {
     let context: StoreContext
     let tasks: TaskStore
@@ -203,13 +203,20 @@ public struct MessageStore: ContextualStore {
     /// and group questions, each oldest deadline first. One query per queue, in queue order, each
     /// walking `messages_inbox` in deadline order and stopping at what is still wanted, so that a
     /// page reads its own rows and not every open message of the program. A later page
-    /// (`offset`) counts the queues first and skips the ones it has passed whole.
+    /// (`offset`) skips the queues it has passed whole, by the listing's counts (`counts`, or counted here).
     public func inbox(programID: String, statuses: [MessageStatus] = [.open], queue: InboxQueue? = nil, groupID: String? = nil,
-                      limit: Int = InboxCounts.pageSize, offset: Int = 0) async throws -> [StoredMessage] {
+                      limit: Int = InboxCounts.pageSize, offset: Int = 0, counts: InboxCounts? = nil) async throws -> [StoredMessage] {
         let wanted = max(1, min(limit, 2000))
         let queues = queue.map { [$0] } ?? InboxQueue.allCases.sorted { $0.rank < $1.rank }
         let skipped = max(0, min(offset, InboxCounts.maxOffset))
-        let sizes = skipped > 0 ? try await inboxCounts(programID: programID, statuses: statuses, queue: queue, groupID: groupID).byQueue : [:]
+        let sizes: [InboxQueue: Int]
+        if skipped == 0 {
+            sizes = [:]
+        } else if let counts {
+            sizes = counts.byQueue
+        } else {
+            sizes = try await inboxCounts(programID: programID, statuses: statuses, queue: queue, groupID: groupID).byQueue
+        }
         let rows = try await database.read { sql in
             var rows: [any SQLRow] = []
             var skip = skipped
